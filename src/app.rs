@@ -1,0 +1,99 @@
+//! The App: everything a request, a worker or a CLI command needs, built once by
+//! [`AppBuilder`] — the same builder tests use to swap the clock or the password cost.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use rand::RngCore;
+
+use crate::auth::jwt::JwtKeys;
+use crate::auth::password::Passwords;
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::db::{self, DbPool};
+use crate::mail::Mailer;
+
+/// Shared handle to the application state; cheap to clone.
+#[derive(Clone)]
+pub struct App(Arc<AppState>);
+
+/// The application state behind [`App`].
+pub struct AppState {
+    pub config: Config,
+    pub pool: DbPool,
+    pub clock: Arc<dyn Clock>,
+    pub passwords: Passwords,
+    pub jwt: JwtKeys,
+    pub mailer: Mailer,
+}
+
+impl Deref for App {
+    type Target = AppState;
+
+    fn deref(&self) -> &AppState {
+        &self.0
+    }
+}
+
+/// Builds an [`App`] from a [`Config`], with optional replacements for tests.
+pub struct AppBuilder {
+    config: Config,
+    clock: Arc<dyn Clock>,
+    password_params: argon2::Params,
+}
+
+impl AppBuilder {
+    /// A builder with the production clock and password cost.
+    pub fn new(config: Config) -> Self {
+        Self {
+            config,
+            clock: Arc::new(SystemClock),
+            password_params: Passwords::owasp_params(),
+        }
+    }
+
+    /// Uses `clock` instead of the system clock.
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Uses a different argon2 cost (tests: cheaper; never weaker in production).
+    #[must_use]
+    pub fn password_params(mut self, params: argon2::Params) -> Self {
+        self.password_params = params;
+        self
+    }
+
+    /// Builds the App. The database must already exist and be migrated.
+    pub fn build(self) -> anyhow::Result<App> {
+        let config = self.config;
+        let pool = db::build_pool(&config.database_url, config.database_pool_size)?;
+        let secret = match config.jwt_secret.as_deref().filter(|s| !s.is_empty()) {
+            Some(secret) => secret.as_bytes().to_vec(),
+            None => {
+                tracing::warn!("JWT_SECRET is not set: using a random secret; tokens end with this process");
+                let mut secret = vec![0u8; 32];
+                rand::rng().fill_bytes(&mut secret);
+                secret
+            }
+        };
+        let jwt = JwtKeys::new(
+            &secret,
+            &config.jwt_issuer,
+            &config.jwt_audience,
+            config.access_token_ttl().as_secs(),
+        );
+        let passwords = Passwords::new(self.password_params)?;
+        let mailer = Mailer::new(&config.product_name, &config.app_url())?;
+        Ok(App(Arc::new(AppState {
+            config,
+            pool,
+            clock: self.clock,
+            passwords,
+            jwt,
+            mailer,
+        })))
+    }
+}

@@ -1,0 +1,273 @@
+//! Every setting, read from the environment (or the matching command-line flag), each
+//! with a default that works on a developer machine with a local PostgreSQL.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::bail;
+use clap::{Args, ValueEnum};
+
+/// Development is forgiving (random JWT secret, mail to the log, playground on);
+/// production refuses to start without real secrets and hides introspection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+/// Log line format: human-readable text or one JSON object per line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The server's configuration.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// PostgreSQL database; created at startup if missing, then migrated.
+    #[arg(long, env = "DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/guildhall")]
+    pub database_url: String,
+
+    /// Largest number of pooled database connections.
+    #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 16)]
+    pub database_pool_size: usize,
+
+    /// Address the HTTP server binds.
+    #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:8080")]
+    pub listen_addr: SocketAddr,
+
+    /// This server's own public address (default: http://LISTEN_ADDR).
+    #[arg(long, env = "PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// The product frontend that mail links open (default: PUBLIC_URL, whose built-in pages
+    /// complete each flow).
+    #[arg(long, env = "APP_URL")]
+    pub app_url: Option<String>,
+
+    /// `development` or `production`.
+    #[arg(long, env = "GUILDHALL_ENV", value_enum, default_value = "development")]
+    pub environment: Environment,
+
+    /// HS256 signing secret for access tokens (random per start in development).
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// `iss` claim of access tokens.
+    #[arg(long, env = "JWT_ISSUER", default_value = "guildhall")]
+    pub jwt_issuer: String,
+
+    /// `aud` claim of access tokens.
+    #[arg(long, env = "JWT_AUDIENCE", default_value = "guildhall-api")]
+    pub jwt_audience: String,
+
+    /// Access token lifetime in seconds.
+    #[arg(long, env = "ACCESS_TOKEN_TTL_SECS", default_value_t = 900)]
+    pub access_token_ttl_secs: u64,
+
+    /// A session (refresh token family) ends after this many days without a refresh.
+    #[arg(long, env = "SESSION_TTL_DAYS", default_value_t = 30)]
+    pub session_ttl_days: u64,
+
+    /// `smtp://host:port` (plain, or `?tls=required` for STARTTLS) or `smtps://user:pass@host`;
+    /// unset: mail is logged and marked sent.
+    #[arg(long, env = "SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// Product name shown in mail and on the built-in pages.
+    #[arg(long, env = "PRODUCT_NAME", default_value = "Guildhall")]
+    pub product_name: String,
+
+    /// Sender of every mail.
+    #[arg(long, env = "MAIL_FROM", default_value = "Guildhall <no-reply@guildhall.localhost>")]
+    pub mail_from: String,
+
+    /// How often the mail worker looks for due mail when nothing wakes it, in milliseconds.
+    #[arg(long, env = "MAIL_POLL_MS", default_value_t = 5000)]
+    pub mail_poll_ms: u64,
+
+    /// `text` or `json`.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
+    /// Deepest selection nesting a query may have.
+    #[arg(long, env = "GRAPHQL_MAX_DEPTH", default_value_t = 15)]
+    pub max_depth: usize,
+
+    /// Highest query cost (a connection costs `first` times its children).
+    #[arg(long, env = "GRAPHQL_MAX_COMPLEXITY", default_value_t = 10_000)]
+    pub max_complexity: usize,
+
+    /// Most aliases a query may use.
+    #[arg(long, env = "GRAPHQL_MAX_ALIASES", default_value_t = 30)]
+    pub max_aliases: usize,
+
+    /// Most operations in one batched request.
+    #[arg(long, env = "GRAPHQL_MAX_BATCH", default_value_t = 10)]
+    pub max_batch: usize,
+
+    /// Largest request body in bytes, uploads excepted.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Largest multipart (upload) request body in bytes.
+    #[arg(long, env = "MAX_UPLOAD_BYTES", default_value_t = 25 * 1024 * 1024)]
+    pub max_upload_bytes: usize,
+
+    /// Allow introspection (default: on in development, off in production).
+    #[arg(long, env = "GRAPHQL_INTROSPECTION")]
+    pub introspection: Option<bool>,
+
+    /// Serve the GraphiQL playground (default: on in development, off in production).
+    #[arg(long, env = "GRAPHQL_PLAYGROUND")]
+    pub playground: Option<bool>,
+
+    /// "Did you mean" suggestions in validation errors (default: as introspection).
+    #[arg(long, env = "GRAPHQL_SUGGESTIONS")]
+    pub suggestions: Option<bool>,
+
+    /// Origins allowed to open websockets, comma-separated (default: any in development,
+    /// PUBLIC_URL and APP_URL in production).
+    #[arg(long, env = "WS_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub ws_allowed_origins: Vec<String>,
+
+    /// Take the client address from X-Forwarded-For (only behind a trusted proxy).
+    #[arg(long, env = "TRUST_PROXY_HEADERS", default_value_t = false)]
+    pub trust_proxy_headers: bool,
+
+    /// Verification and reset requests allowed per client address per 15 minutes.
+    #[arg(long, env = "AUTH_RATE_LIMIT_PER_IP", default_value_t = 30)]
+    pub auth_rate_limit_per_ip: u32,
+}
+
+impl Config {
+    /// The configuration from the environment alone, as the server reads it.
+    pub fn from_env() -> Self {
+        #[derive(clap::Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            config: Config,
+        }
+        <Wrapper as clap::Parser>::parse_from(["guildhall"]).config
+    }
+
+    /// Refuses configurations that would be unsafe in production.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if self.environment == Environment::Production {
+            let mut missing = Vec::new();
+            if self.jwt_secret.as_deref().is_none_or(str::is_empty) {
+                missing.push("JWT_SECRET");
+            }
+            if self.smtp_url.as_deref().is_none_or(str::is_empty) {
+                missing.push("SMTP_URL");
+            }
+            if !missing.is_empty() {
+                bail!(
+                    "GUILDHALL_ENV=production needs {} to be set",
+                    missing.join(" and ")
+                );
+            }
+            if self.jwt_secret.as_deref().is_some_and(|s| s.len() < 32) {
+                bail!("JWT_SECRET must be at least 32 characters in production");
+            }
+        }
+        for (name, url) in [("PUBLIC_URL", &self.public_url), ("APP_URL", &self.app_url)] {
+            if let Some(url) = url
+                && !(url.starts_with("http://") || url.starts_with("https://"))
+            {
+                bail!("{name} must start with http:// or https:// (got {url})");
+            }
+        }
+        Ok(())
+    }
+
+    /// This server's public base URL, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen_addr),
+        }
+    }
+
+    /// Base URL of the pages that mail links open, without a trailing slash.
+    pub fn app_url(&self) -> String {
+        match &self.app_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => self.public_url(),
+        }
+    }
+
+    /// Whether the strict production checks and defaults apply.
+    pub fn is_production(&self) -> bool {
+        self.environment == Environment::Production
+    }
+
+    /// Whether introspection queries are answered.
+    pub fn introspection_enabled(&self) -> bool {
+        self.introspection.unwrap_or(!self.is_production())
+    }
+
+    /// Whether GET /graphql serves the GraphiQL page.
+    pub fn playground_enabled(&self) -> bool {
+        self.playground.unwrap_or(!self.is_production())
+    }
+
+    /// Whether validation errors suggest field names.
+    pub fn suggestions_enabled(&self) -> bool {
+        self.suggestions.unwrap_or(self.introspection_enabled())
+    }
+
+    /// Whether a websocket handshake from `origin` is accepted.
+    pub fn websocket_origin_allowed(&self, origin: Option<&str>) -> bool {
+        let allowed: Vec<String> = if self.ws_allowed_origins.is_empty() {
+            if !self.is_production() {
+                return true;
+            }
+            vec![origin_of(&self.public_url()), origin_of(&self.app_url())]
+        } else {
+            self.ws_allowed_origins
+                .iter()
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .collect()
+        };
+        match origin {
+            // Non-browser clients send no Origin; browsers always do.
+            None => true,
+            Some(origin) => allowed.iter().any(|a| a == "*" || a == origin),
+        }
+    }
+
+    /// Access token lifetime.
+    pub fn access_token_ttl(&self) -> Duration {
+        Duration::from_secs(self.access_token_ttl_secs)
+    }
+
+    /// The database URL with any password replaced, safe to print.
+    pub fn redacted_database_url(&self) -> String {
+        redact_url_password(&self.database_url)
+    }
+}
+
+/// `scheme://host[:port]` of a URL, as browsers send it in `Origin`.
+fn origin_of(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let host = rest.split('/').next().unwrap_or(rest);
+    format!("{scheme}://{host}")
+}
+
+/// Replaces the password of `scheme://user:password@host/...` with `***`.
+pub fn redact_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((credentials, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}

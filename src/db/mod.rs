@@ -1,0 +1,120 @@
+//! The connection pool, database creation and embedded migrations.
+
+pub mod schema;
+
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::config::redact_url_password;
+
+/// Pooled PostgreSQL connections, shared by every request and worker.
+pub type DbPool = Pool<AsyncPgConnection>;
+
+/// A connection checked out of [`DbPool`].
+pub type DbConn = Object<AsyncPgConnection>;
+
+/// The schema migrations, compiled into the binary.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Builds the pool; connections are opened lazily on first use.
+pub fn build_pool(database_url: &str, max_size: usize) -> anyhow::Result<DbPool> {
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
+    Pool::builder(manager)
+        .max_size(max_size)
+        .wait_timeout(Some(Duration::from_secs(10)))
+        .create_timeout(Some(CONNECT_TIMEOUT))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .context("cannot build the database pool")
+}
+
+/// Creates the database named in `database_url` when it does not exist yet.
+pub async fn ensure_database(database_url: &str) -> anyhow::Result<()> {
+    let not_reachable = |err: &dyn std::fmt::Display| {
+        anyhow!(
+            "cannot connect to PostgreSQL at {}: {err}. Start PostgreSQL or set DATABASE_URL \
+             to a reachable server, e.g. DATABASE_URL=postgres://user@host:5432/guildhall",
+            redact_url_password(database_url)
+        )
+    };
+    match connect(database_url).await {
+        Ok(_) => return Ok(()),
+        Err(err) if !err.to_string().contains("does not exist") => return Err(not_reachable(&err)),
+        Err(_) => {}
+    }
+    let (server_url, name) = split_database_name(database_url)
+        .ok_or_else(|| anyhow!("DATABASE_URL {} names no database", redact_url_password(database_url)))?;
+    let mut admin = connect(&format!("{server_url}/postgres"))
+        .await
+        .map_err(|err| not_reachable(&err))?;
+    let statement = format!("CREATE DATABASE {}", quote_identifier(&name));
+    match diesel::sql_query(statement).execute(&mut admin).await {
+        Ok(_) => {
+            tracing::info!(database = %name, "created database");
+            Ok(())
+        }
+        // Another process created it meanwhile.
+        Err(err) if err.to_string().contains("already exists") => Ok(()),
+        Err(err) => Err(anyhow!("cannot create database {name}: {err}")),
+    }
+}
+
+/// Applies every pending migration; returns how many ran.
+pub async fn run_migrations(database_url: &str) -> anyhow::Result<usize> {
+    let conn = connect(database_url)
+        .await
+        .with_context(|| format!("cannot connect to {}", redact_url_password(database_url)))?;
+    let mut harness = AsyncMigrationHarness::new(conn);
+    let applied = harness
+        .run_pending_migrations(MIGRATIONS)
+        .map_err(|err| anyhow!("migration failed: {err}"))?;
+    for version in &applied {
+        tracing::info!(%version, "applied migration");
+    }
+    Ok(applied.len())
+}
+
+/// Checks that the pool can reach the database, for the readiness probe.
+pub async fn ping(pool: &DbPool) -> Result<(), String> {
+    let check = async {
+        let mut conn = pool.get().await.map_err(|err| err.to_string())?;
+        diesel::sql_query("SELECT 1")
+            .execute(&mut conn)
+            .await
+            .map_err(|err| err.to_string())?;
+        Ok(())
+    };
+    tokio::time::timeout(Duration::from_secs(3), check)
+        .await
+        .unwrap_or_else(|_| Err("timed out".to_owned()))
+}
+
+async fn connect(url: &str) -> anyhow::Result<AsyncPgConnection> {
+    tokio::time::timeout(CONNECT_TIMEOUT, AsyncPgConnection::establish(url))
+        .await
+        .map_err(|_| anyhow!("connection timed out"))?
+        .map_err(|err| anyhow!("{}", err.to_string().trim()))
+}
+
+/// Splits `postgres://host/name?opts` into (`postgres://host`, `name`).
+pub fn split_database_name(url: &str) -> Option<(String, String)> {
+    let without_query = url.split('?').next().unwrap_or(url);
+    let (scheme, rest) = without_query.split_once("://")?;
+    let (host, name) = rest.rsplit_once('/')?;
+    if name.is_empty() {
+        return None;
+    }
+    Some((format!("{scheme}://{host}"), name.to_owned()))
+}
+
+/// Quotes an SQL identifier (database names cannot be bound as parameters).
+pub fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}

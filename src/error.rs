@@ -1,0 +1,207 @@
+//! Which error type belongs where:
+//! - `anyhow::Error` at startup and in the CLI, where the only thing to do is report and exit;
+//! - `diesel::QueryResult` in `store.rs` modules, which know nothing of policy;
+//! - [`AppError`] in services and resolvers: a client-facing code, a message safe to show,
+//!   and for bad input the fields at fault. Internal causes are kept for the log only.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// The machine-readable codes clients branch on (`extensions.code`, see the contract).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    BadUserInput,
+    Conflict,
+    EmailNotVerified,
+    RateLimited,
+    PersistedQueryNotFound,
+    PersistedQueryNotAllowed,
+    QueryTooComplex,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code as it appears in `extensions.code`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Forbidden => "FORBIDDEN",
+            Self::NotFound => "NOT_FOUND",
+            Self::BadUserInput => "BAD_USER_INPUT",
+            Self::Conflict => "CONFLICT",
+            Self::EmailNotVerified => "EMAIL_NOT_VERIFIED",
+            Self::RateLimited => "RATE_LIMITED",
+            Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            Self::PersistedQueryNotAllowed => "PERSISTED_QUERY_NOT_ALLOWED",
+            Self::QueryTooComplex => "QUERY_TOO_COMPLEX",
+            Self::Internal => "INTERNAL",
+        }
+    }
+}
+
+/// One invalid input field: `path` names it as the client sent it (e.g. `input.email`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub path: String,
+    pub message: String,
+}
+
+/// The error every service returns. It deliberately does not implement `Display`, so the
+/// GraphQL layer's conversion is the only way it reaches a client.
+pub struct AppError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub fields: Vec<FieldError>,
+    /// Seconds until a rate-limited caller may try again.
+    pub retry_after: Option<u64>,
+    /// The hidden cause of an INTERNAL error; logged, never shown.
+    pub source: Option<anyhow::Error>,
+}
+
+/// Shorthand for service results.
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            fields: Vec::new(),
+            retry_after: None,
+            source: None,
+        }
+    }
+
+    /// The caller is not signed in, or their credentials are no longer valid.
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unauthenticated, message)
+    }
+
+    /// The caller may see the object but not do this to it.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Forbidden, message)
+    }
+
+    /// The object does not exist, or the caller may not know that it does.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(ErrorCode::NotFound, format!("{what} not found"))
+    }
+
+    /// The request conflicts with the current state (duplicate, stale, last owner...).
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Conflict, message)
+    }
+
+    /// The account must verify its email address first.
+    pub fn email_not_verified() -> Self {
+        Self::new(
+            ErrorCode::EmailNotVerified,
+            "verify your email address to use this operation",
+        )
+    }
+
+    /// Too many attempts; `retry_after` seconds until the next one is accepted.
+    pub fn rate_limited(retry_after: u64) -> Self {
+        let mut err = Self::new(
+            ErrorCode::RateLimited,
+            format!("too many attempts; try again in {retry_after} seconds"),
+        );
+        err.retry_after = Some(retry_after);
+        err
+    }
+
+    /// A request beyond one of the configured size limits.
+    pub fn too_complex(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::QueryTooComplex, message)
+    }
+
+    /// Invalid input in one field.
+    pub fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::invalid_fields(vec![FieldError {
+            path: path.into(),
+            message: message.into(),
+        }])
+    }
+
+    /// Invalid input in several fields, reported together.
+    pub fn invalid_fields(fields: Vec<FieldError>) -> Self {
+        let message = match fields.as_slice() {
+            [one] => format!("{}: {}", one.path, one.message),
+            _ => format!("{} input fields are invalid", fields.len()),
+        };
+        let mut err = Self::new(ErrorCode::BadUserInput, message);
+        err.fields = fields;
+        err
+    }
+
+    /// An unexpected failure: the cause is logged, the client sees only INTERNAL.
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        let mut err = Self::new(ErrorCode::Internal, "internal error");
+        err.source = Some(cause.into());
+        err
+    }
+}
+
+impl fmt::Debug for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppError")
+            .field("code", &self.code)
+            .field("message", &self.message)
+            .field("fields", &self.fields)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(err: diesel::result::Error) -> Self {
+        Self::internal(err)
+    }
+}
+
+impl From<diesel_async::pooled_connection::deadpool::PoolError> for AppError {
+    fn from(err: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
+        Self::internal(err)
+    }
+}
+
+/// Collects the field errors of several parsed inputs so a client sees all of them at once.
+#[derive(Default)]
+pub struct InputCheck {
+    fields: Vec<FieldError>,
+    other: Option<AppError>,
+}
+
+impl InputCheck {
+    /// Keeps the value of a successful parse, or remembers why it failed.
+    pub fn take<T>(&mut self, parsed: AppResult<T>) -> Option<T> {
+        match parsed {
+            Ok(value) => Some(value),
+            Err(err) if err.code == ErrorCode::BadUserInput => {
+                self.fields.extend(err.fields);
+                None
+            }
+            Err(err) => {
+                self.other.get_or_insert(err);
+                None
+            }
+        }
+    }
+
+    /// Fails with every collected field error, if there were any.
+    pub fn finish(self) -> AppResult<()> {
+        if let Some(err) = self.other {
+            return Err(err);
+        }
+        if self.fields.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::invalid_fields(self.fields))
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! What every resolver can ask of its request: the App, the caller, and where the call came from.
+
+use async_graphql::Context;
+
+use crate::app::App;
+use crate::auth::actor::{Actor, ClientInfo, SignedInUser};
+use crate::error::AppResult;
+
+/// Per-request data, inserted by the HTTP and websocket handlers.
+#[derive(Clone)]
+pub struct RequestContext {
+    pub actor: Actor,
+    pub client: ClientInfo,
+    pub request_id: String,
+}
+
+static ANONYMOUS: RequestContext = RequestContext {
+    actor: Actor::Anonymous,
+    client: ClientInfo {
+        ip: None,
+        user_agent: None,
+    },
+    request_id: String::new(),
+};
+
+/// The App the schema was built with.
+pub fn app<'a>(ctx: &Context<'a>) -> &'a App {
+    ctx.data_unchecked::<App>()
+}
+
+/// This request's context; anonymous when a caller supplied none.
+pub fn request<'a>(ctx: &Context<'a>) -> &'a RequestContext {
+    ctx.data_opt::<RequestContext>().unwrap_or(&ANONYMOUS)
+}
+
+/// The signed-in caller, or UNAUTHENTICATED.
+pub fn signed_in<'a>(ctx: &Context<'a>) -> AppResult<&'a SignedInUser> {
+    request(ctx).actor.signed_in()
+}

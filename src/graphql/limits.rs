@@ -1,0 +1,99 @@
+//! Query size limits: aliases (counted here), depth and complexity (computed by
+//! async-graphql), all answered with QUERY_TOO_COMPLEX naming the limit.
+
+use std::sync::Arc;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
+};
+use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::{ServerError, ServerResult, ValidationResult, Variables};
+
+use super::errors::server_error;
+use crate::error::ErrorCode;
+
+/// The configured limits.
+#[derive(Debug, Clone, Copy)]
+pub struct QueryLimits {
+    pub max_aliases: usize,
+    pub max_depth: usize,
+    pub max_complexity: usize,
+}
+
+impl ExtensionFactory for QueryLimits {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(*self)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for QueryLimits {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        let aliases = count_aliases(&document);
+        if aliases > self.max_aliases {
+            return Err(server_error(
+                ErrorCode::QueryTooComplex,
+                format!("query uses {aliases} aliases; the limit is {}", self.max_aliases),
+            ));
+        }
+        Ok(document)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx).await.map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|error| match error.message.as_str() {
+                    "Query is nested too deep." => server_error(
+                        ErrorCode::QueryTooComplex,
+                        format!("query is nested deeper than the limit of {}", self.max_depth),
+                    ),
+                    "Query is too complex." => server_error(
+                        ErrorCode::QueryTooComplex,
+                        format!("query complexity exceeds the limit of {}", self.max_complexity),
+                    ),
+                    _ => error,
+                })
+                .collect()
+        })
+    }
+}
+
+/// Aliases written in the document's operations and fragments.
+fn count_aliases(document: &ExecutableDocument) -> usize {
+    let operations: usize = document
+        .operations
+        .iter()
+        .map(|(_, op)| aliases_in(&op.node.selection_set.node))
+        .sum();
+    let fragments: usize = document
+        .fragments
+        .values()
+        .map(|fragment| aliases_in(&fragment.node.selection_set.node))
+        .sum();
+    operations + fragments
+}
+
+fn aliases_in(set: &SelectionSet) -> usize {
+    set.items
+        .iter()
+        .map(|selection| match &selection.node {
+            Selection::Field(field) => {
+                usize::from(field.node.alias.is_some()) + aliases_in(&field.node.selection_set.node)
+            }
+            Selection::InlineFragment(fragment) => aliases_in(&fragment.node.selection_set.node),
+            Selection::FragmentSpread(_) => 0,
+        })
+        .sum()
+}

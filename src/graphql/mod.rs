@@ -1,0 +1,55 @@
+//! Schema assembly: each feature contributes its part of Query and Mutation; this module
+//! merges them and applies the limits. No web code here — `http` serves the schema.
+
+pub mod context;
+pub mod errors;
+pub mod guards;
+pub mod limits;
+
+use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+
+use crate::app::App;
+use crate::sessions::graphql::SessionsMutation;
+use crate::users::graphql::{UsersMutation, UsersQuery};
+
+/// The root query type.
+#[derive(MergedObject, Default)]
+pub struct Query(UsersQuery);
+
+/// The root mutation type.
+#[derive(MergedObject, Default)]
+pub struct Mutation(UsersMutation, SessionsMutation);
+
+/// Guildhall's executable schema.
+pub type GuildhallSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// The schema's types without any runtime data (what `print-schema` prints).
+pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+}
+
+/// The schema as served: App data, limits and introspection settings applied.
+pub fn build_schema(app: &App) -> GuildhallSchema {
+    let config = &app.config;
+    let mut builder = schema_builder()
+        .data(app.clone())
+        .limit_depth(config.max_depth)
+        .limit_complexity(config.max_complexity)
+        .extension(limits::QueryLimits {
+            max_aliases: config.max_aliases,
+            max_depth: config.max_depth,
+            max_complexity: config.max_complexity,
+        });
+    if !config.introspection_enabled() {
+        builder = builder.disable_introspection();
+    }
+    if !config.suggestions_enabled() {
+        builder = builder.disable_suggestions();
+    }
+    builder.finish()
+}
+
+/// The schema in SDL, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    schema_builder().finish().sdl()
+}

@@ -1,0 +1,39 @@
+//! One log line per request: request id, method, path, status, duration, and for GraphQL
+//! the operation name and outcome.
+
+use std::time::Instant;
+
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::client::request_id;
+
+/// Set by the GraphQL handler on its response so the log line can name the operation.
+#[derive(Debug, Clone)]
+pub struct GraphqlOutcome {
+    pub operation: String,
+    /// `ok`, or the error codes the response carried.
+    pub outcome: String,
+}
+
+/// Middleware writing the request's log line.
+pub async fn log_request(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = request_id(request.headers());
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let graphql = response.extensions().get::<GraphqlOutcome>();
+    tracing::info!(
+        request_id = %request_id,
+        method = %method,
+        path = %path,
+        status = response.status().as_u16(),
+        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        operation = graphql.map_or("-", |g| g.operation.as_str()),
+        outcome = graphql.map_or("-", |g| g.outcome.as_str()),
+        "request"
+    );
+    response
+}

@@ -1,0 +1,73 @@
+//! The axum application: routes, middleware, and serving with graceful shutdown.
+
+mod client;
+mod graphql;
+mod health;
+mod log;
+mod pages;
+mod ws;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::http::HeaderName;
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+
+use crate::app::App;
+use crate::graphql::{GuildhallSchema, build_schema};
+
+/// Header carrying the request id, accepted from the client or generated.
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct HttpState {
+    pub app: App,
+    pub schema: GuildhallSchema,
+    /// Turns true when the server shuts down; websockets then close with a close frame.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// The router with every route and middleware.
+pub fn router(state: HttpState) -> Router {
+    Router::new()
+        .route("/graphql", get(graphql::get_graphql).post(graphql::post_graphql))
+        .route("/graphql/ws", get(ws::upgrade))
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .route("/verify-email", get(pages::verify_email))
+        .route("/reset-password", get(pages::reset_password))
+        .with_state(state)
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
+        .layer(axum::middleware::from_fn(log::log_request))
+        .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestUuid))
+}
+
+/// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish
+/// and closes websockets with a close frame.
+pub async fn serve(
+    app: App,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (notify_shutdown, shutdown_rx) = watch::channel(false);
+    let schema = build_schema(&app);
+    let state = HttpState {
+        app,
+        schema,
+        shutdown: shutdown_rx,
+    };
+    let service = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = notify_shutdown.send(true);
+        })
+        .await?;
+    Ok(())
+}

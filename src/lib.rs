@@ -1,0 +1,19 @@
+//! Guildhall: a multi-tenant GraphQL platform server.
+//!
+//! Layers: `http` (axum) → `graphql` (schema, context, limits) → feature services
+//! (`users`, `sessions`) → feature stores (SQL) → `db`. See ARCHITECTURE.md.
+
+pub mod app;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod mail;
+pub mod rate_limit;
+pub mod server;
+pub mod sessions;
+pub mod telemetry;
+pub mod users;

@@ -1,0 +1,70 @@
+//! SQL for the mail outbox.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::model::{MailRow, NewMail};
+use crate::db::schema::mail_outbox;
+
+/// Queues a mail.
+pub async fn insert(conn: &mut AsyncPgConnection, mail: &NewMail<'_>) -> QueryResult<()> {
+    diesel::insert_into(mail_outbox::table)
+        .values(mail)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Locks the oldest due mail that no other worker holds (call inside a transaction).
+pub async fn claim_due(conn: &mut AsyncPgConnection, now: DateTime<Utc>) -> QueryResult<Option<MailRow>> {
+    mail_outbox::table
+        .filter(mail_outbox::sent_at.is_null())
+        .filter(mail_outbox::failed_at.is_null())
+        .filter(mail_outbox::next_attempt_at.le(now))
+        .order(mail_outbox::next_attempt_at)
+        .select(MailRow::as_select())
+        .for_update()
+        .skip_locked()
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Records a successful delivery.
+pub async fn mark_sent(conn: &mut AsyncPgConnection, id: i64, now: DateTime<Utc>) -> QueryResult<()> {
+    diesel::update(mail_outbox::table.find(id))
+        .set((
+            mail_outbox::sent_at.eq(now),
+            mail_outbox::attempts.eq(mail_outbox::attempts + 1),
+            mail_outbox::last_error.eq(None::<String>),
+        ))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Records a failed attempt; with `retry_at` the mail is tried again then, without it the
+/// mail is given up.
+pub async fn mark_attempt_failed(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    error: &str,
+    retry_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    let target = mail_outbox::table.find(id);
+    let attempts = mail_outbox::attempts.eq(mail_outbox::attempts + 1);
+    let last_error = mail_outbox::last_error.eq(error);
+    match retry_at {
+        Some(at) => diesel::update(target)
+            .set((attempts, last_error, mail_outbox::next_attempt_at.eq(at)))
+            .execute(conn)
+            .await,
+        None => diesel::update(target)
+            .set((attempts, last_error, mail_outbox::failed_at.eq(now)))
+            .execute(conn)
+            .await,
+    }
+    .map(|_| ())
+}

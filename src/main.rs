@@ -1,0 +1,60 @@
+//! The `guildhall` command: `serve` (default), `migrate`, `print-schema`.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use guildhall::config::Config;
+use guildhall::{graphql, server, telemetry};
+
+#[derive(Parser)]
+#[command(name = "guildhall", version, about = "Multi-tenant GraphQL platform server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    config: Config,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create and migrate the database, then serve HTTP and websockets (the default).
+    Serve,
+    /// Create the database if needed and apply pending migrations, then exit.
+    Migrate,
+    /// Write the GraphQL schema (SDL) to stdout.
+    PrintSchema,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::PrintSchema = command {
+        let mut stdout = std::io::stdout().lock();
+        return match stdout.write_all(graphql::sdl().as_bytes()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::FAILURE,
+        };
+    }
+    telemetry::init(cli.config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match command {
+            Command::Migrate => server::prepare_database(&cli.config).await,
+            Command::Serve | Command::PrintSchema => server::run(cli.config).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

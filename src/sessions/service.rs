@@ -1,0 +1,223 @@
+//! Session rules: who may sign in, how refresh tokens rotate, and which sessions are live.
+
+use chrono::{DateTime, Duration, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use uuid::Uuid;
+
+use super::model::{NewSession, SessionRow};
+use super::store;
+use crate::app::App;
+use crate::auth::actor::{ClientInfo, SignedInUser};
+use crate::auth::tokens::{OpaqueToken, hash_token};
+use crate::error::{AppError, AppResult};
+use crate::rate_limit::{self, Limit};
+use crate::users::model::UserRow;
+use crate::users::store as user_store;
+
+/// Failed logins per address before further attempts are refused.
+pub const LOGIN_FAILURES_PER_ADDRESS: Limit = Limit::per_15_minutes("login_failure_address", 10);
+/// Failed logins per client address (many accounts tried from one place).
+pub const LOGIN_FAILURES_PER_IP: Limit = Limit::per_15_minutes("login_failure_ip", 100);
+
+const MAX_CLIENT_TEXT: usize = 512;
+
+/// What a client presents to sign in.
+pub struct Credentials {
+    pub email: String,
+    pub password: String,
+}
+
+/// Tokens for a client that signed in or refreshed.
+pub struct SignIn {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_in: i64,
+    pub user: UserRow,
+}
+
+/// Signs in with email and password. Unknown address and wrong password answer alike.
+pub async fn login(app: &App, credentials: Credentials, client: &ClientInfo) -> AppResult<SignIn> {
+    let email = credentials.email.trim().to_lowercase();
+    let now = app.clock.now();
+    let mut conn = app.pool.get().await?;
+    rate_limit::check(&mut conn, LOGIN_FAILURES_PER_ADDRESS, &email, now).await?;
+    if let Some(ip) = &client.ip {
+        rate_limit::check(&mut conn, LOGIN_FAILURES_PER_IP, ip, now).await?;
+    }
+    let user = user_store::find_by_email(&mut conn, &email).await?;
+    let stored_hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
+    let valid = app.passwords.verify(&credentials.password, stored_hash).await?;
+    let Some(user) = user.filter(|_| valid) else {
+        conn.transaction::<_, AppError, _>(async |conn| {
+            rate_limit::record(conn, LOGIN_FAILURES_PER_ADDRESS, &email, now).await?;
+            if let Some(ip) = &client.ip {
+                rate_limit::record(conn, LOGIN_FAILURES_PER_IP, ip, now).await?;
+            }
+            Ok(())
+        })
+        .await?;
+        return Err(AppError::unauthenticated("invalid email or password"));
+    };
+    let (user, session_id, refresh_token) = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            rate_limit::clear(conn, LOGIN_FAILURES_PER_ADDRESS, &email).await?;
+            let user = user_store::touch_last_login(conn, user.id, now).await?;
+            let (session_id, refresh_token) = open_session(app, conn, user.id, client, now).await?;
+            Ok((user, session_id, refresh_token))
+        })
+        .await?;
+    sign_in(app, user, session_id, refresh_token, now)
+}
+
+/// Opens a session for `user_id` in the caller's transaction; returns its id and first
+/// refresh token.
+pub async fn open_session(
+    app: &App,
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    client: &ClientInfo,
+    now: DateTime<Utc>,
+) -> AppResult<(Uuid, String)> {
+    let session_id = Uuid::new_v4();
+    let user_agent = client.user_agent.as_deref().map(|ua| truncate(ua, MAX_CLIENT_TEXT));
+    let ip = client.ip.as_deref().map(|ip| truncate(ip, MAX_CLIENT_TEXT));
+    store::insert_session(
+        conn,
+        &NewSession {
+            id: session_id,
+            user_id,
+            created_at: now,
+            last_used_at: Some(now),
+            expires_at: now + session_ttl(app),
+            user_agent,
+            ip,
+        },
+    )
+    .await?;
+    let refresh = OpaqueToken::generate();
+    store::insert_refresh_token(conn, &refresh.hash, session_id, now).await?;
+    Ok((session_id, refresh.secret))
+}
+
+/// Builds the client's tokens for a session.
+pub fn sign_in(
+    app: &App,
+    user: UserRow,
+    session_id: Uuid,
+    refresh_token: String,
+    now: DateTime<Utc>,
+) -> AppResult<SignIn> {
+    Ok(SignIn {
+        access_token: app.jwt.issue(user.id, session_id, now)?,
+        refresh_token,
+        expires_in: app.jwt.ttl_secs(),
+        user,
+    })
+}
+
+enum RefreshOutcome {
+    Rotated(UserRow, Uuid, String),
+    Reused,
+    Invalid,
+}
+
+/// Exchanges a refresh token for new tokens. The old one dies; presenting a dead one again
+/// means it was stolen or replayed, so its whole session is revoked.
+pub async fn refresh(app: &App, refresh_token: &str) -> AppResult<SignIn> {
+    let hash = hash_token(refresh_token);
+    let now = app.clock.now();
+    let mut conn = app.pool.get().await?;
+    let outcome = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            let Some(token) = store::find_refresh_token(conn, &hash).await? else {
+                return Ok(RefreshOutcome::Invalid);
+            };
+            let Some(session) = store::find_for_update(conn, token.session_id).await? else {
+                return Ok(RefreshOutcome::Invalid);
+            };
+            if token.used_at.is_some() {
+                store::revoke(conn, session.user_id, session.id, "refresh token reuse", now).await?;
+                return Ok(RefreshOutcome::Reused);
+            }
+            if session.revoked_at.is_some() || session.expires_at <= now {
+                return Ok(RefreshOutcome::Invalid);
+            }
+            let Some(user) = user_store::find_by_id(conn, session.user_id).await? else {
+                return Ok(RefreshOutcome::Invalid);
+            };
+            store::mark_refresh_token_used(conn, &hash, now).await?;
+            let next = OpaqueToken::generate();
+            store::insert_refresh_token(conn, &next.hash, session.id, now).await?;
+            store::extend(conn, session.id, now + session_ttl(app), now).await?;
+            Ok(RefreshOutcome::Rotated(user, session.id, next.secret))
+        })
+        .await?;
+    match outcome {
+        RefreshOutcome::Rotated(user, session_id, secret) => sign_in(app, user, session_id, secret, now),
+        RefreshOutcome::Reused => {
+            tracing::warn!("refresh token presented twice; session revoked");
+            Err(AppError::unauthenticated(
+                "refresh token was already used; the session has been signed out",
+            ))
+        }
+        RefreshOutcome::Invalid => Err(AppError::unauthenticated("invalid or expired refresh token")),
+    }
+}
+
+/// Ends the caller's current session.
+pub async fn logout(app: &App, actor: &SignedInUser) -> AppResult<()> {
+    let mut conn = app.pool.get().await?;
+    store::revoke(&mut conn, actor.user_id, actor.session_id, "logout", app.clock.now()).await?;
+    Ok(())
+}
+
+/// Ends one of the caller's sessions (another device, say).
+pub async fn revoke_session(app: &App, actor: &SignedInUser, session_id: Uuid) -> AppResult<()> {
+    actor.require_verified()?;
+    let mut conn = app.pool.get().await?;
+    let revoked = store::revoke(&mut conn, actor.user_id, session_id, "revoked by user", app.clock.now()).await?;
+    if revoked {
+        Ok(())
+    } else {
+        Err(AppError::not_found("session"))
+    }
+}
+
+/// The caller's live sessions.
+pub async fn list_sessions(app: &App, actor: &SignedInUser) -> AppResult<Vec<SessionRow>> {
+    let mut conn = app.pool.get().await?;
+    Ok(store::list_live_for_user(&mut conn, actor.user_id, app.clock.now()).await?)
+}
+
+/// The signed-in user behind an access token, checked against its live session on every
+/// request so that a revoked session stops working at once.
+pub async fn authenticate(app: &App, access_token: &str) -> AppResult<SignedInUser> {
+    let now = app.clock.now();
+    let claims = app.jwt.verify(access_token, now)?;
+    let mut conn = app.pool.get().await?;
+    let Some((session, email_verified)) = store::find_live(&mut conn, claims.sid, now).await? else {
+        return Err(AppError::unauthenticated("the session has ended; sign in again"));
+    };
+    if session.user_id != claims.sub {
+        return Err(AppError::unauthenticated("invalid or expired access token"));
+    }
+    if session.last_used_at.is_none_or(|at| now - at > Duration::minutes(1)) {
+        store::touch(&mut conn, session.id, now).await?;
+    }
+    Ok(SignedInUser {
+        user_id: session.user_id,
+        session_id: session.id,
+        email_verified,
+    })
+}
+
+fn session_ttl(app: &App) -> Duration {
+    Duration::days(i64::try_from(app.config.session_ttl_days).unwrap_or(30))
+}
+
+fn truncate(text: &str, max_chars: usize) -> &str {
+    match text.char_indices().nth(max_chars) {
+        Some((index, _)) => &text[..index],
+        None => text,
+    }
+}

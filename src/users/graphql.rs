@@ -1,0 +1,219 @@
+//! GraphQL face of accounts: `User`, `Me`, and the account mutations.
+
+use async_graphql::{Context, ID, InputObject, Json, MaybeUndefined, Object, Result};
+use chrono::{DateTime, Utc};
+
+use super::model::UserRow;
+use super::service::profile::{self, ProfileUpdate};
+use super::service::registration::{self, Registration};
+use super::service::password;
+use crate::graphql::context::{app, request, signed_in};
+use crate::graphql::guards::SelfOnly;
+use crate::sessions::graphql::Session;
+use crate::sessions::service as sessions;
+
+/// An account as others see it; contact and security details are guarded.
+pub struct User(pub UserRow);
+
+#[Object]
+impl User {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Visible to the user themself.
+    #[graphql(guard = "SelfOnly(self.0.id)")]
+    async fn email(&self) -> Option<&str> {
+        self.0.email.as_deref()
+    }
+
+    /// Visible to the user themself.
+    #[graphql(guard = "SelfOnly(self.0.id)")]
+    async fn phone(&self) -> Option<&str> {
+        self.0.phone.as_deref()
+    }
+
+    async fn bio(&self) -> Option<&str> {
+        self.0.bio.as_deref()
+    }
+
+    async fn avatar_url(&self) -> Option<&str> {
+        self.0.avatar_url.as_deref()
+    }
+
+    async fn email_verified(&self) -> bool {
+        self.0.email_verified_at.is_some()
+    }
+
+    /// Visible to the user themself.
+    #[graphql(guard = "SelfOnly(self.0.id)")]
+    async fn totp_enabled(&self) -> Option<bool> {
+        Some(self.0.totp_enabled)
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// Visible to the user themself.
+    #[graphql(guard = "SelfOnly(self.0.id)")]
+    async fn last_login_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_login_at
+    }
+}
+
+/// The signed-in user's own view: account, preferences and sessions.
+pub struct Me(UserRow);
+
+#[Object]
+impl Me {
+    async fn user(&self) -> User {
+        User(self.0.clone())
+    }
+
+    /// Free-form UI preferences: theme, language, notification settings.
+    async fn preferences(&self) -> Json<serde_json::Value> {
+        Json(self.0.preferences.clone())
+    }
+
+    /// Live sessions, most recently used first.
+    async fn sessions(&self, ctx: &Context<'_>) -> Result<Vec<Session>> {
+        let actor = signed_in(ctx)?;
+        let rows = sessions::list_sessions(app(ctx), actor).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| Session::new(row, actor.session_id))
+            .collect())
+    }
+}
+
+/// Account queries.
+#[derive(Default)]
+pub struct UsersQuery;
+
+#[Object]
+impl UsersQuery {
+    /// The signed-in user.
+    async fn me(&self, ctx: &Context<'_>) -> Result<Me> {
+        let actor = signed_in(ctx)?;
+        Ok(Me(profile::me(app(ctx), actor).await?))
+    }
+}
+
+#[derive(InputObject)]
+struct RegisterInput {
+    email: String,
+    password: String,
+    name: String,
+}
+
+#[derive(InputObject)]
+struct ChangePasswordInput {
+    current_password: String,
+    new_password: String,
+}
+
+#[derive(InputObject)]
+struct UpdateProfileInput {
+    name: MaybeUndefined<String>,
+    phone: MaybeUndefined<String>,
+    bio: MaybeUndefined<String>,
+    avatar_url: MaybeUndefined<String>,
+}
+
+/// Account mutations.
+#[derive(Default)]
+pub struct UsersMutation;
+
+#[Object]
+impl UsersMutation {
+    /// Always true: mails a verification link, or, when the address already has an account,
+    /// a notice to it instead.
+    async fn register(&self, ctx: &Context<'_>, input: RegisterInput) -> Result<bool> {
+        let registration = Registration {
+            email: input.email,
+            password: input.password,
+            name: input.name,
+        };
+        registration::register(app(ctx), registration, &request(ctx).client).await?;
+        Ok(true)
+    }
+
+    /// Confirms an address with the token from a verification or email-change mail.
+    async fn verify_email(&self, ctx: &Context<'_>, token: String) -> Result<User> {
+        Ok(User(registration::verify_email(app(ctx), &token).await?))
+    }
+
+    /// True whether or not the address exists.
+    async fn resend_verification_email(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
+        registration::resend_verification(app(ctx), &email, &request(ctx).client).await?;
+        Ok(true)
+    }
+
+    /// True whether or not the address exists.
+    async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
+        password::request_password_reset(app(ctx), &email, &request(ctx).client).await?;
+        Ok(true)
+    }
+
+    /// Sets a new password with the token from a reset mail; signs out every session.
+    async fn reset_password(&self, ctx: &Context<'_>, token: String, new_password: String) -> Result<bool> {
+        password::reset_password(app(ctx), &token, &new_password).await?;
+        Ok(true)
+    }
+
+    /// Changes the password; signs out every other session.
+    async fn change_password(&self, ctx: &Context<'_>, input: ChangePasswordInput) -> Result<bool> {
+        let actor = signed_in(ctx)?;
+        password::change_password(app(ctx), actor, &input.current_password, &input.new_password).await?;
+        Ok(true)
+    }
+
+    /// Edits the caller's profile; an explicit null clears a field.
+    async fn update_profile(&self, ctx: &Context<'_>, input: UpdateProfileInput) -> Result<User> {
+        let actor = signed_in(ctx)?;
+        let update = ProfileUpdate {
+            name: presence(input.name),
+            phone: presence(input.phone),
+            bio: presence(input.bio),
+            avatar_url: presence(input.avatar_url),
+        };
+        Ok(User(profile::update_profile(app(ctx), actor, update).await?))
+    }
+
+    /// Replaces the caller's UI preferences; returns what was stored.
+    async fn update_preferences(
+        &self,
+        ctx: &Context<'_>,
+        preferences: Json<serde_json::Value>,
+    ) -> Result<Json<serde_json::Value>> {
+        let actor = signed_in(ctx)?;
+        Ok(Json(profile::update_preferences(app(ctx), actor, preferences.0).await?))
+    }
+
+    /// Mails a confirmation link to the new address; the address changes once it is opened.
+    async fn request_email_change(&self, ctx: &Context<'_>, new_email: String, password: String) -> Result<bool> {
+        let actor = signed_in(ctx)?;
+        profile::request_email_change(app(ctx), actor, &new_email, &password).await?;
+        Ok(true)
+    }
+
+    /// Deletes the caller's account.
+    async fn delete_account(&self, ctx: &Context<'_>, password: String) -> Result<bool> {
+        let actor = signed_in(ctx)?;
+        profile::delete_account(app(ctx), actor, &password).await?;
+        Ok(true)
+    }
+}
+
+fn presence(value: MaybeUndefined<String>) -> Option<Option<String>> {
+    match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(value) => Some(Some(value)),
+    }
+}

@@ -1,0 +1,8 @@
+//! Accounts: registration and email verification, password reset and change, profile,
+//! preferences, email change and account deletion.
+
+pub mod email;
+pub mod graphql;
+pub mod model;
+pub mod service;
+pub mod store;

@@ -1,0 +1,120 @@
+//! Forgotten and changed passwords. Either way every other session ends and the owner is
+//! told by mail.
+
+use diesel_async::AsyncConnection;
+
+use super::{confirm_password, issue_token, limit_mail_request, load_user};
+use crate::app::App;
+use crate::auth::actor::{ClientInfo, SignedInUser};
+use crate::auth::tokens::hash_token;
+use crate::error::{AppError, AppResult, InputCheck};
+use crate::mail::{Letter, MailKind};
+use crate::rate_limit::Limit;
+use crate::sessions::store as session_store;
+use crate::users::email::Email;
+use crate::users::model::TokenPurpose;
+use crate::users::store;
+
+/// Reset mails per address.
+const RESET_MAILS_PER_ADDRESS: Limit = Limit::per_15_minutes("password_reset_address", 3);
+
+/// Mails a reset link when the address has an account; answers the same either way.
+pub async fn request_password_reset(app: &App, email: &str, client: &ClientInfo) -> AppResult<()> {
+    let email = Email::parse(email, "email")?;
+    let now = app.clock.now();
+    let mut conn = app.pool.get().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        limit_mail_request(app, conn, RESET_MAILS_PER_ADDRESS, email.as_str(), client, now).await?;
+        let Some(user) = store::find_by_email(conn, email.as_str()).await? else {
+            return Ok(());
+        };
+        let token = issue_token(conn, user.id, TokenPurpose::ResetPassword, None, now).await?;
+        let letter = Letter {
+            kind: MailKind::PasswordReset,
+            to: email.as_str(),
+            name: &user.name,
+            link: app.mailer.link("reset-password", &token),
+            new_email: None,
+        };
+        app.mailer.queue(conn, letter, now).await
+    })
+    .await?;
+    app.mailer.wake();
+    Ok(())
+}
+
+/// Sets a new password with a reset token; signs out every session.
+pub async fn reset_password(app: &App, token: &str, new_password: &str) -> AppResult<()> {
+    let password = app.passwords.check_new(new_password, "newPassword")?;
+    let password_hash = app.passwords.hash(password).await?;
+    let hash = hash_token(token);
+    let now = app.clock.now();
+    let mut conn = app.pool.get().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let invalid = || AppError::invalid("token", "is invalid, already used or expired");
+        let found = store::find_open_token(conn, &hash, &[TokenPurpose::ResetPassword], now)
+            .await?
+            .ok_or_else(invalid)?;
+        store::mark_token_used(conn, found.id, now).await?;
+        let user = store::find_by_id(conn, found.user_id).await?.ok_or_else(invalid)?;
+        store::set_password_hash(conn, user.id, &password_hash, now).await?;
+        // The link reached the inbox, which proves the address.
+        if user.email_verified_at.is_none() {
+            store::mark_email_verified(conn, user.id, now).await?;
+        }
+        session_store::revoke_all_for_user(conn, user.id, None, "password reset", now).await?;
+        queue_password_changed(app, conn, &user, now).await
+    })
+    .await?;
+    app.mailer.wake();
+    Ok(())
+}
+
+/// Replaces the password after checking the current one; signs out the other sessions.
+pub async fn change_password(
+    app: &App,
+    actor: &SignedInUser,
+    current_password: &str,
+    new_password: &str,
+) -> AppResult<()> {
+    actor.require_verified()?;
+    let mut conn = app.pool.get().await?;
+    let user = load_user(&mut conn, actor).await?;
+    let mut check = InputCheck::default();
+    let password = check.take(app.passwords.check_new(new_password, "input.newPassword"));
+    check.take(confirm_password(app, &user, current_password, "input.currentPassword").await);
+    check.finish()?;
+    let Some(password) = password else {
+        return Err(AppError::internal(anyhow::anyhow!("input check passed without a password")));
+    };
+    let password_hash = app.passwords.hash(password).await?;
+    let now = app.clock.now();
+    conn.transaction::<_, AppError, _>(async |conn| {
+        store::set_password_hash(conn, user.id, &password_hash, now).await?;
+        session_store::revoke_all_for_user(conn, user.id, Some(actor.session_id), "password changed", now)
+            .await?;
+        queue_password_changed(app, conn, &user, now).await
+    })
+    .await?;
+    app.mailer.wake();
+    Ok(())
+}
+
+async fn queue_password_changed(
+    app: &App,
+    conn: &mut diesel_async::AsyncPgConnection,
+    user: &crate::users::model::UserRow,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<()> {
+    let Some(email) = user.email.as_deref() else {
+        return Ok(());
+    };
+    let letter = Letter {
+        kind: MailKind::PasswordChanged,
+        to: email,
+        name: &user.name,
+        link: app.mailer.page("reset-password"),
+        new_email: None,
+    };
+    app.mailer.queue(conn, letter, now).await
+}

@@ -1,0 +1,198 @@
+//! The signed-in user's own account: profile, preferences, address change and deletion.
+
+use diesel_async::AsyncConnection;
+
+use super::{confirm_password, issue_token, load_user, parse_name};
+use crate::app::App;
+use crate::auth::actor::SignedInUser;
+use crate::error::{AppError, AppResult, InputCheck};
+use crate::mail::{Letter, MailKind};
+use crate::rate_limit::{self, Limit};
+use crate::sessions::store as session_store;
+use crate::users::email::Email;
+use crate::users::model::{ProfileChanges, TokenPurpose, UserRow};
+use crate::users::store;
+
+/// Largest preferences document, serialised.
+pub const MAX_PREFERENCES_BYTES: usize = 16 * 1024;
+const MAX_PHONE_CHARS: usize = 32;
+const MAX_BIO_CHARS: usize = 2_000;
+const MAX_URL_CHARS: usize = 2_048;
+/// Address-change requests per account (each one mails two addresses).
+const EMAIL_CHANGES_PER_USER: Limit = Limit::per_15_minutes("email_change_user", 3);
+
+/// Profile edits as the client sent them: `None` keeps a field, `Some(None)` clears it.
+#[derive(Debug, Default)]
+pub struct ProfileUpdate {
+    pub name: Option<Option<String>>,
+    pub phone: Option<Option<String>>,
+    pub bio: Option<Option<String>>,
+    pub avatar_url: Option<Option<String>>,
+}
+
+/// The caller's account.
+pub async fn me(app: &App, actor: &SignedInUser) -> AppResult<UserRow> {
+    let mut conn = app.pool.get().await?;
+    load_user(&mut conn, actor).await
+}
+
+/// Edits the caller's profile; allowed before the address is verified.
+pub async fn update_profile(app: &App, actor: &SignedInUser, update: ProfileUpdate) -> AppResult<UserRow> {
+    let mut check = InputCheck::default();
+    let changes = ProfileChanges {
+        name: match update.name {
+            None => None,
+            Some(None) => check.take(Err(AppError::invalid("input.name", "must not be null"))),
+            Some(Some(name)) => check.take(parse_name(&name, "input.name")),
+        },
+        phone: update.phone.map(|v| check.take(parse_phone(v)).flatten()),
+        bio: update.bio.map(|v| check.take(parse_bio(v)).flatten()),
+        avatar_url: update
+            .avatar_url
+            .map(|v| check.take(parse_url(v, "input.avatarUrl")).flatten()),
+    };
+    check.finish()?;
+    let mut conn = app.pool.get().await?;
+    load_user(&mut conn, actor).await?;
+    Ok(store::update_profile(&mut conn, actor.user_id, &changes, app.clock.now()).await?)
+}
+
+/// Replaces the caller's UI preferences (a JSON object of at most 16 KiB).
+pub async fn update_preferences(
+    app: &App,
+    actor: &SignedInUser,
+    preferences: serde_json::Value,
+) -> AppResult<serde_json::Value> {
+    actor.require_verified()?;
+    if !preferences.is_object() {
+        return Err(AppError::invalid("preferences", "must be a JSON object"));
+    }
+    let size = serde_json::to_vec(&preferences).map_err(AppError::internal)?.len();
+    if size > MAX_PREFERENCES_BYTES {
+        return Err(AppError::invalid(
+            "preferences",
+            format!("must be at most {MAX_PREFERENCES_BYTES} bytes (got {size})"),
+        ));
+    }
+    let mut conn = app.pool.get().await?;
+    load_user(&mut conn, actor).await?;
+    let user = store::set_preferences(&mut conn, actor.user_id, &preferences, app.clock.now()).await?;
+    Ok(user.preferences)
+}
+
+/// Mails a confirmation link to `new_email`; the address changes only once it is opened.
+pub async fn request_email_change(
+    app: &App,
+    actor: &SignedInUser,
+    new_email: &str,
+    password: &str,
+) -> AppResult<()> {
+    actor.require_verified()?;
+    let new_email = Email::parse(new_email, "newEmail")?;
+    let mut conn = app.pool.get().await?;
+    let user = load_user(&mut conn, actor).await?;
+    if user.email.as_deref() == Some(new_email.as_str()) {
+        return Err(AppError::invalid("newEmail", "is already your address"));
+    }
+    confirm_password(app, &user, password, "password").await?;
+    let now = app.clock.now();
+    conn.transaction::<_, AppError, _>(async |conn| {
+        rate_limit::hit(conn, EMAIL_CHANGES_PER_USER, &user.id.to_string(), now).await?;
+        if let Some(owner) = store::find_by_email(conn, new_email.as_str()).await? {
+            // Tell that address's owner, and the caller nothing.
+            let letter = Letter {
+                kind: MailKind::AccountExists,
+                to: new_email.as_str(),
+                name: &owner.name,
+                link: app.mailer.page("reset-password"),
+                new_email: None,
+            };
+            return app.mailer.queue(conn, letter, now).await;
+        }
+        let token = issue_token(conn, user.id, TokenPurpose::ChangeEmail, Some(new_email.as_str()), now).await?;
+        let confirm = Letter {
+            kind: MailKind::EmailChange,
+            to: new_email.as_str(),
+            name: &user.name,
+            link: app.mailer.link("verify-email", &token),
+            new_email: Some(new_email.as_str()),
+        };
+        app.mailer.queue(conn, confirm, now).await?;
+        if let Some(current) = user.email.as_deref() {
+            let notice = Letter {
+                kind: MailKind::EmailChangeNotice,
+                to: current,
+                name: &user.name,
+                link: app.mailer.page("reset-password"),
+                new_email: Some(new_email.as_str()),
+            };
+            app.mailer.queue(conn, notice, now).await?;
+        }
+        Ok(())
+    })
+    .await?;
+    app.mailer.wake();
+    Ok(())
+}
+
+/// Deletes the caller's account: every session ends and personal data is erased; the row
+/// stays, anonymised, for history that refers to it.
+pub async fn delete_account(app: &App, actor: &SignedInUser, password: &str) -> AppResult<()> {
+    actor.require_verified()?;
+    let mut conn = app.pool.get().await?;
+    let user = load_user(&mut conn, actor).await?;
+    confirm_password(app, &user, password, "password").await?;
+    let now = app.clock.now();
+    conn.transaction::<_, AppError, _>(async |conn| {
+        session_store::revoke_all_for_user(conn, user.id, None, "account deleted", now).await?;
+        store::anonymise(conn, user.id, now).await?;
+        Ok(())
+    })
+    .await
+}
+
+fn parse_phone(value: Option<String>) -> AppResult<Option<String>> {
+    let Some(phone) = non_empty(value) else {
+        return Ok(None);
+    };
+    let allowed = |c: char| c.is_ascii_digit() || " +-().".contains(c);
+    if phone.chars().count() > MAX_PHONE_CHARS || !phone.chars().all(allowed) || !phone.chars().any(|c| c.is_ascii_digit()) {
+        return Err(AppError::invalid(
+            "input.phone",
+            format!("must be a phone number of at most {MAX_PHONE_CHARS} digits, spaces and + - ( ) ."),
+        ));
+    }
+    Ok(Some(phone))
+}
+
+fn parse_bio(value: Option<String>) -> AppResult<Option<String>> {
+    let Some(bio) = non_empty(value) else {
+        return Ok(None);
+    };
+    if bio.chars().count() > MAX_BIO_CHARS {
+        return Err(AppError::invalid("input.bio", format!("must be at most {MAX_BIO_CHARS} characters")));
+    }
+    Ok(Some(bio))
+}
+
+/// An absolute http(s) URL without spaces, or nothing.
+pub fn parse_url(value: Option<String>, path: &str) -> AppResult<Option<String>> {
+    let Some(url) = non_empty(value) else {
+        return Ok(None);
+    };
+    let host = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""));
+    let valid = host.is_some_and(|h| !h.is_empty())
+        && url.chars().count() <= MAX_URL_CHARS
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !valid {
+        return Err(AppError::invalid(path, "must be an http:// or https:// URL"));
+    }
+    Ok(Some(url))
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}

@@ -1,0 +1,190 @@
+//! SQL for accounts and their one-time tokens.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::model::{NewUser, NewUserToken, ProfileChanges, TokenPurpose, UserRow, UserTokenRow};
+use crate::db::schema::{user_tokens, users};
+
+/// Inserts an account; None when the address already has one.
+pub async fn insert_user(conn: &mut AsyncPgConnection, user: &NewUser<'_>) -> QueryResult<Option<UserRow>> {
+    diesel::insert_into(users::table)
+        .values(user)
+        .on_conflict_do_nothing()
+        .returning(UserRow::as_returning())
+        .get_result(conn)
+        .await
+        .optional()
+}
+
+/// The live account with this (normalised) address.
+pub async fn find_by_email(conn: &mut AsyncPgConnection, email: &str) -> QueryResult<Option<UserRow>> {
+    users::table
+        .filter(users::email.eq(email))
+        .filter(users::deleted_at.is_null())
+        .select(UserRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The live account with this id.
+pub async fn find_by_id(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<UserRow>> {
+    users::table
+        .find(id)
+        .filter(users::deleted_at.is_null())
+        .select(UserRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Marks the address verified.
+pub async fn mark_email_verified(conn: &mut AsyncPgConnection, id: Uuid, now: DateTime<Utc>) -> QueryResult<UserRow> {
+    diesel::update(users::table.find(id))
+        .set((users::email_verified_at.eq(now), users::updated_at.eq(now)))
+        .returning(UserRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Moves the account to a new, verified address.
+pub async fn set_email(conn: &mut AsyncPgConnection, id: Uuid, email: &str, now: DateTime<Utc>) -> QueryResult<UserRow> {
+    diesel::update(users::table.find(id))
+        .set((
+            users::email.eq(email),
+            users::email_verified_at.eq(now),
+            users::updated_at.eq(now),
+        ))
+        .returning(UserRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Replaces the password hash.
+pub async fn set_password_hash(conn: &mut AsyncPgConnection, id: Uuid, hash: &str, now: DateTime<Utc>) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Applies profile changes.
+pub async fn update_profile(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    changes: &ProfileChanges,
+    now: DateTime<Utc>,
+) -> QueryResult<UserRow> {
+    diesel::update(users::table.find(id))
+        .set((changes, users::updated_at.eq(now)))
+        .returning(UserRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Replaces the UI preferences document.
+pub async fn set_preferences(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    preferences: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> QueryResult<UserRow> {
+    diesel::update(users::table.find(id))
+        .set((users::preferences.eq(preferences), users::updated_at.eq(now)))
+        .returning(UserRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Records a successful sign-in.
+pub async fn touch_last_login(conn: &mut AsyncPgConnection, id: Uuid, now: DateTime<Utc>) -> QueryResult<UserRow> {
+    diesel::update(users::table.find(id))
+        .set(users::last_login_at.eq(now))
+        .returning(UserRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Erases personal data, keeping the row (and its id) for history that points at it.
+pub async fn anonymise(conn: &mut AsyncPgConnection, id: Uuid, now: DateTime<Utc>) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set((
+            users::email.eq(None::<String>),
+            users::name.eq("Deleted user"),
+            users::password_hash.eq(None::<String>),
+            users::phone.eq(None::<String>),
+            users::bio.eq(None::<String>),
+            users::avatar_url.eq(None::<String>),
+            users::preferences.eq(serde_json::json!({})),
+            users::totp_enabled.eq(false),
+            users::deleted_at.eq(now),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .await?;
+    diesel::delete(user_tokens::table.filter(user_tokens::user_id.eq(id)))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Stores a one-time token.
+pub async fn insert_token(conn: &mut AsyncPgConnection, token: &NewUserToken<'_>) -> QueryResult<()> {
+    diesel::insert_into(user_tokens::table)
+        .values(token)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Kills every unused token of `purpose` for the user (a new one replaces them).
+pub async fn invalidate_open_tokens(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    purpose: TokenPurpose,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(
+        user_tokens::table
+            .filter(user_tokens::user_id.eq(user_id))
+            .filter(user_tokens::purpose.eq(purpose.as_str()))
+            .filter(user_tokens::used_at.is_null()),
+    )
+    .set(user_tokens::used_at.eq(now))
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// The unused, unexpired token with this hash and one of `purposes`, locked for update.
+pub async fn find_open_token(
+    conn: &mut AsyncPgConnection,
+    hash: &[u8],
+    purposes: &[TokenPurpose],
+    now: DateTime<Utc>,
+) -> QueryResult<Option<UserTokenRow>> {
+    let purposes: Vec<&str> = purposes.iter().map(|p| p.as_str()).collect();
+    user_tokens::table
+        .filter(user_tokens::token_hash.eq(hash))
+        .filter(user_tokens::purpose.eq_any(purposes))
+        .filter(user_tokens::used_at.is_null())
+        .filter(user_tokens::expires_at.gt(now))
+        .select(UserTokenRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Spends a token.
+pub async fn mark_token_used(conn: &mut AsyncPgConnection, id: Uuid, now: DateTime<Utc>) -> QueryResult<()> {
+    diesel::update(user_tokens::table.find(id))
+        .set(user_tokens::used_at.eq(now))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
