@@ -26,7 +26,11 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// PostgreSQL database; created at startup if missing, then migrated.
-    #[arg(long, env = "DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/guildhall")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/guildhall"
+    )]
     pub database_url: String,
 
     /// Largest number of pooled database connections.
@@ -80,7 +84,11 @@ pub struct Config {
     pub product_name: String,
 
     /// Sender of every mail.
-    #[arg(long, env = "MAIL_FROM", default_value = "Guildhall <no-reply@guildhall.localhost>")]
+    #[arg(
+        long,
+        env = "MAIL_FROM",
+        default_value = "Guildhall <no-reply@guildhall.localhost>"
+    )]
     pub mail_from: String,
 
     /// How often the mail worker looks for due mail when nothing wakes it, in milliseconds.

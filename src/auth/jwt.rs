@@ -83,10 +83,7 @@ impl JwtKeys {
             .map_err(|_| invalid())?;
         let claims = data.claims;
         let now = now.timestamp();
-        if claims.typ != ACCESS_TYPE
-            || claims.exp + LEEWAY_SECS < now
-            || claims.iat - LEEWAY_SECS > now
-        {
+        if claims.typ != ACCESS_TYPE || claims.exp + LEEWAY_SECS < now || claims.iat - LEEWAY_SECS > now {
             return Err(invalid());
         }
         Ok(claims)

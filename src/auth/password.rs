@@ -41,7 +41,11 @@ impl Passwords {
 
     /// Builds the hasher with `params`; tests pass a cheaper cost than production.
     pub fn new(params: Params) -> anyhow::Result<Self> {
-        let common = COMMON_PASSWORDS.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        let common = COMMON_PASSWORDS
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
         let dummy_hash = hash_blocking(&params, b"guildhall timing-equaliser")
             .map_err(|err| anyhow::anyhow!("argon2 self-test failed: {err}"))?;
         Ok(Self {

@@ -49,8 +49,12 @@ pub async fn ensure_database(database_url: &str) -> anyhow::Result<()> {
         Err(err) if !err.to_string().contains("does not exist") => return Err(not_reachable(&err)),
         Err(_) => {}
     }
-    let (server_url, name) = split_database_name(database_url)
-        .ok_or_else(|| anyhow!("DATABASE_URL {} names no database", redact_url_password(database_url)))?;
+    let (server_url, name) = split_database_name(database_url).ok_or_else(|| {
+        anyhow!(
+            "DATABASE_URL {} names no database",
+            redact_url_password(database_url)
+        )
+    })?;
     let mut admin = connect(&format!("{server_url}/postgres"))
         .await
         .map_err(|err| not_reachable(&err))?;

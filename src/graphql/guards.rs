@@ -9,13 +9,18 @@ use super::context::request;
 use crate::auth::actor::Actor;
 use crate::error::AppError;
 
-/// Only the user themself may read the field.
-pub struct SelfOnly(pub Uuid);
+/// Only the user themself may read the field: the signed-in user with that id, or a caller
+/// who just proved to be them (signing in, opening their verification link).
+pub struct SelfOnly {
+    pub user_id: Uuid,
+    pub proven_self: bool,
+}
 
 impl Guard for SelfOnly {
     async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
         match &request(ctx).actor {
-            Actor::User(user) if user.user_id == self.0 => Ok(()),
+            _ if self.proven_self => Ok(()),
+            Actor::User(user) if user.user_id == self.user_id => Ok(()),
             _ => Err(AppError::forbidden("you may not read this field").into()),
         }
     }

@@ -1,5 +1,6 @@
 //! Query size limits: aliases (counted here), depth and complexity (computed by
-//! async-graphql), all answered with QUERY_TOO_COMPLEX naming the limit.
+//! async-graphql), all answered with QUERY_TOO_COMPLEX naming the limit. Also refuses
+//! introspection outright when it is off, rather than answering null.
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ pub struct QueryLimits {
     pub max_aliases: usize,
     pub max_depth: usize,
     pub max_complexity: usize,
+    pub introspection: bool,
 }
 
 impl ExtensionFactory for QueryLimits {
@@ -36,6 +38,12 @@ impl Extension for QueryLimits {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
+        if !self.introspection && uses_introspection(&document) {
+            return Err(server_error(
+                ErrorCode::Forbidden,
+                "introspection is disabled on this server",
+            ));
+        }
         let aliases = count_aliases(&document);
         if aliases > self.max_aliases {
             return Err(server_error(
@@ -68,6 +76,21 @@ impl Extension for QueryLimits {
                 .collect()
         })
     }
+}
+
+/// Whether an operation selects `__schema` or `__type` at its root.
+fn uses_introspection(document: &ExecutableDocument) -> bool {
+    document.operations.iter().any(|(_, op)| {
+        op.node
+            .selection_set
+            .node
+            .items
+            .iter()
+            .any(|selection| match &selection.node {
+                Selection::Field(field) => matches!(field.node.name.node.as_str(), "__schema" | "__type"),
+                Selection::InlineFragment(_) | Selection::FragmentSpread(_) => false,
+            })
+    })
 }
 
 /// Aliases written in the document's operations and fragments.

@@ -39,6 +39,7 @@ pub fn build_schema(app: &App) -> GuildhallSchema {
             max_aliases: config.max_aliases,
             max_depth: config.max_depth,
             max_complexity: config.max_complexity,
+            introspection: config.introspection_enabled(),
         });
     if !config.introspection_enabled() {
         builder = builder.disable_introspection();

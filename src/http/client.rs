@@ -23,7 +23,9 @@ pub fn client_info(headers: &HeaderMap, peer: Option<SocketAddr>, trust_proxy: b
 
 /// The request id set by the request-id middleware.
 pub fn request_id(headers: &HeaderMap) -> String {
-    header(headers, REQUEST_ID_HEADER.as_str()).unwrap_or("-").to_owned()
+    header(headers, REQUEST_ID_HEADER.as_str())
+        .unwrap_or("-")
+        .to_owned()
 }
 
 /// The bearer token of the Authorization header, if any.

@@ -27,7 +27,11 @@ use crate::sessions::service as sessions;
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
 /// Headers a browser cannot send cross-site without a CORS preflight.
-const PREFLIGHT_HEADERS: [&str; 3] = ["apollo-require-preflight", "x-apollo-operation-name", "graphql-preflight"];
+const PREFLIGHT_HEADERS: [&str; 3] = [
+    "apollo-require-preflight",
+    "x-apollo-operation-name",
+    "graphql-preflight",
+];
 
 /// The response media type the client accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +65,12 @@ pub async fn post_graphql(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     let limit = match essence.as_str() {
         JSON => config.max_body_bytes,
         "multipart/form-data" if has_preflight_header(&headers) => config.max_upload_bytes,
@@ -104,14 +113,23 @@ pub async fn post_graphql(
     };
     if let BatchRequest::Batch(requests) = &batch {
         if requests.is_empty() {
-            return request_error(StatusCode::BAD_REQUEST, media, ErrorCode::BadUserInput, "empty batch");
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                media,
+                ErrorCode::BadUserInput,
+                "empty batch",
+            );
         }
         if requests.len() > config.max_batch {
             return request_error(
                 StatusCode::BAD_REQUEST,
                 media,
                 ErrorCode::QueryTooComplex,
-                format!("batch of {} operations; the limit is {}", requests.len(), config.max_batch),
+                format!(
+                    "batch of {} operations; the limit is {}",
+                    requests.len(),
+                    config.max_batch
+                ),
             );
         }
     }
@@ -159,7 +177,9 @@ pub async fn get_graphql(
             ErrorCode::BadUserInput,
             "only queries may be sent with GET; use POST for mutations",
         );
-        response.headers_mut().insert(ALLOW, HeaderValue::from_static("POST"));
+        response
+            .headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
     execute(&state, &headers, peer, media, BatchRequest::Single(request)).await
@@ -192,9 +212,10 @@ async fn execute(
                     StatusCode::UNAUTHORIZED
                 };
                 let mut response = request_error(status, media, code, message);
-                response
-                    .headers_mut()
-                    .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
+                response.headers_mut().insert(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer error=\"invalid_token\""),
+                );
                 return response;
             }
         },
@@ -243,7 +264,8 @@ async fn execute(
     };
     let body = json.to_string();
     let mut http = (status, [(CONTENT_TYPE, media.content_type())], body).into_response();
-    http.extensions_mut().insert(GraphqlOutcome { operation, outcome });
+    http.extensions_mut()
+        .insert(GraphqlOutcome { operation, outcome });
     http
 }
 
@@ -308,7 +330,12 @@ fn operation_type(request: &Request) -> Option<OperationType> {
 }
 
 fn operation_names(batch: &BatchRequest) -> String {
-    let name = |request: &Request| request.operation_name.clone().unwrap_or_else(|| "anonymous".to_owned());
+    let name = |request: &Request| {
+        request
+            .operation_name
+            .clone()
+            .unwrap_or_else(|| "anonymous".to_owned())
+    };
     match batch {
         BatchRequest::Single(request) => name(request),
         BatchRequest::Batch(requests) => requests.iter().map(name).collect::<Vec<_>>().join(","),
@@ -330,7 +357,11 @@ fn outcome(response: &BatchResponse) -> String {
         .collect();
     codes.sort();
     codes.dedup();
-    if codes.is_empty() { "ok".to_owned() } else { codes.join(",") }
+    if codes.is_empty() {
+        "ok".to_owned()
+    } else {
+        codes.join(",")
+    }
 }
 
 fn playground_html() -> String {

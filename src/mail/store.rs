@@ -57,14 +57,18 @@ pub async fn mark_attempt_failed(
     let attempts = mail_outbox::attempts.eq(mail_outbox::attempts + 1);
     let last_error = mail_outbox::last_error.eq(error);
     match retry_at {
-        Some(at) => diesel::update(target)
-            .set((attempts, last_error, mail_outbox::next_attempt_at.eq(at)))
-            .execute(conn)
-            .await,
-        None => diesel::update(target)
-            .set((attempts, last_error, mail_outbox::failed_at.eq(now)))
-            .execute(conn)
-            .await,
+        Some(at) => {
+            diesel::update(target)
+                .set((attempts, last_error, mail_outbox::next_attempt_at.eq(at)))
+                .execute(conn)
+                .await
+        }
+        None => {
+            diesel::update(target)
+                .set((attempts, last_error, mail_outbox::failed_at.eq(now)))
+                .execute(conn)
+                .await
+        }
     }
     .map(|_| ())
 }

@@ -5,18 +5,54 @@ use serde::Serialize;
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("layout.html", include_str!("../../templates/mail/layout.html")),
-    ("verify_email.html", include_str!("../../templates/mail/verify_email.html")),
-    ("verify_email.txt", include_str!("../../templates/mail/verify_email.txt")),
-    ("account_exists.html", include_str!("../../templates/mail/account_exists.html")),
-    ("account_exists.txt", include_str!("../../templates/mail/account_exists.txt")),
-    ("password_reset.html", include_str!("../../templates/mail/password_reset.html")),
-    ("password_reset.txt", include_str!("../../templates/mail/password_reset.txt")),
-    ("password_changed.html", include_str!("../../templates/mail/password_changed.html")),
-    ("password_changed.txt", include_str!("../../templates/mail/password_changed.txt")),
-    ("email_change.html", include_str!("../../templates/mail/email_change.html")),
-    ("email_change.txt", include_str!("../../templates/mail/email_change.txt")),
-    ("email_change_notice.html", include_str!("../../templates/mail/email_change_notice.html")),
-    ("email_change_notice.txt", include_str!("../../templates/mail/email_change_notice.txt")),
+    (
+        "verify_email.html",
+        include_str!("../../templates/mail/verify_email.html"),
+    ),
+    (
+        "verify_email.txt",
+        include_str!("../../templates/mail/verify_email.txt"),
+    ),
+    (
+        "account_exists.html",
+        include_str!("../../templates/mail/account_exists.html"),
+    ),
+    (
+        "account_exists.txt",
+        include_str!("../../templates/mail/account_exists.txt"),
+    ),
+    (
+        "password_reset.html",
+        include_str!("../../templates/mail/password_reset.html"),
+    ),
+    (
+        "password_reset.txt",
+        include_str!("../../templates/mail/password_reset.txt"),
+    ),
+    (
+        "password_changed.html",
+        include_str!("../../templates/mail/password_changed.html"),
+    ),
+    (
+        "password_changed.txt",
+        include_str!("../../templates/mail/password_changed.txt"),
+    ),
+    (
+        "email_change.html",
+        include_str!("../../templates/mail/email_change.html"),
+    ),
+    (
+        "email_change.txt",
+        include_str!("../../templates/mail/email_change.txt"),
+    ),
+    (
+        "email_change_notice.html",
+        include_str!("../../templates/mail/email_change_notice.html"),
+    ),
+    (
+        "email_change_notice.txt",
+        include_str!("../../templates/mail/email_change_notice.txt"),
+    ),
 ];
 
 /// The compiled template set.

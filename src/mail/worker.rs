@@ -31,7 +31,7 @@ pub fn retry_delay(attempts: i32) -> chrono::Duration {
 /// Where mail goes: an SMTP server, or the log when none is configured.
 pub enum Transport {
     Smtp {
-        transport: AsyncSmtpTransport<Tokio1Executor>,
+        transport: Box<AsyncSmtpTransport<Tokio1Executor>>,
         from: Mailbox,
     },
     Log,
@@ -48,7 +48,10 @@ impl Transport {
             .timeout(Some(Duration::from_secs(15)))
             .build();
         let from = from.parse().context("MAIL_FROM is not a valid mailbox")?;
-        Ok(Self::Smtp { transport, from })
+        Ok(Self::Smtp {
+            transport: Box::new(transport),
+            from,
+        })
     }
 
     async fn send(&self, mail: &MailRow) -> Result<(), String> {
@@ -63,7 +66,10 @@ impl Transport {
                 Ok(())
             }
             Self::Smtp { transport, from } => {
-                let to: Mailbox = mail.recipient.parse().map_err(|err| format!("recipient: {err}"))?;
+                let to: Mailbox = mail
+                    .recipient
+                    .parse()
+                    .map_err(|err| format!("recipient: {err}"))?;
                 let message = Message::builder()
                     .from(from.clone())
                     .to(to)

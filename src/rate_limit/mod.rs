@@ -28,12 +28,7 @@ impl Limit {
 }
 
 /// Counts one hit for `key`, or answers RATE_LIMITED when the window is already full.
-pub async fn hit(
-    conn: &mut AsyncPgConnection,
-    limit: Limit,
-    key: &str,
-    now: DateTime<Utc>,
-) -> AppResult<()> {
+pub async fn hit(conn: &mut AsyncPgConnection, limit: Limit, key: &str, now: DateTime<Utc>) -> AppResult<()> {
     check(conn, limit, key, now).await?;
     store::insert_hit(conn, limit.bucket, key, now).await?;
     Ok(())

@@ -28,7 +28,7 @@ impl From<SignIn> for AuthPayload {
             access_token: sign_in.access_token,
             refresh_token: sign_in.refresh_token,
             expires_in: i32::try_from(sign_in.expires_in).unwrap_or(i32::MAX),
-            user: User(sign_in.user),
+            user: User::proven_self(sign_in.user),
         }
     }
 }
@@ -95,7 +95,9 @@ impl SessionsMutation {
             email: input.email,
             password: input.password,
         };
-        Ok(service::login(app(ctx), credentials, &request(ctx).client).await?.into())
+        Ok(service::login(app(ctx), credentials, &request(ctx).client)
+            .await?
+            .into())
     }
 
     /// Exchanges a refresh token for new tokens; a reused one signs the session out.

@@ -79,7 +79,10 @@ pub async fn open_session(
     now: DateTime<Utc>,
 ) -> AppResult<(Uuid, String)> {
     let session_id = Uuid::new_v4();
-    let user_agent = client.user_agent.as_deref().map(|ua| truncate(ua, MAX_CLIENT_TEXT));
+    let user_agent = client
+        .user_agent
+        .as_deref()
+        .map(|ua| truncate(ua, MAX_CLIENT_TEXT));
     let ip = client.ip.as_deref().map(|ip| truncate(ip, MAX_CLIENT_TEXT));
     store::insert_session(
         conn,
@@ -116,7 +119,7 @@ pub fn sign_in(
 }
 
 enum RefreshOutcome {
-    Rotated(UserRow, Uuid, String),
+    Rotated(Box<UserRow>, Uuid, String),
     Reused,
     Invalid,
 }
@@ -149,11 +152,11 @@ pub async fn refresh(app: &App, refresh_token: &str) -> AppResult<SignIn> {
             let next = OpaqueToken::generate();
             store::insert_refresh_token(conn, &next.hash, session.id, now).await?;
             store::extend(conn, session.id, now + session_ttl(app), now).await?;
-            Ok(RefreshOutcome::Rotated(user, session.id, next.secret))
+            Ok(RefreshOutcome::Rotated(Box::new(user), session.id, next.secret))
         })
         .await?;
     match outcome {
-        RefreshOutcome::Rotated(user, session_id, secret) => sign_in(app, user, session_id, secret, now),
+        RefreshOutcome::Rotated(user, session_id, secret) => sign_in(app, *user, session_id, secret, now),
         RefreshOutcome::Reused => {
             tracing::warn!("refresh token presented twice; session revoked");
             Err(AppError::unauthenticated(
@@ -167,7 +170,14 @@ pub async fn refresh(app: &App, refresh_token: &str) -> AppResult<SignIn> {
 /// Ends the caller's current session.
 pub async fn logout(app: &App, actor: &SignedInUser) -> AppResult<()> {
     let mut conn = app.pool.get().await?;
-    store::revoke(&mut conn, actor.user_id, actor.session_id, "logout", app.clock.now()).await?;
+    store::revoke(
+        &mut conn,
+        actor.user_id,
+        actor.session_id,
+        "logout",
+        app.clock.now(),
+    )
+    .await?;
     Ok(())
 }
 
@@ -175,7 +185,14 @@ pub async fn logout(app: &App, actor: &SignedInUser) -> AppResult<()> {
 pub async fn revoke_session(app: &App, actor: &SignedInUser, session_id: Uuid) -> AppResult<()> {
     actor.require_verified()?;
     let mut conn = app.pool.get().await?;
-    let revoked = store::revoke(&mut conn, actor.user_id, session_id, "revoked by user", app.clock.now()).await?;
+    let revoked = store::revoke(
+        &mut conn,
+        actor.user_id,
+        session_id,
+        "revoked by user",
+        app.clock.now(),
+    )
+    .await?;
     if revoked {
         Ok(())
     } else {
@@ -201,7 +218,10 @@ pub async fn authenticate(app: &App, access_token: &str) -> AppResult<SignedInUs
     if session.user_id != claims.sub {
         return Err(AppError::unauthenticated("invalid or expired access token"));
     }
-    if session.last_used_at.is_none_or(|at| now - at > Duration::minutes(1)) {
+    if session
+        .last_used_at
+        .is_none_or(|at| now - at > Duration::minutes(1))
+    {
         store::touch(&mut conn, session.id, now).await?;
     }
     Ok(SignedInUser {

@@ -54,9 +54,11 @@ pub async fn find_live(
 pub async fn touch(conn: &mut AsyncPgConnection, id: Uuid, now: DateTime<Utc>) -> QueryResult<()> {
     let stale = now - Duration::seconds(TOUCH_INTERVAL_SECS);
     diesel::update(
-        sessions::table
-            .find(id)
-            .filter(sessions::last_used_at.is_null().or(sessions::last_used_at.lt(stale))),
+        sessions::table.find(id).filter(
+            sessions::last_used_at
+                .is_null()
+                .or(sessions::last_used_at.lt(stale)),
+        ),
     )
     .set(sessions::last_used_at.eq(now))
     .execute(conn)
@@ -74,7 +76,10 @@ pub async fn list_live_for_user(
         .filter(sessions::user_id.eq(user_id))
         .filter(sessions::revoked_at.is_null())
         .filter(sessions::expires_at.gt(now))
-        .order((sessions::last_used_at.desc().nulls_last(), sessions::created_at.desc()))
+        .order((
+            sessions::last_used_at.desc().nulls_last(),
+            sessions::created_at.desc(),
+        ))
         .select(SessionRow::as_select())
         .load(conn)
         .await
@@ -122,9 +127,17 @@ pub async fn revoke_all_for_user(
 }
 
 /// Slides the session's end forward after a refresh.
-pub async fn extend(conn: &mut AsyncPgConnection, id: Uuid, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> QueryResult<()> {
+pub async fn extend(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
     diesel::update(sessions::table.find(id))
-        .set((sessions::expires_at.eq(expires_at), sessions::last_used_at.eq(now)))
+        .set((
+            sessions::expires_at.eq(expires_at),
+            sessions::last_used_at.eq(now),
+        ))
         .execute(conn)
         .await
         .map(|_| ())
@@ -149,7 +162,10 @@ pub async fn insert_refresh_token(
 }
 
 /// The refresh token with this hash, locked for update.
-pub async fn find_refresh_token(conn: &mut AsyncPgConnection, hash: &[u8]) -> QueryResult<Option<RefreshTokenRow>> {
+pub async fn find_refresh_token(
+    conn: &mut AsyncPgConnection,
+    hash: &[u8],
+) -> QueryResult<Option<RefreshTokenRow>> {
     refresh_tokens::table
         .find(hash)
         .select(RefreshTokenRow::as_select())
@@ -160,7 +176,11 @@ pub async fn find_refresh_token(conn: &mut AsyncPgConnection, hash: &[u8]) -> Qu
 }
 
 /// Spends a refresh token.
-pub async fn mark_refresh_token_used(conn: &mut AsyncPgConnection, hash: &[u8], now: DateTime<Utc>) -> QueryResult<()> {
+pub async fn mark_refresh_token_used(
+    conn: &mut AsyncPgConnection,
+    hash: &[u8],
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
     diesel::update(refresh_tokens::table.find(hash))
         .set(refresh_tokens::used_at.eq(now))
         .execute(conn)

@@ -4,65 +4,87 @@ use async_graphql::{Context, ID, InputObject, Json, MaybeUndefined, Object, Resu
 use chrono::{DateTime, Utc};
 
 use super::model::UserRow;
+use super::service::password;
 use super::service::profile::{self, ProfileUpdate};
 use super::service::registration::{self, Registration};
-use super::service::password;
 use crate::graphql::context::{app, request, signed_in};
 use crate::graphql::guards::SelfOnly;
 use crate::sessions::graphql::Session;
 use crate::sessions::service as sessions;
 
 /// An account as others see it; contact and security details are guarded.
-pub struct User(pub UserRow);
+pub struct User {
+    row: UserRow,
+    /// The caller just proved to be this user, before holding a session.
+    proven_self: bool,
+}
+
+impl User {
+    /// A user as seen by whoever asks.
+    pub fn new(row: UserRow) -> Self {
+        Self {
+            row,
+            proven_self: false,
+        }
+    }
+
+    /// A user returned to someone who has just proved to be them.
+    pub fn proven_self(row: UserRow) -> Self {
+        Self {
+            row,
+            proven_self: true,
+        }
+    }
+}
 
 #[Object]
 impl User {
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.row.id.to_string())
     }
 
     async fn name(&self) -> &str {
-        &self.0.name
+        &self.row.name
     }
 
     /// Visible to the user themself.
-    #[graphql(guard = "SelfOnly(self.0.id)")]
+    #[graphql(guard = "SelfOnly { user_id: self.row.id, proven_self: self.proven_self }")]
     async fn email(&self) -> Option<&str> {
-        self.0.email.as_deref()
+        self.row.email.as_deref()
     }
 
     /// Visible to the user themself.
-    #[graphql(guard = "SelfOnly(self.0.id)")]
+    #[graphql(guard = "SelfOnly { user_id: self.row.id, proven_self: self.proven_self }")]
     async fn phone(&self) -> Option<&str> {
-        self.0.phone.as_deref()
+        self.row.phone.as_deref()
     }
 
     async fn bio(&self) -> Option<&str> {
-        self.0.bio.as_deref()
+        self.row.bio.as_deref()
     }
 
     async fn avatar_url(&self) -> Option<&str> {
-        self.0.avatar_url.as_deref()
+        self.row.avatar_url.as_deref()
     }
 
     async fn email_verified(&self) -> bool {
-        self.0.email_verified_at.is_some()
+        self.row.email_verified_at.is_some()
     }
 
     /// Visible to the user themself.
-    #[graphql(guard = "SelfOnly(self.0.id)")]
+    #[graphql(guard = "SelfOnly { user_id: self.row.id, proven_self: self.proven_self }")]
     async fn totp_enabled(&self) -> Option<bool> {
-        Some(self.0.totp_enabled)
+        Some(self.row.totp_enabled)
     }
 
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.row.created_at
     }
 
     /// Visible to the user themself.
-    #[graphql(guard = "SelfOnly(self.0.id)")]
+    #[graphql(guard = "SelfOnly { user_id: self.row.id, proven_self: self.proven_self }")]
     async fn last_login_at(&self) -> Option<DateTime<Utc>> {
-        self.0.last_login_at
+        self.row.last_login_at
     }
 }
 
@@ -72,7 +94,7 @@ pub struct Me(UserRow);
 #[Object]
 impl Me {
     async fn user(&self) -> User {
-        User(self.0.clone())
+        User::new(self.0.clone())
     }
 
     /// Free-form UI preferences: theme, language, notification settings.
@@ -145,7 +167,9 @@ impl UsersMutation {
 
     /// Confirms an address with the token from a verification or email-change mail.
     async fn verify_email(&self, ctx: &Context<'_>, token: String) -> Result<User> {
-        Ok(User(registration::verify_email(app(ctx), &token).await?))
+        Ok(User::proven_self(
+            registration::verify_email(app(ctx), &token).await?,
+        ))
     }
 
     /// True whether or not the address exists.
@@ -182,7 +206,7 @@ impl UsersMutation {
             bio: presence(input.bio),
             avatar_url: presence(input.avatar_url),
         };
-        Ok(User(profile::update_profile(app(ctx), actor, update).await?))
+        Ok(User::new(profile::update_profile(app(ctx), actor, update).await?))
     }
 
     /// Replaces the caller's UI preferences; returns what was stored.
@@ -192,11 +216,18 @@ impl UsersMutation {
         preferences: Json<serde_json::Value>,
     ) -> Result<Json<serde_json::Value>> {
         let actor = signed_in(ctx)?;
-        Ok(Json(profile::update_preferences(app(ctx), actor, preferences.0).await?))
+        Ok(Json(
+            profile::update_preferences(app(ctx), actor, preferences.0).await?,
+        ))
     }
 
     /// Mails a confirmation link to the new address; the address changes once it is opened.
-    async fn request_email_change(&self, ctx: &Context<'_>, new_email: String, password: String) -> Result<bool> {
+    async fn request_email_change(
+        &self,
+        ctx: &Context<'_>,
+        new_email: String,
+        password: String,
+    ) -> Result<bool> {
         let actor = signed_in(ctx)?;
         profile::request_email_change(app(ctx), actor, &new_email, &password).await?;
         Ok(true)

@@ -42,7 +42,11 @@ pub async fn find_by_id(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<O
 }
 
 /// Marks the address verified.
-pub async fn mark_email_verified(conn: &mut AsyncPgConnection, id: Uuid, now: DateTime<Utc>) -> QueryResult<UserRow> {
+pub async fn mark_email_verified(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> QueryResult<UserRow> {
     diesel::update(users::table.find(id))
         .set((users::email_verified_at.eq(now), users::updated_at.eq(now)))
         .returning(UserRow::as_returning())
@@ -51,7 +55,12 @@ pub async fn mark_email_verified(conn: &mut AsyncPgConnection, id: Uuid, now: Da
 }
 
 /// Moves the account to a new, verified address.
-pub async fn set_email(conn: &mut AsyncPgConnection, id: Uuid, email: &str, now: DateTime<Utc>) -> QueryResult<UserRow> {
+pub async fn set_email(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    email: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<UserRow> {
     diesel::update(users::table.find(id))
         .set((
             users::email.eq(email),
@@ -64,7 +73,12 @@ pub async fn set_email(conn: &mut AsyncPgConnection, id: Uuid, email: &str, now:
 }
 
 /// Replaces the password hash.
-pub async fn set_password_hash(conn: &mut AsyncPgConnection, id: Uuid, hash: &str, now: DateTime<Utc>) -> QueryResult<()> {
+pub async fn set_password_hash(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
     diesel::update(users::table.find(id))
         .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
         .execute(conn)
@@ -101,7 +115,11 @@ pub async fn set_preferences(
 }
 
 /// Records a successful sign-in.
-pub async fn touch_last_login(conn: &mut AsyncPgConnection, id: Uuid, now: DateTime<Utc>) -> QueryResult<UserRow> {
+pub async fn touch_last_login(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> QueryResult<UserRow> {
     diesel::update(users::table.find(id))
         .set(users::last_login_at.eq(now))
         .returning(UserRow::as_returning())

@@ -87,7 +87,11 @@ async fn confirm_password(app: &App, user: &UserRow, password: &str, path: &str)
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     rate_limit::check(&mut conn, PASSWORD_CONFIRMATIONS, &key, now).await?;
-    if app.passwords.verify(password, user.password_hash.as_deref()).await? {
+    if app
+        .passwords
+        .verify(password, user.password_hash.as_deref())
+        .await?
+    {
         return Ok(());
     }
     conn.transaction::<_, AppError, _>(async |conn| {
@@ -104,7 +108,10 @@ fn parse_name(raw: &str, path: &str) -> AppResult<String> {
         return Err(AppError::invalid(path, "must not be empty"));
     }
     if name.chars().count() > MAX_NAME_CHARS {
-        return Err(AppError::invalid(path, format!("must be at most {MAX_NAME_CHARS} characters")));
+        return Err(AppError::invalid(
+            path,
+            format!("must be at most {MAX_NAME_CHARS} characters"),
+        ));
     }
     if name.chars().any(char::is_control) {
         return Err(AppError::invalid(path, "must not contain control characters"));

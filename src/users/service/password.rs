@@ -56,7 +56,9 @@ pub async fn reset_password(app: &App, token: &str, new_password: &str) -> AppRe
             .await?
             .ok_or_else(invalid)?;
         store::mark_token_used(conn, found.id, now).await?;
-        let user = store::find_by_id(conn, found.user_id).await?.ok_or_else(invalid)?;
+        let user = store::find_by_id(conn, found.user_id)
+            .await?
+            .ok_or_else(invalid)?;
         store::set_password_hash(conn, user.id, &password_hash, now).await?;
         // The link reached the inbox, which proves the address.
         if user.email_verified_at.is_none() {
@@ -85,7 +87,9 @@ pub async fn change_password(
     check.take(confirm_password(app, &user, current_password, "input.currentPassword").await);
     check.finish()?;
     let Some(password) = password else {
-        return Err(AppError::internal(anyhow::anyhow!("input check passed without a password")));
+        return Err(AppError::internal(anyhow::anyhow!(
+            "input check passed without a password"
+        )));
     };
     let password_hash = app.passwords.hash(password).await?;
     let now = app.clock.now();

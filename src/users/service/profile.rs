@@ -67,7 +67,9 @@ pub async fn update_preferences(
     if !preferences.is_object() {
         return Err(AppError::invalid("preferences", "must be a JSON object"));
     }
-    let size = serde_json::to_vec(&preferences).map_err(AppError::internal)?.len();
+    let size = serde_json::to_vec(&preferences)
+        .map_err(AppError::internal)?
+        .len();
     if size > MAX_PREFERENCES_BYTES {
         return Err(AppError::invalid(
             "preferences",
@@ -109,7 +111,14 @@ pub async fn request_email_change(
             };
             return app.mailer.queue(conn, letter, now).await;
         }
-        let token = issue_token(conn, user.id, TokenPurpose::ChangeEmail, Some(new_email.as_str()), now).await?;
+        let token = issue_token(
+            conn,
+            user.id,
+            TokenPurpose::ChangeEmail,
+            Some(new_email.as_str()),
+            now,
+        )
+        .await?;
         let confirm = Letter {
             kind: MailKind::EmailChange,
             to: new_email.as_str(),
@@ -156,7 +165,10 @@ fn parse_phone(value: Option<String>) -> AppResult<Option<String>> {
         return Ok(None);
     };
     let allowed = |c: char| c.is_ascii_digit() || " +-().".contains(c);
-    if phone.chars().count() > MAX_PHONE_CHARS || !phone.chars().all(allowed) || !phone.chars().any(|c| c.is_ascii_digit()) {
+    if phone.chars().count() > MAX_PHONE_CHARS
+        || !phone.chars().all(allowed)
+        || !phone.chars().any(|c| c.is_ascii_digit())
+    {
         return Err(AppError::invalid(
             "input.phone",
             format!("must be a phone number of at most {MAX_PHONE_CHARS} digits, spaces and + - ( ) ."),
@@ -170,7 +182,10 @@ fn parse_bio(value: Option<String>) -> AppResult<Option<String>> {
         return Ok(None);
     };
     if bio.chars().count() > MAX_BIO_CHARS {
-        return Err(AppError::invalid("input.bio", format!("must be at most {MAX_BIO_CHARS} characters")));
+        return Err(AppError::invalid(
+            "input.bio",
+            format!("must be at most {MAX_BIO_CHARS} characters"),
+        ));
     }
     Ok(Some(bio))
 }

@@ -36,7 +36,9 @@ pub async fn register(app: &App, input: Registration, client: &ClientInfo) -> Ap
     let password = check.take(app.passwords.check_new(&input.password, "input.password"));
     check.finish()?;
     let (Some(email), Some(name), Some(password)) = (email, name, password) else {
-        return Err(AppError::internal(anyhow::anyhow!("input check passed without values")));
+        return Err(AppError::internal(anyhow::anyhow!(
+            "input check passed without values"
+        )));
     };
     // Hash before looking the address up, so both outcomes take the same time.
     let password_hash = app.passwords.hash(password).await?;
@@ -96,12 +98,19 @@ pub async fn verify_email(app: &App, token: &str) -> AppResult<UserRow> {
     conn.transaction::<_, AppError, _>(async |conn| {
         let purposes = [TokenPurpose::VerifyEmail, TokenPurpose::ChangeEmail];
         let invalid = || AppError::invalid("token", "is invalid, already used or expired");
-        let found = store::find_open_token(conn, &hash, &purposes, now).await?.ok_or_else(invalid)?;
+        let found = store::find_open_token(conn, &hash, &purposes, now)
+            .await?
+            .ok_or_else(invalid)?;
         store::mark_token_used(conn, found.id, now).await?;
-        let user = store::find_by_id(conn, found.user_id).await?.ok_or_else(invalid)?;
+        let user = store::find_by_id(conn, found.user_id)
+            .await?
+            .ok_or_else(invalid)?;
         match found.new_email {
             Some(new_email) if found.purpose == TokenPurpose::ChangeEmail.as_str() => {
-                if store::find_by_email(conn, &new_email).await?.is_some_and(|other| other.id != user.id) {
+                if store::find_by_email(conn, &new_email)
+                    .await?
+                    .is_some_and(|other| other.id != user.id)
+                {
                     return Err(AppError::conflict("that address now belongs to another account"));
                 }
                 Ok(store::set_email(conn, user.id, &new_email, now).await?)
@@ -119,7 +128,15 @@ pub async fn resend_verification(app: &App, email: &str, client: &ClientInfo) ->
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
-        limit_mail_request(app, conn, VERIFICATION_MAILS_PER_ADDRESS, email.as_str(), client, now).await?;
+        limit_mail_request(
+            app,
+            conn,
+            VERIFICATION_MAILS_PER_ADDRESS,
+            email.as_str(),
+            client,
+            now,
+        )
+        .await?;
         let Some(user) = store::find_by_email(conn, email.as_str()).await? else {
             return Ok(());
         };

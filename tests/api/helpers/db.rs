@@ -1,0 +1,169 @@
+//! One fresh database per test, cloned from a template migrated once per migration set.
+
+use std::path::Path;
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use guildhall::db::{quote_identifier, run_migrations, split_database_name};
+use sha2::{Digest, Sha256};
+use tokio::sync::OnceCell;
+
+static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+
+/// The server URL (no database) tests connect to.
+pub fn server_url() -> String {
+    let url = std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    split_database_name(&url)
+        .map(|(server, _)| server)
+        .expect("TEST_DATABASE_URL names a database")
+}
+
+async fn admin() -> AsyncPgConnection {
+    let url = format!("{}/postgres", server_url());
+    AsyncPgConnection::establish(&url)
+        .await
+        .unwrap_or_else(|err| panic!("cannot reach PostgreSQL at {url}: {err}"))
+}
+
+async fn execute(conn: &mut AsyncPgConnection, sql: &str) -> diesel::QueryResult<usize> {
+    diesel::sql_query(sql).execute(conn).await
+}
+
+/// A name that changes whenever a migration changes, so a stale template is never reused.
+fn template_name() -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .expect("migrations dir")
+        .flatten()
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    let mut hasher = Sha256::new();
+    for entry in entries {
+        hasher.update(entry.file_name().to_string_lossy().as_bytes());
+        for file in ["up.sql", "down.sql"] {
+            if let Ok(sql) = std::fs::read(entry.path().join(file)) {
+                hasher.update(&sql);
+            }
+        }
+    }
+    let digest = hasher.finalize();
+    let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("guildhall_template_{hex}")
+}
+
+async fn ensure_template() -> String {
+    TEMPLATE
+        .get_or_init(|| async {
+            let name = template_name();
+            let mut conn = admin().await;
+            // Several test processes may start at once: one builds, the others wait.
+            execute(&mut conn, "SELECT pg_advisory_lock(727272)")
+                .await
+                .expect("lock");
+            let exists: i64 = diesel::sql_query(format!(
+                "SELECT count(*) AS count FROM pg_database WHERE datname = '{name}'"
+            ))
+            .get_result::<Count>(&mut conn)
+            .await
+            .expect("pg_database")
+            .count;
+            if exists == 0 {
+                let building = format!("{name}_building");
+                let _ = execute(
+                    &mut conn,
+                    &format!(
+                        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                        quote_identifier(&building)
+                    ),
+                )
+                .await;
+                execute(
+                    &mut conn,
+                    &format!("CREATE DATABASE {}", quote_identifier(&building)),
+                )
+                .await
+                .expect("create template");
+                run_migrations(&format!("{}/{building}", server_url()))
+                    .await
+                    .expect("migrate template");
+                execute(
+                    &mut conn,
+                    &format!(
+                        "ALTER DATABASE {} RENAME TO {}",
+                        quote_identifier(&building),
+                        quote_identifier(&name)
+                    ),
+                )
+                .await
+                .expect("publish template");
+            }
+            execute(&mut conn, "SELECT pg_advisory_unlock(727272)")
+                .await
+                .expect("unlock");
+            name
+        })
+        .await
+        .clone()
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    count: i64,
+}
+
+/// A database that exists for one test and is dropped when this value is.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    /// Clones the migrated template into a new database.
+    pub async fn create() -> Self {
+        let template = ensure_template().await;
+        let name = format!("guildhall_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = admin().await;
+        let sql = format!(
+            "CREATE DATABASE {} TEMPLATE {}",
+            quote_identifier(&name),
+            quote_identifier(&template)
+        );
+        let mut attempts = 0;
+        while let Err(err) = execute(&mut conn, &sql).await {
+            attempts += 1;
+            assert!(attempts < 20, "cannot create test database: {err}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let url = format!("{}/{name}", server_url());
+        Self { name, url }
+    }
+
+    /// A direct connection for assertions on rows.
+    pub async fn connect(&self) -> AsyncPgConnection {
+        AsyncPgConnection::establish(&self.url)
+            .await
+            .expect("connect to test database")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime; do the async cleanup on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                return;
+            };
+            runtime.block_on(async move {
+                let mut conn = admin().await;
+                let _ = execute(
+                    &mut conn,
+                    &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_identifier(&name)),
+                )
+                .await;
+            });
+        })
+        .join();
+    }
+}

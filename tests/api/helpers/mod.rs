@@ -1,0 +1,240 @@
+//! The test harness: a real server on 127.0.0.1:0 over a fresh database, mailing a real
+//! SMTP sink, with a clock the test can move forward.
+
+pub mod db;
+pub mod smtp;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use async_graphql::{Request, Variables};
+use chrono::Duration;
+use guildhall::app::{App, AppBuilder};
+use guildhall::auth::actor::{Actor, ClientInfo};
+use guildhall::clock::OffsetClock;
+use guildhall::config::Config;
+use guildhall::graphql::context::RequestContext;
+use guildhall::graphql::{GuildhallSchema, build_schema};
+use guildhall::mail::worker::{self, Transport};
+use guildhall::sessions::service as sessions;
+use serde_json::{Value, json};
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+pub use db::TestDb;
+pub use smtp::SmtpSink;
+
+/// The password every helper-made account uses.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A running Guildhall with its database and mail sink.
+pub struct TestApp {
+    pub app: App,
+    pub schema: GuildhallSchema,
+    pub clock: Arc<OffsetClock>,
+    pub smtp: SmtpSink,
+    pub addr: SocketAddr,
+    pub http: reqwest::Client,
+    stop_server: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+    stop_worker: watch::Sender<bool>,
+    // Declared last: dropped after everything that holds connections to it.
+    pub db: TestDb,
+}
+
+impl TestApp {
+    /// Starts an app with the test configuration.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Starts an app after `configure` adjusts the test configuration.
+    pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> Self {
+        let db = TestDb::create().await;
+        let smtp = SmtpSink::start().await;
+        let mut config = Config::from_env();
+        config.database_url = db.url.clone();
+        config.database_pool_size = 8;
+        config.listen_addr = "127.0.0.1:0".parse().expect("addr");
+        config.public_url = Some("http://guildhall.test".to_owned());
+        config.app_url = Some("http://app.guildhall.test".to_owned());
+        config.environment = guildhall::config::Environment::Development;
+        config.jwt_secret = Some("test-secret-that-is-long-enough-for-hs256".to_owned());
+        config.smtp_url = Some(smtp.url());
+        config.mail_poll_ms = 50;
+        configure(&mut config);
+        let clock = Arc::new(OffsetClock::default());
+        let cheap = argon2::Params::new(1024, 1, 1, None).expect("argon2 params");
+        let app = AppBuilder::new(config)
+            .clock(clock.clone())
+            .password_params(cheap)
+            .build()
+            .expect("build app");
+        let (stop_worker, worker_stopped) = watch::channel(false);
+        let transport =
+            Transport::new(app.config.smtp_url.as_deref(), &app.config.mail_from).expect("transport");
+        worker::spawn(app.clone(), transport, worker_stopped);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let (stop_server, server_stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(guildhall::http::serve(app.clone(), listener, async move {
+            let _ = server_stopped.await;
+        }));
+        let schema = build_schema(&app);
+        Self {
+            app,
+            schema,
+            clock,
+            smtp,
+            addr,
+            http: reqwest::Client::new(),
+            stop_server: Some(stop_server),
+            server: Some(server),
+            stop_worker,
+            db,
+        }
+    }
+
+    /// http://127.0.0.1:port
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Moves the App clock forward.
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+
+    /// Runs an operation through the schema as the holder of `token` (None: anonymous),
+    /// from 127.0.0.1, and returns the response as JSON.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let actor = match token {
+            None => Actor::Anonymous,
+            Some(token) => match sessions::authenticate(&self.app, token).await {
+                Ok(user) => Actor::User(user),
+                Err(err) => {
+                    return json!({ "errors": [{ "message": err.message, "extensions": { "code": err.code.as_str() } }] });
+                }
+            },
+        };
+        let context = RequestContext {
+            actor,
+            client: ClientInfo {
+                ip: Some("127.0.0.1".to_owned()),
+                user_agent: Some("guildhall-tests".to_owned()),
+            },
+            request_id: "test-request".to_owned(),
+        };
+        let request = Request::new(query)
+            .variables(Variables::from_json(variables))
+            .data(context);
+        let mut response = self.schema.execute(request).await;
+        guildhall::graphql::errors::finish_response(&mut response, "test-request");
+        serde_json::to_value(&response).expect("response json")
+    }
+
+    /// Like [`TestApp::gql`] but asserts success and returns `data`.
+    pub async fn ok(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let response = self.gql(token, query, variables).await;
+        assert!(
+            response.get("errors").is_none(),
+            "unexpected errors: {response:#}"
+        );
+        response["data"].clone()
+    }
+
+    /// POSTs a GraphQL request over real HTTP.
+    pub async fn post(&self, token: Option<&str>, body: Value) -> reqwest::Response {
+        let mut request = self.http.post(format!("{}/graphql", self.base_url())).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("http request")
+    }
+
+    /// Registers an account and returns the verification token from its mail.
+    pub async fn register(&self, email: &str, name: &str) -> String {
+        self.ok(
+            None,
+            "mutation($input: RegisterInput!) { register(input: $input) }",
+            json!({ "input": { "email": email, "password": PASSWORD, "name": name } }),
+        )
+        .await;
+        self.smtp.wait_for(email, "Verify your email").await.token()
+    }
+
+    /// Signs in and returns (access token, refresh token).
+    pub async fn login(&self, email: &str, password: &str) -> (String, String) {
+        let data = self
+            .ok(
+                None,
+                "mutation($input: LoginInput!) { login(input: $input) { accessToken refreshToken } }",
+                json!({ "input": { "email": email, "password": password } }),
+            )
+            .await;
+        (
+            data["login"]["accessToken"]
+                .as_str()
+                .expect("access token")
+                .to_owned(),
+            data["login"]["refreshToken"]
+                .as_str()
+                .expect("refresh token")
+                .to_owned(),
+        )
+    }
+
+    /// A verified account, signed in: returns its access token.
+    pub async fn verified_user(&self, email: &str, name: &str) -> String {
+        let token = self.register(email, name).await;
+        self.ok(
+            None,
+            "mutation($token: String!) { verifyEmail(token: $token) { id } }",
+            json!({ "token": token }),
+        )
+        .await;
+        self.login(email, PASSWORD).await.0
+    }
+
+    /// Stops the HTTP server gracefully and waits for it.
+    pub async fn shutdown(&mut self) {
+        if let Some(stop) = self.stop_server.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("server task")
+                .expect("server stopped cleanly");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = self.stop_worker.send(true);
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+/// The `extensions.code` of the first error.
+pub fn error_code(response: &Value) -> &str {
+    response["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("<no error>")
+}
+
+/// The `extensions.fields[].path` values of the first error.
+pub fn error_fields(response: &Value) -> Vec<String> {
+    response["errors"][0]["extensions"]["fields"]
+        .as_array()
+        .map(|fields| {
+            fields
+                .iter()
+                .filter_map(|f| f["path"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,17 @@
+//! Integration tests: one binary, so the crate links once. Each test gets its own database
+//! (cloned from a migrated template), its own SMTP sink and, where it needs one, a real
+//! HTTP server on 127.0.0.1:0.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+mod helpers;
+
+mod account_profile;
+mod limits;
+mod mail_outbox;
+mod passwords;
+mod registration;
+mod schema;
+mod sessions;
+mod startup;
+mod transport;
