@@ -115,11 +115,6 @@ impl AppError {
         err
     }
 
-    /// A request beyond one of the configured size limits.
-    pub fn too_complex(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::QueryTooComplex, message)
-    }
-
     /// Invalid input in one field.
     pub fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
         Self::invalid_fields(vec![FieldError {

@@ -2,7 +2,14 @@
 
 use std::process::Command;
 
+use diesel::prelude::*;
+use diesel_async::{AsyncMigrationHarness, RunQueryDsl};
+use diesel_migrations::MigrationHarness;
 use guildhall::config::{Config, Environment};
+use guildhall::db::MIGRATIONS;
+
+use crate::helpers::TestDb;
+use crate::helpers::db::server_url;
 
 #[test]
 fn an_unreachable_database_exits_with_one_clear_line() {
@@ -55,4 +62,60 @@ fn print_schema_writes_the_sdl() {
         String::from_utf8(output.stdout).unwrap(),
         guildhall::graphql::sdl()
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_creates_a_missing_database() {
+    let name = format!("guildhall_test_{}", uuid::Uuid::new_v4().simple());
+    let db = TestDb {
+        url: format!("{}/{name}", server_url()),
+        name,
+    };
+    let output = Command::new(env!("CARGO_BIN_EXE_guildhall"))
+        .arg("migrate")
+        .env("DATABASE_URL", &db.url)
+        .env("RUST_LOG", "off")
+        .output()
+        .expect("run guildhall migrate");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut conn = db.connect().await;
+    let users: i64 = guildhall::db::schema::users::table
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(users, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_migration_reverts_cleanly_and_applies_again() {
+    let db = TestDb::create().await;
+    let mut harness = AsyncMigrationHarness::new(db.connect().await);
+    let reverted = harness.revert_all_migrations(MIGRATIONS).unwrap().len();
+    assert!(reverted > 0);
+    let mut conn = harness.into_inner();
+    let tables: Vec<TableName> = diesel::sql_query(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' \
+         AND table_name <> '__diesel_schema_migrations'",
+    )
+    .load(&mut conn)
+    .await
+    .unwrap();
+    let names: Vec<&str> = tables.iter().map(|t| t.table_name.as_str()).collect();
+    assert!(names.is_empty(), "left behind by down.sql: {names:?}");
+    let mut harness = AsyncMigrationHarness::new(conn);
+    assert_eq!(
+        harness.run_pending_migrations(MIGRATIONS).unwrap().len(),
+        reverted
+    );
+}
+
+#[derive(diesel::QueryableByName)]
+struct TableName {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    table_name: String,
 }
