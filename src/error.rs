@@ -165,6 +165,14 @@ impl From<diesel_async::pooled_connection::deadpool::PoolError> for AppError {
     }
 }
 
+/// Whether a database error is a unique-constraint violation (a lost race for a key).
+pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
+    matches!(
+        err,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
 /// Collects the field errors of several parsed inputs so a client sees all of them at once.
 #[derive(Default)]
 pub struct InputCheck {

@@ -1,8 +1,17 @@
-//! The one place an [`AppError`] becomes a GraphQL error, and the last pass over a response
-//! that gives every error a contract code and hides internal detail.
+//! The one place an [`AppError`] becomes a GraphQL error, and the last pass over every
+//! response (HTTP or websocket) that gives each error a contract code and hides internal
+//! detail behind the request id.
 
+use std::sync::Arc;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextRequest, NextSubscribe,
+};
 use async_graphql::{ErrorExtensionValues, Response};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 
+use super::context::RequestContext;
 use crate::error::{AppError, ErrorCode};
 
 impl From<AppError> for async_graphql::Error {
@@ -37,20 +46,70 @@ pub fn server_error(code: ErrorCode, message: impl Into<String>) -> async_graphq
 }
 
 /// Gives errors without a code (parse and validation errors) BAD_USER_INPUT, and INTERNAL
-/// errors the request id that the server log carries too.
-pub fn finish_response(response: &mut Response, request_id: &str) {
+/// errors the request id that the server log carries too, when it is known.
+pub fn finish_response(response: &mut Response, request_id: Option<&str>) {
     for error in &mut response.errors {
         let extensions = error.extensions.get_or_insert_with(ErrorExtensionValues::default);
-        let code = match extensions.get("code") {
-            Some(async_graphql::Value::String(code)) => code.clone(),
+        let internal = match extensions.get("code") {
+            Some(async_graphql::Value::String(code)) => code == ErrorCode::Internal.as_str(),
             _ => {
                 extensions.set("code", ErrorCode::BadUserInput.as_str());
-                continue;
+                false
             }
         };
-        if code == ErrorCode::Internal.as_str() {
+        if let Some(request_id) = request_id.filter(|_| internal && extensions.get("requestId").is_none()) {
             extensions.set("requestId", request_id);
             error.message = format!("internal error (request id {request_id})");
         }
+    }
+}
+
+/// Applies [`finish_response`] to every response of every operation.
+pub struct ErrorFinisher;
+
+impl ExtensionFactory for ErrorFinisher {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ErrorFinisher)
+    }
+}
+
+/// The request id, once the request's data is attached (from the execute stage on).
+fn request_id(ctx: &ExtensionContext<'_>) -> Option<String> {
+    ctx.data_opt::<RequestContext>()
+        .map(|request| request.request_id.clone())
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for ErrorFinisher {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        finish_response(&mut response, None);
+        response
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let mut response = next.run(ctx, operation_name).await;
+        finish_response(&mut response, request_id(ctx).as_deref());
+        response
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        let request_id = request_id(ctx);
+        next.run(ctx, stream)
+            .map(move |mut response| {
+                finish_response(&mut response, request_id.as_deref());
+                response
+            })
+            .boxed()
     }
 }

@@ -5,6 +5,7 @@ pub mod context;
 pub mod errors;
 pub mod guards;
 pub mod limits;
+pub mod live_session;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
@@ -40,7 +41,9 @@ pub fn build_schema(app: &App) -> GuildhallSchema {
             max_depth: config.max_depth,
             max_complexity: config.max_complexity,
             introspection: config.introspection_enabled(),
-        });
+        })
+        .extension(live_session::LiveSession)
+        .extension(errors::ErrorFinisher);
     if !config.introspection_enabled() {
         builder = builder.disable_introspection();
     }

@@ -8,12 +8,14 @@ use axum::http::header::{AUTHORIZATION, USER_AGENT};
 use super::REQUEST_ID_HEADER;
 use crate::auth::actor::ClientInfo;
 
-/// The client's address and user agent. Proxy headers count only when configured.
+/// The client's address and user agent. With a trusted proxy in front, the address is the
+/// last one that proxy appended to X-Forwarded-For (earlier entries are the client's own
+/// claims and can be forged).
 pub fn client_info(headers: &HeaderMap, peer: Option<SocketAddr>, trust_proxy: bool) -> ClientInfo {
     let forwarded = trust_proxy
         .then(|| header(headers, "x-forwarded-for"))
         .flatten()
-        .and_then(|value| value.split(',').next().map(|ip| ip.trim().to_owned()))
+        .and_then(|value| value.rsplit(',').next().map(|ip| ip.trim().to_owned()))
         .filter(|ip| !ip.is_empty());
     ClientInfo {
         ip: forwarded.or_else(|| peer.map(|addr| addr.ip().to_string())),

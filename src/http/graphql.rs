@@ -21,7 +21,6 @@ use super::log::GraphqlOutcome;
 use crate::auth::actor::Actor;
 use crate::error::ErrorCode;
 use crate::graphql::context::RequestContext;
-use crate::graphql::errors::finish_response;
 use crate::sessions::service as sessions;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -236,17 +235,12 @@ async fn execute(
     let mut request_failed = false;
     match &mut response {
         BatchResponse::Single(single) => {
-            finish_response(single, &request_id);
             // Errors before execution (parse, validation, limits) carry no path.
             request_failed = single.data == async_graphql::Value::Null
                 && !single.errors.is_empty()
                 && single.errors.iter().all(|e| e.path.is_empty());
         }
-        BatchResponse::Batch(responses) => {
-            for single in responses.iter_mut() {
-                finish_response(single, &request_id);
-            }
-        }
+        BatchResponse::Batch(_) => {}
     }
     let outcome = outcome(&response);
     let mut json = serde_json::to_value(&response).unwrap_or_default();

@@ -24,6 +24,7 @@ use super::client::client_info;
 use crate::app::App;
 use crate::auth::actor::{Actor, ClientInfo};
 use crate::graphql::context::RequestContext;
+use crate::graphql::live_session::ConnectionCredentials;
 use crate::sessions::service as sessions;
 
 /// Close code for "going away" (RFC 6455).
@@ -51,6 +52,7 @@ pub async fn upgrade(
     let client = client_info(&headers, Some(peer), state.app.config.trust_proxy_headers);
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .max_message_size(state.app.config.max_body_bytes)
         .on_upgrade(move |socket| serve_socket(socket, state, protocol, client))
 }
 
@@ -116,11 +118,15 @@ async fn init_connection(
         .iter()
         .find_map(|key| payload.get(*key).and_then(|v| v.as_str()))
         .map(|value| value.strip_prefix("Bearer ").unwrap_or(value).trim().to_owned());
+    let mut data = Data::default();
     let actor = match token {
         None => Actor::Anonymous,
-        Some(token) => Actor::User(sessions::authenticate(&app, &token).await?),
+        Some(access_token) => {
+            let user = sessions::authenticate(&app, &access_token).await?;
+            data.insert(ConnectionCredentials { access_token });
+            Actor::User(user)
+        }
     };
-    let mut data = Data::default();
     data.insert(RequestContext {
         actor,
         client,

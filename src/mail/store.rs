@@ -72,3 +72,11 @@ pub async fn mark_attempt_failed(
     }
     .map(|_| ())
 }
+
+/// Deletes every mail, sent or queued, to `recipient` (their data is being erased).
+pub async fn delete_for_recipient(conn: &mut AsyncPgConnection, recipient: &str) -> QueryResult<()> {
+    diesel::delete(mail_outbox::table.filter(mail_outbox::recipient.eq(recipient)))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}

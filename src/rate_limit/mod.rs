@@ -1,5 +1,6 @@
 //! Sliding-window rate limits kept in PostgreSQL, so every server instance shares them and
-//! tests can move the App clock through a window.
+//! tests can move the App clock through a window. Call these inside a transaction: the
+//! count and the new hit are serialised per key with an advisory lock.
 
 mod store;
 
@@ -25,46 +26,53 @@ impl Limit {
             window: Duration::minutes(15),
         }
     }
+
+    /// One-hour window.
+    pub const fn per_hour(bucket: &'static str, max: u32) -> Self {
+        Self {
+            bucket,
+            max,
+            window: Duration::hours(1),
+        }
+    }
 }
+
+/// A recorded hit, which a successful attempt may take back with [`forget`].
+#[derive(Debug, Clone, Copy)]
+pub struct Hit(i64);
 
 /// Counts one hit for `key`, or answers RATE_LIMITED when the window is already full.
-pub async fn hit(conn: &mut AsyncPgConnection, limit: Limit, key: &str, now: DateTime<Utc>) -> AppResult<()> {
-    check(conn, limit, key, now).await?;
-    store::insert_hit(conn, limit.bucket, key, now).await?;
-    Ok(())
-}
-
-/// Answers RATE_LIMITED when the window for `key` is full, without counting a hit.
-pub async fn check(
+pub async fn hit(
     conn: &mut AsyncPgConnection,
     limit: Limit,
     key: &str,
     now: DateTime<Utc>,
-) -> AppResult<()> {
+) -> AppResult<Hit> {
     store::lock_key(conn, limit.bucket, key).await?;
     let since = now - limit.window;
     let (count, oldest) = store::hits_since(conn, limit.bucket, key, since).await?;
-    if count < i64::from(limit.max) {
-        return Ok(());
+    if count >= i64::from(limit.max) {
+        let retry_at = oldest.unwrap_or(now) + limit.window;
+        let seconds = (retry_at - now).num_seconds().max(1);
+        return Err(AppError::rate_limited(seconds.unsigned_abs()));
     }
-    let retry_at = oldest.unwrap_or(now) + limit.window;
-    let seconds = (retry_at - now).num_seconds().max(1);
-    Err(AppError::rate_limited(seconds.unsigned_abs()))
+    Ok(Hit(store::insert_hit(conn, limit.bucket, key, now).await?))
 }
 
-/// Counts one hit without checking (e.g. a failed login).
-pub async fn record(
-    conn: &mut AsyncPgConnection,
-    limit: Limit,
-    key: &str,
-    now: DateTime<Utc>,
-) -> AppResult<()> {
-    store::insert_hit(conn, limit.bucket, key, now).await?;
+/// Takes back one hit (an attempt that turned out legitimate).
+pub async fn forget(conn: &mut AsyncPgConnection, hit: Hit) -> AppResult<()> {
+    store::delete_hit(conn, hit.0).await?;
     Ok(())
 }
 
-/// Forgets the hits of `key` (e.g. failed logins after a successful one).
+/// Forgets every hit of `key` (e.g. failed logins after a successful one).
 pub async fn clear(conn: &mut AsyncPgConnection, limit: Limit, key: &str) -> AppResult<()> {
     store::delete_hits(conn, limit.bucket, key).await?;
+    Ok(())
+}
+
+/// Forgets `key` in every bucket (its owner's data is being erased).
+pub async fn forget_key(conn: &mut AsyncPgConnection, key: &str) -> AppResult<()> {
+    store::delete_key(conn, key).await?;
     Ok(())
 }

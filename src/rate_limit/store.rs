@@ -34,13 +34,13 @@ pub async fn hits_since(
         .await
 }
 
-/// Records a hit and drops this key's hits that are older than a day.
+/// Records a hit, returning its id, and drops this key's hits that are older than a day.
 pub async fn insert_hit(
     conn: &mut AsyncPgConnection,
     bucket: &str,
     key: &str,
     at: DateTime<Utc>,
-) -> QueryResult<()> {
+) -> QueryResult<i64> {
     diesel::delete(
         rate_limit_hits::table
             .filter(rate_limit_hits::bucket.eq(bucket))
@@ -55,6 +55,14 @@ pub async fn insert_hit(
             rate_limit_hits::key.eq(key),
             rate_limit_hits::hit_at.eq(at),
         ))
+        .returning(rate_limit_hits::id)
+        .get_result(conn)
+        .await
+}
+
+/// Removes one hit.
+pub async fn delete_hit(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<()> {
+    diesel::delete(rate_limit_hits::table.find(id))
         .execute(conn)
         .await
         .map(|_| ())
@@ -70,4 +78,12 @@ pub async fn delete_hits(conn: &mut AsyncPgConnection, bucket: &str, key: &str) 
     .execute(conn)
     .await
     .map(|_| ())
+}
+
+/// Removes every hit of `key`, whatever the bucket.
+pub async fn delete_key(conn: &mut AsyncPgConnection, key: &str) -> QueryResult<()> {
+    diesel::delete(rate_limit_hits::table.filter(rate_limit_hits::key.eq(key)))
+        .execute(conn)
+        .await
+        .map(|_| ())
 }

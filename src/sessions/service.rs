@@ -14,7 +14,7 @@ use crate::rate_limit::{self, Limit};
 use crate::users::model::UserRow;
 use crate::users::store as user_store;
 
-/// Failed logins per address before further attempts are refused.
+/// Login attempts per address (a success clears them) before further attempts are refused.
 pub const LOGIN_FAILURES_PER_ADDRESS: Limit = Limit::per_15_minutes("login_failure_address", 10);
 /// Failed logins per client address (many accounts tried from one place).
 pub const LOGIN_FAILURES_PER_IP: Limit = Limit::per_15_minutes("login_failure_ip", 100);
@@ -40,27 +40,29 @@ pub async fn login(app: &App, credentials: Credentials, client: &ClientInfo) -> 
     let email = credentials.email.trim().to_lowercase();
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
-    rate_limit::check(&mut conn, LOGIN_FAILURES_PER_ADDRESS, &email, now).await?;
-    if let Some(ip) = &client.ip {
-        rate_limit::check(&mut conn, LOGIN_FAILURES_PER_IP, ip, now).await?;
-    }
+    // Every attempt counts before the password is checked, so parallel guesses cannot
+    // slip past the limit; a successful sign-in takes its hits back.
+    let ip_hit = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            rate_limit::hit(conn, LOGIN_FAILURES_PER_ADDRESS, &email, now).await?;
+            match &client.ip {
+                Some(ip) => Ok(Some(rate_limit::hit(conn, LOGIN_FAILURES_PER_IP, ip, now).await?)),
+                None => Ok(None),
+            }
+        })
+        .await?;
     let user = user_store::find_by_email(&mut conn, &email).await?;
     let stored_hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
     let valid = app.passwords.verify(&credentials.password, stored_hash).await?;
     let Some(user) = user.filter(|_| valid) else {
-        conn.transaction::<_, AppError, _>(async |conn| {
-            rate_limit::record(conn, LOGIN_FAILURES_PER_ADDRESS, &email, now).await?;
-            if let Some(ip) = &client.ip {
-                rate_limit::record(conn, LOGIN_FAILURES_PER_IP, ip, now).await?;
-            }
-            Ok(())
-        })
-        .await?;
         return Err(AppError::unauthenticated("invalid email or password"));
     };
     let (user, session_id, refresh_token) = conn
         .transaction::<_, AppError, _>(async |conn| {
             rate_limit::clear(conn, LOGIN_FAILURES_PER_ADDRESS, &email).await?;
+            if let Some(hit) = ip_hit {
+                rate_limit::forget(conn, hit).await?;
+            }
             let user = user_store::touch_last_login(conn, user.id, now).await?;
             let (session_id, refresh_token) = open_session(app, conn, user.id, client, now).await?;
             Ok((user, session_id, refresh_token))

@@ -126,6 +126,18 @@ pub async fn revoke_all_for_user(
     .map(|_| ())
 }
 
+/// Forgets where the user's sessions came from (their data is being erased).
+pub async fn erase_client_details(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<()> {
+    diesel::update(sessions::table.filter(sessions::user_id.eq(user_id)))
+        .set((
+            sessions::ip.eq(None::<String>),
+            sessions::user_agent.eq(None::<String>),
+        ))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
 /// Slides the session's end forward after a refresh.
 pub async fn extend(
     conn: &mut AsyncPgConnection,

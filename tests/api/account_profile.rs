@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use guildhall::db::schema::{sessions, users};
+use guildhall::db::schema::{mail_outbox, sessions, users};
 use serde_json::json;
 
 use crate::helpers::{PASSWORD, TestApp, error_code, error_fields};
@@ -206,13 +206,7 @@ async fn deleting_the_account_erases_personal_data_and_ends_every_session() {
         error_code(&t.gql(Some(&token), "{ me { user { id } } }", json!({})).await),
         "UNAUTHENTICATED"
     );
-    let login = t
-        .gql(
-            None,
-            "mutation($input: LoginInput!) { login(input: $input) { accessToken } }",
-            json!({ "input": { "email": "zoe@example.com", "password": PASSWORD } }),
-        )
-        .await;
+    let login = t.try_login("zoe@example.com", PASSWORD).await;
     assert_eq!(error_code(&login), "UNAUTHENTICATED");
 
     let mut conn = t.db.connect().await;
@@ -234,6 +228,19 @@ async fn deleting_the_account_erases_personal_data_and_ends_every_session() {
         .await
         .unwrap();
     assert_eq!(row, (None, "Deleted user".to_owned(), None, None, None));
+    let addresses: Vec<Option<String>> = sessions::table
+        .select(sessions::ip)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert!(addresses.iter().all(Option::is_none), "session addresses erased");
+    let mails: i64 = mail_outbox::table
+        .filter(mail_outbox::recipient.eq("zoe@example.com"))
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(mails, 0, "mail to the deleted address erased");
     let live: i64 = sessions::table
         .filter(sessions::revoked_at.is_null())
         .count()

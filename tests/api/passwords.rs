@@ -43,13 +43,7 @@ async fn a_reset_link_sets_a_new_password_and_signs_out_everywhere() {
     );
     t.smtp.wait_for("pia@example.com", "password was changed").await;
     t.login("pia@example.com", NEW_PASSWORD).await;
-    let old = t
-        .gql(
-            None,
-            "mutation($input: LoginInput!) { login(input: $input) { accessToken } }",
-            json!({ "input": { "email": "pia@example.com", "password": PASSWORD } }),
-        )
-        .await;
+    let old = t.try_login("pia@example.com", PASSWORD).await;
     assert_eq!(error_code(&old), "UNAUTHENTICATED");
 
     let reused = t
@@ -152,4 +146,37 @@ async fn changing_the_password_needs_the_current_one_and_keeps_only_this_session
     let mail = t.smtp.wait_for("tia@example.com", "password was changed").await;
     assert!(mail.text.contains("other sessions were signed out"));
     t.login("tia@example.com", NEW_PASSWORD).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_password_reset_kills_pending_email_change_links() {
+    let t = TestApp::spawn().await;
+    let token = t.verified_user("vic@example.com", "Vic").await;
+    t.ok(
+        Some(&token),
+        "mutation($e: String!, $p: String!) { requestEmailChange(newEmail: $e, password: $p) }",
+        json!({ "e": "attacker@example.com", "p": PASSWORD }),
+    )
+    .await;
+    let change = t
+        .smtp
+        .wait_for("attacker@example.com", "Confirm your new")
+        .await
+        .token();
+
+    t.ok(None, REQUEST_RESET, json!({ "email": "vic@example.com" }))
+        .await;
+    let reset = t.smtp.wait_for("vic@example.com", "Reset your").await.token();
+    t.ok(None, RESET, json!({ "token": reset, "password": NEW_PASSWORD }))
+        .await;
+
+    let late = t
+        .gql(
+            None,
+            "mutation($t: String!) { verifyEmail(token: $t) { id } }",
+            json!({ "t": change }),
+        )
+        .await;
+    assert_eq!(error_code(&late), "BAD_USER_INPUT");
+    t.login("vic@example.com", NEW_PASSWORD).await;
 }

@@ -273,3 +273,31 @@ async fn anonymous_callers_cannot_read_me() {
         "UNAUTHENTICATED"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn parallel_guesses_cannot_get_past_the_login_limit() {
+    let t = TestApp::spawn().await;
+    t.verified_user("par@example.com", "Par").await;
+    let guesses = (0..16).map(|n| {
+        let t = &t;
+        async move {
+            t.gql(
+                None,
+                LOGIN,
+                credentials("par@example.com", &format!("wrong guess number {n}")),
+            )
+            .await
+        }
+    });
+    let responses = futures_util::future::join_all(guesses).await;
+    let checked = responses
+        .iter()
+        .filter(|r| error_code(r) == "UNAUTHENTICATED")
+        .count();
+    let refused = responses
+        .iter()
+        .filter(|r| error_code(r) == "RATE_LIMITED")
+        .count();
+    assert_eq!(checked + refused, 16);
+    assert!(checked <= 10, "{checked} guesses were checked");
+}

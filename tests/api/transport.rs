@@ -399,6 +399,29 @@ async fn a_websocket_authenticates_with_the_token_in_connection_init() {
     assert_eq!(next["payload"]["data"]["me"]["user"]["email"], "ws@example.com");
     assert_eq!(next_json(&mut socket).await["type"], "complete");
 
+    // Signing out over HTTP ends the websocket's access too.
+    let logout: Value = t
+        .post(Some(&token), json!({ "query": "mutation { logout }" }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(logout["data"]["logout"], true);
+    socket
+        .send(Message::Text(
+            json!({ "id": "2", "type": "subscribe", "payload": { "query": "{ me { user { email } } }" } })
+                .to_string()
+                .into(),
+        ))
+        .await
+        .unwrap();
+    let refused = next_json(&mut socket).await;
+    assert_eq!(refused["type"], "next", "{refused}");
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{refused}"
+    );
+
     let mut legacy = open_websocket(&t, "graphql-ws", None).await.unwrap();
     legacy
         .send(Message::Text(
@@ -469,4 +492,34 @@ async fn shutdown_closes_websockets_with_a_going_away_frame() {
         .unwrap();
     assert_eq!(frame.code, CloseCode::Away);
     assert_eq!(frame.reason.as_str(), "server shutting down");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn behind_a_trusted_proxy_the_client_address_is_the_one_the_proxy_appended() {
+    let t = TestApp::spawn_with(|config| config.trust_proxy_headers = true).await;
+    t.verified_user("px@example.com", "Px").await;
+    let login = json!({ "query": "mutation { login(input: { email: \"px@example.com\", password: \"correct horse battery staple\" }) { accessToken } }" });
+    let response: Value = t
+        .http
+        .post(format!("{}/graphql", t.base_url()))
+        .header("x-forwarded-for", "6.6.6.6, 203.0.113.7")
+        .json(&login)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = response["data"]["login"]["accessToken"].as_str().unwrap();
+    let me = t
+        .ok(Some(token), "{ me { sessions { ip current } } }", json!({}))
+        .await;
+    let current = me["me"]["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == true)
+        .unwrap()
+        .clone();
+    assert_eq!(current["ip"], "203.0.113.7");
 }

@@ -81,23 +81,30 @@ async fn load_user(conn: &mut AsyncPgConnection, actor: &SignedInUser) -> AppRes
         .ok_or_else(|| AppError::unauthenticated("the account no longer exists"))
 }
 
-/// Checks that `password` is the user's current one; wrong answers count toward a limit.
-async fn confirm_password(app: &App, user: &UserRow, password: &str, path: &str) -> AppResult<()> {
+/// Checks that `password` is the user's current one. Each attempt counts toward a
+/// per-account limit before the check; a correct answer takes its hit back.
+async fn confirm_password(
+    app: &App,
+    conn: &mut AsyncPgConnection,
+    user: &UserRow,
+    password: &str,
+    path: &str,
+) -> AppResult<()> {
     let key = user.id.to_string();
     let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    rate_limit::check(&mut conn, PASSWORD_CONFIRMATIONS, &key, now).await?;
+    let hit = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            rate_limit::hit(conn, PASSWORD_CONFIRMATIONS, &key, now).await
+        })
+        .await?;
     if app
         .passwords
         .verify(password, user.password_hash.as_deref())
         .await?
     {
+        rate_limit::forget(conn, hit).await?;
         return Ok(());
     }
-    conn.transaction::<_, AppError, _>(async |conn| {
-        rate_limit::record(conn, PASSWORD_CONFIRMATIONS, &key, now).await
-    })
-    .await?;
     Err(AppError::invalid(path, "is not your current password"))
 }
 

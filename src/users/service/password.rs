@@ -46,12 +46,16 @@ pub async fn request_password_reset(app: &App, email: &str, client: &ClientInfo)
 /// Sets a new password with a reset token; signs out every session.
 pub async fn reset_password(app: &App, token: &str, new_password: &str) -> AppResult<()> {
     let password = app.passwords.check_new(new_password, "newPassword")?;
-    let password_hash = app.passwords.hash(password).await?;
     let hash = hash_token(token);
     let now = app.clock.now();
+    let invalid = || AppError::invalid("token", "is invalid, already used or expired");
     let mut conn = app.pool.get().await?;
+    // Check the token before spending a password hash on the request.
+    store::find_open_token(&mut conn, &hash, &[TokenPurpose::ResetPassword], now)
+        .await?
+        .ok_or_else(invalid)?;
+    let password_hash = app.passwords.hash(password).await?;
     conn.transaction::<_, AppError, _>(async |conn| {
-        let invalid = || AppError::invalid("token", "is invalid, already used or expired");
         let found = store::find_open_token(conn, &hash, &[TokenPurpose::ResetPassword], now)
             .await?
             .ok_or_else(invalid)?;
@@ -65,6 +69,7 @@ pub async fn reset_password(app: &App, token: &str, new_password: &str) -> AppRe
             store::mark_email_verified(conn, user.id, now).await?;
         }
         session_store::revoke_all_for_user(conn, user.id, None, "password reset", now).await?;
+        invalidate_account_tokens(conn, user.id, now).await?;
         queue_password_changed(app, conn, &user, now).await
     })
     .await?;
@@ -84,7 +89,7 @@ pub async fn change_password(
     let user = load_user(&mut conn, actor).await?;
     let mut check = InputCheck::default();
     let password = check.take(app.passwords.check_new(new_password, "input.newPassword"));
-    check.take(confirm_password(app, &user, current_password, "input.currentPassword").await);
+    check.take(confirm_password(app, &mut conn, &user, current_password, "input.currentPassword").await);
     check.finish()?;
     let Some(password) = password else {
         return Err(AppError::internal(anyhow::anyhow!(
@@ -97,10 +102,23 @@ pub async fn change_password(
         store::set_password_hash(conn, user.id, &password_hash, now).await?;
         session_store::revoke_all_for_user(conn, user.id, Some(actor.session_id), "password changed", now)
             .await?;
+        invalidate_account_tokens(conn, user.id, now).await?;
         queue_password_changed(app, conn, &user, now).await
     })
     .await?;
     app.mailer.wake();
+    Ok(())
+}
+
+/// Kills pending reset and email-change links: whoever held the old password must not
+/// keep a way back into the account.
+async fn invalidate_account_tokens(
+    conn: &mut diesel_async::AsyncPgConnection,
+    user_id: uuid::Uuid,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<()> {
+    store::invalidate_open_tokens(conn, user_id, TokenPurpose::ResetPassword, now).await?;
+    store::invalidate_open_tokens(conn, user_id, TokenPurpose::ChangeEmail, now).await?;
     Ok(())
 }
 

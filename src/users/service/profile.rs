@@ -6,6 +6,7 @@ use super::{confirm_password, issue_token, load_user, parse_name};
 use crate::app::App;
 use crate::auth::actor::SignedInUser;
 use crate::error::{AppError, AppResult, InputCheck};
+use crate::mail::store as mail_store;
 use crate::mail::{Letter, MailKind};
 use crate::rate_limit::{self, Limit};
 use crate::sessions::store as session_store;
@@ -96,7 +97,7 @@ pub async fn request_email_change(
     if user.email.as_deref() == Some(new_email.as_str()) {
         return Err(AppError::invalid("newEmail", "is already your address"));
     }
-    confirm_password(app, &user, password, "password").await?;
+    confirm_password(app, &mut conn, &user, password, "password").await?;
     let now = app.clock.now();
     conn.transaction::<_, AppError, _>(async |conn| {
         rate_limit::hit(conn, EMAIL_CHANGES_PER_USER, &user.id.to_string(), now).await?;
@@ -144,16 +145,23 @@ pub async fn request_email_change(
     Ok(())
 }
 
-/// Deletes the caller's account: every session ends and personal data is erased; the row
-/// stays, anonymised, for history that refers to it.
+/// Deletes the caller's account: every session ends and personal data is erased (profile,
+/// session addresses, queued and sent mail, rate-limit keys); the row stays, anonymised,
+/// for history that refers to it.
 pub async fn delete_account(app: &App, actor: &SignedInUser, password: &str) -> AppResult<()> {
     actor.require_verified()?;
     let mut conn = app.pool.get().await?;
     let user = load_user(&mut conn, actor).await?;
-    confirm_password(app, &user, password, "password").await?;
+    confirm_password(app, &mut conn, &user, password, "password").await?;
     let now = app.clock.now();
     conn.transaction::<_, AppError, _>(async |conn| {
         session_store::revoke_all_for_user(conn, user.id, None, "account deleted", now).await?;
+        session_store::erase_client_details(conn, user.id).await?;
+        if let Some(email) = user.email.as_deref() {
+            mail_store::delete_for_recipient(conn, email).await?;
+            rate_limit::forget_key(conn, email).await?;
+        }
+        rate_limit::forget_key(conn, &user.id.to_string()).await?;
         store::anonymise(conn, user.id, now).await?;
         Ok(())
     })

@@ -8,7 +8,7 @@ use super::{issue_token, limit_mail_request, parse_name};
 use crate::app::App;
 use crate::auth::actor::ClientInfo;
 use crate::auth::tokens::hash_token;
-use crate::error::{AppError, AppResult, InputCheck};
+use crate::error::{AppError, AppResult, InputCheck, is_unique_violation};
 use crate::mail::{Letter, MailKind};
 use crate::rate_limit::Limit;
 use crate::users::email::Email;
@@ -40,12 +40,16 @@ pub async fn register(app: &App, input: Registration, client: &ClientInfo) -> Ap
             "input check passed without values"
         )));
     };
-    // Hash before looking the address up, so both outcomes take the same time.
-    let password_hash = app.passwords.hash(password).await?;
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
+    // Limits first: a refused caller costs no password hash.
     conn.transaction::<_, AppError, _>(async |conn| {
-        limit_mail_request(app, conn, REGISTRATIONS_PER_ADDRESS, email.as_str(), client, now).await?;
+        limit_mail_request(app, conn, REGISTRATIONS_PER_ADDRESS, email.as_str(), client, now).await
+    })
+    .await?;
+    // Hash before looking the address up, so both outcomes take the same time.
+    let password_hash = app.passwords.hash(password).await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
         let created = store::insert_user(
             conn,
             &NewUser {
@@ -113,7 +117,15 @@ pub async fn verify_email(app: &App, token: &str) -> AppResult<UserRow> {
                 {
                     return Err(AppError::conflict("that address now belongs to another account"));
                 }
-                Ok(store::set_email(conn, user.id, &new_email, now).await?)
+                store::set_email(conn, user.id, &new_email, now)
+                    .await
+                    .map_err(|err| {
+                        if is_unique_violation(&err) {
+                            AppError::conflict("that address now belongs to another account")
+                        } else {
+                            AppError::from(err)
+                        }
+                    })
             }
             _ if user.email_verified_at.is_some() => Ok(user),
             _ => Ok(store::mark_email_verified(conn, user.id, now).await?),

@@ -128,8 +128,7 @@ impl TestApp {
         let request = Request::new(query)
             .variables(Variables::from_json(variables))
             .data(context);
-        let mut response = self.schema.execute(request).await;
-        guildhall::graphql::errors::finish_response(&mut response, "test-request");
+        let response = self.schema.execute(request).await;
         serde_json::to_value(&response).expect("response json")
     }
 
@@ -182,6 +181,16 @@ impl TestApp {
                 .expect("refresh token")
                 .to_owned(),
         )
+    }
+
+    /// Attempts a sign-in and returns the whole response (for expected failures).
+    pub async fn try_login(&self, email: &str, password: &str) -> Value {
+        self.gql(
+            None,
+            "mutation($input: LoginInput!) { login(input: $input) { accessToken } }",
+            json!({ "input": { "email": email, "password": password } }),
+        )
+        .await
     }
 
     /// A verified account, signed in: returns its access token.
