@@ -20,6 +20,7 @@ pub async fn prepare_database(config: &Config) -> anyhow::Result<()> {
 
 /// Runs the server until SIGTERM or ctrl-c.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    let shutdown = shutdown_signal();
     config.check()?;
     prepare_database(&config).await?;
     let transport = Transport::new(config.smtp_url.as_deref(), &config.mail_from)?;
@@ -35,33 +36,34 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         playground = app.config.playground_enabled(),
         ws = "/graphql/ws",
     );
-    http::serve(app, listener, shutdown_signal()).await?;
+    http::serve(app, listener, shutdown).await?;
     let _ = stop_workers.send(true);
     let _ = mail_worker.await;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// Resolves on ctrl-c or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// Registers the ctrl-c and SIGTERM handlers now, so a signal that arrives during startup
+/// is not fatal, and returns a future that resolves on the first of them.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let ctrl_c = tokio::signal::ctrl_c();
+    async move {
+        #[cfg(unix)]
+        let terminated = async {
+            match terminate.as_mut() {
+                Some(signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        #[cfg(not(unix))]
+        let terminated = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => {}
+            () = terminated => {}
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
     }
 }

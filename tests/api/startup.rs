@@ -119,3 +119,27 @@ struct TableName {
     #[diesel(sql_type = diesel::sql_types::Text)]
     table_name: String,
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_shuts_the_server_down_cleanly() {
+    let db = TestDb::create().await;
+    let server = Command::new(env!("CARGO_BIN_EXE_guildhall"))
+        .env("DATABASE_URL", &db.url)
+        .env("LISTEN_ADDR", "127.0.0.1:0")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start guildhall");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = tokio::task::spawn_blocking(move || server.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "exit {:?}: {log}", output.status);
+    assert!(log.contains("stopped"), "{log}");
+}
