@@ -10,7 +10,7 @@ use crate::auth::jwt::JwtKeys;
 use crate::auth::password::Passwords;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::db::{self, DbPool};
+use crate::db::{self, DbPool, StatementCounter};
 use crate::mail::Mailer;
 
 /// Shared handle to the application state; cheap to clone.
@@ -21,6 +21,8 @@ pub struct App(Arc<AppState>);
 pub struct AppState {
     pub config: Config,
     pub pool: DbPool,
+    /// SQL statements run through `pool` since startup.
+    pub statements: Arc<StatementCounter>,
     pub clock: Arc<dyn Clock>,
     pub passwords: Passwords,
     pub jwt: JwtKeys,
@@ -69,7 +71,12 @@ impl AppBuilder {
     /// Builds the App. The database must already exist and be migrated.
     pub fn build(self) -> anyhow::Result<App> {
         let config = self.config;
-        let pool = db::build_pool(&config.database_url, config.database_pool_size)?;
+        let statements = Arc::new(StatementCounter::default());
+        let pool = db::build_pool(
+            &config.database_url,
+            config.database_pool_size,
+            Arc::clone(&statements),
+        )?;
         let secret = match config.jwt_secret.as_deref().filter(|s| !s.is_empty()) {
             Some(secret) => secret.as_bytes().to_vec(),
             None => {
@@ -90,6 +97,7 @@ impl AppBuilder {
         Ok(App(Arc::new(AppState {
             config,
             pool,
+            statements,
             clock: self.clock,
             passwords,
             jwt,

@@ -6,12 +6,16 @@
 pub mod app;
 pub mod auth;
 pub mod clock;
+pub mod companies;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod input;
+pub mod invitations;
 pub mod mail;
+pub mod pagination;
 pub mod rate_limit;
 pub mod server;
 pub mod sessions;

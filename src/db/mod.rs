@@ -2,11 +2,14 @@
 
 pub mod schema;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel::connection::{Instrumentation, InstrumentationEvent};
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
@@ -23,9 +26,44 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Builds the pool; connections are opened lazily on first use.
-pub fn build_pool(database_url: &str, max_size: usize) -> anyhow::Result<DbPool> {
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
+/// Counts the SQL statements the pool's connections run: an operational figure, and how
+/// tests show that a list query costs a constant number of statements.
+#[derive(Debug, Default)]
+pub struct StatementCounter(AtomicU64);
+
+impl StatementCounter {
+    /// Statements started so far.
+    pub fn total(&self) -> u64 {
+        AtomicU64::load(&self.0, Ordering::Relaxed)
+    }
+}
+
+struct CountStatements(Arc<StatementCounter>);
+
+impl Instrumentation for CountStatements {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::StartQuery { .. } = event {
+            self.0.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Builds the pool; connections are opened lazily on first use and count their statements.
+pub fn build_pool(
+    database_url: &str,
+    max_size: usize,
+    counter: Arc<StatementCounter>,
+) -> anyhow::Result<DbPool> {
+    let mut config = ManagerConfig::<AsyncPgConnection>::default();
+    config.custom_setup = Box::new(move |url| {
+        let counter = Arc::clone(&counter);
+        Box::pin(async move {
+            let mut conn = AsyncPgConnection::establish(url).await?;
+            conn.set_instrumentation(CountStatements(counter));
+            Ok(conn)
+        })
+    });
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
     Pool::builder(manager)
         .max_size(max_size)
         .wait_timeout(Some(Duration::from_secs(10)))

@@ -1,6 +1,37 @@
 // Diesel table definitions, in the shape `diesel print-schema` writes (diesel.toml).
 
 diesel::table! {
+    companies (id) {
+        id -> Uuid,
+        name -> Text,
+        slug -> Text,
+        industry -> Nullable<Text>,
+        size -> Nullable<Text>,
+        website -> Nullable<Text>,
+        logo_url -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    invitations (id) {
+        id -> Uuid,
+        company_id -> Uuid,
+        email -> Text,
+        role_id -> Uuid,
+        invited_by -> Nullable<Uuid>,
+        message -> Nullable<Text>,
+        token_hash -> Bytea,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        accepted_at -> Nullable<Timestamptz>,
+        accepted_by -> Nullable<Uuid>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     mail_outbox (id) {
         id -> Int8,
         kind -> Text,
@@ -19,6 +50,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    memberships (id) {
+        id -> Uuid,
+        company_id -> Uuid,
+        user_id -> Uuid,
+        role_id -> Uuid,
+        joined_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     rate_limit_hits (id) {
         id -> Int8,
         bucket -> Text,
@@ -33,6 +74,17 @@ diesel::table! {
         session_id -> Uuid,
         created_at -> Timestamptz,
         used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    roles (id) {
+        id -> Uuid,
+        company_id -> Uuid,
+        name -> Text,
+        built_in -> Nullable<Text>,
+        description -> Nullable<Text>,
+        created_at -> Timestamptz,
     }
 }
 
@@ -79,17 +131,28 @@ diesel::table! {
         updated_at -> Timestamptz,
         last_login_at -> Nullable<Timestamptz>,
         deleted_at -> Nullable<Timestamptz>,
+        active_company_id -> Nullable<Uuid>,
     }
 }
 
+diesel::joinable!(invitations -> companies (company_id));
+diesel::joinable!(invitations -> roles (role_id));
+diesel::joinable!(memberships -> companies (company_id));
+diesel::joinable!(memberships -> roles (role_id));
+diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
+diesel::joinable!(roles -> companies (company_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(user_tokens -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    companies,
+    invitations,
     mail_outbox,
+    memberships,
     rate_limit_hits,
     refresh_tokens,
+    roles,
     sessions,
     user_tokens,
     users,

@@ -1,10 +1,11 @@
 //! What every resolver can ask of its request: the App, the caller, and where the call came from.
 
-use async_graphql::Context;
+use async_graphql::{Context, ID};
+use uuid::Uuid;
 
 use crate::app::App;
 use crate::auth::actor::{Actor, ClientInfo, SignedInUser};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 /// Per-request data, inserted by the HTTP and websocket handlers.
 #[derive(Clone)]
@@ -36,4 +37,16 @@ pub fn request<'a>(ctx: &Context<'a>) -> &'a RequestContext {
 /// The signed-in caller, or UNAUTHENTICATED.
 pub fn signed_in<'a>(ctx: &Context<'a>) -> AppResult<&'a SignedInUser> {
     request(ctx).actor.signed_in()
+}
+
+/// The UUID behind a GraphQL ID; a malformed one names nothing, so it is NOT_FOUND.
+pub fn parse_id(id: &ID, what: &str) -> AppResult<Uuid> {
+    Uuid::parse_str(id.as_str()).map_err(|_| AppError::not_found(what))
+}
+
+/// A batch loader registered in the schema.
+pub fn loader<'a, T: Send + Sync + 'static>(
+    ctx: &Context<'a>,
+) -> &'a async_graphql::dataloader::DataLoader<T> {
+    ctx.data_unchecked::<async_graphql::dataloader::DataLoader<T>>()
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextRequest, NextSubscribe,
 };
-use async_graphql::{ErrorExtensionValues, Response};
+use async_graphql::{ErrorExtensionValues, PathSegment, Response};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 
@@ -45,9 +45,13 @@ pub fn server_error(code: ErrorCode, message: impl Into<String>) -> async_graphq
     error
 }
 
-/// Gives errors without a code (parse and validation errors) BAD_USER_INPUT, and INTERNAL
-/// errors the request id that the server log carries too, when it is known.
+/// Gives errors without a code (parse and validation errors) BAD_USER_INPUT, INTERNAL
+/// errors the request id that the server log carries too (when it is known), and each
+/// failed field an explicit null at its path.
 pub fn finish_response(response: &mut Response, request_id: Option<&str>) {
+    for error in &response.errors {
+        null_at(&mut response.data, &error.path);
+    }
     for error in &mut response.errors {
         let extensions = error.extensions.get_or_insert_with(ErrorExtensionValues::default);
         let internal = match extensions.get("code") {
@@ -61,6 +65,30 @@ pub fn finish_response(response: &mut Response, request_id: Option<&str>) {
             extensions.set("requestId", request_id);
             error.message = format!("internal error (request id {request_id})");
         }
+    }
+}
+
+/// async-graphql leaves a failed field out of its parent object; GraphQL says it is null.
+fn null_at(data: &mut async_graphql::Value, path: &[PathSegment]) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut node = data;
+    for segment in parents {
+        let next = match (segment, node) {
+            (PathSegment::Field(name), async_graphql::Value::Object(map)) => map.get_mut(name.as_str()),
+            (PathSegment::Index(index), async_graphql::Value::List(list)) => list.get_mut(*index),
+            _ => None,
+        };
+        let Some(next) = next else {
+            return;
+        };
+        node = next;
+    }
+    if let (PathSegment::Field(name), async_graphql::Value::Object(map)) = (last, node)
+        && !map.contains_key(name.as_str())
+    {
+        map.insert(async_graphql::Name::new(name), async_graphql::Value::Null);
     }
 }
 

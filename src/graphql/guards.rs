@@ -9,17 +9,17 @@ use super::context::request;
 use crate::auth::actor::Actor;
 use crate::error::AppError;
 
-/// Only the user themself may read the field: the signed-in user with that id, or a caller
-/// who just proved to be them (signing in, opening their verification link).
-pub struct SelfOnly {
+/// The user themself may read the field, and so may whoever the object's path has already
+/// shown to be allowed (`allowed`, decided where the object was reached).
+pub struct SelfOr {
     pub user_id: Uuid,
-    pub proven_self: bool,
+    pub allowed: bool,
 }
 
-impl Guard for SelfOnly {
+impl Guard for SelfOr {
     async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
         match &request(ctx).actor {
-            _ if self.proven_self => Ok(()),
+            _ if self.allowed => Ok(()),
             Actor::User(user) if user.user_id == self.user_id => Ok(()),
             _ => Err(AppError::forbidden("you may not read this field").into()),
         }

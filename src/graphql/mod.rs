@@ -1,25 +1,36 @@
 //! Schema assembly: each feature contributes its part of Query and Mutation; this module
 //! merges them and applies the limits. No web code here — `http` serves the schema.
 
+pub mod connection;
 pub mod context;
 pub mod errors;
 pub mod guards;
 pub mod limits;
 pub mod live_session;
 
+use async_graphql::dataloader::DataLoader;
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
 use crate::app::App;
+use crate::companies::graphql::{CompaniesMutation, CompaniesQuery};
+use crate::companies::loader::{CompanyLoader, RoleLoader};
+use crate::invitations::graphql::{InvitationsMutation, InvitationsQuery};
 use crate::sessions::graphql::SessionsMutation;
 use crate::users::graphql::{UsersMutation, UsersQuery};
+use crate::users::loader::UserLoader;
 
 /// The root query type.
 #[derive(MergedObject, Default)]
-pub struct Query(UsersQuery);
+pub struct Query(UsersQuery, CompaniesQuery, InvitationsQuery);
 
 /// The root mutation type.
 #[derive(MergedObject, Default)]
-pub struct Mutation(UsersMutation, SessionsMutation);
+pub struct Mutation(
+    UsersMutation,
+    SessionsMutation,
+    CompaniesMutation,
+    InvitationsMutation,
+);
 
 /// Guildhall's executable schema.
 pub type GuildhallSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -32,8 +43,12 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 /// The schema as served: App data, limits and introspection settings applied.
 pub fn build_schema(app: &App) -> GuildhallSchema {
     let config = &app.config;
+    // Loaders batch within a request and keep no cache, so sharing them is safe.
     let mut builder = schema_builder()
         .data(app.clone())
+        .data(DataLoader::new(UserLoader(app.clone()), tokio::spawn))
+        .data(DataLoader::new(CompanyLoader(app.clone()), tokio::spawn))
+        .data(DataLoader::new(RoleLoader(app.clone()), tokio::spawn))
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
         .extension(limits::QueryLimits {

@@ -41,6 +41,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/health/ready", get(health::ready))
         .route("/verify-email", get(pages::verify_email))
         .route("/reset-password", get(pages::reset_password))
+        .route("/accept-invitation", get(pages::accept_invitation))
         .with_state(state)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
         .layer(axum::middleware::from_fn(log::log_request))

@@ -12,3 +12,8 @@ pub async fn verify_email() -> Html<&'static str> {
 pub async fn reset_password() -> Html<&'static str> {
     Html(include_str!("pages/reset-password.html"))
 }
+
+/// GET /accept-invitation?token=…
+pub async fn accept_invitation() -> Html<&'static str> {
+    Html(include_str!("pages/accept-invitation.html"))
+}

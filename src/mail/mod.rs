@@ -6,6 +6,8 @@ pub mod store;
 pub mod templates;
 pub mod worker;
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use tokio::sync::Notify;
@@ -23,6 +25,8 @@ pub enum MailKind {
     PasswordChanged,
     EmailChange,
     EmailChangeNotice,
+    Invitation,
+    CompanyDeleted,
 }
 
 impl MailKind {
@@ -35,10 +39,19 @@ impl MailKind {
             Self::PasswordChanged => "password_changed",
             Self::EmailChange => "email_change",
             Self::EmailChangeNotice => "email_change_notice",
+            Self::Invitation => "invitation",
+            Self::CompanyDeleted => "company_deleted",
         }
     }
 
-    fn subject(self, product: &str) -> String {
+    fn subject(self, product: &str, details: &[(&'static str, String)]) -> String {
+        let detail = |key: &str| {
+            details
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map_or("", |(_, v)| v.as_str())
+                .to_owned()
+        };
         match self {
             Self::VerifyEmail => format!("Verify your email for {product}"),
             Self::AccountExists => format!("You already have a {product} account"),
@@ -46,6 +59,12 @@ impl MailKind {
             Self::PasswordChanged => format!("Your {product} password was changed"),
             Self::EmailChange => format!("Confirm your new email address for {product}"),
             Self::EmailChangeNotice => format!("Your {product} email address is about to change"),
+            Self::Invitation => format!(
+                "{} invited you to join {} on {product}",
+                detail("inviter"),
+                detail("company")
+            ),
+            Self::CompanyDeleted => format!("{} was deleted from {product}", detail("company")),
         }
     }
 }
@@ -58,8 +77,28 @@ pub struct Letter<'a> {
     pub name: &'a str,
     /// The link the mail asks the reader to open.
     pub link: String,
-    /// The address an email change moves to, for the email-change kinds.
-    pub new_email: Option<&'a str>,
+    /// Further template values: the new address, the company, the inviter...
+    pub details: Vec<(&'static str, String)>,
+}
+
+impl<'a> Letter<'a> {
+    /// A mail of `kind` to `to`, greeting `name`, asking them to open `link`.
+    pub fn new(kind: MailKind, to: &'a str, name: &'a str, link: String) -> Self {
+        Self {
+            kind,
+            to,
+            name,
+            link,
+            details: Vec::new(),
+        }
+    }
+
+    /// Adds a template value.
+    #[must_use]
+    pub fn with(mut self, key: &'static str, value: impl Into<String>) -> Self {
+        self.details.push((key, value.into()));
+        self
+    }
 }
 
 /// Renders and queues mail, and wakes the worker when there is some.
@@ -98,15 +137,16 @@ impl Mailer {
         letter: Letter<'_>,
         now: DateTime<Utc>,
     ) -> AppResult<()> {
-        let subject = letter.kind.subject(&self.product);
-        let context = minijinja::context! {
-            product => &self.product,
-            app_url => &self.app_url,
-            subject => &subject,
-            name => letter.name,
-            link => &letter.link,
-            new_email => letter.new_email,
-        };
+        let subject = letter.kind.subject(&self.product, &letter.details);
+        let mut context: BTreeMap<&str, &str> =
+            letter.details.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        context.extend([
+            ("product", self.product.as_str()),
+            ("app_url", self.app_url.as_str()),
+            ("subject", subject.as_str()),
+            ("name", letter.name),
+            ("link", letter.link.as_str()),
+        ]);
         let (text_body, html_body) = self
             .templates
             .render(letter.kind.name(), &context)

@@ -53,6 +53,22 @@ const TEMPLATES: &[(&str, &str)] = &[
         "email_change_notice.txt",
         include_str!("../../templates/mail/email_change_notice.txt"),
     ),
+    (
+        "invitation.html",
+        include_str!("../../templates/mail/invitation.html"),
+    ),
+    (
+        "invitation.txt",
+        include_str!("../../templates/mail/invitation.txt"),
+    ),
+    (
+        "company_deleted.html",
+        include_str!("../../templates/mail/company_deleted.html"),
+    ),
+    (
+        "company_deleted.txt",
+        include_str!("../../templates/mail/company_deleted.txt"),
+    ),
 ];
 
 /// The compiled template set.

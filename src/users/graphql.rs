@@ -7,32 +7,48 @@ use super::model::UserRow;
 use super::service::password;
 use super::service::profile::{self, ProfileUpdate};
 use super::service::registration::{self, Registration};
+use crate::companies::graphql::{Company, Membership};
+use crate::companies::service::company as companies;
 use crate::graphql::context::{app, request, signed_in};
-use crate::graphql::guards::SelfOnly;
+use crate::graphql::guards::SelfOr;
 use crate::sessions::graphql::Session;
 use crate::sessions::service as sessions;
 
-/// An account as others see it; contact and security details are guarded.
+/// An account as others see it. Contact fields (email, phone) show to the user themself
+/// and to members of a company they share; account fields (last login, two-factor) to the
+/// user themself and to that company's owners and admins.
 pub struct User {
     row: UserRow,
-    /// The caller just proved to be this user, before holding a session.
-    proven_self: bool,
+    contact_visible: bool,
+    account_visible: bool,
 }
 
 impl User {
-    /// A user as seen by whoever asks.
+    /// A user whose guarded fields only they themself may read.
     pub fn new(row: UserRow) -> Self {
         Self {
             row,
-            proven_self: false,
+            contact_visible: false,
+            account_visible: false,
         }
     }
 
-    /// A user returned to someone who has just proved to be them.
+    /// A user returned to someone who has just proved to be them (signing in, a mail link).
     pub fn proven_self(row: UserRow) -> Self {
         Self {
             row,
-            proven_self: true,
+            contact_visible: true,
+            account_visible: true,
+        }
+    }
+
+    /// A user reached through a company the viewer belongs to; `viewer_is_admin` when the
+    /// viewer is an owner or admin there.
+    pub fn seen_in_company(row: UserRow, viewer_is_admin: bool) -> Self {
+        Self {
+            row,
+            contact_visible: true,
+            account_visible: viewer_is_admin,
         }
     }
 }
@@ -47,14 +63,14 @@ impl User {
         &self.row.name
     }
 
-    /// Visible to the user themself.
-    #[graphql(guard = "SelfOnly { user_id: self.row.id, proven_self: self.proven_self }")]
+    /// Visible to the user themself and to members of a shared company.
+    #[graphql(guard = "SelfOr { user_id: self.row.id, allowed: self.contact_visible }")]
     async fn email(&self) -> Option<&str> {
         self.row.email.as_deref()
     }
 
-    /// Visible to the user themself.
-    #[graphql(guard = "SelfOnly { user_id: self.row.id, proven_self: self.proven_self }")]
+    /// Visible to the user themself and to members of a shared company.
+    #[graphql(guard = "SelfOr { user_id: self.row.id, allowed: self.contact_visible }")]
     async fn phone(&self) -> Option<&str> {
         self.row.phone.as_deref()
     }
@@ -71,8 +87,8 @@ impl User {
         self.row.email_verified_at.is_some()
     }
 
-    /// Visible to the user themself.
-    #[graphql(guard = "SelfOnly { user_id: self.row.id, proven_self: self.proven_self }")]
+    /// Visible to the user themself and to owners and admins of a shared company.
+    #[graphql(guard = "SelfOr { user_id: self.row.id, allowed: self.account_visible }")]
     async fn totp_enabled(&self) -> Option<bool> {
         Some(self.row.totp_enabled)
     }
@@ -81,8 +97,8 @@ impl User {
         self.row.created_at
     }
 
-    /// Visible to the user themself.
-    #[graphql(guard = "SelfOnly { user_id: self.row.id, proven_self: self.proven_self }")]
+    /// Visible to the user themself and to owners and admins of a shared company.
+    #[graphql(guard = "SelfOr { user_id: self.row.id, allowed: self.account_visible }")]
     async fn last_login_at(&self) -> Option<DateTime<Utc>> {
         self.row.last_login_at
     }
@@ -100,6 +116,18 @@ impl Me {
     /// Free-form UI preferences: theme, language, notification settings.
     async fn preferences(&self) -> Json<serde_json::Value> {
         Json(self.0.preferences.clone())
+    }
+
+    /// The companies the user belongs to, oldest membership first.
+    async fn memberships(&self, ctx: &Context<'_>) -> Result<Vec<Membership>> {
+        let rows = companies::my_memberships(app(ctx), signed_in(ctx)?).await?;
+        Ok(rows.into_iter().map(|row| Membership::new(row, false)).collect())
+    }
+
+    /// The company the user works in by default.
+    async fn active_company(&self, ctx: &Context<'_>) -> Result<Option<Company>> {
+        let active = companies::active_company(app(ctx), signed_in(ctx)?).await?;
+        Ok(active.map(|(row, viewer)| Company::new(row, viewer)))
     }
 
     /// Live sessions, most recently used first.

@@ -24,6 +24,8 @@ pub struct UserRow {
     pub updated_at: DateTime<Utc>,
     pub last_login_at: Option<DateTime<Utc>>,
     pub deleted_at: Option<DateTime<Utc>>,
+    /// The company the user works in by default (see setActiveCompany).
+    pub active_company_id: Option<Uuid>,
 }
 
 /// A new account.

@@ -41,6 +41,15 @@ pub async fn find_by_id(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<O
         .optional()
 }
 
+/// Users by id, deleted ones included (they show as "Deleted user"), for the loader.
+pub async fn users_by_ids(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<UserRow>> {
+    users::table
+        .filter(users::id.eq_any(ids))
+        .select(UserRow::as_select())
+        .load(conn)
+        .await
+}
+
 /// Marks the address verified.
 pub async fn mark_email_verified(
     conn: &mut AsyncPgConnection,

@@ -7,6 +7,9 @@
 mod helpers;
 
 mod account_profile;
+mod companies;
+mod invitations;
+mod isolation;
 mod limits;
 mod mail_outbox;
 mod passwords;

@@ -14,6 +14,7 @@ use crate::app::App;
 use crate::auth::actor::{ClientInfo, SignedInUser};
 use crate::auth::tokens::OpaqueToken;
 use crate::error::{AppError, AppResult};
+use crate::input;
 use crate::rate_limit::{self, Limit};
 
 /// Wrong current-password confirmations per account before they are refused.
@@ -110,18 +111,5 @@ async fn confirm_password(
 
 /// A display name: trimmed, 1 to 100 characters, no control characters.
 fn parse_name(raw: &str, path: &str) -> AppResult<String> {
-    let name = raw.trim();
-    if name.is_empty() {
-        return Err(AppError::invalid(path, "must not be empty"));
-    }
-    if name.chars().count() > MAX_NAME_CHARS {
-        return Err(AppError::invalid(
-            path,
-            format!("must be at most {MAX_NAME_CHARS} characters"),
-        ));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(AppError::invalid(path, "must not contain control characters"));
-    }
-    Ok(name.to_owned())
+    input::text(raw, path, 1, MAX_NAME_CHARS)
 }

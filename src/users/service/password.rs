@@ -29,13 +29,12 @@ pub async fn request_password_reset(app: &App, email: &str, client: &ClientInfo)
             return Ok(());
         };
         let token = issue_token(conn, user.id, TokenPurpose::ResetPassword, None, now).await?;
-        let letter = Letter {
-            kind: MailKind::PasswordReset,
-            to: email.as_str(),
-            name: &user.name,
-            link: app.mailer.link("reset-password", &token),
-            new_email: None,
-        };
+        let letter = Letter::new(
+            MailKind::PasswordReset,
+            email.as_str(),
+            &user.name,
+            app.mailer.link("reset-password", &token),
+        );
         app.mailer.queue(conn, letter, now).await
     })
     .await?;
@@ -131,12 +130,11 @@ async fn queue_password_changed(
     let Some(email) = user.email.as_deref() else {
         return Ok(());
     };
-    let letter = Letter {
-        kind: MailKind::PasswordChanged,
-        to: email,
-        name: &user.name,
-        link: app.mailer.page("reset-password"),
-        new_email: None,
-    };
+    let letter = Letter::new(
+        MailKind::PasswordChanged,
+        email,
+        &user.name,
+        app.mailer.page("reset-password"),
+    );
     app.mailer.queue(conn, letter, now).await
 }

@@ -5,7 +5,10 @@ use diesel_async::AsyncConnection;
 use super::{confirm_password, issue_token, load_user, parse_name};
 use crate::app::App;
 use crate::auth::actor::SignedInUser;
+use crate::companies::service::members;
+use crate::companies::store as company_store;
 use crate::error::{AppError, AppResult, InputCheck};
+use crate::input;
 use crate::mail::store as mail_store;
 use crate::mail::{Letter, MailKind};
 use crate::rate_limit::{self, Limit};
@@ -18,7 +21,6 @@ use crate::users::store;
 pub const MAX_PREFERENCES_BYTES: usize = 16 * 1024;
 const MAX_PHONE_CHARS: usize = 32;
 const MAX_BIO_CHARS: usize = 2_000;
-const MAX_URL_CHARS: usize = 2_048;
 /// Address-change requests per account (each one mails two addresses).
 const EMAIL_CHANGES_PER_USER: Limit = Limit::per_15_minutes("email_change_user", 3);
 
@@ -50,7 +52,7 @@ pub async fn update_profile(app: &App, actor: &SignedInUser, update: ProfileUpda
         bio: update.bio.map(|v| check.take(parse_bio(v)).flatten()),
         avatar_url: update
             .avatar_url
-            .map(|v| check.take(parse_url(v, "input.avatarUrl")).flatten()),
+            .map(|v| check.take(input::optional_url(v, "input.avatarUrl")).flatten()),
     };
     check.finish()?;
     let mut conn = app.pool.get().await?;
@@ -103,13 +105,12 @@ pub async fn request_email_change(
         rate_limit::hit(conn, EMAIL_CHANGES_PER_USER, &user.id.to_string(), now).await?;
         if let Some(owner) = store::find_by_email(conn, new_email.as_str()).await? {
             // Tell that address's owner, and the caller nothing.
-            let letter = Letter {
-                kind: MailKind::AccountExists,
-                to: new_email.as_str(),
-                name: &owner.name,
-                link: app.mailer.page("reset-password"),
-                new_email: None,
-            };
+            let letter = Letter::new(
+                MailKind::AccountExists,
+                new_email.as_str(),
+                &owner.name,
+                app.mailer.page("reset-password"),
+            );
             return app.mailer.queue(conn, letter, now).await;
         }
         let token = issue_token(
@@ -120,22 +121,22 @@ pub async fn request_email_change(
             now,
         )
         .await?;
-        let confirm = Letter {
-            kind: MailKind::EmailChange,
-            to: new_email.as_str(),
-            name: &user.name,
-            link: app.mailer.link("verify-email", &token),
-            new_email: Some(new_email.as_str()),
-        };
+        let confirm = Letter::new(
+            MailKind::EmailChange,
+            new_email.as_str(),
+            &user.name,
+            app.mailer.link("verify-email", &token),
+        )
+        .with("new_email", new_email.as_str());
         app.mailer.queue(conn, confirm, now).await?;
         if let Some(current) = user.email.as_deref() {
-            let notice = Letter {
-                kind: MailKind::EmailChangeNotice,
-                to: current,
-                name: &user.name,
-                link: app.mailer.page("reset-password"),
-                new_email: Some(new_email.as_str()),
-            };
+            let notice = Letter::new(
+                MailKind::EmailChangeNotice,
+                current,
+                &user.name,
+                app.mailer.page("reset-password"),
+            )
+            .with("new_email", new_email.as_str());
             app.mailer.queue(conn, notice, now).await?;
         }
         Ok(())
@@ -155,6 +156,8 @@ pub async fn delete_account(app: &App, actor: &SignedInUser, password: &str) -> 
     confirm_password(app, &mut conn, &user, password, "password").await?;
     let now = app.clock.now();
     conn.transaction::<_, AppError, _>(async |conn| {
+        members::ensure_not_sole_owner(conn, user.id).await?;
+        company_store::delete_memberships_of_user(conn, user.id).await?;
         session_store::revoke_all_for_user(conn, user.id, None, "account deleted", now).await?;
         session_store::erase_client_details(conn, user.id).await?;
         if let Some(email) = user.email.as_deref() {
@@ -169,7 +172,7 @@ pub async fn delete_account(app: &App, actor: &SignedInUser, password: &str) -> 
 }
 
 fn parse_phone(value: Option<String>) -> AppResult<Option<String>> {
-    let Some(phone) = non_empty(value) else {
+    let Some(phone) = input::non_empty(value) else {
         return Ok(None);
     };
     let allowed = |c: char| c.is_ascii_digit() || " +-().".contains(c);
@@ -186,36 +189,5 @@ fn parse_phone(value: Option<String>) -> AppResult<Option<String>> {
 }
 
 fn parse_bio(value: Option<String>) -> AppResult<Option<String>> {
-    let Some(bio) = non_empty(value) else {
-        return Ok(None);
-    };
-    if bio.chars().count() > MAX_BIO_CHARS {
-        return Err(AppError::invalid(
-            "input.bio",
-            format!("must be at most {MAX_BIO_CHARS} characters"),
-        ));
-    }
-    Ok(Some(bio))
-}
-
-/// An absolute http(s) URL without spaces, or nothing.
-pub fn parse_url(value: Option<String>, path: &str) -> AppResult<Option<String>> {
-    let Some(url) = non_empty(value) else {
-        return Ok(None);
-    };
-    let host = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""));
-    let valid = host.is_some_and(|h| !h.is_empty())
-        && url.chars().count() <= MAX_URL_CHARS
-        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
-    if !valid {
-        return Err(AppError::invalid(path, "must be an http:// or https:// URL"));
-    }
-    Ok(Some(url))
-}
-
-fn non_empty(value: Option<String>) -> Option<String> {
-    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    input::optional_text(value, "input.bio", MAX_BIO_CHARS)
 }

@@ -66,25 +66,23 @@ pub async fn register(app: &App, input: Registration, client: &ClientInfo) -> Ap
         match created {
             Some(user) => {
                 let token = issue_token(conn, user.id, TokenPurpose::VerifyEmail, None, now).await?;
-                let letter = Letter {
-                    kind: MailKind::VerifyEmail,
-                    to: email.as_str(),
-                    name: &user.name,
-                    link: app.mailer.link("verify-email", &token),
-                    new_email: None,
-                };
+                let letter = Letter::new(
+                    MailKind::VerifyEmail,
+                    email.as_str(),
+                    &user.name,
+                    app.mailer.link("verify-email", &token),
+                );
                 app.mailer.queue(conn, letter, now).await
             }
             None => {
                 let existing = store::find_by_email(conn, email.as_str()).await?;
                 let greeting = existing.as_ref().map_or(name.as_str(), |u| u.name.as_str());
-                let letter = Letter {
-                    kind: MailKind::AccountExists,
-                    to: email.as_str(),
-                    name: greeting,
-                    link: app.mailer.page("reset-password"),
-                    new_email: None,
-                };
+                let letter = Letter::new(
+                    MailKind::AccountExists,
+                    email.as_str(),
+                    greeting,
+                    app.mailer.page("reset-password"),
+                );
                 app.mailer.queue(conn, letter, now).await
             }
         }
@@ -156,13 +154,12 @@ pub async fn resend_verification(app: &App, email: &str, client: &ClientInfo) ->
             return Ok(());
         }
         let token = issue_token(conn, user.id, TokenPurpose::VerifyEmail, None, now).await?;
-        let letter = Letter {
-            kind: MailKind::VerifyEmail,
-            to: email.as_str(),
-            name: &user.name,
-            link: app.mailer.link("verify-email", &token),
-            new_email: None,
-        };
+        let letter = Letter::new(
+            MailKind::VerifyEmail,
+            email.as_str(),
+            &user.name,
+            app.mailer.link("verify-email", &token),
+        );
         app.mailer.queue(conn, letter, now).await
     })
     .await?;

@@ -100,6 +100,12 @@ impl TestApp {
         format!("http://{}", self.addr)
     }
 
+    /// The App clock's current time.
+    pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
+        use guildhall::clock::Clock;
+        self.clock.now()
+    }
+
     /// Moves the App clock forward.
     pub fn advance(&self, by: Duration) {
         self.clock.advance(by);
@@ -149,6 +155,42 @@ impl TestApp {
             request = request.bearer_auth(token);
         }
         request.send().await.expect("http request")
+    }
+
+    /// Sends an operation with one file for the Upload variable `file` as a multipart
+    /// request (GraphQL multipart request spec) over real HTTP.
+    pub async fn upload(
+        &self,
+        token: &str,
+        query: &str,
+        mut variables: Value,
+        filename: &str,
+        content: &str,
+    ) -> Value {
+        variables["file"] = Value::Null;
+        let boundary = "guildhall-test-boundary";
+        let operations = json!({ "query": query, "variables": variables });
+        let body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{operations}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n{{\"0\": [\"variables.file\"]}}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"0\"; filename=\"{filename}\"\r\n\
+             Content-Type: text/csv\r\n\r\n{content}\r\n--{boundary}--\r\n"
+        );
+        self.http
+            .post(format!("{}/graphql", self.base_url()))
+            .bearer_auth(token)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .header("apollo-require-preflight", "true")
+            .body(body)
+            .send()
+            .await
+            .expect("upload request")
+            .json()
+            .await
+            .expect("upload response")
     }
 
     /// Registers an account and returns the verification token from its mail.
@@ -205,6 +247,80 @@ impl TestApp {
         self.login(email, PASSWORD).await.0
     }
 
+    /// Creates a company as the holder of `token`; returns its id and its roles by name.
+    pub async fn create_company(&self, token: &str, name: &str) -> Company {
+        let data = self
+            .ok(
+                Some(token),
+                "mutation($input: CreateCompanyInput!) { createCompany(input: $input) { id roles { id name } } }",
+                json!({ "input": { "name": name } }),
+            )
+            .await;
+        let company = &data["createCompany"];
+        Company {
+            id: company["id"].as_str().unwrap().to_owned(),
+            roles: company["roles"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    (
+                        r["name"].as_str().unwrap().to_owned(),
+                        r["id"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// Invites `email` with `role` and returns the token from the invitation mail.
+    pub async fn invite(&self, inviter: &str, company: &Company, email: &str, role: &str) -> String {
+        let before = self.smtp.mails_to(email).len();
+        self.ok(
+            Some(inviter),
+            "mutation($input: InviteMemberInput!) { inviteMember(input: $input) { id } }",
+            json!({ "input": { "companyId": company.id, "email": email, "roleId": company.role(role) } }),
+        )
+        .await;
+        self.smtp.wait_for_count(email, before + 1).await[before].token()
+    }
+
+    /// A new account that joined `company` with `role` through an invitation; returns its
+    /// access token.
+    pub async fn member(
+        &self,
+        inviter: &str,
+        company: &Company,
+        email: &str,
+        name: &str,
+        role: &str,
+    ) -> String {
+        let token = self.invite(inviter, company, email, role).await;
+        let data = self
+            .ok(
+                None,
+                "mutation($input: RegisterWithInvitationInput!) { registerWithInvitation(input: $input) { accessToken } }",
+                json!({ "input": { "token": token, "name": name, "password": PASSWORD } }),
+            )
+            .await;
+        data["registerWithInvitation"]["accessToken"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// The id of the account with this address.
+    pub async fn user_id(&self, token: &str) -> String {
+        let data = self.ok(Some(token), "{ me { user { id } } }", json!({})).await;
+        data["me"]["user"]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Stops the mail worker (so statement counts see only the test's own queries).
+    pub async fn stop_mail_worker(&self) {
+        let _ = self.stop_worker.send(true);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+
     /// Stops the HTTP server gracefully and waits for it.
     pub async fn shutdown(&mut self) {
         if let Some(stop) = self.stop_server.take() {
@@ -225,6 +341,19 @@ impl Drop for TestApp {
         if let Some(server) = self.server.take() {
             server.abort();
         }
+    }
+}
+
+/// A company made by [`TestApp::create_company`].
+pub struct Company {
+    pub id: String,
+    pub roles: Vec<(String, String)>,
+}
+
+impl Company {
+    /// The id of the role named `name`.
+    pub fn role(&self, name: &str) -> &str {
+        &self.roles.iter().find(|(n, _)| n == name).expect("role exists").1
     }
 }
 

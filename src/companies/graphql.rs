@@ -1,0 +1,410 @@
+//! GraphQL face of companies: `Company`, `Membership`, `Role`, and the company and team
+//! mutations.
+
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result};
+use chrono::{DateTime, Utc};
+
+use super::access::Member;
+use super::loader::{CompanyLoader, RoleLoader};
+use super::model::{BuiltIn, CompanyRow, MembershipRow, RoleRow};
+use super::service::company::{self, CompanyUpdate, NewCompanyInput};
+use super::service::members;
+use super::store::MemberFilter;
+use crate::error::AppError;
+use crate::graphql::connection::{PageConnection, connection};
+use crate::graphql::context::{app, loader, parse_id, signed_in};
+use crate::invitations::graphql::{Invitation, InvitationStatus};
+use crate::invitations::service as invitations;
+use crate::pagination::{Cursor, PageRequest};
+use crate::users::graphql::User;
+use crate::users::loader::UserLoader;
+use crate::users::model::UserRow;
+
+/// The five roles every company has.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum BuiltInRole {
+    Owner,
+    Admin,
+    Manager,
+    Editor,
+    Viewer,
+}
+
+impl From<BuiltIn> for BuiltInRole {
+    fn from(role: BuiltIn) -> Self {
+        match role {
+            BuiltIn::Owner => Self::Owner,
+            BuiltIn::Admin => Self::Admin,
+            BuiltIn::Manager => Self::Manager,
+            BuiltIn::Editor => Self::Editor,
+            BuiltIn::Viewer => Self::Viewer,
+        }
+    }
+}
+
+/// A role of a company.
+pub struct Role(pub RoleRow);
+
+#[Object]
+impl Role {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Null for a company's custom role.
+    async fn built_in(&self) -> Option<BuiltInRole> {
+        self.0.built_in().map(BuiltInRole::from)
+    }
+
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+}
+
+/// A company, as one of its members sees it.
+pub struct Company {
+    row: CompanyRow,
+    /// The viewer's standing, when the path that reached the company already knows it.
+    viewer: Option<Member>,
+}
+
+impl Company {
+    /// A company with the viewer's standing in it.
+    pub fn new(row: CompanyRow, viewer: Member) -> Self {
+        Self {
+            row,
+            viewer: Some(viewer),
+        }
+    }
+
+    /// A company reached through a relation (the viewer's standing is looked up on demand).
+    pub fn loaded(row: CompanyRow) -> Self {
+        Self { row, viewer: None }
+    }
+}
+
+#[Object]
+impl Company {
+    async fn id(&self) -> ID {
+        ID(self.row.id.to_string())
+    }
+
+    async fn name(&self) -> &str {
+        &self.row.name
+    }
+
+    /// URL-safe and stable: renaming keeps it.
+    async fn slug(&self) -> &str {
+        &self.row.slug
+    }
+
+    async fn industry(&self) -> Option<&str> {
+        self.row.industry.as_deref()
+    }
+
+    async fn size(&self) -> Option<&str> {
+        self.row.size.as_deref()
+    }
+
+    async fn website(&self) -> Option<&str> {
+        self.row.website.as_deref()
+    }
+
+    async fn logo_url(&self) -> Option<&str> {
+        self.row.logo_url.as_deref()
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.row.created_at
+    }
+
+    /// The viewer's company-wide role.
+    async fn my_role(&self, ctx: &Context<'_>) -> Result<Role> {
+        if let Some(viewer) = &self.viewer {
+            return Ok(Role(viewer.role.clone()));
+        }
+        let (_, viewer) = company::get_company(app(ctx), signed_in(ctx)?, self.row.id).await?;
+        Ok(Role(viewer.role))
+    }
+
+    /// Members in the order they joined; `search` matches name or email.
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, child_complexity)")]
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        search: Option<String>,
+        role_id: Option<ID>,
+    ) -> Result<PageConnection<Membership>> {
+        let page = PageRequest::parse(first, after.as_deref())?;
+        let filter = MemberFilter {
+            search: search.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()),
+            role_id: role_id.as_ref().map(|id| parse_id(id, "role")).transpose()?,
+        };
+        let (rows, viewer) =
+            members::list_members(app(ctx), signed_in(ctx)?, self.row.id, filter, page).await?;
+        let viewer_is_admin = viewer.is_admin();
+        Ok(connection(
+            rows,
+            page.after.is_some(),
+            |(row, _, _)| Cursor {
+                at: row.joined_at,
+                id: row.id,
+            },
+            |(row, user, role)| Membership {
+                row,
+                viewer_is_admin,
+                user: Some(user),
+                role: Some(role),
+                company: Some(self.row.clone()),
+            },
+        ))
+    }
+
+    /// Invitations, newest first (owners and admins only).
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, child_complexity)")]
+    async fn invitations(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        status: Option<InvitationStatus>,
+    ) -> Result<Option<PageConnection<Invitation>>> {
+        let page = PageRequest::parse(first, after.as_deref())?;
+        let rows = invitations::list(
+            app(ctx),
+            signed_in(ctx)?,
+            self.row.id,
+            status.map(Into::into),
+            page,
+        )
+        .await?;
+        let now = app(ctx).clock.now();
+        Ok(Some(connection(
+            rows,
+            page.after.is_some(),
+            |row| Cursor {
+                at: row.created_at,
+                id: row.id,
+            },
+            |row| Invitation::new(row, now),
+        )))
+    }
+
+    /// Built-in roles in rank order, then custom roles by name.
+    async fn roles(&self, ctx: &Context<'_>) -> Result<Vec<Role>> {
+        let rows = company::list_roles(app(ctx), signed_in(ctx)?, self.row.id).await?;
+        Ok(rows.into_iter().map(Role).collect())
+    }
+}
+
+/// A user's membership of a company. Lists carry the user, role and company along (one
+/// query for the page); single memberships load them through the batch loaders.
+pub struct Membership {
+    row: MembershipRow,
+    viewer_is_admin: bool,
+    user: Option<UserRow>,
+    role: Option<RoleRow>,
+    company: Option<CompanyRow>,
+}
+
+impl Membership {
+    /// A membership the viewer may see; `viewer_is_admin` when they are an owner or admin
+    /// of its company (which shows the member's account details).
+    pub fn new(row: MembershipRow, viewer_is_admin: bool) -> Self {
+        Self {
+            row,
+            viewer_is_admin,
+            user: None,
+            role: None,
+            company: None,
+        }
+    }
+
+    async fn user_row(&self, ctx: &Context<'_>) -> Result<UserRow> {
+        if let Some(user) = &self.user {
+            return Ok(user.clone());
+        }
+        Ok(loader::<UserLoader>(ctx)
+            .load_one(self.row.user_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("user"))?)
+    }
+}
+
+#[Object]
+impl Membership {
+    async fn id(&self) -> ID {
+        ID(self.row.id.to_string())
+    }
+
+    async fn user(&self, ctx: &Context<'_>) -> Result<User> {
+        Ok(User::seen_in_company(
+            self.user_row(ctx).await?,
+            self.viewer_is_admin,
+        ))
+    }
+
+    async fn company(&self, ctx: &Context<'_>) -> Result<Company> {
+        if let Some(company) = &self.company {
+            return Ok(Company::loaded(company.clone()));
+        }
+        let company = loader::<CompanyLoader>(ctx)
+            .load_one(self.row.company_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("company"))?;
+        Ok(Company::loaded(company))
+    }
+
+    async fn role(&self, ctx: &Context<'_>) -> Result<Role> {
+        if let Some(role) = &self.role {
+            return Ok(Role(role.clone()));
+        }
+        let role = loader::<RoleLoader>(ctx)
+            .load_one(self.row.role_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("role"))?;
+        Ok(Role(role))
+    }
+
+    /// Whether this is the member's active company.
+    async fn is_primary(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(self.user_row(ctx).await?.active_company_id == Some(self.row.company_id))
+    }
+
+    async fn joined_at(&self) -> DateTime<Utc> {
+        self.row.joined_at
+    }
+}
+
+/// Company queries.
+#[derive(Default)]
+pub struct CompaniesQuery;
+
+#[Object]
+impl CompaniesQuery {
+    /// A company the caller belongs to; NOT_FOUND for any other id.
+    async fn company(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Company>> {
+        let company_id = parse_id(&id, "company")?;
+        let (row, viewer) = company::get_company(app(ctx), signed_in(ctx)?, company_id).await?;
+        Ok(Some(Company::new(row, viewer)))
+    }
+}
+
+#[derive(InputObject)]
+struct CreateCompanyInput {
+    name: String,
+    industry: Option<String>,
+    size: Option<String>,
+    website: Option<String>,
+}
+
+#[derive(InputObject)]
+struct UpdateCompanyInput {
+    company_id: ID,
+    name: MaybeUndefined<String>,
+    industry: MaybeUndefined<String>,
+    size: MaybeUndefined<String>,
+    website: MaybeUndefined<String>,
+    logo_url: MaybeUndefined<String>,
+}
+
+fn presence(value: MaybeUndefined<String>) -> Option<Option<String>> {
+    match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(value) => Some(Some(value)),
+    }
+}
+
+/// Company and team mutations.
+#[derive(Default)]
+pub struct CompaniesMutation;
+
+#[Object]
+impl CompaniesMutation {
+    /// Creates a company; the caller becomes its Owner.
+    async fn create_company(&self, ctx: &Context<'_>, input: CreateCompanyInput) -> Result<Company> {
+        let new = NewCompanyInput {
+            name: input.name,
+            industry: input.industry,
+            size: input.size,
+            website: input.website,
+        };
+        let (row, viewer) = company::create_company(app(ctx), signed_in(ctx)?, new).await?;
+        Ok(Company::new(row, viewer))
+    }
+
+    /// Edits the company's profile (owners and admins); an explicit null clears a field.
+    async fn update_company(&self, ctx: &Context<'_>, input: UpdateCompanyInput) -> Result<Company> {
+        let company_id = parse_id(&input.company_id, "company")?;
+        let update = CompanyUpdate {
+            name: presence(input.name),
+            industry: presence(input.industry),
+            size: presence(input.size),
+            website: presence(input.website),
+            logo_url: presence(input.logo_url),
+        };
+        let (row, viewer) = company::update_company(app(ctx), signed_in(ctx)?, company_id, update).await?;
+        Ok(Company::new(row, viewer))
+    }
+
+    /// Makes a company the caller's active one.
+    async fn set_active_company(&self, ctx: &Context<'_>, company_id: ID) -> Result<Company> {
+        let company_id = parse_id(&company_id, "company")?;
+        let (row, viewer) = company::set_active_company(app(ctx), signed_in(ctx)?, company_id).await?;
+        Ok(Company::new(row, viewer))
+    }
+
+    /// The caller leaves the company (its last owner cannot).
+    async fn leave_company(&self, ctx: &Context<'_>, company_id: ID) -> Result<bool> {
+        let company_id = parse_id(&company_id, "company")?;
+        members::leave_company(app(ctx), signed_in(ctx)?, company_id).await?;
+        Ok(true)
+    }
+
+    /// Makes another member Owner and the caller Admin.
+    async fn transfer_ownership(&self, ctx: &Context<'_>, company_id: ID, user_id: ID) -> Result<Company> {
+        let company_id = parse_id(&company_id, "company")?;
+        let user_id = parse_id(&user_id, "member")?;
+        let (row, viewer) =
+            members::transfer_ownership(app(ctx), signed_in(ctx)?, company_id, user_id).await?;
+        Ok(Company::new(row, viewer))
+    }
+
+    /// Deletes the company and all it owns (owners only; confirmName must equal the name).
+    async fn delete_company(&self, ctx: &Context<'_>, company_id: ID, confirm_name: String) -> Result<bool> {
+        let company_id = parse_id(&company_id, "company")?;
+        company::delete_company(app(ctx), signed_in(ctx)?, company_id, &confirm_name).await?;
+        Ok(true)
+    }
+
+    /// Gives a member another company-wide role.
+    async fn change_member_role(
+        &self,
+        ctx: &Context<'_>,
+        company_id: ID,
+        user_id: ID,
+        role_id: ID,
+    ) -> Result<Membership> {
+        let company_id = parse_id(&company_id, "company")?;
+        let user_id = parse_id(&user_id, "member")?;
+        let role_id = parse_id(&role_id, "role")?;
+        let row =
+            members::change_member_role(app(ctx), signed_in(ctx)?, company_id, user_id, role_id).await?;
+        Ok(Membership::new(row, true))
+    }
+
+    /// Removes a member from the company.
+    async fn remove_member(&self, ctx: &Context<'_>, company_id: ID, user_id: ID) -> Result<bool> {
+        let company_id = parse_id(&company_id, "company")?;
+        let user_id = parse_id(&user_id, "member")?;
+        members::remove_member(app(ctx), signed_in(ctx)?, company_id, user_id).await?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,302 @@
+//! Creating, reading, editing, switching to and deleting companies.
+
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use uuid::Uuid;
+
+use super::move_active_company_off;
+use crate::app::App;
+use crate::auth::actor::SignedInUser;
+use crate::companies::access::{self, Member};
+use crate::companies::model::{
+    BuiltIn, CompanyChanges, CompanyRow, MembershipRow, NewCompany, NewMembership, NewRole, RoleRow,
+};
+use crate::companies::store;
+use crate::error::{AppError, AppResult, InputCheck};
+use crate::input;
+use crate::mail::{Letter, MailKind};
+use crate::users::store as user_store;
+
+const MAX_SLUG_CHARS: usize = 48;
+
+/// What a user submits to create a company.
+#[derive(Debug, Default)]
+pub struct NewCompanyInput {
+    pub name: String,
+    pub industry: Option<String>,
+    pub size: Option<String>,
+    pub website: Option<String>,
+}
+
+/// Company edits: `None` keeps a field, `Some(None)` clears it.
+#[derive(Debug, Default)]
+pub struct CompanyUpdate {
+    pub name: Option<Option<String>>,
+    pub industry: Option<Option<String>>,
+    pub size: Option<Option<String>>,
+    pub website: Option<Option<String>>,
+    pub logo_url: Option<Option<String>>,
+}
+
+fn parse_company_name(raw: &str, path: &str) -> AppResult<String> {
+    input::text(raw, path, 2, 100)
+}
+
+/// Creates a company with its five built-in roles; the caller becomes its Owner.
+pub async fn create_company(
+    app: &App,
+    actor: &SignedInUser,
+    new: NewCompanyInput,
+) -> AppResult<(CompanyRow, Member)> {
+    actor.require_verified()?;
+    let mut check = InputCheck::default();
+    let name = check.take(parse_company_name(&new.name, "input.name"));
+    let industry = check
+        .take(input::optional_text(new.industry, "input.industry", 100))
+        .flatten();
+    let size = check
+        .take(input::optional_text(new.size, "input.size", 50))
+        .flatten();
+    let website = check
+        .take(input::optional_url(new.website, "input.website"))
+        .flatten();
+    check.finish()?;
+    let Some(name) = name else {
+        return Err(AppError::internal(anyhow::anyhow!(
+            "input check passed without a name"
+        )));
+    };
+    let now = app.clock.now();
+    let mut conn = app.pool.get().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let base = slugify(&name);
+        let mut attempt = 1;
+        let company = loop {
+            let slug = if attempt == 1 {
+                base.clone()
+            } else {
+                format!("{base}-{attempt}")
+            };
+            let row = NewCompany {
+                id: Uuid::new_v4(),
+                name: &name,
+                slug: &slug,
+                industry: industry.as_deref(),
+                size: size.as_deref(),
+                website: website.as_deref(),
+                created_at: now,
+                updated_at: now,
+            };
+            if let Some(company) = store::insert_company(conn, &row).await? {
+                break company;
+            }
+            attempt += 1;
+        };
+        let roles: Vec<NewRole<'_>> = BuiltIn::ALL
+            .iter()
+            .map(|role| NewRole {
+                id: Uuid::new_v4(),
+                company_id: company.id,
+                name: role.display_name(),
+                built_in: Some(role.as_str()),
+                description: Some(role.description()),
+                created_at: now,
+            })
+            .collect();
+        let roles = store::insert_roles(conn, &roles).await?;
+        let owner = roles
+            .into_iter()
+            .find(|role| role.built_in() == Some(BuiltIn::Owner))
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("owner role was not created")))?;
+        let membership = store::insert_membership(
+            conn,
+            &NewMembership {
+                id: Uuid::new_v4(),
+                company_id: company.id,
+                user_id: actor.user_id,
+                role_id: owner.id,
+                joined_at: now,
+            },
+        )
+        .await?;
+        activate_if_none(conn, actor.user_id, company.id).await?;
+        Ok((
+            company,
+            Member {
+                membership,
+                role: owner,
+            },
+        ))
+    })
+    .await
+}
+
+/// Makes `company_id` the user's active company when they have none yet.
+pub async fn activate_if_none(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    company_id: Uuid,
+) -> AppResult<()> {
+    let user = user_store::find_by_id(conn, user_id).await?;
+    if user.is_some_and(|u| u.active_company_id.is_none()) {
+        store::set_active_company(conn, user_id, Some(company_id)).await?;
+    }
+    Ok(())
+}
+
+/// A company the caller belongs to, with their standing in it.
+pub async fn get_company(
+    app: &App,
+    actor: &SignedInUser,
+    company_id: Uuid,
+) -> AppResult<(CompanyRow, Member)> {
+    actor.require_verified()?;
+    let mut conn = app.pool.get().await?;
+    let member = access::member(&mut conn, company_id, actor.user_id).await?;
+    let company = store::find_for_member(&mut conn, company_id, actor.user_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("company"))?;
+    Ok((company, member))
+}
+
+/// Edits the company's profile (Owner or Admin).
+pub async fn update_company(
+    app: &App,
+    actor: &SignedInUser,
+    company_id: Uuid,
+    update: CompanyUpdate,
+) -> AppResult<(CompanyRow, Member)> {
+    actor.require_verified()?;
+    let mut check = InputCheck::default();
+    let changes = CompanyChanges {
+        name: match update.name {
+            None => None,
+            Some(None) => check.take(Err(AppError::invalid("input.name", "must not be null"))),
+            Some(Some(name)) => check.take(parse_company_name(&name, "input.name")),
+        },
+        industry: update.industry.map(|v| {
+            check
+                .take(input::optional_text(v, "input.industry", 100))
+                .flatten()
+        }),
+        size: update
+            .size
+            .map(|v| check.take(input::optional_text(v, "input.size", 50)).flatten()),
+        website: update
+            .website
+            .map(|v| check.take(input::optional_url(v, "input.website")).flatten()),
+        logo_url: update
+            .logo_url
+            .map(|v| check.take(input::optional_url(v, "input.logoUrl")).flatten()),
+    };
+    let now = app.clock.now();
+    let mut conn = app.pool.get().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let member = access::member(conn, company_id, actor.user_id).await?;
+        member.require_admin()?;
+        check.finish()?;
+        let company = store::update_company(conn, company_id, &changes, now).await?;
+        Ok((company, member))
+    })
+    .await
+}
+
+/// Deletes the company and everything it owns (Owner only, with the name typed to confirm);
+/// every member is told by mail.
+pub async fn delete_company(
+    app: &App,
+    actor: &SignedInUser,
+    company_id: Uuid,
+    confirm_name: &str,
+) -> AppResult<()> {
+    actor.require_verified()?;
+    let now = app.clock.now();
+    let mut conn = app.pool.get().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let member = access::member(conn, company_id, actor.user_id).await?;
+        member.require_owner()?;
+        let company = store::find_for_member(conn, company_id, actor.user_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("company"))?;
+        if confirm_name.trim() != company.name {
+            return Err(AppError::invalid("confirmName", "must equal the company's name"));
+        }
+        let contacts = store::member_contacts(conn, company_id).await?;
+        let members = store::member_ids(conn, company_id).await?;
+        store::delete_company(conn, company_id).await?;
+        for user_id in members {
+            move_active_company_off(conn, user_id, company_id).await?;
+        }
+        for (name, email) in &contacts {
+            if let Some(email) = email.as_deref() {
+                let letter = Letter::new(MailKind::CompanyDeleted, email, name, app.mailer.page(""))
+                    .with("company", company.name.clone());
+                app.mailer.queue(conn, letter, now).await?;
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    app.mailer.wake();
+    Ok(())
+}
+
+/// The company's roles (any member may see them).
+pub async fn list_roles(app: &App, actor: &SignedInUser, company_id: Uuid) -> AppResult<Vec<RoleRow>> {
+    actor.require_verified()?;
+    let mut conn = app.pool.get().await?;
+    access::member(&mut conn, company_id, actor.user_id).await?;
+    Ok(store::list_roles(&mut conn, company_id).await?)
+}
+
+/// Makes a company the caller's active one.
+pub async fn set_active_company(
+    app: &App,
+    actor: &SignedInUser,
+    company_id: Uuid,
+) -> AppResult<(CompanyRow, Member)> {
+    let (company, member) = get_company(app, actor, company_id).await?;
+    let mut conn = app.pool.get().await?;
+    store::set_active_company(&mut conn, actor.user_id, Some(company_id)).await?;
+    Ok((company, member))
+}
+
+/// The caller's memberships, oldest first.
+pub async fn my_memberships(app: &App, actor: &SignedInUser) -> AppResult<Vec<MembershipRow>> {
+    let mut conn = app.pool.get().await?;
+    Ok(store::memberships_of_user(&mut conn, actor.user_id).await?)
+}
+
+/// The caller's active company, if they belong to any.
+pub async fn active_company(app: &App, actor: &SignedInUser) -> AppResult<Option<(CompanyRow, Member)>> {
+    let mut conn = app.pool.get().await?;
+    let Some(company_id) = user_store::find_by_id(&mut conn, actor.user_id)
+        .await?
+        .and_then(|user| user.active_company_id)
+    else {
+        return Ok(None);
+    };
+    let member = access::member(&mut conn, company_id, actor.user_id).await?;
+    let company = store::find_for_member(&mut conn, company_id, actor.user_id).await?;
+    Ok(company.map(|company| (company, member)))
+}
+
+/// A URL-safe slug: lower-case ASCII letters and digits joined by single dashes.
+pub fn slugify(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+        if slug.len() >= MAX_SLUG_CHARS {
+            break;
+        }
+    }
+    let slug = slug.trim_end_matches('-').to_owned();
+    if slug.is_empty() {
+        "company".to_owned()
+    } else {
+        slug
+    }
+}

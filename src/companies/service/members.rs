@@ -1,0 +1,166 @@
+//! The team: listing members, changing their roles, removing them, leaving, and handing
+//! ownership on. A company always keeps at least one Owner.
+
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use uuid::Uuid;
+
+use super::move_active_company_off;
+use crate::app::App;
+use crate::auth::actor::SignedInUser;
+use crate::companies::access::{self, Member};
+use crate::companies::model::{BuiltIn, CompanyRow, MembershipRow, RoleRow};
+use crate::companies::store::{self, MemberFilter};
+use crate::error::{AppError, AppResult};
+use crate::pagination::{Page, PageRequest};
+use crate::users::model::UserRow;
+
+/// A page of the company's members with their users and roles, and the caller's standing
+/// (which decides what of each member they may see).
+pub async fn list_members(
+    app: &App,
+    actor: &SignedInUser,
+    company_id: Uuid,
+    filter: MemberFilter,
+    page: PageRequest,
+) -> AppResult<(Page<(MembershipRow, UserRow, RoleRow)>, Member)> {
+    actor.require_verified()?;
+    let mut conn = app.pool.get().await?;
+    let member = access::member(&mut conn, company_id, actor.user_id).await?;
+    let rows = store::list_members(&mut conn, company_id, &filter, page).await?;
+    let total = store::count_members(&mut conn, company_id, &filter).await?;
+    Ok((Page::from_rows(rows, page, total), member))
+}
+
+/// Fails with CONFLICT when `target` is the company's last Owner.
+async fn ensure_other_owner(conn: &mut AsyncPgConnection, target: &Member, what: &str) -> AppResult<()> {
+    if !target.is_owner() {
+        return Ok(());
+    }
+    let owners = store::lock_and_count_owners(conn, target.membership.company_id, target.role.id).await?;
+    if owners <= 1 {
+        return Err(AppError::conflict(format!(
+            "the company's last owner cannot {what}; make another member owner first"
+        )));
+    }
+    Ok(())
+}
+
+async fn target_member(conn: &mut AsyncPgConnection, company_id: Uuid, user_id: Uuid) -> AppResult<Member> {
+    access::member(conn, company_id, user_id)
+        .await
+        .map_err(|_| AppError::not_found("member"))
+}
+
+/// Gives a member another company-wide role (Owner or Admin; only an Owner may touch an
+/// Owner or make one).
+pub async fn change_member_role(
+    app: &App,
+    actor: &SignedInUser,
+    company_id: Uuid,
+    user_id: Uuid,
+    role_id: Uuid,
+) -> AppResult<MembershipRow> {
+    actor.require_verified()?;
+    let mut conn = app.pool.get().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let caller = access::member(conn, company_id, actor.user_id).await?;
+        caller.require_admin()?;
+        let target = target_member(conn, company_id, user_id).await?;
+        let role = store::find_role(conn, company_id, role_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("role"))?;
+        let grants_owner = role.built_in() == Some(BuiltIn::Owner);
+        if (target.is_owner() || grants_owner) && !caller.is_owner() {
+            return Err(AppError::forbidden(
+                "only an owner may change an owner's role or make someone owner",
+            ));
+        }
+        if !grants_owner {
+            ensure_other_owner(conn, &target, "be given another role").await?;
+        }
+        Ok(store::set_member_role(conn, target.membership.id, role.id).await?)
+    })
+    .await
+}
+
+/// Removes a member from the company (Owner or Admin; only an Owner may remove an Owner).
+pub async fn remove_member(
+    app: &App,
+    actor: &SignedInUser,
+    company_id: Uuid,
+    user_id: Uuid,
+) -> AppResult<()> {
+    actor.require_verified()?;
+    let mut conn = app.pool.get().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let caller = access::member(conn, company_id, actor.user_id).await?;
+        caller.require_admin()?;
+        let target = target_member(conn, company_id, user_id).await?;
+        if target.is_owner() && !caller.is_owner() {
+            return Err(AppError::forbidden("only an owner may remove an owner"));
+        }
+        ensure_other_owner(conn, &target, "be removed").await?;
+        store::delete_membership(conn, target.membership.id).await?;
+        move_active_company_off(conn, user_id, company_id).await
+    })
+    .await
+}
+
+/// The caller leaves the company.
+pub async fn leave_company(app: &App, actor: &SignedInUser, company_id: Uuid) -> AppResult<()> {
+    actor.require_verified()?;
+    let mut conn = app.pool.get().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let member = access::member(conn, company_id, actor.user_id).await?;
+        ensure_other_owner(conn, &member, "leave").await?;
+        store::delete_membership(conn, member.membership.id).await?;
+        move_active_company_off(conn, actor.user_id, company_id).await
+    })
+    .await
+}
+
+/// Makes another member Owner and the caller Admin, in one transaction.
+pub async fn transfer_ownership(
+    app: &App,
+    actor: &SignedInUser,
+    company_id: Uuid,
+    user_id: Uuid,
+) -> AppResult<(CompanyRow, Member)> {
+    actor.require_verified()?;
+    let mut conn = app.pool.get().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let caller = access::member(conn, company_id, actor.user_id).await?;
+        caller.require_owner()?;
+        let target = target_member(conn, company_id, user_id).await?;
+        if target.membership.user_id == caller.membership.user_id {
+            return Err(AppError::invalid("userId", "is already an owner: it is you"));
+        }
+        let owner = store::built_in_role(conn, company_id, BuiltIn::Owner).await?;
+        let admin = store::built_in_role(conn, company_id, BuiltIn::Admin).await?;
+        store::set_member_role(conn, target.membership.id, owner.id).await?;
+        let membership = store::set_member_role(conn, caller.membership.id, admin.id).await?;
+        let company = store::find_for_member(conn, company_id, actor.user_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("company"))?;
+        Ok((
+            company,
+            Member {
+                membership,
+                role: admin,
+            },
+        ))
+    })
+    .await
+}
+
+/// CONFLICT while the user is the only Owner of any company (their account cannot go).
+pub async fn ensure_not_sole_owner(conn: &mut AsyncPgConnection, user_id: Uuid) -> AppResult<()> {
+    let companies = store::companies_where_sole_owner(conn, user_id).await?;
+    if companies.is_empty() {
+        return Ok(());
+    }
+    Err(AppError::conflict(format!(
+        "you are the only owner of {}; transfer ownership or delete the company first",
+        companies.join(", ")
+    )))
+}

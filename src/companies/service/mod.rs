@@ -1,0 +1,17 @@
+//! Company rules, split by subject: the company itself, and its members.
+
+pub mod company;
+pub mod members;
+
+use diesel_async::AsyncPgConnection;
+use uuid::Uuid;
+
+use super::store;
+use crate::error::AppResult;
+
+/// Moves the user's active company to their oldest other one when it was `left` (or is
+/// already unset because `left` was deleted).
+async fn move_active_company_off(conn: &mut AsyncPgConnection, user_id: Uuid, left: Uuid) -> AppResult<()> {
+    store::move_active_company_off(conn, user_id, left).await?;
+    Ok(())
+}

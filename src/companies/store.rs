@@ -1,0 +1,405 @@
+//! SQL for companies, roles and memberships. Reads of tenant data take the company id, or
+//! reach a company only through the caller's own membership.
+
+use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::model::{
+    BuiltIn, CompanyChanges, CompanyRow, MembershipRow, NewCompany, NewMembership, NewRole, RoleRow,
+};
+use crate::db::schema::{companies, memberships, roles, users};
+use crate::pagination::{Cursor, PageRequest};
+use crate::users::model::UserRow;
+
+/// Inserts a company; None when its slug is taken.
+pub async fn insert_company(
+    conn: &mut AsyncPgConnection,
+    company: &NewCompany<'_>,
+) -> QueryResult<Option<CompanyRow>> {
+    diesel::insert_into(companies::table)
+        .values(company)
+        .on_conflict(companies::slug)
+        .do_nothing()
+        .returning(CompanyRow::as_returning())
+        .get_result(conn)
+        .await
+        .optional()
+}
+
+/// The company, if `user_id` is a member of it.
+pub async fn find_for_member(
+    conn: &mut AsyncPgConnection,
+    company_id: Uuid,
+    user_id: Uuid,
+) -> QueryResult<Option<CompanyRow>> {
+    companies::table
+        .inner_join(memberships::table)
+        .filter(companies::id.eq(company_id))
+        .filter(memberships::user_id.eq(user_id))
+        .select(CompanyRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Companies by id, for the loader (ids come from rows already scoped to the caller).
+pub async fn companies_by_ids(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<CompanyRow>> {
+    companies::table
+        .filter(companies::id.eq_any(ids))
+        .select(CompanyRow::as_select())
+        .load(conn)
+        .await
+}
+
+/// Applies company changes.
+pub async fn update_company(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    changes: &CompanyChanges,
+    now: DateTime<Utc>,
+) -> QueryResult<CompanyRow> {
+    diesel::update(companies::table.find(id))
+        .set((changes, companies::updated_at.eq(now)))
+        .returning(CompanyRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Deletes a company; its roles, memberships and invitations go with it (ON DELETE CASCADE).
+pub async fn delete_company(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<()> {
+    diesel::delete(memberships::table.filter(memberships::company_id.eq(id)))
+        .execute(conn)
+        .await?;
+    diesel::delete(companies::table.find(id))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Creates roles.
+pub async fn insert_roles(
+    conn: &mut AsyncPgConnection,
+    new_roles: &[NewRole<'_>],
+) -> QueryResult<Vec<RoleRow>> {
+    diesel::insert_into(roles::table)
+        .values(new_roles)
+        .returning(RoleRow::as_returning())
+        .get_results(conn)
+        .await
+}
+
+/// The company's roles, built-in ones first in rank order, then custom ones by name.
+pub async fn list_roles(conn: &mut AsyncPgConnection, company_id: Uuid) -> QueryResult<Vec<RoleRow>> {
+    let mut rows: Vec<RoleRow> = roles::table
+        .filter(roles::company_id.eq(company_id))
+        .select(RoleRow::as_select())
+        .load(conn)
+        .await?;
+    rows.sort_by_key(|role| {
+        let rank = role
+            .built_in()
+            .and_then(|b| BuiltIn::ALL.iter().position(|x| *x == b));
+        (rank.unwrap_or(usize::MAX), role.name.to_lowercase())
+    });
+    Ok(rows)
+}
+
+/// One of the company's roles.
+pub async fn find_role(
+    conn: &mut AsyncPgConnection,
+    company_id: Uuid,
+    role_id: Uuid,
+) -> QueryResult<Option<RoleRow>> {
+    roles::table
+        .find(role_id)
+        .filter(roles::company_id.eq(company_id))
+        .select(RoleRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The company's role with this name (case-insensitive).
+pub async fn find_role_by_name(
+    conn: &mut AsyncPgConnection,
+    company_id: Uuid,
+    name: &str,
+) -> QueryResult<Option<RoleRow>> {
+    roles::table
+        .filter(roles::company_id.eq(company_id))
+        .filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("lower(name) = lower(")
+                .bind::<diesel::sql_types::Text, _>(name)
+                .sql(")"),
+        )
+        .select(RoleRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The company's built-in role.
+pub async fn built_in_role(
+    conn: &mut AsyncPgConnection,
+    company_id: Uuid,
+    role: BuiltIn,
+) -> QueryResult<RoleRow> {
+    roles::table
+        .filter(roles::company_id.eq(company_id))
+        .filter(roles::built_in.eq(role.as_str()))
+        .select(RoleRow::as_select())
+        .first(conn)
+        .await
+}
+
+/// Roles by id, for the loader.
+pub async fn roles_by_ids(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<RoleRow>> {
+    roles::table
+        .filter(roles::id.eq_any(ids))
+        .select(RoleRow::as_select())
+        .load(conn)
+        .await
+}
+
+/// Adds a member.
+pub async fn insert_membership(
+    conn: &mut AsyncPgConnection,
+    membership: &NewMembership,
+) -> QueryResult<MembershipRow> {
+    diesel::insert_into(memberships::table)
+        .values(membership)
+        .returning(MembershipRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// The user's membership of the company with its role.
+pub async fn find_membership(
+    conn: &mut AsyncPgConnection,
+    company_id: Uuid,
+    user_id: Uuid,
+) -> QueryResult<Option<(MembershipRow, RoleRow)>> {
+    memberships::table
+        .inner_join(roles::table)
+        .filter(memberships::company_id.eq(company_id))
+        .filter(memberships::user_id.eq(user_id))
+        .select((MembershipRow::as_select(), RoleRow::as_select()))
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The user's memberships, oldest first.
+pub async fn memberships_of_user(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+) -> QueryResult<Vec<MembershipRow>> {
+    memberships::table
+        .filter(memberships::user_id.eq(user_id))
+        .order((memberships::joined_at, memberships::id))
+        .select(MembershipRow::as_select())
+        .load(conn)
+        .await
+}
+
+/// Narrows a member list.
+#[derive(Debug, Default, Clone)]
+pub struct MemberFilter {
+    /// Matched case-insensitively against name and email.
+    pub search: Option<String>,
+    pub role_id: Option<Uuid>,
+}
+
+type MembersQuery<'a> =
+    diesel::dsl::IntoBoxed<'a, diesel::dsl::InnerJoin<memberships::table, users::table>, Pg>;
+
+fn filtered_members<'a>(company_id: Uuid, filter: &MemberFilter) -> MembersQuery<'a> {
+    let mut query = memberships::table
+        .inner_join(users::table)
+        .into_boxed()
+        .filter(memberships::company_id.eq(company_id));
+    if let Some(role_id) = filter.role_id {
+        query = query.filter(memberships::role_id.eq(role_id));
+    }
+    if let Some(search) = filter.search.as_deref() {
+        let pattern = format!("%{}%", escape_like(search));
+        query = query.filter(users::name.ilike(pattern.clone()).or(users::email.ilike(pattern)));
+    }
+    query
+}
+
+/// One page of the company's members in join order, each with its user and role.
+pub async fn list_members(
+    conn: &mut AsyncPgConnection,
+    company_id: Uuid,
+    filter: &MemberFilter,
+    page: PageRequest,
+) -> QueryResult<Vec<(MembershipRow, UserRow, RoleRow)>> {
+    let mut query = filtered_members(company_id, filter);
+    if let Some(Cursor { at, id }) = page.after {
+        query = query.filter(
+            memberships::joined_at
+                .gt(at)
+                .or(memberships::joined_at.eq(at).and(memberships::id.gt(id))),
+        );
+    }
+    let rows: Vec<(MembershipRow, UserRow)> = query
+        .order((memberships::joined_at, memberships::id))
+        .limit(page.limit())
+        .select((MembershipRow::as_select(), UserRow::as_select()))
+        .load(conn)
+        .await?;
+    let roles = list_roles(conn, company_id).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(membership, user)| {
+            let role = roles.iter().find(|r| r.id == membership.role_id)?.clone();
+            Some((membership, user, role))
+        })
+        .collect())
+}
+
+/// How many members match the filter.
+pub async fn count_members(
+    conn: &mut AsyncPgConnection,
+    company_id: Uuid,
+    filter: &MemberFilter,
+) -> QueryResult<i64> {
+    filtered_members(company_id, filter)
+        .count()
+        .get_result(conn)
+        .await
+}
+
+/// Gives a member another company-wide role.
+pub async fn set_member_role(
+    conn: &mut AsyncPgConnection,
+    membership_id: Uuid,
+    role_id: Uuid,
+) -> QueryResult<MembershipRow> {
+    diesel::update(memberships::table.find(membership_id))
+        .set(memberships::role_id.eq(role_id))
+        .returning(MembershipRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Removes a member.
+pub async fn delete_membership(conn: &mut AsyncPgConnection, membership_id: Uuid) -> QueryResult<()> {
+    diesel::delete(memberships::table.find(membership_id))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Locks the company's owner memberships and counts them (serialises concurrent changes
+/// that could otherwise leave a company without an owner).
+pub async fn lock_and_count_owners(
+    conn: &mut AsyncPgConnection,
+    company_id: Uuid,
+    owner_role: Uuid,
+) -> QueryResult<usize> {
+    let owners: Vec<Uuid> = memberships::table
+        .filter(memberships::company_id.eq(company_id))
+        .filter(memberships::role_id.eq(owner_role))
+        .select(memberships::id)
+        .for_update()
+        .load(conn)
+        .await?;
+    Ok(owners.len())
+}
+
+/// Companies in which the user is the only owner.
+pub async fn companies_where_sole_owner(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+) -> QueryResult<Vec<String>> {
+    diesel::sql_query(
+        "SELECT c.name FROM companies c \
+         JOIN roles r ON r.company_id = c.id AND r.built_in = 'owner' \
+         JOIN memberships m ON m.company_id = c.id AND m.role_id = r.id AND m.user_id = $1 \
+         WHERE (SELECT count(*) FROM memberships o WHERE o.company_id = c.id AND o.role_id = r.id) = 1 \
+         ORDER BY c.name",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(user_id)
+    .load::<CompanyName>(conn)
+    .await
+    .map(|rows| rows.into_iter().map(|row| row.name).collect())
+}
+
+#[derive(QueryableByName)]
+struct CompanyName {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+}
+
+/// Removes all of a user's memberships (their account is being deleted).
+pub async fn delete_memberships_of_user(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<()> {
+    diesel::delete(memberships::table.filter(memberships::user_id.eq(user_id)))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Sets (or clears) the user's active company.
+pub async fn set_active_company(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    company_id: Option<Uuid>,
+) -> QueryResult<()> {
+    diesel::update(users::table.find(user_id))
+        .set(users::active_company_id.eq(company_id))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Points the user's active company at their oldest remaining membership, if it was
+/// `left` or is unset.
+pub async fn move_active_company_off(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    left: Uuid,
+) -> QueryResult<()> {
+    diesel::sql_query(
+        "UPDATE users SET active_company_id = (\
+             SELECT m.company_id FROM memberships m WHERE m.user_id = $1 AND m.company_id <> $2 \
+             ORDER BY m.joined_at, m.id LIMIT 1) \
+         WHERE id = $1 AND (active_company_id IS NULL OR active_company_id = $2)",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(user_id)
+    .bind::<diesel::sql_types::Uuid, _>(left)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// Names and addresses of the company's members, for mail to all of them.
+pub async fn member_contacts(
+    conn: &mut AsyncPgConnection,
+    company_id: Uuid,
+) -> QueryResult<Vec<(String, Option<String>)>> {
+    memberships::table
+        .inner_join(users::table)
+        .filter(memberships::company_id.eq(company_id))
+        .select((users::name, users::email))
+        .load(conn)
+        .await
+}
+
+/// Ids of the company's members.
+pub async fn member_ids(conn: &mut AsyncPgConnection, company_id: Uuid) -> QueryResult<Vec<Uuid>> {
+    memberships::table
+        .filter(memberships::company_id.eq(company_id))
+        .select(memberships::user_id)
+        .load(conn)
+        .await
+}
+
+/// Escapes `%`, `_` and `\` so user text matches literally in LIKE.
+pub fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}

@@ -1,0 +1,190 @@
+//! Bulk invitations from a CSV file with the columns email, name, role: every line is
+//! checked first, each bad line is reported, and the good ones are invited together.
+
+use std::collections::{HashMap, HashSet};
+
+use diesel_async::AsyncConnection;
+use uuid::Uuid;
+
+use super::service::{Invite, send_invitation};
+use crate::app::App;
+use crate::auth::actor::SignedInUser;
+use crate::companies::access;
+use crate::companies::model::{BuiltIn, RoleRow};
+use crate::companies::store as company_store;
+use crate::error::{AppError, AppResult};
+use crate::users::email::Email;
+
+/// Most data lines one upload may hold.
+pub const MAX_IMPORT_LINES: usize = 1_000;
+
+/// A refused line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    /// 1-based line number in the file (the header is line 1).
+    pub line: i32,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+/// The outcome of an import.
+#[derive(Debug)]
+pub struct ImportReport {
+    pub import_id: Uuid,
+    pub invited: i32,
+    pub errors: Vec<LineError>,
+}
+
+struct Line {
+    number: i32,
+    email: String,
+    name: Option<String>,
+    role: String,
+}
+
+fn line_error(number: i32, field: &str, message: impl Into<String>) -> LineError {
+    LineError {
+        line: number,
+        field: Some(field.to_owned()),
+        message: message.into(),
+    }
+}
+
+/// Reads the file: the header names the columns (any order, any case); `name` is optional.
+fn read_lines(csv: &[u8]) -> AppResult<(Vec<Line>, Vec<LineError>)> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .from_reader(csv);
+    let headers = reader
+        .headers()
+        .map_err(|err| AppError::invalid("csv", format!("cannot read the header line: {err}")))?
+        .clone();
+    let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let (Some(email_at), Some(role_at)) = (column("email"), column("role")) else {
+        return Err(AppError::invalid(
+            "csv",
+            "the header line must name the columns email, name and role",
+        ));
+    };
+    let name_at = column("name");
+    let mut lines = Vec::new();
+    let mut errors = Vec::new();
+    for (index, record) in reader.records().enumerate() {
+        if index >= MAX_IMPORT_LINES {
+            return Err(AppError::invalid(
+                "csv",
+                format!("at most {MAX_IMPORT_LINES} lines per upload"),
+            ));
+        }
+        let fallback = i32::try_from(index + 2).unwrap_or(i32::MAX);
+        let record = match record {
+            Ok(record) => record,
+            Err(err) => {
+                let number = err
+                    .position()
+                    .and_then(|p| i32::try_from(p.line()).ok())
+                    .unwrap_or(fallback);
+                errors.push(LineError {
+                    line: number,
+                    field: None,
+                    message: format!("not valid CSV: {err}"),
+                });
+                continue;
+            }
+        };
+        let number = record
+            .position()
+            .and_then(|p| i32::try_from(p.line()).ok())
+            .unwrap_or(fallback);
+        lines.push(Line {
+            number,
+            email: record.get(email_at).unwrap_or("").to_owned(),
+            name: name_at
+                .and_then(|at| record.get(at))
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned),
+            role: record.get(role_at).unwrap_or("").to_owned(),
+        });
+    }
+    Ok((lines, errors))
+}
+
+/// Invites every valid line of `csv` (Owner or Admin) and reports the others.
+pub async fn import_members(
+    app: &App,
+    actor: &SignedInUser,
+    company_id: Uuid,
+    csv: &[u8],
+) -> AppResult<ImportReport> {
+    actor.require_verified()?;
+    let now = app.clock.now();
+    let mut conn = app.pool.get().await?;
+    let report = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            let caller = access::member(conn, company_id, actor.user_id).await?;
+            caller.require_admin()?;
+            let (lines, mut errors) = read_lines(csv)?;
+            let roles = company_store::list_roles(conn, company_id).await?;
+            let members: HashSet<String> = company_store::member_contacts(conn, company_id)
+                .await?
+                .into_iter()
+                .filter_map(|(_, email)| email)
+                .collect();
+            let mut first_seen: HashMap<String, i32> = HashMap::new();
+            let mut valid: Vec<(Email, Option<String>, &RoleRow)> = Vec::new();
+            for line in lines {
+                let Ok(email) = Email::parse(&line.email, "email") else {
+                    errors.push(line_error(line.number, "email", "is not a valid email address"));
+                    continue;
+                };
+                if let Some(first) = first_seen.get(email.as_str()) {
+                    errors.push(line_error(
+                        line.number,
+                        "email",
+                        format!("duplicates line {first}"),
+                    ));
+                    continue;
+                }
+                first_seen.insert(email.as_str().to_owned(), line.number);
+                let Some(role) = roles
+                    .iter()
+                    .find(|r| r.name.eq_ignore_ascii_case(line.role.trim()))
+                else {
+                    errors.push(line_error(
+                        line.number,
+                        "role",
+                        format!("there is no role named {:?}", line.role),
+                    ));
+                    continue;
+                };
+                if role.built_in() == Some(BuiltIn::Owner) && !caller.is_owner() {
+                    errors.push(line_error(line.number, "role", "only an owner may invite owners"));
+                    continue;
+                }
+                if members.contains(email.as_str()) {
+                    errors.push(line_error(line.number, "email", "is already a member"));
+                    continue;
+                }
+                valid.push((email, line.name, role));
+            }
+            for (email, name, role) in &valid {
+                let invite = Invite {
+                    email,
+                    name: name.as_deref(),
+                    role,
+                    message: None,
+                };
+                send_invitation(app, conn, &caller, invite, now).await?;
+            }
+            errors.sort_by_key(|e| e.line);
+            Ok(ImportReport {
+                import_id: Uuid::new_v4(),
+                invited: i32::try_from(valid.len()).unwrap_or(i32::MAX),
+                errors,
+            })
+        })
+        .await?;
+    app.mailer.wake();
+    Ok(report)
+}

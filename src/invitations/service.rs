@@ -1,0 +1,425 @@
+//! Invitation rules: who may invite, what a link allows, and joining through it.
+
+use chrono::{DateTime, Duration, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use uuid::Uuid;
+
+use super::model::{InvitationRow, InvitationState, NewInvitation};
+use super::store;
+use crate::app::App;
+use crate::auth::actor::{ClientInfo, SignedInUser};
+use crate::auth::tokens::{OpaqueToken, hash_token};
+use crate::companies::access::{self, Member};
+use crate::companies::model::{BuiltIn, MembershipRow, NewMembership, RoleRow};
+use crate::companies::service::company::activate_if_none;
+use crate::companies::store as company_store;
+use crate::error::{AppError, AppResult, InputCheck};
+use crate::input;
+use crate::mail::{Letter, MailKind};
+use crate::pagination::{Page, PageRequest};
+use crate::rate_limit::{self, Limit};
+use crate::sessions::service::{self as sessions, SignIn};
+use crate::users::email::Email;
+use crate::users::model::NewUser;
+use crate::users::store as user_store;
+
+/// Invitations a company may send per hour.
+pub const INVITATIONS_PER_COMPANY: Limit = Limit::per_hour("invitations_company", 100);
+/// How long an invitation link works.
+pub const INVITATION_TTL: Duration = Duration::days(7);
+const MAX_MESSAGE_CHARS: usize = 1_000;
+
+/// What an inviter submits.
+pub struct InviteInput {
+    pub company_id: Uuid,
+    pub email: String,
+    pub role_id: Uuid,
+    pub message: Option<String>,
+}
+
+/// Invites someone to the company by email (Owner or Admin; only an Owner invites Owners).
+pub async fn invite(app: &App, actor: &SignedInUser, input: InviteInput) -> AppResult<InvitationRow> {
+    actor.require_verified()?;
+    let mut check = InputCheck::default();
+    let email = check.take(Email::parse(&input.email, "input.email"));
+    let message = check.take(input::optional_text(
+        input.message,
+        "input.message",
+        MAX_MESSAGE_CHARS,
+    ));
+    let now = app.clock.now();
+    let mut conn = app.pool.get().await?;
+    let invitation = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            let caller = access::member(conn, input.company_id, actor.user_id).await?;
+            caller.require_admin()?;
+            check.finish()?;
+            let (Some(email), Some(message)) = (email, message) else {
+                return Err(AppError::internal(anyhow::anyhow!(
+                    "input check passed without values"
+                )));
+            };
+            let role = company_store::find_role(conn, input.company_id, input.role_id)
+                .await?
+                .ok_or_else(|| AppError::not_found("role"))?;
+            let invite = Invite {
+                email: &email,
+                name: None,
+                role: &role,
+                message: message.as_deref(),
+            };
+            send_invitation(app, conn, &caller, invite, now).await
+        })
+        .await?;
+    app.mailer.wake();
+    Ok(invitation)
+}
+
+/// One invitation to send.
+pub struct Invite<'a> {
+    pub email: &'a Email,
+    /// The invitee's name, when the inviter gave one (CSV import), for the greeting.
+    pub name: Option<&'a str>,
+    pub role: &'a RoleRow,
+    pub message: Option<&'a str>,
+}
+
+/// Creates and mails an invitation in the caller's transaction: replaces an open one for
+/// the same address, refuses existing members, counts toward the company's hourly limit.
+pub async fn send_invitation(
+    app: &App,
+    conn: &mut AsyncPgConnection,
+    inviter: &Member,
+    invite: Invite<'_>,
+    now: DateTime<Utc>,
+) -> AppResult<InvitationRow> {
+    let company_id = inviter.membership.company_id;
+    if invite.role.built_in() == Some(BuiltIn::Owner) && !inviter.is_owner() {
+        return Err(AppError::forbidden("only an owner may invite owners"));
+    }
+    if is_member(conn, company_id, invite.email).await? {
+        return Err(AppError::conflict(format!(
+            "{} is already a member",
+            invite.email.as_str()
+        )));
+    }
+    rate_limit::hit(conn, INVITATIONS_PER_COMPANY, &company_id.to_string(), now).await?;
+    store::revoke_open(conn, company_id, invite.email.as_str(), now).await?;
+    let token = OpaqueToken::generate();
+    let invitation = store::insert(
+        conn,
+        &NewInvitation {
+            id: Uuid::new_v4(),
+            company_id,
+            email: invite.email.as_str(),
+            role_id: invite.role.id,
+            invited_by: Some(inviter.membership.user_id),
+            message: invite.message,
+            token_hash: &token.hash,
+            created_at: now,
+            expires_at: now + INVITATION_TTL,
+        },
+    )
+    .await?;
+    mail_invitation(
+        app,
+        conn,
+        &invitation,
+        invite.role,
+        invite.name,
+        &token.secret,
+        now,
+    )
+    .await?;
+    Ok(invitation)
+}
+
+/// Whether the address belongs to a member of the company.
+pub async fn is_member(conn: &mut AsyncPgConnection, company_id: Uuid, email: &Email) -> AppResult<bool> {
+    let Some(user) = user_store::find_by_email(conn, email.as_str()).await? else {
+        return Ok(false);
+    };
+    Ok(company_store::find_membership(conn, company_id, user.id)
+        .await?
+        .is_some())
+}
+
+async fn mail_invitation(
+    app: &App,
+    conn: &mut AsyncPgConnection,
+    invitation: &InvitationRow,
+    role: &RoleRow,
+    name: Option<&str>,
+    token: &str,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let company = company_store::companies_by_ids(conn, &[invitation.company_id])
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| AppError::not_found("company"))?;
+    let inviter = match invitation.invited_by {
+        Some(id) => user_store::find_by_id(conn, id).await?.map(|u| u.name),
+        None => None,
+    };
+    let mut letter = Letter::new(
+        MailKind::Invitation,
+        &invitation.email,
+        name.unwrap_or(""),
+        app.mailer.link("accept-invitation", token),
+    )
+    .with("company", company.name)
+    .with("inviter", inviter.unwrap_or_else(|| "A colleague".to_owned()))
+    .with("role", role.name.clone());
+    if let Some(message) = &invitation.message {
+        letter = letter.with("message", message.clone());
+    }
+    app.mailer.queue(conn, letter, now).await
+}
+
+async fn invitation_for_admin(
+    conn: &mut AsyncPgConnection,
+    actor: &SignedInUser,
+    id: Uuid,
+) -> AppResult<(InvitationRow, Member)> {
+    let invitation = store::find_for_member(conn, id, actor.user_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("invitation"))?;
+    let caller = access::member(conn, invitation.company_id, actor.user_id).await?;
+    caller.require_admin()?;
+    Ok((invitation, caller))
+}
+
+/// Mails a new link for an open invitation and extends its expiry; the old link dies.
+pub async fn resend(app: &App, actor: &SignedInUser, id: Uuid) -> AppResult<InvitationRow> {
+    actor.require_verified()?;
+    let now = app.clock.now();
+    let mut conn = app.pool.get().await?;
+    let invitation = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            let (invitation, _) = invitation_for_admin(conn, actor, id).await?;
+            match invitation.state(now) {
+                InvitationState::Accepted => {
+                    return Err(AppError::conflict("the invitation was already accepted"));
+                }
+                InvitationState::Revoked => {
+                    return Err(AppError::conflict("the invitation was revoked; send a new one"));
+                }
+                InvitationState::Pending | InvitationState::Expired => {}
+            }
+            rate_limit::hit(
+                conn,
+                INVITATIONS_PER_COMPANY,
+                &invitation.company_id.to_string(),
+                now,
+            )
+            .await?;
+            let token = OpaqueToken::generate();
+            let invitation = store::reissue(conn, invitation.id, &token.hash, now + INVITATION_TTL).await?;
+            let role = company_store::find_role(conn, invitation.company_id, invitation.role_id)
+                .await?
+                .ok_or_else(|| AppError::not_found("role"))?;
+            mail_invitation(app, conn, &invitation, &role, None, &token.secret, now).await?;
+            Ok(invitation)
+        })
+        .await?;
+    app.mailer.wake();
+    Ok(invitation)
+}
+
+/// Kills an invitation's link.
+pub async fn revoke(app: &App, actor: &SignedInUser, id: Uuid) -> AppResult<InvitationRow> {
+    actor.require_verified()?;
+    let now = app.clock.now();
+    let mut conn = app.pool.get().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let (invitation, _) = invitation_for_admin(conn, actor, id).await?;
+        match invitation.state(now) {
+            InvitationState::Accepted => Err(AppError::conflict("the invitation was already accepted")),
+            InvitationState::Revoked => Ok(invitation),
+            InvitationState::Pending | InvitationState::Expired => {
+                Ok(store::revoke(conn, invitation.id, now).await?)
+            }
+        }
+    })
+    .await
+}
+
+/// A page of the company's invitations (Owner or Admin).
+pub async fn list(
+    app: &App,
+    actor: &SignedInUser,
+    company_id: Uuid,
+    state: Option<InvitationState>,
+    page: PageRequest,
+) -> AppResult<Page<InvitationRow>> {
+    actor.require_verified()?;
+    let now = app.clock.now();
+    let mut conn = app.pool.get().await?;
+    access::member(&mut conn, company_id, actor.user_id)
+        .await?
+        .require_admin()?;
+    let rows = store::list(&mut conn, company_id, state, page, now).await?;
+    let total = store::count(&mut conn, company_id, state, now).await?;
+    Ok(Page::from_rows(rows, page, total))
+}
+
+/// What an invitation link shows before sign-in.
+pub struct Preview {
+    pub company_name: String,
+    pub inviter_name: Option<String>,
+    pub email: String,
+    pub role_name: String,
+    pub state: InvitationState,
+    pub expires_at: DateTime<Utc>,
+    pub existing_account: bool,
+}
+
+/// The invitation behind a link, for anyone holding the link.
+pub async fn preview(app: &App, token: &str) -> AppResult<Preview> {
+    let now = app.clock.now();
+    let mut conn = app.pool.get().await?;
+    let invitation = store::find_by_token(&mut conn, &hash_token(token), false)
+        .await?
+        .ok_or_else(|| AppError::not_found("invitation"))?;
+    let company = company_store::companies_by_ids(&mut conn, &[invitation.company_id])
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| AppError::not_found("invitation"))?;
+    let role = company_store::find_role(&mut conn, invitation.company_id, invitation.role_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("invitation"))?;
+    let inviter_name = match invitation.invited_by {
+        Some(id) => user_store::find_by_id(&mut conn, id).await?.map(|u| u.name),
+        None => None,
+    };
+    let existing_account = user_store::find_by_email(&mut conn, &invitation.email)
+        .await?
+        .is_some();
+    Ok(Preview {
+        company_name: company.name,
+        inviter_name,
+        state: invitation.state(now),
+        email: invitation.email,
+        role_name: role.name,
+        expires_at: invitation.expires_at,
+        existing_account,
+    })
+}
+
+/// Locks the pending invitation behind a token; NOT_FOUND or CONFLICT otherwise.
+async fn pending_invitation(
+    conn: &mut AsyncPgConnection,
+    token: &str,
+    now: DateTime<Utc>,
+) -> AppResult<InvitationRow> {
+    let invitation = store::find_by_token(conn, &hash_token(token), true)
+        .await?
+        .ok_or_else(|| AppError::not_found("invitation"))?;
+    match invitation.state(now) {
+        InvitationState::Pending => Ok(invitation),
+        InvitationState::Accepted => Err(AppError::conflict("the invitation was already accepted")),
+        InvitationState::Expired => Err(AppError::conflict(
+            "the invitation has expired; ask for a new one",
+        )),
+        InvitationState::Revoked => Err(AppError::conflict("the invitation was revoked")),
+    }
+}
+
+async fn join(
+    conn: &mut AsyncPgConnection,
+    invitation: &InvitationRow,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> AppResult<MembershipRow> {
+    if company_store::find_membership(conn, invitation.company_id, user_id)
+        .await?
+        .is_some()
+    {
+        return Err(AppError::conflict("you are already a member of this company"));
+    }
+    let membership = company_store::insert_membership(
+        conn,
+        &NewMembership {
+            id: Uuid::new_v4(),
+            company_id: invitation.company_id,
+            user_id,
+            role_id: invitation.role_id,
+            joined_at: now,
+        },
+    )
+    .await?;
+    store::accept(conn, invitation.id, user_id, now).await?;
+    activate_if_none(conn, user_id, invitation.company_id).await?;
+    Ok(membership)
+}
+
+/// Joins the company with the invited role; the caller's verified address must be the
+/// invited one.
+pub async fn accept(app: &App, actor: &SignedInUser, token: &str) -> AppResult<MembershipRow> {
+    actor.require_verified()?;
+    let now = app.clock.now();
+    let mut conn = app.pool.get().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let invitation = pending_invitation(conn, token, now).await?;
+        let user = user_store::find_by_id(conn, actor.user_id)
+            .await?
+            .ok_or_else(|| AppError::unauthenticated("the account no longer exists"))?;
+        if user.email.as_deref() != Some(invitation.email.as_str()) {
+            return Err(AppError::forbidden("this invitation was sent to another address"));
+        }
+        join(conn, &invitation, user.id, now).await
+    })
+    .await
+}
+
+/// Creates an account for the invited address (verified: the link proves it), joins the
+/// company and signs in.
+pub async fn register_with_invitation(
+    app: &App,
+    token: &str,
+    name: &str,
+    password: &str,
+    client: &ClientInfo,
+) -> AppResult<SignIn> {
+    let mut check = InputCheck::default();
+    let name = check.take(input::text(name, "input.name", 1, 100));
+    let password = check.take(app.passwords.check_new(password, "input.password"));
+    check.finish()?;
+    let (Some(name), Some(password)) = (name, password) else {
+        return Err(AppError::internal(anyhow::anyhow!(
+            "input check passed without values"
+        )));
+    };
+    let now = app.clock.now();
+    let mut conn = app.pool.get().await?;
+    // Check the link before spending a password hash on it.
+    conn.transaction::<_, AppError, _>(async |conn| pending_invitation(conn, token, now).await.map(|_| ()))
+        .await?;
+    let password_hash = app.passwords.hash(password).await?;
+    let (user, session_id, refresh_token) = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            let invitation = pending_invitation(conn, token, now).await?;
+            let created = user_store::insert_user(
+                conn,
+                &NewUser {
+                    id: Uuid::new_v4(),
+                    email: &invitation.email,
+                    name: &name,
+                    password_hash: &password_hash,
+                    email_verified_at: Some(now),
+                    created_at: now,
+                    updated_at: now,
+                },
+            )
+            .await?
+            .ok_or_else(|| AppError::conflict("an account exists for this address; sign in to accept"))?;
+            join(conn, &invitation, created.id, now).await?;
+            let user = user_store::touch_last_login(conn, created.id, now).await?;
+            let (session_id, refresh_token) = sessions::open_session(app, conn, user.id, client, now).await?;
+            Ok((user, session_id, refresh_token))
+        })
+        .await?;
+    sessions::sign_in(app, user, session_id, refresh_token, now)
+}
