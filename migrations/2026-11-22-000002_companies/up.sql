@@ -51,9 +51,11 @@ CREATE TABLE invitations (
     expires_at timestamptz NOT NULL,
     accepted_at timestamptz,
     accepted_by uuid REFERENCES users (id) ON DELETE SET NULL,
-    revoked_at timestamptz
+    revoked_at timestamptz,
+    -- set on an expired invitation when a new one to the same address replaces it
+    replaced_at timestamptz
 );
 CREATE INDEX invitations_company_idx ON invitations (company_id, created_at, id);
--- at most one open (neither accepted nor revoked) invitation per address and company
+-- at most one open (neither accepted, revoked nor replaced) invitation per address and company
 CREATE UNIQUE INDEX invitations_open_key ON invitations (company_id, email)
-    WHERE accepted_at IS NULL AND revoked_at IS NULL;
+    WHERE accepted_at IS NULL AND revoked_at IS NULL AND replaced_at IS NULL;

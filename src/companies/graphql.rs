@@ -66,6 +66,7 @@ impl Role {
 }
 
 /// A company, as one of its members sees it.
+#[derive(Clone)]
 pub struct Company {
     row: CompanyRow,
     /// The viewer's standing, when the path that reached the company already knows it.
@@ -149,6 +150,7 @@ impl Company {
         let (rows, viewer) =
             members::list_members(app(ctx), signed_in(ctx)?, self.row.id, filter, page).await?;
         let viewer_is_admin = viewer.is_admin();
+        let company = Company::new(self.row.clone(), viewer);
         Ok(connection(
             rows,
             page.after.is_some(),
@@ -161,7 +163,7 @@ impl Company {
                 viewer_is_admin,
                 user: Some(user),
                 role: Some(role),
-                company: Some(self.row.clone()),
+                company: Some(company.clone()),
             },
         ))
     }
@@ -210,7 +212,7 @@ pub struct Membership {
     viewer_is_admin: bool,
     user: Option<UserRow>,
     role: Option<RoleRow>,
-    company: Option<CompanyRow>,
+    company: Option<Company>,
 }
 
 impl Membership {
@@ -223,6 +225,17 @@ impl Membership {
             user: None,
             role: None,
             company: None,
+        }
+    }
+
+    /// One of the viewer's own memberships, with everything already loaded.
+    pub fn own(member: Member, company: CompanyRow, user: UserRow) -> Self {
+        Self {
+            row: member.membership.clone(),
+            viewer_is_admin: member.is_admin(),
+            user: Some(user),
+            role: Some(member.role.clone()),
+            company: Some(Company::new(company, member)),
         }
     }
 
@@ -252,7 +265,7 @@ impl Membership {
 
     async fn company(&self, ctx: &Context<'_>) -> Result<Company> {
         if let Some(company) = &self.company {
-            return Ok(Company::loaded(company.clone()));
+            return Ok(company.clone());
         }
         let company = loader::<CompanyLoader>(ctx)
             .load_one(self.row.company_id)

@@ -29,6 +29,36 @@ pub async fn insert_company(
         .optional()
 }
 
+/// Locks the company row until the transaction ends: every change to its team takes this
+/// lock first, so two changes can never both see an owner that the other removes.
+pub async fn lock_company(conn: &mut AsyncPgConnection, company_id: Uuid) -> QueryResult<()> {
+    companies::table
+        .find(company_id)
+        .select(companies::id)
+        .for_update()
+        .load::<Uuid>(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Locks every company in which the user is an owner (in id order, so concurrent callers
+/// cannot deadlock).
+pub async fn lock_companies_owned_by(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<()> {
+    let owned = memberships::table
+        .inner_join(roles::table)
+        .filter(memberships::user_id.eq(user_id))
+        .filter(roles::built_in.eq(BuiltIn::Owner.as_str()))
+        .select(memberships::company_id);
+    companies::table
+        .filter(companies::id.eq_any(owned))
+        .order(companies::id)
+        .select(companies::id)
+        .for_update()
+        .load::<Uuid>(conn)
+        .await
+        .map(|_| ())
+}
+
 /// The company, if `user_id` is a member of it.
 pub async fn find_for_member(
     conn: &mut AsyncPgConnection,
@@ -192,6 +222,25 @@ pub async fn find_membership(
         .optional()
 }
 
+/// The user's memberships with their roles and companies, oldest first.
+pub async fn memberships_of_user_detailed(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+) -> QueryResult<Vec<(MembershipRow, RoleRow, CompanyRow)>> {
+    memberships::table
+        .inner_join(roles::table)
+        .inner_join(companies::table)
+        .filter(memberships::user_id.eq(user_id))
+        .order((memberships::joined_at, memberships::id))
+        .select((
+            MembershipRow::as_select(),
+            RoleRow::as_select(),
+            CompanyRow::as_select(),
+        ))
+        .load(conn)
+        .await
+}
+
 /// The user's memberships, oldest first.
 pub async fn memberships_of_user(
     conn: &mut AsyncPgConnection,
@@ -342,6 +391,22 @@ pub async fn delete_memberships_of_user(conn: &mut AsyncPgConnection, user_id: U
         .execute(conn)
         .await
         .map(|_| ())
+}
+
+/// Makes a company the user's active one if they are a member; false otherwise.
+pub async fn activate_membership(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    company_id: Uuid,
+) -> QueryResult<bool> {
+    let member = memberships::table
+        .filter(memberships::company_id.eq(company_id))
+        .filter(memberships::user_id.eq(user_id));
+    diesel::update(users::table.find(user_id).filter(diesel::dsl::exists(member)))
+        .set(users::active_company_id.eq(company_id))
+        .execute(conn)
+        .await
+        .map(|count| count > 0)
 }
 
 /// Sets (or clears) the user's active company.

@@ -28,6 +28,7 @@ diesel::table! {
         accepted_at -> Nullable<Timestamptz>,
         accepted_by -> Nullable<Uuid>,
         revoked_at -> Nullable<Timestamptz>,
+        replaced_at -> Nullable<Timestamptz>,
     }
 }
 

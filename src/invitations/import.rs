@@ -6,13 +6,14 @@ use std::collections::{HashMap, HashSet};
 use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
-use super::service::{Invite, send_invitation};
+use super::service::{INVITATIONS_PER_COMPANY, Invite, send_invitation};
 use crate::app::App;
 use crate::auth::actor::SignedInUser;
 use crate::companies::access;
 use crate::companies::model::{BuiltIn, RoleRow};
 use crate::companies::store as company_store;
 use crate::error::{AppError, AppResult};
+use crate::rate_limit;
 use crate::users::email::Email;
 
 /// Most data lines one upload may hold.
@@ -132,7 +133,7 @@ pub async fn import_members(
                 .filter_map(|(_, email)| email)
                 .collect();
             let mut first_seen: HashMap<String, i32> = HashMap::new();
-            let mut valid: Vec<(Email, Option<String>, &RoleRow)> = Vec::new();
+            let mut valid: Vec<(i32, Email, Option<String>, &RoleRow)> = Vec::new();
             for line in lines {
                 let Ok(email) = Email::parse(&line.email, "email") else {
                     errors.push(line_error(line.number, "email", "is not a valid email address"));
@@ -146,7 +147,6 @@ pub async fn import_members(
                     ));
                     continue;
                 }
-                first_seen.insert(email.as_str().to_owned(), line.number);
                 let Some(role) = roles
                     .iter()
                     .find(|r| r.name.eq_ignore_ascii_case(line.role.trim()))
@@ -166,9 +166,26 @@ pub async fn import_members(
                     errors.push(line_error(line.number, "email", "is already a member"));
                     continue;
                 }
-                valid.push((email, line.name, role));
+                // Only a line that passed every check claims its address.
+                first_seen.insert(email.as_str().to_owned(), line.number);
+                valid.push((line.number, email, line.name, role));
             }
-            for (email, name, role) in &valid {
+            // Lines beyond the company's hourly invitation quota are reported, not sent.
+            let quota = rate_limit::remaining(conn, INVITATIONS_PER_COMPANY, &company_id.to_string(), now).await?;
+            let quota = usize::try_from(quota).unwrap_or(usize::MAX);
+            let mut invited = 0;
+            for (number, email, name, role) in &valid {
+                if invited >= quota {
+                    errors.push(LineError {
+                        line: *number,
+                        field: None,
+                        message: format!(
+                            "not sent: the company may send {} invitations an hour; import this line again later",
+                            INVITATIONS_PER_COMPANY.max
+                        ),
+                    });
+                    continue;
+                }
                 let invite = Invite {
                     email,
                     name: name.as_deref(),
@@ -176,11 +193,12 @@ pub async fn import_members(
                     message: None,
                 };
                 send_invitation(app, conn, &caller, invite, now).await?;
+                invited += 1;
             }
             errors.sort_by_key(|e| e.line);
             Ok(ImportReport {
                 import_id: Uuid::new_v4(),
-                invited: i32::try_from(valid.len()).unwrap_or(i32::MAX),
+                invited: i32::try_from(invited).unwrap_or(i32::MAX),
                 errors,
             })
         })

@@ -20,6 +20,7 @@ pub struct InvitationRow {
     pub expires_at: DateTime<Utc>,
     pub accepted_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    pub replaced_at: Option<DateTime<Utc>>,
 }
 
 /// Where an invitation stands; EXPIRED is computed from `expires_at`.

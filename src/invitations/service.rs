@@ -104,7 +104,7 @@ pub async fn send_invitation(
         )));
     }
     rate_limit::hit(conn, INVITATIONS_PER_COMPANY, &company_id.to_string(), now).await?;
-    store::revoke_open(conn, company_id, invite.email.as_str(), now).await?;
+    store::retire_open(conn, company_id, invite.email.as_str(), now).await?;
     let token = OpaqueToken::generate();
     let invitation = store::insert(
         conn,
@@ -281,6 +281,7 @@ pub async fn preview(app: &App, token: &str) -> AppResult<Preview> {
     let mut conn = app.pool.get().await?;
     let invitation = store::find_by_token(&mut conn, &hash_token(token), false)
         .await?
+        .filter(|invitation| invitation.state(now) != InvitationState::Revoked)
         .ok_or_else(|| AppError::not_found("invitation"))?;
     let company = company_store::companies_by_ids(&mut conn, &[invitation.company_id])
         .await?
@@ -323,7 +324,7 @@ async fn pending_invitation(
         InvitationState::Expired => Err(AppError::conflict(
             "the invitation has expired; ask for a new one",
         )),
-        InvitationState::Revoked => Err(AppError::conflict("the invitation was revoked")),
+        InvitationState::Revoked => Err(AppError::not_found("invitation")),
     }
 }
 

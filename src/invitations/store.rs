@@ -22,24 +22,30 @@ pub async fn insert(
         .await
 }
 
-/// Revokes the open invitations of `email` to the company (a new one replaces them).
-pub async fn revoke_open(
+/// Retires the open invitations of `email` to the company before a new one is sent: a
+/// pending one is revoked (its link dies), an expired one is marked replaced and stays
+/// EXPIRED in the history.
+pub async fn retire_open(
     conn: &mut AsyncPgConnection,
     company_id: Uuid,
     email: &str,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
-    diesel::update(
-        invitations::table
-            .filter(invitations::company_id.eq(company_id))
-            .filter(invitations::email.eq(email))
-            .filter(invitations::accepted_at.is_null())
-            .filter(invitations::revoked_at.is_null()),
-    )
-    .set(invitations::revoked_at.eq(now))
-    .execute(conn)
-    .await
-    .map(|_| ())
+    let open = invitations::table
+        .filter(invitations::company_id.eq(company_id))
+        .filter(invitations::email.eq(email))
+        .filter(invitations::accepted_at.is_null())
+        .filter(invitations::revoked_at.is_null())
+        .filter(invitations::replaced_at.is_null());
+    diesel::update(open.filter(invitations::expires_at.gt(now)))
+        .set(invitations::revoked_at.eq(now))
+        .execute(conn)
+        .await?;
+    diesel::update(open.filter(invitations::expires_at.le(now)))
+        .set(invitations::replaced_at.eq(now))
+        .execute(conn)
+        .await
+        .map(|_| ())
 }
 
 /// The invitation a token opens; `lock` takes a row lock for accepting it.

@@ -59,6 +59,20 @@ pub async fn hit(
     Ok(Hit(store::insert_hit(conn, limit.bucket, key, now).await?))
 }
 
+/// How many more hits `key` may have in the current window (holds the key's lock until
+/// the transaction ends, so the answer stays true for the caller's own hits).
+pub async fn remaining(
+    conn: &mut AsyncPgConnection,
+    limit: Limit,
+    key: &str,
+    now: DateTime<Utc>,
+) -> AppResult<u32> {
+    store::lock_key(conn, limit.bucket, key).await?;
+    let (count, _) = store::hits_since(conn, limit.bucket, key, now - limit.window).await?;
+    let used = u32::try_from(count).unwrap_or(u32::MAX);
+    Ok(limit.max.saturating_sub(used))
+}
+
 /// Takes back one hit (an attempt that turned out legitimate).
 pub async fn forget(conn: &mut AsyncPgConnection, hit: Hit) -> AppResult<()> {
     store::delete_hit(conn, hit.0).await?;

@@ -121,7 +121,10 @@ impl Me {
     /// The companies the user belongs to, oldest membership first.
     async fn memberships(&self, ctx: &Context<'_>) -> Result<Vec<Membership>> {
         let rows = companies::my_memberships(app(ctx), signed_in(ctx)?).await?;
-        Ok(rows.into_iter().map(|row| Membership::new(row, false)).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(member, company)| Membership::own(member, company, self.0.clone()))
+            .collect())
     }
 
     /// The company the user works in by default.

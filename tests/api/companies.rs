@@ -471,3 +471,24 @@ async fn deleting_a_company_needs_its_name_removes_everything_and_tells_the_memb
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_owners_leaving_at_once_leave_one_owner_behind() {
+    let t = TestApp::spawn().await;
+    let ann = t.verified_user("ann@example.com", "Ann").await;
+    let company = t.create_company(&ann, "Acme").await;
+    let ola = t.member(&ann, &company, "ola@example.com", "Ola", "Owner").await;
+    let vars = json!({ "c": company.id });
+    let (first, second) = tokio::join!(
+        t.gql(Some(&ann), LEAVE, vars.clone()),
+        t.gql(Some(&ola), LEAVE, vars.clone())
+    );
+    let conflicts = [&first, &second]
+        .iter()
+        .filter(|r| error_code(r) == "CONFLICT")
+        .count();
+    assert_eq!(conflicts, 1, "{first} {second}");
+    let mut conn = t.db.connect().await;
+    let left: i64 = memberships::table.count().get_result(&mut conn).await.unwrap();
+    assert_eq!(left, 1);
+}

@@ -149,67 +149,67 @@ async fn a_new_invitation_replaces_the_open_one_and_revoked_or_expired_never_blo
     let company = t.create_company(&ann, "Acme").await;
     let first = t.invite(&ann, &company, "zed@example.com", "Viewer").await;
     let second = t.invite(&ann, &company, "zed@example.com", "Editor").await;
+    let replaced = t.gql(None, PREVIEW, json!({ "t": first })).await;
+    assert_eq!(error_code(&replaced), "NOT_FOUND", "the replaced link is dead");
+    let register = |token: &str| json!({ "input": { "token": token, "name": "Zed", "password": PASSWORD } });
     assert_eq!(
-        t.ok(None, PREVIEW, json!({ "t": first })).await["invitationPreview"]["status"],
-        "REVOKED"
+        error_code(&t.gql(None, REGISTER, register(&first)).await),
+        "NOT_FOUND"
     );
-    let old = t
-        .gql(
-            None,
-            REGISTER,
-            json!({ "input": { "token": first, "name": "Zed", "password": PASSWORD } }),
-        )
-        .await;
-    assert_eq!(error_code(&old), "CONFLICT");
 
     let list = "query($id: ID!, $s: InvitationStatus) { company(id: $id) { invitations(status: $s) { totalCount edges { node { id email status } } } } }";
+    let count = |data: &Value| data["company"]["invitations"]["totalCount"].clone();
     let pending = t
         .ok(Some(&ann), list, json!({ "id": company.id, "s": "PENDING" }))
         .await;
-    assert_eq!(pending["company"]["invitations"]["totalCount"], 1);
+    assert_eq!(count(&pending), 1);
     let id = pending["company"]["invitations"]["edges"][0]["node"]["id"].clone();
 
     let revoke = "mutation($id: ID!) { revokeInvitation(id: $id) { status } }";
+    let revoked = t.ok(Some(&ann), revoke, json!({ "id": id })).await;
+    assert_eq!(revoked["revokeInvitation"]["status"], "REVOKED");
     assert_eq!(
-        t.ok(Some(&ann), revoke, json!({ "id": id })).await["revokeInvitation"]["status"],
-        "REVOKED"
+        error_code(&t.gql(None, PREVIEW, json!({ "t": second })).await),
+        "NOT_FOUND"
     );
     assert_eq!(
-        t.ok(None, PREVIEW, json!({ "t": second })).await["invitationPreview"]["status"],
-        "REVOKED"
+        count(
+            &t.ok(Some(&ann), list, json!({ "id": company.id, "s": "REVOKED" }))
+                .await
+        ),
+        2
     );
 
     let third = t.invite(&ann, &company, "zed@example.com", "Editor").await;
     t.advance(Duration::days(7) + Duration::minutes(1));
     let (ann, _) = t.login("ann@example.com", PASSWORD).await;
+    let expired = t.ok(None, PREVIEW, json!({ "t": third })).await;
+    assert_eq!(expired["invitationPreview"]["status"], "EXPIRED");
     assert_eq!(
-        t.ok(None, PREVIEW, json!({ "t": third })).await["invitationPreview"]["status"],
-        "EXPIRED"
+        count(
+            &t.ok(Some(&ann), list, json!({ "id": company.id, "s": "EXPIRED" }))
+                .await
+        ),
+        1
     );
-    let expired = t
-        .ok(Some(&ann), list, json!({ "id": company.id, "s": "EXPIRED" }))
-        .await;
-    assert_eq!(expired["company"]["invitations"]["totalCount"], 1);
-    let late = t
-        .gql(
-            None,
-            REGISTER,
-            json!({ "input": { "token": third, "name": "Zed", "password": PASSWORD } }),
-        )
-        .await;
-    assert_eq!(error_code(&late), "CONFLICT");
+    assert_eq!(
+        error_code(&t.gql(None, REGISTER, register(&third)).await),
+        "CONFLICT"
+    );
 
     let fourth = t.invite(&ann, &company, "zed@example.com", "Editor").await;
-    t.ok(
-        None,
-        REGISTER,
-        json!({ "input": { "token": fourth, "name": "Zed", "password": PASSWORD } }),
-    )
-    .await;
-    let accepted = t
-        .ok(Some(&ann), list, json!({ "id": company.id, "s": "ACCEPTED" }))
+    let history = t
+        .ok(Some(&ann), list, json!({ "id": company.id, "s": "EXPIRED" }))
         .await;
-    assert_eq!(accepted["company"]["invitations"]["totalCount"], 1);
+    assert_eq!(count(&history), 1, "a replaced expired invitation stays EXPIRED");
+    t.ok(None, REGISTER, register(&fourth)).await;
+    assert_eq!(
+        count(
+            &t.ok(Some(&ann), list, json!({ "id": company.id, "s": "ACCEPTED" }))
+                .await
+        ),
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -432,4 +432,44 @@ async fn deleting_an_invited_account_keeps_the_invitation_history() {
         .await
         .unwrap();
     assert_eq!(deleted, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_import_invites_up_to_the_hourly_quota_and_reports_the_rest() {
+    let t = TestApp::spawn().await;
+    let ann = t.verified_user("ann@example.com", "Ann").await;
+    let company = t.create_company(&ann, "Acme").await;
+    let mut conn = t.db.connect().await;
+    let now = t.clock_now();
+    for _ in 0..98 {
+        diesel::insert_into(rate_limit_hits::table)
+            .values((
+                rate_limit_hits::bucket.eq("invitations_company"),
+                rate_limit_hits::key.eq(&company.id),
+                rate_limit_hits::hit_at.eq(now),
+            ))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    // Line 2's role is wrong; line 3 repeats its address with a good role and is invited.
+    let csv = "email,name,role\nq1@example.com,Q1,Pilot\nq1@example.com,Q1,Viewer\nq2@example.com,Q2,Viewer\nq3@example.com,Q3,Viewer\n";
+    let response = t
+        .upload(&ann, IMPORT, json!({ "c": company.id }), "q.csv", csv)
+        .await;
+    let result = &response["data"]["importMembers"];
+    assert_eq!(result["inserted"], 2, "{response}");
+    let lines: Vec<i64> = result["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["line"].as_i64().unwrap())
+        .collect();
+    assert_eq!(lines, [2, 5]);
+    assert!(
+        result["errors"][1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("invitations an hour")
+    );
 }

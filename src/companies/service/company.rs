@@ -8,7 +8,7 @@ use crate::app::App;
 use crate::auth::actor::SignedInUser;
 use crate::companies::access::{self, Member};
 use crate::companies::model::{
-    BuiltIn, CompanyChanges, CompanyRow, MembershipRow, NewCompany, NewMembership, NewRole, RoleRow,
+    BuiltIn, CompanyChanges, CompanyRow, NewCompany, NewMembership, NewRole, RoleRow,
 };
 use crate::companies::store;
 use crate::error::{AppError, AppResult, InputCheck};
@@ -212,6 +212,7 @@ pub async fn delete_company(
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
+        store::lock_company(conn, company_id).await?;
         let member = access::member(conn, company_id, actor.user_id).await?;
         member.require_owner()?;
         let company = store::find_for_member(conn, company_id, actor.user_id)
@@ -260,10 +261,14 @@ pub async fn set_active_company(
     Ok((company, member))
 }
 
-/// The caller's memberships, oldest first.
-pub async fn my_memberships(app: &App, actor: &SignedInUser) -> AppResult<Vec<MembershipRow>> {
+/// The caller's memberships with their roles and companies, oldest first.
+pub async fn my_memberships(app: &App, actor: &SignedInUser) -> AppResult<Vec<(Member, CompanyRow)>> {
     let mut conn = app.pool.get().await?;
-    Ok(store::memberships_of_user(&mut conn, actor.user_id).await?)
+    let rows = store::memberships_of_user_detailed(&mut conn, actor.user_id).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(membership, role, company)| (Member { membership, role }, company))
+        .collect())
 }
 
 /// The caller's active company, if they belong to any.
@@ -275,7 +280,11 @@ pub async fn active_company(app: &App, actor: &SignedInUser) -> AppResult<Option
     else {
         return Ok(None);
     };
-    let member = access::member(&mut conn, company_id, actor.user_id).await?;
+    let Ok(member) = access::member(&mut conn, company_id, actor.user_id).await else {
+        // No longer a member there: fall back to another company of theirs.
+        store::move_active_company_off(&mut conn, actor.user_id, company_id).await?;
+        return Ok(None);
+    };
     let company = store::find_for_member(&mut conn, company_id, actor.user_id).await?;
     Ok(company.map(|company| (company, member)))
 }

@@ -63,6 +63,7 @@ pub async fn change_member_role(
     actor.require_verified()?;
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
+        store::lock_company(conn, company_id).await?;
         let caller = access::member(conn, company_id, actor.user_id).await?;
         caller.require_admin()?;
         let target = target_member(conn, company_id, user_id).await?;
@@ -93,6 +94,7 @@ pub async fn remove_member(
     actor.require_verified()?;
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
+        store::lock_company(conn, company_id).await?;
         let caller = access::member(conn, company_id, actor.user_id).await?;
         caller.require_admin()?;
         let target = target_member(conn, company_id, user_id).await?;
@@ -111,6 +113,7 @@ pub async fn leave_company(app: &App, actor: &SignedInUser, company_id: Uuid) ->
     actor.require_verified()?;
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
+        store::lock_company(conn, company_id).await?;
         let member = access::member(conn, company_id, actor.user_id).await?;
         ensure_other_owner(conn, &member, "leave").await?;
         store::delete_membership(conn, member.membership.id).await?;
@@ -129,6 +132,7 @@ pub async fn transfer_ownership(
     actor.require_verified()?;
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
+        store::lock_company(conn, company_id).await?;
         let caller = access::member(conn, company_id, actor.user_id).await?;
         caller.require_owner()?;
         let target = target_member(conn, company_id, user_id).await?;
@@ -154,7 +158,9 @@ pub async fn transfer_ownership(
 }
 
 /// CONFLICT while the user is the only Owner of any company (their account cannot go).
+/// Locks those companies first, like every other change to who owns them.
 pub async fn ensure_not_sole_owner(conn: &mut AsyncPgConnection, user_id: Uuid) -> AppResult<()> {
+    store::lock_companies_owned_by(conn, user_id).await?;
     let companies = store::companies_where_sole_owner(conn, user_id).await?;
     if companies.is_empty() {
         return Ok(());
