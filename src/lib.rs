@@ -17,6 +17,7 @@ pub mod invitations;
 pub mod mail;
 pub mod pagination;
 pub mod rate_limit;
+pub mod rbac;
 pub mod server;
 pub mod sessions;
 pub mod telemetry;

@@ -4,7 +4,7 @@
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result};
 use chrono::{DateTime, Utc};
 
-use super::access::Member;
+use super::access::{Member, MemberRights};
 use super::loader::{CompanyLoader, RoleLoader};
 use super::model::{BuiltIn, CompanyRow, MembershipRow, RoleRow};
 use super::service::company::{self, CompanyUpdate, NewCompanyInput};
@@ -16,6 +16,10 @@ use crate::graphql::context::{app, loader, parse_id, signed_in};
 use crate::invitations::graphql::{Invitation, InvitationStatus};
 use crate::invitations::service as invitations;
 use crate::pagination::{Cursor, PageRequest};
+use crate::rbac::authorizer::CompanyPermission;
+use crate::rbac::catalog::{Action, Resource, built_in_permissions};
+use crate::rbac::graphql::{PermissionObject, permission_list};
+use crate::rbac::loader::RolePermissionsLoader;
 use crate::users::graphql::User;
 use crate::users::loader::UserLoader;
 use crate::users::model::UserRow;
@@ -62,6 +66,18 @@ impl Role {
 
     async fn description(&self) -> Option<&str> {
         self.0.description.as_deref()
+    }
+
+    /// What the role allows, in catalog order.
+    async fn permissions(&self, ctx: &Context<'_>) -> Result<Vec<PermissionObject>> {
+        let set = match self.0.built_in() {
+            Some(built_in) => built_in_permissions(built_in),
+            None => loader::<RolePermissionsLoader>(ctx)
+                .load_one(self.0.id)
+                .await?
+                .unwrap_or_default(),
+        };
+        Ok(permission_list(set))
     }
 }
 
@@ -149,7 +165,7 @@ impl Company {
         };
         let (rows, viewer) =
             members::list_members(app(ctx), signed_in(ctx)?, self.row.id, filter, page).await?;
-        let viewer_is_admin = viewer.is_admin();
+        let rights = viewer.member_rights();
         let company = Company::new(self.row.clone(), viewer);
         Ok(connection(
             rows,
@@ -160,7 +176,7 @@ impl Company {
             },
             |(row, user, role)| Membership {
                 row,
-                viewer_is_admin,
+                rights,
                 user: Some(user),
                 role: Some(role),
                 company: Some(company.clone()),
@@ -168,8 +184,11 @@ impl Company {
         ))
     }
 
-    /// Invitations, newest first (owners and admins only).
-    #[graphql(complexity = "crate::graphql::connection::page_cost(first, child_complexity)")]
+    /// Invitations, newest first (invitation:view).
+    #[graphql(
+        complexity = "crate::graphql::connection::page_cost(first, child_complexity)",
+        guard = "CompanyPermission { company_id: self.row.id, resource: Resource::Invitation, action: Action::View }"
+    )]
     async fn invitations(
         &self,
         ctx: &Context<'_>,
@@ -209,19 +228,18 @@ impl Company {
 /// query for the page); single memberships load them through the batch loaders.
 pub struct Membership {
     row: MembershipRow,
-    viewer_is_admin: bool,
+    rights: MemberRights,
     user: Option<UserRow>,
     role: Option<RoleRow>,
     company: Option<Company>,
 }
 
 impl Membership {
-    /// A membership the viewer may see; `viewer_is_admin` when they are an owner or admin
-    /// of its company (which shows the member's account details).
-    pub fn new(row: MembershipRow, viewer_is_admin: bool) -> Self {
+    /// A membership seen with the viewer's `rights` in its company.
+    pub fn new(row: MembershipRow, rights: MemberRights) -> Self {
         Self {
             row,
-            viewer_is_admin,
+            rights,
             user: None,
             role: None,
             company: None,
@@ -232,7 +250,7 @@ impl Membership {
     pub fn own(member: Member, company: CompanyRow, user: UserRow) -> Self {
         Self {
             row: member.membership.clone(),
-            viewer_is_admin: member.is_admin(),
+            rights: member.member_rights(),
             user: Some(user),
             role: Some(member.role.clone()),
             company: Some(Company::new(company, member)),
@@ -257,10 +275,7 @@ impl Membership {
     }
 
     async fn user(&self, ctx: &Context<'_>) -> Result<User> {
-        Ok(User::seen_in_company(
-            self.user_row(ctx).await?,
-            self.viewer_is_admin,
-        ))
+        Ok(User::seen_in_company(self.user_row(ctx).await?, self.rights))
     }
 
     async fn company(&self, ctx: &Context<'_>) -> Result<Company> {
@@ -410,7 +425,14 @@ impl CompaniesMutation {
         let role_id = parse_id(&role_id, "role")?;
         let row =
             members::change_member_role(app(ctx), signed_in(ctx)?, company_id, user_id, role_id).await?;
-        Ok(Membership::new(row, true))
+        // Changing roles needs member:manage, which shows the member in full.
+        Ok(Membership::new(
+            row,
+            MemberRights {
+                contact: true,
+                account: true,
+            },
+        ))
     }
 
     /// Removes a member from the company.

@@ -152,6 +152,44 @@ pub async fn find_role(
         .optional()
 }
 
+/// A role of a company `user_id` belongs to.
+pub async fn find_role_for_member(
+    conn: &mut AsyncPgConnection,
+    role_id: Uuid,
+    user_id: Uuid,
+) -> QueryResult<Option<RoleRow>> {
+    roles::table
+        .inner_join(memberships::table.on(memberships::company_id.eq(roles::company_id)))
+        .filter(roles::id.eq(role_id))
+        .filter(memberships::user_id.eq(user_id))
+        .select(RoleRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Renames and describes a role.
+pub async fn update_role(
+    conn: &mut AsyncPgConnection,
+    role_id: Uuid,
+    name: &str,
+    description: Option<&str>,
+) -> QueryResult<RoleRow> {
+    diesel::update(roles::table.find(role_id))
+        .set((roles::name.eq(name), roles::description.eq(description)))
+        .returning(RoleRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Deletes a role (its pending invitations go with it).
+pub async fn delete_role(conn: &mut AsyncPgConnection, role_id: Uuid) -> QueryResult<()> {
+    diesel::delete(roles::table.find(role_id))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
 /// The company's role with this name (case-insensitive).
 pub async fn find_role_by_name(
     conn: &mut AsyncPgConnection,

@@ -79,6 +79,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    role_permissions (role_id, resource, action) {
+        role_id -> Uuid,
+        resource -> Text,
+        action -> Text,
+    }
+}
+
+diesel::table! {
     roles (id) {
         id -> Uuid,
         company_id -> Uuid,
@@ -142,6 +150,7 @@ diesel::joinable!(memberships -> companies (company_id));
 diesel::joinable!(memberships -> roles (role_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
+diesel::joinable!(role_permissions -> roles (role_id));
 diesel::joinable!(roles -> companies (company_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(user_tokens -> users (user_id));
@@ -153,6 +162,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     memberships,
     rate_limit_hits,
     refresh_tokens,
+    role_permissions,
     roles,
     sessions,
     user_tokens,

@@ -15,13 +15,16 @@ use crate::app::App;
 use crate::companies::graphql::{CompaniesMutation, CompaniesQuery};
 use crate::companies::loader::{CompanyLoader, RoleLoader};
 use crate::invitations::graphql::{InvitationsMutation, InvitationsQuery};
+use crate::rbac::authorizer::AuthorizerPerRequest;
+use crate::rbac::graphql::{RbacMutation, RbacQuery};
+use crate::rbac::loader::RolePermissionsLoader;
 use crate::sessions::graphql::SessionsMutation;
 use crate::users::graphql::{UsersMutation, UsersQuery};
 use crate::users::loader::UserLoader;
 
 /// The root query type.
 #[derive(MergedObject, Default)]
-pub struct Query(UsersQuery, CompaniesQuery, InvitationsQuery);
+pub struct Query(UsersQuery, CompaniesQuery, InvitationsQuery, RbacQuery);
 
 /// The root mutation type.
 #[derive(MergedObject, Default)]
@@ -30,6 +33,7 @@ pub struct Mutation(
     SessionsMutation,
     CompaniesMutation,
     InvitationsMutation,
+    RbacMutation,
 );
 
 /// Guildhall's executable schema.
@@ -49,6 +53,7 @@ pub fn build_schema(app: &App) -> GuildhallSchema {
         .data(DataLoader::new(UserLoader(app.clone()), tokio::spawn))
         .data(DataLoader::new(CompanyLoader(app.clone()), tokio::spawn))
         .data(DataLoader::new(RoleLoader(app.clone()), tokio::spawn))
+        .data(DataLoader::new(RolePermissionsLoader(app.clone()), tokio::spawn))
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
         .extension(limits::QueryLimits {
@@ -58,6 +63,7 @@ pub fn build_schema(app: &App) -> GuildhallSchema {
             introspection: config.introspection_enabled(),
         })
         .extension(live_session::LiveSession)
+        .extension(AuthorizerPerRequest)
         .extension(errors::ErrorFinisher);
     if !config.introspection_enabled() {
         builder = builder.disable_introspection();

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use super::import;
 use super::model::{InvitationRow, InvitationState};
 use super::service::{self, InviteInput, Preview};
+use crate::companies::access::MemberRights;
 use crate::companies::graphql::{Membership, Role};
 use crate::companies::loader::RoleLoader;
 use crate::error::AppError;
@@ -86,7 +87,15 @@ impl Invitation {
             return Ok(None);
         };
         let user = loader::<UserLoader>(ctx).load_one(inviter).await?;
-        Ok(user.map(|row| User::seen_in_company(row, true)))
+        Ok(user.map(|row| {
+            User::seen_in_company(
+                row,
+                MemberRights {
+                    contact: true,
+                    account: false,
+                },
+            )
+        }))
     }
 
     async fn expires_at(&self) -> DateTime<Utc> {
@@ -233,7 +242,7 @@ impl InvitationsMutation {
     /// Joins the company with the invited role (the signed-in address must be the invited one).
     async fn accept_invitation(&self, ctx: &Context<'_>, token: String) -> Result<Membership> {
         let row = service::accept(app(ctx), signed_in(ctx)?, &token).await?;
-        Ok(Membership::new(row, false))
+        Ok(Membership::new(row, MemberRights::default()))
     }
 
     /// Creates the invited account (already verified), joins the company and signs in.

@@ -10,10 +10,12 @@ use super::service::{INVITATIONS_PER_COMPANY, Invite, send_invitation};
 use crate::app::App;
 use crate::auth::actor::SignedInUser;
 use crate::companies::access;
-use crate::companies::model::{BuiltIn, RoleRow};
+use crate::companies::model::RoleRow;
 use crate::companies::store as company_store;
 use crate::error::{AppError, AppResult};
 use crate::rate_limit;
+use crate::rbac::authorizer::role_permissions;
+use crate::rbac::catalog::{Action, Resource};
 use crate::users::email::Email;
 
 /// Most data lines one upload may hold.
@@ -124,9 +126,15 @@ pub async fn import_members(
     let report = conn
         .transaction::<_, AppError, _>(async |conn| {
             let caller = access::member(conn, company_id, actor.user_id).await?;
-            caller.require_admin()?;
+            caller.require(Resource::Invitation, Action::Create)?;
             let (lines, mut errors) = read_lines(csv)?;
-            let roles = company_store::list_roles(conn, company_id).await?;
+                        let roles = company_store::list_roles(conn, company_id).await?;
+            // Why each role may not be handed out by this caller (None: it may).
+            let mut refusals = Vec::with_capacity(roles.len());
+            for role in &roles {
+                let permissions = role_permissions(conn, role).await?;
+                refusals.push(caller.require_can_grant(role, permissions).err().map(|e| e.message));
+            }
             let members: HashSet<String> = company_store::member_contacts(conn, company_id)
                 .await?
                 .into_iter()
@@ -158,8 +166,9 @@ pub async fn import_members(
                     ));
                     continue;
                 };
-                if role.built_in() == Some(BuiltIn::Owner) && !caller.is_owner() {
-                    errors.push(line_error(line.number, "role", "only an owner may invite owners"));
+                                let position = roles.iter().position(|r| r.id == role.id).unwrap_or(0);
+                if let Some(Some(refusal)) = refusals.get(position) {
+                    errors.push(line_error(line.number, "role", refusal.clone()));
                     continue;
                 }
                 if members.contains(email.as_str()) {

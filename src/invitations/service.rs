@@ -10,7 +10,7 @@ use crate::app::App;
 use crate::auth::actor::{ClientInfo, SignedInUser};
 use crate::auth::tokens::{OpaqueToken, hash_token};
 use crate::companies::access::{self, Member};
-use crate::companies::model::{BuiltIn, MembershipRow, NewMembership, RoleRow};
+use crate::companies::model::{MembershipRow, NewMembership, RoleRow};
 use crate::companies::service::company::activate_if_none;
 use crate::companies::store as company_store;
 use crate::error::{AppError, AppResult, InputCheck};
@@ -18,6 +18,8 @@ use crate::input;
 use crate::mail::{Letter, MailKind};
 use crate::pagination::{Page, PageRequest};
 use crate::rate_limit::{self, Limit};
+use crate::rbac::authorizer::role_permissions;
+use crate::rbac::catalog::{Action, Resource};
 use crate::sessions::service::{self as sessions, SignIn};
 use crate::users::email::Email;
 use crate::users::model::NewUser;
@@ -52,7 +54,7 @@ pub async fn invite(app: &App, actor: &SignedInUser, input: InviteInput) -> AppR
     let invitation = conn
         .transaction::<_, AppError, _>(async |conn| {
             let caller = access::member(conn, input.company_id, actor.user_id).await?;
-            caller.require_admin()?;
+            caller.require(Resource::Invitation, Action::Create)?;
             check.finish()?;
             let (Some(email), Some(message)) = (email, message) else {
                 return Err(AppError::internal(anyhow::anyhow!(
@@ -94,9 +96,7 @@ pub async fn send_invitation(
     now: DateTime<Utc>,
 ) -> AppResult<InvitationRow> {
     let company_id = inviter.membership.company_id;
-    if invite.role.built_in() == Some(BuiltIn::Owner) && !inviter.is_owner() {
-        return Err(AppError::forbidden("only an owner may invite owners"));
-    }
+    inviter.require_can_grant(invite.role, role_permissions(conn, invite.role).await?)?;
     if is_member(conn, company_id, invite.email).await? {
         return Err(AppError::conflict(format!(
             "{} is already a member",
@@ -177,16 +177,18 @@ async fn mail_invitation(
     app.mailer.queue(conn, letter, now).await
 }
 
-async fn invitation_for_admin(
+/// An invitation of a company the caller belongs to, if they may do `action` to invitations.
+async fn invitation_for(
     conn: &mut AsyncPgConnection,
     actor: &SignedInUser,
     id: Uuid,
+    action: Action,
 ) -> AppResult<(InvitationRow, Member)> {
     let invitation = store::find_for_member(conn, id, actor.user_id)
         .await?
         .ok_or_else(|| AppError::not_found("invitation"))?;
     let caller = access::member(conn, invitation.company_id, actor.user_id).await?;
-    caller.require_admin()?;
+    caller.require(Resource::Invitation, action)?;
     Ok((invitation, caller))
 }
 
@@ -197,7 +199,12 @@ pub async fn resend(app: &App, actor: &SignedInUser, id: Uuid) -> AppResult<Invi
     let mut conn = app.pool.get().await?;
     let invitation = conn
         .transaction::<_, AppError, _>(async |conn| {
-            let (invitation, _) = invitation_for_admin(conn, actor, id).await?;
+            let (invitation, _) = invitation_for(conn, actor, id, Action::Create).await?;
+            if invitation.replaced_at.is_some() {
+                return Err(AppError::conflict(
+                    "a newer invitation to this address replaced this one",
+                ));
+            }
             match invitation.state(now) {
                 InvitationState::Accepted => {
                     return Err(AppError::conflict("the invitation was already accepted"));
@@ -233,7 +240,7 @@ pub async fn revoke(app: &App, actor: &SignedInUser, id: Uuid) -> AppResult<Invi
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
-        let (invitation, _) = invitation_for_admin(conn, actor, id).await?;
+        let (invitation, _) = invitation_for(conn, actor, id, Action::Delete).await?;
         match invitation.state(now) {
             InvitationState::Accepted => Err(AppError::conflict("the invitation was already accepted")),
             InvitationState::Revoked => Ok(invitation),
@@ -258,7 +265,7 @@ pub async fn list(
     let mut conn = app.pool.get().await?;
     access::member(&mut conn, company_id, actor.user_id)
         .await?
-        .require_admin()?;
+        .require(Resource::Invitation, Action::View)?;
     let rows = store::list(&mut conn, company_id, state, page, now).await?;
     let total = store::count(&mut conn, company_id, state, now).await?;
     Ok(Page::from_rows(rows, page, total))

@@ -7,10 +7,13 @@ use super::model::UserRow;
 use super::service::password;
 use super::service::profile::{self, ProfileUpdate};
 use super::service::registration::{self, Registration};
+use crate::companies::access::MemberRights;
 use crate::companies::graphql::{Company, Membership};
 use crate::companies::service::company as companies;
-use crate::graphql::context::{app, request, signed_in};
+use crate::graphql::context::{app, parse_id, request, signed_in};
 use crate::graphql::guards::SelfOr;
+use crate::rbac::graphql::{PermissionObject, permission_list};
+use crate::rbac::service as rbac;
 use crate::sessions::graphql::Session;
 use crate::sessions::service as sessions;
 
@@ -42,13 +45,13 @@ impl User {
         }
     }
 
-    /// A user reached through a company the viewer belongs to; `viewer_is_admin` when the
-    /// viewer is an owner or admin there.
-    pub fn seen_in_company(row: UserRow, viewer_is_admin: bool) -> Self {
+    /// A user reached through a company the viewer belongs to, seen with the viewer's
+    /// rights there (member:view shows contact fields, member:manage account fields).
+    pub fn seen_in_company(row: UserRow, rights: MemberRights) -> Self {
         Self {
             row,
-            contact_visible: true,
-            account_visible: viewer_is_admin,
+            contact_visible: rights.contact,
+            account_visible: rights.account,
         }
     }
 }
@@ -131,6 +134,22 @@ impl Me {
     async fn active_company(&self, ctx: &Context<'_>) -> Result<Option<Company>> {
         let active = companies::active_company(app(ctx), signed_in(ctx)?).await?;
         Ok(active.map(|(row, viewer)| Company::new(row, viewer)))
+    }
+
+    /// Effective permissions in a company (and optionally a project), for UI gating.
+    async fn permissions(
+        &self,
+        ctx: &Context<'_>,
+        company_id: ID,
+        project_id: Option<ID>,
+    ) -> Result<Vec<PermissionObject>> {
+        let company_id = parse_id(&company_id, "company")?;
+        let project_id = project_id
+            .as_ref()
+            .map(|id| parse_id(id, "project"))
+            .transpose()?;
+        let set = rbac::effective_permissions(app(ctx), signed_in(ctx)?, company_id, project_id).await?;
+        Ok(permission_list(set))
     }
 
     /// Live sessions, most recently used first.

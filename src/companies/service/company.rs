@@ -14,6 +14,8 @@ use crate::companies::store;
 use crate::error::{AppError, AppResult, InputCheck};
 use crate::input;
 use crate::mail::{Letter, MailKind};
+use crate::rbac::catalog::{Action, Resource, built_in_permissions};
+use crate::rbac::store as rbac_store;
 use crate::users::store as user_store;
 
 const MAX_SLUG_CHARS: usize = 48;
@@ -124,6 +126,7 @@ pub async fn create_company(
             Member {
                 membership,
                 role: owner,
+                permissions: built_in_permissions(BuiltIn::Owner),
             },
         ))
     })
@@ -152,6 +155,7 @@ pub async fn get_company(
     actor.require_verified()?;
     let mut conn = app.pool.get().await?;
     let member = access::member(&mut conn, company_id, actor.user_id).await?;
+    member.require(Resource::Company, Action::View)?;
     let company = store::find_for_member(&mut conn, company_id, actor.user_id)
         .await?
         .ok_or_else(|| AppError::not_found("company"))?;
@@ -192,7 +196,7 @@ pub async fn update_company(
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
         let member = access::member(conn, company_id, actor.user_id).await?;
-        member.require_admin()?;
+        member.require(Resource::Company, Action::Edit)?;
         check.finish()?;
         let company = store::update_company(conn, company_id, &changes, now).await?;
         Ok((company, member))
@@ -214,7 +218,7 @@ pub async fn delete_company(
     conn.transaction::<_, AppError, _>(async |conn| {
         store::lock_company(conn, company_id).await?;
         let member = access::member(conn, company_id, actor.user_id).await?;
-        member.require_owner()?;
+        member.require(Resource::Company, Action::Delete)?;
         let company = store::find_for_member(conn, company_id, actor.user_id)
             .await?
             .ok_or_else(|| AppError::not_found("company"))?;
@@ -245,7 +249,9 @@ pub async fn delete_company(
 pub async fn list_roles(app: &App, actor: &SignedInUser, company_id: Uuid) -> AppResult<Vec<RoleRow>> {
     actor.require_verified()?;
     let mut conn = app.pool.get().await?;
-    access::member(&mut conn, company_id, actor.user_id).await?;
+    access::member(&mut conn, company_id, actor.user_id)
+        .await?
+        .require(Resource::Role, Action::View)?;
     Ok(store::list_roles(&mut conn, company_id).await?)
 }
 
@@ -265,9 +271,26 @@ pub async fn set_active_company(
 pub async fn my_memberships(app: &App, actor: &SignedInUser) -> AppResult<Vec<(Member, CompanyRow)>> {
     let mut conn = app.pool.get().await?;
     let rows = store::memberships_of_user_detailed(&mut conn, actor.user_id).await?;
+    let custom: Vec<Uuid> = rows
+        .iter()
+        .filter(|(_, role, _)| role.built_in().is_none())
+        .map(|(_, role, _)| role.id)
+        .collect();
+    let mut stored = rbac_store::permissions_of_roles(&mut conn, &custom).await?;
     Ok(rows
         .into_iter()
-        .map(|(membership, role, company)| (Member { membership, role }, company))
+        .map(|(membership, role, company)| {
+            let permissions = match role.built_in() {
+                Some(built_in) => built_in_permissions(built_in),
+                None => stored.remove(&role.id).unwrap_or_default(),
+            };
+            let member = Member {
+                membership,
+                role,
+                permissions,
+            };
+            (member, company)
+        })
         .collect())
 }
 

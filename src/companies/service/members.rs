@@ -12,6 +12,8 @@ use crate::companies::model::{BuiltIn, CompanyRow, MembershipRow, RoleRow};
 use crate::companies::store::{self, MemberFilter};
 use crate::error::{AppError, AppResult};
 use crate::pagination::{Page, PageRequest};
+use crate::rbac::authorizer::role_permissions;
+use crate::rbac::catalog::{Action, Resource, built_in_permissions};
 use crate::users::model::UserRow;
 
 /// A page of the company's members with their users and roles, and the caller's standing
@@ -26,6 +28,7 @@ pub async fn list_members(
     actor.require_verified()?;
     let mut conn = app.pool.get().await?;
     let member = access::member(&mut conn, company_id, actor.user_id).await?;
+    member.require(Resource::Member, Action::View)?;
     let rows = store::list_members(&mut conn, company_id, &filter, page).await?;
     let total = store::count_members(&mut conn, company_id, &filter).await?;
     Ok((Page::from_rows(rows, page, total), member))
@@ -65,17 +68,21 @@ pub async fn change_member_role(
     conn.transaction::<_, AppError, _>(async |conn| {
         store::lock_company(conn, company_id).await?;
         let caller = access::member(conn, company_id, actor.user_id).await?;
-        caller.require_admin()?;
+        caller.require(Resource::Member, Action::Manage)?;
         let target = target_member(conn, company_id, user_id).await?;
         let role = store::find_role(conn, company_id, role_id)
             .await?
             .ok_or_else(|| AppError::not_found("role"))?;
         let grants_owner = role.built_in() == Some(BuiltIn::Owner);
-        if (target.is_owner() || grants_owner) && !caller.is_owner() {
+        if target.is_owner() && !caller.is_owner() {
+            return Err(AppError::forbidden("only an owner may change an owner's role"));
+        }
+        if !target.permissions.is_subset_of(caller.permissions) {
             return Err(AppError::forbidden(
-                "only an owner may change an owner's role or make someone owner",
+                "you cannot change the role of someone who holds more than you",
             ));
         }
+        caller.require_can_grant(&role, role_permissions(conn, &role).await?)?;
         if !grants_owner {
             ensure_other_owner(conn, &target, "be given another role").await?;
         }
@@ -96,10 +103,15 @@ pub async fn remove_member(
     conn.transaction::<_, AppError, _>(async |conn| {
         store::lock_company(conn, company_id).await?;
         let caller = access::member(conn, company_id, actor.user_id).await?;
-        caller.require_admin()?;
+        caller.require(Resource::Member, Action::Manage)?;
         let target = target_member(conn, company_id, user_id).await?;
         if target.is_owner() && !caller.is_owner() {
             return Err(AppError::forbidden("only an owner may remove an owner"));
+        }
+        if !target.permissions.is_subset_of(caller.permissions) {
+            return Err(AppError::forbidden(
+                "you cannot remove someone who holds more than you",
+            ));
         }
         ensure_other_owner(conn, &target, "be removed").await?;
         store::delete_membership(conn, target.membership.id).await?;
@@ -146,13 +158,12 @@ pub async fn transfer_ownership(
         let company = store::find_for_member(conn, company_id, actor.user_id)
             .await?
             .ok_or_else(|| AppError::not_found("company"))?;
-        Ok((
-            company,
-            Member {
-                membership,
-                role: admin,
-            },
-        ))
+        let member = Member {
+            membership,
+            role: admin,
+            permissions: built_in_permissions(BuiltIn::Admin),
+        };
+        Ok((company, member))
     })
     .await
 }

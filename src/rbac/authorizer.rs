@@ -1,0 +1,142 @@
+//! The authorizer: what a user may do in a company. Services ask it inside their
+//! transaction (the real gate); field guards ask the per-request [`Authorizer`], which loads
+//! each company's grants once per request, so a role change shows on the very next one.
+
+use std::any::TypeId;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest};
+use async_graphql::{Request, ServerResult};
+
+use async_graphql::{Context, Guard};
+use diesel_async::AsyncPgConnection;
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use super::catalog::{Action, PermissionSet, Resource, built_in_permissions};
+use super::store;
+use crate::app::App;
+use crate::auth::actor::Actor;
+use crate::companies::model::RoleRow;
+use crate::error::{AppError, AppResult};
+use crate::graphql::context::RequestContext;
+
+/// The permissions a role grants.
+pub async fn role_permissions(conn: &mut AsyncPgConnection, role: &RoleRow) -> AppResult<PermissionSet> {
+    if let Some(built_in) = role.built_in() {
+        return Ok(built_in_permissions(built_in));
+    }
+    Ok(store::permissions_of_roles(conn, &[role.id])
+        .await?
+        .remove(&role.id)
+        .unwrap_or_default())
+}
+
+/// FORBIDDEN naming the permission a caller lacks.
+pub fn forbidden(resource: Resource, action: Action) -> AppError {
+    AppError::forbidden(format!(
+        "you need the {}:{} permission in this company",
+        resource.as_str(),
+        action.as_str()
+    ))
+}
+
+/// Per-request cache of the signed-in user's permissions, company by company.
+pub struct Authorizer {
+    app: App,
+    user_id: Option<Uuid>,
+    grants: Mutex<HashMap<Uuid, PermissionSet>>,
+}
+
+impl Authorizer {
+    /// An authorizer for one request of `user_id` (None: anonymous, who may do nothing).
+    pub fn new(app: App, user_id: Option<Uuid>) -> Self {
+        Self {
+            app,
+            user_id,
+            grants: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The caller's permissions in the company (empty when not a member).
+    pub async fn permissions(&self, company_id: Uuid) -> AppResult<PermissionSet> {
+        let Some(user_id) = self.user_id else {
+            return Ok(PermissionSet::default());
+        };
+        let mut grants = self.grants.lock().await;
+        if let Some(set) = grants.get(&company_id) {
+            return Ok(*set);
+        }
+        let mut conn = self.app.pool.get().await?;
+        let set = match crate::companies::access::member(&mut conn, company_id, user_id).await {
+            Ok(member) => member.permissions,
+            Err(_) => PermissionSet::default(),
+        };
+        grants.insert(company_id, set);
+        Ok(set)
+    }
+
+    /// Whether the caller may do `action` to `resource` in the company.
+    pub async fn can(&self, resource: Resource, action: Action, company_id: Uuid) -> AppResult<bool> {
+        Ok(self.permissions(company_id).await?.allows(resource, action))
+    }
+}
+
+/// Field guard: the caller holds (resource, action) in the company that owns the field.
+pub struct CompanyPermission {
+    pub company_id: Uuid,
+    pub resource: Resource,
+    pub action: Action,
+}
+
+impl Guard for CompanyPermission {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        let Some(authorizer) = ctx.data_opt::<Authorizer>() else {
+            return Err(forbidden(self.resource, self.action).into());
+        };
+        if authorizer
+            .can(self.resource, self.action, self.company_id)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(forbidden(self.resource, self.action).into())
+        }
+    }
+}
+
+/// Gives every operation (an HTTP request, or one operation on a websocket) a fresh
+/// [`Authorizer`] for its caller.
+pub struct AuthorizerPerRequest;
+
+impl ExtensionFactory for AuthorizerPerRequest {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(AuthorizerPerRequest)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for AuthorizerPerRequest {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        mut request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        if let Some(app) = ctx.data_opt::<App>() {
+            // HTTP puts the request context in the request; websockets in the connection.
+            let from_request = request
+                .data
+                .get(&TypeId::of::<RequestContext>())
+                .and_then(|data| data.downcast_ref::<RequestContext>());
+            let context = from_request.or_else(|| ctx.data_opt::<RequestContext>());
+            let user_id = match context.map(|c| &c.actor) {
+                Some(Actor::User(user)) => Some(user.user_id),
+                _ => None,
+            };
+            request.data.insert(Authorizer::new(app.clone(), user_id));
+        }
+        next.run(ctx, request).await
+    }
+}

@@ -1,0 +1,218 @@
+//! Custom roles and effective permissions. Built-in roles are fixed; custom roles hold any
+//! subset of the catalog, but nobody creates, edits or deletes a role that holds more than
+//! they do.
+
+use diesel_async::AsyncConnection;
+use uuid::Uuid;
+
+use super::authorizer::role_permissions;
+use super::catalog::{Action, Permission, PermissionSet, Resource};
+use super::store;
+use crate::app::App;
+use crate::auth::actor::SignedInUser;
+use crate::companies::access::{self, Member};
+use crate::companies::model::{NewRole, RoleRow};
+use crate::companies::store as company_store;
+use crate::error::{AppError, AppResult, FieldError, InputCheck};
+use crate::input;
+
+/// A custom role as submitted.
+pub struct RoleSpec {
+    pub company_id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    pub permissions: Vec<Permission>,
+}
+
+struct CheckedSpec {
+    name: String,
+    description: Option<String>,
+    permissions: PermissionSet,
+}
+
+fn check_spec(spec: RoleSpec) -> AppResult<CheckedSpec> {
+    let mut check = InputCheck::default();
+    let name = check.take(input::text(&spec.name, "input.name", 1, 60));
+    let description = check.take(input::optional_text(spec.description, "input.description", 500));
+    let unknown: Vec<FieldError> = spec
+        .permissions
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| !PermissionSet::exists(**p))
+        .map(|(index, p)| FieldError {
+            path: format!("input.permissions.{index}"),
+            message: format!(
+                "{}:{} is not in the permission catalog",
+                p.resource.as_str(),
+                p.action.as_str()
+            ),
+        })
+        .collect();
+    if !unknown.is_empty() {
+        check.take::<()>(Err(AppError::invalid_fields(unknown)));
+    }
+    check.finish()?;
+    let (Some(name), Some(description)) = (name, description) else {
+        return Err(AppError::internal(anyhow::anyhow!(
+            "input check passed without values"
+        )));
+    };
+    Ok(CheckedSpec {
+        name,
+        description,
+        permissions: spec.permissions.into_iter().collect(),
+    })
+}
+
+/// FORBIDDEN unless the caller holds every permission in `set`.
+fn require_holds(caller: &Member, set: PermissionSet, what: &str) -> AppResult<()> {
+    let excess: Vec<String> = set
+        .without(caller.permissions)
+        .iter()
+        .map(|p| format!("{}:{}", p.resource.as_str(), p.action.as_str()))
+        .collect();
+    if excess.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::forbidden(format!(
+            "you cannot {what} permissions you do not hold: {}",
+            excess.join(", ")
+        )))
+    }
+}
+
+/// Creates a custom role (role:manage, and only with permissions the caller holds).
+pub async fn create_role(app: &App, actor: &SignedInUser, spec: RoleSpec) -> AppResult<RoleRow> {
+    actor.require_verified()?;
+    let company_id = spec.company_id;
+    let checked = check_spec(spec);
+    let now = app.clock.now();
+    let mut conn = app.pool.get().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        company_store::lock_company(conn, company_id).await?;
+        let caller = access::member(conn, company_id, actor.user_id).await?;
+        caller.require(Resource::Role, Action::Manage)?;
+        let spec = checked?;
+        require_holds(&caller, spec.permissions, "grant")?;
+        if company_store::find_role_by_name(conn, company_id, &spec.name)
+            .await?
+            .is_some()
+        {
+            return Err(AppError::conflict(format!(
+                "the company already has a role named {}",
+                spec.name
+            )));
+        }
+        let role = NewRole {
+            id: Uuid::new_v4(),
+            company_id,
+            name: &spec.name,
+            built_in: None,
+            description: spec.description.as_deref(),
+            created_at: now,
+        };
+        let role = company_store::insert_roles(conn, &[role])
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("role insert returned nothing")))?;
+        store::replace_permissions(conn, role.id, spec.permissions).await?;
+        Ok(role)
+    })
+    .await
+}
+
+/// A custom role of a company the caller belongs to, which they may change: role:manage,
+/// not built-in, and holding nothing the caller lacks.
+async fn changeable_role(
+    conn: &mut diesel_async::AsyncPgConnection,
+    actor: &SignedInUser,
+    role_id: Uuid,
+) -> AppResult<(RoleRow, Member)> {
+    let role = company_store::find_role_for_member(conn, role_id, actor.user_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("role"))?;
+    company_store::lock_company(conn, role.company_id).await?;
+    let caller = access::member(conn, role.company_id, actor.user_id).await?;
+    caller.require(Resource::Role, Action::Manage)?;
+    if role.built_in().is_some() {
+        return Err(AppError::forbidden(
+            "built-in roles cannot be changed; create a custom role instead",
+        ));
+    }
+    require_holds(
+        &caller,
+        role_permissions(conn, &role).await?,
+        "change a role holding",
+    )?;
+    Ok((role, caller))
+}
+
+/// Renames, describes and re-permissions a custom role.
+pub async fn update_role(
+    app: &App,
+    actor: &SignedInUser,
+    role_id: Uuid,
+    spec: RoleSpec,
+) -> AppResult<RoleRow> {
+    actor.require_verified()?;
+    let company_id = spec.company_id;
+    let checked = check_spec(spec);
+    let mut conn = app.pool.get().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let (role, caller) = changeable_role(conn, actor, role_id).await?;
+        if role.company_id != company_id {
+            return Err(AppError::not_found("role"));
+        }
+        let spec = checked?;
+        require_holds(&caller, spec.permissions, "grant")?;
+        if let Some(other) = company_store::find_role_by_name(conn, company_id, &spec.name).await?
+            && other.id != role.id
+        {
+            return Err(AppError::conflict(format!(
+                "the company already has a role named {}",
+                spec.name
+            )));
+        }
+        let role = company_store::update_role(conn, role.id, &spec.name, spec.description.as_deref()).await?;
+        store::replace_permissions(conn, role.id, spec.permissions).await?;
+        Ok(role)
+    })
+    .await
+}
+
+/// Deletes a custom role nobody holds any more.
+pub async fn delete_role(app: &App, actor: &SignedInUser, role_id: Uuid) -> AppResult<()> {
+    actor.require_verified()?;
+    let mut conn = app.pool.get().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let (role, _) = changeable_role(conn, actor, role_id).await?;
+        let holders = store::holders(conn, role.id).await?;
+        if holders > 0 {
+            return Err(AppError::conflict(format!(
+                "{holders} member(s) still hold the role {}; give them another role first",
+                role.name
+            )));
+        }
+        company_store::delete_role(conn, role.id).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// The caller's effective permissions in a company (and, once projects exist, a project).
+pub async fn effective_permissions(
+    app: &App,
+    actor: &SignedInUser,
+    company_id: Uuid,
+    project_id: Option<Uuid>,
+) -> AppResult<PermissionSet> {
+    actor.require_verified()?;
+    let mut conn = app.pool.get().await?;
+    let member = access::member(&mut conn, company_id, actor.user_id).await?;
+    if project_id.is_some() {
+        // No project exists yet, so no project id names one the caller can see.
+        return Err(AppError::not_found("project"));
+    }
+    Ok(member.permissions)
+}
