@@ -16,6 +16,7 @@ pub mod input;
 pub mod invitations;
 pub mod mail;
 pub mod pagination;
+pub mod projects;
 pub mod rate_limit;
 pub mod rbac;
 pub mod server;

@@ -16,6 +16,9 @@ use crate::graphql::context::{app, loader, parse_id, signed_in};
 use crate::invitations::graphql::{Invitation, InvitationStatus};
 use crate::invitations::service as invitations;
 use crate::pagination::{Cursor, PageRequest};
+use crate::projects::graphql::Project;
+use crate::projects::service as projects;
+use crate::projects::store::ProjectFilter;
 use crate::rbac::authorizer::CompanyPermission;
 use crate::rbac::catalog::{Action, Resource, built_in_permissions};
 use crate::rbac::graphql::{PermissionObject, permission_list};
@@ -215,6 +218,33 @@ impl Company {
             },
             |row| Invitation::new(row, now),
         )))
+    }
+
+    /// Projects, oldest first; archived ones only with `includeArchived`.
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, child_complexity)")]
+    async fn projects(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        search: Option<String>,
+        include_archived: Option<bool>,
+    ) -> Result<PageConnection<Project>> {
+        let page = PageRequest::parse(first, after.as_deref())?;
+        let filter = ProjectFilter {
+            search: search.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()),
+            include_archived: include_archived.unwrap_or(false),
+        };
+        let rows = projects::list_projects(app(ctx), signed_in(ctx)?, self.row.id, filter, page).await?;
+        Ok(connection(
+            rows,
+            page.after.is_some(),
+            |row| Cursor {
+                at: row.created_at,
+                id: row.id,
+            },
+            Project::new,
+        ))
     }
 
     /// Built-in roles in rank order, then custom roles by name.

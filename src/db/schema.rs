@@ -61,6 +61,27 @@ diesel::table! {
 }
 
 diesel::table! {
+    project_role_grants (project_id, user_id) {
+        project_id -> Uuid,
+        user_id -> Uuid,
+        role_id -> Uuid,
+        granted_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    projects (id) {
+        id -> Uuid,
+        company_id -> Uuid,
+        name -> Text,
+        description -> Nullable<Text>,
+        archived_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     rate_limit_hits (id) {
         id -> Int8,
         bucket -> Text,
@@ -149,6 +170,10 @@ diesel::joinable!(invitations -> roles (role_id));
 diesel::joinable!(memberships -> companies (company_id));
 diesel::joinable!(memberships -> roles (role_id));
 diesel::joinable!(memberships -> users (user_id));
+diesel::joinable!(project_role_grants -> projects (project_id));
+diesel::joinable!(project_role_grants -> roles (role_id));
+diesel::joinable!(project_role_grants -> users (user_id));
+diesel::joinable!(projects -> companies (company_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(role_permissions -> roles (role_id));
 diesel::joinable!(roles -> companies (company_id));
@@ -160,6 +185,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     invitations,
     mail_outbox,
     memberships,
+    project_role_grants,
+    projects,
     rate_limit_hits,
     refresh_tokens,
     role_permissions,

@@ -15,6 +15,7 @@ use crate::app::App;
 use crate::companies::graphql::{CompaniesMutation, CompaniesQuery};
 use crate::companies::loader::{CompanyLoader, RoleLoader};
 use crate::invitations::graphql::{InvitationsMutation, InvitationsQuery};
+use crate::projects::graphql::{ProjectsMutation, ProjectsQuery};
 use crate::rbac::authorizer::AuthorizerPerRequest;
 use crate::rbac::graphql::{RbacMutation, RbacQuery};
 use crate::rbac::loader::RolePermissionsLoader;
@@ -24,7 +25,13 @@ use crate::users::loader::UserLoader;
 
 /// The root query type.
 #[derive(MergedObject, Default)]
-pub struct Query(UsersQuery, CompaniesQuery, InvitationsQuery, RbacQuery);
+pub struct Query(
+    UsersQuery,
+    CompaniesQuery,
+    InvitationsQuery,
+    RbacQuery,
+    ProjectsQuery,
+);
 
 /// The root mutation type.
 #[derive(MergedObject, Default)]
@@ -34,6 +41,7 @@ pub struct Mutation(
     CompaniesMutation,
     InvitationsMutation,
     RbacMutation,
+    ProjectsMutation,
 );
 
 /// Guildhall's executable schema.

@@ -15,6 +15,7 @@ use crate::companies::model::{NewRole, RoleRow};
 use crate::companies::store as company_store;
 use crate::error::{AppError, AppResult, FieldError, InputCheck};
 use crate::input;
+use crate::projects::access::project_member;
 
 /// A custom role as submitted.
 pub struct RoleSpec {
@@ -200,7 +201,8 @@ pub async fn delete_role(app: &App, actor: &SignedInUser, role_id: Uuid) -> AppR
     .await
 }
 
-/// The caller's effective permissions in a company (and, once projects exist, a project).
+/// The caller's effective permissions in a company, or in one of its projects (their
+/// company role's permissions plus those of their grant there).
 pub async fn effective_permissions(
     app: &App,
     actor: &SignedInUser,
@@ -210,9 +212,12 @@ pub async fn effective_permissions(
     actor.require_verified()?;
     let mut conn = app.pool.get().await?;
     let member = access::member(&mut conn, company_id, actor.user_id).await?;
-    if project_id.is_some() {
-        // No project exists yet, so no project id names one the caller can see.
+    let Some(project_id) = project_id else {
+        return Ok(member.permissions);
+    };
+    let (project, in_project) = project_member(&mut conn, project_id, actor.user_id, false).await?;
+    if project.company_id != company_id {
         return Err(AppError::not_found("project"));
     }
-    Ok(member.permissions)
+    Ok(in_project.permissions)
 }

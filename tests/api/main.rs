@@ -13,6 +13,7 @@ mod isolation;
 mod limits;
 mod mail_outbox;
 mod passwords;
+mod projects;
 mod rbac;
 mod registration;
 mod schema;

@@ -74,6 +74,10 @@ struct Team {
     company: Company,
     tokens: Vec<String>,
     target: String,
+    /// A project that is never archived (view, edit, delete attempts).
+    project: String,
+    /// A project the manage attempts archive.
+    archivable: String,
 }
 
 async fn team(t: &TestApp) -> Team {
@@ -88,10 +92,25 @@ async fn team(t: &TestApp) -> Team {
         .member(&owner, &company, "target@example.com", "Target", "Viewer")
         .await;
     let target = t.user_id(&target).await;
+    let create = "mutation($c: ID!, $n: String!) { createProject(companyId: $c, name: $n) { id } }";
+    let project = t
+        .ok(Some(&owner), create, json!({ "c": company.id, "n": "Scope 1" }))
+        .await["createProject"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let archivable = t
+        .ok(Some(&owner), create, json!({ "c": company.id, "n": "Old" }))
+        .await["createProject"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     Team {
         company,
         tokens,
         target,
+        project,
+        archivable,
     }
 }
 
@@ -190,6 +209,42 @@ async fn attempt(
                 Some(token),
                 create,
                 json!({ "c": c.id, "n": format!("Empty {cell}") }),
+            )
+            .await
+        }
+        ("PROJECT", "VIEW") => {
+            t.gql(
+                Some(token),
+                "query($p: ID!) { project(id: $p) { name } }",
+                json!({ "p": team.project }),
+            )
+            .await
+        }
+        ("PROJECT", "CREATE") => {
+            let create = "mutation($c: ID!, $n: String!) { createProject(companyId: $c, name: $n) { id } }";
+            t.gql(
+                Some(token),
+                create,
+                json!({ "c": c.id, "n": format!("Project {cell}") }),
+            )
+            .await
+        }
+        ("PROJECT", "EDIT") => {
+            let update =
+                "mutation($p: ID!) { updateProject(id: $p, description: \"Scope 1 emissions\") { id } }";
+            t.gql(Some(token), update, json!({ "p": team.project })).await
+        }
+        ("PROJECT", "DELETE") => {
+            // The project is not archived: allowed callers get CONFLICT and nothing is deleted.
+            let delete = "mutation($p: ID!) { deleteProject(id: $p) }";
+            let response = t.gql(Some(token), delete, json!({ "p": team.project })).await;
+            return Some(error_code(&response) == "CONFLICT");
+        }
+        ("PROJECT", "MANAGE") => {
+            t.gql(
+                Some(token),
+                "mutation($p: ID!) { archiveProject(id: $p) { id } }",
+                json!({ "p": team.archivable }),
             )
             .await
         }

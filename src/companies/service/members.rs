@@ -12,6 +12,7 @@ use crate::companies::model::{BuiltIn, CompanyRow, MembershipRow, RoleRow};
 use crate::companies::store::{self, MemberFilter};
 use crate::error::{AppError, AppResult};
 use crate::pagination::{Page, PageRequest};
+use crate::projects::store as project_store;
 use crate::rbac::authorizer::role_permissions;
 use crate::rbac::catalog::{Action, Resource, built_in_permissions};
 use crate::users::model::UserRow;
@@ -115,6 +116,7 @@ pub async fn remove_member(
         }
         ensure_other_owner(conn, &target, "be removed").await?;
         store::delete_membership(conn, target.membership.id).await?;
+        project_store::delete_grants_in_company(conn, company_id, user_id).await?;
         move_active_company_off(conn, user_id, company_id).await
     })
     .await
@@ -129,6 +131,7 @@ pub async fn leave_company(app: &App, actor: &SignedInUser, company_id: Uuid) ->
         let member = access::member(conn, company_id, actor.user_id).await?;
         ensure_other_owner(conn, &member, "leave").await?;
         store::delete_membership(conn, member.membership.id).await?;
+        project_store::delete_grants_in_company(conn, company_id, actor.user_id).await?;
         move_active_company_off(conn, actor.user_id, company_id).await
     })
     .await

@@ -1,0 +1,2 @@
+DROP TABLE project_role_grants;
+DROP TABLE projects;

@@ -1,0 +1,207 @@
+//! GraphQL face of projects: `Project`, `ProjectRoleAssignment`, and the project and grant
+//! mutations.
+
+use async_graphql::{Context, ID, MaybeUndefined, Object, Result};
+use chrono::{DateTime, Utc};
+
+use super::model::ProjectRow;
+use super::service;
+use crate::companies::access::Member;
+use crate::companies::graphql::{Company, Role};
+use crate::companies::loader::CompanyLoader;
+use crate::companies::model::RoleRow;
+use crate::error::AppError;
+use crate::graphql::context::{app, loader, parse_id, signed_in};
+use crate::users::graphql::User;
+use crate::users::model::UserRow;
+
+/// A project of a company.
+pub struct Project {
+    row: ProjectRow,
+}
+
+impl Project {
+    /// Wraps a row the caller may see.
+    pub fn new(row: ProjectRow) -> Self {
+        Self { row }
+    }
+}
+
+#[Object]
+impl Project {
+    async fn id(&self) -> ID {
+        ID(self.row.id.to_string())
+    }
+
+    async fn company(&self, ctx: &Context<'_>) -> Result<Company> {
+        let company = loader::<CompanyLoader>(ctx)
+            .load_one(self.row.company_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("company"))?;
+        Ok(Company::loaded(company))
+    }
+
+    async fn name(&self) -> &str {
+        &self.row.name
+    }
+
+    async fn description(&self) -> Option<&str> {
+        self.row.description.as_deref()
+    }
+
+    /// Archived projects are read-only and hidden from lists unless asked for.
+    async fn archived(&self) -> bool {
+        self.row.archived_at.is_some()
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.row.created_at
+    }
+
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.row.updated_at
+    }
+
+    /// Project-scoped role grants.
+    async fn members(&self, ctx: &Context<'_>) -> Result<Vec<ProjectRoleAssignment>> {
+        let (grants, viewer) = service::list_grants(app(ctx), signed_in(ctx)?, self.row.id).await?;
+        Ok(grants
+            .into_iter()
+            .map(|(user, role)| ProjectRoleAssignment::new(user, role, &viewer))
+            .collect())
+    }
+}
+
+/// A user's role inside one project.
+pub struct ProjectRoleAssignment {
+    user: User,
+    role: RoleRow,
+}
+
+impl ProjectRoleAssignment {
+    fn new(user: UserRow, role: RoleRow, viewer: &Member) -> Self {
+        Self {
+            user: User::seen_in_company(user, viewer.member_rights()),
+            role,
+        }
+    }
+}
+
+#[Object]
+impl ProjectRoleAssignment {
+    async fn user(&self) -> &User {
+        &self.user
+    }
+
+    async fn role(&self) -> Role {
+        Role(self.role.clone())
+    }
+}
+
+/// Project queries.
+#[derive(Default)]
+pub struct ProjectsQuery;
+
+#[Object]
+impl ProjectsQuery {
+    /// A project of a company the caller belongs to; NOT_FOUND for any other id.
+    async fn project(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Project>> {
+        let (row, _) = service::get_project(app(ctx), signed_in(ctx)?, parse_id(&id, "project")?).await?;
+        Ok(Some(Project::new(row)))
+    }
+}
+
+/// Project mutations.
+#[derive(Default)]
+pub struct ProjectsMutation;
+
+#[Object]
+impl ProjectsMutation {
+    /// Creates a project (project:create).
+    async fn create_project(
+        &self,
+        ctx: &Context<'_>,
+        company_id: ID,
+        name: String,
+        description: Option<String>,
+    ) -> Result<Project> {
+        let company_id = parse_id(&company_id, "company")?;
+        let (row, _) =
+            service::create_project(app(ctx), signed_in(ctx)?, company_id, &name, description).await?;
+        Ok(Project::new(row))
+    }
+
+    /// Renames or re-describes a project (project:edit; CONFLICT while archived).
+    async fn update_project(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        name: Option<String>,
+        description: MaybeUndefined<String>,
+    ) -> Result<Project> {
+        let description = match description {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(value) => Some(Some(value)),
+        };
+        let project_id = parse_id(&id, "project")?;
+        let (row, _) =
+            service::update_project(app(ctx), signed_in(ctx)?, project_id, name, description).await?;
+        Ok(Project::new(row))
+    }
+
+    /// Archives a project: hidden from lists and read-only (project:manage).
+    async fn archive_project(&self, ctx: &Context<'_>, id: ID) -> Result<Project> {
+        let (row, _) =
+            service::set_archived(app(ctx), signed_in(ctx)?, parse_id(&id, "project")?, true).await?;
+        Ok(Project::new(row))
+    }
+
+    /// Restores an archived project (project:manage).
+    async fn restore_project(&self, ctx: &Context<'_>, id: ID) -> Result<Project> {
+        let (row, _) =
+            service::set_archived(app(ctx), signed_in(ctx)?, parse_id(&id, "project")?, false).await?;
+        Ok(Project::new(row))
+    }
+
+    /// Deletes an archived project and everything in it (project:delete).
+    async fn delete_project(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        service::delete_project(app(ctx), signed_in(ctx)?, parse_id(&id, "project")?).await?;
+        Ok(true)
+    }
+
+    /// Gives a member a role inside one project, on top of their company role.
+    async fn grant_project_role(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        user_id: ID,
+        role_id: ID,
+    ) -> Result<ProjectRoleAssignment> {
+        let actor = signed_in(ctx)?;
+        let project_id = parse_id(&project_id, "project")?;
+        let (user, role) = service::grant_project_role(
+            app(ctx),
+            actor,
+            project_id,
+            parse_id(&user_id, "member")?,
+            parse_id(&role_id, "role")?,
+        )
+        .await?;
+        let (_, viewer) = service::get_project(app(ctx), actor, project_id).await?;
+        Ok(ProjectRoleAssignment::new(user, role, &viewer))
+    }
+
+    /// Takes a member's project role away.
+    async fn revoke_project_role(&self, ctx: &Context<'_>, project_id: ID, user_id: ID) -> Result<bool> {
+        let project_id = parse_id(&project_id, "project")?;
+        service::revoke_project_role(
+            app(ctx),
+            signed_in(ctx)?,
+            project_id,
+            parse_id(&user_id, "member")?,
+        )
+        .await?;
+        Ok(true)
+    }
+}

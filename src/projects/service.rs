@@ -1,0 +1,243 @@
+//! Project rules: creating, editing, archiving (read-only), deleting (archived only), and
+//! project role grants.
+
+use diesel_async::AsyncConnection;
+use uuid::Uuid;
+
+use super::access::project_member;
+use super::model::{NewProject, ProjectChanges, ProjectRow};
+use super::store::{self, ProjectFilter};
+use crate::app::App;
+use crate::auth::actor::SignedInUser;
+use crate::companies::access::{self, Member};
+use crate::companies::model::RoleRow;
+use crate::companies::store as company_store;
+use crate::error::{AppError, AppResult, InputCheck};
+use crate::input;
+use crate::pagination::{Page, PageRequest};
+use crate::rbac::authorizer::role_permissions;
+use crate::rbac::catalog::{Action, Resource};
+use crate::users::model::UserRow;
+
+const MAX_DESCRIPTION_CHARS: usize = 2_000;
+
+fn parse_name(raw: &str, path: &str) -> AppResult<String> {
+    input::text(raw, path, 1, 100)
+}
+
+/// CONFLICT for writes to an archived project.
+fn require_active(project: &ProjectRow) -> AppResult<()> {
+    if project.archived_at.is_some() {
+        return Err(AppError::conflict(
+            "the project is archived; restore it to change it",
+        ));
+    }
+    Ok(())
+}
+
+/// Creates a project (project:create in the company).
+pub async fn create_project(
+    app: &App,
+    actor: &SignedInUser,
+    company_id: Uuid,
+    name: &str,
+    description: Option<String>,
+) -> AppResult<(ProjectRow, Member)> {
+    actor.require_verified()?;
+    let mut check = InputCheck::default();
+    let name = check.take(parse_name(name, "name"));
+    let description = check.take(input::optional_text(
+        description,
+        "description",
+        MAX_DESCRIPTION_CHARS,
+    ));
+    let now = app.clock.now();
+    let mut conn = app.pool.get().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let member = access::member(conn, company_id, actor.user_id).await?;
+        member.require(Resource::Project, Action::Create)?;
+        check.finish()?;
+        let (Some(name), Some(description)) = (name, description) else {
+            return Err(AppError::internal(anyhow::anyhow!(
+                "input check passed without values"
+            )));
+        };
+        let project = NewProject {
+            id: Uuid::new_v4(),
+            company_id,
+            name: &name,
+            description: description.as_deref(),
+            created_at: now,
+            updated_at: now,
+        };
+        Ok((store::insert_project(conn, &project).await?, member))
+    })
+    .await
+}
+
+/// A project the caller may see, with their standing in it.
+pub async fn get_project(
+    app: &App,
+    actor: &SignedInUser,
+    project_id: Uuid,
+) -> AppResult<(ProjectRow, Member)> {
+    actor.require_verified()?;
+    let mut conn = app.pool.get().await?;
+    let (project, member) = project_member(&mut conn, project_id, actor.user_id, false).await?;
+    member.require(Resource::Project, Action::View)?;
+    Ok((project, member))
+}
+
+/// A page of the company's projects (project:view in the company).
+pub async fn list_projects(
+    app: &App,
+    actor: &SignedInUser,
+    company_id: Uuid,
+    filter: ProjectFilter,
+    page: PageRequest,
+) -> AppResult<Page<ProjectRow>> {
+    actor.require_verified()?;
+    let mut conn = app.pool.get().await?;
+    access::member(&mut conn, company_id, actor.user_id)
+        .await?
+        .require(Resource::Project, Action::View)?;
+    let rows = store::list(&mut conn, company_id, &filter, page).await?;
+    let total = store::count(&mut conn, company_id, &filter).await?;
+    Ok(Page::from_rows(rows, page, total))
+}
+
+/// Renames or re-describes a project (project:edit there; not while archived).
+pub async fn update_project(
+    app: &App,
+    actor: &SignedInUser,
+    project_id: Uuid,
+    name: Option<String>,
+    description: Option<Option<String>>,
+) -> AppResult<(ProjectRow, Member)> {
+    actor.require_verified()?;
+    let mut check = InputCheck::default();
+    let changes = ProjectChanges {
+        name: name.and_then(|n| check.take(parse_name(&n, "name"))),
+        description: description.map(|d| {
+            check
+                .take(input::optional_text(d, "description", MAX_DESCRIPTION_CHARS))
+                .flatten()
+        }),
+    };
+    let now = app.clock.now();
+    let mut conn = app.pool.get().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let (project, member) = project_member(conn, project_id, actor.user_id, true).await?;
+        member.require(Resource::Project, Action::Edit)?;
+        require_active(&project)?;
+        check.finish()?;
+        Ok((store::update(conn, project.id, &changes, now).await?, member))
+    })
+    .await
+}
+
+/// Archives (`archive`) or restores a project (project:manage there).
+pub async fn set_archived(
+    app: &App,
+    actor: &SignedInUser,
+    project_id: Uuid,
+    archive: bool,
+) -> AppResult<(ProjectRow, Member)> {
+    actor.require_verified()?;
+    let now = app.clock.now();
+    let mut conn = app.pool.get().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let (project, member) = project_member(conn, project_id, actor.user_id, true).await?;
+        member.require(Resource::Project, Action::Manage)?;
+        let archived_at = if archive {
+            Some(project.archived_at.unwrap_or(now))
+        } else {
+            None
+        };
+        Ok((
+            store::set_archived(conn, project.id, archived_at, now).await?,
+            member,
+        ))
+    })
+    .await
+}
+
+/// Deletes an archived project and everything in it (project:delete there).
+pub async fn delete_project(app: &App, actor: &SignedInUser, project_id: Uuid) -> AppResult<()> {
+    actor.require_verified()?;
+    let mut conn = app.pool.get().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let (project, member) = project_member(conn, project_id, actor.user_id, true).await?;
+        member.require(Resource::Project, Action::Delete)?;
+        if project.archived_at.is_none() {
+            return Err(AppError::conflict("archive the project before deleting it"));
+        }
+        store::delete(conn, project.id).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Gives a company member a role inside the project (project:manage there; nobody grants
+/// more than they hold in it).
+pub async fn grant_project_role(
+    app: &App,
+    actor: &SignedInUser,
+    project_id: Uuid,
+    user_id: Uuid,
+    role_id: Uuid,
+) -> AppResult<(UserRow, RoleRow)> {
+    actor.require_verified()?;
+    let now = app.clock.now();
+    let mut conn = app.pool.get().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let (project, caller) = project_member(conn, project_id, actor.user_id, true).await?;
+        caller.require(Resource::Project, Action::Manage)?;
+        access::member(conn, project.company_id, user_id)
+            .await
+            .map_err(|_| AppError::not_found("member"))?;
+        let role = company_store::find_role(conn, project.company_id, role_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("role"))?;
+        caller.require_can_grant(&role, role_permissions(conn, &role).await?)?;
+        store::upsert_grant(conn, project.id, user_id, role.id, now).await?;
+        let user = crate::users::store::users_by_ids(conn, &[user_id])
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| AppError::not_found("member"))?;
+        Ok((user, role))
+    })
+    .await
+}
+
+/// Takes a user's project role away (project:manage there).
+pub async fn revoke_project_role(
+    app: &App,
+    actor: &SignedInUser,
+    project_id: Uuid,
+    user_id: Uuid,
+) -> AppResult<()> {
+    actor.require_verified()?;
+    let mut conn = app.pool.get().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let (project, caller) = project_member(conn, project_id, actor.user_id, true).await?;
+        caller.require(Resource::Project, Action::Manage)?;
+        if !store::delete_grant(conn, project.id, user_id).await? {
+            return Err(AppError::not_found("project role"));
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// The project's role grants (project:view there).
+pub async fn list_grants(
+    app: &App,
+    actor: &SignedInUser,
+    project_id: Uuid,
+) -> AppResult<(Vec<(UserRow, RoleRow)>, Member)> {
+    let (project, member) = get_project(app, actor, project_id).await?;
+    let mut conn = app.pool.get().await?;
+    Ok((store::list_grants(&mut conn, project.id).await?, member))
+}
