@@ -3,6 +3,7 @@
 
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result};
 use chrono::{DateTime, Utc};
+use tokio::sync::OnceCell;
 
 use super::access::{Member, MemberRights};
 use super::loader::{CompanyLoader, RoleLoader};
@@ -84,12 +85,12 @@ impl Role {
     }
 }
 
-/// A company, as one of its members sees it.
+/// A company, as one of its members sees it. The viewer's standing is loaded once per
+/// request and shared by every field that needs it.
 #[derive(Clone)]
 pub struct Company {
     row: CompanyRow,
-    /// The viewer's standing, when the path that reached the company already knows it.
-    viewer: Option<Member>,
+    viewer: OnceCell<Member>,
 }
 
 impl Company {
@@ -97,13 +98,28 @@ impl Company {
     pub fn new(row: CompanyRow, viewer: Member) -> Self {
         Self {
             row,
-            viewer: Some(viewer),
+            viewer: OnceCell::new_with(Some(viewer)),
         }
     }
 
-    /// A company reached through a relation (the viewer's standing is looked up on demand).
+    /// A company reached through a relation (the viewer's standing is loaded on first use).
     pub fn loaded(row: CompanyRow) -> Self {
-        Self { row, viewer: None }
+        Self {
+            row,
+            viewer: OnceCell::new(),
+        }
+    }
+
+    async fn viewer(&self, ctx: &Context<'_>) -> Result<&Member> {
+        let viewer = self
+            .viewer
+            .get_or_try_init(|| async {
+                company::get_company(app(ctx), signed_in(ctx)?, self.row.id)
+                    .await
+                    .map(|(_, viewer)| viewer)
+            })
+            .await?;
+        Ok(viewer)
     }
 }
 
@@ -144,11 +160,7 @@ impl Company {
 
     /// The viewer's company-wide role.
     async fn my_role(&self, ctx: &Context<'_>) -> Result<Role> {
-        if let Some(viewer) = &self.viewer {
-            return Ok(Role(viewer.role.clone()));
-        }
-        let (_, viewer) = company::get_company(app(ctx), signed_in(ctx)?, self.row.id).await?;
-        Ok(Role(viewer.role))
+        Ok(Role(self.viewer(ctx).await?.role.clone()))
     }
 
     /// Members in the order they joined; `search` matches name or email.
@@ -166,10 +178,10 @@ impl Company {
             search: search.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()),
             role_id: role_id.as_ref().map(|id| parse_id(id, "role")).transpose()?,
         };
-        let (rows, viewer) =
-            members::list_members(app(ctx), signed_in(ctx)?, self.row.id, filter, page).await?;
+        let viewer = self.viewer(ctx).await?;
+        let rows = members::list_members(app(ctx), viewer, filter, page).await?;
         let rights = viewer.member_rights();
-        let company = Company::new(self.row.clone(), viewer);
+        let company = self.clone();
         Ok(connection(
             rows,
             page.after.is_some(),
@@ -200,14 +212,8 @@ impl Company {
         status: Option<InvitationStatus>,
     ) -> Result<Option<PageConnection<Invitation>>> {
         let page = PageRequest::parse(first, after.as_deref())?;
-        let rows = invitations::list(
-            app(ctx),
-            signed_in(ctx)?,
-            self.row.id,
-            status.map(Into::into),
-            page,
-        )
-        .await?;
+        let viewer = self.viewer(ctx).await?;
+        let rows = invitations::list(app(ctx), viewer, status.map(Into::into), page).await?;
         let now = app(ctx).clock.now();
         Ok(Some(connection(
             rows,
@@ -235,7 +241,8 @@ impl Company {
             search: search.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()),
             include_archived: include_archived.unwrap_or(false),
         };
-        let rows = projects::list_projects(app(ctx), signed_in(ctx)?, self.row.id, filter, page).await?;
+        let viewer = self.viewer(ctx).await?;
+        let rows = projects::list_projects(app(ctx), viewer, filter, page).await?;
         Ok(connection(
             rows,
             page.after.is_some(),
@@ -249,7 +256,7 @@ impl Company {
 
     /// Built-in roles in rank order, then custom roles by name.
     async fn roles(&self, ctx: &Context<'_>) -> Result<Vec<Role>> {
-        let rows = company::list_roles(app(ctx), signed_in(ctx)?, self.row.id).await?;
+        let rows = company::list_roles(app(ctx), self.viewer(ctx).await?).await?;
         Ok(rows.into_iter().map(Role).collect())
     }
 }

@@ -252,20 +252,18 @@ pub async fn revoke(app: &App, actor: &SignedInUser, id: Uuid) -> AppResult<Invi
     .await
 }
 
-/// A page of the company's invitations (Owner or Admin).
+/// A page of the company's invitations (invitation:view), for a viewer whose standing this
+/// request already loaded.
 pub async fn list(
     app: &App,
-    actor: &SignedInUser,
-    company_id: Uuid,
+    viewer: &Member,
     state: Option<InvitationState>,
     page: PageRequest,
 ) -> AppResult<Page<InvitationRow>> {
-    actor.require_verified()?;
+    viewer.require(Resource::Invitation, Action::View)?;
+    let company_id = viewer.membership.company_id;
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
-    access::member(&mut conn, company_id, actor.user_id)
-        .await?
-        .require(Resource::Invitation, Action::View)?;
     let rows = store::list(&mut conn, company_id, state, page, now).await?;
     let total = store::count(&mut conn, company_id, state, now).await?;
     Ok(Page::from_rows(rows, page, total))

@@ -88,19 +88,17 @@ pub async fn get_project(
     Ok((project, member))
 }
 
-/// A page of the company's projects (project:view in the company).
+/// A page of the company's projects (project:view in the company), for a viewer whose
+/// standing this request already loaded.
 pub async fn list_projects(
     app: &App,
-    actor: &SignedInUser,
-    company_id: Uuid,
+    viewer: &Member,
     filter: ProjectFilter,
     page: PageRequest,
 ) -> AppResult<Page<ProjectRow>> {
-    actor.require_verified()?;
+    viewer.require(Resource::Project, Action::View)?;
+    let company_id = viewer.membership.company_id;
     let mut conn = app.pool.get().await?;
-    access::member(&mut conn, company_id, actor.user_id)
-        .await?
-        .require(Resource::Project, Action::View)?;
     let rows = store::list(&mut conn, company_id, &filter, page).await?;
     let total = store::count(&mut conn, company_id, &filter).await?;
     Ok(Page::from_rows(rows, page, total))

@@ -245,14 +245,11 @@ pub async fn delete_company(
     Ok(())
 }
 
-/// The company's roles (any member may see them).
-pub async fn list_roles(app: &App, actor: &SignedInUser, company_id: Uuid) -> AppResult<Vec<RoleRow>> {
-    actor.require_verified()?;
+/// The company's roles (role:view), for a viewer whose standing this request already loaded.
+pub async fn list_roles(app: &App, viewer: &Member) -> AppResult<Vec<RoleRow>> {
+    viewer.require(Resource::Role, Action::View)?;
     let mut conn = app.pool.get().await?;
-    access::member(&mut conn, company_id, actor.user_id)
-        .await?
-        .require(Resource::Role, Action::View)?;
-    Ok(store::list_roles(&mut conn, company_id).await?)
+    Ok(store::list_roles(&mut conn, viewer.membership.company_id).await?)
 }
 
 /// Makes a company the caller's active one.

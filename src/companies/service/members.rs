@@ -17,22 +17,20 @@ use crate::rbac::authorizer::role_permissions;
 use crate::rbac::catalog::{Action, Resource, built_in_permissions};
 use crate::users::model::UserRow;
 
-/// A page of the company's members with their users and roles, and the caller's standing
-/// (which decides what of each member they may see).
+/// A page of the company's members with their users and roles (member:view), for a viewer
+/// whose standing this request already loaded.
 pub async fn list_members(
     app: &App,
-    actor: &SignedInUser,
-    company_id: Uuid,
+    viewer: &Member,
     filter: MemberFilter,
     page: PageRequest,
-) -> AppResult<(Page<(MembershipRow, UserRow, RoleRow)>, Member)> {
-    actor.require_verified()?;
+) -> AppResult<Page<(MembershipRow, UserRow, RoleRow)>> {
+    viewer.require(Resource::Member, Action::View)?;
+    let company_id = viewer.membership.company_id;
     let mut conn = app.pool.get().await?;
-    let member = access::member(&mut conn, company_id, actor.user_id).await?;
-    member.require(Resource::Member, Action::View)?;
     let rows = store::list_members(&mut conn, company_id, &filter, page).await?;
     let total = store::count_members(&mut conn, company_id, &filter).await?;
-    Ok((Page::from_rows(rows, page, total), member))
+    Ok(Page::from_rows(rows, page, total))
 }
 
 /// Fails with CONFLICT when `target` is the company's last Owner.
