@@ -1,6 +1,18 @@
 // Diesel table definitions, in the shape `diesel print-schema` writes (diesel.toml).
 
 diesel::table! {
+    cycles (id) {
+        id -> Uuid,
+        project_id -> Uuid,
+        name -> Text,
+        starts_on -> Date,
+        ends_on -> Date,
+        closed_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     companies (id) {
         id -> Uuid,
         name -> Text,
@@ -57,6 +69,19 @@ diesel::table! {
         user_id -> Uuid,
         role_id -> Uuid,
         joined_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    modules (id) {
+        id -> Uuid,
+        project_id -> Uuid,
+        name -> Text,
+        description -> Nullable<Text>,
+        scope -> Nullable<Int4>,
+        position -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -165,11 +190,13 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(cycles -> projects (project_id));
 diesel::joinable!(invitations -> companies (company_id));
 diesel::joinable!(invitations -> roles (role_id));
 diesel::joinable!(memberships -> companies (company_id));
 diesel::joinable!(memberships -> roles (role_id));
 diesel::joinable!(memberships -> users (user_id));
+diesel::joinable!(modules -> projects (project_id));
 diesel::joinable!(project_role_grants -> projects (project_id));
 diesel::joinable!(project_role_grants -> roles (role_id));
 diesel::joinable!(project_role_grants -> users (user_id));
@@ -182,9 +209,11 @@ diesel::joinable!(user_tokens -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     companies,
+    cycles,
     invitations,
     mail_outbox,
     memberships,
+    modules,
     project_role_grants,
     projects,
     rate_limit_hits,

@@ -14,7 +14,9 @@ use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 use crate::app::App;
 use crate::companies::graphql::{CompaniesMutation, CompaniesQuery};
 use crate::companies::loader::{CompanyLoader, RoleLoader};
+use crate::cycles::graphql::CyclesMutation;
 use crate::invitations::graphql::{InvitationsMutation, InvitationsQuery};
+use crate::modules::graphql::ModulesMutation;
 use crate::projects::graphql::{ProjectsMutation, ProjectsQuery};
 use crate::rbac::authorizer::AuthorizerPerRequest;
 use crate::rbac::graphql::{RbacMutation, RbacQuery};
@@ -42,6 +44,8 @@ pub struct Mutation(
     InvitationsMutation,
     RbacMutation,
     ProjectsMutation,
+    ModulesMutation,
+    CyclesMutation,
 );
 
 /// Guildhall's executable schema.

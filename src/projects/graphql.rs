@@ -10,8 +10,12 @@ use crate::companies::access::Member;
 use crate::companies::graphql::{Company, Role};
 use crate::companies::loader::CompanyLoader;
 use crate::companies::model::RoleRow;
+use crate::cycles::graphql::Cycle;
+use crate::cycles::service as cycles;
 use crate::error::AppError;
 use crate::graphql::context::{app, loader, parse_id, signed_in};
+use crate::modules::graphql::Module;
+use crate::modules::service as modules;
 use crate::users::graphql::User;
 use crate::users::model::UserRow;
 
@@ -60,6 +64,24 @@ impl Project {
 
     async fn updated_at(&self) -> DateTime<Utc> {
         self.row.updated_at
+    }
+
+    /// Sections of the project, in their order (module:view).
+    async fn modules(&self, ctx: &Context<'_>) -> Result<Vec<Module>> {
+        let (rows, project) = modules::list_modules(app(ctx), signed_in(ctx)?, self.row.id).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| Module::new(row, project.clone()))
+            .collect())
+    }
+
+    /// Reporting cycles in date order (cycle:view).
+    async fn cycles(&self, ctx: &Context<'_>) -> Result<Vec<Cycle>> {
+        let (rows, project) = cycles::list_cycles(app(ctx), signed_in(ctx)?, self.row.id).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| Cycle::new(row, project.clone()))
+            .collect())
     }
 
     /// Project-scoped role grants.

@@ -12,6 +12,7 @@ mod invitations;
 mod isolation;
 mod limits;
 mod mail_outbox;
+mod modules_cycles;
 mod passwords;
 mod projects;
 mod rbac;

@@ -78,6 +78,10 @@ struct Team {
     project: String,
     /// A project the manage attempts archive.
     archivable: String,
+    /// A module of `project`, for edit attempts.
+    module: String,
+    /// A cycle of `project`, for close attempts.
+    cycle: String,
 }
 
 async fn team(t: &TestApp) -> Team {
@@ -105,12 +109,29 @@ async fn team(t: &TestApp) -> Team {
         .as_str()
         .unwrap()
         .to_owned();
+    let module = t
+        .ok(
+            Some(&owner),
+            "mutation($p: ID!) { createModule(projectId: $p, name: \"Scope 1\", scope: 1) { id } }",
+            json!({ "p": project }),
+        )
+        .await["createModule"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cycle_query = "mutation($p: ID!) { createCycle(projectId: $p, name: \"FY1999\", startsOn: \"1999-01-01\", endsOn: \"1999-12-31\") { id } }";
+    let cycle = t.ok(Some(&owner), cycle_query, json!({ "p": project })).await["createCycle"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     Team {
         company,
         tokens,
         target,
         project,
         archivable,
+        module,
+        cycle,
     }
 }
 
@@ -245,6 +266,64 @@ async fn attempt(
                 Some(token),
                 "mutation($p: ID!) { archiveProject(id: $p) { id } }",
                 json!({ "p": team.archivable }),
+            )
+            .await
+        }
+        ("MODULE", "VIEW") => {
+            t.gql(
+                Some(token),
+                "query($p: ID!) { project(id: $p) { modules { id } } }",
+                json!({ "p": team.project }),
+            )
+            .await
+        }
+        ("MODULE", "CREATE") => {
+            let create = "mutation($p: ID!, $n: String!) { createModule(projectId: $p, name: $n) { id } }";
+            t.gql(
+                Some(token),
+                create,
+                json!({ "p": team.project, "n": format!("Module {cell}") }),
+            )
+            .await
+        }
+        ("MODULE", "EDIT") => {
+            let update =
+                "mutation($m: ID!) { updateModule(id: $m, description: \"Direct emissions\") { id } }";
+            t.gql(Some(token), update, json!({ "m": team.module })).await
+        }
+        ("MODULE", "DELETE") => {
+            let create = "mutation($p: ID!) { createModule(projectId: $p, name: \"Doomed\") { id } }";
+            let made = t.ok(Some(owner), create, json!({ "p": team.project })).await;
+            t.gql(
+                Some(token),
+                "mutation($m: ID!) { deleteModule(id: $m) }",
+                json!({ "m": made["createModule"]["id"] }),
+            )
+            .await
+        }
+        ("CYCLE", "VIEW") => {
+            t.gql(
+                Some(token),
+                "query($p: ID!) { project(id: $p) { cycles { id } } }",
+                json!({ "p": team.project }),
+            )
+            .await
+        }
+        ("CYCLE", "CREATE") => {
+            let create = "mutation($p: ID!, $s: String!, $e: String!) { createCycle(projectId: $p, name: \"Year\", startsOn: $s, endsOn: $e) { id } }";
+            let year = 2000 + cell;
+            t.gql(
+                Some(token),
+                create,
+                json!({ "p": team.project, "s": format!("{year}-01-01"), "e": format!("{year}-12-31") }),
+            )
+            .await
+        }
+        ("CYCLE", "MANAGE") => {
+            t.gql(
+                Some(token),
+                "mutation($c: ID!) { closeCycle(id: $c) { id } }",
+                json!({ "c": team.cycle }),
             )
             .await
         }

@@ -1,0 +1,119 @@
+//! Cycle rules: ISO dates, start before end, no overlap within a project, closing and
+//! reopening need cycle:manage, nothing changes in an archived project.
+
+use chrono::NaiveDate;
+use diesel_async::AsyncConnection;
+use uuid::Uuid;
+
+use super::model::{CycleRow, NewCycle};
+use super::store;
+use crate::app::App;
+use crate::auth::actor::SignedInUser;
+use crate::error::{AppError, AppResult, InputCheck};
+use crate::input;
+use crate::projects::access::project_member;
+use crate::projects::model::ProjectRow;
+use crate::rbac::catalog::{Action, Resource};
+
+fn parse_date(raw: &str, path: &str) -> AppResult<NaiveDate> {
+    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+        .map_err(|_| AppError::invalid(path, "must be a date like 2026-01-31"))
+}
+
+/// Adds a cycle to a project (cycle:create); CONFLICT when it overlaps another.
+pub async fn create_cycle(
+    app: &App,
+    actor: &SignedInUser,
+    project_id: Uuid,
+    name: &str,
+    starts_on: &str,
+    ends_on: &str,
+) -> AppResult<(CycleRow, ProjectRow)> {
+    actor.require_verified()?;
+    let mut check = InputCheck::default();
+    let name = check.take(input::text(name, "name", 1, 100));
+    let starts = check.take(parse_date(starts_on, "startsOn"));
+    let ends = check.take(parse_date(ends_on, "endsOn"));
+    if let (Some(starts), Some(ends)) = (starts, ends)
+        && starts >= ends
+    {
+        check.take::<()>(Err(AppError::invalid("endsOn", "must be after startsOn")));
+    }
+    let now = app.clock.now();
+    let mut conn = app.pool.get().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let (project, member) = project_member(conn, project_id, actor.user_id, false).await?;
+        member.require(Resource::Cycle, Action::Create)?;
+        if project.archived_at.is_some() {
+            return Err(AppError::conflict(
+                "the project is archived; restore it to change it",
+            ));
+        }
+        check.finish()?;
+        let (Some(name), Some(starts_on), Some(ends_on)) = (name, starts, ends) else {
+            return Err(AppError::internal(anyhow::anyhow!(
+                "input check passed without values"
+            )));
+        };
+        let cycle = NewCycle {
+            id: Uuid::new_v4(),
+            project_id: project.id,
+            name: &name,
+            starts_on,
+            ends_on,
+            created_at: now,
+        };
+        match store::insert(conn, &cycle).await {
+            Ok(row) => Ok((row, project)),
+            Err(err) if store::is_overlap(&err) => Err(AppError::conflict(
+                "the dates overlap another cycle of this project",
+            )),
+            Err(err) => Err(err.into()),
+        }
+    })
+    .await
+}
+
+/// Closes (`close`) or reopens a cycle (cycle:manage).
+pub async fn set_closed(
+    app: &App,
+    actor: &SignedInUser,
+    cycle_id: Uuid,
+    close: bool,
+) -> AppResult<(CycleRow, ProjectRow)> {
+    actor.require_verified()?;
+    let now = app.clock.now();
+    let mut conn = app.pool.get().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let cycle = store::find_for_member(conn, cycle_id, actor.user_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("cycle"))?;
+        let (project, member) = project_member(conn, cycle.project_id, actor.user_id, true).await?;
+        member.require(Resource::Cycle, Action::Manage)?;
+        if project.archived_at.is_some() {
+            return Err(AppError::conflict(
+                "the project is archived; restore it to change it",
+            ));
+        }
+        let closed_at = if close {
+            Some(cycle.closed_at.unwrap_or(now))
+        } else {
+            None
+        };
+        Ok((store::set_closed(conn, cycle.id, closed_at).await?, project))
+    })
+    .await
+}
+
+/// The project's cycles in date order (cycle:view).
+pub async fn list_cycles(
+    app: &App,
+    actor: &SignedInUser,
+    project_id: Uuid,
+) -> AppResult<(Vec<CycleRow>, ProjectRow)> {
+    actor.require_verified()?;
+    let mut conn = app.pool.get().await?;
+    let (project, member) = project_member(&mut conn, project_id, actor.user_id, false).await?;
+    member.require(Resource::Cycle, Action::View)?;
+    Ok((store::list(&mut conn, project.id).await?, project))
+}

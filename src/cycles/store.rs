@@ -1,0 +1,64 @@
+//! SQL for cycles. A cycle is reached only through the caller's membership of its
+//! project's company; overlaps are refused by the `cycles_no_overlap` exclusion constraint.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::model::{CycleRow, NewCycle};
+use crate::db::schema::{cycles, memberships, projects};
+
+/// Creates a cycle.
+pub async fn insert(conn: &mut AsyncPgConnection, cycle: &NewCycle<'_>) -> QueryResult<CycleRow> {
+    diesel::insert_into(cycles::table)
+        .values(cycle)
+        .returning(CycleRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Whether a database error is the overlap constraint.
+pub fn is_overlap(err: &diesel::result::Error) -> bool {
+    matches!(err, diesel::result::Error::DatabaseError(_, info) if info.constraint_name() == Some("cycles_no_overlap"))
+}
+
+/// The cycle, if `user_id` belongs to its project's company.
+pub async fn find_for_member(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    user_id: Uuid,
+) -> QueryResult<Option<CycleRow>> {
+    cycles::table
+        .inner_join(projects::table)
+        .inner_join(memberships::table.on(memberships::company_id.eq(projects::company_id)))
+        .filter(cycles::id.eq(id))
+        .filter(memberships::user_id.eq(user_id))
+        .select(CycleRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The project's cycles in date order.
+pub async fn list(conn: &mut AsyncPgConnection, project_id: Uuid) -> QueryResult<Vec<CycleRow>> {
+    cycles::table
+        .filter(cycles::project_id.eq(project_id))
+        .order(cycles::starts_on)
+        .select(CycleRow::as_select())
+        .load(conn)
+        .await
+}
+
+/// Closes (Some) or reopens (None) a cycle.
+pub async fn set_closed(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    closed_at: Option<DateTime<Utc>>,
+) -> QueryResult<CycleRow> {
+    diesel::update(cycles::table.find(id))
+        .set(cycles::closed_at.eq(closed_at))
+        .returning(CycleRow::as_returning())
+        .get_result(conn)
+        .await
+}
