@@ -68,6 +68,20 @@ impl Member {
         Ok(())
     }
 
+    /// FORBIDDEN unless this member may change or remove `target`: only an Owner touches an
+    /// Owner, and nobody touches someone who holds more than they do.
+    pub fn require_outranks(&self, target: &Member) -> AppResult<()> {
+        if target.is_owner() && !self.is_owner() {
+            return Err(AppError::forbidden("only an owner may change or remove an owner"));
+        }
+        if !target.permissions.is_subset_of(self.permissions) {
+            return Err(AppError::forbidden(
+                "you cannot change or remove someone who holds more than you",
+            ));
+        }
+        Ok(())
+    }
+
     /// What this member may see of other members.
     pub fn member_rights(&self) -> MemberRights {
         MemberRights {

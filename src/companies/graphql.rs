@@ -13,7 +13,7 @@ use super::service::members;
 use super::store::MemberFilter;
 use crate::error::AppError;
 use crate::graphql::connection::{PageConnection, connection};
-use crate::graphql::context::{app, loader, parse_id, signed_in};
+use crate::graphql::context::{app, loader, parse_id, presence, signed_in};
 use crate::invitations::graphql::{Invitation, InvitationStatus};
 use crate::invitations::service as invitations;
 use crate::pagination::{Cursor, PageRequest};
@@ -377,14 +377,6 @@ struct UpdateCompanyInput {
     size: MaybeUndefined<String>,
     website: MaybeUndefined<String>,
     logo_url: MaybeUndefined<String>,
-}
-
-fn presence(value: MaybeUndefined<String>) -> Option<Option<String>> {
-    match value {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(value) => Some(Some(value)),
-    }
 }
 
 /// Company and team mutations.

@@ -42,7 +42,7 @@ pub async fn create_cycle(
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
-        let (project, member) = project_member(conn, project_id, actor.user_id, false).await?;
+        let (project, member) = project_member(conn, project_id, actor.user_id, true).await?;
         member.require(Resource::Cycle, Action::Create)?;
         if project.archived_at.is_some() {
             return Err(AppError::conflict(

@@ -50,3 +50,12 @@ pub fn loader<'a, T: Send + Sync + 'static>(
 ) -> &'a async_graphql::dataloader::DataLoader<T> {
     ctx.data_unchecked::<async_graphql::dataloader::DataLoader<T>>()
 }
+
+/// An optional input as a change: absent keeps a field (None), null clears it (Some(None)).
+pub fn presence<T>(value: async_graphql::MaybeUndefined<T>) -> Option<Option<T>> {
+    match value {
+        async_graphql::MaybeUndefined::Undefined => None,
+        async_graphql::MaybeUndefined::Null => Some(None),
+        async_graphql::MaybeUndefined::Value(value) => Some(Some(value)),
+    }
+}

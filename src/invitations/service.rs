@@ -53,6 +53,7 @@ pub async fn invite(app: &App, actor: &SignedInUser, input: InviteInput) -> AppR
     let mut conn = app.pool.get().await?;
     let invitation = conn
         .transaction::<_, AppError, _>(async |conn| {
+            company_store::lock_company(conn, input.company_id).await?;
             let caller = access::member(conn, input.company_id, actor.user_id).await?;
             caller.require(Resource::Invitation, Action::Create)?;
             check.finish()?;
@@ -199,7 +200,7 @@ pub async fn resend(app: &App, actor: &SignedInUser, id: Uuid) -> AppResult<Invi
     let mut conn = app.pool.get().await?;
     let invitation = conn
         .transaction::<_, AppError, _>(async |conn| {
-            let (invitation, _) = invitation_for(conn, actor, id, Action::Create).await?;
+            let (invitation, caller) = invitation_for(conn, actor, id, Action::Create).await?;
             if invitation.replaced_at.is_some() {
                 return Err(AppError::conflict(
                     "a newer invitation to this address replaced this one",
@@ -226,6 +227,7 @@ pub async fn resend(app: &App, actor: &SignedInUser, id: Uuid) -> AppResult<Invi
             let role = company_store::find_role(conn, invitation.company_id, invitation.role_id)
                 .await?
                 .ok_or_else(|| AppError::not_found("role"))?;
+            caller.require_can_grant(&role, role_permissions(conn, &role).await?)?;
             mail_invitation(app, conn, &invitation, &role, None, &token.secret, now).await?;
             Ok(invitation)
         })

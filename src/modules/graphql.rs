@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, MaybeUndefined, Object, Result};
 
 use super::model::ModuleRow;
 use super::service::{self, ModuleInput};
-use crate::graphql::context::{app, parse_id, signed_in};
+use crate::graphql::context::{app, parse_id, presence, signed_in};
 use crate::projects::graphql::Project;
 use crate::projects::model::ProjectRow;
 
@@ -47,14 +47,6 @@ impl Module {
     /// 0-based, dense within the project.
     async fn position(&self) -> i32 {
         self.row.position
-    }
-}
-
-fn presence<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
-    match value {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(value) => Some(Some(value)),
     }
 }
 

@@ -146,6 +146,10 @@ pub async fn update_module(
             .await?
             .ok_or_else(|| AppError::not_found("module"))?;
         let project = writable_project(conn, actor, module.project_id, Action::Edit).await?;
+        // Re-read under the project lock: a concurrent delete may have won.
+        let module = store::find_for_member(conn, module.id, actor.user_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("module"))?;
         let (changes, position) = checked?;
         store::update(conn, module.id, &changes, now).await?;
         reorder(conn, project.id, module.id, position).await?;
@@ -166,6 +170,9 @@ pub async fn delete_module(app: &App, actor: &SignedInUser, module_id: Uuid) -> 
             .await?
             .ok_or_else(|| AppError::not_found("module"))?;
         let project = writable_project(conn, actor, module.project_id, Action::Delete).await?;
+        store::find_for_member(conn, module.id, actor.user_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("module"))?;
         store::delete(conn, module.id).await?;
         reorder(conn, project.id, module.id, None).await
     })

@@ -13,7 +13,7 @@ use crate::companies::model::RoleRow;
 use crate::cycles::graphql::Cycle;
 use crate::cycles::service as cycles;
 use crate::error::AppError;
-use crate::graphql::context::{app, loader, parse_id, signed_in};
+use crate::graphql::context::{app, loader, parse_id, presence, signed_in};
 use crate::modules::graphql::Module;
 use crate::modules::service as modules;
 use crate::users::graphql::User;
@@ -101,6 +101,7 @@ pub struct ProjectRoleAssignment {
 }
 
 impl ProjectRoleAssignment {
+    /// `viewer` is the caller's company-wide standing.
     fn new(user: UserRow, role: RoleRow, viewer: &Member) -> Self {
         Self {
             user: User::seen_in_company(user, viewer.member_rights()),
@@ -161,11 +162,7 @@ impl ProjectsMutation {
         name: Option<String>,
         description: MaybeUndefined<String>,
     ) -> Result<Project> {
-        let description = match description {
-            MaybeUndefined::Undefined => None,
-            MaybeUndefined::Null => Some(None),
-            MaybeUndefined::Value(value) => Some(Some(value)),
-        };
+        let description = presence(description);
         let project_id = parse_id(&id, "project")?;
         let (row, _) =
             service::update_project(app(ctx), signed_in(ctx)?, project_id, name, description).await?;
@@ -210,7 +207,7 @@ impl ProjectsMutation {
             parse_id(&role_id, "role")?,
         )
         .await?;
-        let (_, viewer) = service::get_project(app(ctx), actor, project_id).await?;
+        let (_, viewer) = service::list_grants(app(ctx), actor, project_id).await?;
         Ok(ProjectRoleAssignment::new(user, role, &viewer))
     }
 

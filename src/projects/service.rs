@@ -54,6 +54,7 @@ pub async fn create_project(
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
+        company_store::lock_company(conn, company_id).await?;
         let member = access::member(conn, company_id, actor.user_id).await?;
         member.require(Resource::Project, Action::Create)?;
         check.finish()?;
@@ -176,6 +177,26 @@ pub async fn delete_project(app: &App, actor: &SignedInUser, project_id: Uuid) -
     .await
 }
 
+/// Locks the project's company (grants change who may do what, like membership changes),
+/// then checks that the caller may change `user_id`'s grant in the project: project:manage
+/// there, an active project, and an existing grant no stronger than the caller.
+async fn grant_manager(
+    conn: &mut diesel_async::AsyncPgConnection,
+    actor: &SignedInUser,
+    project_id: Uuid,
+    user_id: Uuid,
+) -> AppResult<(ProjectRow, Member)> {
+    let (project, _) = project_member(conn, project_id, actor.user_id, false).await?;
+    company_store::lock_company(conn, project.company_id).await?;
+    let (project, caller) = project_member(conn, project_id, actor.user_id, true).await?;
+    caller.require(Resource::Project, Action::Manage)?;
+    require_active(&project)?;
+    if let Some((_, existing)) = store::find_grant(conn, project.id, user_id).await? {
+        caller.require_can_grant(&existing, role_permissions(conn, &existing).await?)?;
+    }
+    Ok((project, caller))
+}
+
 /// Gives a company member a role inside the project (project:manage there; nobody grants
 /// more than they hold in it).
 pub async fn grant_project_role(
@@ -189,8 +210,7 @@ pub async fn grant_project_role(
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
-        let (project, caller) = project_member(conn, project_id, actor.user_id, true).await?;
-        caller.require(Resource::Project, Action::Manage)?;
+        let (project, caller) = grant_manager(conn, actor, project_id, user_id).await?;
         access::member(conn, project.company_id, user_id)
             .await
             .map_err(|_| AppError::not_found("member"))?;
@@ -219,8 +239,7 @@ pub async fn revoke_project_role(
     actor.require_verified()?;
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
-        let (project, caller) = project_member(conn, project_id, actor.user_id, true).await?;
-        caller.require(Resource::Project, Action::Manage)?;
+        let (project, _) = grant_manager(conn, actor, project_id, user_id).await?;
         if !store::delete_grant(conn, project.id, user_id).await? {
             return Err(AppError::not_found("project role"));
         }
@@ -229,13 +248,15 @@ pub async fn revoke_project_role(
     .await
 }
 
-/// The project's role grants (project:view there).
+/// The project's role grants (project:view there), with the caller's company-wide standing
+/// (which alone decides what they see of other members).
 pub async fn list_grants(
     app: &App,
     actor: &SignedInUser,
     project_id: Uuid,
 ) -> AppResult<(Vec<(UserRow, RoleRow)>, Member)> {
-    let (project, member) = get_project(app, actor, project_id).await?;
+    let (project, _) = get_project(app, actor, project_id).await?;
     let mut conn = app.pool.get().await?;
-    Ok((store::list_grants(&mut conn, project.id).await?, member))
+    let company_member = access::member(&mut conn, project.company_id, actor.user_id).await?;
+    Ok((store::list_grants(&mut conn, project.id).await?, company_member))
 }

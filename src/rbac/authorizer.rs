@@ -19,7 +19,7 @@ use super::store;
 use crate::app::App;
 use crate::auth::actor::Actor;
 use crate::companies::model::RoleRow;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::graphql::context::RequestContext;
 
 /// The permissions a role grants.
@@ -71,7 +71,8 @@ impl Authorizer {
         let mut conn = self.app.pool.get().await?;
         let set = match crate::companies::access::member(&mut conn, company_id, user_id).await {
             Ok(member) => member.permissions,
-            Err(_) => PermissionSet::default(),
+            Err(err) if err.code == ErrorCode::NotFound => PermissionSet::default(),
+            Err(err) => return Err(err),
         };
         grants.insert(company_id, set);
         Ok(set)

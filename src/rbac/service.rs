@@ -188,10 +188,11 @@ pub async fn delete_role(app: &App, actor: &SignedInUser, role_id: Uuid) -> AppR
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
         let (role, _) = changeable_role(conn, actor, role_id).await?;
-        let holders = store::holders(conn, role.id).await?;
-        if holders > 0 {
+        let (members, grants, invitations) = store::holders(conn, role.id, app.clock.now()).await?;
+        if members + grants + invitations > 0 {
             return Err(AppError::conflict(format!(
-                "{holders} member(s) still hold the role {}; give them another role first",
+                "the role {} is still in use ({members} member(s), {grants} project grant(s), \
+                 {invitations} pending invitation(s)); move them to another role first",
                 role.name
             )));
         }

@@ -7,7 +7,9 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::catalog::{Action, Permission, PermissionSet, Resource};
-use crate::db::schema::{memberships, role_permissions};
+use chrono::{DateTime, Utc};
+
+use crate::db::schema::{invitations, memberships, project_role_grants, role_permissions};
 
 /// The stored permissions of each of these roles (roles without rows are absent).
 pub async fn permissions_of_roles(
@@ -63,11 +65,29 @@ pub async fn replace_permissions(
         .map(|_| ())
 }
 
-/// How many members hold the role.
-pub async fn holders(conn: &mut AsyncPgConnection, role_id: Uuid) -> QueryResult<i64> {
-    memberships::table
+/// Who still uses the role: (members, project grants, pending invitations).
+pub async fn holders(
+    conn: &mut AsyncPgConnection,
+    role_id: Uuid,
+    now: DateTime<Utc>,
+) -> QueryResult<(i64, i64, i64)> {
+    let members = memberships::table
         .filter(memberships::role_id.eq(role_id))
         .count()
         .get_result(conn)
-        .await
+        .await?;
+    let grants = project_role_grants::table
+        .filter(project_role_grants::role_id.eq(role_id))
+        .count()
+        .get_result(conn)
+        .await?;
+    let invitations = invitations::table
+        .filter(invitations::role_id.eq(role_id))
+        .filter(invitations::accepted_at.is_null())
+        .filter(invitations::revoked_at.is_null())
+        .filter(invitations::expires_at.gt(now))
+        .count()
+        .get_result(conn)
+        .await?;
+    Ok((members, grants, invitations))
 }

@@ -10,7 +10,7 @@ use super::service::registration::{self, Registration};
 use crate::companies::access::MemberRights;
 use crate::companies::graphql::{Company, Membership};
 use crate::companies::service::company as companies;
-use crate::graphql::context::{app, parse_id, request, signed_in};
+use crate::graphql::context::{app, parse_id, presence, request, signed_in};
 use crate::graphql::guards::SelfOr;
 use crate::rbac::graphql::{PermissionObject, permission_list};
 use crate::rbac::service as rbac;
@@ -288,13 +288,5 @@ impl UsersMutation {
         let actor = signed_in(ctx)?;
         profile::delete_account(app(ctx), actor, &password).await?;
         Ok(true)
-    }
-}
-
-fn presence(value: MaybeUndefined<String>) -> Option<Option<String>> {
-    match value {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(value) => Some(Some(value)),
     }
 }

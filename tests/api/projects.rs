@@ -274,3 +274,99 @@ async fn another_companys_projects_are_not_found() {
         assert_eq!(error_code(&response), "NOT_FOUND", "{query}: {response}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn grants_respect_rank_archiving_and_company_level_visibility() {
+    let t = TestApp::spawn().await;
+    let owner = t.verified_user("owner@example.com", "Owner").await;
+    let company = t.create_company(&owner, "Acme").await;
+    let a = project(&t, &owner, &company, "A").await;
+    let max = t
+        .member(&owner, &company, "max@example.com", "Max", "Manager")
+        .await;
+    let ed = t.member(&owner, &company, "ed@example.com", "Ed", "Editor").await;
+    let ed_id = t.user_id(&ed).await;
+    t.ok(
+        Some(&owner),
+        GRANT,
+        json!({ "p": a, "u": ed_id, "r": company.role("Admin") }),
+    )
+    .await;
+
+    // A company Manager cannot overwrite or revoke the stronger grant an owner gave.
+    let overwrite = t
+        .gql(
+            Some(&max),
+            GRANT,
+            json!({ "p": a, "u": ed_id, "r": company.role("Viewer") }),
+        )
+        .await;
+    assert_eq!(error_code(&overwrite), "FORBIDDEN");
+    let revoke = "mutation($p: ID!, $u: ID!) { revokeProjectRole(projectId: $p, userId: $u) }";
+    assert_eq!(
+        error_code(&t.gql(Some(&max), revoke, json!({ "p": a, "u": ed_id })).await),
+        "FORBIDDEN"
+    );
+
+    // Ed's project Admin grant does not show him company-level member details.
+    let members = "query($p: ID!) { project(id: $p) { members { user { name email lastLoginAt } } } }";
+    let seen = t.gql(Some(&ed), members, json!({ "p": a })).await;
+    assert_eq!(
+        seen["data"]["project"]["members"][0]["user"]["email"],
+        "ed@example.com"
+    );
+    let max_id = t.user_id(&max).await;
+    t.ok(
+        Some(&owner),
+        GRANT,
+        json!({ "p": a, "u": max_id, "r": company.role("Editor") }),
+    )
+    .await;
+    let seen = t.gql(Some(&ed), members, json!({ "p": a })).await;
+    let max_row = seen["data"]["project"]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["user"]["name"] == "Max")
+        .unwrap()
+        .clone();
+    assert_eq!(max_row["user"]["lastLoginAt"], Value::Null);
+    assert_eq!(
+        error_code(&seen),
+        "FORBIDDEN",
+        "member:manage comes only from the company role"
+    );
+
+    // A role used by a project grant cannot be deleted.
+    let create = "mutation($c: ID!) { createRole(input: { companyId: $c, name: \"Reader\", permissions: [{ resource: PROJECT, action: VIEW }] }) { id } }";
+    let reader = t.ok(Some(&owner), create, json!({ "c": company.id })).await["createRole"]["id"].clone();
+    t.ok(Some(&owner), GRANT, json!({ "p": a, "u": max_id, "r": reader }))
+        .await;
+    assert_eq!(
+        error_code(
+            &t.gql(
+                Some(&owner),
+                "mutation($r: ID!) { deleteRole(id: $r) }",
+                json!({ "r": reader })
+            )
+            .await
+        ),
+        "CONFLICT"
+    );
+
+    // Grants of an archived project are frozen.
+    t.ok(
+        Some(&owner),
+        "mutation($p: ID!) { archiveProject(id: $p) { id } }",
+        json!({ "p": a }),
+    )
+    .await;
+    let frozen = t
+        .gql(
+            Some(&owner),
+            GRANT,
+            json!({ "p": a, "u": max_id, "r": company.role("Viewer") }),
+        )
+        .await;
+    assert_eq!(error_code(&frozen), "CONFLICT");
+}

@@ -721,3 +721,30 @@ async fn a_role_change_takes_effect_on_the_next_request() {
     let after = t.gql(Some(&max), invitations, json!({ "c": company.id })).await;
     assert_eq!(error_code(&after), "FORBIDDEN");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn resending_an_invitation_needs_the_right_to_grant_its_role() {
+    let t = TestApp::spawn().await;
+    let owner = t.verified_user("owner@example.com", "Owner").await;
+    let company = t.create_company(&owner, "Acme").await;
+    let max = t
+        .member(&owner, &company, "max@example.com", "Max", "Manager")
+        .await;
+    let invite = "mutation($c: ID!, $r: ID!) { inviteMember(input: { companyId: $c, email: \"boss@example.com\", roleId: $r }) { id } }";
+    let id = t
+        .ok(
+            Some(&owner),
+            invite,
+            json!({ "c": company.id, "r": company.role("Admin") }),
+        )
+        .await["inviteMember"]["id"]
+        .clone();
+    let resend = t
+        .gql(
+            Some(&max),
+            "mutation($i: ID!) { resendInvitation(id: $i) { id } }",
+            json!({ "i": id }),
+        )
+        .await;
+    assert_eq!(error_code(&resend), "FORBIDDEN");
+}

@@ -73,14 +73,7 @@ pub async fn change_member_role(
             .await?
             .ok_or_else(|| AppError::not_found("role"))?;
         let grants_owner = role.built_in() == Some(BuiltIn::Owner);
-        if target.is_owner() && !caller.is_owner() {
-            return Err(AppError::forbidden("only an owner may change an owner's role"));
-        }
-        if !target.permissions.is_subset_of(caller.permissions) {
-            return Err(AppError::forbidden(
-                "you cannot change the role of someone who holds more than you",
-            ));
-        }
+        caller.require_outranks(&target)?;
         caller.require_can_grant(&role, role_permissions(conn, &role).await?)?;
         if !grants_owner {
             ensure_other_owner(conn, &target, "be given another role").await?;
@@ -104,14 +97,7 @@ pub async fn remove_member(
         let caller = access::member(conn, company_id, actor.user_id).await?;
         caller.require(Resource::Member, Action::Manage)?;
         let target = target_member(conn, company_id, user_id).await?;
-        if target.is_owner() && !caller.is_owner() {
-            return Err(AppError::forbidden("only an owner may remove an owner"));
-        }
-        if !target.permissions.is_subset_of(caller.permissions) {
-            return Err(AppError::forbidden(
-                "you cannot remove someone who holds more than you",
-            ));
-        }
+        caller.require_outranks(&target)?;
         ensure_other_owner(conn, &target, "be removed").await?;
         store::delete_membership(conn, target.membership.id).await?;
         project_store::delete_grants_in_company(conn, company_id, user_id).await?;
