@@ -292,19 +292,7 @@ async fn a_company_may_send_at_most_100_invitations_an_hour() {
     let t = TestApp::spawn().await;
     let ann = t.verified_user("ann@example.com", "Ann").await;
     let company = t.create_company(&ann, "Acme").await;
-    let mut conn = t.db.connect().await;
-    let now = t.clock_now();
-    for _ in 0..100 {
-        diesel::insert_into(rate_limit_hits::table)
-            .values((
-                rate_limit_hits::bucket.eq("invitations_company"),
-                rate_limit_hits::key.eq(&company.id),
-                rate_limit_hits::hit_at.eq(now),
-            ))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-    }
+    use_invitation_quota(&t, &company.id, 100).await;
     let input = json!({ "input": { "companyId": company.id, "email": "x@example.com", "roleId": company.role("Viewer") } });
     let limited = t.gql(Some(&ann), INVITE, input.clone()).await;
     assert_eq!(error_code(&limited), "RATE_LIMITED");
@@ -439,19 +427,7 @@ async fn an_import_invites_up_to_the_hourly_quota_and_reports_the_rest() {
     let t = TestApp::spawn().await;
     let ann = t.verified_user("ann@example.com", "Ann").await;
     let company = t.create_company(&ann, "Acme").await;
-    let mut conn = t.db.connect().await;
-    let now = t.clock_now();
-    for _ in 0..98 {
-        diesel::insert_into(rate_limit_hits::table)
-            .values((
-                rate_limit_hits::bucket.eq("invitations_company"),
-                rate_limit_hits::key.eq(&company.id),
-                rate_limit_hits::hit_at.eq(now),
-            ))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-    }
+    use_invitation_quota(&t, &company.id, 98).await;
     // Line 2's role is wrong; line 3 repeats its address with a good role and is invited.
     let csv = "email,name,role\nq1@example.com,Q1,Pilot\nq1@example.com,Q1,Viewer\nq2@example.com,Q2,Viewer\nq3@example.com,Q3,Viewer\n";
     let response = t
@@ -472,4 +448,21 @@ async fn an_import_invites_up_to_the_hourly_quota_and_reports_the_rest() {
             .unwrap()
             .contains("invitations an hour")
     );
+}
+
+/// Records `count` invitations already sent by the company this hour.
+async fn use_invitation_quota(t: &TestApp, company_id: &str, count: usize) {
+    let mut conn = t.db.connect().await;
+    let now = t.clock_now();
+    for _ in 0..count {
+        diesel::insert_into(rate_limit_hits::table)
+            .values((
+                rate_limit_hits::bucket.eq("invitations_company"),
+                rate_limit_hits::key.eq(company_id),
+                rate_limit_hits::hit_at.eq(now),
+            ))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
 }

@@ -53,8 +53,24 @@ async fn target_member(conn: &mut AsyncPgConnection, company_id: Uuid, user_id: 
         .map_err(|_| AppError::not_found("member"))
 }
 
-/// Gives a member another company-wide role (Owner or Admin; only an Owner may touch an
-/// Owner or make one).
+/// Locks the company and returns (caller, target) when the caller may manage the target:
+/// member:manage, and the target holds nothing the caller lacks.
+async fn manageable_member(
+    conn: &mut AsyncPgConnection,
+    actor: &SignedInUser,
+    company_id: Uuid,
+    user_id: Uuid,
+) -> AppResult<(Member, Member)> {
+    store::lock_company(conn, company_id).await?;
+    let caller = access::member(conn, company_id, actor.user_id).await?;
+    caller.require(Resource::Member, Action::Manage)?;
+    let target = target_member(conn, company_id, user_id).await?;
+    caller.require_outranks(&target)?;
+    Ok((caller, target))
+}
+
+/// Gives a member another company-wide role (member:manage; only an Owner touches or makes
+/// an Owner, and nobody hands out more than they hold).
 pub async fn change_member_role(
     app: &App,
     actor: &SignedInUser,
@@ -65,15 +81,11 @@ pub async fn change_member_role(
     actor.require_verified()?;
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
-        store::lock_company(conn, company_id).await?;
-        let caller = access::member(conn, company_id, actor.user_id).await?;
-        caller.require(Resource::Member, Action::Manage)?;
-        let target = target_member(conn, company_id, user_id).await?;
+        let (caller, target) = manageable_member(conn, actor, company_id, user_id).await?;
         let role = store::find_role(conn, company_id, role_id)
             .await?
             .ok_or_else(|| AppError::not_found("role"))?;
         let grants_owner = role.built_in() == Some(BuiltIn::Owner);
-        caller.require_outranks(&target)?;
         caller.require_can_grant(&role, role_permissions(conn, &role).await?)?;
         if !grants_owner {
             ensure_other_owner(conn, &target, "be given another role").await?;
@@ -83,7 +95,7 @@ pub async fn change_member_role(
     .await
 }
 
-/// Removes a member from the company (Owner or Admin; only an Owner may remove an Owner).
+/// Removes a member from the company (member:manage; only an Owner removes an Owner).
 pub async fn remove_member(
     app: &App,
     actor: &SignedInUser,
@@ -93,11 +105,7 @@ pub async fn remove_member(
     actor.require_verified()?;
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
-        store::lock_company(conn, company_id).await?;
-        let caller = access::member(conn, company_id, actor.user_id).await?;
-        caller.require(Resource::Member, Action::Manage)?;
-        let target = target_member(conn, company_id, user_id).await?;
-        caller.require_outranks(&target)?;
+        let (_, target) = manageable_member(conn, actor, company_id, user_id).await?;
         ensure_other_owner(conn, &target, "be removed").await?;
         store::delete_membership(conn, target.membership.id).await?;
         project_store::delete_grants_in_company(conn, company_id, user_id).await?;
