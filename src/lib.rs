@@ -23,5 +23,6 @@ pub mod rate_limit;
 pub mod rbac;
 pub mod server;
 pub mod sessions;
+pub mod tables;
 pub mod telemetry;
 pub mod users;

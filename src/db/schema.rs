@@ -27,6 +27,40 @@ diesel::table! {
 }
 
 diesel::table! {
+    data_fields (id) {
+        id -> Uuid,
+        table_id -> Uuid,
+        key -> Text,
+        label -> Text,
+        field_type -> Text,
+        required -> Bool,
+        is_unique -> Bool,
+        position -> Int4,
+        options -> Nullable<Jsonb>,
+        min_value -> Nullable<Float8>,
+        max_value -> Nullable<Float8>,
+        pattern -> Nullable<Text>,
+        reference_table_id -> Nullable<Uuid>,
+        formula -> Nullable<Text>,
+        restricted -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    data_tables (id) {
+        id -> Uuid,
+        project_id -> Uuid,
+        module_id -> Nullable<Uuid>,
+        name -> Text,
+        description -> Nullable<Text>,
+        schema_version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     invitations (id) {
         id -> Uuid,
         company_id -> Uuid,
@@ -144,6 +178,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    schema_changes (id) {
+        id -> Uuid,
+        table_id -> Uuid,
+        actor_id -> Nullable<Uuid>,
+        change -> Text,
+        field_key -> Text,
+        before -> Nullable<Jsonb>,
+        after -> Nullable<Jsonb>,
+        schema_version -> Int4,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     sessions (id) {
         id -> Uuid,
         user_id -> Uuid,
@@ -191,6 +239,8 @@ diesel::table! {
 }
 
 diesel::joinable!(cycles -> projects (project_id));
+diesel::joinable!(data_tables -> modules (module_id));
+diesel::joinable!(data_tables -> projects (project_id));
 diesel::joinable!(invitations -> companies (company_id));
 diesel::joinable!(invitations -> roles (role_id));
 diesel::joinable!(memberships -> companies (company_id));
@@ -204,12 +254,16 @@ diesel::joinable!(projects -> companies (company_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(role_permissions -> roles (role_id));
 diesel::joinable!(roles -> companies (company_id));
+diesel::joinable!(schema_changes -> data_tables (table_id));
+diesel::joinable!(schema_changes -> users (actor_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(user_tokens -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     companies,
     cycles,
+    data_fields,
+    data_tables,
     invitations,
     mail_outbox,
     memberships,
@@ -220,6 +274,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_tokens,
     role_permissions,
     roles,
+    schema_changes,
     sessions,
     user_tokens,
     users,

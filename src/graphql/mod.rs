@@ -22,6 +22,8 @@ use crate::rbac::authorizer::AuthorizerPerRequest;
 use crate::rbac::graphql::{RbacMutation, RbacQuery};
 use crate::rbac::loader::RolePermissionsLoader;
 use crate::sessions::graphql::SessionsMutation;
+use crate::tables::graphql::{TablesMutation, TablesQuery};
+use crate::tables::loader::FieldsLoader;
 use crate::users::graphql::{UsersMutation, UsersQuery};
 use crate::users::loader::UserLoader;
 
@@ -33,6 +35,7 @@ pub struct Query(
     InvitationsQuery,
     RbacQuery,
     ProjectsQuery,
+    TablesQuery,
 );
 
 /// The root mutation type.
@@ -46,6 +49,7 @@ pub struct Mutation(
     ProjectsMutation,
     ModulesMutation,
     CyclesMutation,
+    TablesMutation,
 );
 
 /// Guildhall's executable schema.
@@ -66,6 +70,7 @@ pub fn build_schema(app: &App) -> GuildhallSchema {
         .data(DataLoader::new(CompanyLoader(app.clone()), tokio::spawn))
         .data(DataLoader::new(RoleLoader(app.clone()), tokio::spawn))
         .data(DataLoader::new(RolePermissionsLoader(app.clone()), tokio::spawn))
+        .data(DataLoader::new(FieldsLoader(app.clone()), tokio::spawn))
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
         .extension(limits::QueryLimits {

@@ -13,9 +13,13 @@ use crate::companies::model::RoleRow;
 use crate::cycles::graphql::Cycle;
 use crate::cycles::service as cycles;
 use crate::error::AppError;
+use crate::graphql::connection::{PageConnection, connection};
 use crate::graphql::context::{app, loader, parse_id, presence, signed_in};
 use crate::modules::graphql::Module;
 use crate::modules::service as modules;
+use crate::pagination::{Cursor, PageRequest};
+use crate::tables::graphql::DataTable;
+use crate::tables::service as tables;
 use crate::users::graphql::User;
 use crate::users::model::UserRow;
 
@@ -82,6 +86,27 @@ impl Project {
             .into_iter()
             .map(|row| Cycle::new(row, project.clone()))
             .collect())
+    }
+
+    /// Data tables, oldest first (table:view).
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, child_complexity)")]
+    async fn tables(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<PageConnection<DataTable>> {
+        let page = PageRequest::parse(first, after.as_deref())?;
+        let (rows, project) = tables::list_tables(app(ctx), signed_in(ctx)?, self.row.id, page).await?;
+        Ok(connection(
+            rows,
+            page.after.is_some(),
+            |row| Cursor {
+                at: row.created_at,
+                id: row.id,
+            },
+            |row| DataTable::new(row, project.clone()),
+        ))
     }
 
     /// Project-scoped role grants.

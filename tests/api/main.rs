@@ -20,4 +20,5 @@ mod registration;
 mod schema;
 mod sessions;
 mod startup;
+mod tables;
 mod transport;

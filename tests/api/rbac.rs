@@ -82,6 +82,8 @@ struct Team {
     module: String,
     /// A cycle of `project`, for close attempts.
     cycle: String,
+    /// A data table of `project`, for view, edit and field attempts.
+    table: String,
 }
 
 async fn team(t: &TestApp) -> Team {
@@ -124,6 +126,11 @@ async fn team(t: &TestApp) -> Team {
         .as_str()
         .unwrap()
         .to_owned();
+    let table_query = "mutation($p: ID!) { createDataTable(projectId: $p, name: \"Fuel\") { id } }";
+    let table = t.ok(Some(&owner), table_query, json!({ "p": project })).await["createDataTable"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     Team {
         company,
         tokens,
@@ -132,6 +139,7 @@ async fn team(t: &TestApp) -> Team {
         archivable,
         module,
         cycle,
+        table,
     }
 }
 
@@ -316,6 +324,46 @@ async fn attempt(
                 Some(token),
                 create,
                 json!({ "p": team.project, "s": format!("{year}-01-01"), "e": format!("{year}-12-31") }),
+            )
+            .await
+        }
+        ("TABLE", "VIEW") => {
+            t.gql(
+                Some(token),
+                "query($t: ID!) { dataTable(id: $t) { name } }",
+                json!({ "t": team.table }),
+            )
+            .await
+        }
+        ("TABLE", "CREATE") => {
+            let create = "mutation($p: ID!, $n: String!) { createDataTable(projectId: $p, name: $n) { id } }";
+            t.gql(
+                Some(token),
+                create,
+                json!({ "p": team.project, "n": format!("Table {cell}") }),
+            )
+            .await
+        }
+        ("TABLE", "EDIT") => {
+            let update = "mutation($t: ID!) { updateDataTable(id: $t, description: \"Fuel use\") { id } }";
+            t.gql(Some(token), update, json!({ "t": team.table })).await
+        }
+        ("TABLE", "DELETE") => {
+            let create = "mutation($p: ID!) { createDataTable(projectId: $p, name: \"Doomed\") { id } }";
+            let made = t.ok(Some(owner), create, json!({ "p": team.project })).await;
+            t.gql(
+                Some(token),
+                "mutation($t: ID!) { deleteDataTable(id: $t) }",
+                json!({ "t": made["createDataTable"]["id"] }),
+            )
+            .await
+        }
+        ("TABLE", "MANAGE") => {
+            let add = "mutation($t: ID!, $k: String!) { addField(tableId: $t, field: { key: $k, label: \"Note\", type: TEXT }) { id } }";
+            t.gql(
+                Some(token),
+                add,
+                json!({ "t": team.table, "k": format!("note_{cell}") }),
             )
             .await
         }

@@ -1,0 +1,3 @@
+DROP TABLE schema_changes;
+DROP TABLE data_fields;
+DROP TABLE data_tables;

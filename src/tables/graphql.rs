@@ -1,0 +1,337 @@
+//! GraphQL face of data tables: `DataTable`, `DataField`, schema history, and the table
+//! and field mutations.
+
+use async_graphql::{Context, ID, InputObject, Json, MaybeUndefined, Object, Result};
+use chrono::{DateTime, Utc};
+
+use super::fields::FieldDraft;
+use super::loader::FieldsLoader;
+use super::model::{FieldRow, FieldType, SchemaChangeRow, TableRow};
+use super::service::{self, NewTableInput};
+use crate::graphql::connection::{PageConnection, connection};
+use crate::graphql::context::{app, loader, parse_id, presence, signed_in};
+use crate::modules::graphql::Module;
+use crate::modules::service as modules;
+use crate::pagination::{Cursor, PageRequest};
+use crate::projects::graphql::Project;
+use crate::projects::model::ProjectRow;
+use crate::users::graphql::User;
+use crate::users::loader::UserLoader;
+
+/// A user-defined table of a project.
+pub struct DataTable {
+    row: TableRow,
+    project: ProjectRow,
+}
+
+impl DataTable {
+    /// A table with the project it belongs to.
+    pub fn new(row: TableRow, project: ProjectRow) -> Self {
+        Self { row, project }
+    }
+}
+
+#[Object]
+impl DataTable {
+    async fn id(&self) -> ID {
+        ID(self.row.id.to_string())
+    }
+
+    async fn project(&self) -> Project {
+        Project::new(self.project.clone())
+    }
+
+    /// The module the table sits in, if any.
+    async fn module(&self, ctx: &Context<'_>) -> Result<Option<Module>> {
+        let Some(module_id) = self.row.module_id else {
+            return Ok(None);
+        };
+        let (rows, project) = modules::list_modules(app(ctx), signed_in(ctx)?, self.project.id).await?;
+        Ok(rows
+            .into_iter()
+            .find(|m| m.id == module_id)
+            .map(|m| Module::new(m, project)))
+    }
+
+    async fn name(&self) -> &str {
+        &self.row.name
+    }
+
+    async fn description(&self) -> Option<&str> {
+        self.row.description.as_deref()
+    }
+
+    /// Bumped by every field change.
+    async fn schema_version(&self) -> i32 {
+        self.row.schema_version
+    }
+
+    /// The columns, in order.
+    async fn fields(&self, ctx: &Context<'_>) -> Result<Vec<DataField>> {
+        let rows = loader::<FieldsLoader>(ctx)
+            .load_one(self.row.id)
+            .await?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(DataField).collect())
+    }
+
+    /// Every field change, oldest first: who, when, and the field before and after.
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, child_complexity)")]
+    async fn schema_changes(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<PageConnection<SchemaChange>> {
+        let page = PageRequest::parse(first, after.as_deref())?;
+        let rows = service::schema_changes(app(ctx), signed_in(ctx)?, self.row.id, page).await?;
+        Ok(connection(
+            rows,
+            page.after.is_some(),
+            |row| Cursor {
+                at: row.created_at,
+                id: row.id,
+            },
+            SchemaChange,
+        ))
+    }
+}
+
+/// A column definition.
+pub struct DataField(FieldRow);
+
+#[Object]
+impl DataField {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// lower-case snake_case, unique in the table: the key of the value in each row.
+    async fn key(&self) -> &str {
+        &self.0.key
+    }
+
+    async fn label(&self) -> &str {
+        &self.0.label
+    }
+
+    #[graphql(name = "type")]
+    async fn field_type(&self) -> FieldType {
+        FieldType::parse(&self.0.field_type).unwrap_or(FieldType::Text)
+    }
+
+    async fn required(&self) -> bool {
+        self.0.required
+    }
+
+    async fn unique(&self) -> bool {
+        self.0.is_unique
+    }
+
+    async fn position(&self) -> i32 {
+        self.0.position
+    }
+
+    /// Choices of a select field.
+    async fn options(&self) -> Option<Vec<String>> {
+        self.0
+            .options
+            .as_ref()
+            .and_then(|o| serde_json::from_value(o.clone()).ok())
+    }
+
+    async fn min(&self) -> Option<f64> {
+        self.0.min_value
+    }
+
+    async fn max(&self) -> Option<f64> {
+        self.0.max_value
+    }
+
+    async fn pattern(&self) -> Option<&str> {
+        self.0.pattern.as_deref()
+    }
+
+    async fn reference_table_id(&self) -> Option<ID> {
+        self.0.reference_table_id.map(|id| ID(id.to_string()))
+    }
+
+    /// For FORMULA fields, e.g. "quantity * factor('diesel_litres')".
+    async fn formula(&self) -> Option<&str> {
+        self.0.formula.as_deref()
+    }
+
+    /// Values hidden from roles without table:manage on this table.
+    async fn restricted(&self) -> bool {
+        self.0.restricted
+    }
+}
+
+/// One change to a table's schema.
+pub struct SchemaChange(SchemaChangeRow);
+
+#[Object]
+impl SchemaChange {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// field_added, field_updated or field_removed.
+    async fn change(&self) -> &str {
+        &self.0.change
+    }
+
+    async fn field_key(&self) -> &str {
+        &self.0.field_key
+    }
+
+    async fn before(&self) -> Option<Json<serde_json::Value>> {
+        self.0.before.clone().map(Json)
+    }
+
+    async fn after(&self) -> Option<Json<serde_json::Value>> {
+        self.0.after.clone().map(Json)
+    }
+
+    /// The table's schema version this change produced.
+    async fn schema_version(&self) -> i32 {
+        self.0.schema_version
+    }
+
+    async fn actor(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let Some(actor) = self.0.actor_id else {
+            return Ok(None);
+        };
+        Ok(loader::<UserLoader>(ctx).load_one(actor).await?.map(User::new))
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// A column definition as submitted.
+#[derive(InputObject)]
+pub struct FieldInput {
+    key: String,
+    label: String,
+    #[graphql(name = "type")]
+    field_type: FieldType,
+    required: Option<bool>,
+    unique: Option<bool>,
+    options: Option<Vec<String>>,
+    min: Option<f64>,
+    max: Option<f64>,
+    pattern: Option<String>,
+    reference_table_id: Option<ID>,
+    formula: Option<String>,
+    restricted: Option<bool>,
+}
+
+impl FieldInput {
+    fn into_draft(self) -> Result<FieldDraft> {
+        Ok(FieldDraft {
+            key: self.key,
+            label: self.label,
+            field_type: Some(self.field_type),
+            required: self.required,
+            unique: self.unique,
+            options: self.options,
+            min: self.min,
+            max: self.max,
+            pattern: self.pattern,
+            reference_table_id: self
+                .reference_table_id
+                .as_ref()
+                .map(|id| parse_id(id, "referenced table"))
+                .transpose()?,
+            formula: self.formula,
+            restricted: self.restricted,
+        })
+    }
+}
+
+/// Table queries.
+#[derive(Default)]
+pub struct TablesQuery;
+
+#[Object]
+impl TablesQuery {
+    /// A table of a company the caller belongs to; NOT_FOUND for any other id.
+    async fn data_table(&self, ctx: &Context<'_>, id: ID) -> Result<Option<DataTable>> {
+        let (row, project) = service::get_table(app(ctx), signed_in(ctx)?, parse_id(&id, "table")?).await?;
+        Ok(Some(DataTable::new(row, project)))
+    }
+}
+
+/// Table and field mutations.
+#[derive(Default)]
+pub struct TablesMutation;
+
+#[Object]
+impl TablesMutation {
+    /// Creates a table with its first fields (table:create).
+    async fn create_data_table(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        module_id: Option<ID>,
+        name: String,
+        description: Option<String>,
+        fields: Option<Vec<FieldInput>>,
+    ) -> Result<DataTable> {
+        let new = NewTableInput {
+            project_id: parse_id(&project_id, "project")?,
+            module_id: module_id.as_ref().map(|id| parse_id(id, "module")).transpose()?,
+            name,
+            description,
+            fields: fields
+                .unwrap_or_default()
+                .into_iter()
+                .map(FieldInput::into_draft)
+                .collect::<Result<_>>()?,
+        };
+        let (row, project) = service::create_table(app(ctx), signed_in(ctx)?, new).await?;
+        Ok(DataTable::new(row, project))
+    }
+
+    /// Renames or re-describes a table (table:edit).
+    async fn update_data_table(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        name: Option<String>,
+        description: MaybeUndefined<String>,
+    ) -> Result<DataTable> {
+        let table_id = parse_id(&id, "table")?;
+        let (row, project) =
+            service::update_table(app(ctx), signed_in(ctx)?, table_id, name, presence(description)).await?;
+        Ok(DataTable::new(row, project))
+    }
+
+    /// Deletes a table (table:delete; CONFLICT while other tables reference it).
+    async fn delete_data_table(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        service::delete_table(app(ctx), signed_in(ctx)?, parse_id(&id, "table")?).await?;
+        Ok(true)
+    }
+
+    /// Adds a field (table:manage); the schema version goes up and the change is recorded.
+    async fn add_field(&self, ctx: &Context<'_>, table_id: ID, field: FieldInput) -> Result<DataField> {
+        let table_id = parse_id(&table_id, "table")?;
+        let row = service::add_field(app(ctx), signed_in(ctx)?, table_id, field.into_draft()?).await?;
+        Ok(DataField(row))
+    }
+
+    /// Replaces a field's definition (table:manage).
+    async fn update_field(&self, ctx: &Context<'_>, id: ID, field: FieldInput) -> Result<DataField> {
+        let field_id = parse_id(&id, "field")?;
+        let row = service::update_field(app(ctx), signed_in(ctx)?, field_id, field.into_draft()?).await?;
+        Ok(DataField(row))
+    }
+
+    /// Removes a field (table:manage).
+    async fn remove_field(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        service::remove_field(app(ctx), signed_in(ctx)?, parse_id(&id, "field")?).await?;
+        Ok(true)
+    }
+}

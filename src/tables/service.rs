@@ -1,0 +1,401 @@
+//! Table rules: permission-gated (table:create/edit/delete, fields need table:manage),
+//! never in an archived project, field keys unique per table, references only to tables
+//! of the same company, and every field change recorded with a new schema version.
+
+use chrono::{DateTime, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use uuid::Uuid;
+
+use super::fields::{self, FieldDraft, FieldSpec};
+use super::model::{FieldRow, NewTable, SchemaChangeRow, TableRow};
+use super::store;
+use crate::app::App;
+use crate::auth::actor::SignedInUser;
+use crate::companies::access::Member;
+use crate::error::{AppError, AppResult, FieldError, InputCheck};
+use crate::input;
+use crate::modules::store as module_store;
+use crate::pagination::{Page, PageRequest};
+use crate::projects::access::project_member;
+use crate::projects::model::ProjectRow;
+use crate::rbac::catalog::{Action, Resource};
+
+/// A table to create, as submitted.
+pub struct NewTableInput {
+    pub project_id: Uuid,
+    pub module_id: Option<Uuid>,
+    pub name: String,
+    pub description: Option<String>,
+    pub fields: Vec<FieldDraft>,
+}
+
+async fn writable_project(
+    conn: &mut AsyncPgConnection,
+    actor: &SignedInUser,
+    project_id: Uuid,
+    action: Action,
+) -> AppResult<(ProjectRow, Member)> {
+    let (project, member) = project_member(conn, project_id, actor.user_id, true).await?;
+    member.require(Resource::Table, action)?;
+    if project.archived_at.is_some() {
+        return Err(AppError::conflict(
+            "the project is archived; restore it to change it",
+        ));
+    }
+    Ok((project, member))
+}
+
+/// NOT_FOUND unless a REFERENCE points at a table of the same company the caller can see.
+async fn check_reference(
+    conn: &mut AsyncPgConnection,
+    actor: &SignedInUser,
+    spec: &FieldSpec,
+    company_id: Uuid,
+) -> AppResult<()> {
+    let Some(target) = spec.reference_table_id else {
+        return Ok(());
+    };
+    let visible = store::find_for_member(conn, target, actor.user_id, false)
+        .await?
+        .is_some();
+    if !visible || store::company_of(conn, target).await? != Some(company_id) {
+        return Err(AppError::not_found("referenced table"));
+    }
+    Ok(())
+}
+
+/// Creates a table with its first fields (table:create).
+pub async fn create_table(
+    app: &App,
+    actor: &SignedInUser,
+    new: NewTableInput,
+) -> AppResult<(TableRow, ProjectRow)> {
+    actor.require_verified()?;
+    let mut check = InputCheck::default();
+    let name = check.take(input::text(&new.name, "name", 1, 100));
+    let description = check.take(input::optional_text(new.description, "description", 2_000));
+    let keys: Vec<String> = new.fields.iter().map(|f| f.key.trim().to_owned()).collect();
+    let mut specs = Vec::new();
+    for (index, draft) in new.fields.into_iter().enumerate() {
+        if let Some(spec) = check.take(fields::check(draft, &format!("fields.{index}"))) {
+            specs.push((index, spec));
+        }
+    }
+    let mut duplicates = Vec::new();
+    for (index, key) in keys.iter().enumerate() {
+        if let Some(first) = keys[..index].iter().position(|k| k == key) {
+            duplicates.push(FieldError {
+                path: format!("fields.{index}.key"),
+                message: format!("duplicates fields.{first}.key"),
+            });
+        }
+    }
+    if !duplicates.is_empty() {
+        check.take::<()>(Err(AppError::invalid_fields(duplicates)));
+    }
+    let now = app.clock.now();
+    let mut conn = app.pool.get().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let (project, _) = writable_project(conn, actor, new.project_id, Action::Create).await?;
+        if let Some(module_id) = new.module_id {
+            let module = module_store::find_for_member(conn, module_id, actor.user_id).await?;
+            if module.is_none_or(|m| m.project_id != project.id) {
+                return Err(AppError::not_found("module"));
+            }
+        }
+        check.finish()?;
+        let (Some(name), Some(description)) = (name, description) else {
+            return Err(AppError::internal(anyhow::anyhow!(
+                "input check passed without values"
+            )));
+        };
+        for (_, spec) in &specs {
+            check_reference(conn, actor, spec, project.company_id).await?;
+        }
+        let table = store::insert_table(
+            conn,
+            &NewTable {
+                id: Uuid::new_v4(),
+                project_id: project.id,
+                module_id: new.module_id,
+                name: &name,
+                description: description.as_deref(),
+                created_at: now,
+                updated_at: now,
+            },
+        )
+        .await?;
+        let rows: Vec<FieldRow> = specs
+            .iter()
+            .enumerate()
+            .map(|(position, (_, spec))| {
+                spec.to_row(
+                    Uuid::new_v4(),
+                    table.id,
+                    i32::try_from(position).unwrap_or(i32::MAX),
+                    now,
+                )
+            })
+            .collect();
+        if !rows.is_empty() {
+            store::insert_fields(conn, &rows).await?;
+        }
+        Ok((table, project))
+    })
+    .await
+}
+
+/// The table and its project, for a caller who may do `action` to tables there.
+async fn table_for(
+    conn: &mut AsyncPgConnection,
+    actor: &SignedInUser,
+    table_id: Uuid,
+    action: Action,
+) -> AppResult<(TableRow, ProjectRow)> {
+    let table = store::find_for_member(conn, table_id, actor.user_id, false)
+        .await?
+        .ok_or_else(|| AppError::not_found("table"))?;
+    let (project, _) = if action == Action::View {
+        let (project, member) = project_member(conn, table.project_id, actor.user_id, false).await?;
+        member.require(Resource::Table, Action::View)?;
+        (project, member)
+    } else {
+        writable_project(conn, actor, table.project_id, action).await?
+    };
+    let table = store::find_for_member(conn, table_id, actor.user_id, action != Action::View)
+        .await?
+        .ok_or_else(|| AppError::not_found("table"))?;
+    Ok((table, project))
+}
+
+/// A table the caller may see (table:view).
+pub async fn get_table(app: &App, actor: &SignedInUser, table_id: Uuid) -> AppResult<(TableRow, ProjectRow)> {
+    actor.require_verified()?;
+    let mut conn = app.pool.get().await?;
+    table_for(&mut conn, actor, table_id, Action::View).await
+}
+
+/// A page of the project's tables (table:view).
+pub async fn list_tables(
+    app: &App,
+    actor: &SignedInUser,
+    project_id: Uuid,
+    page: PageRequest,
+) -> AppResult<(Page<TableRow>, ProjectRow)> {
+    actor.require_verified()?;
+    let mut conn = app.pool.get().await?;
+    let (project, member) = project_member(&mut conn, project_id, actor.user_id, false).await?;
+    member.require(Resource::Table, Action::View)?;
+    let (rows, total) = store::list(&mut conn, project.id, page).await?;
+    Ok((Page::from_rows(rows, page, total), project))
+}
+
+/// Renames or re-describes a table (table:edit).
+pub async fn update_table(
+    app: &App,
+    actor: &SignedInUser,
+    table_id: Uuid,
+    name: Option<String>,
+    description: Option<Option<String>>,
+) -> AppResult<(TableRow, ProjectRow)> {
+    actor.require_verified()?;
+    let mut check = InputCheck::default();
+    let name = name.and_then(|n| check.take(input::text(&n, "name", 1, 100)));
+    let description = description.map(|d| {
+        check
+            .take(input::optional_text(d, "description", 2_000))
+            .flatten()
+    });
+    let now = app.clock.now();
+    let mut conn = app.pool.get().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let (table, project) = table_for(conn, actor, table_id, Action::Edit).await?;
+        check.finish()?;
+        let table = store::update_table(
+            conn,
+            table.id,
+            name.as_deref(),
+            description.as_ref().map(|d| d.as_deref()),
+            now,
+        )
+        .await?;
+        Ok((table, project))
+    })
+    .await
+}
+
+/// Deletes a table and its fields (table:delete); CONFLICT while other tables reference it.
+pub async fn delete_table(app: &App, actor: &SignedInUser, table_id: Uuid) -> AppResult<()> {
+    actor.require_verified()?;
+    let mut conn = app.pool.get().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let (table, _) = table_for(conn, actor, table_id, Action::Delete).await?;
+        let referencing = store::referencing_tables(conn, table.id).await?;
+        if !referencing.is_empty() {
+            return Err(AppError::conflict(format!(
+                "{} reference this table; remove those fields first",
+                referencing.join(", ")
+            )));
+        }
+        store::delete_table(conn, table.id).await.map_err(AppError::from)
+    })
+    .await
+}
+
+/// A field change to record: what happened to which field, and the field before and after.
+struct FieldChange<'a> {
+    change: &'static str,
+    key: &'a str,
+    before: Option<&'a FieldSpec>,
+    after: Option<&'a FieldSpec>,
+}
+
+/// Bumps the table's schema version and records the change under it.
+async fn record_change(
+    conn: &mut AsyncPgConnection,
+    actor: &SignedInUser,
+    table_id: Uuid,
+    field_change: FieldChange<'_>,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let FieldChange {
+        change,
+        key,
+        before,
+        after,
+    } = field_change;
+    let version = store::bump_version(conn, table_id, now).await?;
+    store::insert_change(
+        conn,
+        &SchemaChangeRow {
+            id: Uuid::new_v4(),
+            table_id,
+            actor_id: Some(actor.user_id),
+            change: change.to_owned(),
+            field_key: key.to_owned(),
+            before: before.map(FieldSpec::snapshot),
+            after: after.map(FieldSpec::snapshot),
+            schema_version: version,
+            created_at: now,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Adds a field at the end (table:manage).
+pub async fn add_field(
+    app: &App,
+    actor: &SignedInUser,
+    table_id: Uuid,
+    draft: FieldDraft,
+) -> AppResult<FieldRow> {
+    actor.require_verified()?;
+    let checked = fields::check(draft, "field");
+    let now = app.clock.now();
+    let mut conn = app.pool.get().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let (table, project) = table_for(conn, actor, table_id, Action::Manage).await?;
+        let spec = checked?;
+        check_reference(conn, actor, &spec, project.company_id).await?;
+        let existing = store::fields_of(conn, &[table.id]).await?;
+        if existing.iter().any(|f| f.key == spec.key) {
+            return Err(AppError::conflict(format!(
+                "the table already has a field {}",
+                spec.key
+            )));
+        }
+        let position = i32::try_from(existing.len()).unwrap_or(i32::MAX);
+        let row = spec.to_row(Uuid::new_v4(), table.id, position, now);
+        store::insert_fields(conn, std::slice::from_ref(&row)).await?;
+        let change = FieldChange {
+            change: "field_added",
+            key: &spec.key,
+            before: None,
+            after: Some(&spec),
+        };
+        record_change(conn, actor, table.id, change, now).await?;
+        Ok(row)
+    })
+    .await
+}
+
+/// Replaces a field's definition (table:manage).
+pub async fn update_field(
+    app: &App,
+    actor: &SignedInUser,
+    field_id: Uuid,
+    draft: FieldDraft,
+) -> AppResult<FieldRow> {
+    actor.require_verified()?;
+    let checked = fields::check(draft, "field");
+    let now = app.clock.now();
+    let mut conn = app.pool.get().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let field = store::find_field_for_member(conn, field_id, actor.user_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("field"))?;
+        let (table, project) = table_for(conn, actor, field.table_id, Action::Manage).await?;
+        let spec = checked?;
+        check_reference(conn, actor, &spec, project.company_id).await?;
+        let siblings = store::fields_of(conn, &[table.id]).await?;
+        if siblings.iter().any(|f| f.key == spec.key && f.id != field.id) {
+            return Err(AppError::conflict(format!(
+                "the table already has a field {}",
+                spec.key
+            )));
+        }
+        let before = FieldSpec::of_row(&field);
+        let updated = store::replace_field(
+            conn,
+            &spec.to_row(field.id, table.id, field.position, field.created_at),
+        )
+        .await?;
+        let change = FieldChange {
+            change: "field_updated",
+            key: &spec.key,
+            before: Some(&before),
+            after: Some(&spec),
+        };
+        record_change(conn, actor, table.id, change, now).await?;
+        Ok(updated)
+    })
+    .await
+}
+
+/// Removes a field (table:manage).
+pub async fn remove_field(app: &App, actor: &SignedInUser, field_id: Uuid) -> AppResult<()> {
+    actor.require_verified()?;
+    let now = app.clock.now();
+    let mut conn = app.pool.get().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let field = store::find_field_for_member(conn, field_id, actor.user_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("field"))?;
+        let (table, _) = table_for(conn, actor, field.table_id, Action::Manage).await?;
+        store::delete_field(conn, &field).await?;
+        let before = FieldSpec::of_row(&field);
+        let change = FieldChange {
+            change: "field_removed",
+            key: &field.key,
+            before: Some(&before),
+            after: None,
+        };
+        record_change(conn, actor, table.id, change, now).await
+    })
+    .await
+}
+
+/// A page of the table's schema history (table:view).
+pub async fn schema_changes(
+    app: &App,
+    actor: &SignedInUser,
+    table_id: Uuid,
+    page: PageRequest,
+) -> AppResult<Page<SchemaChangeRow>> {
+    actor.require_verified()?;
+    let mut conn = app.pool.get().await?;
+    let (table, _) = table_for(&mut conn, actor, table_id, Action::View).await?;
+    let (rows, total) = store::changes(&mut conn, table.id, page).await?;
+    Ok(Page::from_rows(rows, page, total))
+}
