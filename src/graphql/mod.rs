@@ -17,6 +17,7 @@ use crate::companies::loader::{CompanyLoader, RoleLoader};
 use crate::cycles::graphql::CyclesMutation;
 use crate::invitations::graphql::{InvitationsMutation, InvitationsQuery};
 use crate::modules::graphql::ModulesMutation;
+use crate::modules::loader::ModuleLoader;
 use crate::projects::graphql::{ProjectsMutation, ProjectsQuery};
 use crate::rbac::authorizer::AuthorizerPerRequest;
 use crate::rbac::graphql::{RbacMutation, RbacQuery};
@@ -71,6 +72,7 @@ pub fn build_schema(app: &App) -> GuildhallSchema {
         .data(DataLoader::new(RoleLoader(app.clone()), tokio::spawn))
         .data(DataLoader::new(RolePermissionsLoader(app.clone()), tokio::spawn))
         .data(DataLoader::new(FieldsLoader(app.clone()), tokio::spawn))
+        .data(DataLoader::new(ModuleLoader(app.clone()), tokio::spawn))
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
         .extension(limits::QueryLimits {

@@ -2,6 +2,7 @@
 //! user-defined order.
 
 pub mod graphql;
+pub mod loader;
 pub mod model;
 pub mod service;
 pub mod store;

@@ -35,6 +35,15 @@ pub async fn find_for_member(
         .optional()
 }
 
+/// Modules by id, for the loader (ids come from rows already scoped to the caller).
+pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<ModuleRow>> {
+    modules::table
+        .filter(modules::id.eq_any(ids))
+        .select(ModuleRow::as_select())
+        .load(conn)
+        .await
+}
+
 /// The project's modules in order.
 pub async fn list(conn: &mut AsyncPgConnection, project_id: Uuid) -> QueryResult<Vec<ModuleRow>> {
     modules::table

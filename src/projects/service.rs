@@ -17,6 +17,7 @@ use crate::input;
 use crate::pagination::{Page, PageRequest};
 use crate::rbac::authorizer::role_permissions;
 use crate::rbac::catalog::{Action, Resource};
+use crate::tables::store as table_store;
 use crate::users::model::UserRow;
 
 const MAX_DESCRIPTION_CHARS: usize = 2_000;
@@ -168,8 +169,14 @@ pub async fn delete_project(app: &App, actor: &SignedInUser, project_id: Uuid) -
     conn.transaction::<_, AppError, _>(async |conn| {
         let (project, member) = project_member(conn, project_id, actor.user_id, true).await?;
         member.require(Resource::Project, Action::Delete)?;
-        if project.archived_at.is_none() {
+                if project.archived_at.is_none() {
             return Err(AppError::conflict("archive the project before deleting it"));
+        }
+        let referencing = table_store::references_into_project(conn, project.id).await?;
+        if referencing > 0 {
+            return Err(AppError::conflict(format!(
+                "{referencing} table(s) in other projects reference this project's tables; remove those fields first"
+            )));
         }
         store::delete(conn, project.id).await?;
         Ok(())

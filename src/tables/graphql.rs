@@ -11,7 +11,7 @@ use super::service::{self, NewTableInput};
 use crate::graphql::connection::{PageConnection, connection};
 use crate::graphql::context::{app, loader, parse_id, presence, signed_in};
 use crate::modules::graphql::Module;
-use crate::modules::service as modules;
+use crate::modules::loader::ModuleLoader;
 use crate::pagination::{Cursor, PageRequest};
 use crate::projects::graphql::Project;
 use crate::projects::model::ProjectRow;
@@ -46,11 +46,8 @@ impl DataTable {
         let Some(module_id) = self.row.module_id else {
             return Ok(None);
         };
-        let (rows, project) = modules::list_modules(app(ctx), signed_in(ctx)?, self.project.id).await?;
-        Ok(rows
-            .into_iter()
-            .find(|m| m.id == module_id)
-            .map(|m| Module::new(m, project)))
+        let module = loader::<ModuleLoader>(ctx).load_one(module_id).await?;
+        Ok(module.map(|m| Module::new(m, self.project.clone())))
     }
 
     async fn name(&self) -> &str {

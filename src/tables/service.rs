@@ -20,6 +20,9 @@ use crate::projects::access::project_member;
 use crate::projects::model::ProjectRow;
 use crate::rbac::catalog::{Action, Resource};
 
+/// Most fields a table may have.
+pub const MAX_FIELDS: usize = 200;
+
 /// A table to create, as submitted.
 pub struct NewTableInput {
     pub project_id: Uuid,
@@ -55,11 +58,17 @@ async fn check_reference(
     let Some(target) = spec.reference_table_id else {
         return Ok(());
     };
-    let visible = store::find_for_member(conn, target, actor.user_id, false)
+    let not_found = || AppError::not_found("referenced table");
+    // Locked so it cannot be deleted while the reference is made.
+    let table = store::find_for_member(conn, target, actor.user_id, true)
         .await?
-        .is_some();
-    if !visible || store::company_of(conn, target).await? != Some(company_id) {
-        return Err(AppError::not_found("referenced table"));
+        .ok_or_else(not_found)?;
+    if store::company_of(conn, target).await? != Some(company_id) {
+        return Err(not_found());
+    }
+    let (_, member) = project_member(conn, table.project_id, actor.user_id, false).await?;
+    if !member.can(Resource::Table, Action::View) {
+        return Err(not_found());
     }
     Ok(())
 }
@@ -74,6 +83,12 @@ pub async fn create_table(
     let mut check = InputCheck::default();
     let name = check.take(input::text(&new.name, "name", 1, 100));
     let description = check.take(input::optional_text(new.description, "description", 2_000));
+    if new.fields.len() > MAX_FIELDS {
+        return Err(AppError::invalid(
+            "fields",
+            format!("a table has at most {MAX_FIELDS} fields"),
+        ));
+    }
     let keys: Vec<String> = new.fields.iter().map(|f| f.key.trim().to_owned()).collect();
     let mut specs = Vec::new();
     for (index, draft) in new.fields.into_iter().enumerate() {
@@ -231,10 +246,9 @@ pub async fn delete_table(app: &App, actor: &SignedInUser, table_id: Uuid) -> Ap
     conn.transaction::<_, AppError, _>(async |conn| {
         let (table, _) = table_for(conn, actor, table_id, Action::Delete).await?;
         let referencing = store::referencing_tables(conn, table.id).await?;
-        if !referencing.is_empty() {
+        if referencing > 0 {
             return Err(AppError::conflict(format!(
-                "{} reference this table; remove those fields first",
-                referencing.join(", ")
+                "{referencing} other table(s) reference this table; remove those fields first"
             )));
         }
         store::delete_table(conn, table.id).await.map_err(AppError::from)
@@ -299,6 +313,12 @@ pub async fn add_field(
         let spec = checked?;
         check_reference(conn, actor, &spec, project.company_id).await?;
         let existing = store::fields_of(conn, &[table.id]).await?;
+        if existing.len() >= MAX_FIELDS {
+            return Err(AppError::invalid(
+                "field",
+                format!("a table has at most {MAX_FIELDS} fields"),
+            ));
+        }
         if existing.iter().any(|f| f.key == spec.key) {
             return Err(AppError::conflict(format!(
                 "the table already has a field {}",
@@ -336,6 +356,10 @@ pub async fn update_field(
             .await?
             .ok_or_else(|| AppError::not_found("field"))?;
         let (table, project) = table_for(conn, actor, field.table_id, Action::Manage).await?;
+        // Re-read under the table's project lock: a concurrent removal may have won.
+        let field = store::find_field_for_member(conn, field.id, actor.user_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("field"))?;
         let spec = checked?;
         check_reference(conn, actor, &spec, project.company_id).await?;
         let siblings = store::fields_of(conn, &[table.id]).await?;
@@ -373,6 +397,9 @@ pub async fn remove_field(app: &App, actor: &SignedInUser, field_id: Uuid) -> Ap
             .await?
             .ok_or_else(|| AppError::not_found("field"))?;
         let (table, _) = table_for(conn, actor, field.table_id, Action::Manage).await?;
+        let field = store::find_field_for_member(conn, field.id, actor.user_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("field"))?;
         store::delete_field(conn, &field).await?;
         let before = FieldSpec::of_row(&field);
         let change = FieldChange {

@@ -127,16 +127,36 @@ pub async fn delete_table(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult
         .map(|_| ())
 }
 
-/// Names of other tables with REFERENCE fields pointing at this one.
-pub async fn referencing_tables(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Vec<String>> {
-    data_fields::table
-        .inner_join(data_tables::table.on(data_tables::id.eq(data_fields::table_id)))
+/// How many other tables have REFERENCE fields pointing at this one.
+pub async fn referencing_tables(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<usize> {
+    let tables: Vec<Uuid> = data_fields::table
         .filter(data_fields::reference_table_id.eq(id))
         .filter(data_fields::table_id.ne(id))
-        .select(data_tables::name)
+        .select(data_fields::table_id)
         .distinct()
         .load(conn)
-        .await
+        .await?;
+    Ok(tables.len())
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    count: i64,
+}
+
+/// How many tables outside the project reference tables inside it.
+pub async fn references_into_project(conn: &mut AsyncPgConnection, project_id: Uuid) -> QueryResult<i64> {
+    diesel::sql_query(
+        "SELECT count(DISTINCT f.table_id) AS count FROM data_fields f \
+         JOIN data_tables target ON target.id = f.reference_table_id \
+         JOIN data_tables source ON source.id = f.table_id \
+         WHERE target.project_id = $1 AND source.project_id <> $1",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(project_id)
+    .get_result::<Count>(conn)
+    .await
+    .map(|row| row.count)
 }
 
 /// Stores fields.

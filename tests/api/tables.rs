@@ -291,3 +291,35 @@ async fn table_permissions_archiving_references_and_tenancy() {
         .await;
     assert_eq!(error_code(&archived), "CONFLICT");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_project_whose_tables_are_referenced_from_another_cannot_be_deleted() {
+    let t = TestApp::spawn().await;
+    let (owner, company, a) = setup(&t).await;
+    let b = t
+        .ok(
+            Some(&owner),
+            "mutation($c: ID!) { createProject(companyId: $c, name: \"B\") { id } }",
+            json!({ "c": company.id }),
+        )
+        .await["createProject"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let factors = table(&t, &owner, &a, "Factors", json!([])).await;
+    table(&t, &owner, &b, "Use", json!([{ "key": "factor", "label": "Factor", "type": "REFERENCE", "referenceTableId": factors["id"] }])).await;
+    t.ok(
+        Some(&owner),
+        "mutation($p: ID!) { archiveProject(id: $p) { id } }",
+        json!({ "p": a }),
+    )
+    .await;
+    let refused = t
+        .gql(
+            Some(&owner),
+            "mutation($p: ID!) { deleteProject(id: $p) }",
+            json!({ "p": a }),
+        )
+        .await;
+    assert_eq!(error_code(&refused), "CONFLICT", "{refused}");
+}

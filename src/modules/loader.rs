@@ -1,0 +1,25 @@
+//! Batch loader for modules by id (a table list's modules).
+
+use std::collections::HashMap;
+
+use async_graphql::dataloader::Loader;
+use uuid::Uuid;
+
+use super::model::ModuleRow;
+use super::store;
+use crate::app::App;
+use crate::error::AppError;
+
+/// Loads modules by id, one query per batch.
+pub struct ModuleLoader(pub App);
+
+impl Loader<Uuid> for ModuleLoader {
+    type Value = ModuleRow;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, ModuleRow>, Self::Error> {
+        let mut conn = self.0.pool.get().await.map_err(AppError::from)?;
+        let rows = store::by_ids(&mut conn, keys).await.map_err(AppError::from)?;
+        Ok(rows.into_iter().map(|row| (row.id, row)).collect())
+    }
+}
