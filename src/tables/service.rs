@@ -340,6 +340,24 @@ pub async fn add_field(
     .await
 }
 
+/// A field the caller may change (table:manage on its table), read again once its project is
+/// locked, so a concurrent removal that won shows as NOT_FOUND.
+async fn managed_field(
+    conn: &mut AsyncPgConnection,
+    actor: &SignedInUser,
+    field_id: Uuid,
+) -> AppResult<(FieldRow, TableRow, ProjectRow)> {
+    let not_found = || AppError::not_found("field");
+    let field = store::find_field_for_member(conn, field_id, actor.user_id)
+        .await?
+        .ok_or_else(not_found)?;
+    let (table, project) = table_for(conn, actor, field.table_id, Action::Manage).await?;
+    let field = store::find_field_for_member(conn, field.id, actor.user_id)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok((field, table, project))
+}
+
 /// Replaces a field's definition (table:manage).
 pub async fn update_field(
     app: &App,
@@ -352,14 +370,7 @@ pub async fn update_field(
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
-        let field = store::find_field_for_member(conn, field_id, actor.user_id)
-            .await?
-            .ok_or_else(|| AppError::not_found("field"))?;
-        let (table, project) = table_for(conn, actor, field.table_id, Action::Manage).await?;
-        // Re-read under the table's project lock: a concurrent removal may have won.
-        let field = store::find_field_for_member(conn, field.id, actor.user_id)
-            .await?
-            .ok_or_else(|| AppError::not_found("field"))?;
+        let (field, table, project) = managed_field(conn, actor, field_id).await?;
         let spec = checked?;
         check_reference(conn, actor, &spec, project.company_id).await?;
         let siblings = store::fields_of(conn, &[table.id]).await?;
@@ -393,13 +404,7 @@ pub async fn remove_field(app: &App, actor: &SignedInUser, field_id: Uuid) -> Ap
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
-        let field = store::find_field_for_member(conn, field_id, actor.user_id)
-            .await?
-            .ok_or_else(|| AppError::not_found("field"))?;
-        let (table, _) = table_for(conn, actor, field.table_id, Action::Manage).await?;
-        let field = store::find_field_for_member(conn, field.id, actor.user_id)
-            .await?
-            .ok_or_else(|| AppError::not_found("field"))?;
+        let (field, table, _) = managed_field(conn, actor, field_id).await?;
         store::delete_field(conn, &field).await?;
         let before = FieldSpec::of_row(&field);
         let change = FieldChange {

@@ -2,25 +2,16 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, error_code, error_fields};
+use crate::helpers::{Company, TestApp, error_code, error_fields};
 
 const CREATE_MODULE: &str = "mutation($p: ID!, $n: String!, $s: Int) { createModule(projectId: $p, name: $n, scope: $s) { id name scope position } }";
 const MODULES: &str = "query($p: ID!) { project(id: $p) { modules { name position } } }";
 const CREATE_CYCLE: &str = "mutation($p: ID!, $n: String!, $s: String!, $e: String!) { createCycle(projectId: $p, name: $n, startsOn: $s, endsOn: $e) { id name startsOn endsOn status } }";
 
-async fn setup(t: &TestApp) -> (String, crate::helpers::Company, String) {
+async fn setup(t: &TestApp) -> (String, Company, String) {
     let owner = t.verified_user("owner@example.com", "Owner").await;
     let company = t.create_company(&owner, "Acme").await;
-    let project = t
-        .ok(
-            Some(&owner),
-            "mutation($c: ID!) { createProject(companyId: $c, name: \"Footprint\") { id } }",
-            json!({ "c": company.id }),
-        )
-        .await["createProject"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let project = t.create_project(&owner, &company, "Footprint").await;
     (owner, company, project)
 }
 

@@ -13,16 +13,7 @@ const CHANGES: &str = "query($t: ID!) { dataTable(id: $t) { schemaVersion fields
 async fn setup(t: &TestApp) -> (String, Company, String) {
     let owner = t.verified_user("owner@example.com", "Owner").await;
     let company = t.create_company(&owner, "Acme").await;
-    let project = t
-        .ok(
-            Some(&owner),
-            "mutation($c: ID!) { createProject(companyId: $c, name: \"Footprint\") { id } }",
-            json!({ "c": company.id }),
-        )
-        .await["createProject"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let project = t.create_project(&owner, &company, "Footprint").await;
     (owner, company, project)
 }
 

@@ -309,6 +309,15 @@ impl TestApp {
             .to_owned()
     }
 
+    /// Creates a project in `company` as the holder of `token`; returns its id.
+    pub async fn create_project(&self, token: &str, company: &Company, name: &str) -> String {
+        let create = "mutation($c: ID!, $n: String!) { createProject(companyId: $c, name: $n) { id } }";
+        let data = self
+            .ok(Some(token), create, json!({ "c": company.id, "n": name }))
+            .await;
+        data["createProject"]["id"].as_str().unwrap().to_owned()
+    }
+
     /// The id of the account with this address.
     pub async fn user_id(&self, token: &str) -> String {
         let data = self.ok(Some(token), "{ me { user { id } } }", json!({})).await;
