@@ -44,11 +44,31 @@ impl ErrorCode {
     }
 }
 
-/// One invalid input field: `path` names it as the client sent it (e.g. `input.email`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One invalid input field: `path` names it as the client sent it, dotted (e.g.
+/// `rows.3.litres`); clients receive it as a list like GraphQL's own error paths
+/// (`["rows", 3, "litres"]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
     pub path: String,
     pub message: String,
+}
+
+impl Serialize for FieldError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let path: Vec<serde_json::Value> = self
+            .path
+            .split('.')
+            .map(|segment| match segment.parse::<u64>() {
+                Ok(index) => serde_json::Value::from(index),
+                Err(_) => serde_json::Value::from(segment),
+            })
+            .collect();
+        let mut out = serializer.serialize_struct("FieldError", 2)?;
+        out.serialize_field("path", &path)?;
+        out.serialize_field("message", &self.message)?;
+        out.end()
+    }
 }
 
 /// The error every service returns. It deliberately does not implement `Display`, so the

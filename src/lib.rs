@@ -21,6 +21,7 @@ pub mod pagination;
 pub mod projects;
 pub mod rate_limit;
 pub mod rbac;
+pub mod rows;
 pub mod server;
 pub mod sessions;
 pub mod tables;

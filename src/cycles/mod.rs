@@ -2,6 +2,7 @@
 //! closed cycle's data is read-only.
 
 pub mod graphql;
+pub mod loader;
 pub mod model;
 pub mod service;
 pub mod store;

@@ -62,3 +62,12 @@ pub async fn set_closed(
         .get_result(conn)
         .await
 }
+
+/// Cycles by id (callers reach them through rows they may already read).
+pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<CycleRow>> {
+    cycles::table
+        .filter(cycles::id.eq_any(ids))
+        .select(CycleRow::as_select())
+        .load(conn)
+        .await
+}

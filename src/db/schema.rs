@@ -48,6 +48,42 @@ diesel::table! {
 }
 
 diesel::table! {
+    data_imports (id) {
+        id -> Uuid,
+        table_id -> Uuid,
+        cycle_id -> Nullable<Uuid>,
+        actor_id -> Nullable<Uuid>,
+        mode -> Text,
+        status -> Text,
+        lines -> Int4,
+        inserted -> Int4,
+        rejected -> Int4,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    data_row_uniques (field_id, value) {
+        field_id -> Uuid,
+        value -> Text,
+        row_id -> Uuid,
+    }
+}
+
+diesel::table! {
+    data_rows (id) {
+        id -> Uuid,
+        table_id -> Uuid,
+        cycle_id -> Nullable<Uuid>,
+        cells -> Jsonb,
+        version -> Int4,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     data_tables (id) {
         id -> Uuid,
         project_id -> Uuid,
@@ -239,6 +275,10 @@ diesel::table! {
 }
 
 diesel::joinable!(cycles -> projects (project_id));
+diesel::joinable!(data_imports -> data_tables (table_id));
+diesel::joinable!(data_row_uniques -> data_rows (row_id));
+diesel::joinable!(data_rows -> cycles (cycle_id));
+diesel::joinable!(data_rows -> data_tables (table_id));
 diesel::joinable!(data_tables -> modules (module_id));
 diesel::joinable!(data_tables -> projects (project_id));
 diesel::joinable!(invitations -> companies (company_id));
@@ -263,6 +303,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     companies,
     cycles,
     data_fields,
+    data_imports,
+    data_row_uniques,
+    data_rows,
     data_tables,
     invitations,
     mail_outbox,

@@ -15,6 +15,7 @@ use crate::app::App;
 use crate::companies::graphql::{CompaniesMutation, CompaniesQuery};
 use crate::companies::loader::{CompanyLoader, RoleLoader};
 use crate::cycles::graphql::CyclesMutation;
+use crate::cycles::loader::CycleLoader;
 use crate::invitations::graphql::{InvitationsMutation, InvitationsQuery};
 use crate::modules::graphql::ModulesMutation;
 use crate::modules::loader::ModuleLoader;
@@ -22,6 +23,7 @@ use crate::projects::graphql::{ProjectsMutation, ProjectsQuery};
 use crate::rbac::authorizer::AuthorizerPerRequest;
 use crate::rbac::graphql::{RbacMutation, RbacQuery};
 use crate::rbac::loader::RolePermissionsLoader;
+use crate::rows::graphql::{RowsMutation, RowsQuery};
 use crate::sessions::graphql::SessionsMutation;
 use crate::tables::graphql::{TablesMutation, TablesQuery};
 use crate::tables::loader::FieldsLoader;
@@ -37,6 +39,7 @@ pub struct Query(
     RbacQuery,
     ProjectsQuery,
     TablesQuery,
+    RowsQuery,
 );
 
 /// The root mutation type.
@@ -51,6 +54,7 @@ pub struct Mutation(
     ModulesMutation,
     CyclesMutation,
     TablesMutation,
+    RowsMutation,
 );
 
 /// Guildhall's executable schema.
@@ -73,6 +77,7 @@ pub fn build_schema(app: &App) -> GuildhallSchema {
         .data(DataLoader::new(RolePermissionsLoader(app.clone()), tokio::spawn))
         .data(DataLoader::new(FieldsLoader(app.clone()), tokio::spawn))
         .data(DataLoader::new(ModuleLoader(app.clone()), tokio::spawn))
+        .data(DataLoader::new(CycleLoader(app.clone()), tokio::spawn))
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
         .extension(limits::QueryLimits {

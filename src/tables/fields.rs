@@ -91,18 +91,29 @@ pub fn check(draft: FieldDraft, prefix: &str) -> AppResult<FieldSpec> {
         _ => {}
     }
     let numeric = matches!(field_type, FieldType::Integer | FieldType::Decimal);
-    if (draft.min.is_some() || draft.max.is_some()) && !numeric {
-        fail("min", "min and max are only for INTEGER and DECIMAL fields");
+    let textual = matches!(
+        field_type,
+        FieldType::Text | FieldType::LongText | FieldType::Email | FieldType::Url
+    );
+    if (draft.min.is_some() || draft.max.is_some()) && !numeric && !textual {
+        fail("min", "min and max are for numbers, and lengths of text fields");
+    }
+    if textual
+        && [draft.min, draft.max]
+            .iter()
+            .flatten()
+            .any(|n| *n < 0.0 || n.fract() != 0.0)
+    {
+        fail("min", "text lengths must be whole numbers, at least 0");
+    }
+    if [draft.min, draft.max].iter().flatten().any(|n| !n.is_finite()) {
+        fail("min", "must be a finite number");
     }
     if let (Some(min), Some(max)) = (draft.min, draft.max)
         && min > max
     {
         fail("max", "must not be below min");
     }
-    let textual = matches!(
-        field_type,
-        FieldType::Text | FieldType::LongText | FieldType::Email | FieldType::Url
-    );
     if let Some(pattern) = &draft.pattern {
         if !textual {
             fail("pattern", "is only for text fields");

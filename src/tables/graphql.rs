@@ -1,6 +1,8 @@
 //! GraphQL face of data tables: `DataTable`, `DataField`, schema history, and the table
 //! and field mutations.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, InputObject, Json, MaybeUndefined, Object, Result};
 use chrono::{DateTime, Utc};
 
@@ -15,6 +17,8 @@ use crate::modules::loader::ModuleLoader;
 use crate::pagination::{Cursor, PageRequest};
 use crate::projects::graphql::Project;
 use crate::projects::model::ProjectRow;
+use crate::rows::graphql::DataRowConnection;
+use crate::rows::service::{self as row_service, RowListArgs};
 use crate::users::graphql::User;
 use crate::users::loader::UserLoader;
 
@@ -70,6 +74,32 @@ impl DataTable {
             .await?
             .unwrap_or_default();
         Ok(rows.into_iter().map(DataField).collect())
+    }
+
+    /// The table's rows: `filter` is `{ key: { eq | ne | lt | lte | gt | gte | in | contains |
+    /// isNull: operand } }` (all combined with AND); `orderBy` is "key" or "-key" (then id).
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, child_complexity)")]
+    async fn rows(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        cycle_id: Option<ID>,
+        filter: Option<Json<serde_json::Value>>,
+        order_by: Option<String>,
+    ) -> Result<DataRowConnection> {
+        let args = RowListArgs {
+            cycle_id: cycle_id.as_ref().map(|id| parse_id(id, "cycle")).transpose()?,
+            filter: filter.map(|f| f.0),
+            order_by,
+            first,
+            after,
+        };
+        let rows = row_service::list_rows(app(ctx), signed_in(ctx)?, self.row.id, args).await?;
+        Ok(DataRowConnection::new(
+            rows,
+            Arc::new((self.row.clone(), self.project.clone())),
+        ))
     }
 
     /// Every field change, oldest first: who, when, and the field before and after.

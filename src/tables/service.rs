@@ -19,6 +19,8 @@ use crate::pagination::{Page, PageRequest};
 use crate::projects::access::project_member;
 use crate::projects::model::ProjectRow;
 use crate::rbac::catalog::{Action, Resource};
+use crate::rows::revalidate::revalidate;
+use crate::rows::store as row_store;
 
 /// Most fields a table may have.
 pub const MAX_FIELDS: usize = 200;
@@ -328,6 +330,7 @@ pub async fn add_field(
         let position = i32::try_from(existing.len()).unwrap_or(i32::MAX);
         let row = spec.to_row(Uuid::new_v4(), table.id, position, now);
         store::insert_fields(conn, std::slice::from_ref(&row)).await?;
+        revalidate(conn, table.id, row.id, None, &spec).await?;
         let change = FieldChange {
             change: "field_added",
             key: &spec.key,
@@ -381,6 +384,7 @@ pub async fn update_field(
             )));
         }
         let before = FieldSpec::of_row(&field);
+        revalidate(conn, table.id, field.id, Some(&before), &spec).await?;
         let updated = store::replace_field(
             conn,
             &spec.to_row(field.id, table.id, field.position, field.created_at),
@@ -406,6 +410,7 @@ pub async fn remove_field(app: &App, actor: &SignedInUser, field_id: Uuid) -> Ap
     conn.transaction::<_, AppError, _>(async |conn| {
         let (field, table, _) = managed_field(conn, actor, field_id).await?;
         store::delete_field(conn, &field).await?;
+        row_store::remove_key(conn, table.id, &field.key).await?;
         let before = FieldSpec::of_row(&field);
         let change = FieldChange {
             change: "field_removed",

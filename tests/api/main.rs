@@ -17,6 +17,7 @@ mod passwords;
 mod projects;
 mod rbac;
 mod registration;
+mod rows;
 mod schema;
 mod sessions;
 mod startup;

@@ -373,14 +373,21 @@ pub fn error_code(response: &Value) -> &str {
         .unwrap_or("<no error>")
 }
 
-/// The `extensions.fields[].path` values of the first error.
+/// The `extensions.fields[].path` values of the first error, each joined with dots
+/// (`["rows", 0, "litres"]` becomes `rows.0.litres`).
 pub fn error_fields(response: &Value) -> Vec<String> {
     response["errors"][0]["extensions"]["fields"]
         .as_array()
         .map(|fields| {
             fields
                 .iter()
-                .filter_map(|f| f["path"].as_str().map(str::to_owned))
+                .filter_map(|f| f["path"].as_array())
+                .map(|path| {
+                    path.iter()
+                        .map(|s| s.as_str().map_or_else(|| s.to_string(), str::to_owned))
+                        .collect::<Vec<_>>()
+                        .join(".")
+                })
                 .collect()
         })
         .unwrap_or_default()

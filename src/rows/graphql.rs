@@ -1,0 +1,241 @@
+//! GraphQL face of rows: `DataRow`, the rows connection, `dataRow`, and the row mutations.
+
+use std::sync::Arc;
+
+use async_graphql::connection::PageInfo;
+use async_graphql::{
+    Context, ID, InputValueError, InputValueResult, Json, Object, Result, Scalar, ScalarType, Value,
+};
+use chrono::{DateTime, Utc};
+
+use super::model::RowRecord;
+use super::service::{self, RowCounter, RowPage};
+use crate::cycles::graphql::Cycle;
+use crate::cycles::loader::CycleLoader;
+use crate::graphql::context::{app, loader, parse_id, signed_in};
+use crate::projects::model::ProjectRow;
+use crate::tables::graphql::DataTable;
+use crate::tables::model::TableRow;
+use crate::users::graphql::User;
+use crate::users::loader::UserLoader;
+
+/// Values as the database returned them (JSON text), turned into the response directly.
+pub struct StoredJson(pub String);
+
+/// Any JSON value.
+#[Scalar(name = "JSON")]
+impl ScalarType for StoredJson {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        let json = value.into_json().map_err(InputValueError::custom)?;
+        Ok(Self(json.to_string()))
+    }
+
+    fn to_value(&self) -> Value {
+        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+    }
+}
+
+/// The table and project a set of rows belongs to, shared by all of them.
+pub type TableOf = Arc<(TableRow, ProjectRow)>;
+
+/// One row of a data table.
+pub struct DataRow {
+    record: RowRecord,
+    table: TableOf,
+}
+
+impl DataRow {
+    /// A row of `table`.
+    pub fn new(record: RowRecord, table: TableOf) -> Self {
+        Self { record, table }
+    }
+}
+
+#[Object]
+impl DataRow {
+    async fn id(&self) -> ID {
+        ID(self.record.id.to_string())
+    }
+
+    async fn table(&self) -> DataTable {
+        DataTable::new(self.table.0.clone(), self.table.1.clone())
+    }
+
+    /// The reporting cycle the row belongs to, if any.
+    async fn cycle(&self, ctx: &Context<'_>) -> Result<Option<Cycle>> {
+        let Some(cycle_id) = self.record.cycle_id else {
+            return Ok(None);
+        };
+        let cycle = loader::<CycleLoader>(ctx).load_one(cycle_id).await?;
+        Ok(cycle.map(|c| Cycle::new(c, self.table.1.clone())))
+    }
+
+    /// Field key → value (restricted fields are left out for readers without table:manage).
+    async fn values(&self) -> StoredJson {
+        StoredJson(self.record.cells.clone())
+    }
+
+    /// Goes up by one with every update; send it back as `expectedVersion`.
+    async fn version(&self) -> i32 {
+        self.record.version
+    }
+
+    async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let Some(user_id) = self.record.created_by else {
+            return Ok(None);
+        };
+        Ok(loader::<UserLoader>(ctx).load_one(user_id).await?.map(User::new))
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.record.created_at
+    }
+
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.record.updated_at
+    }
+}
+
+/// An edge of a row list.
+pub struct DataRowEdge {
+    cursor: String,
+    node: DataRow,
+}
+
+#[Object]
+impl DataRowEdge {
+    async fn cursor(&self) -> &str {
+        &self.cursor
+    }
+
+    async fn node(&self) -> &DataRow {
+        &self.node
+    }
+}
+
+/// A page of a table's rows.
+pub struct DataRowConnection {
+    edges: Vec<DataRowEdge>,
+    page_info: PageInfo,
+    counter: RowCounter,
+}
+
+impl DataRowConnection {
+    /// The connection for one page of `table`'s rows.
+    pub fn new(rows: RowPage, table: TableOf) -> Self {
+        let RowPage {
+            page,
+            order,
+            had_cursor,
+            counter,
+        } = rows;
+        let edges: Vec<DataRowEdge> = page
+            .items
+            .into_iter()
+            .map(|record| DataRowEdge {
+                cursor: service::cursor_of(&record, &order).encode(),
+                node: DataRow::new(record, table.clone()),
+            })
+            .collect();
+        let page_info = PageInfo {
+            has_previous_page: had_cursor,
+            has_next_page: page.has_next,
+            start_cursor: edges.first().map(|e| e.cursor.clone()),
+            end_cursor: edges.last().map(|e| e.cursor.clone()),
+        };
+        Self {
+            edges,
+            page_info,
+            counter,
+        }
+    }
+}
+
+#[Object]
+impl DataRowConnection {
+    async fn edges(&self) -> &[DataRowEdge] {
+        &self.edges
+    }
+
+    async fn nodes(&self) -> Vec<&DataRow> {
+        self.edges.iter().map(|e| &e.node).collect()
+    }
+
+    async fn page_info(&self) -> &PageInfo {
+        &self.page_info
+    }
+
+    /// Rows in the whole filtered list (counted only when asked for).
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<i32> {
+        let count = self.counter.count(app(ctx)).await?;
+        Ok(i32::try_from(count).unwrap_or(i32::MAX))
+    }
+}
+
+/// Row queries.
+#[derive(Default)]
+pub struct RowsQuery;
+
+#[Object]
+impl RowsQuery {
+    /// A row of a table the caller may read; NOT_FOUND for any other id.
+    async fn data_row(&self, ctx: &Context<'_>, id: ID) -> Result<Option<DataRow>> {
+        let (record, table, project) =
+            service::get_row(app(ctx), signed_in(ctx)?, parse_id(&id, "row")?).await?;
+        Ok(Some(DataRow::new(record, Arc::new((table, project)))))
+    }
+}
+
+/// Row mutations.
+#[derive(Default)]
+pub struct RowsMutation;
+
+#[Object]
+impl RowsMutation {
+    /// Adds 1 to 1,000 rows, all or none (row:create). Each row is an object of field key to
+    /// value; missing optional keys are null. Every bad value is reported in
+    /// extensions.fields at path ["rows", index, key].
+    async fn insert_rows(
+        &self,
+        ctx: &Context<'_>,
+        table_id: ID,
+        cycle_id: Option<ID>,
+        rows: Vec<Json<serde_json::Value>>,
+    ) -> Result<Vec<DataRow>> {
+        let table_id = parse_id(&table_id, "table")?;
+        let cycle_id = cycle_id.as_ref().map(|id| parse_id(id, "cycle")).transpose()?;
+        let rows = rows.into_iter().map(|r| r.0).collect();
+        let (records, table, project) =
+            service::insert_rows(app(ctx), signed_in(ctx)?, table_id, cycle_id, rows).await?;
+        let table = Arc::new((table, project));
+        Ok(records
+            .into_iter()
+            .map(|r| DataRow::new(r, table.clone()))
+            .collect())
+    }
+
+    /// Sets the given values of a row (null clears one; keys not given keep their value)
+    /// (row:edit). CONFLICT when `expectedVersion` is not the row's current version.
+    async fn update_row(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        values: Json<serde_json::Value>,
+        expected_version: Option<i32>,
+    ) -> Result<DataRow> {
+        let row_id = parse_id(&id, "row")?;
+        let (record, table, project) =
+            service::update_row(app(ctx), signed_in(ctx)?, row_id, values.0, expected_version).await?;
+        Ok(DataRow::new(record, Arc::new((table, project))))
+    }
+
+    /// Deletes rows, all or none (row:delete); returns how many.
+    async fn delete_rows(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<i32> {
+        let ids = ids
+            .iter()
+            .map(|id| parse_id(id, "row"))
+            .collect::<Result<_, _>>()?;
+        let deleted = service::delete_rows(app(ctx), signed_in(ctx)?, ids).await?;
+        Ok(i32::try_from(deleted).unwrap_or(i32::MAX))
+    }
+}

@@ -1,0 +1,10 @@
+//! Rows of data tables: values checked against the table's fields, unique values claimed
+//! atomically, filtered and ordered lists, and CSV in and out.
+
+pub mod graphql;
+pub mod model;
+pub mod query;
+pub mod revalidate;
+pub mod service;
+pub mod store;
+pub mod values;
