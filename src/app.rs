@@ -8,6 +8,7 @@ use rand::RngCore;
 
 use crate::auth::jwt::JwtKeys;
 use crate::auth::password::Passwords;
+use crate::auth::signed_link::LinkSigner;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::db::{self, DbPool, StatementCounter};
@@ -26,6 +27,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub passwords: Passwords,
     pub jwt: JwtKeys,
+    /// Signs short-lived links (CSV downloads).
+    pub links: LinkSigner,
     pub mailer: Mailer,
 }
 
@@ -92,6 +95,7 @@ impl AppBuilder {
             &config.jwt_audience,
             config.access_token_ttl().as_secs(),
         );
+        let links = LinkSigner::new(&secret)?;
         let passwords = Passwords::new(self.password_params)?;
         let mailer = Mailer::new(&config.product_name, &config.app_url())?;
         Ok(App(Arc::new(AppState {
@@ -101,6 +105,7 @@ impl AppBuilder {
             clock: self.clock,
             passwords,
             jwt,
+            links,
             mailer,
         })))
     }

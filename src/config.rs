@@ -120,8 +120,12 @@ pub struct Config {
     pub max_body_bytes: usize,
 
     /// Largest multipart (upload) request body in bytes.
-    #[arg(long, env = "MAX_UPLOAD_BYTES", default_value_t = 25 * 1024 * 1024)]
+    #[arg(long, env = "MAX_UPLOAD_BYTES", default_value_t = 100 * 1024 * 1024)]
     pub max_upload_bytes: usize,
+
+    /// Most data lines one CSV import may hold.
+    #[arg(long, env = "IMPORT_MAX_LINES", default_value_t = 1_000_000)]
+    pub import_max_lines: usize,
 
     /// Allow introspection (default: on in development, off in production).
     #[arg(long, env = "GRAPHQL_INTROSPECTION")]

@@ -4,4 +4,5 @@
 pub mod actor;
 pub mod jwt;
 pub mod password;
+pub mod signed_link;
 pub mod tokens;

@@ -5,6 +5,7 @@ pub mod connection;
 pub mod context;
 pub mod errors;
 pub mod guards;
+pub mod import_result;
 pub mod limits;
 pub mod live_session;
 

@@ -3,6 +3,8 @@
 //! protection for simple requests, and the body and batch limits.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_graphql::http::{GraphiQLSource, MultipartOptions, parse_query_string, receive_batch_body};
 use async_graphql::parser::parse_query;
@@ -13,6 +15,7 @@ use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::header::{ACCEPT, ALLOW, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
+use futures_util::{StreamExt, TryStreamExt};
 use tracing::Instrument;
 
 use super::HttpState;
@@ -90,17 +93,33 @@ pub async fn post_graphql(
             );
         }
     };
-    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
-        return request_error(
+    let too_large = || {
+        request_error(
             StatusCode::PAYLOAD_TOO_LARGE,
             media,
             ErrorCode::QueryTooComplex,
             format!("request body exceeds the limit of {limit} bytes"),
-        );
+        )
     };
     let options = MultipartOptions::default().max_file_size(limit).max_num_files(16);
-    let batch = match receive_batch_body(Some(&content_type), bytes.as_ref(), options).await {
+    let received = if essence == JSON {
+        let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+            return too_large();
+        };
+        receive_batch_body(Some(&content_type), bytes.as_ref(), options).await
+    } else {
+        // Uploads are streamed to temporary files as they arrive, never held in memory.
+        let exceeded = Arc::new(AtomicBool::new(false));
+        let reader = limited_reader(body, limit, exceeded.clone());
+        let received = receive_batch_body(Some(&content_type), reader, options).await;
+        if exceeded.load(Ordering::Relaxed) {
+            return too_large();
+        }
+        received
+    };
+    let batch = match received {
         Ok(batch) => batch,
+        Err(async_graphql::ParseRequestError::PayloadTooLarge) => return too_large(),
         Err(err) => {
             return request_error(
                 StatusCode::BAD_REQUEST,
@@ -182,6 +201,26 @@ pub async fn get_graphql(
         return response;
     }
     execute(&state, &headers, peer, media, BatchRequest::Single(request)).await
+}
+
+/// The body as a reader that fails (and sets `exceeded`) once more than `limit` bytes came.
+fn limited_reader(
+    body: Body,
+    limit: usize,
+    exceeded: Arc<AtomicBool>,
+) -> impl futures_util::AsyncRead + Send + Unpin + 'static {
+    let mut received = 0usize;
+    body.into_data_stream()
+        .map(move |chunk| {
+            let chunk = chunk.map_err(std::io::Error::other)?;
+            received = received.saturating_add(chunk.len());
+            if received > limit {
+                exceeded.store(true, Ordering::Relaxed);
+                return Err(std::io::Error::other("upload too large"));
+            }
+            Ok(chunk)
+        })
+        .into_async_read()
 }
 
 /// Authenticates, runs the operations and writes the HTTP response.

@@ -1,6 +1,7 @@
 //! The axum application: routes, middleware, and serving with graceful shutdown.
 
 mod client;
+mod downloads;
 mod graphql;
 mod health;
 mod log;
@@ -42,6 +43,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/verify-email", get(pages::verify_email))
         .route("/reset-password", get(pages::reset_password))
         .route("/accept-invitation", get(pages::accept_invitation))
+        .route("/exports/{token}", get(downloads::export_csv))
         .with_state(state)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
         .layer(axum::middleware::from_fn(log::log_request))

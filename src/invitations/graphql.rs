@@ -12,6 +12,7 @@ use crate::companies::graphql::{Membership, Role};
 use crate::companies::loader::RoleLoader;
 use crate::error::AppError;
 use crate::graphql::context::{app, loader, parse_id, request, signed_in};
+use crate::graphql::import_result::{ImportResult, RowError};
 use crate::sessions::graphql::AuthPayload;
 use crate::users::graphql::User;
 use crate::users::loader::UserLoader;
@@ -142,23 +143,6 @@ impl From<Preview> for InvitationPreview {
     }
 }
 
-/// One refused line of an import.
-#[derive(SimpleObject)]
-pub struct RowError {
-    line: i32,
-    field: Option<String>,
-    message: String,
-}
-
-/// The outcome of an import.
-#[derive(SimpleObject)]
-pub struct ImportResult {
-    import_id: ID,
-    inserted: i32,
-    rejected: i32,
-    errors: Vec<RowError>,
-}
-
 impl From<import::ImportReport> for ImportResult {
     fn from(report: import::ImportReport) -> Self {
         Self {
@@ -265,8 +249,9 @@ impl InvitationsMutation {
     /// Invites every valid line of a CSV file (columns email, name, role) and reports the rest.
     async fn import_members(&self, ctx: &Context<'_>, company_id: ID, csv: Upload) -> Result<ImportResult> {
         let company_id = parse_id(&company_id, "company")?;
-        let upload = csv.value(ctx)?;
-        let report = import::import_members(app(ctx), signed_in(ctx)?, company_id, &upload.content).await?;
+        let file = csv.value(ctx)?.content;
+        let bytes = import::read_upload(file).await?;
+        let report = import::import_members(app(ctx), signed_in(ctx)?, company_id, &bytes).await?;
         Ok(report.into())
     }
 }

@@ -113,6 +113,30 @@ fn read_lines(csv: &[u8]) -> AppResult<(Vec<Line>, Vec<LineError>)> {
     Ok((lines, errors))
 }
 
+/// Largest member list file: 1,000 lines of address, name and role fit easily.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Reads an uploaded member list (at most [`MAX_FILE_BYTES`]) into memory.
+pub async fn read_upload(file: std::fs::File) -> AppResult<Vec<u8>> {
+    use std::io::Read;
+    let read = tokio::task::spawn_blocking(move || {
+        let mut bytes = Vec::new();
+        file.take(MAX_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map(|_| bytes)
+    })
+    .await
+    .map_err(AppError::internal)?
+    .map_err(AppError::internal)?;
+    if read.len() as u64 > MAX_FILE_BYTES {
+        return Err(AppError::invalid(
+            "csv",
+            format!("a member list is at most {MAX_FILE_BYTES} bytes"),
+        ));
+    }
+    Ok(read)
+}
+
 /// Invites every valid line of `csv` (Owner or Admin) and reports the others.
 pub async fn import_members(
     app: &App,

@@ -4,15 +4,18 @@ use std::sync::Arc;
 
 use async_graphql::connection::PageInfo;
 use async_graphql::{
-    Context, ID, InputValueError, InputValueResult, Json, Object, Result, Scalar, ScalarType, Value,
+    Context, Enum, ID, InputValueError, InputValueResult, Json, Object, Result, Scalar, ScalarType, Upload,
+    Value,
 };
 use chrono::{DateTime, Utc};
 
-use super::model::RowRecord;
+use super::model::{ImportRow, RowRecord};
 use super::service::{self, RowCounter, RowPage};
+use super::{export, import};
 use crate::cycles::graphql::Cycle;
 use crate::cycles::loader::CycleLoader;
 use crate::graphql::context::{app, loader, parse_id, signed_in};
+use crate::graphql::import_result::{ImportResult, RowError};
 use crate::projects::model::ProjectRow;
 use crate::tables::graphql::DataTable;
 use crate::tables::model::TableRow;
@@ -172,6 +175,76 @@ impl DataRowConnection {
     }
 }
 
+/// What an import does with good lines when some are bad.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum ImportMode {
+    /// Store nothing unless every line is good (the default).
+    AllOrNothing,
+    /// Store the good lines and report the bad ones.
+    SkipInvalid,
+}
+
+impl From<ImportMode> for import::ImportMode {
+    fn from(mode: ImportMode) -> Self {
+        match mode {
+            ImportMode::AllOrNothing => Self::AllOrNothing,
+            ImportMode::SkipInvalid => Self::SkipInvalid,
+        }
+    }
+}
+
+/// A CSV import into a table, as recorded.
+pub struct Import(pub ImportRow);
+
+#[Object]
+impl Import {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    async fn actor(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let Some(actor) = self.0.actor_id else {
+            return Ok(None);
+        };
+        Ok(loader::<UserLoader>(ctx).load_one(actor).await?.map(User::new))
+    }
+
+    async fn cycle_id(&self) -> Option<ID> {
+        self.0.cycle_id.map(|id| ID(id.to_string()))
+    }
+
+    /// ALL_OR_NOTHING or SKIP_INVALID.
+    async fn mode(&self) -> ImportMode {
+        if self.0.mode == "skip_invalid" {
+            ImportMode::SkipInvalid
+        } else {
+            ImportMode::AllOrNothing
+        }
+    }
+
+    /// COMPLETED (good lines stored) or REJECTED (nothing stored: ALL_OR_NOTHING met a bad line).
+    async fn status(&self) -> String {
+        self.0.status.to_uppercase()
+    }
+
+    /// Data lines read (the header not counted).
+    async fn lines(&self) -> i32 {
+        self.0.lines
+    }
+
+    async fn inserted(&self) -> i32 {
+        self.0.inserted
+    }
+
+    async fn rejected(&self) -> i32 {
+        self.0.rejected
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
 /// Row queries.
 #[derive(Default)]
 pub struct RowsQuery;
@@ -227,6 +300,47 @@ impl RowsMutation {
         let (record, table, project) =
             service::update_row(app(ctx), signed_in(ctx)?, row_id, values.0, expected_version).await?;
         Ok(DataRow::new(record, Arc::new((table, project))))
+    }
+
+    /// Imports a CSV upload (row:create): the header names fields by key or label; each line
+    /// is checked like an inserted row. Every bad line is reported (the first 1,000 in
+    /// detail) with its line number, field and reason.
+    async fn import_csv(
+        &self,
+        ctx: &Context<'_>,
+        table_id: ID,
+        cycle_id: Option<ID>,
+        csv: Upload,
+        mode: Option<ImportMode>,
+    ) -> Result<ImportResult> {
+        let table_id = parse_id(&table_id, "table")?;
+        let cycle_id = cycle_id.as_ref().map(|id| parse_id(id, "cycle")).transpose()?;
+        let file = csv.value(ctx)?.content;
+        let mode = mode.unwrap_or(ImportMode::AllOrNothing).into();
+        let report = import::import_csv(app(ctx), signed_in(ctx)?, table_id, cycle_id, file, mode).await?;
+        let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+        Ok(ImportResult {
+            import_id: ID(report.import_id.to_string()),
+            inserted: count(report.inserted),
+            rejected: count(report.rejected),
+            errors: report
+                .errors
+                .into_iter()
+                .map(|e| RowError {
+                    line: count(e.line),
+                    field: e.field,
+                    message: e.message,
+                })
+                .collect(),
+        })
+    }
+
+    /// A link to the table's rows (of one cycle, if given) as CSV, valid five minutes
+    /// (row:export).
+    async fn export_csv(&self, ctx: &Context<'_>, table_id: ID, cycle_id: Option<ID>) -> Result<String> {
+        let table_id = parse_id(&table_id, "table")?;
+        let cycle_id = cycle_id.as_ref().map(|id| parse_id(id, "cycle")).transpose()?;
+        Ok(export::export_link(app(ctx), signed_in(ctx)?, table_id, cycle_id).await?)
     }
 
     /// Deletes rows, all or none (row:delete); returns how many.

@@ -1,7 +1,9 @@
 //! Rows of data tables: values checked against the table's fields, unique values claimed
 //! atomically, filtered and ordered lists, and CSV in and out.
 
+pub mod export;
 pub mod graphql;
+pub mod import;
 pub mod model;
 pub mod query;
 pub mod revalidate;

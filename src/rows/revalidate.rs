@@ -74,7 +74,7 @@ pub async fn revalidate(
     let mut bad_count = 0usize;
     let mut after_cursor = None;
     loop {
-        let batch = store::cells_batch(conn, table_id, after_cursor, BATCH).await?;
+        let batch = store::cells_batch(conn, table_id, None, after_cursor, BATCH).await?;
         let Some(last) = batch.last() else {
             break;
         };

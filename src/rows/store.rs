@@ -467,22 +467,25 @@ pub struct StoredCells {
     pub cells: serde_json::Value,
 }
 
-/// The next `limit` rows of the table after `after`, oldest first.
+/// The next `limit` rows of the table (of one cycle, if given) after `after`, oldest first.
 pub async fn cells_batch(
     conn: &mut AsyncPgConnection,
     table_id: Uuid,
+    cycle_id: Option<Uuid>,
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
 ) -> QueryResult<Vec<StoredCells>> {
     let (at, id) = after.unzip();
     diesel::sql_query(
         "SELECT id, created_at, cells FROM data_rows WHERE table_id = $1 \
+         AND ($5::uuid IS NULL OR cycle_id = $5) \
          AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3)) ORDER BY created_at, id LIMIT $4",
     )
     .bind::<sql_types::Uuid, _>(table_id)
     .bind::<sql_types::Nullable<sql_types::Timestamptz>, _>(at)
     .bind::<sql_types::Nullable<sql_types::Uuid>, _>(id)
     .bind::<sql_types::BigInt, _>(limit)
+    .bind::<sql_types::Nullable<sql_types::Uuid>, _>(cycle_id)
     .load(conn)
     .await
 }

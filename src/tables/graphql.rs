@@ -17,7 +17,8 @@ use crate::modules::loader::ModuleLoader;
 use crate::pagination::{Cursor, PageRequest};
 use crate::projects::graphql::Project;
 use crate::projects::model::ProjectRow;
-use crate::rows::graphql::DataRowConnection;
+use crate::rows::graphql::{DataRowConnection, Import};
+use crate::rows::import;
 use crate::rows::service::{self as row_service, RowListArgs};
 use crate::users::graphql::User;
 use crate::users::loader::UserLoader;
@@ -99,6 +100,27 @@ impl DataTable {
         Ok(DataRowConnection::new(
             rows,
             Arc::new((self.row.clone(), self.project.clone())),
+        ))
+    }
+
+    /// CSV imports into the table, oldest first: who, when, how many lines went in.
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, child_complexity)")]
+    async fn imports(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<PageConnection<Import>> {
+        let page = PageRequest::parse(first, after.as_deref())?;
+        let rows = import::list_imports(app(ctx), signed_in(ctx)?, self.row.id, page).await?;
+        Ok(connection(
+            rows,
+            page.after.is_some(),
+            |row| Cursor {
+                at: row.created_at,
+                id: row.id,
+            },
+            Import,
         ))
     }
 

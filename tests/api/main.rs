@@ -8,6 +8,7 @@ mod helpers;
 
 mod account_profile;
 mod companies;
+mod csv;
 mod invitations;
 mod isolation;
 mod limits;

@@ -1,0 +1,215 @@
+//! CSV export. `exportCsv` hands out a signed link valid five minutes; fetching it streams
+//! the table in batches (header of field keys, RFC 4180 quoting), never holding the table
+//! in memory. Text cells that a spreadsheet would run as a formula are defused.
+
+use axum::body::Bytes;
+use chrono::Duration;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::service::{TableAccess, table_access};
+use super::store;
+use crate::app::App;
+use crate::auth::actor::SignedInUser;
+use crate::cycles::store as cycle_store;
+use crate::error::{AppError, AppResult};
+use crate::rbac::catalog::Action;
+use crate::tables::model::FieldType;
+
+/// How long an export link works.
+pub const LINK_TTL: Duration = Duration::minutes(5);
+/// Rows read per round trip while streaming.
+const BATCH: i64 = 1_000;
+
+/// What an export link stands for.
+#[derive(Debug, Serialize, Deserialize)]
+struct ExportClaims {
+    /// The user who asked; their rights are checked again when the link is fetched.
+    user: Uuid,
+    session: Uuid,
+    table: Uuid,
+    cycle: Option<Uuid>,
+    /// Unix seconds after which the link is dead.
+    expires: i64,
+}
+
+/// A signed link to the table's rows as CSV (row:export), valid for five minutes.
+pub async fn export_link(
+    app: &App,
+    actor: &SignedInUser,
+    table_id: Uuid,
+    cycle_id: Option<Uuid>,
+) -> AppResult<String> {
+    actor.require_verified()?;
+    let mut conn = app.pool.get().await?;
+    let access = table_access(&mut conn, actor, table_id, Action::Export).await?;
+    if let Some(cycle_id) = cycle_id {
+        let cycle = cycle_store::find_for_member(&mut conn, cycle_id, actor.user_id).await?;
+        if cycle.is_none_or(|c| c.project_id != access.project.id) {
+            return Err(AppError::not_found("cycle"));
+        }
+    }
+    let claims = ExportClaims {
+        user: actor.user_id,
+        session: actor.session_id,
+        table: table_id,
+        cycle: cycle_id,
+        expires: (app.clock.now() + LINK_TTL).timestamp(),
+    };
+    Ok(format!(
+        "{}/exports/{}",
+        app.config.public_url(),
+        app.links.sign(&claims)
+    ))
+}
+
+/// A CSV download ready to stream.
+pub struct Download {
+    /// A file name from the table's name.
+    pub filename: String,
+    pub chunks: mpsc::Receiver<Result<Bytes, std::io::Error>>,
+}
+
+/// Checks an export link (signature, expiry, the user's row:export now) and starts
+/// streaming. NOT_FOUND for anything wrong, so links reveal nothing.
+pub async fn open_download(app: &App, token: &str) -> AppResult<Download> {
+    let not_found = || AppError::not_found("export link (it may have expired)");
+    let claims: ExportClaims = app.links.verify(token).ok_or_else(not_found)?;
+    if claims.expires < app.clock.now().timestamp() {
+        return Err(not_found());
+    }
+    let actor = SignedInUser {
+        user_id: claims.user,
+        session_id: claims.session,
+        email_verified: true,
+    };
+    let mut conn = app.pool.get().await?;
+    let access = table_access(&mut conn, &actor, claims.table, Action::Export).await?;
+    let filename = file_name(&access.table.name);
+    let (sender, chunks) = mpsc::channel(4);
+    let app = app.clone();
+    tokio::spawn(async move {
+        if let Err(err) = stream_rows(&app, &access, claims.cycle, &sender).await {
+            tracing::error!(error = ?err.source, "export stopped");
+            let _ = sender.send(Err(std::io::Error::other("export failed"))).await;
+        }
+    });
+    Ok(Download { filename, chunks })
+}
+
+fn file_name(table: &str) -> String {
+    let safe: String = table
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!(
+        "{}.csv",
+        safe.trim_matches('_').chars().take(80).collect::<String>()
+    )
+}
+
+async fn stream_rows(
+    app: &App,
+    access: &TableAccess,
+    cycle_id: Option<Uuid>,
+    sender: &mpsc::Sender<Result<Bytes, std::io::Error>>,
+) -> AppResult<()> {
+    let hidden = access.hidden_keys();
+    let columns: Vec<(String, FieldType)> = access
+        .rules
+        .fields
+        .iter()
+        .filter(|f| f.spec.field_type != FieldType::Formula && !hidden.contains(&f.spec.key))
+        .map(|f| (f.spec.key.clone(), f.spec.field_type))
+        .collect();
+    let header = vec![columns.iter().map(|c| c.0.clone()).collect()];
+    if sender.send(Ok(csv_lines(header)?)).await.is_err() {
+        return Ok(());
+    }
+    let mut conn = app.pool.get().await?;
+    let mut after = None;
+    loop {
+        let batch = store::cells_batch(&mut conn, access.table.id, cycle_id, after, BATCH).await?;
+        let lines = batch
+            .iter()
+            .map(|row| {
+                columns
+                    .iter()
+                    .map(|(key, field_type)| cell(row.cells.get(key), *field_type))
+                    .collect()
+            })
+            .collect();
+        if sender.send(Ok(csv_lines(lines)?)).await.is_err() {
+            return Ok(());
+        }
+        match batch.last() {
+            Some(last) if batch.len() == usize::try_from(BATCH).unwrap_or(0) => {
+                after = Some((last.created_at, last.id));
+            }
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// Lines of cells as RFC 4180 CSV.
+fn csv_lines(lines: Vec<Vec<String>>) -> AppResult<Bytes> {
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    for line in lines {
+        writer.write_record(line).map_err(AppError::internal)?;
+    }
+    let bytes = writer
+        .into_inner()
+        .map_err(|e| AppError::internal(anyhow::anyhow!("{e}")))?;
+    Ok(Bytes::from(bytes))
+}
+
+/// One value as a CSV cell: lists joined by ";", and text that a spreadsheet would take
+/// for a formula (starting with = + - @, tab or carriage return) prefixed with '.
+fn cell(value: Option<&Value>, field_type: FieldType) -> String {
+    let text = match value {
+        None | Some(Value::Null) => return String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+            .collect::<Vec<_>>()
+            .join(";"),
+        Some(other) => other.to_string(),
+    };
+    // Numbers were validated as numbers: "-5" is a value, not a formula.
+    let numeric = matches!(field_type, FieldType::Integer | FieldType::Decimal);
+    if !numeric && text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn formulas_are_defused_and_numbers_kept() {
+        assert_eq!(
+            cell(Some(&json!("=HYPERLINK(\"x\")")), FieldType::Text),
+            "'=HYPERLINK(\"x\")"
+        );
+        assert_eq!(cell(Some(&json!("@SUM(A1)")), FieldType::Text), "'@SUM(A1)");
+        assert_eq!(cell(Some(&json!("-12.5")), FieldType::Decimal), "-12.5");
+        assert_eq!(cell(Some(&json!(["a", "b"])), FieldType::MultiSelect), "a;b");
+        assert_eq!(cell(None, FieldType::Text), "");
+        assert_eq!(file_name("Fuel use / Q1"), "Fuel_use___Q1.csv");
+    }
+}

@@ -1,0 +1,379 @@
+//! CSV import into a table. The file is read on a blocking thread and handed over in
+//! batches through a small channel, so memory stays bounded whatever its size. The header
+//! names fields by key or label; each line is checked like an inserted row. ALL_OR_NOTHING
+//! keeps nothing when any line is bad; SKIP_INVALID keeps the good lines. Either way the
+//! answer names every bad line (up to a cap) and the import is recorded.
+
+use std::fs::File;
+
+use chrono::{DateTime, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde_json::{Map, Value};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::model::ImportRow;
+use super::service::{Candidate, TableAccess, open_cycle, store_candidates, table_access};
+use super::store;
+use crate::app::App;
+use crate::auth::actor::SignedInUser;
+use crate::error::{AppError, AppResult};
+use crate::pagination::{Page, PageRequest};
+use crate::rbac::catalog::Action;
+
+/// Lines handed over (and stored) at a time.
+const BATCH_LINES: usize = 1_000;
+/// Most bad lines described in the answer; the count covers them all.
+pub const MAX_REPORTED_ERRORS: usize = 1_000;
+
+/// What to do with the good lines when some are bad.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportMode {
+    /// Store nothing unless every line is good.
+    AllOrNothing,
+    /// Store the good lines, report the bad ones.
+    SkipInvalid,
+}
+
+impl ImportMode {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::AllOrNothing => "all_or_nothing",
+            Self::SkipInvalid => "skip_invalid",
+        }
+    }
+}
+
+/// Why one line was refused.
+#[derive(Debug, Clone)]
+pub struct LineError {
+    /// The line in the file (the header is line 1).
+    pub line: usize,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+/// The outcome of an import.
+#[derive(Debug)]
+pub struct ImportReport {
+    pub import_id: Uuid,
+    pub inserted: usize,
+    pub rejected: usize,
+    pub errors: Vec<LineError>,
+}
+
+/// What the reader thread hands over.
+enum Chunk {
+    Header(Vec<String>),
+    Lines(Vec<(usize, Result<Vec<String>, String>)>),
+    /// The file holds more lines than allowed.
+    TooLong,
+}
+
+/// Reads the CSV file, sending the header and then batches of lines.
+fn read_csv(file: File, max_lines: usize, out: mpsc::Sender<Chunk>) {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(std::io::BufReader::new(file));
+    let mut header_sent = false;
+    let mut lines = 0usize;
+    let mut batch = Vec::with_capacity(BATCH_LINES);
+    let mut record = csv::StringRecord::new();
+    loop {
+        let cells = match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => Ok(record.iter().map(str::to_owned).collect::<Vec<_>>()),
+            Err(err) if matches!(err.kind(), csv::ErrorKind::Utf8 { .. }) => {
+                Err("is not valid UTF-8".to_owned())
+            }
+            Err(err) if matches!(err.kind(), csv::ErrorKind::Io(_)) => {
+                tracing::warn!(error = %err, "reading an upload failed");
+                break;
+            }
+            Err(_) => Err("is not a valid CSV line".to_owned()),
+        };
+        // The reader stands at the record's last line; quoted cells may span several.
+        let spanned: usize = cells.iter().flatten().map(|c| c.matches('\n').count()).sum();
+        let line = usize::try_from(reader.position().line())
+            .unwrap_or(usize::MAX)
+            .saturating_sub(spanned);
+        if !header_sent {
+            let header = cells.unwrap_or_default();
+            header_sent = true;
+            if out.blocking_send(Chunk::Header(header)).is_err() {
+                return;
+            }
+            continue;
+        }
+        lines += 1;
+        if lines > max_lines {
+            let _ = out.blocking_send(Chunk::TooLong);
+            return;
+        }
+        batch.push((line, cells));
+        if batch.len() == BATCH_LINES
+            && out
+                .blocking_send(Chunk::Lines(std::mem::take(&mut batch)))
+                .is_err()
+        {
+            return;
+        }
+    }
+    if !header_sent {
+        let _ = out.blocking_send(Chunk::Header(Vec::new()));
+    }
+    if !batch.is_empty() {
+        let _ = out.blocking_send(Chunk::Lines(batch));
+    }
+}
+
+/// Maps header cells to field keys (by key, or by label ignoring case).
+fn map_header(header: &[String], access: &TableAccess) -> AppResult<Vec<String>> {
+    if header.iter().all(|h| h.trim().is_empty()) {
+        return Err(AppError::invalid(
+            "csv",
+            "the file is empty; its first line must name the fields",
+        ));
+    }
+    let mut keys: Vec<String> = Vec::with_capacity(header.len());
+    for (column, name) in header.iter().enumerate() {
+        let name = name.trim().trim_start_matches('\u{feff}');
+        let rule = access.rules.field(name).or_else(|| {
+            access
+                .rules
+                .fields
+                .iter()
+                .find(|f| f.spec.label.eq_ignore_ascii_case(name))
+        });
+        let Some(rule) = rule else {
+            return Err(AppError::invalid(
+                "csv",
+                format!("column {} ({name}) is not a field of this table", column + 1),
+            ));
+        };
+        if keys.contains(&rule.spec.key) {
+            return Err(AppError::invalid(
+                "csv",
+                format!("column {} repeats the field {}", column + 1, rule.spec.key),
+            ));
+        }
+        keys.push(rule.spec.key.clone());
+    }
+    Ok(keys)
+}
+
+/// The failure that undoes an ALL_OR_NOTHING import's rows (but not its record).
+enum Undo {
+    Rejected(Vec<LineError>, usize, usize),
+    Failed(AppError),
+}
+
+impl From<diesel::result::Error> for Undo {
+    fn from(err: diesel::result::Error) -> Self {
+        Self::Failed(err.into())
+    }
+}
+
+impl From<AppError> for Undo {
+    fn from(err: AppError) -> Self {
+        Self::Failed(err)
+    }
+}
+
+/// Reads the lines and stores the good ones; returns (inserted, lines, errors, bad lines).
+async fn load_lines(
+    conn: &mut AsyncPgConnection,
+    access: &TableAccess,
+    actor: &SignedInUser,
+    cycle_id: Option<Uuid>,
+    keys: &[String],
+    receiver: &mut mpsc::Receiver<Chunk>,
+    now: DateTime<Utc>,
+) -> Result<(usize, usize, Vec<LineError>, usize), AppError> {
+    let (mut inserted, mut lines, mut bad_lines) = (0usize, 0usize, 0usize);
+    let mut errors: Vec<LineError> = Vec::new();
+    let report = |errors: &mut Vec<LineError>, error: LineError| {
+        if errors.len() < MAX_REPORTED_ERRORS {
+            errors.push(error);
+        }
+    };
+    while let Some(chunk) = receiver.recv().await {
+        let batch = match chunk {
+            Chunk::Lines(batch) => batch,
+            Chunk::TooLong => {
+                return Err(AppError::invalid(
+                    "csv",
+                    "the file has more lines than one import may hold (IMPORT_MAX_LINES); split it",
+                ));
+            }
+            Chunk::Header(_) => continue,
+        };
+        let mut candidates = Vec::with_capacity(batch.len());
+        for (line, cells) in batch {
+            lines += 1;
+            let cells = match cells {
+                Ok(cells) if cells.len() == keys.len() => cells,
+                Ok(cells) if cells.iter().all(|c| c.trim().is_empty()) => {
+                    lines -= 1;
+                    continue;
+                }
+                Ok(cells) => {
+                    bad_lines += 1;
+                    let message = format!("has {} cells; the header has {}", cells.len(), keys.len());
+                    report(
+                        &mut errors,
+                        LineError {
+                            line,
+                            field: None,
+                            message,
+                        },
+                    );
+                    continue;
+                }
+                Err(message) => {
+                    bad_lines += 1;
+                    report(
+                        &mut errors,
+                        LineError {
+                            line,
+                            field: None,
+                            message,
+                        },
+                    );
+                    continue;
+                }
+            };
+            let object: Map<String, Value> = keys
+                .iter()
+                .zip(cells)
+                .map(|(key, cell)| {
+                    let value = if cell.trim().is_empty() {
+                        Value::Null
+                    } else {
+                        Value::String(cell)
+                    };
+                    (key.clone(), value)
+                })
+                .collect();
+            match access.rules.new_row(&Value::Object(object)) {
+                Ok(cells) => candidates.push(Candidate {
+                    position: line,
+                    cells,
+                }),
+                Err(problems) => {
+                    bad_lines += 1;
+                    for problem in problems {
+                        report(
+                            &mut errors,
+                            LineError {
+                                line,
+                                field: Some(problem.key),
+                                message: problem.message,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        let (stored, problems) = store_candidates(conn, access, actor, cycle_id, candidates, now).await?;
+        inserted += stored.len();
+        bad_lines += problems
+            .iter()
+            .map(|p| p.0)
+            .collect::<std::collections::HashSet<_>>()
+            .len();
+        for (line, problem) in problems {
+            report(
+                &mut errors,
+                LineError {
+                    line,
+                    field: Some(problem.key),
+                    message: problem.message,
+                },
+            );
+        }
+    }
+    errors.sort_by_key(|e| e.line);
+    Ok((inserted, lines, errors, bad_lines))
+}
+
+/// A page of the table's imports, oldest first (row:view).
+pub async fn list_imports(
+    app: &App,
+    actor: &SignedInUser,
+    table_id: Uuid,
+    page: PageRequest,
+) -> AppResult<Page<ImportRow>> {
+    actor.require_verified()?;
+    let mut conn = app.pool.get().await?;
+    let access = table_access(&mut conn, actor, table_id, Action::View).await?;
+    let (rows, total) = store::imports(&mut conn, access.table.id, page).await?;
+    Ok(Page::from_rows(rows, page, total))
+}
+
+/// Imports a CSV file into the table (row:create), into `cycle_id` if given.
+pub async fn import_csv(
+    app: &App,
+    actor: &SignedInUser,
+    table_id: Uuid,
+    cycle_id: Option<Uuid>,
+    file: File,
+    mode: ImportMode,
+) -> AppResult<ImportReport> {
+    actor.require_verified()?;
+    let (sender, mut receiver) = mpsc::channel(2);
+    let max_lines = app.config.import_max_lines;
+    let reader = tokio::task::spawn_blocking(move || read_csv(file, max_lines, sender));
+    let now = app.clock.now();
+    let mut conn = app.pool.get().await?;
+    let report = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            let access = table_access(conn, actor, table_id, Action::Create).await?;
+            open_cycle(conn, cycle_id, access.project.id).await?;
+            let header = match receiver.recv().await {
+                Some(Chunk::Header(header)) => header,
+                _ => Vec::new(),
+            };
+            let keys = map_header(&header, &access)?;
+            let outcome = conn
+                .transaction::<_, Undo, _>(async |conn| {
+                    let (inserted, lines, errors, bad) =
+                        load_lines(conn, &access, actor, cycle_id, &keys, &mut receiver, now).await?;
+                    if mode == ImportMode::AllOrNothing && bad > 0 {
+                        return Err(Undo::Rejected(errors, lines, bad));
+                    }
+                    Ok((inserted, lines, errors, bad))
+                })
+                .await;
+            let (inserted, lines, errors, bad, status) = match outcome {
+                Ok((inserted, lines, errors, bad)) => (inserted, lines, errors, bad, "completed"),
+                Err(Undo::Rejected(errors, lines, bad)) => (0, lines, errors, bad, "rejected"),
+                Err(Undo::Failed(err)) => return Err(err),
+            };
+            let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+            let import = ImportRow {
+                id: Uuid::new_v4(),
+                table_id: access.table.id,
+                cycle_id,
+                actor_id: Some(actor.user_id),
+                mode: mode.as_str().to_owned(),
+                status: status.to_owned(),
+                lines: count(lines),
+                inserted: count(inserted),
+                rejected: count(bad),
+                created_at: now,
+            };
+            store::insert_import(conn, &import).await?;
+            Ok(ImportReport {
+                import_id: import.id,
+                inserted,
+                rejected: bad,
+                errors,
+            })
+        })
+        .await;
+    // The reader stops by itself once the channel closes; it holds nothing else.
+    drop(reader);
+    report
+}
