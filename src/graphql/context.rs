@@ -51,6 +51,12 @@ pub fn loader<'a, T: Send + Sync + 'static>(
     ctx.data_unchecked::<async_graphql::dataloader::DataLoader<T>>()
 }
 
+/// This request's permission cache (every operation gets one).
+pub fn authorizer<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a crate::rbac::authorizer::Authorizer> {
+    ctx.data_opt::<crate::rbac::authorizer::Authorizer>()
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("no authorizer in the request")).into())
+}
+
 /// An optional input as a change: absent keeps a field (None), null clears it (Some(None)).
 pub fn presence<T>(value: async_graphql::MaybeUndefined<T>) -> Option<Option<T>> {
     match value {

@@ -27,7 +27,8 @@ use crate::rbac::loader::RolePermissionsLoader;
 use crate::rows::graphql::{RowsMutation, RowsQuery};
 use crate::sessions::graphql::SessionsMutation;
 use crate::tables::graphql::{TablesMutation, TablesQuery};
-use crate::tables::loader::FieldsLoader;
+use crate::rows::loader::FirstRowsLoader;
+use crate::tables::loader::{FieldsLoader, TablesPageLoader};
 use crate::users::graphql::{UsersMutation, UsersQuery};
 use crate::users::loader::UserLoader;
 
@@ -79,6 +80,8 @@ pub fn build_schema(app: &App) -> GuildhallSchema {
         .data(DataLoader::new(FieldsLoader(app.clone()), tokio::spawn))
         .data(DataLoader::new(ModuleLoader(app.clone()), tokio::spawn))
         .data(DataLoader::new(CycleLoader(app.clone()), tokio::spawn))
+        .data(DataLoader::new(TablesPageLoader(app.clone()), tokio::spawn))
+        .data(DataLoader::new(FirstRowsLoader(app.clone()), tokio::spawn))
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
         .extension(limits::QueryLimits {

@@ -14,11 +14,12 @@ use crate::cycles::graphql::Cycle;
 use crate::cycles::service as cycles;
 use crate::error::AppError;
 use crate::graphql::connection::{PageConnection, connection};
-use crate::graphql::context::{app, loader, parse_id, presence, signed_in};
+use crate::graphql::context::{app, authorizer, loader, parse_id, presence, signed_in};
 use crate::modules::graphql::Module;
 use crate::modules::service as modules;
 use crate::pagination::{Cursor, PageRequest};
 use crate::tables::graphql::DataTable;
+use crate::tables::loader::TablesPageLoader;
 use crate::tables::service as tables;
 use crate::users::graphql::User;
 use crate::users::model::UserRow;
@@ -97,7 +98,20 @@ impl Project {
         after: Option<String>,
     ) -> Result<PageConnection<DataTable>> {
         let page = PageRequest::parse(first, after.as_deref())?;
-        let (rows, project) = tables::list_tables(app(ctx), signed_in(ctx)?, self.row.id, page).await?;
+        let (rows, project) = if page.after.is_none() {
+            // The common case, a first page, comes from one query for every project listed.
+            signed_in(ctx)?.require_verified()?;
+            let permissions = authorizer(ctx)?
+                .project_permissions(self.row.company_id, self.row.id)
+                .await?;
+            let (tables, total) = loader::<TablesPageLoader>(ctx)
+                .load_one((self.row.id, page.limit()))
+                .await?
+                .unwrap_or_default();
+            (tables::first_page(permissions, tables, total, page)?, self.row.clone())
+        } else {
+            tables::list_tables(app(ctx), signed_in(ctx)?, self.row.id, page).await?
+        };
         Ok(connection(
             rows,
             page.after.is_some(),

@@ -153,6 +153,16 @@ pub async fn find_grant(
         .optional()
 }
 
+/// Every project grant of the user: (project, role).
+pub async fn grants_of_user(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<Vec<(Uuid, RoleRow)>> {
+    project_role_grants::table
+        .inner_join(roles::table)
+        .filter(project_role_grants::user_id.eq(user_id))
+        .select((project_role_grants::project_id, RoleRow::as_select()))
+        .load(conn)
+        .await
+}
+
 /// Gives (or replaces) the user's role in the project.
 pub async fn upsert_grant(
     conn: &mut AsyncPgConnection,

@@ -42,11 +42,15 @@ pub fn forbidden(resource: Resource, action: Action) -> AppError {
     ))
 }
 
-/// Per-request cache of the signed-in user's permissions, company by company.
+/// Per-request cache of the signed-in user's permissions, company by company, and of
+/// their project grants.
 pub struct Authorizer {
     app: App,
     user_id: Option<Uuid>,
-    grants: Mutex<HashMap<Uuid, PermissionSet>>,
+    /// Company id → the permissions of the caller's role there (None: not a member).
+    grants: Mutex<HashMap<Uuid, Option<PermissionSet>>>,
+    /// Project id → the permissions of the caller's grant there, loaded once.
+    project_grants: Mutex<Option<HashMap<Uuid, PermissionSet>>>,
 }
 
 impl Authorizer {
@@ -56,13 +60,14 @@ impl Authorizer {
             app,
             user_id,
             grants: Mutex::new(HashMap::new()),
+            project_grants: Mutex::new(None),
         }
     }
 
-    /// The caller's permissions in the company (empty when not a member).
-    pub async fn permissions(&self, company_id: Uuid) -> AppResult<PermissionSet> {
+    /// The caller's permissions in the company (None when not a member).
+    async fn membership(&self, company_id: Uuid) -> AppResult<Option<PermissionSet>> {
         let Some(user_id) = self.user_id else {
-            return Ok(PermissionSet::default());
+            return Ok(None);
         };
         let mut grants = self.grants.lock().await;
         if let Some(set) = grants.get(&company_id) {
@@ -70,12 +75,39 @@ impl Authorizer {
         }
         let mut conn = self.app.pool.get().await?;
         let set = match crate::companies::access::member(&mut conn, company_id, user_id).await {
-            Ok(member) => member.permissions,
-            Err(err) if err.code == ErrorCode::NotFound => PermissionSet::default(),
+            Ok(member) => Some(member.permissions),
+            Err(err) if err.code == ErrorCode::NotFound => None,
             Err(err) => return Err(err),
         };
         grants.insert(company_id, set);
         Ok(set)
+    }
+
+    /// The caller's permissions in the company (empty when not a member).
+    pub async fn permissions(&self, company_id: Uuid) -> AppResult<PermissionSet> {
+        Ok(self.membership(company_id).await?.unwrap_or_default())
+    }
+
+    /// The caller's permissions in a project of the company: their company role's plus
+    /// those of their grant in that project (None when not a member of the company).
+    pub async fn project_permissions(&self, company_id: Uuid, project_id: Uuid) -> AppResult<Option<PermissionSet>> {
+        let (Some(company), Some(user_id)) = (self.membership(company_id).await?, self.user_id) else {
+            return Ok(None);
+        };
+        let mut cached = self.project_grants.lock().await;
+        if cached.is_none() {
+            let mut conn = self.app.pool.get().await?;
+            let mut by_project = HashMap::new();
+            for (project, role) in crate::projects::store::grants_of_user(&mut conn, user_id).await? {
+                by_project.insert(project, role_permissions(&mut conn, &role).await?);
+            }
+            *cached = Some(by_project);
+        }
+        let grant = cached
+            .as_ref()
+            .and_then(|grants| grants.get(&project_id).copied())
+            .unwrap_or_default();
+        Ok(Some(company.union(grant)))
     }
 
     /// Whether the caller may do `action` to `resource` in the company.

@@ -19,11 +19,14 @@ use crate::auth::actor::SignedInUser;
 use crate::companies::access::Member;
 use crate::cycles::model::CycleRow;
 use crate::error::{AppError, AppResult, FieldError};
-use crate::pagination::Page;
+use crate::pagination::{Page, PageRequest};
+use crate::projects::store as project_store;
+use crate::rbac::authorizer::{forbidden, role_permissions};
+use crate::rbac::catalog::PermissionSet;
 use crate::projects::access::project_member;
 use crate::projects::model::ProjectRow;
 use crate::rbac::catalog::{Action, Resource};
-use crate::tables::model::{FieldType, TableRow};
+use crate::tables::model::{FieldRow, FieldType, TableRow};
 use crate::tables::store as table_store;
 
 /// Most rows one insertRows or deleteRows call may carry.
@@ -289,21 +292,72 @@ pub async fn insert_rows(
     .await
 }
 
-/// A row the caller may read (row:view), with the restricted values they may not see removed.
-pub async fn get_row(
-    app: &App,
-    actor: &SignedInUser,
-    row_id: Uuid,
-) -> AppResult<(RowRecord, TableRow, ProjectRow)> {
+/// A row the caller may read (row:view), with the restricted values they may not see
+/// removed. One query finds the row and the caller's standing; a second reads the
+/// restricted field keys, only for callers without table:manage.
+pub async fn get_row(app: &App, actor: &SignedInUser, row_id: Uuid) -> AppResult<(RowRecord, TableRow, ProjectRow)> {
     actor.require_verified()?;
     let mut conn = app.pool.get().await?;
-    let row = store::find_for_member(&mut conn, &[row_id], actor.user_id, false)
+    let (row, table, project, role, grant) = store::find_readable(&mut conn, row_id, actor.user_id)
         .await?
-        .pop()
         .ok_or_else(|| AppError::not_found("row"))?;
-    let access = table_access(&mut conn, actor, row.table_id, Action::View).await?;
-    let row = strip(row, &access.hidden_keys());
-    Ok((row, access.table, access.project))
+    let mut permissions = role_permissions(&mut conn, &role).await?;
+    if grant.is_some()
+        && let Some((_, grant_role)) = project_store::find_grant(&mut conn, project.id, actor.user_id).await?
+    {
+        permissions = permissions.union(role_permissions(&mut conn, &grant_role).await?);
+    }
+    if !permissions.allows(Resource::Row, Action::View) {
+        return Err(forbidden(Resource::Row, Action::View));
+    }
+    let hidden = if permissions.allows(Resource::Table, Action::Manage) {
+        Vec::new()
+    } else {
+        store::restricted_keys(&mut conn, table.id).await?
+    };
+    let record = RowRecord {
+        id: row.id,
+        table_id: row.table_id,
+        cycle_id: row.cycle_id,
+        cells: row.cells.to_string(),
+        version: row.version,
+        created_by: row.created_by,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    };
+    Ok((strip(record, &hidden), table, project))
+}
+
+/// The first page of a table's rows in the default order, from rows loaded in a batch with
+/// other tables'; `permissions` is the caller's standing in the table's project (None: not
+/// a member of its company).
+pub fn first_page(
+    permissions: Option<PermissionSet>,
+    fields: &[FieldRow],
+    rows: Vec<RowRecord>,
+    page: PageRequest,
+    table_id: Uuid,
+) -> AppResult<RowPage> {
+    let permissions = permissions.ok_or_else(|| AppError::not_found("table"))?;
+    if !permissions.allows(Resource::Row, Action::View) {
+        return Err(forbidden(Resource::Row, Action::View));
+    }
+    let hidden: Vec<String> = if permissions.allows(Resource::Table, Action::Manage) {
+        Vec::new()
+    } else {
+        fields.iter().filter(|f| f.restricted).map(|f| f.key.clone()).collect()
+    };
+    let rows = rows.into_iter().map(|row| strip(row, &hidden)).collect();
+    Ok(RowPage {
+        page: Page::from_rows(rows, page, 0),
+        order: Order::Created,
+        had_cursor: false,
+        counter: RowCounter {
+            table_id,
+            cycle_id: None,
+            conditions: Vec::new(),
+        },
+    })
 }
 
 fn strip(mut row: RowRecord, hidden: &[String]) -> RowRecord {
@@ -527,7 +581,7 @@ pub async fn list_rows(
     args: RowListArgs,
 ) -> AppResult<RowPage> {
     actor.require_verified()?;
-    let page = crate::pagination::PageRequest::parse(args.first, None)?;
+    let page = PageRequest::parse(args.first, None)?;
     let mut conn = app.pool.get().await?;
     let access = table_access(&mut conn, actor, table_id, Action::View).await?;
     let conditions = query::parse_filter(args.filter.as_ref(), &access.rules)?;

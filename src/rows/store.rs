@@ -12,9 +12,13 @@ use uuid::Uuid;
 use super::model::{ImportRow, NewRow, RowRecord};
 use super::query::{Comparison, Condition, Operator, Order, RowCursor};
 use crate::cycles::model::CycleRow;
+use crate::companies::model::RoleRow;
 use crate::db::schema::{
-    cycles, data_fields, data_imports, data_row_uniques, data_rows, data_tables, projects,
+    cycles, data_fields, data_imports, data_row_uniques, data_rows, data_tables, memberships, project_role_grants,
+    projects, roles,
 };
+use crate::projects::model::ProjectRow;
+use crate::tables::model::TableRow;
 use crate::pagination::{Cursor, PageRequest};
 
 /// The columns of a [`RowRecord`], with `$strip` keys removed from the values.
@@ -168,6 +172,75 @@ pub async fn find_for_member(
         .bind::<sql_types::Array<sql_types::Text>, _>(Vec::<String>::new())
         .bind::<sql_types::Uuid, _>(user_id)
         .bind::<sql_types::Array<sql_types::Uuid>, _>(ids)
+        .load(conn)
+        .await
+}
+
+/// The first `limit` rows of each table in the default order (oldest first), one query.
+pub async fn first_rows(conn: &mut AsyncPgConnection, table_ids: &[Uuid], limit: i64) -> QueryResult<Vec<RowRecord>> {
+    diesel::sql_query(
+        "SELECT r.id, r.table_id, r.cycle_id, r.cells::text AS cells, r.version, r.created_by, r.created_at, \
+         r.updated_at FROM unnest($1::uuid[]) AS t(id) CROSS JOIN LATERAL \
+         (SELECT * FROM data_rows WHERE table_id = t.id ORDER BY created_at, id LIMIT $2) r",
+    )
+    .bind::<sql_types::Array<sql_types::Uuid>, _>(table_ids)
+    .bind::<sql_types::BigInt, _>(limit)
+    .load(conn)
+    .await
+}
+
+/// A row's columns as stored.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = data_rows)]
+pub struct StoredRow {
+    pub id: Uuid,
+    pub table_id: Uuid,
+    pub cycle_id: Option<Uuid>,
+    pub cells: serde_json::Value,
+    pub version: i32,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A row with everything needed to decide, in the same query, whether the user may read
+/// it: its table and project, the user's company role and (the id of) their project grant.
+pub type ReadableRow = (StoredRow, TableRow, ProjectRow, RoleRow, Option<Uuid>);
+
+/// The row, if `user_id` belongs to its company, with their standing there (one query).
+pub async fn find_readable(conn: &mut AsyncPgConnection, row_id: Uuid, user_id: Uuid) -> QueryResult<Option<ReadableRow>> {
+    data_rows::table
+        .inner_join(data_tables::table.inner_join(projects::table))
+        .inner_join(
+            memberships::table.on(memberships::company_id
+                .eq(projects::company_id)
+                .and(memberships::user_id.eq(user_id))),
+        )
+        .inner_join(roles::table.on(roles::id.eq(memberships::role_id)))
+        .left_join(
+            project_role_grants::table.on(project_role_grants::project_id
+                .eq(projects::id)
+                .and(project_role_grants::user_id.eq(user_id))),
+        )
+        .filter(data_rows::id.eq(row_id))
+        .select((
+            StoredRow::as_select(),
+            TableRow::as_select(),
+            ProjectRow::as_select(),
+            RoleRow::as_select(),
+            project_role_grants::role_id.nullable(),
+        ))
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Keys of the table's restricted fields.
+pub async fn restricted_keys(conn: &mut AsyncPgConnection, table_id: Uuid) -> QueryResult<Vec<String>> {
+    data_fields::table
+        .filter(data_fields::table_id.eq(table_id))
+        .filter(data_fields::restricted.eq(true))
+        .select(data_fields::key)
         .load(conn)
         .await
 }

@@ -1,11 +1,11 @@
-//! Batch loader for the fields of many tables (a project's table list).
+//! Batch loaders for a project list's tables and the fields of many tables.
 
 use std::collections::HashMap;
 
 use async_graphql::dataloader::Loader;
 use uuid::Uuid;
 
-use super::model::FieldRow;
+use super::model::{FieldRow, TableRow};
 use super::store;
 use crate::app::App;
 use crate::error::AppError;
@@ -25,5 +25,31 @@ impl Loader<Uuid> for FieldsLoader {
             by_table.entry(row.table_id).or_default().push(row);
         }
         Ok(by_table)
+    }
+}
+
+/// Loads the first page of each (project, limit) with the project's table count, one query
+/// per distinct limit.
+pub struct TablesPageLoader(pub App);
+
+impl Loader<(Uuid, i64)> for TablesPageLoader {
+    type Value = (Vec<TableRow>, i64);
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[(Uuid, i64)]) -> Result<HashMap<(Uuid, i64), Self::Value>, Self::Error> {
+        let mut by_limit: HashMap<i64, Vec<Uuid>> = HashMap::new();
+        for (project, limit) in keys {
+            by_limit.entry(*limit).or_default().push(*project);
+        }
+        let mut conn = self.0.pool.get().await.map_err(AppError::from)?;
+        let mut pages: HashMap<(Uuid, i64), Self::Value> = keys.iter().map(|key| (*key, (Vec::new(), 0))).collect();
+        for (limit, projects) in by_limit {
+            for counted in store::first_tables(&mut conn, &projects, limit).await.map_err(AppError::from)? {
+                let page = pages.entry((counted.table.project_id, limit)).or_default();
+                page.1 = counted.total;
+                page.0.push(counted.table);
+            }
+        }
+        Ok(pages)
     }
 }

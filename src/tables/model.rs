@@ -70,7 +70,7 @@ impl FieldType {
 }
 
 /// A data table of a project.
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = data_tables)]
 pub struct TableRow {
     pub id: Uuid,

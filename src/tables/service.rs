@@ -18,7 +18,8 @@ use crate::modules::store as module_store;
 use crate::pagination::{Page, PageRequest};
 use crate::projects::access::project_member;
 use crate::projects::model::ProjectRow;
-use crate::rbac::catalog::{Action, Resource};
+use crate::rbac::authorizer::forbidden;
+use crate::rbac::catalog::{Action, PermissionSet, Resource};
 use crate::rows::revalidate::revalidate;
 use crate::rows::store as row_store;
 
@@ -205,6 +206,21 @@ pub async fn list_tables(
     member.require(Resource::Table, Action::View)?;
     let (rows, total) = store::list(&mut conn, project.id, page).await?;
     Ok((Page::from_rows(rows, page, total), project))
+}
+
+/// The first page of a project's tables from a batch loaded with other projects';
+/// `permissions` is the caller's standing in the project (None: not a member of its company).
+pub fn first_page(
+    permissions: Option<PermissionSet>,
+    tables: Vec<TableRow>,
+    total: i64,
+    page: PageRequest,
+) -> AppResult<Page<TableRow>> {
+    let permissions = permissions.ok_or_else(|| AppError::not_found("project"))?;
+    if !permissions.allows(Resource::Table, Action::View) {
+        return Err(forbidden(Resource::Table, Action::View));
+    }
+    Ok(Page::from_rows(tables, page, total))
 }
 
 /// Renames or re-describes a table (table:edit).

@@ -80,6 +80,33 @@ pub async fn list(
     Ok((rows, total))
 }
 
+/// A table with the number of tables in its project.
+#[derive(QueryableByName)]
+pub struct CountedTable {
+    #[diesel(embed)]
+    pub table: TableRow,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub total: i64,
+}
+
+/// The first `limit` tables of each project (oldest first), with each project's table count,
+/// in one query.
+pub async fn first_tables(
+    conn: &mut AsyncPgConnection,
+    project_ids: &[Uuid],
+    limit: i64,
+) -> QueryResult<Vec<CountedTable>> {
+    diesel::sql_query(
+        "SELECT t.* FROM unnest($1::uuid[]) AS p(id) CROSS JOIN LATERAL \
+         (SELECT *, count(*) OVER () AS total FROM data_tables WHERE project_id = p.id \
+          ORDER BY created_at, id LIMIT $2) t",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(project_ids)
+    .bind::<diesel::sql_types::BigInt, _>(limit)
+    .load(conn)
+    .await
+}
+
 /// Renames or re-describes a table.
 pub async fn update_table(
     conn: &mut AsyncPgConnection,

@@ -767,3 +767,41 @@ async fn field_changes_are_checked_against_stored_rows() {
     let stripped = list(&t, &s.owner, meters, json!({})).await;
     assert_eq!(stripped["edges"][0]["node"]["values"], json!({ "reading": "10" }));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn projects_with_their_tables_and_rows_cost_the_same_statements_for_1_or_6_tables() {
+    let t = TestApp::spawn().await;
+    let owner = t.verified_user("owner@example.com", "Owner").await;
+    let small = t.create_company(&owner, "Small").await;
+    let large = t.create_company(&owner, "Large").await;
+    for (company, projects, tables) in [(&small, 1, 1), (&large, 3, 2)] {
+        for p in 0..projects {
+            let project = t.create_project(&owner, company, &format!("P{p}")).await;
+            for n in 0..tables {
+                let id = table(&t, &owner, &project, &format!("T{n}"), fuel_fields()).await;
+                insert(&t, &owner, &id, json!([{ "site": "Leeds" }, { "site": "York", "litres": 2 }])).await;
+            }
+        }
+    }
+    let query = "query($c: ID!) { company(id: $c) { projects(first: 10) { edges { node { name
+        tables(first: 5) { totalCount edges { node { name fields { key } rows(first: 20) { edges { node { id values version } } } } } } } } } } }";
+    t.stop_mail_worker().await;
+    let mut costs = Vec::new();
+    for (company, tables) in [(&small, 1), (&large, 6)] {
+        let before = t.app.statements.total();
+        let data = t.ok(Some(&owner), query, json!({ "c": company.id })).await;
+        costs.push(t.app.statements.total() - before);
+        let listed: Vec<&Value> = data["company"]["projects"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| p["node"]["tables"]["edges"].as_array().unwrap())
+            .collect();
+        assert_eq!(listed.len(), tables);
+        for table in listed {
+            assert_eq!(values_of(&table["node"]["rows"], "site"), vec!["Leeds", "York"]);
+        }
+    }
+    assert_eq!(costs[0], costs[1], "statements for 1 and 6 tables: {costs:?}");
+    assert!(costs[0] <= 20, "{costs:?}");
+}
