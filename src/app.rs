@@ -13,6 +13,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::db::{self, DbPool, StatementCounter};
 use crate::mail::Mailer;
+use crate::sessions::cache::SessionCache;
 
 /// Shared handle to the application state; cheap to clone.
 #[derive(Clone)]
@@ -29,6 +30,8 @@ pub struct AppState {
     pub jwt: JwtKeys,
     /// Signs short-lived links (CSV downloads).
     pub links: LinkSigner,
+    /// Sessions recently found live.
+    pub sessions: SessionCache,
     pub mailer: Mailer,
 }
 
@@ -96,6 +99,7 @@ impl AppBuilder {
             config.access_token_ttl().as_secs(),
         );
         let links = LinkSigner::new(&secret)?;
+        let sessions = SessionCache::new(std::time::Duration::from_secs(config.session_cache_secs));
         let passwords = Passwords::new(self.password_params)?;
         let mailer = Mailer::new(&config.product_name, &config.app_url())?;
         Ok(App(Arc::new(AppState {
@@ -106,6 +110,7 @@ impl AppBuilder {
             passwords,
             jwt,
             links,
+            sessions,
             mailer,
         })))
     }

@@ -74,6 +74,11 @@ pub struct Config {
     #[arg(long, env = "SESSION_TTL_DAYS", default_value_t = 30)]
     pub session_ttl_days: u64,
 
+    /// Seconds a session found live is trusted without reading it again (0: every request
+    /// reads it). Revocations by this instance apply at once regardless.
+    #[arg(long, env = "SESSION_CACHE_SECS", default_value_t = 5)]
+    pub session_cache_secs: u64,
+
     /// `smtp://host:port` (plain, or `?tls=required` for STARTTLS) or `smtps://user:pass@host`;
     /// unset: mail is logged and marked sent.
     #[arg(long, env = "SMTP_URL", hide_env_values = true)]

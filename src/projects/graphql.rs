@@ -108,7 +108,10 @@ impl Project {
                 .load_one((self.row.id, page.limit()))
                 .await?
                 .unwrap_or_default();
-            (tables::first_page(permissions, tables, total, page)?, self.row.clone())
+            (
+                tables::first_page(permissions, tables, total, page)?,
+                self.row.clone(),
+            )
         } else {
             tables::list_tables(app(ctx), signed_in(ctx)?, self.row.id, page).await?
         };

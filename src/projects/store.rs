@@ -154,7 +154,10 @@ pub async fn find_grant(
 }
 
 /// Every project grant of the user: (project, role).
-pub async fn grants_of_user(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<Vec<(Uuid, RoleRow)>> {
+pub async fn grants_of_user(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+) -> QueryResult<Vec<(Uuid, RoleRow)>> {
     project_role_grants::table
         .inner_join(roles::table)
         .filter(project_role_grants::user_id.eq(user_id))

@@ -90,7 +90,11 @@ impl Authorizer {
 
     /// The caller's permissions in a project of the company: their company role's plus
     /// those of their grant in that project (None when not a member of the company).
-    pub async fn project_permissions(&self, company_id: Uuid, project_id: Uuid) -> AppResult<Option<PermissionSet>> {
+    pub async fn project_permissions(
+        &self,
+        company_id: Uuid,
+        project_id: Uuid,
+    ) -> AppResult<Option<PermissionSet>> {
         let (Some(company), Some(user_id)) = (self.membership(company_id).await?, self.user_id) else {
             return Ok(None);
         };

@@ -26,7 +26,10 @@ impl Loader<(Uuid, i64)> for FirstRowsLoader {
         let mut conn = self.0.pool.get().await.map_err(AppError::from)?;
         let mut pages: HashMap<(Uuid, i64), Vec<RowRecord>> = HashMap::new();
         for (limit, tables) in by_limit {
-            for row in store::first_rows(&mut conn, &tables, limit).await.map_err(AppError::from)? {
+            for row in store::first_rows(&mut conn, &tables, limit)
+                .await
+                .map_err(AppError::from)?
+            {
                 pages.entry((row.table_id, limit)).or_default().push(row);
             }
         }

@@ -20,11 +20,11 @@ use crate::companies::access::Member;
 use crate::cycles::model::CycleRow;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::pagination::{Page, PageRequest};
+use crate::projects::access::project_member;
+use crate::projects::model::ProjectRow;
 use crate::projects::store as project_store;
 use crate::rbac::authorizer::{forbidden, role_permissions};
 use crate::rbac::catalog::PermissionSet;
-use crate::projects::access::project_member;
-use crate::projects::model::ProjectRow;
 use crate::rbac::catalog::{Action, Resource};
 use crate::tables::model::{FieldRow, FieldType, TableRow};
 use crate::tables::store as table_store;
@@ -295,7 +295,11 @@ pub async fn insert_rows(
 /// A row the caller may read (row:view), with the restricted values they may not see
 /// removed. One query finds the row and the caller's standing; a second reads the
 /// restricted field keys, only for callers without table:manage.
-pub async fn get_row(app: &App, actor: &SignedInUser, row_id: Uuid) -> AppResult<(RowRecord, TableRow, ProjectRow)> {
+pub async fn get_row(
+    app: &App,
+    actor: &SignedInUser,
+    row_id: Uuid,
+) -> AppResult<(RowRecord, TableRow, ProjectRow)> {
     actor.require_verified()?;
     let mut conn = app.pool.get().await?;
     let (row, table, project, role, grant) = store::find_readable(&mut conn, row_id, actor.user_id)
@@ -345,7 +349,11 @@ pub fn first_page(
     let hidden: Vec<String> = if permissions.allows(Resource::Table, Action::Manage) {
         Vec::new()
     } else {
-        fields.iter().filter(|f| f.restricted).map(|f| f.key.clone()).collect()
+        fields
+            .iter()
+            .filter(|f| f.restricted)
+            .map(|f| f.key.clone())
+            .collect()
     };
     let rows = rows.into_iter().map(|row| strip(row, &hidden)).collect();
     Ok(RowPage {

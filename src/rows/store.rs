@@ -11,15 +11,15 @@ use uuid::Uuid;
 
 use super::model::{ImportRow, NewRow, RowRecord};
 use super::query::{Comparison, Condition, Operator, Order, RowCursor};
-use crate::cycles::model::CycleRow;
 use crate::companies::model::RoleRow;
+use crate::cycles::model::CycleRow;
 use crate::db::schema::{
-    cycles, data_fields, data_imports, data_row_uniques, data_rows, data_tables, memberships, project_role_grants,
-    projects, roles,
+    cycles, data_fields, data_imports, data_row_uniques, data_rows, data_tables, memberships,
+    project_role_grants, projects, roles,
 };
+use crate::pagination::{Cursor, PageRequest};
 use crate::projects::model::ProjectRow;
 use crate::tables::model::TableRow;
-use crate::pagination::{Cursor, PageRequest};
 
 /// The columns of a [`RowRecord`], with `$strip` keys removed from the values.
 const ROW_COLUMNS: &str = "r.id, r.table_id, r.cycle_id, (r.cells - $1::text[])::text AS cells, r.version, \
@@ -177,7 +177,11 @@ pub async fn find_for_member(
 }
 
 /// The first `limit` rows of each table in the default order (oldest first), one query.
-pub async fn first_rows(conn: &mut AsyncPgConnection, table_ids: &[Uuid], limit: i64) -> QueryResult<Vec<RowRecord>> {
+pub async fn first_rows(
+    conn: &mut AsyncPgConnection,
+    table_ids: &[Uuid],
+    limit: i64,
+) -> QueryResult<Vec<RowRecord>> {
     diesel::sql_query(
         "SELECT r.id, r.table_id, r.cycle_id, r.cells::text AS cells, r.version, r.created_by, r.created_at, \
          r.updated_at FROM unnest($1::uuid[]) AS t(id) CROSS JOIN LATERAL \
@@ -208,7 +212,11 @@ pub struct StoredRow {
 pub type ReadableRow = (StoredRow, TableRow, ProjectRow, RoleRow, Option<Uuid>);
 
 /// The row, if `user_id` belongs to its company, with their standing there (one query).
-pub async fn find_readable(conn: &mut AsyncPgConnection, row_id: Uuid, user_id: Uuid) -> QueryResult<Option<ReadableRow>> {
+pub async fn find_readable(
+    conn: &mut AsyncPgConnection,
+    row_id: Uuid,
+    user_id: Uuid,
+) -> QueryResult<Option<ReadableRow>> {
     data_rows::table
         .inner_join(data_tables::table.inner_join(projects::table))
         .inner_join(

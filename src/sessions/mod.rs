@@ -1,6 +1,7 @@
 //! Sign-in sessions: login, refresh-token rotation with reuse detection, logout, listing and
 //! revoking sessions, and checking the session behind every access token.
 
+pub mod cache;
 pub mod graphql;
 pub mod model;
 pub mod service;

@@ -122,7 +122,8 @@ pub fn sign_in(
 
 enum RefreshOutcome {
     Rotated(Box<UserRow>, Uuid, String),
-    Reused,
+    /// A used token came back: the session (of this user) was revoked.
+    Reused(Uuid),
     Invalid,
 }
 
@@ -142,7 +143,7 @@ pub async fn refresh(app: &App, refresh_token: &str) -> AppResult<SignIn> {
             };
             if token.used_at.is_some() {
                 store::revoke(conn, session.user_id, session.id, "refresh token reuse", now).await?;
-                return Ok(RefreshOutcome::Reused);
+                return Ok(RefreshOutcome::Reused(session.user_id));
             }
             if session.revoked_at.is_some() || session.expires_at <= now {
                 return Ok(RefreshOutcome::Invalid);
@@ -159,7 +160,8 @@ pub async fn refresh(app: &App, refresh_token: &str) -> AppResult<SignIn> {
         .await?;
     match outcome {
         RefreshOutcome::Rotated(user, session_id, secret) => sign_in(app, *user, session_id, secret, now),
-        RefreshOutcome::Reused => {
+        RefreshOutcome::Reused(user_id) => {
+            app.sessions.forget_user(user_id);
             tracing::warn!("refresh token presented twice; session revoked");
             Err(AppError::unauthenticated(
                 "refresh token was already used; the session has been signed out",
@@ -180,6 +182,7 @@ pub async fn logout(app: &App, actor: &SignedInUser) -> AppResult<()> {
         app.clock.now(),
     )
     .await?;
+    app.sessions.forget_user(actor.user_id);
     Ok(())
 }
 
@@ -195,6 +198,7 @@ pub async fn revoke_session(app: &App, actor: &SignedInUser, session_id: Uuid) -
         app.clock.now(),
     )
     .await?;
+    app.sessions.forget_user(actor.user_id);
     if revoked {
         Ok(())
     } else {
@@ -213,6 +217,11 @@ pub async fn list_sessions(app: &App, actor: &SignedInUser) -> AppResult<Vec<Ses
 pub async fn authenticate(app: &App, access_token: &str) -> AppResult<SignedInUser> {
     let now = app.clock.now();
     let claims = app.jwt.verify(access_token, now)?;
+    if let Some(user) = app.sessions.get(claims.sid, now)
+        && user.user_id == claims.sub
+    {
+        return Ok(user);
+    }
     let mut conn = app.pool.get().await?;
     let Some((session, email_verified)) = store::find_live(&mut conn, claims.sid, now).await? else {
         return Err(AppError::unauthenticated("the session has ended; sign in again"));
@@ -226,11 +235,13 @@ pub async fn authenticate(app: &App, access_token: &str) -> AppResult<SignedInUs
     {
         store::touch(&mut conn, session.id, now).await?;
     }
-    Ok(SignedInUser {
+    let user = SignedInUser {
         user_id: session.user_id,
         session_id: session.id,
         email_verified,
-    })
+    };
+    app.sessions.put(&user, session.expires_at);
+    Ok(user)
 }
 
 fn session_ttl(app: &App) -> Duration {

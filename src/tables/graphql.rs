@@ -97,8 +97,10 @@ impl DataTable {
             first,
             after,
         };
-        let default_list =
-            args.filter.is_none() && args.order_by.is_none() && args.after.is_none() && args.cycle_id.is_none();
+        let default_list = args.filter.is_none()
+            && args.order_by.is_none()
+            && args.after.is_none()
+            && args.cycle_id.is_none();
         let rows = if default_list {
             // The common case, a first page, comes from one query for every table listed.
             signed_in(ctx)?.require_verified()?;

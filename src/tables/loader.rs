@@ -42,9 +42,13 @@ impl Loader<(Uuid, i64)> for TablesPageLoader {
             by_limit.entry(*limit).or_default().push(*project);
         }
         let mut conn = self.0.pool.get().await.map_err(AppError::from)?;
-        let mut pages: HashMap<(Uuid, i64), Self::Value> = keys.iter().map(|key| (*key, (Vec::new(), 0))).collect();
+        let mut pages: HashMap<(Uuid, i64), Self::Value> =
+            keys.iter().map(|key| (*key, (Vec::new(), 0))).collect();
         for (limit, projects) in by_limit {
-            for counted in store::first_tables(&mut conn, &projects, limit).await.map_err(AppError::from)? {
+            for counted in store::first_tables(&mut conn, &projects, limit)
+                .await
+                .map_err(AppError::from)?
+            {
                 let page = pages.entry((counted.table.project_id, limit)).or_default();
                 page.1 = counted.total;
                 page.0.push(counted.table);

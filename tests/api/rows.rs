@@ -779,7 +779,13 @@ async fn projects_with_their_tables_and_rows_cost_the_same_statements_for_1_or_6
             let project = t.create_project(&owner, company, &format!("P{p}")).await;
             for n in 0..tables {
                 let id = table(&t, &owner, &project, &format!("T{n}"), fuel_fields()).await;
-                insert(&t, &owner, &id, json!([{ "site": "Leeds" }, { "site": "York", "litres": 2 }])).await;
+                insert(
+                    &t,
+                    &owner,
+                    &id,
+                    json!([{ "site": "Leeds" }, { "site": "York", "litres": 2 }]),
+                )
+                .await;
             }
         }
     }

@@ -54,24 +54,27 @@ pub async fn reset_password(app: &App, token: &str, new_password: &str) -> AppRe
         .await?
         .ok_or_else(invalid)?;
     let password_hash = app.passwords.hash(password).await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        let found = store::find_open_token(conn, &hash, &[TokenPurpose::ResetPassword], now)
-            .await?
-            .ok_or_else(invalid)?;
-        store::mark_token_used(conn, found.id, now).await?;
-        let user = store::find_by_id(conn, found.user_id)
-            .await?
-            .ok_or_else(invalid)?;
-        store::set_password_hash(conn, user.id, &password_hash, now).await?;
-        // The link reached the inbox, which proves the address.
-        if user.email_verified_at.is_none() {
-            store::mark_email_verified(conn, user.id, now).await?;
-        }
-        session_store::revoke_all_for_user(conn, user.id, None, "password reset", now).await?;
-        invalidate_account_tokens(conn, user.id, now).await?;
-        queue_password_changed(app, conn, &user, now).await
-    })
-    .await?;
+    let user_id = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            let found = store::find_open_token(conn, &hash, &[TokenPurpose::ResetPassword], now)
+                .await?
+                .ok_or_else(invalid)?;
+            store::mark_token_used(conn, found.id, now).await?;
+            let user = store::find_by_id(conn, found.user_id)
+                .await?
+                .ok_or_else(invalid)?;
+            store::set_password_hash(conn, user.id, &password_hash, now).await?;
+            // The link reached the inbox, which proves the address.
+            if user.email_verified_at.is_none() {
+                store::mark_email_verified(conn, user.id, now).await?;
+            }
+            session_store::revoke_all_for_user(conn, user.id, None, "password reset", now).await?;
+            invalidate_account_tokens(conn, user.id, now).await?;
+            queue_password_changed(app, conn, &user, now).await?;
+            Ok(user.id)
+        })
+        .await?;
+    app.sessions.forget_user(user_id);
     app.mailer.wake();
     Ok(())
 }
@@ -105,6 +108,7 @@ pub async fn change_password(
         queue_password_changed(app, conn, &user, now).await
     })
     .await?;
+    app.sessions.forget_user(user.id);
     app.mailer.wake();
     Ok(())
 }

@@ -168,7 +168,9 @@ pub async fn delete_account(app: &App, actor: &SignedInUser, password: &str) -> 
         store::anonymise(conn, user.id, now).await?;
         Ok(())
     })
-    .await
+    .await?;
+    app.sessions.forget_user(user.id);
+    Ok(())
 }
 
 fn parse_phone(value: Option<String>) -> AppResult<Option<String>> {

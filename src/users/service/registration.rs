@@ -97,39 +97,43 @@ pub async fn verify_email(app: &App, token: &str) -> AppResult<UserRow> {
     let hash = hash_token(token);
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        let purposes = [TokenPurpose::VerifyEmail, TokenPurpose::ChangeEmail];
-        let invalid = || AppError::invalid("token", "is invalid, already used or expired");
-        let found = store::find_open_token(conn, &hash, &purposes, now)
-            .await?
-            .ok_or_else(invalid)?;
-        store::mark_token_used(conn, found.id, now).await?;
-        let user = store::find_by_id(conn, found.user_id)
-            .await?
-            .ok_or_else(invalid)?;
-        match found.new_email {
-            Some(new_email) if found.purpose == TokenPurpose::ChangeEmail.as_str() => {
-                if store::find_by_email(conn, &new_email)
-                    .await?
-                    .is_some_and(|other| other.id != user.id)
-                {
-                    return Err(AppError::conflict("that address now belongs to another account"));
+    let user = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            let purposes = [TokenPurpose::VerifyEmail, TokenPurpose::ChangeEmail];
+            let invalid = || AppError::invalid("token", "is invalid, already used or expired");
+            let found = store::find_open_token(conn, &hash, &purposes, now)
+                .await?
+                .ok_or_else(invalid)?;
+            store::mark_token_used(conn, found.id, now).await?;
+            let user = store::find_by_id(conn, found.user_id)
+                .await?
+                .ok_or_else(invalid)?;
+            match found.new_email {
+                Some(new_email) if found.purpose == TokenPurpose::ChangeEmail.as_str() => {
+                    if store::find_by_email(conn, &new_email)
+                        .await?
+                        .is_some_and(|other| other.id != user.id)
+                    {
+                        return Err(AppError::conflict("that address now belongs to another account"));
+                    }
+                    store::set_email(conn, user.id, &new_email, now)
+                        .await
+                        .map_err(|err| {
+                            if is_unique_violation(&err) {
+                                AppError::conflict("that address now belongs to another account")
+                            } else {
+                                AppError::from(err)
+                            }
+                        })
                 }
-                store::set_email(conn, user.id, &new_email, now)
-                    .await
-                    .map_err(|err| {
-                        if is_unique_violation(&err) {
-                            AppError::conflict("that address now belongs to another account")
-                        } else {
-                            AppError::from(err)
-                        }
-                    })
+                _ if user.email_verified_at.is_some() => Ok(user),
+                _ => Ok(store::mark_email_verified(conn, user.id, now).await?),
             }
-            _ if user.email_verified_at.is_some() => Ok(user),
-            _ => Ok(store::mark_email_verified(conn, user.id, now).await?),
-        }
-    })
-    .await
+        })
+        .await?;
+    // Remembered sessions still say "unverified".
+    app.sessions.forget_user(user.id);
+    Ok(user)
 }
 
 /// Mails a fresh verification link to an unverified account; answers the same for any address.
