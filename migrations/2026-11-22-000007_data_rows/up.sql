@@ -4,7 +4,8 @@
 CREATE TABLE data_rows (
     id uuid PRIMARY KEY,
     table_id uuid NOT NULL REFERENCES data_tables (id) ON DELETE CASCADE,
-    cycle_id uuid REFERENCES cycles (id),
+    -- cycles are never deleted on their own; they go with their project, rows and all
+    cycle_id uuid REFERENCES cycles (id) ON DELETE CASCADE,
     cells jsonb NOT NULL CHECK (jsonb_typeof(cells) = 'object'),
     version integer NOT NULL DEFAULT 1,
     created_by uuid REFERENCES users (id) ON DELETE SET NULL,

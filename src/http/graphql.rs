@@ -75,7 +75,22 @@ pub async fn post_graphql(
         .to_ascii_lowercase();
     let limit = match essence.as_str() {
         JSON => config.max_body_bytes,
-        "multipart/form-data" if has_preflight_header(&headers) => config.max_upload_bytes,
+        "multipart/form-data" if has_preflight_header(&headers) => {
+            // Uploads are large: only a signed-in caller may send one, checked before reading it.
+            let signed_in = match bearer_token(&headers) {
+                Some(token) => sessions::authenticate(&state.app, token).await.is_ok(),
+                None => false,
+            };
+            if !signed_in {
+                return request_error(
+                    StatusCode::UNAUTHORIZED,
+                    media,
+                    ErrorCode::Unauthenticated,
+                    "uploads need a valid access token in the Authorization header",
+                );
+            }
+            config.max_upload_bytes
+        }
         "multipart/form-data" => {
             return request_error(
                 StatusCode::BAD_REQUEST,

@@ -16,6 +16,7 @@ use crate::auth::actor::SignedInUser;
 use crate::cycles::store as cycle_store;
 use crate::error::{AppError, AppResult};
 use crate::rbac::catalog::Action;
+use crate::sessions::store as session_store;
 use crate::tables::model::FieldType;
 
 /// How long an export link works.
@@ -86,6 +87,13 @@ pub async fn open_download(app: &App, token: &str) -> AppResult<Download> {
         email_verified: true,
     };
     let mut conn = app.pool.get().await?;
+    // A link dies with the session that asked for it (sign-out, password change).
+    if session_store::find_live(&mut conn, claims.session, app.clock.now())
+        .await?
+        .is_none_or(|(session, _)| session.user_id != claims.user)
+    {
+        return Err(not_found());
+    }
     let access = table_access(&mut conn, &actor, claims.table, Action::Export).await?;
     let filename = file_name(&access.table.name);
     let (sender, chunks) = mpsc::channel(4);
@@ -134,10 +142,13 @@ async fn stream_rows(
     if sender.send(Ok(csv_lines(header)?)).await.is_err() {
         return Ok(());
     }
-    let mut conn = app.pool.get().await?;
     let mut after = None;
     loop {
-        let batch = store::cells_batch(&mut conn, access.table.id, cycle_id, after, BATCH).await?;
+        // A connection per batch: a client that stops reading holds none.
+        let batch = {
+            let mut conn = app.pool.get().await?;
+            store::cells_batch(&mut conn, access.table.id, cycle_id, after, BATCH).await?
+        };
         let lines = batch
             .iter()
             .map(|row| {

@@ -69,12 +69,18 @@ pub async fn table_access(
     let (project, member) = project_member(conn, table.project_id, actor.user_id, false).await?;
     member.require(Resource::Row, action)?;
     if action != Action::View && action != Action::Export {
-        if store::share_project(conn, project.id).await?.is_some() {
-            return Err(AppError::conflict(
-                "the project is archived; restore it to change it",
-            ));
+        match store::share_project(conn, project.id).await? {
+            None => return Err(AppError::not_found("project")),
+            Some(Some(_)) => {
+                return Err(AppError::conflict(
+                    "the project is archived; restore it to change it",
+                ));
+            }
+            Some(None) => {}
         }
-        store::share_table(conn, table.id).await?;
+        if !store::share_table(conn, table.id).await? {
+            return Err(AppError::not_found("table"));
+        }
     }
     let fields = table_store::fields_of(conn, &[table.id]).await?;
     let rules = RowRules::new(&fields, member.can(Resource::Table, Action::Manage));

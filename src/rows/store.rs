@@ -25,28 +25,31 @@ use crate::tables::model::TableRow;
 const ROW_COLUMNS: &str = "r.id, r.table_id, r.cycle_id, (r.cells - $1::text[])::text AS cells, r.version, \
                            r.created_by, r.created_at, r.updated_at";
 
-/// Locks the project against archiving while rows are written; its `archived_at`.
+/// Locks the project against archiving while rows are written: None when it is gone,
+/// else its `archived_at`.
 pub async fn share_project(
     conn: &mut AsyncPgConnection,
     project_id: Uuid,
-) -> QueryResult<Option<DateTime<Utc>>> {
+) -> QueryResult<Option<Option<DateTime<Utc>>>> {
     projects::table
         .find(project_id)
         .select(projects::archived_at)
         .for_share()
         .first(conn)
         .await
+        .optional()
 }
 
-/// Locks the table against field changes while rows are written.
-pub async fn share_table(conn: &mut AsyncPgConnection, table_id: Uuid) -> QueryResult<()> {
+/// Locks the table against field changes while rows are written; false when it is gone.
+pub async fn share_table(conn: &mut AsyncPgConnection, table_id: Uuid) -> QueryResult<bool> {
     data_tables::table
         .find(table_id)
         .select(data_tables::id)
         .for_share()
         .first::<Uuid>(conn)
         .await
-        .map(|_| ())
+        .optional()
+        .map(|found| found.is_some())
 }
 
 /// The project's cycle, locked against closing while rows are written into it.

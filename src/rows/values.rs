@@ -5,6 +5,8 @@
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, NaiveDate, SecondsFormat};
 use regex::Regex;
@@ -216,17 +218,19 @@ impl FieldRule {
         Ok(Value::from(chosen))
     }
 
-    /// The text a unique field's value is claimed under (emails ignore case).
+    /// What a unique field's value is claimed under: the SHA-256 of its canonical text
+    /// (emails ignore case), so values of any length fit the claim index.
     pub fn unique_claim(&self, value: &Value) -> Option<String> {
         if !self.spec.unique {
             return None;
         }
-        match value {
-            Value::Null => None,
-            Value::String(text) if self.spec.field_type == FieldType::Email => Some(text.to_lowercase()),
-            Value::String(text) => Some(text.clone()),
-            other => Some(other.to_string()),
-        }
+        let text = match value {
+            Value::Null => return None,
+            Value::String(text) if self.spec.field_type == FieldType::Email => text.to_lowercase(),
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        Some(URL_SAFE_NO_PAD.encode(crate::auth::tokens::hash_token(&text)))
     }
 }
 
@@ -349,7 +353,8 @@ impl RowRules {
             }
             let value = match patch.get(key) {
                 Some(given) if rule.spec.restricted && !self.manages_table => {
-                    if !given.is_null() || current.get(key).is_some_and(|v| !v.is_null()) {
+                    // A null is ignored either way, so it reveals nothing about the value.
+                    if !given.is_null() {
                         errors.push(ValueError::new(
                             key,
                             "is restricted: changing it needs table:manage",

@@ -222,6 +222,7 @@ pub async fn authenticate(app: &App, access_token: &str) -> AppResult<SignedInUs
     {
         return Ok(user);
     }
+    let ticket = app.sessions.ticket();
     let mut conn = app.pool.get().await?;
     let Some((session, email_verified)) = store::find_live(&mut conn, claims.sid, now).await? else {
         return Err(AppError::unauthenticated("the session has ended; sign in again"));
@@ -240,7 +241,7 @@ pub async fn authenticate(app: &App, access_token: &str) -> AppResult<SignedInUs
         session_id: session.id,
         email_verified,
     };
-    app.sessions.put(&user, session.expires_at);
+    app.sessions.put(ticket, &user, session.expires_at);
     Ok(user)
 }
 

@@ -168,6 +168,16 @@ async fn a_bad_header_or_an_oversized_file_is_refused_clearly() {
     })
     .await;
     let Setup { owner, table, .. } = fuel_table(&t).await;
+    let anonymous = t
+        .http
+        .post(format!("{}/graphql", t.base_url()))
+        .header("content-type", "multipart/form-data; boundary=x")
+        .header("apollo-require-preflight", "true")
+        .body("--x--\r\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401, "uploads need a signed-in caller");
     let unknown = import(&t, &owner, json!({ "t": table }), "site,colour\r\nLeeds,red\r\n").await;
     assert_eq!(error_fields(&unknown), vec!["csv"]);
     assert!(
@@ -231,6 +241,18 @@ async fn an_export_link_streams_safe_csv_for_five_minutes() {
 
     let tampered = url.replace("/exports/", "/exports/x");
     assert_eq!(reqwest::get(&tampered).await.unwrap().status(), 404);
+    let (other_session, _) = t.login("owner@example.com", crate::helpers::PASSWORD).await;
+    let link = t.ok(Some(&other_session), EXPORT, json!({ "t": table })).await["exportCsv"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.ok(Some(&other_session), "mutation { logout }", json!({})).await;
+    let after_logout = format!("{}{}", t.base_url(), path_of(&link));
+    assert_eq!(
+        reqwest::get(&after_logout).await.unwrap().status(),
+        404,
+        "a link dies with its session"
+    );
     t.advance(chrono::Duration::minutes(6));
     assert_eq!(reqwest::get(&url).await.unwrap().status(), 404, "links expire");
 

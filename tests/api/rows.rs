@@ -270,6 +270,20 @@ async fn a_unique_value_is_taken_once_even_by_concurrent_writers() {
         vec!["rows.1.mail"],
         "emails are unique ignoring case"
     );
+    let long = "x".repeat(5_000);
+    insert(&t, &s.owner, &sites, json!([{ "code": long }])).await;
+    let long_again = t
+        .gql(
+            Some(&s.owner),
+            INSERT,
+            json!({ "t": sites, "r": [{ "code": long }] }),
+        )
+        .await;
+    assert_eq!(
+        error_fields(&long_again),
+        vec!["rows.0.code"],
+        "long unique values are compared too"
+    );
 
     let rows = insert(&t, &s.owner, &sites, json!([{ "code": "free" }])).await;
     let id = rows[0]["id"].clone();
@@ -413,6 +427,24 @@ async fn a_closed_cycle_and_an_archived_project_are_read_only() {
         .await;
     assert_eq!(error_code(&archived), "CONFLICT");
     assert_eq!(list(&t, &s.owner, &fuel, json!({})).await["totalCount"], 1);
+    t.ok(
+        Some(&s.owner),
+        "mutation($p: ID!) { deleteProject(id: $p) }",
+        json!({ "p": s.project }),
+    )
+    .await;
+    let gone = t
+        .gql(
+            Some(&s.owner),
+            "query($id: ID!) { dataRow(id: $id) { id } }",
+            json!({ "id": row["id"] }),
+        )
+        .await;
+    assert_eq!(
+        error_code(&gone),
+        "NOT_FOUND",
+        "the project goes with its cycles and rows"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -561,6 +593,14 @@ async fn roles_decide_who_reads_writes_and_sees_restricted_values() {
         )
         .await;
     assert_eq!(error_fields(&editor_cost), vec!["rows.0.cost"]);
+    let null_cost = insert(&t, &editor, &costs, json!([{ "site": "Hull", "cost": null }])).await;
+    assert_eq!(
+        null_cost[0]["values"],
+        json!({ "site": "Hull" }),
+        "a null reveals nothing and changes nothing"
+    );
+    t.ok(Some(&editor), DELETE, json!({ "ids": [null_cost[0]["id"]] }))
+        .await;
     let add_field = t
         .gql(
             Some(&editor),
