@@ -32,6 +32,8 @@ pub struct AppState {
     pub links: LinkSigner,
     /// Sessions recently found live.
     pub sessions: SessionCache,
+    /// Field index builds run one at a time.
+    pub index_builds: tokio::sync::Mutex<()>,
     pub mailer: Mailer,
 }
 
@@ -111,6 +113,7 @@ impl AppBuilder {
             jwt,
             links,
             sessions,
+            index_builds: tokio::sync::Mutex::new(()),
             mailer,
         })))
     }

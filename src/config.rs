@@ -132,6 +132,10 @@ pub struct Config {
     #[arg(long, env = "IMPORT_MAX_LINES", default_value_t = 1_000_000)]
     pub import_max_lines: usize,
 
+    /// Rows from which a table's number and date fields get their own ordered index.
+    #[arg(long, env = "ROW_INDEX_THRESHOLD", default_value_t = 10_000)]
+    pub row_index_threshold: usize,
+
     /// Allow introspection (default: on in development, off in production).
     #[arg(long, env = "GRAPHQL_INTROSPECTION")]
     pub introspection: Option<bool>,

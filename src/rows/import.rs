@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::model::ImportRow;
 use super::service::{Candidate, TableAccess, open_cycle, store_candidates, table_access};
-use super::store;
+use super::{indexes, store};
 use crate::app::App;
 use crate::auth::actor::SignedInUser;
 use crate::error::{AppError, AppResult};
@@ -375,5 +375,8 @@ pub async fn import_csv(
         .await;
     // The reader stops by itself once the channel closes; it holds nothing else.
     drop(reader);
+    if report.as_ref().is_ok_and(|r| r.inserted > 0) {
+        indexes::spawn_reconcile(app, table_id);
+    }
     report
 }

@@ -4,6 +4,7 @@
 pub mod export;
 pub mod graphql;
 pub mod import;
+pub mod indexes;
 pub mod loader;
 pub mod model;
 pub mod query;

@@ -10,6 +10,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::indexes;
 use super::model::{NewRow, RowRecord};
 use super::query::{self, Order, RowCursor};
 use super::store::{self, RowListQuery};
@@ -273,29 +274,33 @@ pub async fn insert_rows(
     }
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        let access = table_access(conn, actor, table_id, Action::Create).await?;
-        open_cycle(conn, cycle_id, access.project.id).await?;
-        let mut problems = Vec::new();
-        let mut candidates = Vec::with_capacity(rows.len());
-        for (position, input) in rows.iter().enumerate() {
-            match access.rules.new_row(input) {
-                Ok(cells) => candidates.push(Candidate { position, cells }),
-                Err(errors) => problems.extend(errors.into_iter().map(|e| (position, e))),
+    let inserted = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            let access = table_access(conn, actor, table_id, Action::Create).await?;
+            open_cycle(conn, cycle_id, access.project.id).await?;
+            let mut problems = Vec::new();
+            let mut candidates = Vec::with_capacity(rows.len());
+            for (position, input) in rows.iter().enumerate() {
+                match access.rules.new_row(input) {
+                    Ok(cells) => candidates.push(Candidate { position, cells }),
+                    Err(errors) => problems.extend(errors.into_iter().map(|e| (position, e))),
+                }
             }
-        }
-        if !problems.is_empty() {
-            return Err(value_errors("rows", problems));
-        }
-        let (records, problems) = store_candidates(conn, &access, actor, cycle_id, candidates, now).await?;
-        if !problems.is_empty() {
-            return Err(value_errors("rows", problems));
-        }
-        let hidden = access.hidden_keys();
-        let records = records.into_iter().map(|r| strip(r, &hidden)).collect();
-        Ok((records, access.table, access.project))
-    })
-    .await
+            if !problems.is_empty() {
+                return Err(value_errors("rows", problems));
+            }
+            let (records, problems) =
+                store_candidates(conn, &access, actor, cycle_id, candidates, now).await?;
+            if !problems.is_empty() {
+                return Err(value_errors("rows", problems));
+            }
+            let hidden = access.hidden_keys();
+            let records = records.into_iter().map(|r| strip(r, &hidden)).collect();
+            Ok((records, access.table, access.project))
+        })
+        .await?;
+    indexes::spawn_reconcile(app, table_id);
+    Ok(inserted)
 }
 
 /// A row the caller may read (row:view), with the restricted values they may not see

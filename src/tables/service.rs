@@ -271,7 +271,9 @@ pub async fn delete_table(app: &App, actor: &SignedInUser, table_id: Uuid) -> Ap
         }
         store::delete_table(conn, table.id).await.map_err(AppError::from)
     })
-    .await
+    .await?;
+    crate::rows::indexes::spawn_reconcile(app, table_id);
+    Ok(())
 }
 
 /// A field change to record: what happened to which field, and the field before and after.
@@ -326,37 +328,40 @@ pub async fn add_field(
     let checked = fields::check(draft, "field");
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        let (table, project) = table_for(conn, actor, table_id, Action::Manage).await?;
-        let spec = checked?;
-        check_reference(conn, actor, &spec, project.company_id).await?;
-        let existing = store::fields_of(conn, &[table.id]).await?;
-        if existing.len() >= MAX_FIELDS {
-            return Err(AppError::invalid(
-                "field",
-                format!("a table has at most {MAX_FIELDS} fields"),
-            ));
-        }
-        if existing.iter().any(|f| f.key == spec.key) {
-            return Err(AppError::conflict(format!(
-                "the table already has a field {}",
-                spec.key
-            )));
-        }
-        let position = i32::try_from(existing.len()).unwrap_or(i32::MAX);
-        let row = spec.to_row(Uuid::new_v4(), table.id, position, now);
-        store::insert_fields(conn, std::slice::from_ref(&row)).await?;
-        revalidate(conn, table.id, row.id, None, &spec).await?;
-        let change = FieldChange {
-            change: "field_added",
-            key: &spec.key,
-            before: None,
-            after: Some(&spec),
-        };
-        record_change(conn, actor, table.id, change, now).await?;
-        Ok(row)
-    })
-    .await
+    let row = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            let (table, project) = table_for(conn, actor, table_id, Action::Manage).await?;
+            let spec = checked?;
+            check_reference(conn, actor, &spec, project.company_id).await?;
+            let existing = store::fields_of(conn, &[table.id]).await?;
+            if existing.len() >= MAX_FIELDS {
+                return Err(AppError::invalid(
+                    "field",
+                    format!("a table has at most {MAX_FIELDS} fields"),
+                ));
+            }
+            if existing.iter().any(|f| f.key == spec.key) {
+                return Err(AppError::conflict(format!(
+                    "the table already has a field {}",
+                    spec.key
+                )));
+            }
+            let position = i32::try_from(existing.len()).unwrap_or(i32::MAX);
+            let row = spec.to_row(Uuid::new_v4(), table.id, position, now);
+            store::insert_fields(conn, std::slice::from_ref(&row)).await?;
+            revalidate(conn, table.id, row.id, None, &spec).await?;
+            let change = FieldChange {
+                change: "field_added",
+                key: &spec.key,
+                before: None,
+                after: Some(&spec),
+            };
+            record_change(conn, actor, table.id, change, now).await?;
+            Ok(row)
+        })
+        .await?;
+    crate::rows::indexes::spawn_reconcile(app, row.table_id);
+    Ok(row)
 }
 
 /// A field the caller may change (table:manage on its table), read again once its project is
@@ -388,34 +393,37 @@ pub async fn update_field(
     let checked = fields::check(draft, "field");
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        let (field, table, project) = managed_field(conn, actor, field_id).await?;
-        let spec = checked?;
-        check_reference(conn, actor, &spec, project.company_id).await?;
-        let siblings = store::fields_of(conn, &[table.id]).await?;
-        if siblings.iter().any(|f| f.key == spec.key && f.id != field.id) {
-            return Err(AppError::conflict(format!(
-                "the table already has a field {}",
-                spec.key
-            )));
-        }
-        let before = FieldSpec::of_row(&field);
-        revalidate(conn, table.id, field.id, Some(&before), &spec).await?;
-        let updated = store::replace_field(
-            conn,
-            &spec.to_row(field.id, table.id, field.position, field.created_at),
-        )
+    let row = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            let (field, table, project) = managed_field(conn, actor, field_id).await?;
+            let spec = checked?;
+            check_reference(conn, actor, &spec, project.company_id).await?;
+            let siblings = store::fields_of(conn, &[table.id]).await?;
+            if siblings.iter().any(|f| f.key == spec.key && f.id != field.id) {
+                return Err(AppError::conflict(format!(
+                    "the table already has a field {}",
+                    spec.key
+                )));
+            }
+            let before = FieldSpec::of_row(&field);
+            revalidate(conn, table.id, field.id, Some(&before), &spec).await?;
+            let updated = store::replace_field(
+                conn,
+                &spec.to_row(field.id, table.id, field.position, field.created_at),
+            )
+            .await?;
+            let change = FieldChange {
+                change: "field_updated",
+                key: &spec.key,
+                before: Some(&before),
+                after: Some(&spec),
+            };
+            record_change(conn, actor, table.id, change, now).await?;
+            Ok(updated)
+        })
         .await?;
-        let change = FieldChange {
-            change: "field_updated",
-            key: &spec.key,
-            before: Some(&before),
-            after: Some(&spec),
-        };
-        record_change(conn, actor, table.id, change, now).await?;
-        Ok(updated)
-    })
-    .await
+    crate::rows::indexes::spawn_reconcile(app, row.table_id);
+    Ok(row)
 }
 
 /// Removes a field (table:manage).
@@ -423,20 +431,24 @@ pub async fn remove_field(app: &App, actor: &SignedInUser, field_id: Uuid) -> Ap
     actor.require_verified()?;
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        let (field, table, _) = managed_field(conn, actor, field_id).await?;
-        store::delete_field(conn, &field).await?;
-        row_store::remove_key(conn, table.id, &field.key).await?;
-        let before = FieldSpec::of_row(&field);
-        let change = FieldChange {
-            change: "field_removed",
-            key: &field.key,
-            before: Some(&before),
-            after: None,
-        };
-        record_change(conn, actor, table.id, change, now).await
-    })
-    .await
+    let table_id = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            let (field, table, _) = managed_field(conn, actor, field_id).await?;
+            store::delete_field(conn, &field).await?;
+            row_store::remove_key(conn, table.id, &field.key).await?;
+            let before = FieldSpec::of_row(&field);
+            let change = FieldChange {
+                change: "field_removed",
+                key: &field.key,
+                before: Some(&before),
+                after: None,
+            };
+            record_change(conn, actor, table.id, change, now).await?;
+            Ok(table.id)
+        })
+        .await?;
+    crate::rows::indexes::spawn_reconcile(app, table_id);
+    Ok(())
 }
 
 /// A page of the table's schema history (table:view).

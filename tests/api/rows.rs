@@ -851,3 +851,100 @@ async fn projects_with_their_tables_and_rows_cost_the_same_statements_for_1_or_6
     assert_eq!(costs[0], costs[1], "statements for 1 and 6 tables: {costs:?}");
     assert!(costs[0] <= 20, "{costs:?}");
 }
+
+#[derive(diesel::QueryableByName)]
+struct PlanLine {
+    #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
+    line: String,
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_big_table_gets_ordered_indexes_for_its_number_and_date_fields() {
+    use diesel_async::RunQueryDsl;
+    let t = TestApp::spawn_with(|config| config.row_index_threshold = 3).await;
+    let s = setup(&t).await;
+    let created = t
+        .ok(
+            Some(&s.owner),
+            CREATE_TABLE,
+            json!({ "p": s.project, "n": "Fuel use", "f": fuel_fields() }),
+        )
+        .await["createDataTable"]
+        .clone();
+    let fuel = created["id"].as_str().unwrap();
+    let litres_field = created["fields"][2]["id"].clone();
+    let rows = json!([{ "site": "a", "litres": 1 }, { "site": "b", "litres": 200 }, { "site": "c", "date": "2026-01-01" }]);
+    insert(&t, &s.owner, fuel, rows).await;
+    let mut conn = t.db.connect().await;
+    let indexes = "SELECT pg_get_indexdef(indexrelid) AS \"QUERY PLAN\" FROM pg_index \
+                   WHERE indrelid = 'data_rows'::regclass AND indexrelid::regclass::text LIKE 'data_rows_f_%'";
+    let mut found = Vec::new();
+    for _ in 0..100 {
+        found = diesel::sql_query(indexes)
+            .load::<PlanLine>(&mut conn)
+            .await
+            .unwrap();
+        if found.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let definitions: Vec<&str> = found.iter().map(|p| p.line.as_str()).collect();
+    assert_eq!(definitions.len(), 2, "{definitions:?}");
+    assert!(
+        definitions
+            .iter()
+            .any(|d| d.contains("'litres'::text))::numeric")),
+        "{definitions:?}"
+    );
+    assert!(
+        definitions.iter().any(|d| d.contains("'date'::text")),
+        "{definitions:?}"
+    );
+    assert!(
+        definitions.iter().all(|d| d.contains(fuel)),
+        "partial: this table's rows only"
+    );
+
+    diesel::sql_query("SET enable_seqscan = off")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let plan: Vec<PlanLine> = diesel::sql_query(format!(
+        "EXPLAIN SELECT r.id FROM data_rows r WHERE r.table_id = '{fuel}' \
+         AND (r.cells ->> 'litres')::numeric > '100'::numeric"
+    ))
+    .load(&mut conn)
+    .await
+    .unwrap();
+    let plan: Vec<&str> = plan.iter().map(|p| p.line.as_str()).collect();
+    assert!(
+        plan.iter().any(|l| l.contains("data_rows_f_")),
+        "the range filter uses it: {plan:?}"
+    );
+    assert_eq!(
+        values_of(
+            &list(&t, &s.owner, fuel, json!({ "f": { "litres": { "gt": 100 } } })).await,
+            "site"
+        ),
+        vec!["b"]
+    );
+
+    t.ok(
+        Some(&s.owner),
+        "mutation($id: ID!) { removeField(id: $id) }",
+        json!({ "id": litres_field }),
+    )
+    .await;
+    for _ in 0..100 {
+        found = diesel::sql_query(indexes)
+            .load::<PlanLine>(&mut conn)
+            .await
+            .unwrap();
+        if found.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(found.len(), 1, "a removed field's index goes too");
+}

@@ -1,0 +1,133 @@
+//! Ordered indexes for big tables. Equality filters use the GIN index on row values, but a
+//! range (`gt`, `lte`…) or an order on a number or date needs a btree on that field's
+//! value: once a table holds `ROW_INDEX_THRESHOLD` rows, each of its INTEGER, DECIMAL, DATE
+//! and DATETIME fields gets a partial expression index covering that table only. Indexes
+//! are built and dropped CONCURRENTLY by a background task after the change commits, so
+//! no tenant's writes wait for them; small tables stay cheap to write.
+
+use std::collections::HashSet;
+
+use diesel::QueryableByName;
+use diesel::sql_types;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::app::App;
+use crate::error::AppResult;
+use crate::tables::model::FieldType;
+use crate::tables::store as table_store;
+
+/// The SQL expression an index (and a filter on it) uses for a field, if the field gets one.
+/// Filters build the very same expression, so the planner matches them.
+pub fn indexed_expression(key: &str, field_type: FieldType) -> Option<String> {
+    match field_type {
+        FieldType::Integer | FieldType::Decimal => Some(format!("((cells ->> '{key}')::numeric)")),
+        FieldType::Date | FieldType::Datetime => Some(format!("((cells ->> '{key}'))")),
+        _ => None,
+    }
+}
+
+fn index_name(field_id: Uuid) -> String {
+    format!("data_rows_f_{}", field_id.simple())
+}
+
+#[derive(QueryableByName)]
+struct IndexName {
+    #[diesel(sql_type = sql_types::Text)]
+    indexname: String,
+    #[diesel(sql_type = sql_types::Bool)]
+    valid: bool,
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = sql_types::BigInt)]
+    count: i64,
+}
+
+/// The usable field indexes of a table; invalid ones (an interrupted build) are dropped.
+async fn existing(conn: &mut AsyncPgConnection, table_id: Uuid) -> AppResult<HashSet<String>> {
+    let rows: Vec<IndexName> = diesel::sql_query(
+        "SELECT c.relname AS indexname, i.indisvalid AS valid FROM pg_index i \
+         JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'data_rows'::regclass \
+         AND c.relname LIKE 'data_rows_f\\_%' AND pg_get_expr(i.indpred, i.indrelid) LIKE '%' || $1 || '%'",
+    )
+    .bind::<sql_types::Text, _>(table_id.to_string())
+    .load(conn)
+    .await?;
+    let mut usable = HashSet::new();
+    for index in rows {
+        if index.valid {
+            usable.insert(index.indexname);
+        } else {
+            drop_index(conn, &index.indexname).await?;
+        }
+    }
+    Ok(usable)
+}
+
+async fn drop_index(conn: &mut AsyncPgConnection, name: &str) -> AppResult<()> {
+    diesel::sql_query(format!("DROP INDEX CONCURRENTLY IF EXISTS {name}"))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Whether the table holds at least `threshold` rows (counted no further).
+async fn is_big(conn: &mut AsyncPgConnection, table_id: Uuid, threshold: i64) -> AppResult<bool> {
+    let counted: Count = diesel::sql_query(
+        "SELECT count(*) AS count FROM (SELECT 1 FROM data_rows WHERE table_id = $1 LIMIT $2) big",
+    )
+    .bind::<sql_types::Uuid, _>(table_id)
+    .bind::<sql_types::BigInt, _>(threshold)
+    .get_result(conn)
+    .await?;
+    Ok(counted.count >= threshold)
+}
+
+/// Brings the table's field indexes in line with its fields and size.
+pub async fn reconcile(app: &App, table_id: Uuid) -> AppResult<()> {
+    let _one_at_a_time = app.index_builds.lock().await;
+    let mut conn = app.pool.get().await?;
+    let threshold = i64::try_from(app.config.row_index_threshold).unwrap_or(i64::MAX);
+    let fields = table_store::fields_of(&mut conn, &[table_id]).await?;
+    let wanted: Vec<(String, String)> =
+        if fields.is_empty() || !is_big(&mut conn, table_id, threshold).await? {
+            Vec::new()
+        } else {
+            fields
+                .iter()
+                .filter_map(|field| {
+                    let field_type = FieldType::parse(&field.field_type)?;
+                    Some((index_name(field.id), indexed_expression(&field.key, field_type)?))
+                })
+                .collect()
+        };
+    let existing = existing(&mut conn, table_id).await?;
+    for name in existing
+        .iter()
+        .filter(|name| !wanted.iter().any(|w| &w.0 == *name))
+    {
+        drop_index(&mut conn, name).await?;
+    }
+    for (name, expression) in wanted.iter().filter(|w| !existing.contains(&w.0)) {
+        // Names and keys are generated or checked snake_case; the table id is a UUID.
+        diesel::sql_query(format!(
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON data_rows ({expression}, id) \
+             WHERE table_id = '{table_id}'"
+        ))
+        .execute(&mut conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Reconciles the table's indexes in the background (after the caller's change committed).
+pub fn spawn_reconcile(app: &App, table_id: Uuid) {
+    let app = app.clone();
+    tokio::spawn(async move {
+        if let Err(err) = reconcile(&app, table_id).await {
+            tracing::warn!(error = ?err.source, message = %err.message, %table_id, "could not update field indexes");
+        }
+    });
+}
