@@ -2,14 +2,8 @@
 //! response (HTTP or websocket) that gives each error a contract code and hides internal
 //! detail behind the request id.
 
-use std::sync::Arc;
-
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextRequest, NextSubscribe,
-};
+use async_graphql::extensions::ExtensionContext;
 use async_graphql::{ErrorExtensionValues, PathSegment, Response};
-use futures_util::StreamExt;
-use futures_util::stream::BoxStream;
 
 use super::context::RequestContext;
 use crate::error::{AppError, ErrorCode};
@@ -92,52 +86,8 @@ fn null_at(data: &mut async_graphql::Value, path: &[PathSegment]) {
     }
 }
 
-/// Applies [`finish_response`] to every response of every operation.
-pub struct ErrorFinisher;
-
-impl ExtensionFactory for ErrorFinisher {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorFinisher)
-    }
-}
-
 /// The request id, once the request's data is attached (from the execute stage on).
-fn request_id(ctx: &ExtensionContext<'_>) -> Option<String> {
+pub fn request_id(ctx: &ExtensionContext<'_>) -> Option<String> {
     ctx.data_opt::<RequestContext>()
         .map(|request| request.request_id.clone())
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for ErrorFinisher {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
-        finish_response(&mut response, None);
-        response
-    }
-
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let mut response = next.run(ctx, operation_name).await;
-        finish_response(&mut response, request_id(ctx).as_deref());
-        response
-    }
-
-    fn subscribe<'s>(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        stream: BoxStream<'s, Response>,
-        next: NextSubscribe<'_>,
-    ) -> BoxStream<'s, Response> {
-        let request_id = request_id(ctx);
-        next.run(ctx, stream)
-            .map(move |mut response| {
-                finish_response(&mut response, request_id.as_deref());
-                response
-            })
-            .boxed()
-    }
 }

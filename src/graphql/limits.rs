@@ -2,13 +2,8 @@
 //! async-graphql), all answered with QUERY_TOO_COMPLEX naming the limit. Also refuses
 //! introspection outright when it is off, rather than answering null.
 
-use std::sync::Arc;
-
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
-};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{ServerError, ServerResult, ValidationResult, Variables};
+use async_graphql::{ServerError, ServerResult};
 
 use super::errors::server_error;
 use crate::error::ErrorCode;
@@ -22,59 +17,41 @@ pub struct QueryLimits {
     pub introspection: bool,
 }
 
-impl ExtensionFactory for QueryLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(*self)
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for QueryLimits {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        if !self.introspection && uses_introspection(&document) {
+impl QueryLimits {
+    /// Checks a parsed document: introspection (when off) and the alias count.
+    pub fn check_document(&self, document: &ExecutableDocument) -> ServerResult<()> {
+        if !self.introspection && uses_introspection(document) {
             return Err(server_error(
                 ErrorCode::Forbidden,
                 "introspection is disabled on this server",
             ));
         }
-        let aliases = count_aliases(&document);
+        let aliases = count_aliases(document);
         if aliases > self.max_aliases {
             return Err(server_error(
                 ErrorCode::QueryTooComplex,
                 format!("query uses {aliases} aliases; the limit is {}", self.max_aliases),
             ));
         }
-        Ok(document)
+        Ok(())
     }
 
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx).await.map_err(|errors| {
-            errors
-                .into_iter()
-                .map(|error| match error.message.as_str() {
-                    "Query is nested too deep." => server_error(
-                        ErrorCode::QueryTooComplex,
-                        format!("query is nested deeper than the limit of {}", self.max_depth),
-                    ),
-                    "Query is too complex." => server_error(
-                        ErrorCode::QueryTooComplex,
-                        format!("query complexity exceeds the limit of {}", self.max_complexity),
-                    ),
-                    _ => error,
-                })
-                .collect()
-        })
+    /// Restates async-graphql's depth and complexity errors with the code and the limit.
+    pub fn explain(&self, errors: Vec<ServerError>) -> Vec<ServerError> {
+        errors
+            .into_iter()
+            .map(|error| match error.message.as_str() {
+                "Query is nested too deep." => server_error(
+                    ErrorCode::QueryTooComplex,
+                    format!("query is nested deeper than the limit of {}", self.max_depth),
+                ),
+                "Query is too complex." => server_error(
+                    ErrorCode::QueryTooComplex,
+                    format!("query complexity exceeds the limit of {}", self.max_complexity),
+                ),
+                _ => error,
+            })
+            .collect()
     }
 }
 

@@ -1,11 +1,10 @@
 //! Websocket connections authenticate once, at connection_init; this extension re-checks
 //! their session before every operation, so logout, revocation, a password reset or token
-//! expiry ends the connection's access at once, as it does over HTTP.
+//! expiry ends the connection's access at once, as it does over HTTP. (Run by
+//! [`super::pipeline::Pipeline`].)
 
-use std::sync::Arc;
-
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest};
-use async_graphql::{Request, ServerResult};
+use async_graphql::ServerResult;
+use async_graphql::extensions::ExtensionContext;
 
 use super::errors::server_error;
 use crate::app::App;
@@ -16,29 +15,13 @@ pub struct ConnectionCredentials {
     pub access_token: String,
 }
 
-/// The extension; harmless for HTTP requests, which carry no connection credentials.
-pub struct LiveSession;
-
-impl ExtensionFactory for LiveSession {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(LiveSession)
+/// Before each operation of a signed-in websocket: fails when its session ended. HTTP
+/// requests carry no connection credentials and pass.
+pub async fn recheck(ctx: &ExtensionContext<'_>) -> ServerResult<()> {
+    if let (Some(credentials), Some(app)) = (ctx.data_opt::<ConnectionCredentials>(), ctx.data_opt::<App>())
+        && let Err(err) = sessions::authenticate(app, &credentials.access_token).await
+    {
+        return Err(server_error(err.code, err.message));
     }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for LiveSession {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        if let (Some(credentials), Some(app)) =
-            (ctx.data_opt::<ConnectionCredentials>(), ctx.data_opt::<App>())
-            && let Err(err) = sessions::authenticate(app, &credentials.access_token).await
-        {
-            return Err(server_error(err.code, err.message));
-        }
-        next.run(ctx, request).await
-    }
+    Ok(())
 }

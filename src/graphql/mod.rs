@@ -8,6 +8,7 @@ pub mod guards;
 pub mod import_result;
 pub mod limits;
 pub mod live_session;
+pub mod pipeline;
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
@@ -21,7 +22,6 @@ use crate::invitations::graphql::{InvitationsMutation, InvitationsQuery};
 use crate::modules::graphql::ModulesMutation;
 use crate::modules::loader::ModuleLoader;
 use crate::projects::graphql::{ProjectsMutation, ProjectsQuery};
-use crate::rbac::authorizer::AuthorizerPerRequest;
 use crate::rbac::graphql::{RbacMutation, RbacQuery};
 use crate::rbac::loader::RolePermissionsLoader;
 use crate::rows::graphql::{RowsMutation, RowsQuery};
@@ -84,15 +84,12 @@ pub fn build_schema(app: &App) -> GuildhallSchema {
         .data(DataLoader::new(FirstRowsLoader(app.clone()), tokio::spawn))
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
-        .extension(limits::QueryLimits {
+        .extension(pipeline::Pipeline(limits::QueryLimits {
             max_aliases: config.max_aliases,
             max_depth: config.max_depth,
             max_complexity: config.max_complexity,
             introspection: config.introspection_enabled(),
-        })
-        .extension(live_session::LiveSession)
-        .extension(AuthorizerPerRequest)
-        .extension(errors::ErrorFinisher);
+        }));
     if !config.introspection_enabled() {
         builder = builder.disable_introspection();
     }

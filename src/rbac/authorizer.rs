@@ -4,10 +4,9 @@
 
 use std::any::TypeId;
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest};
-use async_graphql::{Request, ServerResult};
+use async_graphql::Request;
+use async_graphql::extensions::ExtensionContext;
 
 use async_graphql::{Context, Guard};
 use diesel_async::AsyncPgConnection;
@@ -143,37 +142,20 @@ impl Guard for CompanyPermission {
     }
 }
 
-/// Gives every operation (an HTTP request, or one operation on a websocket) a fresh
+/// Gives an operation (an HTTP request, or one operation on a websocket) a fresh
 /// [`Authorizer`] for its caller.
-pub struct AuthorizerPerRequest;
-
-impl ExtensionFactory for AuthorizerPerRequest {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AuthorizerPerRequest)
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for AuthorizerPerRequest {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        if let Some(app) = ctx.data_opt::<App>() {
-            // HTTP puts the request context in the request; websockets in the connection.
-            let from_request = request
-                .data
-                .get(&TypeId::of::<RequestContext>())
-                .and_then(|data| data.downcast_ref::<RequestContext>());
-            let context = from_request.or_else(|| ctx.data_opt::<RequestContext>());
-            let user_id = match context.map(|c| &c.actor) {
-                Some(Actor::User(user)) => Some(user.user_id),
-                _ => None,
-            };
-            request.data.insert(Authorizer::new(app.clone(), user_id));
-        }
-        next.run(ctx, request).await
+pub fn attach(ctx: &ExtensionContext<'_>, request: &mut Request) {
+    if let Some(app) = ctx.data_opt::<App>() {
+        // HTTP puts the request context in the request; websockets in the connection.
+        let from_request = request
+            .data
+            .get(&TypeId::of::<RequestContext>())
+            .and_then(|data| data.downcast_ref::<RequestContext>());
+        let context = from_request.or_else(|| ctx.data_opt::<RequestContext>());
+        let user_id = match context.map(|c| &c.actor) {
+            Some(Actor::User(user)) => Some(user.user_id),
+            _ => None,
+        };
+        request.data.insert(Authorizer::new(app.clone(), user_id));
     }
 }

@@ -1,0 +1,95 @@
+//! The one extension every operation runs through: the websocket session re-check and the
+//! per-request authorizer before it, the query limits while it is parsed and validated,
+//! and the error finishing on its response. One extension rather than four, because
+//! async-graphql wraps every resolved field in each extension's resolve hook.
+
+use std::sync::Arc;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
+    NextRequest, NextSubscribe, NextValidation,
+};
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResult, Variables};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+
+use super::errors::{finish_response, request_id};
+use super::limits::QueryLimits;
+use super::live_session;
+use crate::rbac::authorizer;
+
+/// The request pipeline, configured with the query limits.
+pub struct Pipeline(pub QueryLimits);
+
+impl ExtensionFactory for Pipeline {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(Pipeline(self.0))
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for Pipeline {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        finish_response(&mut response, None);
+        response
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        let request_id = request_id(ctx);
+        next.run(ctx, stream)
+            .map(move |mut response| {
+                finish_response(&mut response, request_id.as_deref());
+                response
+            })
+            .boxed()
+    }
+
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        mut request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        live_session::recheck(ctx).await?;
+        authorizer::attach(ctx, &mut request);
+        next.run(ctx, request).await
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        self.0.check_document(&document)?;
+        Ok(document)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx).await.map_err(|errors| self.0.explain(errors))
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let mut response = next.run(ctx, operation_name).await;
+        finish_response(&mut response, request_id(ctx).as_deref());
+        response
+    }
+}
