@@ -213,24 +213,20 @@ async fn load_lines(
         for (line, cells) in batch {
             lines += 1;
             let cells = match cells {
-                Ok(cells) if cells.len() == keys.len() => cells,
+                Ok(cells) if cells.len() == keys.len() => Ok(cells),
                 Ok(cells) if cells.iter().all(|c| c.trim().is_empty()) => {
                     lines -= 1;
                     continue;
                 }
-                Ok(cells) => {
-                    bad_lines += 1;
-                    let message = format!("has {} cells; the header has {}", cells.len(), keys.len());
-                    report(
-                        &mut errors,
-                        LineError {
-                            line,
-                            field: None,
-                            message,
-                        },
-                    );
-                    continue;
-                }
+                Ok(cells) => Err(format!(
+                    "has {} cells; the header has {}",
+                    cells.len(),
+                    keys.len()
+                )),
+                Err(message) => Err(message),
+            };
+            let cells = match cells {
+                Ok(cells) => cells,
                 Err(message) => {
                     bad_lines += 1;
                     report(

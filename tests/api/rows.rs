@@ -42,6 +42,17 @@ async fn table(t: &TestApp, token: &str, project: &str, name: &str, fields: Valu
         .to_owned()
 }
 
+/// Creates the cycle Q1 2026 in the setup's project; its id.
+async fn first_quarter(t: &TestApp, s: &Setup) -> Value {
+    t.ok(
+        Some(&s.owner),
+        CREATE_CYCLE,
+        json!({ "p": s.project, "n": "Q1", "s": "2026-01-01", "e": "2026-03-31" }),
+    )
+    .await["createCycle"]["id"]
+        .clone()
+}
+
 fn fuel_fields() -> Value {
     json!([
         { "key": "site", "label": "Site", "type": "TEXT", "required": true },
@@ -358,14 +369,7 @@ async fn a_closed_cycle_and_an_archived_project_are_read_only() {
     let t = TestApp::spawn().await;
     let s = setup(&t).await;
     let fuel = table(&t, &s.owner, &s.project, "Fuel use", fuel_fields()).await;
-    let q1 = t
-        .ok(
-            Some(&s.owner),
-            CREATE_CYCLE,
-            json!({ "p": s.project, "n": "Q1", "s": "2026-01-01", "e": "2026-03-31" }),
-        )
-        .await["createCycle"]["id"]
-        .clone();
+    let q1 = first_quarter(&t, &s).await;
     let row = t
         .ok(
             Some(&s.owner),
@@ -452,14 +456,7 @@ async fn rows_filter_and_order_by_field_values_across_pages() {
     let t = TestApp::spawn().await;
     let s = setup(&t).await;
     let fuel = table(&t, &s.owner, &s.project, "Fuel use", fuel_fields()).await;
-    let q1 = t
-        .ok(
-            Some(&s.owner),
-            CREATE_CYCLE,
-            json!({ "p": s.project, "n": "Q1", "s": "2026-01-01", "e": "2026-03-31" }),
-        )
-        .await["createCycle"]["id"]
-        .clone();
+    let q1 = first_quarter(&t, &s).await;
     t.ok(
         Some(&s.owner),
         INSERT,
