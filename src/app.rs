@@ -34,6 +34,8 @@ pub struct AppState {
     pub sessions: SessionCache,
     /// Field index builds run one at a time.
     pub index_builds: tokio::sync::Mutex<()>,
+    /// Tables queued for a field index reconcile.
+    pub index_pending: std::sync::Mutex<std::collections::HashSet<uuid::Uuid>>,
     pub mailer: Mailer,
 }
 
@@ -114,6 +116,7 @@ impl AppBuilder {
             links,
             sessions,
             index_builds: tokio::sync::Mutex::new(()),
+            index_pending: std::sync::Mutex::new(std::collections::HashSet::new()),
             mailer,
         })))
     }

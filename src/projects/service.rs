@@ -181,7 +181,10 @@ pub async fn delete_project(app: &App, actor: &SignedInUser, project_id: Uuid) -
         store::delete(conn, project.id).await?;
         Ok(())
     })
-    .await
+    .await?;
+    // Its tables went with it: their field indexes go too.
+    crate::rows::indexes::spawn_reconcile(app, Uuid::nil());
+    Ok(())
 }
 
 /// Locks the project's company (grants change who may do what, like membership changes),

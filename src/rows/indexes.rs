@@ -20,16 +20,18 @@ use crate::tables::store as table_store;
 
 /// The SQL expression an index (and a filter on it) uses for a field, if the field gets one.
 /// Filters build the very same expression, so the planner matches them.
-pub fn indexed_expression(key: &str, field_type: FieldType) -> Option<String> {
+/// Neither can fail on any stored value, so neither can break a write or ANALYZE.
+pub fn indexed_expression(key: &str, field_type: FieldType) -> Option<(char, String)> {
     match field_type {
-        FieldType::Integer | FieldType::Decimal => Some(format!("((cells ->> '{key}')::numeric)")),
-        FieldType::Date | FieldType::Datetime => Some(format!("((cells ->> '{key}'))")),
+        FieldType::Integer | FieldType::Decimal => Some(('n', format!("(data_numeric(cells ->> '{key}'))"))),
+        FieldType::Date | FieldType::Datetime => Some(('t', format!("((cells ->> '{key}'))"))),
         _ => None,
     }
 }
 
-fn index_name(field_id: Uuid) -> String {
-    format!("data_rows_f_{}", field_id.simple())
+/// Named after the field and the kind of expression, so a type change replaces the index.
+fn index_name(field_id: Uuid, kind: char) -> String {
+    format!("data_rows_f_{}_{kind}", field_id.simple())
 }
 
 #[derive(QueryableByName)]
@@ -95,25 +97,36 @@ async fn is_big(conn: &mut AsyncPgConnection, table_id: Uuid, threshold: i64) ->
     Ok(counted.count >= threshold)
 }
 
-/// Brings the table's field indexes in line with its fields and size.
+/// Brings the table's field indexes in line with its fields and size: built from
+/// `threshold` rows, kept down to half of it (so a table near the line does not build and
+/// drop them over and over). Indexes of tables that no longer exist go too.
 pub async fn reconcile(app: &App, table_id: Uuid) -> AppResult<()> {
     let _one_at_a_time = app.index_builds.lock().await;
+    // From here on, a new change to the table needs a new reconcile.
+    if let Ok(mut pending) = app.index_pending.lock() {
+        pending.remove(&table_id);
+    }
     let mut conn = app.pool.get().await?;
     let threshold = i64::try_from(app.config.row_index_threshold).unwrap_or(i64::MAX);
     let fields = table_store::fields_of(&mut conn, &[table_id]).await?;
-    let wanted: Vec<(String, String)> =
-        if fields.is_empty() || !is_big(&mut conn, table_id, threshold).await? {
-            Vec::new()
-        } else {
-            fields
-                .iter()
-                .filter_map(|field| {
-                    let field_type = FieldType::parse(&field.field_type)?;
-                    Some((index_name(field.id), indexed_expression(&field.key, field_type)?))
-                })
-                .collect()
-        };
     let existing = existing(&mut conn, table_id).await?;
+    let needed = if existing.is_empty() {
+        threshold
+    } else {
+        threshold / 2
+    };
+    let wanted: Vec<(String, String)> = if fields.is_empty() || !is_big(&mut conn, table_id, needed).await? {
+        Vec::new()
+    } else {
+        fields
+            .iter()
+            .filter_map(|field| {
+                let field_type = FieldType::parse(&field.field_type)?;
+                let (kind, expression) = indexed_expression(&field.key, field_type)?;
+                Some((index_name(field.id, kind), expression))
+            })
+            .collect()
+    };
     for name in existing
         .iter()
         .filter(|name| !wanted.iter().any(|w| &w.0 == *name))
@@ -139,11 +152,35 @@ pub async fn reconcile(app: &App, table_id: Uuid) -> AppResult<()> {
     if !missing.is_empty() {
         diesel::sql_query("ANALYZE data_rows").execute(&mut conn).await?;
     }
+    for orphan in orphans(&mut conn).await? {
+        drop_index(&mut conn, &orphan).await?;
+    }
     Ok(())
 }
 
-/// Reconciles the table's indexes in the background (after the caller's change committed).
+/// Field indexes whose table is gone (deleted with its project or company).
+async fn orphans(conn: &mut AsyncPgConnection) -> AppResult<Vec<String>> {
+    let rows: Vec<IndexName> = diesel::sql_query(
+        "SELECT c.relname AS indexname, i.indisvalid AS valid FROM pg_index i \
+         JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'data_rows'::regclass \
+         AND c.relname LIKE 'data_rows_f\\_%' AND NOT EXISTS (SELECT 1 FROM data_tables t \
+         WHERE pg_get_expr(i.indpred, i.indrelid) LIKE '%' || t.id::text || '%')",
+    )
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.indexname).collect())
+}
+
+/// Reconciles the table's indexes in the background (after the caller's change committed);
+/// a table already waiting for a reconcile is not queued twice.
 pub fn spawn_reconcile(app: &App, table_id: Uuid) {
+    let Ok(mut pending) = app.index_pending.lock() else {
+        return;
+    };
+    if !pending.insert(table_id) {
+        return;
+    }
+    drop(pending);
     let app = app.clone();
     tokio::spawn(async move {
         if let Err(err) = reconcile(&app, table_id).await {

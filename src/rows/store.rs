@@ -362,7 +362,7 @@ impl Sql {
 /// database too), so they are safe to write into the text.
 fn field_expr(key: &str, comparison: Comparison) -> String {
     match comparison {
-        Comparison::Number => format!("(r.cells ->> '{key}')::numeric"),
+        Comparison::Number => format!("data_numeric(r.cells ->> '{key}')"),
         _ => format!("(r.cells ->> '{key}')"),
     }
 }

@@ -1,0 +1,1 @@
+DROP FUNCTION data_numeric(text);
