@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::model::ImportRow;
 use super::service::{Candidate, TableAccess, open_cycle, store_candidates, table_access};
+use super::values::ValueError;
 use super::{indexes, store};
 use crate::app::App;
 use crate::auth::actor::SignedInUser;
@@ -51,6 +52,17 @@ pub struct LineError {
     pub line: usize,
     pub field: Option<String>,
     pub message: String,
+}
+
+impl LineError {
+    /// A bad value on a line.
+    fn of_value(line: usize, problem: ValueError) -> Self {
+        Self {
+            line,
+            field: Some(problem.key),
+            message: problem.message,
+        }
+    }
 }
 
 /// The outcome of an import.
@@ -260,14 +272,7 @@ async fn load_lines(
                 Err(problems) => {
                     bad_lines += 1;
                     for problem in problems {
-                        report(
-                            &mut errors,
-                            LineError {
-                                line,
-                                field: Some(problem.key),
-                                message: problem.message,
-                            },
-                        );
+                        report(&mut errors, LineError::of_value(line, problem));
                     }
                 }
             }
@@ -280,14 +285,7 @@ async fn load_lines(
             .collect::<std::collections::HashSet<_>>()
             .len();
         for (line, problem) in problems {
-            report(
-                &mut errors,
-                LineError {
-                    line,
-                    field: Some(problem.key),
-                    message: problem.message,
-                },
-            );
+            report(&mut errors, LineError::of_value(line, problem));
         }
     }
     errors.sort_by_key(|e| e.line);
