@@ -11,6 +11,7 @@ pub mod config;
 pub mod cycles;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod input;

@@ -12,6 +12,9 @@ use super::service::company::{self, CompanyUpdate, NewCompanyInput};
 use super::service::members;
 use super::store::MemberFilter;
 use crate::error::AppError;
+use crate::events::cursor::Stream;
+use crate::events::graphql::{ActivityConnection, activity_connection, stream_request};
+use crate::events::service as events;
 use crate::graphql::connection::{PageConnection, connection};
 use crate::graphql::context::{app, loader, parse_id, presence, signed_in};
 use crate::invitations::graphql::{Invitation, InvitationStatus};
@@ -252,6 +255,36 @@ impl Company {
             },
             Project::new,
         ))
+    }
+
+    /// What happened in the company, newest first: only the events whose subject the
+    /// viewer may see (in the event's project, grants included).
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, child_complexity)")]
+    async fn activity(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        project_id: Option<ID>,
+        actor_id: Option<ID>,
+    ) -> Result<ActivityConnection> {
+        self.viewer(ctx).await?;
+        let request = stream_request(Stream::Activity, first, after.as_deref())?;
+        let project_id = project_id
+            .as_ref()
+            .map(|id| parse_id(id, "project"))
+            .transpose()?;
+        let actor_id = actor_id.as_ref().map(|id| parse_id(id, "user")).transpose()?;
+        let page = events::company_activity(
+            app(ctx),
+            signed_in(ctx)?,
+            self.row.id,
+            project_id,
+            actor_id,
+            request,
+        )
+        .await?;
+        Ok(activity_connection(page, request.before.is_some()))
     }
 
     /// Built-in roles in rank order, then custom roles by name.

@@ -1,8 +1,9 @@
 //! Cycle rules: ISO dates, start before end, no overlap within a project, closing and
 //! reopening need cycle:manage, nothing changes in an archived project.
 
-use chrono::NaiveDate;
-use diesel_async::AsyncConnection;
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::model::{CycleRow, NewCycle};
@@ -10,10 +11,12 @@ use super::store;
 use crate::app::App;
 use crate::auth::actor::SignedInUser;
 use crate::error::{AppError, AppResult, InputCheck};
+use crate::events::write::{self, Activity, Notice};
 use crate::input;
 use crate::projects::access::project_member;
 use crate::projects::model::ProjectRow;
 use crate::rbac::catalog::{Action, Resource};
+use crate::rows::store as rows_store;
 
 fn parse_date(raw: &str, path: &str) -> AppResult<NaiveDate> {
     NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
@@ -64,7 +67,22 @@ pub async fn create_cycle(
             created_at: now,
         };
         match store::insert(conn, &cycle).await {
-            Ok(row) => Ok((row, project)),
+            Ok(row) => {
+                let activity = Activity::new(
+                    project.company_id,
+                    Some(actor.user_id),
+                    "cycle.created",
+                    ("cycle", row.id),
+                    format!(
+                        "Cycle {} ({} to {}) added to {}",
+                        row.name, row.starts_on, row.ends_on, project.name
+                    ),
+                )
+                .in_project(project.id)
+                .data(json!({ "name": row.name, "startsOn": row.starts_on, "endsOn": row.ends_on }));
+                write::record(conn, now, activity).await?;
+                Ok((row, project))
+            }
             Err(err) if store::is_overlap(&err) => Err(AppError::conflict(
                 "the dates overlap another cycle of this project",
             )),
@@ -100,9 +118,69 @@ pub async fn set_closed(
         } else {
             None
         };
-        Ok((store::set_closed(conn, cycle.id, closed_at).await?, project))
+        let updated = store::set_closed(conn, cycle.id, closed_at).await?;
+        if cycle.closed_at.is_some() != close {
+            record_closing(conn, now, actor, &project, &updated).await?;
+        }
+        Ok((updated, project))
     })
     .await
+}
+
+/// The event of a cycle closing or reopening; on closing, a notification to every member
+/// who has rows in it (except whoever closed it).
+async fn record_closing(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    actor: &SignedInUser,
+    project: &ProjectRow,
+    cycle: &CycleRow,
+) -> AppResult<()> {
+    let closed = cycle.closed_at.is_some();
+    let (verb, summary) = if closed {
+        (
+            "cycle.closed",
+            format!(
+                "Cycle {} of {} closed: its rows are read-only",
+                cycle.name, project.name
+            ),
+        )
+    } else {
+        (
+            "cycle.reopened",
+            format!("Cycle {} of {} reopened", cycle.name, project.name),
+        )
+    };
+    let activity = Activity::new(
+        project.company_id,
+        Some(actor.user_id),
+        verb,
+        ("cycle", cycle.id),
+        summary,
+    )
+    .in_project(project.id)
+    .data(json!({ "name": cycle.name, "closed": closed }));
+    write::record(conn, now, activity).await?;
+    if !closed {
+        return Ok(());
+    }
+    let notices = rows_store::row_authors_in_cycle(conn, project.company_id, cycle.id)
+        .await?
+        .into_iter()
+        .filter(|user| *user != actor.user_id)
+        .map(|user_id| Notice {
+            user_id,
+            company_id: Some(project.company_id),
+            kind: "cycle.closed",
+            title: format!("Cycle {} was closed", cycle.name),
+            body: format!(
+                "Rows you added to {} in cycle {} are now read-only.",
+                project.name, cycle.name
+            ),
+            link: None,
+        })
+        .collect();
+    write::notify(conn, now, notices).await
 }
 
 /// The project's cycles in date order (cycle:view).

@@ -1,6 +1,47 @@
 // Diesel table definitions, in the shape `diesel print-schema` writes (diesel.toml).
 
 diesel::table! {
+    activity_events (seq) {
+        seq -> Int8,
+        id -> Uuid,
+        company_id -> Uuid,
+        project_id -> Nullable<Uuid>,
+        actor_id -> Nullable<Uuid>,
+        verb -> Text,
+        target_type -> Text,
+        target_id -> Uuid,
+        summary -> Text,
+        data -> Nullable<Jsonb>,
+        visible_with -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    notifications (seq) {
+        seq -> Int8,
+        id -> Uuid,
+        user_id -> Uuid,
+        company_id -> Nullable<Uuid>,
+        kind -> Text,
+        title -> Text,
+        body -> Text,
+        link -> Nullable<Text>,
+        read_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    row_changes (event_seq, row_id) {
+        event_seq -> Int8,
+        row_id -> Uuid,
+        table_id -> Uuid,
+        kind -> Text,
+    }
+}
+
+diesel::table! {
     cycles (id) {
         id -> Uuid,
         project_id -> Uuid,
@@ -274,6 +315,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(activity_events -> companies (company_id));
 diesel::joinable!(cycles -> projects (project_id));
 diesel::joinable!(data_imports -> data_tables (table_id));
 diesel::joinable!(data_row_uniques -> data_rows (row_id));
@@ -291,7 +333,9 @@ diesel::joinable!(project_role_grants -> projects (project_id));
 diesel::joinable!(project_role_grants -> roles (role_id));
 diesel::joinable!(project_role_grants -> users (user_id));
 diesel::joinable!(projects -> companies (company_id));
+diesel::joinable!(notifications -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
+diesel::joinable!(row_changes -> activity_events (event_seq));
 diesel::joinable!(role_permissions -> roles (role_id));
 diesel::joinable!(roles -> companies (company_id));
 diesel::joinable!(schema_changes -> data_tables (table_id));
@@ -300,6 +344,7 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(user_tokens -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    activity_events,
     companies,
     cycles,
     data_fields,
@@ -311,12 +356,14 @@ diesel::allow_tables_to_appear_in_same_query!(
     mail_outbox,
     memberships,
     modules,
+    notifications,
     project_role_grants,
     projects,
     rate_limit_hits,
     refresh_tokens,
     role_permissions,
     roles,
+    row_changes,
     schema_changes,
     sessions,
     user_tokens,

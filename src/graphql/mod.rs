@@ -18,10 +18,12 @@ use crate::companies::graphql::{CompaniesMutation, CompaniesQuery};
 use crate::companies::loader::{CompanyLoader, RoleLoader};
 use crate::cycles::graphql::CyclesMutation;
 use crate::cycles::loader::CycleLoader;
+use crate::events::graphql::EventsMutation;
 use crate::invitations::graphql::{InvitationsMutation, InvitationsQuery};
 use crate::modules::graphql::ModulesMutation;
 use crate::modules::loader::ModuleLoader;
 use crate::projects::graphql::{ProjectsMutation, ProjectsQuery};
+use crate::projects::loader::ProjectLoader;
 use crate::rbac::graphql::{RbacMutation, RbacQuery};
 use crate::rbac::loader::RolePermissionsLoader;
 use crate::rows::graphql::{RowsMutation, RowsQuery};
@@ -57,6 +59,7 @@ pub struct Mutation(
     CyclesMutation,
     TablesMutation,
     RowsMutation,
+    EventsMutation,
 );
 
 /// Guildhall's executable schema.
@@ -80,6 +83,7 @@ pub fn build_schema(app: &App) -> GuildhallSchema {
         .data(DataLoader::new(FieldsLoader(app.clone()), tokio::spawn))
         .data(DataLoader::new(ModuleLoader(app.clone()), tokio::spawn))
         .data(DataLoader::new(CycleLoader(app.clone()), tokio::spawn))
+        .data(DataLoader::new(ProjectLoader(app.clone()), tokio::spawn))
         .data(DataLoader::new(TablesPageLoader(app.clone()), tokio::spawn))
         .data(DataLoader::new(FirstRowsLoader(app.clone()), tokio::spawn))
         .limit_depth(config.max_depth)

@@ -4,15 +4,17 @@
 use std::collections::{HashMap, HashSet};
 
 use diesel_async::AsyncConnection;
+use serde_json::json;
 use uuid::Uuid;
 
-use super::service::{INVITATIONS_PER_COMPANY, Invite, send_invitation};
+use super::service::{INVITATIONS_PER_COMPANY, Invite, invited_notices, send_invitation};
 use crate::app::App;
 use crate::auth::actor::SignedInUser;
 use crate::companies::access;
 use crate::companies::model::RoleRow;
 use crate::companies::store as company_store;
 use crate::error::{AppError, AppResult};
+use crate::events::write::{self, Activity};
 use crate::rate_limit;
 use crate::rbac::authorizer::role_permissions;
 use crate::rbac::catalog::{Action, Resource};
@@ -206,9 +208,9 @@ pub async fn import_members(
             // Lines beyond the company's hourly invitation quota are reported, not sent.
             let quota = rate_limit::remaining(conn, INVITATIONS_PER_COMPANY, &company_id.to_string(), now).await?;
             let quota = usize::try_from(quota).unwrap_or(usize::MAX);
-            let mut invited = 0;
+            let mut invited = Vec::new();
             for (number, email, name, role) in &valid {
-                if invited >= quota {
+                if invited.len() >= quota {
                     errors.push(LineError {
                         line: *number,
                         field: None,
@@ -225,13 +227,28 @@ pub async fn import_members(
                     role,
                     message: None,
                 };
-                send_invitation(app, conn, &caller, invite, now).await?;
-                invited += 1;
+                invited.push((send_invitation(app, conn, &caller, invite, now).await?, *role));
             }
             errors.sort_by_key(|e| e.line);
+            let import_id = Uuid::new_v4();
+            if !invited.is_empty() {
+                let activity = Activity::new(
+                    company_id,
+                    Some(actor.user_id),
+                    "member.invited",
+                    ("invitation_import", import_id),
+                    format!("{} people invited from a CSV file", invited.len()),
+                )
+                .visible_with(Resource::Invitation, Action::View)
+                .data(json!({ "invited": invited.len(), "rejected": errors.len() }));
+                write::record(conn, now, activity).await?;
+                let pairs: Vec<_> = invited.iter().map(|(invitation, role)| (invitation, *role)).collect();
+                let notices = invited_notices(conn, &pairs).await?;
+                write::notify(conn, now, notices).await?;
+            }
             Ok(ImportReport {
-                import_id: Uuid::new_v4(),
-                invited: i32::try_from(invited).unwrap_or(i32::MAX),
+                import_id,
+                invited: i32::try_from(invited.len()).unwrap_or(i32::MAX),
                 errors,
             })
         })

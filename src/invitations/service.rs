@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::model::{InvitationRow, InvitationState, NewInvitation};
@@ -14,6 +15,7 @@ use crate::companies::model::{MembershipRow, NewMembership, RoleRow};
 use crate::companies::service::company::activate_if_none;
 use crate::companies::store as company_store;
 use crate::error::{AppError, AppResult, InputCheck};
+use crate::events::write::{self, Activity, Notice};
 use crate::input;
 use crate::mail::{Letter, MailKind};
 use crate::pagination::{Page, PageRequest};
@@ -71,11 +73,56 @@ pub async fn invite(app: &App, actor: &SignedInUser, input: InviteInput) -> AppR
                 role: &role,
                 message: message.as_deref(),
             };
-            send_invitation(app, conn, &caller, invite, now).await
+            let invitation = send_invitation(app, conn, &caller, invite, now).await?;
+            let activity = Activity::new(
+                invitation.company_id,
+                Some(actor.user_id),
+                "member.invited",
+                ("invitation", invitation.id),
+                format!("{} invited as {}", invitation.email, role.name),
+            )
+            .visible_with(Resource::Invitation, Action::View)
+            .data(json!({ "email": invitation.email, "role": role.name }));
+            write::record(conn, now, activity).await?;
+            let notices = invited_notices(conn, &[(&invitation, &role)]).await?;
+            write::notify(conn, now, notices).await?;
+            Ok(invitation)
         })
         .await?;
     app.mailer.wake();
     Ok(invitation)
+}
+
+/// Notifications for invitees who already have an account (others learn by mail only).
+pub async fn invited_notices(
+    conn: &mut AsyncPgConnection,
+    invitations: &[(&InvitationRow, &RoleRow)],
+) -> AppResult<Vec<Notice>> {
+    let Some((first, _)) = invitations.first() else {
+        return Ok(Vec::new());
+    };
+    let company = company_store::companies_by_ids(conn, &[first.company_id])
+        .await?
+        .pop()
+        .map(|c| c.name)
+        .unwrap_or_default();
+    let mut notices = Vec::new();
+    for (invitation, role) in invitations {
+        if let Some(user) = user_store::find_by_email(conn, &invitation.email).await? {
+            notices.push(Notice {
+                user_id: user.id,
+                company_id: None,
+                kind: "invitation.received",
+                title: format!("You were invited to {company}"),
+                body: format!(
+                    "You were invited to join {company} as {}. The email we sent has the link to accept.",
+                    role.name
+                ),
+                link: None,
+            });
+        }
+    }
+    Ok(notices)
 }
 
 /// One invitation to send.
@@ -229,6 +276,14 @@ pub async fn resend(app: &App, actor: &SignedInUser, id: Uuid) -> AppResult<Invi
                 .ok_or_else(|| AppError::not_found("role"))?;
             caller.require_can_grant(&role, role_permissions(conn, &role).await?)?;
             mail_invitation(app, conn, &invitation, &role, None, &token.secret, now).await?;
+            let activity = Activity::new(
+                invitation.company_id,
+                Some(actor.user_id),
+                "invitation.resent",
+                ("invitation", invitation.id),
+                format!("Invitation to {} sent again", invitation.email),
+            );
+            write::record(conn, now, activity).await?;
             Ok(invitation)
         })
         .await?;
@@ -247,7 +302,16 @@ pub async fn revoke(app: &App, actor: &SignedInUser, id: Uuid) -> AppResult<Invi
             InvitationState::Accepted => Err(AppError::conflict("the invitation was already accepted")),
             InvitationState::Revoked => Ok(invitation),
             InvitationState::Pending | InvitationState::Expired => {
-                Ok(store::revoke(conn, invitation.id, now).await?)
+                let revoked = store::revoke(conn, invitation.id, now).await?;
+                let activity = Activity::new(
+                    invitation.company_id,
+                    Some(actor.user_id),
+                    "invitation.revoked",
+                    ("invitation", invitation.id),
+                    format!("Invitation to {} revoked", invitation.email),
+                );
+                write::record(conn, now, activity).await?;
+                Ok(revoked)
             }
         }
     })
@@ -360,6 +424,36 @@ async fn join(
     .await?;
     store::accept(conn, invitation.id, user_id, now).await?;
     activate_if_none(conn, user_id, invitation.company_id).await?;
+    let role = company_store::find_role(conn, invitation.company_id, invitation.role_id).await?;
+    let role = role.map(|r| r.name).unwrap_or_default();
+    let person = user_store::find_by_id(conn, user_id)
+        .await?
+        .map_or_else(|| invitation.email.clone(), |u| u.name);
+    let activity = Activity::new(
+        invitation.company_id,
+        Some(user_id),
+        "member.joined",
+        ("user", user_id),
+        format!("{person} joined as {role}"),
+    )
+    .data(json!({ "invitationId": invitation.id, "role": role }));
+    write::record(conn, now, activity).await?;
+    if let Some(inviter) = invitation.invited_by.filter(|inviter| *inviter != user_id) {
+        let company = company_store::companies_by_ids(conn, &[invitation.company_id])
+            .await?
+            .pop()
+            .map(|c| c.name)
+            .unwrap_or_default();
+        let notice = Notice {
+            user_id: inviter,
+            company_id: Some(invitation.company_id),
+            kind: "invitation.accepted",
+            title: format!("{person} accepted your invitation"),
+            body: format!("{person} ({}) joined {company} as {role}.", invitation.email),
+            link: None,
+        };
+        write::notify(conn, now, vec![notice]).await?;
+    }
     Ok(membership)
 }
 

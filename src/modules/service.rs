@@ -1,6 +1,7 @@
 //! Module rules: permission-gated, never in an archived project, scope 1-3, positions dense.
 
 use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::model::{ModuleChanges, ModuleRow, NewModule};
@@ -8,6 +9,7 @@ use super::store;
 use crate::app::App;
 use crate::auth::actor::SignedInUser;
 use crate::error::{AppError, AppResult, InputCheck};
+use crate::events::write::{self, Activity};
 use crate::input;
 use crate::projects::access::project_member;
 use crate::projects::model::ProjectRow;
@@ -125,7 +127,18 @@ pub async fn create_module(
             created_at: now,
             updated_at: now,
         };
-        Ok((store::insert(conn, &module).await?, project))
+        let module = store::insert(conn, &module).await?;
+        let summary = format!("Module {} added to {}", module.name, project.name);
+        let activity = Activity::in_project_of(
+            &project,
+            actor.user_id,
+            "module.created",
+            ("module", module.id),
+            summary,
+        )
+        .data(json!({ "name": module.name, "scope": module.scope }));
+        write::record(conn, now, activity).await?;
+        Ok((module, project))
     })
     .await
 }
@@ -153,10 +166,23 @@ pub async fn update_module(
         let (changes, position) = checked?;
         store::update(conn, module.id, &changes, now).await?;
         reorder(conn, project.id, module.id, position).await?;
-        let module = store::find_for_member(conn, module_id, actor.user_id)
+        let updated = store::find_for_member(conn, module_id, actor.user_id)
             .await?
             .ok_or_else(|| AppError::not_found("module"))?;
-        Ok((module, project))
+        let summary = format!("Module {} of {} updated", updated.name, project.name);
+        let activity = Activity::in_project_of(
+            &project,
+            actor.user_id,
+            "module.updated",
+            ("module", module.id),
+            summary,
+        )
+        .data(json!({
+            "before": { "name": module.name, "scope": module.scope, "position": module.position },
+            "after": { "name": updated.name, "scope": updated.scope, "position": updated.position },
+        }));
+        write::record(conn, now, activity).await?;
+        Ok((updated, project))
     })
     .await
 }
@@ -174,7 +200,17 @@ pub async fn delete_module(app: &App, actor: &SignedInUser, module_id: Uuid) -> 
             .await?
             .ok_or_else(|| AppError::not_found("module"))?;
         store::delete(conn, module.id).await?;
-        reorder(conn, project.id, module.id, None).await
+        reorder(conn, project.id, module.id, None).await?;
+        let summary = format!("Module {} removed from {}", module.name, project.name);
+        let activity = Activity::in_project_of(
+            &project,
+            actor.user_id,
+            "module.deleted",
+            ("module", module.id),
+            summary,
+        );
+        write::record(conn, app.clock.now(), activity).await?;
+        Ok(())
     })
     .await
 }

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod graphql;
+pub mod loader;
 pub mod model;
 pub mod service;
 pub mod store;

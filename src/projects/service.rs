@@ -2,6 +2,7 @@
 //! project role grants.
 
 use diesel_async::AsyncConnection;
+use serde_json::json;
 use uuid::Uuid;
 
 use super::access::project_member;
@@ -13,6 +14,7 @@ use crate::companies::access::{self, Member};
 use crate::companies::model::RoleRow;
 use crate::companies::store as company_store;
 use crate::error::{AppError, AppResult, InputCheck};
+use crate::events::write::{self, Activity, Notice};
 use crate::input;
 use crate::pagination::{Page, PageRequest};
 use crate::rbac::authorizer::role_permissions;
@@ -72,7 +74,21 @@ pub async fn create_project(
             created_at: now,
             updated_at: now,
         };
-        Ok((store::insert_project(conn, &project).await?, member))
+        let project = store::insert_project(conn, &project).await?;
+        let summary = format!("Project {} created", project.name);
+        write::record(
+            conn,
+            now,
+            Activity::in_project_of(
+                &project,
+                actor.user_id,
+                "project.created",
+                ("project", project.id),
+                summary,
+            ),
+        )
+        .await?;
+        Ok((project, member))
     })
     .await
 }
@@ -131,7 +147,25 @@ pub async fn update_project(
         member.require(Resource::Project, Action::Edit)?;
         require_active(&project)?;
         check.finish()?;
-        Ok((store::update(conn, project.id, &changes, now).await?, member))
+        let updated = store::update(conn, project.id, &changes, now).await?;
+        let summary = if updated.name == project.name {
+            format!("Project {} updated", updated.name)
+        } else {
+            format!("Project {} renamed to {}", project.name, updated.name)
+        };
+        let activity = Activity::in_project_of(
+            &updated,
+            actor.user_id,
+            "project.updated",
+            ("project", project.id),
+            summary,
+        )
+        .data(
+            json!({ "before": { "name": project.name, "description": project.description },
+                          "after": { "name": updated.name, "description": updated.description } }),
+        );
+        write::record(conn, now, activity).await?;
+        Ok((updated, member))
     })
     .await
 }
@@ -154,10 +188,21 @@ pub async fn set_archived(
         } else {
             None
         };
-        Ok((
-            store::set_archived(conn, project.id, archived_at, now).await?,
-            member,
-        ))
+        let updated = store::set_archived(conn, project.id, archived_at, now).await?;
+        if project.archived_at.is_some() != archive {
+            let (verb, summary) = if archive {
+                ("project.archived", format!("Project {} archived", project.name))
+            } else {
+                ("project.restored", format!("Project {} restored", project.name))
+            };
+            write::record(
+                conn,
+                now,
+                Activity::in_project_of(&updated, actor.user_id, verb, ("project", project.id), summary),
+            )
+            .await?;
+        }
+        Ok((updated, member))
     })
     .await
 }
@@ -165,6 +210,7 @@ pub async fn set_archived(
 /// Deletes an archived project and everything in it (project:delete there).
 pub async fn delete_project(app: &App, actor: &SignedInUser, project_id: Uuid) -> AppResult<()> {
     actor.require_verified()?;
+    let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
         let (project, member) = project_member(conn, project_id, actor.user_id, true).await?;
@@ -179,6 +225,9 @@ pub async fn delete_project(app: &App, actor: &SignedInUser, project_id: Uuid) -
             )));
         }
         store::delete(conn, project.id).await?;
+        let summary = format!("Project {} deleted with everything in it", project.name);
+        write::record(conn, now, Activity::in_project_of(&project, actor.user_id, "project.deleted", ("project", project.id), summary))
+            .await?;
         Ok(())
     })
     .await?;
@@ -234,6 +283,26 @@ pub async fn grant_project_role(
             .into_iter()
             .next()
             .ok_or_else(|| AppError::not_found("member"))?;
+        let summary = format!("{} given the {} role in {}", user.name, role.name, project.name);
+        let activity = Activity::in_project_of(
+            &project,
+            actor.user_id,
+            "project.role_granted",
+            ("user", user_id),
+            summary,
+        )
+        .visible_with(Resource::Member, Action::View)
+        .data(json!({ "userId": user_id, "roleId": role.id, "role": role.name }));
+        write::record(conn, now, activity).await?;
+        let notice = Notice {
+            user_id,
+            company_id: Some(project.company_id),
+            kind: "member.role_changed",
+            title: format!("Your role in {} changed", project.name),
+            body: format!("You are now {} in the project {}.", role.name, project.name),
+            link: None,
+        };
+        write::notify(conn, now, vec![notice]).await?;
         Ok((user, role))
     })
     .await
@@ -247,13 +316,35 @@ pub async fn revoke_project_role(
     user_id: Uuid,
 ) -> AppResult<()> {
     actor.require_verified()?;
+    let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
         let (project, _) = grant_manager(conn, actor, project_id, user_id).await?;
         if !store::delete_grant(conn, project.id, user_id).await? {
             return Err(AppError::not_found("project role"));
         }
-        Ok(())
+        let activity = Activity::in_project_of(
+            &project,
+            actor.user_id,
+            "project.role_revoked",
+            ("user", user_id),
+            format!("A project role in {} was taken away", project.name),
+        )
+        .visible_with(Resource::Member, Action::View)
+        .data(json!({ "userId": user_id }));
+        write::record(conn, now, activity).await?;
+        let notice = Notice {
+            user_id,
+            company_id: Some(project.company_id),
+            kind: "member.role_changed",
+            title: format!("Your role in {} changed", project.name),
+            body: format!(
+                "Your project role in {} was removed; your company role applies there now.",
+                project.name
+            ),
+            link: None,
+        };
+        write::notify(conn, now, vec![notice]).await
     })
     .await
 }

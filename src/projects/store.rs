@@ -241,3 +241,12 @@ pub async fn delete_grants_in_company(
     .await
     .map(|_| ())
 }
+
+/// Projects by id (a batch loader's query; callers have already checked access).
+pub async fn projects_by_ids(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<ProjectRow>> {
+    projects::table
+        .filter(projects::id.eq_any(ids))
+        .select(ProjectRow::as_select())
+        .load(conn)
+        .await
+}

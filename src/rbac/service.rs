@@ -3,6 +3,7 @@
 //! they do.
 
 use diesel_async::AsyncConnection;
+use serde_json::json;
 use uuid::Uuid;
 
 use super::authorizer::role_permissions;
@@ -14,6 +15,8 @@ use crate::companies::access::{self, Member};
 use crate::companies::model::{NewRole, RoleRow};
 use crate::companies::store as company_store;
 use crate::error::{AppError, AppResult, FieldError, InputCheck};
+use crate::events::access::permission_name;
+use crate::events::write::{self, Activity};
 use crate::input;
 use crate::projects::access::project_member;
 
@@ -118,9 +121,38 @@ pub async fn create_role(app: &App, actor: &SignedInUser, spec: RoleSpec) -> App
             .next()
             .ok_or_else(|| AppError::internal(anyhow::anyhow!("role insert returned nothing")))?;
         store::replace_permissions(conn, role.id, spec.permissions).await?;
+        record_role(conn, now, actor, &role, "role.created", Some(spec.permissions)).await?;
         Ok(role)
     })
     .await
+}
+
+/// The event of a custom role change, with its permissions when it has any.
+async fn record_role(
+    conn: &mut diesel_async::AsyncPgConnection,
+    now: chrono::DateTime<chrono::Utc>,
+    actor: &SignedInUser,
+    role: &RoleRow,
+    verb: &'static str,
+    permissions: Option<PermissionSet>,
+) -> AppResult<()> {
+    let done = match verb {
+        "role.created" => "created",
+        "role.deleted" => "deleted",
+        _ => "changed",
+    };
+    let mut activity = Activity::new(
+        role.company_id,
+        Some(actor.user_id),
+        verb,
+        ("role", role.id),
+        format!("Role {} {done}", role.name),
+    );
+    if let Some(permissions) = permissions {
+        let names: Vec<String> = permissions.iter().map(permission_name).collect();
+        activity = activity.data(json!({ "name": role.name, "permissions": names }));
+    }
+    write::record(conn, now, activity).await.map(|_| ())
 }
 
 /// A custom role of a company the caller belongs to, which they may change: role:manage,
@@ -159,6 +191,7 @@ pub async fn update_role(
     actor.require_verified()?;
     let company_id = spec.company_id;
     let checked = check_spec(spec);
+    let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
         let (role, caller) = changeable_role(conn, actor, role_id).await?;
@@ -177,6 +210,7 @@ pub async fn update_role(
         }
         let role = company_store::update_role(conn, role.id, &spec.name, spec.description.as_deref()).await?;
         store::replace_permissions(conn, role.id, spec.permissions).await?;
+        record_role(conn, now, actor, &role, "role.updated", Some(spec.permissions)).await?;
         Ok(role)
     })
     .await
@@ -197,7 +231,7 @@ pub async fn delete_role(app: &App, actor: &SignedInUser, role_id: Uuid) -> AppR
             )));
         }
         company_store::delete_role(conn, role.id).await?;
-        Ok(())
+        record_role(conn, app.clock.now(), actor, &role, "role.deleted", None).await
     })
     .await
 }

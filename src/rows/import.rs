@@ -8,7 +8,7 @@ use std::fs::File;
 
 use chrono::{DateTime, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -19,6 +19,7 @@ use super::{indexes, store};
 use crate::app::App;
 use crate::auth::actor::SignedInUser;
 use crate::error::{AppError, AppResult};
+use crate::events::write::{self, Activity, Notice};
 use crate::pagination::{Page, PageRequest};
 use crate::rbac::catalog::Action;
 
@@ -359,6 +360,7 @@ pub async fn import_csv(
                 created_at: now,
             };
             store::insert_import(conn, &import).await?;
+            record_import(conn, actor, &access, &import).await?;
             Ok(ImportReport {
                 import_id: import.id,
                 inserted,
@@ -373,4 +375,53 @@ pub async fn import_csv(
         indexes::spawn_reconcile(app, table_id);
     }
     report
+}
+
+/// One event for the whole import (with its counts) and a notification to whoever started
+/// it. Imports do not list their rows as row changes: a grid reloads on the event.
+async fn record_import(
+    conn: &mut AsyncPgConnection,
+    actor: &SignedInUser,
+    access: &TableAccess,
+    import: &ImportRow,
+) -> AppResult<()> {
+    let table = &access.table.name;
+    let outcome = if import.status == "rejected" {
+        format!(
+            "CSV import into {table} rejected: {} bad line(s) of {}, nothing inserted",
+            import.rejected, import.lines
+        )
+    } else {
+        format!(
+            "CSV import into {table}: {} row(s) added, {} line(s) skipped",
+            import.inserted, import.rejected
+        )
+    };
+    let activity = Activity::new(
+        access.project.company_id,
+        Some(import.actor_id.unwrap_or(actor.user_id)),
+        "row.imported",
+        ("data_table", access.table.id),
+        outcome.clone(),
+    )
+    .in_project(access.project.id)
+    .data(json!({
+        "tableId": access.table.id,
+        "table": table,
+        "importId": import.id,
+        "status": import.status,
+        "lines": import.lines,
+        "inserted": import.inserted,
+        "rejected": import.rejected,
+    }));
+    write::record(conn, import.created_at, activity).await?;
+    let notice = Notice {
+        user_id: actor.user_id,
+        company_id: Some(access.project.company_id),
+        kind: "import.finished",
+        title: format!("Your import into {table} finished"),
+        body: outcome,
+        link: None,
+    };
+    write::notify(conn, import.created_at, vec![notice]).await
 }

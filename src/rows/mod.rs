@@ -1,6 +1,7 @@
 //! Rows of data tables: values checked against the table's fields, unique values claimed
 //! atomically, filtered and ordered lists, and CSV in and out.
 
+pub mod activity;
 pub mod export;
 pub mod graphql;
 pub mod import;

@@ -10,6 +10,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::activity::{self, RowChange};
 use super::indexes;
 use super::model::{NewRow, RowRecord};
 use super::query::{self, Order, RowCursor};
@@ -294,6 +295,16 @@ pub async fn insert_rows(
             if !problems.is_empty() {
                 return Err(value_errors("rows", problems));
             }
+            let ids: Vec<Uuid> = records.iter().map(|r| r.id).collect();
+            activity::record(
+                conn,
+                now,
+                actor.user_id,
+                (&access.table, &access.project),
+                RowChange::Created,
+                &ids,
+            )
+            .await?;
             let hidden = access.hidden_keys();
             let records = records.into_iter().map(|r| strip(r, &hidden)).collect();
             Ok((records, access.table, access.project))
@@ -484,6 +495,15 @@ pub async fn update_row(
         }
         let cells = Value::Object(cells);
         let version = store::update_cells(conn, row.id, &cells, now).await?;
+        activity::record(
+            conn,
+            now,
+            actor.user_id,
+            (&access.table, &access.project),
+            RowChange::Updated,
+            &[row.id],
+        )
+        .await?;
         let record = RowRecord {
             cells: cells.to_string(),
             version,
@@ -523,6 +543,7 @@ pub async fn delete_rows(app: &App, actor: &SignedInUser, ids: Vec<Uuid>) -> App
             return Err(AppError::not_found("row"));
         }
         let tables: HashSet<Uuid> = rows.iter().map(|r| r.table_id).collect();
+        let mut accesses = Vec::with_capacity(tables.len());
         for table_id in tables {
             let access = table_access(conn, actor, table_id, Action::Delete).await?;
             let cycles: HashSet<Option<Uuid>> = rows
@@ -533,6 +554,7 @@ pub async fn delete_rows(app: &App, actor: &SignedInUser, ids: Vec<Uuid>) -> App
             for cycle in cycles {
                 open_cycle(conn, cycle, access.project.id).await?;
             }
+            accesses.push(access);
         }
         let locked = store::find_for_member(conn, &ids, actor.user_id, true).await?;
         if locked.len() != ids.len() {
@@ -548,7 +570,25 @@ pub async fn delete_rows(app: &App, actor: &SignedInUser, ids: Vec<Uuid>) -> App
                 }
             }
         }
-        Ok(store::delete(conn, &ids).await?)
+        let deleted = store::delete(conn, &ids).await?;
+        let now = app.clock.now();
+        for access in &accesses {
+            let of_table: Vec<Uuid> = rows
+                .iter()
+                .filter(|r| r.table_id == access.table.id)
+                .map(|r| r.id)
+                .collect();
+            activity::record(
+                conn,
+                now,
+                actor.user_id,
+                (&access.table, &access.project),
+                RowChange::Deleted,
+                &of_table,
+            )
+            .await?;
+        }
+        Ok(deleted)
     })
     .await
 }

@@ -623,3 +623,26 @@ pub async fn release_all(conn: &mut AsyncPgConnection, field_id: Uuid) -> QueryR
         .await
         .map(|_| ())
 }
+
+/// Current members of the company who added rows to the cycle (whom its closing concerns).
+pub async fn row_authors_in_cycle(
+    conn: &mut AsyncPgConnection,
+    company_id: Uuid,
+    cycle_id: Uuid,
+) -> QueryResult<Vec<Uuid>> {
+    #[derive(QueryableByName)]
+    struct Author {
+        #[diesel(sql_type = sql_types::Uuid)]
+        user_id: Uuid,
+    }
+    let authors: Vec<Author> = diesel::sql_query(
+        "SELECT m.user_id FROM memberships m \
+         WHERE m.company_id = $1 \
+           AND EXISTS (SELECT 1 FROM data_rows r WHERE r.cycle_id = $2 AND r.created_by = m.user_id)",
+    )
+    .bind::<sql_types::Uuid, _>(company_id)
+    .bind::<sql_types::Uuid, _>(cycle_id)
+    .load(conn)
+    .await?;
+    Ok(authors.into_iter().map(|a| a.user_id).collect())
+}

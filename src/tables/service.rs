@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::fields::{self, FieldDraft, FieldSpec};
@@ -13,6 +14,7 @@ use crate::app::App;
 use crate::auth::actor::SignedInUser;
 use crate::companies::access::Member;
 use crate::error::{AppError, AppResult, FieldError, InputCheck};
+use crate::events::write::{self, Activity};
 use crate::input;
 use crate::modules::store as module_store;
 use crate::pagination::{Page, PageRequest};
@@ -158,6 +160,21 @@ pub async fn create_table(
         if !rows.is_empty() {
             store::insert_fields(conn, &rows).await?;
         }
+        let summary = format!(
+            "Table {} created in {} with {} field(s)",
+            table.name,
+            project.name,
+            rows.len()
+        );
+        let activity = Activity::in_project_of(
+            &project,
+            actor.user_id,
+            "table.created",
+            ("data_table", table.id),
+            summary,
+        )
+        .data(json!({ "name": table.name, "fields": rows.len() }));
+        write::record(conn, now, activity).await?;
         Ok((table, project))
     })
     .await
@@ -244,7 +261,7 @@ pub async fn update_table(
     conn.transaction::<_, AppError, _>(async |conn| {
         let (table, project) = table_for(conn, actor, table_id, Action::Edit).await?;
         check.finish()?;
-        let table = store::update_table(
+        let updated = store::update_table(
             conn,
             table.id,
             name.as_deref(),
@@ -252,7 +269,24 @@ pub async fn update_table(
             now,
         )
         .await?;
-        Ok((table, project))
+        let summary = if updated.name == table.name {
+            format!("Table {} updated", updated.name)
+        } else {
+            format!("Table {} renamed to {}", table.name, updated.name)
+        };
+        let activity = Activity::in_project_of(
+            &project,
+            actor.user_id,
+            "table.updated",
+            ("data_table", table.id),
+            summary,
+        )
+        .data(
+            json!({ "before": { "name": table.name, "description": table.description },
+                          "after": { "name": updated.name, "description": updated.description } }),
+        );
+        write::record(conn, now, activity).await?;
+        Ok((updated, project))
     })
     .await
 }
@@ -262,14 +296,23 @@ pub async fn delete_table(app: &App, actor: &SignedInUser, table_id: Uuid) -> Ap
     actor.require_verified()?;
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
-        let (table, _) = table_for(conn, actor, table_id, Action::Delete).await?;
+        let (table, project) = table_for(conn, actor, table_id, Action::Delete).await?;
         let referencing = store::referencing_tables(conn, table.id).await?;
         if referencing > 0 {
             return Err(AppError::conflict(format!(
                 "{referencing} other table(s) reference this table; remove those fields first"
             )));
         }
-        store::delete_table(conn, table.id).await.map_err(AppError::from)
+        store::delete_table(conn, table.id).await?;
+        let summary = format!("Table {} deleted from {}", table.name, project.name);
+        let activity = Activity::in_project_of(
+            &project,
+            actor.user_id,
+            "table.deleted",
+            ("data_table", table.id),
+            summary,
+        );
+        write::record(conn, app.clock.now(), activity).await
     })
     .await?;
     crate::rows::indexes::spawn_reconcile(app, table_id);
@@ -284,14 +327,16 @@ struct FieldChange<'a> {
     after: Option<&'a FieldSpec>,
 }
 
-/// Bumps the table's schema version and records the change under it.
+/// Bumps the table's schema version and records the change under it, and as an activity
+/// event (readable with table:manage when the field is restricted).
 async fn record_change(
     conn: &mut AsyncPgConnection,
     actor: &SignedInUser,
-    table_id: Uuid,
+    (table, project): (&TableRow, &ProjectRow),
     field_change: FieldChange<'_>,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
+    let table_id = table.id;
     let FieldChange {
         change,
         key,
@@ -314,6 +359,31 @@ async fn record_change(
         },
     )
     .await?;
+    let (verb, done) = match change {
+        "field_added" => ("table.field_added", "added to"),
+        "field_removed" => ("table.field_removed", "removed from"),
+        _ => ("table.field_updated", "changed in"),
+    };
+    let restricted = before.is_some_and(|f| f.restricted) || after.is_some_and(|f| f.restricted);
+    let mut activity = Activity::in_project_of(
+        project,
+        actor.user_id,
+        verb,
+        ("data_table", table_id),
+        format!("Field {key} {done} {}", table.name),
+    )
+    .data(json!({
+        "tableId": table_id,
+        "table": table.name,
+        "key": key,
+        "schemaVersion": version,
+        "before": before.map(FieldSpec::snapshot),
+        "after": after.map(FieldSpec::snapshot),
+    }));
+    if restricted {
+        activity = activity.visible_with(Resource::Table, Action::Manage);
+    }
+    write::record(conn, now, activity).await?;
     Ok(())
 }
 
@@ -356,7 +426,7 @@ pub async fn add_field(
                 before: None,
                 after: Some(&spec),
             };
-            record_change(conn, actor, table.id, change, now).await?;
+            record_change(conn, actor, (&table, &project), change, now).await?;
             Ok(row)
         })
         .await?;
@@ -418,7 +488,7 @@ pub async fn update_field(
                 before: Some(&before),
                 after: Some(&spec),
             };
-            record_change(conn, actor, table.id, change, now).await?;
+            record_change(conn, actor, (&table, &project), change, now).await?;
             Ok(updated)
         })
         .await?;
@@ -433,7 +503,7 @@ pub async fn remove_field(app: &App, actor: &SignedInUser, field_id: Uuid) -> Ap
     let mut conn = app.pool.get().await?;
     let table_id = conn
         .transaction::<_, AppError, _>(async |conn| {
-            let (field, table, _) = managed_field(conn, actor, field_id).await?;
+            let (field, table, project) = managed_field(conn, actor, field_id).await?;
             store::delete_field(conn, &field).await?;
             row_store::remove_key(conn, table.id, &field.key).await?;
             let before = FieldSpec::of_row(&field);
@@ -443,7 +513,7 @@ pub async fn remove_field(app: &App, actor: &SignedInUser, field_id: Uuid) -> Ap
                 before: Some(&before),
                 after: None,
             };
-            record_change(conn, actor, table.id, change, now).await?;
+            record_change(conn, actor, (&table, &project), change, now).await?;
             Ok(table.id)
         })
         .await?;

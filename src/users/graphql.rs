@@ -10,6 +10,9 @@ use super::service::registration::{self, Registration};
 use crate::companies::access::MemberRights;
 use crate::companies::graphql::{Company, Membership};
 use crate::companies::service::company as companies;
+use crate::events::cursor::Stream;
+use crate::events::graphql::{NotificationConnection, notification_connection, stream_request};
+use crate::events::service as events;
 use crate::graphql::context::{app, parse_id, presence, request, signed_in};
 use crate::graphql::guards::SelfOr;
 use crate::rbac::graphql::{PermissionObject, permission_list};
@@ -150,6 +153,26 @@ impl Me {
             .transpose()?;
         let set = rbac::effective_permissions(app(ctx), signed_in(ctx)?, company_id, project_id).await?;
         Ok(permission_list(set))
+    }
+
+    /// Your notifications, newest first (unread ones only with `unreadOnly`).
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, child_complexity)")]
+    async fn notifications(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        unread_only: Option<bool>,
+    ) -> Result<NotificationConnection> {
+        let request = stream_request(Stream::Notifications, first, after.as_deref())?;
+        let page = events::my_notifications(app(ctx), signed_in(ctx)?, unread_only.unwrap_or(false), request)
+            .await?;
+        Ok(notification_connection(page, request.before.is_some()))
+    }
+
+    async fn unread_notification_count(&self, ctx: &Context<'_>) -> Result<i32> {
+        let count = events::unread_count(app(ctx), signed_in(ctx)?).await?;
+        Ok(i32::try_from(count).unwrap_or(i32::MAX))
     }
 
     /// Live sessions, most recently used first.

@@ -7,6 +7,7 @@
 mod helpers;
 
 mod account_profile;
+mod activity;
 mod companies;
 mod csv;
 mod invitations;

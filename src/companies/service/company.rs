@@ -12,6 +12,7 @@ use crate::companies::model::{
 };
 use crate::companies::store;
 use crate::error::{AppError, AppResult, InputCheck};
+use crate::events::write::{self, Activity};
 use crate::input;
 use crate::mail::{Letter, MailKind};
 use crate::rbac::catalog::{Action, Resource, built_in_permissions};
@@ -121,6 +122,19 @@ pub async fn create_company(
         )
         .await?;
         activate_if_none(conn, actor.user_id, company.id).await?;
+        let summary = format!("Company {} created", company.name);
+        write::record(
+            conn,
+            now,
+            Activity::new(
+                company.id,
+                Some(actor.user_id),
+                "company.created",
+                ("company", company.id),
+                summary,
+            ),
+        )
+        .await?;
         Ok((
             company,
             Member {
@@ -199,6 +213,19 @@ pub async fn update_company(
         member.require(Resource::Company, Action::Edit)?;
         check.finish()?;
         let company = store::update_company(conn, company_id, &changes, now).await?;
+        let summary = format!("Company profile of {} updated", company.name);
+        write::record(
+            conn,
+            now,
+            Activity::new(
+                company.id,
+                Some(actor.user_id),
+                "company.updated",
+                ("company", company.id),
+                summary,
+            ),
+        )
+        .await?;
         Ok((company, member))
     })
     .await

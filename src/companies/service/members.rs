@@ -2,6 +2,7 @@
 //! ownership on. A company always keeps at least one Owner.
 
 use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::move_active_company_off;
@@ -11,6 +12,7 @@ use crate::companies::access::{self, Member};
 use crate::companies::model::{BuiltIn, CompanyRow, MembershipRow, RoleRow};
 use crate::companies::store::{self, MemberFilter};
 use crate::error::{AppError, AppResult};
+use crate::events::write::{self, Activity, Notice};
 use crate::pagination::{Page, PageRequest};
 use crate::projects::store as project_store;
 use crate::rbac::authorizer::role_permissions;
@@ -79,6 +81,7 @@ pub async fn change_member_role(
     role_id: Uuid,
 ) -> AppResult<MembershipRow> {
     actor.require_verified()?;
+    let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
         let (caller, target) = manageable_member(conn, actor, company_id, user_id).await?;
@@ -90,7 +93,30 @@ pub async fn change_member_role(
         if !grants_owner {
             ensure_other_owner(conn, &target, "be given another role").await?;
         }
-        Ok(store::set_member_role(conn, target.membership.id, role.id).await?)
+        let membership = store::set_member_role(conn, target.membership.id, role.id).await?;
+        let (company, person) = names(conn, company_id, user_id).await?;
+        let activity = Activity::new(
+            company_id,
+            Some(actor.user_id),
+            "member.role_changed",
+            ("user", user_id),
+            format!("{person} is now {}", role.name),
+        )
+        .data(json!({ "userId": user_id, "before": target.role.name, "after": role.name }));
+        write::record(conn, now, activity).await?;
+        let notice = Notice {
+            user_id,
+            company_id: Some(company_id),
+            kind: "member.role_changed",
+            title: format!("Your role in {company} changed"),
+            body: format!(
+                "You are now {} in {company} (you were {}).",
+                role.name, target.role.name
+            ),
+            link: None,
+        };
+        write::notify(conn, now, vec![notice]).await?;
+        Ok(membership)
     })
     .await
 }
@@ -103,13 +129,33 @@ pub async fn remove_member(
     user_id: Uuid,
 ) -> AppResult<()> {
     actor.require_verified()?;
+    let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
         let (_, target) = manageable_member(conn, actor, company_id, user_id).await?;
         ensure_other_owner(conn, &target, "be removed").await?;
         store::delete_membership(conn, target.membership.id).await?;
         project_store::delete_grants_in_company(conn, company_id, user_id).await?;
-        move_active_company_off(conn, user_id, company_id).await
+        move_active_company_off(conn, user_id, company_id).await?;
+        let (company, person) = names(conn, company_id, user_id).await?;
+        let activity = Activity::new(
+            company_id,
+            Some(actor.user_id),
+            "member.removed",
+            ("user", user_id),
+            format!("{person} was removed from the company"),
+        )
+        .data(json!({ "userId": user_id, "role": target.role.name }));
+        write::record(conn, now, activity).await?;
+        let notice = Notice {
+            user_id,
+            company_id: None,
+            kind: "member.removed",
+            title: format!("You were removed from {company}"),
+            body: format!("You no longer have access to {company}."),
+            link: None,
+        };
+        write::notify(conn, now, vec![notice]).await
     })
     .await
 }
@@ -117,6 +163,7 @@ pub async fn remove_member(
 /// The caller leaves the company.
 pub async fn leave_company(app: &App, actor: &SignedInUser, company_id: Uuid) -> AppResult<()> {
     actor.require_verified()?;
+    let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
         store::lock_company(conn, company_id).await?;
@@ -124,7 +171,16 @@ pub async fn leave_company(app: &App, actor: &SignedInUser, company_id: Uuid) ->
         ensure_other_owner(conn, &member, "leave").await?;
         store::delete_membership(conn, member.membership.id).await?;
         project_store::delete_grants_in_company(conn, company_id, actor.user_id).await?;
-        move_active_company_off(conn, actor.user_id, company_id).await
+        move_active_company_off(conn, actor.user_id, company_id).await?;
+        let (_, person) = names(conn, company_id, actor.user_id).await?;
+        let activity = Activity::new(
+            company_id,
+            Some(actor.user_id),
+            "member.left",
+            ("user", actor.user_id),
+            format!("{person} left the company"),
+        );
+        write::record(conn, now, activity).await.map(|_| ())
     })
     .await
 }
@@ -137,6 +193,7 @@ pub async fn transfer_ownership(
     user_id: Uuid,
 ) -> AppResult<(CompanyRow, Member)> {
     actor.require_verified()?;
+    let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
         store::lock_company(conn, company_id).await?;
@@ -153,6 +210,25 @@ pub async fn transfer_ownership(
         let company = store::find_for_member(conn, company_id, actor.user_id)
             .await?
             .ok_or_else(|| AppError::not_found("company"))?;
+        let (_, person) = names(conn, company_id, user_id).await?;
+        let activity = Activity::new(
+            company_id,
+            Some(actor.user_id),
+            "member.ownership_transferred",
+            ("user", user_id),
+            format!("{person} is now the owner"),
+        )
+        .data(json!({ "userId": user_id }));
+        write::record(conn, now, activity).await?;
+        let notice = Notice {
+            user_id,
+            company_id: Some(company_id),
+            kind: "member.role_changed",
+            title: format!("You now own {}", company.name),
+            body: format!("Ownership of {} was handed to you.", company.name),
+            link: None,
+        };
+        write::notify(conn, now, vec![notice]).await?;
         let member = Member {
             membership,
             role: admin,
@@ -175,4 +251,18 @@ pub async fn ensure_not_sole_owner(conn: &mut AsyncPgConnection, user_id: Uuid) 
         "you are the only owner of {}; transfer ownership or delete the company first",
         companies.join(", ")
     )))
+}
+
+/// The company's and the user's names, for event summaries and notifications.
+async fn names(conn: &mut AsyncPgConnection, company_id: Uuid, user_id: Uuid) -> AppResult<(String, String)> {
+    let company = store::companies_by_ids(conn, &[company_id])
+        .await?
+        .pop()
+        .map(|c| c.name)
+        .unwrap_or_default();
+    let person = crate::users::store::users_by_ids(conn, &[user_id])
+        .await?
+        .pop()
+        .map_or_else(|| "A member".to_owned(), |u| u.name);
+    Ok((company, person))
 }

@@ -1,0 +1,3 @@
+DROP TABLE row_changes;
+DROP TABLE notifications;
+DROP TABLE activity_events;

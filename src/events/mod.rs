@@ -1,0 +1,10 @@
+//! Activity events, notifications and live row changes: written by mutations in their own
+//! transactions, read as feeds, and pushed to subscribers on every server instance.
+
+pub mod access;
+pub mod cursor;
+pub mod graphql;
+pub mod model;
+pub mod service;
+pub mod store;
+pub mod write;

@@ -1,0 +1,104 @@
+//! Reading the streams: a company's activity feed (members only, each event only to those
+//! who may read its target) and a user's own notifications.
+
+use uuid::Uuid;
+
+use super::access::Standing;
+use super::model::{EventRow, NotificationRow};
+use super::store::{self, FeedFilter};
+use crate::app::App;
+use crate::auth::actor::SignedInUser;
+use crate::error::{AppError, AppResult};
+
+/// One page of a stream, newest first.
+#[derive(Debug)]
+pub struct StreamPage<T> {
+    pub items: Vec<T>,
+    pub has_next: bool,
+    /// Rows in the whole (filtered) stream, counted on demand.
+    pub total: i64,
+}
+
+/// How far back a page reaches.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamRequest {
+    pub size: i64,
+    pub before: Option<i64>,
+}
+
+/// The caller's standing in the company, or NOT_FOUND when they are not a member.
+pub async fn standing(app: &App, actor: &SignedInUser, company_id: Uuid) -> AppResult<Standing> {
+    let mut conn = app.pool.get().await?;
+    Standing::load(&mut conn, company_id, actor.user_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("company"))
+}
+
+/// The company's activity the caller may read, newest first.
+pub async fn company_activity(
+    app: &App,
+    actor: &SignedInUser,
+    company_id: Uuid,
+    project_id: Option<Uuid>,
+    actor_id: Option<Uuid>,
+    page: StreamRequest,
+) -> AppResult<StreamPage<EventRow>> {
+    let standing = standing(app, actor, company_id).await?;
+    let (readable, readable_in_projects) = standing.readable();
+    let filter = FeedFilter {
+        project_id,
+        actor_id,
+        readable,
+        readable_in_projects,
+    };
+    let mut conn = app.pool.get().await?;
+    let mut items = store::feed_page(&mut conn, company_id, &filter, page.before, page.size + 1).await?;
+    let has_next = items.len() as i64 > page.size;
+    items.truncate(usize::try_from(page.size).unwrap_or(0));
+    let total = store::feed_count(&mut conn, company_id, &filter).await?;
+    Ok(StreamPage {
+        items,
+        has_next,
+        total,
+    })
+}
+
+/// The caller's notifications, newest first.
+pub async fn my_notifications(
+    app: &App,
+    actor: &SignedInUser,
+    unread_only: bool,
+    page: StreamRequest,
+) -> AppResult<StreamPage<NotificationRow>> {
+    let mut conn = app.pool.get().await?;
+    let mut items =
+        store::notifications_page(&mut conn, actor.user_id, unread_only, page.before, page.size + 1).await?;
+    let has_next = items.len() as i64 > page.size;
+    items.truncate(usize::try_from(page.size).unwrap_or(0));
+    let total = store::notification_count(&mut conn, actor.user_id, unread_only).await?;
+    Ok(StreamPage {
+        items,
+        has_next,
+        total,
+    })
+}
+
+/// How many of the caller's notifications are unread.
+pub async fn unread_count(app: &App, actor: &SignedInUser) -> AppResult<i64> {
+    let mut conn = app.pool.get().await?;
+    Ok(store::notification_count(&mut conn, actor.user_id, true).await?)
+}
+
+/// Marks one of the caller's notifications read; another person's is NOT_FOUND.
+pub async fn mark_read(app: &App, actor: &SignedInUser, id: Uuid) -> AppResult<NotificationRow> {
+    let mut conn = app.pool.get().await?;
+    store::mark_read(&mut conn, actor.user_id, id, app.clock.now())
+        .await?
+        .ok_or_else(|| AppError::not_found("notification"))
+}
+
+/// Marks all the caller's notifications read; returns how many were unread.
+pub async fn mark_all_read(app: &App, actor: &SignedInUser) -> AppResult<usize> {
+    let mut conn = app.pool.get().await?;
+    Ok(store::mark_all_read(&mut conn, actor.user_id, app.clock.now()).await?)
+}

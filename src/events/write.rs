@@ -1,0 +1,219 @@
+//! How mutations leave a trace: one activity event per change, notifications for the
+//! people it concerns, and the rows a row event touched — all inside the mutation's
+//! transaction, so they exist exactly when the change does. Each insert also NOTIFYs the
+//! new row's stream position, which PostgreSQL delivers to listeners only at commit.
+
+use chrono::{DateTime, Utc};
+use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::access::permission_name;
+use crate::error::AppResult;
+use crate::projects::model::ProjectRow;
+use crate::rbac::catalog::{Action, Permission, Resource};
+
+/// The channel every instance LISTENs on; payloads are `a:<seq>` or `n:<seq>`.
+pub const CHANNEL: &str = "guildhall_events";
+
+/// Longest summary kept (the column's CHECK allows 500).
+const SUMMARY_CHARS: usize = 300;
+
+/// An activity event, as a mutation describes it.
+#[derive(Debug, Clone)]
+pub struct Activity {
+    company_id: Uuid,
+    project_id: Option<Uuid>,
+    actor_id: Option<Uuid>,
+    verb: &'static str,
+    target_type: &'static str,
+    target_id: Uuid,
+    summary: String,
+    data: Option<serde_json::Value>,
+    visible_with: (Resource, Action),
+}
+
+impl Activity {
+    /// `actor` did `verb` (e.g. "row.created") to a `target_type` object in a company. Who
+    /// may read the event follows from the verb's subject (see [`Activity::visible_with`]).
+    pub fn new(
+        company_id: Uuid,
+        actor_id: Option<Uuid>,
+        verb: &'static str,
+        target: (&'static str, Uuid),
+        summary: impl Into<String>,
+    ) -> Self {
+        let mut summary: String = summary.into();
+        if let Some((cut, _)) = summary.char_indices().nth(SUMMARY_CHARS) {
+            summary.truncate(cut);
+        }
+        Self {
+            company_id,
+            project_id: None,
+            actor_id,
+            verb,
+            target_type: target.0,
+            target_id: target.1,
+            summary,
+            data: None,
+            visible_with: (subject_resource(verb), Action::View),
+        }
+    }
+
+    /// `actor` did `verb` to something in `project` (company and project taken from it).
+    pub fn in_project_of(
+        project: &ProjectRow,
+        actor_id: Uuid,
+        verb: &'static str,
+        target: (&'static str, Uuid),
+        summary: impl Into<String>,
+    ) -> Self {
+        Self::new(project.company_id, Some(actor_id), verb, target, summary).in_project(project.id)
+    }
+
+    /// The project the event happened in (its readers' permissions are taken there).
+    #[must_use]
+    pub fn in_project(mut self, project_id: Uuid) -> Self {
+        self.project_id = Some(project_id);
+        self
+    }
+
+    /// Small structured details (counts, names, before/after).
+    #[must_use]
+    pub fn data(mut self, data: serde_json::Value) -> Self {
+        self.data = Some(data);
+        self
+    }
+
+    /// Readers need (resource, action) instead of view on the verb's subject, e.g.
+    /// table:manage for a change to a restricted field.
+    #[must_use]
+    pub fn visible_with(mut self, resource: Resource, action: Action) -> Self {
+        self.visible_with = (resource, action);
+        self
+    }
+}
+
+/// The resource a verb is about: its part before the dot.
+fn subject_resource(verb: &str) -> Resource {
+    match verb.split('.').next().unwrap_or_default() {
+        "company" => Resource::Company,
+        "member" => Resource::Member,
+        "invitation" => Resource::Invitation,
+        "role" => Resource::Role,
+        "project" => Resource::Project,
+        "module" => Resource::Module,
+        "cycle" => Resource::Cycle,
+        "table" => Resource::Table,
+        _ => Resource::Row,
+    }
+}
+
+/// A notification for one person.
+#[derive(Debug, Clone)]
+pub struct Notice {
+    pub user_id: Uuid,
+    pub company_id: Option<Uuid>,
+    pub kind: &'static str,
+    pub title: String,
+    pub body: String,
+    pub link: Option<String>,
+}
+
+/// Records `activity`; returns its stream position. Call it as the transaction's last
+/// write: it holds the company's stream lock until commit.
+pub async fn record(conn: &mut AsyncPgConnection, now: DateTime<Utc>, activity: Activity) -> AppResult<i64> {
+    #[derive(diesel::QueryableByName)]
+    struct Recorded {
+        #[diesel(sql_type = BigInt)]
+        seq: i64,
+    }
+    let visible_with = permission_name(Permission {
+        resource: activity.visible_with.0,
+        action: activity.visible_with.1,
+    });
+    // The lock is taken before the identity is drawn (the insert reads the lock's row), so
+    // a company's events commit in `seq` order.
+    let recorded: Recorded = diesel::sql_query(
+        "WITH stream AS MATERIALIZED ( \
+             SELECT pg_advisory_xact_lock(hashtextextended('activity:' || $2::text, 0)) \
+         ), inserted AS ( \
+             INSERT INTO activity_events (id, company_id, project_id, actor_id, verb, target_type, \
+                 target_id, summary, data, visible_with, created_at) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM stream \
+             RETURNING seq \
+         ) \
+         SELECT inserted.seq FROM inserted CROSS JOIN LATERAL pg_notify($12, 'a:' || inserted.seq) AS sent",
+    )
+    .bind::<SqlUuid, _>(Uuid::now_v7())
+    .bind::<SqlUuid, _>(activity.company_id)
+    .bind::<Nullable<SqlUuid>, _>(activity.project_id)
+    .bind::<Nullable<SqlUuid>, _>(activity.actor_id)
+    .bind::<Text, _>(activity.verb)
+    .bind::<Text, _>(activity.target_type)
+    .bind::<SqlUuid, _>(activity.target_id)
+    .bind::<Text, _>(&activity.summary)
+    .bind::<Nullable<Jsonb>, _>(activity.data.as_ref())
+    .bind::<Text, _>(&visible_with)
+    .bind::<Timestamptz, _>(now)
+    .bind::<Text, _>(CHANNEL)
+    .get_result(conn)
+    .await?;
+    Ok(recorded.seq)
+}
+
+/// Records which rows a row event touched (`kind`: CREATED, UPDATED or DELETED).
+pub async fn record_row_changes(
+    conn: &mut AsyncPgConnection,
+    event_seq: i64,
+    table_id: Uuid,
+    kind: &str,
+    row_ids: &[Uuid],
+) -> AppResult<()> {
+    diesel::sql_query(
+        "INSERT INTO row_changes (event_seq, row_id, table_id, kind) \
+         SELECT $1, row_id, $2, $3 FROM unnest($4::uuid[]) AS row_id ON CONFLICT DO NOTHING",
+    )
+    .bind::<BigInt, _>(event_seq)
+    .bind::<SqlUuid, _>(table_id)
+    .bind::<Text, _>(kind)
+    .bind::<Array<SqlUuid>, _>(row_ids)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Delivers notices, one per distinct recipient, each in its recipient's stream order.
+/// Call after [`record`]: locks go company first, then people in id order.
+pub async fn notify(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    mut notices: Vec<Notice>,
+) -> AppResult<()> {
+    notices.sort_by_key(|notice| notice.user_id);
+    notices.dedup_by_key(|notice| notice.user_id);
+    for notice in notices {
+        diesel::sql_query(
+            "WITH stream AS MATERIALIZED ( \
+                 SELECT pg_advisory_xact_lock(hashtextextended('notifications:' || $2::text, 0)) \
+             ), inserted AS ( \
+                 INSERT INTO notifications (id, user_id, company_id, kind, title, body, link, created_at) \
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8 FROM stream \
+                 RETURNING seq \
+             ) \
+             SELECT inserted.seq FROM inserted CROSS JOIN LATERAL pg_notify($9, 'n:' || inserted.seq) AS sent",
+        )
+        .bind::<SqlUuid, _>(Uuid::now_v7())
+        .bind::<SqlUuid, _>(notice.user_id)
+        .bind::<Nullable<SqlUuid>, _>(notice.company_id)
+        .bind::<Text, _>(notice.kind)
+        .bind::<Text, _>(&notice.title)
+        .bind::<Text, _>(&notice.body)
+        .bind::<Nullable<Text>, _>(notice.link.as_deref())
+        .bind::<Timestamptz, _>(now)
+        .bind::<Text, _>(CHANNEL)
+        .execute(conn)
+        .await?;
+    }
+    Ok(())
+}

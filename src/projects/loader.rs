@@ -1,0 +1,27 @@
+//! Batch loader for projects, which activity events point at.
+
+use std::collections::HashMap;
+
+use async_graphql::dataloader::Loader;
+use uuid::Uuid;
+
+use super::model::ProjectRow;
+use super::store;
+use crate::app::App;
+use crate::error::AppError;
+
+/// Loads projects by id, one query per batch (a deleted project is simply absent).
+pub struct ProjectLoader(pub App);
+
+impl Loader<Uuid> for ProjectLoader {
+    type Value = ProjectRow;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, ProjectRow>, Self::Error> {
+        let mut conn = self.0.pool.get().await.map_err(AppError::from)?;
+        let rows = store::projects_by_ids(&mut conn, keys)
+            .await
+            .map_err(AppError::from)?;
+        Ok(rows.into_iter().map(|row| (row.id, row)).collect())
+    }
+}

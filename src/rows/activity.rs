@@ -1,0 +1,74 @@
+//! The trace a row write leaves: one activity event per table and call (with counts, not
+//! one per row) and the touched row ids, which live grids receive as row changes.
+
+use chrono::{DateTime, Utc};
+use diesel_async::AsyncPgConnection;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::error::AppResult;
+use crate::events::write::{self, Activity};
+use crate::projects::model::ProjectRow;
+use crate::tables::model::TableRow;
+
+/// What happened to the rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowChange {
+    Created,
+    Updated,
+    Deleted,
+}
+
+impl RowChange {
+    fn verb(self) -> &'static str {
+        match self {
+            Self::Created => "row.created",
+            Self::Updated => "row.updated",
+            Self::Deleted => "row.deleted",
+        }
+    }
+
+    /// The stored (and GraphQL) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "CREATED",
+            Self::Updated => "UPDATED",
+            Self::Deleted => "DELETED",
+        }
+    }
+
+    fn phrase(self, count: usize, table: &str) -> String {
+        let rows = if count == 1 { "row" } else { "rows" };
+        match self {
+            Self::Created => format!("{count} {rows} added to {table}"),
+            Self::Updated => format!("{count} {rows} changed in {table}"),
+            Self::Deleted => format!("{count} {rows} deleted from {table}"),
+        }
+    }
+}
+
+/// Records one event for `row_ids` of `table` and the rows it touched.
+pub async fn record(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    actor_id: Uuid,
+    (table, project): (&TableRow, &ProjectRow),
+    change: RowChange,
+    row_ids: &[Uuid],
+) -> AppResult<()> {
+    let target = row_ids
+        .first()
+        .filter(|_| row_ids.len() == 1)
+        .map_or(("data_table", table.id), |row| ("data_row", *row));
+    let activity = Activity::new(
+        project.company_id,
+        Some(actor_id),
+        change.verb(),
+        target,
+        change.phrase(row_ids.len(), &table.name),
+    )
+    .in_project(project.id)
+    .data(json!({ "tableId": table.id, "table": table.name, "count": row_ids.len() }));
+    let seq = write::record(conn, now, activity).await?;
+    write::record_row_changes(conn, seq, table.id, change.as_str(), row_ids).await
+}
