@@ -12,6 +12,7 @@ use crate::auth::signed_link::LinkSigner;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::db::{self, DbPool, StatementCounter};
+use crate::events::hub::Hub;
 use crate::mail::Mailer;
 use crate::sessions::cache::SessionCache;
 
@@ -32,6 +33,8 @@ pub struct AppState {
     pub links: LinkSigner,
     /// Sessions recently found live.
     pub sessions: SessionCache,
+    /// Live subscribers on this instance, by topic.
+    pub hub: Hub,
     /// Field index builds run one at a time.
     pub index_builds: tokio::sync::Mutex<()>,
     /// Tables queued for a field index reconcile.
@@ -104,6 +107,7 @@ impl AppBuilder {
         );
         let links = LinkSigner::new(&secret)?;
         let sessions = SessionCache::new(std::time::Duration::from_secs(config.session_cache_secs));
+        let hub = Hub::new(config.subscriber_queue);
         let passwords = Passwords::new(self.password_params)?;
         let mailer = Mailer::new(&config.product_name, &config.app_url())?;
         Ok(App(Arc::new(AppState {
@@ -115,6 +119,7 @@ impl AppBuilder {
             jwt,
             links,
             sessions,
+            hub,
             index_builds: tokio::sync::Mutex::new(()),
             index_pending: std::sync::Mutex::new(std::collections::HashSet::new()),
             mailer,

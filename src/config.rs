@@ -79,6 +79,18 @@ pub struct Config {
     #[arg(long, env = "SESSION_CACHE_SECS", default_value_t = 5)]
     pub session_cache_secs: u64,
 
+    /// Items a live subscriber may fall behind before it is dropped (it resumes by cursor).
+    #[arg(long, env = "SUBSCRIBER_QUEUE", default_value_t = 1024)]
+    pub subscriber_queue: usize,
+
+    /// Bytes a websocket reads at once (its read buffer dominates memory per subscriber).
+    #[arg(long, env = "WS_READ_BUFFER", default_value_t = 4 * 1024)]
+    pub ws_read_buffer: usize,
+
+    /// Bytes a websocket gathers before writing them out (memory per subscriber).
+    #[arg(long, env = "WS_WRITE_BUFFER", default_value_t = 4 * 1024)]
+    pub ws_write_buffer: usize,
+
     /// `smtp://host:port` (plain, or `?tls=required` for STARTTLS) or `smtps://user:pass@host`;
     /// unset: mail is logged and marked sent.
     #[arg(long, env = "SMTP_URL", hide_env_values = true)]

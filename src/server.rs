@@ -7,6 +7,7 @@ use tokio::sync::watch;
 use crate::app::AppBuilder;
 use crate::config::Config;
 use crate::db;
+use crate::events::listener;
 use crate::http;
 use crate::mail::worker::{self, Transport};
 
@@ -29,7 +30,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {} (set LISTEN_ADDR)", app.config.listen_addr))?;
     let (stop_workers, workers_stopped) = watch::channel(false);
-    let mail_worker = worker::spawn(app.clone(), transport, workers_stopped);
+    let mail_worker = worker::spawn(app.clone(), transport, workers_stopped.clone());
+    let event_listener = listener::spawn(app.clone(), workers_stopped);
     tracing::info!(
         "serving GraphQL on {url}/graphql (playground: {playground}, websocket: {ws})",
         url = app.config.public_url(),
@@ -39,6 +41,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     http::serve(app, listener, shutdown).await?;
     let _ = stop_workers.send(true);
     let _ = mail_worker.await;
+    let _ = event_listener.await;
     tracing::info!("stopped");
     Ok(())
 }

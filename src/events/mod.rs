@@ -4,7 +4,11 @@
 pub mod access;
 pub mod cursor;
 pub mod graphql;
+pub mod hub;
+pub mod listener;
+pub mod live;
 pub mod model;
 pub mod service;
 pub mod store;
+pub mod subscription;
 pub mod write;

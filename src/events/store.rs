@@ -230,3 +230,13 @@ pub async fn mark_all_read(
     .execute(conn)
     .await
 }
+
+/// The user's newest notification position (0 when they have none).
+pub async fn last_notification_seq(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<i64> {
+    notifications::table
+        .filter(notifications::user_id.eq(user_id))
+        .select(diesel::dsl::max(notifications::seq))
+        .get_result::<Option<i64>>(conn)
+        .await
+        .map(|seq| seq.unwrap_or(0))
+}

@@ -13,7 +13,8 @@ use crate::error::AppResult;
 use crate::projects::model::ProjectRow;
 use crate::rbac::catalog::{Action, Permission, Resource};
 
-/// The channel every instance LISTENs on; payloads are `a:<seq>` or `n:<seq>`.
+/// The channel every instance LISTENs on; payloads are `a:<company id>:<seq>` (activity)
+/// or `n:<user id>:<seq>` (a notification): ids only, far below NOTIFY's 8 KB.
 pub const CHANNEL: &str = "guildhall_events";
 
 /// Longest summary kept (the column's CHECK allows 500).
@@ -143,7 +144,7 @@ pub async fn record(conn: &mut AsyncPgConnection, now: DateTime<Utc>, activity: 
              SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM stream \
              RETURNING seq \
          ) \
-         SELECT inserted.seq FROM inserted CROSS JOIN LATERAL pg_notify($12, 'a:' || inserted.seq) AS sent",
+         SELECT inserted.seq FROM inserted CROSS JOIN LATERAL pg_notify($12, 'a:' || $2::text || ':' || inserted.seq) AS sent",
     )
     .bind::<SqlUuid, _>(Uuid::now_v7())
     .bind::<SqlUuid, _>(activity.company_id)
@@ -201,7 +202,7 @@ pub async fn notify(
                  SELECT $1, $2, $3, $4, $5, $6, $7, $8 FROM stream \
                  RETURNING seq \
              ) \
-             SELECT inserted.seq FROM inserted CROSS JOIN LATERAL pg_notify($9, 'n:' || inserted.seq) AS sent",
+             SELECT inserted.seq FROM inserted CROSS JOIN LATERAL pg_notify($9, 'n:' || $2::text || ':' || inserted.seq) AS sent",
         )
         .bind::<SqlUuid, _>(Uuid::now_v7())
         .bind::<SqlUuid, _>(notice.user_id)

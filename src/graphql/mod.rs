@@ -11,7 +11,7 @@ pub mod live_session;
 pub mod pipeline;
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 use crate::app::App;
 use crate::companies::graphql::{CompaniesMutation, CompaniesQuery};
@@ -19,6 +19,7 @@ use crate::companies::loader::{CompanyLoader, RoleLoader};
 use crate::cycles::graphql::CyclesMutation;
 use crate::cycles::loader::CycleLoader;
 use crate::events::graphql::EventsMutation;
+use crate::events::subscription::EventsSubscription;
 use crate::invitations::graphql::{InvitationsMutation, InvitationsQuery};
 use crate::modules::graphql::ModulesMutation;
 use crate::modules::loader::ModuleLoader;
@@ -62,12 +63,16 @@ pub struct Mutation(
     EventsMutation,
 );
 
+/// The root subscription type.
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(EventsSubscription);
+
 /// Guildhall's executable schema.
-pub type GuildhallSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type GuildhallSchema = Schema<Query, Mutation, Subscription>;
 
 /// The schema's types without any runtime data (what `print-schema` prints).
-pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(Query::default(), Mutation::default(), Subscription::default())
 }
 
 /// The schema as served: App data, limits and introspection settings applied.

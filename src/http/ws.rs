@@ -3,6 +3,8 @@
 //! frame when the server shuts down.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_graphql::Data;
@@ -17,6 +19,7 @@ use axum::http::header::{ORIGIN, SEC_WEBSOCKET_PROTOCOL};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt, future};
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::HttpState;
@@ -29,6 +32,10 @@ use crate::sessions::service as sessions;
 
 /// Close code for "going away" (RFC 6455).
 const GOING_AWAY: u16 = 1001;
+/// graphql-transport-ws: the connection's credentials are no longer valid.
+const UNAUTHORIZED: u16 = 4401;
+/// graphql-transport-ws: connection_init was refused.
+const FORBIDDEN: u16 = 4403;
 
 /// GET /graphql/ws.
 pub async fn upgrade(
@@ -53,28 +60,78 @@ pub async fn upgrade(
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(state.app.config.max_body_bytes)
+        .read_buffer_size(state.app.config.ws_read_buffer)
+        .write_buffer_size(state.app.config.ws_write_buffer)
         .on_upgrade(move |socket| serve_socket(socket, state, protocol, client))
+}
+
+/// What the connection's authentication decided, shared between the protocol handler and
+/// the socket loop.
+#[derive(Default)]
+struct Credentials {
+    /// connection_init carried a token that was refused.
+    refused: AtomicBool,
+    /// The signed-in user and when their access token expires (unix seconds).
+    holder: Mutex<Option<(Uuid, i64)>>,
+}
+
+impl Credentials {
+    fn holder(&self) -> Option<(Uuid, i64)> {
+        *self.holder.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn set_holder(&self, holder: (Uuid, i64)) {
+        *self.holder.lock().unwrap_or_else(PoisonError::into_inner) = Some(holder);
+    }
+}
+
+/// A token a client sent in a `ping` payload to stay signed in past its first token's expiry.
+fn renewal_token(message: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(message).ok()?;
+    if !text.contains("\"ping\"") {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    (value.get("type")?.as_str()? == "ping")
+        .then(|| token_of(value.get("payload")?))
+        .flatten()
 }
 
 async fn serve_socket(socket: WebSocket, state: HttpState, protocol: WebSocketProtocols, client: ClientInfo) {
     let (mut sink, stream) = socket.split();
+    let (renewals, mut renewal_tokens) = mpsc::channel::<String>(4);
     let input = stream
         .take_while(|message| future::ready(message.is_ok()))
-        .filter_map(|message| {
+        .filter_map(move |message| {
             future::ready(match message {
-                Ok(message @ (Message::Text(_) | Message::Binary(_))) => Some(message.into_data()),
+                Ok(message @ (Message::Text(_) | Message::Binary(_))) => {
+                    let data = message.into_data();
+                    if let Some(token) = renewal_token(&data) {
+                        let _ = renewals.try_send(token);
+                    }
+                    Some(data)
+                }
                 _ => None,
             })
         });
     let app = state.app.clone();
+    let credentials = Arc::new(Credentials::default());
     let connection_id = Uuid::new_v4().to_string();
     tracing::debug!(connection_id = %connection_id, "websocket opened");
+    let init_credentials = Arc::clone(&credentials);
     let messages = GraphqlWebSocket::new(state.schema.clone(), input, protocol)
-        .on_connection_init(move |payload| init_connection(app, client, connection_id, payload))
+        .on_connection_init(move |payload| {
+            init_connection(app, client, connection_id, payload, init_credentials)
+        })
         .keepalive_timeout(Some(Duration::from_secs(60)));
     futures_util::pin_mut!(messages);
     let mut shutdown = state.shutdown.clone();
+    let far_future = Duration::from_secs(365 * 24 * 3600);
     loop {
+        let expires_in = credentials.holder().map_or(far_future, |(_, exp)| {
+            let left = exp - state.app.clock.now().timestamp();
+            Duration::from_secs(u64::try_from(left).unwrap_or(0))
+        });
         tokio::select! {
             message = messages.next() => match message {
                 Some(WsMessage::Text(text)) => {
@@ -83,11 +140,23 @@ async fn serve_socket(socket: WebSocket, state: HttpState, protocol: WebSocketPr
                     }
                 }
                 Some(WsMessage::Close(code, reason)) => {
+                    let code = if credentials.refused.load(Ordering::Relaxed) { FORBIDDEN } else { code };
                     let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
                     break;
                 }
                 None => break,
             },
+            Some(token) = renewal_tokens.recv() => {
+                renew(&state.app, &credentials, &token).await;
+            }
+            () = tokio::time::sleep(expires_in) => {
+                let frame = CloseFrame {
+                    code: UNAUTHORIZED,
+                    reason: "the access token expired; reconnect with a fresh one".into(),
+                };
+                let _ = sink.send(Message::Close(Some(frame))).await;
+                break;
+            }
             _ = shutdown.changed() => {
                 let frame = CloseFrame { code: GOING_AWAY, reason: "server shutting down".into() };
                 let _ = sink.send(Message::Close(Some(frame))).await;
@@ -95,6 +164,31 @@ async fn serve_socket(socket: WebSocket, state: HttpState, protocol: WebSocketPr
             }
         }
     }
+}
+
+/// Extends the socket's sign-in with a fresh token of the same user; anything else is
+/// ignored (the old expiry still applies).
+async fn renew(app: &App, credentials: &Credentials, token: &str) {
+    let Some((user_id, _)) = credentials.holder() else {
+        return;
+    };
+    let now = app.clock.now();
+    if let (Ok(user), Ok(claims)) = (
+        sessions::authenticate(app, token).await,
+        app.jwt.verify(token, now),
+    ) && user.user_id == user_id
+    {
+        credentials.set_holder((user_id, claims.exp));
+    }
+}
+
+/// The token in a payload: `Authorization: "Bearer …"`, `authorization`, `token` or
+/// `accessToken`.
+fn token_of(payload: &serde_json::Value) -> Option<String> {
+    ["Authorization", "authorization", "token", "accessToken"]
+        .iter()
+        .find_map(|key| payload.get(*key).and_then(|v| v.as_str()))
+        .map(|value| value.strip_prefix("Bearer ").unwrap_or(value).trim().to_owned())
 }
 
 /// The first GraphQL subprotocol the client offers.
@@ -106,23 +200,34 @@ fn negotiate_protocol(headers: &HeaderMap) -> Option<WebSocketProtocols> {
         .find_map(|offered| WebSocketProtocols::from_str(offered.trim()).ok())
 }
 
-/// Reads the access token from the connection_init payload (`Authorization: "Bearer …"`,
-/// `authorization`, or `token`); no token means an anonymous connection.
+/// Reads the access token from the connection_init payload; no token means an anonymous
+/// connection, a bad one refuses the connection (closed with 4403).
 async fn init_connection(
     app: App,
     client: ClientInfo,
     request_id: String,
     payload: serde_json::Value,
+    credentials: Arc<Credentials>,
 ) -> async_graphql::Result<Data> {
-    let token = ["Authorization", "authorization", "token", "accessToken"]
-        .iter()
-        .find_map(|key| payload.get(*key).and_then(|v| v.as_str()))
-        .map(|value| value.strip_prefix("Bearer ").unwrap_or(value).trim().to_owned());
     let mut data = Data::default();
-    let actor = match token {
+    let actor = match token_of(&payload) {
         None => Actor::Anonymous,
         Some(access_token) => {
-            let user = sessions::authenticate(&app, &access_token).await?;
+            let verified = match sessions::authenticate(&app, &access_token).await {
+                Ok(user) => app
+                    .jwt
+                    .verify(&access_token, app.clock.now())
+                    .map(|claims| (user, claims.exp)),
+                Err(err) => Err(err),
+            };
+            let (user, expires_at) = match verified {
+                Ok(verified) => verified,
+                Err(err) => {
+                    credentials.refused.store(true, Ordering::Relaxed);
+                    return Err(err.into());
+                }
+            };
+            credentials.set_holder((user.user_id, expires_at));
             data.insert(ConnectionCredentials { access_token });
             Actor::User(user)
         }

@@ -13,6 +13,7 @@ mod csv;
 mod invitations;
 mod isolation;
 mod limits;
+mod live;
 mod mail_outbox;
 mod modules_cycles;
 mod passwords;

@@ -3,6 +3,7 @@
 
 pub mod db;
 pub mod smtp;
+pub mod ws;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -38,6 +39,7 @@ pub struct TestApp {
     stop_server: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
     stop_worker: watch::Sender<bool>,
+    stop_listener: watch::Sender<bool>,
     // Declared last: dropped after everything that holds connections to it.
     pub db: TestDb,
 }
@@ -74,6 +76,8 @@ impl TestApp {
         let transport =
             Transport::new(app.config.smtp_url.as_deref(), &app.config.mail_from).expect("transport");
         worker::spawn(app.clone(), transport, worker_stopped);
+        let (stop_listener, listener_stopped) = watch::channel(false);
+        guildhall::events::listener::spawn(app.clone(), listener_stopped);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let (stop_server, server_stopped) = oneshot::channel::<()>();
@@ -91,6 +95,7 @@ impl TestApp {
             stop_server: Some(stop_server),
             server: Some(server),
             stop_worker,
+            stop_listener,
             db,
         }
     }
@@ -324,6 +329,25 @@ impl TestApp {
         data["me"]["user"]["id"].as_str().unwrap().to_owned()
     }
 
+    /// Starts a second server process's worth of state (its own App, pool, event listener
+    /// and HTTP server) on this test's database, as another instance behind a load balancer.
+    pub async fn second_instance(&self) -> Instance {
+        let app = AppBuilder::new(self.app.config.clone())
+            .clock(self.clock.clone())
+            .password_params(argon2::Params::new(1024, 1, 1, None).expect("argon2 params"))
+            .build()
+            .expect("build app");
+        let (stop, stopped) = watch::channel(false);
+        guildhall::events::listener::spawn(app.clone(), stopped.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let mut server_stopped = stopped;
+        let server = tokio::spawn(guildhall::http::serve(app, listener, async move {
+            let _ = server_stopped.changed().await;
+        }));
+        Instance { addr, stop, server }
+    }
+
     /// Stops the mail worker (so statement counts see only the test's own queries).
     pub async fn stop_mail_worker(&self) {
         let _ = self.stop_worker.send(true);
@@ -347,9 +371,24 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         let _ = self.stop_worker.send(true);
+        let _ = self.stop_listener.send(true);
         if let Some(server) = self.server.take() {
             server.abort();
         }
+    }
+}
+
+/// Another server instance on a test's database.
+pub struct Instance {
+    pub addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        self.server.abort();
     }
 }
 

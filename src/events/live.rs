@@ -1,0 +1,250 @@
+//! Live streams for subscriptions. Each one subscribes to its topic first, then replays
+//! from the table what came after the client's cursor, then follows the live topic; every
+//! item carries its position, so anything seen in the replay is skipped when it also
+//! arrives live: no gap, no repeat. Access is checked again for every event, and a change
+//! to the subscriber's own membership or roles reloads it; losing the company ends the
+//! stream with FORBIDDEN.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use futures_util::Stream;
+use tokio::sync::broadcast::{self, error::RecvError};
+use uuid::Uuid;
+
+use super::access::Standing;
+use super::cursor::{self, Stream as CursorStream};
+use super::hub::{LiveEvent, Published, Topic};
+use super::listener::live_event;
+use super::model::NotificationRow;
+use super::store;
+use crate::app::App;
+use crate::error::{AppError, AppResult};
+
+/// Rows read per replay query.
+const REPLAY_BATCH: i64 = 200;
+
+/// Where a stream starts: after a client's cursor (replaying), or at the newest position.
+pub enum Start {
+    After(i64),
+    Now,
+}
+
+/// The error that ends a subscriber who fell a whole queue behind.
+fn fell_behind(stream: CursorStream, missed: u64, position: i64) -> AppError {
+    AppError::conflict(format!(
+        "this subscription fell {missed} item(s) behind and was closed; subscribe again with \
+         after: \"{}\" to receive everything since",
+        cursor::encode(stream, position)
+    ))
+}
+
+/// Follows a company's activity as `standing`'s member sees it.
+pub async fn company_events(
+    app: App,
+    standing: Standing,
+    start: Start,
+) -> AppResult<impl Stream<Item = AppResult<Arc<LiveEvent>>> + Send + use<>> {
+    let topic = Topic::Company(standing.company_id);
+    let receiver = app.hub.subscribe(topic);
+    let (position, replaying) = position_of(&app, topic, start).await?;
+    let feed = CompanyFeed {
+        app,
+        standing,
+        receiver,
+        position,
+        replaying,
+        backlog: VecDeque::new(),
+        done: false,
+    };
+    Ok(futures_util::stream::unfold(feed, |mut feed| async move {
+        feed.next().await.map(|item| (item, feed))
+    }))
+}
+
+/// Follows a person's notifications.
+pub async fn notifications(
+    app: App,
+    user_id: Uuid,
+    start: Start,
+) -> AppResult<impl Stream<Item = AppResult<Arc<NotificationRow>>> + Send + use<>> {
+    let topic = Topic::User(user_id);
+    let receiver = app.hub.subscribe(topic);
+    let (position, replaying) = position_of(&app, topic, start).await?;
+    let feed = NotificationFeed {
+        app,
+        user_id,
+        receiver,
+        position,
+        replaying,
+        backlog: VecDeque::new(),
+        done: false,
+    };
+    Ok(futures_util::stream::unfold(feed, |mut feed| async move {
+        feed.next().await.map(|item| (item, feed))
+    }))
+}
+
+/// The starting position, and whether a replay comes first.
+async fn position_of(app: &App, topic: Topic, start: Start) -> AppResult<(i64, bool)> {
+    let mut conn = app.pool.get().await?;
+    let newest = match topic {
+        Topic::Company(company) => store::last_event_seq(&mut conn, company).await?,
+        Topic::User(user) => store::last_notification_seq(&mut conn, user).await?,
+    };
+    app.hub.open_at(topic, newest);
+    Ok(match start {
+        Start::After(seq) => (seq, seq < newest),
+        Start::Now => (newest, false),
+    })
+}
+
+struct CompanyFeed {
+    app: App,
+    standing: Standing,
+    receiver: broadcast::Receiver<Published>,
+    position: i64,
+    replaying: bool,
+    backlog: VecDeque<Arc<LiveEvent>>,
+    done: bool,
+}
+
+impl CompanyFeed {
+    async fn next(&mut self) -> Option<AppResult<Arc<LiveEvent>>> {
+        loop {
+            if self.done {
+                return None;
+            }
+            if let Some(live) = self.backlog.pop_front() {
+                self.position = live.event.seq;
+                match self.admit(&live).await {
+                    Ok(true) => return Some(Ok(live)),
+                    Ok(false) => continue,
+                    Err(err) => {
+                        self.done = true;
+                        return Some(Err(err));
+                    }
+                }
+            }
+            if self.replaying {
+                match self.replay().await {
+                    Ok(()) => continue,
+                    Err(err) => {
+                        self.done = true;
+                        return Some(Err(err));
+                    }
+                }
+            }
+            match self.receiver.recv().await {
+                Ok(Published::Activity(live)) if live.event.seq > self.position => {
+                    self.backlog.push_back(live)
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(missed)) => {
+                    self.done = true;
+                    return Some(Err(fell_behind(CursorStream::Activity, missed, self.position)));
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    }
+
+    async fn replay(&mut self) -> AppResult<()> {
+        let mut conn = self.app.pool.get().await?;
+        let events =
+            store::events_after(&mut conn, self.standing.company_id, self.position, REPLAY_BATCH).await?;
+        if events.is_empty() {
+            self.replaying = false;
+        }
+        for event in events {
+            self.backlog
+                .push_back(Arc::new(live_event(&mut conn, event).await?));
+        }
+        Ok(())
+    }
+
+    /// Whether the member may read `live`, reloading their standing first when the event
+    /// changed it; FORBIDDEN once they no longer belong to the company.
+    async fn admit(&mut self, live: &LiveEvent) -> AppResult<bool> {
+        if changes_access_of(live, self.standing.user_id) {
+            let mut conn = self.app.pool.get().await?;
+            match Standing::load(&mut conn, self.standing.company_id, self.standing.user_id).await? {
+                Some(standing) => self.standing = standing,
+                None => {
+                    return Err(AppError::forbidden(
+                        "you are no longer a member of this company; the subscription has ended",
+                    ));
+                }
+            }
+        }
+        Ok(self.standing.may_read(&live.event))
+    }
+}
+
+/// Whether an event may change what `user_id` is allowed: their own membership or project
+/// role, or any change to a role (they may hold it).
+fn changes_access_of(live: &LiveEvent, user_id: Uuid) -> bool {
+    let event = &live.event;
+    let about_them = event.target_type == "user" && event.target_id == user_id;
+    match event.verb.as_str() {
+        "role.updated" | "role.deleted" => true,
+        verb if verb.starts_with("member.") || verb.starts_with("project.role_") => about_them,
+        _ => false,
+    }
+}
+
+struct NotificationFeed {
+    app: App,
+    user_id: Uuid,
+    receiver: broadcast::Receiver<Published>,
+    position: i64,
+    replaying: bool,
+    backlog: VecDeque<Arc<NotificationRow>>,
+    done: bool,
+}
+
+impl NotificationFeed {
+    async fn next(&mut self) -> Option<AppResult<Arc<NotificationRow>>> {
+        loop {
+            if self.done {
+                return None;
+            }
+            if let Some(row) = self.backlog.pop_front() {
+                self.position = row.seq;
+                return Some(Ok(row));
+            }
+            if self.replaying {
+                let replayed = async {
+                    let mut conn = self.app.pool.get().await?;
+                    Ok::<_, AppError>(
+                        store::notifications_after(&mut conn, self.user_id, self.position, REPLAY_BATCH)
+                            .await?,
+                    )
+                }
+                .await;
+                match replayed {
+                    Ok(rows) if rows.is_empty() => self.replaying = false,
+                    Ok(rows) => self.backlog.extend(rows.into_iter().map(Arc::new)),
+                    Err(err) => {
+                        self.done = true;
+                        return Some(Err(err));
+                    }
+                }
+                continue;
+            }
+            match self.receiver.recv().await {
+                Ok(Published::Notification(row)) if row.seq > self.position => self.backlog.push_back(row),
+                Ok(_) => {}
+                Err(RecvError::Lagged(missed)) => {
+                    self.done = true;
+                    return Some(Err(fell_behind(
+                        CursorStream::Notifications,
+                        missed,
+                        self.position,
+                    )));
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! The three subscriptions: a person's notifications, a company's activity feed, and the
+//! row changes of one table. Access is checked when subscribing and again for every event.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, ID, Object, Result, Subscription};
+use chrono::{DateTime, Utc};
+use futures_util::{Stream, StreamExt};
+use uuid::Uuid;
+
+use super::access::Standing;
+use super::cursor::{self, Stream as CursorStream};
+use super::graphql::{ActivityEvent, Notification};
+use super::hub::LiveEvent;
+use super::live::{self, Start};
+use super::model::RowChangeRow;
+use crate::error::{AppError, AppResult};
+use crate::graphql::context::{app, loader, parse_id, signed_in};
+use crate::projects::service as projects;
+use crate::rbac::catalog::Action;
+use crate::rows::graphql::DataRow;
+use crate::rows::service as rows;
+use crate::users::graphql::User;
+use crate::users::loader::UserLoader;
+
+/// What happened to a row.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum RowChangeKind {
+    Created,
+    Updated,
+    Deleted,
+}
+
+/// One row's change, for live grids.
+pub struct RowChange {
+    kind: RowChangeKind,
+    row_id: Uuid,
+    actor_id: Option<Uuid>,
+    at: DateTime<Utc>,
+}
+
+impl RowChange {
+    fn of(change: &RowChangeRow, live: &LiveEvent) -> Self {
+        let kind = match change.kind.as_str() {
+            "CREATED" => RowChangeKind::Created,
+            "DELETED" => RowChangeKind::Deleted,
+            _ => RowChangeKind::Updated,
+        };
+        Self {
+            kind,
+            row_id: change.row_id,
+            actor_id: live.event.actor_id,
+            at: live.event.created_at,
+        }
+    }
+}
+
+#[Object]
+impl RowChange {
+    async fn kind(&self) -> RowChangeKind {
+        self.kind
+    }
+
+    /// The row as it is now, as the subscriber may see it (null once deleted).
+    async fn row(&self, ctx: &Context<'_>) -> Result<Option<DataRow>> {
+        if self.kind == RowChangeKind::Deleted {
+            return Ok(None);
+        }
+        match rows::get_row(app(ctx), signed_in(ctx)?, self.row_id).await {
+            Ok((record, table, project)) => Ok(Some(DataRow::new(record, Arc::new((table, project))))),
+            Err(err) if err.code == crate::error::ErrorCode::NotFound => Ok(None),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    async fn row_id(&self) -> ID {
+        ID(self.row_id.to_string())
+    }
+
+    async fn actor(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let Some(actor) = self.actor_id else {
+            return Ok(None);
+        };
+        Ok(loader::<UserLoader>(ctx).load_one(actor).await?.map(User::new))
+    }
+
+    async fn at(&self) -> DateTime<Utc> {
+        self.at
+    }
+}
+
+fn start(stream: CursorStream, after: Option<&str>) -> AppResult<Start> {
+    Ok(match after {
+        Some(text) => Start::After(cursor::decode(stream, text)?),
+        None => Start::Now,
+    })
+}
+
+/// The caller's standing in a company they belong to (NOT_FOUND otherwise).
+async fn standing(ctx: &Context<'_>, company_id: Uuid) -> AppResult<Standing> {
+    let actor = signed_in(ctx)?;
+    actor.require_verified()?;
+    super::service::standing(app(ctx), actor, company_id).await
+}
+
+/// Live streams.
+#[derive(Default)]
+pub struct EventsSubscription;
+
+#[Subscription]
+impl EventsSubscription {
+    /// New notifications for the signed-in user. With `after`, first replays those after that cursor.
+    async fn notification_added(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+    ) -> Result<impl Stream<Item = Result<Notification>> + use<>> {
+        let actor = signed_in(ctx)?;
+        let start = start(CursorStream::Notifications, after.as_deref())?;
+        let stream = live::notifications(app(ctx).clone(), actor.user_id, start).await?;
+        Ok(stream.map(|item| {
+            item.map(|row| Notification(Arc::unwrap_or_clone(row)))
+                .map_err(Into::into)
+        }))
+    }
+
+    /// A company's activity feed, filtered to what the subscriber may view. Resumable like notificationAdded.
+    async fn activity(
+        &self,
+        ctx: &Context<'_>,
+        company_id: ID,
+        project_id: Option<ID>,
+        after: Option<String>,
+    ) -> Result<impl Stream<Item = Result<ActivityEvent>> + use<>> {
+        let company_id = parse_id(&company_id, "company")?;
+        let standing = standing(ctx, company_id).await?;
+        let project_id = match project_id {
+            Some(id) => {
+                let (project, _) =
+                    projects::get_project(app(ctx), signed_in(ctx)?, parse_id(&id, "project")?).await?;
+                if project.company_id != company_id {
+                    return Err(AppError::not_found("project").into());
+                }
+                Some(project.id)
+            }
+            None => None,
+        };
+        let start = start(CursorStream::Activity, after.as_deref())?;
+        let stream = live::company_events(app(ctx).clone(), standing, start).await?;
+        Ok(stream.filter_map(move |item| {
+            let item = match item {
+                Ok(live) if project_id.is_some() && live.event.project_id != project_id => None,
+                Ok(live) => Some(Ok(ActivityEvent(live.event.clone()))),
+                Err(err) => Some(Err(err.into())),
+            };
+            std::future::ready(item)
+        }))
+    }
+
+    /// Row changes in one table, for live grids and dashboards.
+    async fn row_changes(
+        &self,
+        ctx: &Context<'_>,
+        table_id: ID,
+    ) -> Result<impl Stream<Item = Result<RowChange>> + use<>> {
+        let table_id = parse_id(&table_id, "table")?;
+        let company_id = {
+            let mut conn = app(ctx).pool.get().await.map_err(AppError::from)?;
+            let access = rows::table_access(&mut conn, signed_in(ctx)?, table_id, Action::View).await?;
+            access.project.company_id
+        };
+        let standing = standing(ctx, company_id).await?;
+        let stream = live::company_events(app(ctx).clone(), standing, Start::Now).await?;
+        Ok(stream.flat_map(move |item| {
+            let changes: Vec<Result<RowChange>> = match item {
+                Ok(live) => live
+                    .rows
+                    .iter()
+                    .filter(|change| change.table_id == table_id)
+                    .map(|change| Ok(RowChange::of(change, &live)))
+                    .collect(),
+                Err(err) => vec![Err(err.into())],
+            };
+            futures_util::stream::iter(changes)
+        }))
+    }
+}

@@ -1,0 +1,402 @@
+//! Subscriptions over real websockets: live activity, resuming by cursor with no gap and no
+//! repeat, notifications, row changes, two server instances, access loss, token expiry
+//! and slow subscribers.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use guildhall::events::live::{self, Start};
+use serde_json::{Value, json};
+
+use crate::helpers::ws::{Received, WsClient};
+use crate::helpers::{TestApp, error_code};
+
+const ACTIVITY: &str = "subscription($c: ID!, $a: String) { activity(companyId: $c, after: $a) { id cursor verb summary actor { name } } }";
+const FEED: &str = "query($c: ID!, $n: Int) { company(id: $c) { activity(first: $n) { edges { cursor node { id verb } } } } }";
+const CREATE_TABLE: &str = "mutation($p: ID!, $n: String!, $f: [FieldInput!]) { createDataTable(projectId: $p, name: $n, fields: $f) { id } }";
+const INSERT: &str =
+    "mutation($t: ID!, $c: ID, $r: [JSON!]!) { insertRows(tableId: $t, cycleId: $c, rows: $r) { id } }";
+
+/// The cursor of the company's newest event the caller may read.
+async fn newest_cursor(t: &TestApp, token: &str, company: &str) -> Value {
+    t.ok(Some(token), FEED, json!({ "c": company, "n": 1 })).await["company"]["activity"]["edges"][0]["cursor"]
+        .clone()
+}
+
+async fn fuel_table(t: &TestApp, token: &str, project: &str) -> String {
+    t.ok(
+        Some(token),
+        CREATE_TABLE,
+        json!({ "p": project, "n": "Fuel use", "f": [{ "key": "site", "label": "Site", "type": "TEXT" }] }),
+    )
+    .await["createDataTable"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn next_event(ws: &mut WsClient) -> Value {
+    let payload = ws.next_payload().await;
+    assert!(payload["errors"].is_null(), "{payload}");
+    payload["data"]["activity"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_feed_goes_live_and_a_reconnect_with_the_last_cursor_misses_nothing() {
+    let t = TestApp::spawn().await;
+    let owner = t.verified_user("owner@example.com", "Olga").await;
+    let company = t.create_company(&owner, "Acme").await;
+    let project = t.create_project(&owner, &company, "Footprint").await;
+    let start = newest_cursor(&t, &owner, &company.id).await;
+
+    let mut ws = WsClient::connect(t.addr, &owner).await;
+    ws.subscribe("feed", ACTIVITY, json!({ "c": company.id, "a": start }))
+        .await;
+    let table = fuel_table(&t, &owner, &project).await;
+    t.ok(
+        Some(&owner),
+        INSERT,
+        json!({ "t": table, "r": [{ "site": "A" }, { "site": "B" }] }),
+    )
+    .await;
+    t.invite(&owner, &company, "new@example.com", "Editor").await;
+    let cycle = t
+        .ok(
+            Some(&owner),
+            "mutation($p: ID!) { createCycle(projectId: $p, name: \"Q1\", startsOn: \"2026-01-01\", endsOn: \"2026-03-31\") { id } }",
+            json!({ "p": project }),
+        )
+        .await["createCycle"]["id"]
+        .clone();
+    t.ok(
+        Some(&owner),
+        "mutation($id: ID!) { closeCycle(id: $id) { id } }",
+        json!({ "id": cycle }),
+    )
+    .await;
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        seen.push(next_event(&mut ws).await);
+    }
+    let verbs: Vec<&str> = seen.iter().map(|e| e["verb"].as_str().unwrap()).collect();
+    assert_eq!(
+        verbs,
+        [
+            "table.created",
+            "row.created",
+            "member.invited",
+            "cycle.created",
+            "cycle.closed"
+        ]
+    );
+    assert_eq!(seen[1]["summary"], "2 rows added to Fuel use");
+    assert_eq!(seen[1]["actor"]["name"], "Olga");
+    let last = seen[4]["cursor"].clone();
+    ws.close().await;
+
+    // Changes while disconnected arrive once, in order, after reconnecting with the cursor.
+    t.ok(
+        Some(&owner),
+        "mutation($id: ID!) { updateProject(id: $id, name: \"Footprint 2026\") { id } }",
+        json!({ "id": project }),
+    )
+    .await;
+    t.ok(
+        Some(&owner),
+        INSERT,
+        json!({ "t": table, "r": [{ "site": "C" }] }),
+    )
+    .await;
+    let mut ws = WsClient::connect(t.addr, &owner).await;
+    ws.subscribe("feed", ACTIVITY, json!({ "c": company.id, "a": last }))
+        .await;
+    assert_eq!(next_event(&mut ws).await["verb"], "project.updated");
+    assert_eq!(next_event(&mut ws).await["verb"], "row.created");
+    ws.expect_quiet(300).await;
+    t.ok(
+        Some(&owner),
+        INSERT,
+        json!({ "t": table, "r": [{ "site": "D" }] }),
+    )
+    .await;
+    assert_eq!(next_event(&mut ws).await["summary"], "1 row added to Fuel use");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replay_and_live_meet_with_no_gap_and_no_repeat() {
+    let t = TestApp::spawn().await;
+    let owner = t.verified_user("owner@example.com", "Olga").await;
+    let company = t.create_company(&owner, "Acme").await;
+    let project = t.create_project(&owner, &company, "Footprint").await;
+    let table = fuel_table(&t, &owner, &project).await;
+    for site in 0..10 {
+        t.ok(
+            Some(&owner),
+            INSERT,
+            json!({ "t": table, "r": [{ "site": site.to_string() }] }),
+        )
+        .await;
+    }
+    let start = newest_cursor(&t, &owner, &company.id).await;
+
+    // Writers keep going while the subscriber replays from an older cursor.
+    let writer = {
+        let http = t.http.clone();
+        let url = format!("{}/graphql", t.base_url());
+        let token = owner.clone();
+        let table = table.clone();
+        tokio::spawn(async move {
+            for site in 0..30 {
+                let body = json!({ "query": INSERT, "variables": { "t": table, "r": [{ "site": format!("live {site}") }] } });
+                let response: Value = http
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                assert!(response["errors"].is_null(), "{response}");
+            }
+        })
+    };
+    let oldest = t
+        .ok(Some(&owner), FEED, json!({ "c": company.id, "n": 11 }))
+        .await["company"]["activity"]["edges"][10]["cursor"]
+        .clone();
+    assert_ne!(oldest, start);
+    let mut ws = WsClient::connect(t.addr, &owner).await;
+    ws.subscribe("feed", ACTIVITY, json!({ "c": company.id, "a": oldest }))
+        .await;
+    let mut received = Vec::new();
+    while received.len() < 40 {
+        received.push(next_event(&mut ws).await["id"].as_str().unwrap().to_owned());
+    }
+    writer.await.unwrap();
+    ws.expect_quiet(300).await;
+
+    let unique: HashSet<&String> = received.iter().collect();
+    assert_eq!(unique.len(), 40, "no event twice");
+    let feed = t
+        .ok(Some(&owner), FEED, json!({ "c": company.id, "n": 40 }))
+        .await;
+    let mut expected: Vec<String> = feed["company"]["activity"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    expected.reverse();
+    assert_eq!(received, expected, "every event, in stream order");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn notifications_and_row_changes_arrive_live() {
+    let t = TestApp::spawn().await;
+    let owner = t.verified_user("owner@example.com", "Olga").await;
+    let company = t.create_company(&owner, "Acme").await;
+    let ann = t
+        .member(&owner, &company, "ann@example.com", "Ann", "Editor")
+        .await;
+    let project = t.create_project(&owner, &company, "Footprint").await;
+    let table = fuel_table(&t, &owner, &project).await;
+
+    let mut ws = WsClient::connect(t.addr, &ann).await;
+    ws.subscribe(
+        "n",
+        "subscription { notificationAdded { kind title read cursor } }",
+        json!({}),
+    )
+    .await;
+    ws.subscribe(
+        "r",
+        "subscription($t: ID!) { rowChanges(tableId: $t) { kind rowId row { values } actor { name } } }",
+        json!({ "t": table }),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let ann_id = t.user_id(&ann).await;
+    t.ok(
+        Some(&owner),
+        "mutation($c: ID!, $u: ID!, $r: ID!) { changeMemberRole(companyId: $c, userId: $u, roleId: $r) { id } }",
+        json!({ "c": company.id, "u": ann_id, "r": company.role("Manager") }),
+    )
+    .await;
+    let notice = ws.next_payload().await;
+    assert_eq!(
+        notice["data"]["notificationAdded"]["kind"], "member.role_changed",
+        "{notice}"
+    );
+    assert_eq!(notice["data"]["notificationAdded"]["read"], false);
+
+    let inserted = t
+        .ok(
+            Some(&owner),
+            INSERT,
+            json!({ "t": table, "r": [{ "site": "A" }, { "site": "B" }] }),
+        )
+        .await;
+    let first = inserted["insertRows"][0]["id"].clone();
+    let mut created = Vec::new();
+    for _ in 0..2 {
+        let change = ws.next_payload().await["data"]["rowChanges"].clone();
+        assert_eq!(change["kind"], "CREATED", "{change}");
+        assert_eq!(change["actor"]["name"], "Olga");
+        created.push(change["row"]["values"]["site"].as_str().unwrap().to_owned());
+    }
+    created.sort();
+    assert_eq!(created, ["A", "B"]);
+    t.ok(
+        Some(&owner),
+        "mutation($id: ID!) { updateRow(id: $id, values: { site: \"A2\" }) { id } }",
+        json!({ "id": first }),
+    )
+    .await;
+    let change = ws.next_payload().await["data"]["rowChanges"].clone();
+    assert_eq!(change["kind"], "UPDATED");
+    assert_eq!(change["row"]["values"]["site"], "A2");
+    t.ok(
+        Some(&owner),
+        "mutation($ids: [ID!]!) { deleteRows(ids: $ids) }",
+        json!({ "ids": [first] }),
+    )
+    .await;
+    let change = ws.next_payload().await["data"]["rowChanges"].clone();
+    assert_eq!(change["kind"], "DELETED");
+    assert_eq!(change["rowId"], first);
+    assert!(change["row"].is_null());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_change_through_one_instance_reaches_a_subscriber_on_another() {
+    let t = TestApp::spawn().await;
+    let other = t.second_instance().await;
+    let owner = t.verified_user("owner@example.com", "Olga").await;
+    let company = t.create_company(&owner, "Acme").await;
+    let start = newest_cursor(&t, &owner, &company.id).await;
+
+    let mut ws = WsClient::connect(other.addr, &owner).await;
+    ws.subscribe("feed", ACTIVITY, json!({ "c": company.id, "a": start }))
+        .await;
+    t.create_project(&owner, &company, "Footprint").await;
+    assert_eq!(next_event(&mut ws).await["verb"], "project.created");
+    t.create_project(&owner, &company, "Water").await;
+    assert_eq!(next_event(&mut ws).await["summary"], "Project Water created");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_removed_member_stops_receiving_with_forbidden() {
+    let t = TestApp::spawn().await;
+    let owner = t.verified_user("owner@example.com", "Olga").await;
+    let company = t.create_company(&owner, "Acme").await;
+    let ann = t
+        .member(&owner, &company, "ann@example.com", "Ann", "Editor")
+        .await;
+    let start = newest_cursor(&t, &ann, &company.id).await;
+    let mut ws = WsClient::connect(t.addr, &ann).await;
+    ws.subscribe("feed", ACTIVITY, json!({ "c": company.id, "a": start }))
+        .await;
+    t.create_project(&owner, &company, "Footprint").await;
+    assert_eq!(next_event(&mut ws).await["verb"], "project.created");
+
+    let ann_id = t.user_id(&ann).await;
+    t.ok(
+        Some(&owner),
+        "mutation($c: ID!, $u: ID!) { removeMember(companyId: $c, userId: $u) }",
+        json!({ "c": company.id, "u": ann_id }),
+    )
+    .await;
+    let ended = ws.next_payload().await;
+    assert_eq!(error_code(&ended), "FORBIDDEN", "{ended}");
+    match ws.receive().await {
+        Received::Message(message) => assert_eq!(message["type"], "complete", "{message}"),
+        Received::Closed(frame) => panic!("socket closed: {frame:?}"),
+    }
+    // Nothing more reaches them, and a new subscription is refused.
+    t.create_project(&owner, &company, "Secret").await;
+    ws.subscribe("again", ACTIVITY, json!({ "c": company.id })).await;
+    let refused = ws.next_payload().await;
+    assert_eq!(error_code(&refused), "NOT_FOUND", "{refused}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_tokens_are_refused_and_an_expired_token_ends_the_socket_unless_renewed() {
+    let t = TestApp::spawn_with(|config| config.access_token_ttl_secs = 3).await;
+    let mut refused = WsClient::open(t.addr, "not-a-token").await;
+    match refused.receive().await {
+        Received::Closed(Some(frame)) => assert_eq!(u16::from(frame.code), 4403),
+        other => panic!("expected 4403, got {other:?}"),
+    }
+
+    let token = t.verified_user("owner@example.com", "Olga").await;
+    let mut expiring = WsClient::connect(t.addr, &token).await;
+    let mut renewed = WsClient::connect(t.addr, &token).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let fresh = t.login("owner@example.com", crate::helpers::PASSWORD).await.0;
+    renewed
+        .send(json!({ "type": "ping", "payload": { "Authorization": format!("Bearer {fresh}") } }))
+        .await;
+    match expiring.receive().await {
+        Received::Closed(Some(frame)) => assert_eq!(u16::from(frame.code), 4401),
+        other => panic!("expected 4401, got {other:?}"),
+    }
+    // The renewed socket outlives the first token.
+    renewed
+        .subscribe("me", "{ me { user { name } } }", json!({}))
+        .await;
+    assert_eq!(renewed.next_payload().await["data"]["me"]["user"]["name"], "Olga");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_subscriber_that_falls_behind_is_closed_and_resumes_by_cursor() {
+    let t = TestApp::spawn_with(|config| config.subscriber_queue = 2).await;
+    let owner = t.verified_user("owner@example.com", "Olga").await;
+    let company = t.create_company(&owner, "Acme").await;
+    let actor = guildhall::sessions::service::authenticate(&t.app, &owner)
+        .await
+        .unwrap();
+    let company_id = company.id.parse().unwrap();
+    let standing = guildhall::events::service::standing(&t.app, &actor, company_id)
+        .await
+        .unwrap();
+    let mut slow = Box::pin(
+        live::company_events(t.app.clone(), standing.clone(), Start::Now)
+            .await
+            .unwrap(),
+    );
+    for name in ["A", "B", "C", "D", "E"] {
+        t.create_project(&owner, &company, name).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let err = slow.next().await.unwrap().unwrap_err();
+    assert_eq!(err.code.as_str(), "CONFLICT");
+    assert!(err.message.contains("fell"), "{}", err.message);
+    assert!(slow.next().await.is_none(), "the stream ends");
+
+    // The cursor in the message recovers all five.
+    let cursor = err.message.split('"').nth(1).unwrap().to_owned();
+    let after =
+        guildhall::events::cursor::decode(guildhall::events::cursor::Stream::Activity, &cursor).unwrap();
+    let resumed = live::company_events(t.app.clone(), standing, Start::After(after))
+        .await
+        .unwrap();
+    let summaries: Vec<String> = resumed
+        .take(5)
+        .map(|item| item.unwrap().event.summary.clone())
+        .collect()
+        .await;
+    assert_eq!(
+        summaries,
+        [
+            "Project A created",
+            "Project B created",
+            "Project C created",
+            "Project D created",
+            "Project E created"
+        ]
+    );
+}
