@@ -83,6 +83,11 @@ pub struct Config {
     #[arg(long, env = "SUBSCRIBER_QUEUE", default_value_t = 1024)]
     pub subscriber_queue: usize,
 
+    /// Seconds between the server's keep-alive pings on each websocket (proxies close idle
+    /// connections; the pings also reveal dead peers).
+    #[arg(long, env = "WS_PING_SECS", default_value_t = 30)]
+    pub ws_ping_secs: u64,
+
     /// Bytes a websocket reads at once (its read buffer dominates memory per subscriber).
     #[arg(long, env = "WS_READ_BUFFER", default_value_t = 4 * 1024)]
     pub ws_read_buffer: usize,

@@ -1,6 +1,7 @@
 //! GraphQL over websockets (graphql-transport-ws and the legacy graphql-ws), with the
-//! access token in the connection_init payload, an Origin allowlist, and a proper close
-//! frame when the server shuts down.
+//! access token in the connection_init payload (a refused one closes with 4403, an expired
+//! one with 4401 unless a `ping` carrying a fresh token renewed it), an Origin allowlist,
+//! keep-alive pings, and a proper close frame when the server shuts down.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -127,6 +128,8 @@ async fn serve_socket(socket: WebSocket, state: HttpState, protocol: WebSocketPr
     futures_util::pin_mut!(messages);
     let mut shutdown = state.shutdown.clone();
     let far_future = Duration::from_secs(365 * 24 * 3600);
+    let ping_every = Duration::from_secs(state.app.config.ws_ping_secs.max(1));
+    let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
     loop {
         let expires_in = credentials.holder().map_or(far_future, |(_, exp)| {
             let left = exp - state.app.clock.now().timestamp();
@@ -146,6 +149,11 @@ async fn serve_socket(socket: WebSocket, state: HttpState, protocol: WebSocketPr
                 }
                 None => break,
             },
+            _ = pings.tick() => {
+                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    break;
+                }
+            }
             Some(token) = renewal_tokens.recv() => {
                 renew(&state.app, &credentials, &token).await;
             }

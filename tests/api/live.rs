@@ -325,7 +325,11 @@ async fn a_removed_member_stops_receiving_with_forbidden() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_tokens_are_refused_and_an_expired_token_ends_the_socket_unless_renewed() {
-    let t = TestApp::spawn_with(|config| config.access_token_ttl_secs = 3).await;
+    let t = TestApp::spawn_with(|config| {
+        config.access_token_ttl_secs = 3;
+        config.ws_ping_secs = 1;
+    })
+    .await;
     let mut refused = WsClient::open(t.addr, "not-a-token").await;
     match refused.receive().await {
         Received::Closed(Some(frame)) => assert_eq!(u16::from(frame.code), 4403),
@@ -344,7 +348,8 @@ async fn bad_tokens_are_refused_and_an_expired_token_ends_the_socket_unless_rene
         Received::Closed(Some(frame)) => assert_eq!(u16::from(frame.code), 4401),
         other => panic!("expected 4401, got {other:?}"),
     }
-    // The renewed socket outlives the first token.
+    // The renewed socket outlives the first token, kept alive by the server's pings.
+    renewed.wait_for_ping().await;
     renewed
         .subscribe("me", "{ me { user { name } } }", json!({}))
         .await;
@@ -399,4 +404,42 @@ async fn a_subscriber_that_falls_behind_is_closed_and_resumes_by_cursor() {
             "Project E created"
         ]
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_listener_reconnects_by_itself_and_the_gap_is_caught_up() {
+    use diesel_async::RunQueryDsl;
+
+    let t = TestApp::spawn().await;
+    let owner = t.verified_user("owner@example.com", "Olga").await;
+    let company = t.create_company(&owner, "Acme").await;
+    let start = newest_cursor(&t, &owner, &company.id).await;
+    let mut ws = WsClient::connect(t.addr, &owner).await;
+    ws.subscribe("feed", ACTIVITY, json!({ "c": company.id, "a": start }))
+        .await;
+    t.create_project(&owner, &company, "Before").await;
+    assert_eq!(next_event(&mut ws).await["summary"], "Project Before created");
+
+    // As after a PostgreSQL restart: the LISTEN connection is killed.
+    let mut conn = t.db.connect().await;
+    let killed = diesel::sql_query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(killed, 1);
+    for name in ["During 1", "During 2", "During 3"] {
+        t.create_project(&owner, &company, name).await;
+    }
+    for name in ["During 1", "During 2", "During 3"] {
+        assert_eq!(
+            next_event(&mut ws).await["summary"],
+            format!("Project {name} created")
+        );
+    }
+    t.create_project(&owner, &company, "After").await;
+    assert_eq!(next_event(&mut ws).await["summary"], "Project After created");
+    ws.expect_quiet(300).await;
 }

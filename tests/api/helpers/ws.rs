@@ -99,6 +99,18 @@ impl WsClient {
         assert!(waited.is_err(), "unexpected message: {waited:?}");
     }
 
+    /// Waits (at most 10 s) for a websocket ping from the server.
+    pub async fn wait_for_ping(&mut self) {
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
+                .await
+                .expect("a ping in time");
+            if let Some(Ok(Message::Ping(_))) = frame {
+                return;
+            }
+        }
+    }
+
     /// Closes the socket from the client side.
     pub async fn close(mut self) {
         let _ = self.socket.close(None).await;
