@@ -1,6 +1,8 @@
 //! GraphQL face of the streams: ActivityEvent, Notification, their connections, and the
 //! notification mutations.
 
+use std::sync::Arc;
+
 use async_graphql::connection::{ConnectionNameType, Edge, EdgeNameType, EmptyFields};
 use async_graphql::{Context, ID, Json, Object, OutputType, Result};
 use chrono::{DateTime, Utc};
@@ -19,7 +21,7 @@ use crate::users::graphql::User;
 use crate::users::loader::UserLoader;
 
 /// Something that happened in a company.
-pub struct ActivityEvent(pub EventRow);
+pub struct ActivityEvent(pub Arc<EventRow>);
 
 #[Object]
 impl ActivityEvent {
@@ -184,7 +186,7 @@ pub fn activity_connection(page: StreamPage<EventRow>, had_cursor: bool) -> Acti
     connection.edges.extend(page.items.into_iter().map(|row| {
         Edge::with_additional_fields(
             cursor::encode(Stream::Activity, row.seq),
-            ActivityEvent(row),
+            ActivityEvent(Arc::new(row)),
             EmptyFields,
         )
     }));

@@ -22,7 +22,8 @@ pub enum Topic {
 /// An activity event as it goes live, with the rows a row event touched.
 #[derive(Debug)]
 pub struct LiveEvent {
-    pub event: EventRow,
+    /// Shared by every subscriber's answer (never copied per subscriber).
+    pub event: Arc<EventRow>,
     pub rows: Vec<RowChangeRow>,
 }
 

@@ -130,7 +130,10 @@ pub async fn live_event(conn: &mut AsyncPgConnection, event: super::model::Event
     } else {
         Vec::new()
     };
-    Ok(LiveEvent { event, rows })
+    Ok(LiveEvent {
+        event: std::sync::Arc::new(event),
+        rows,
+    })
 }
 
 /// Publishes, topic by topic, whatever was written after the topic's last position.

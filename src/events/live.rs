@@ -117,7 +117,8 @@ impl CompanyFeed {
             }
             if let Some(live) = self.backlog.pop_front() {
                 self.position = live.event.seq;
-                match self.admit(&live).await {
+                // Boxed: rare, heavy futures stay out of the idle stream's own size.
+                match Box::pin(self.admit(&live)).await {
                     Ok(true) => return Some(Ok(live)),
                     Ok(false) => continue,
                     Err(err) => {
@@ -127,7 +128,7 @@ impl CompanyFeed {
                 }
             }
             if self.replaying {
-                match self.replay().await {
+                match Box::pin(self.replay()).await {
                     Ok(()) => continue,
                     Err(err) => {
                         self.done = true;
@@ -214,13 +215,13 @@ impl NotificationFeed {
                 return Some(Ok(row));
             }
             if self.replaying {
-                let replayed = async {
+                let replayed = Box::pin(async {
                     let mut conn = self.app.pool.get().await?;
                     Ok::<_, AppError>(
                         store::notifications_after(&mut conn, self.user_id, self.position, REPLAY_BATCH)
                             .await?,
                     )
-                }
+                })
                 .await;
                 match replayed {
                     Ok(rows) if rows.is_empty() => self.replaying = false,

@@ -150,7 +150,7 @@ impl EventsSubscription {
         Ok(stream.filter_map(move |item| {
             let item = match item {
                 Ok(live) if project_id.is_some() && live.event.project_id != project_id => None,
-                Ok(live) => Some(Ok(ActivityEvent(live.event.clone()))),
+                Ok(live) => Some(Ok(ActivityEvent(Arc::clone(&live.event)))),
                 Err(err) => Some(Err(err.into())),
             };
             std::future::ready(item)

@@ -138,9 +138,13 @@ async fn replay_and_live_meet_with_no_gap_and_no_repeat() {
         )
         .await;
     }
-    let start = newest_cursor(&t, &owner, &company.id).await;
+    // The cursor of table.created: the ten row events above come after it.
+    let oldest = t
+        .ok(Some(&owner), FEED, json!({ "c": company.id, "n": 11 }))
+        .await["company"]["activity"]["edges"][10]["cursor"]
+        .clone();
 
-    // Writers keep going while the subscriber replays from an older cursor.
+    // Writers keep going while the subscriber replays from that older cursor.
     let writer = {
         let http = t.http.clone();
         let url = format!("{}/graphql", t.base_url());
@@ -163,11 +167,6 @@ async fn replay_and_live_meet_with_no_gap_and_no_repeat() {
             }
         })
     };
-    let oldest = t
-        .ok(Some(&owner), FEED, json!({ "c": company.id, "n": 11 }))
-        .await["company"]["activity"]["edges"][10]["cursor"]
-        .clone();
-    assert_ne!(oldest, start);
     let mut ws = WsClient::connect(t.addr, &owner).await;
     ws.subscribe("feed", ACTIVITY, json!({ "c": company.id, "a": oldest }))
         .await;
@@ -217,7 +216,7 @@ async fn notifications_and_row_changes_arrive_live() {
         json!({ "t": table }),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
 
     let ann_id = t.user_id(&ann).await;
     t.ok(
@@ -442,4 +441,34 @@ async fn the_listener_reconnects_by_itself_and_the_gap_is_caught_up() {
     t.create_project(&owner, &company, "After").await;
     assert_eq!(next_event(&mut ws).await["summary"], "Project After created");
     ws.expect_quiet(300).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_companys_streams_are_not_found_and_anonymous_sockets_get_none() {
+    let t = TestApp::spawn().await;
+    let owner = t.verified_user("owner@example.com", "Olga").await;
+    let company = t.create_company(&owner, "Acme").await;
+    let project = t.create_project(&owner, &company, "Footprint").await;
+    let table = fuel_table(&t, &owner, &project).await;
+    let outsider = t.verified_user("outsider@example.com", "Out").await;
+    t.create_company(&outsider, "Elsewhere").await;
+
+    let mut ws = WsClient::connect(t.addr, &outsider).await;
+    ws.subscribe("a", ACTIVITY, json!({ "c": company.id })).await;
+    assert_eq!(error_code(&ws.next_payload().await), "NOT_FOUND");
+    assert!(matches!(ws.receive().await, Received::Message(m) if m["type"] == "complete"));
+    ws.subscribe(
+        "r",
+        "subscription($t: ID!) { rowChanges(tableId: $t) { rowId } }",
+        json!({ "t": table }),
+    )
+    .await;
+    let refused = ws.next_payload().await;
+    assert_eq!(error_code(&refused), "NOT_FOUND", "{refused}");
+
+    let mut anonymous = WsClient::connect_anonymous(t.addr).await;
+    anonymous
+        .subscribe("n", "subscription { notificationAdded { id } }", json!({}))
+        .await;
+    assert_eq!(error_code(&anonymous.next_payload().await), "UNAUTHENTICATED");
 }

@@ -39,6 +39,22 @@ impl WsClient {
         client
     }
 
+    /// Opens a socket without credentials and waits for connection_ack.
+    pub async fn connect_anonymous(addr: SocketAddr) -> Self {
+        let mut request = format!("ws://{addr}/graphql/ws").into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", "graphql-transport-ws".parse().unwrap());
+        let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        let mut client = Self { socket };
+        client.send(json!({ "type": "connection_init" })).await;
+        match client.receive().await {
+            Received::Message(ack) => assert_eq!(ack["type"], "connection_ack", "{ack}"),
+            Received::Closed(frame) => panic!("closed instead of ack: {frame:?}"),
+        }
+        client
+    }
+
     /// Opens a socket and waits for connection_ack.
     pub async fn connect(addr: SocketAddr, token: &str) -> Self {
         let mut client = Self::open(addr, token).await;

@@ -1,0 +1,323 @@
+//! Live fan-out benchmark, driven by `scripts/bench live` against the release server:
+//! memory per subscription with 10,000 websocket subscribers, delivery latency of one event
+//! to all of them, and a sustained mutation rate with 1,000 subscribers counting that every
+//! event arrives (a subscriber closed for falling behind resumes with its last cursor).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    reason = "a benchmark client: fails loudly and prints its figures"
+)]
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+const SUBSCRIPTION: &str =
+    "subscription($c: ID!, $a: String) { activity(companyId: $c, after: $a) { cursor verb summary } }";
+
+struct Args {
+    http: String,
+    ws: String,
+    token: String,
+    company: String,
+    table: String,
+    pid: u32,
+    subscribers: usize,
+    fanout_events: usize,
+    sustained_subscribers: usize,
+    rate: u64,
+    seconds: u64,
+    /// Only open and authenticate the sockets (memory of a bare connection), then stop.
+    connect_only: bool,
+}
+
+fn args() -> Args {
+    let raw: Vec<String> = std::env::args().collect();
+    let get = |name: &str| {
+        raw.iter()
+            .position(|a| a == name)
+            .and_then(|i| raw.get(i + 1))
+            .cloned()
+            .unwrap_or_else(|| panic!("missing {name}"))
+    };
+    let opt = |name: &str, default: u64| {
+        raw.iter()
+            .position(|a| a == name)
+            .map_or(default, |i| raw[i + 1].parse().unwrap())
+    };
+    let addr = get("--addr");
+    Args {
+        http: format!("http://{addr}/graphql"),
+        ws: format!("ws://{addr}/graphql/ws"),
+        token: get("--token"),
+        company: get("--company"),
+        table: get("--table"),
+        pid: get("--pid").parse().unwrap(),
+        subscribers: opt("--subscribers", 10_000) as usize,
+        fanout_events: opt("--fanout-events", 20) as usize,
+        sustained_subscribers: opt("--sustained-subscribers", 1_000) as usize,
+        rate: opt("--rate", 500),
+        seconds: opt("--seconds", 20),
+        connect_only: opt("--connect-only", 0) == 1,
+    }
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// What all subscribers share.
+#[derive(Default)]
+struct Shared {
+    /// Project name → when its mutation was sent (fan-out phase).
+    sent: Mutex<HashMap<String, Instant>>,
+    latencies_ms: Mutex<Vec<f64>>,
+    acked: AtomicUsize,
+    errors: AtomicUsize,
+    resumed: AtomicUsize,
+}
+
+/// One subscriber: subscribes, counts row events, reports fan-out latencies, and resumes
+/// from its last cursor when the server closes it for falling behind.
+async fn subscriber(args: Arc<Args>, shared: Arc<Shared>, rows_seen: Arc<AtomicU64>) {
+    let mut after: Option<String> = None;
+    loop {
+        let mut request = args.ws.as_str().into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", "graphql-transport-ws".parse().unwrap());
+        let Ok((mut socket, _)) = tokio_tungstenite::connect_async(request).await else {
+            shared.errors.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        };
+        let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", args.token) } });
+        socket.send(Message::Text(init.to_string().into())).await.unwrap();
+        let subscribe = json!({ "id": "1", "type": "subscribe",
+            "payload": { "query": SUBSCRIPTION, "variables": { "c": args.company, "a": after } } });
+        let mut resume = false;
+        while let Some(Ok(message)) = socket.next().await {
+            let Message::Text(text) = message else { continue };
+            let value: Value = serde_json::from_str(&text).unwrap();
+            match value["type"].as_str() {
+                Some("connection_ack") => {
+                    if after.is_none() {
+                        shared.acked.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if args.connect_only {
+                        continue;
+                    }
+                    socket
+                        .send(Message::Text(subscribe.to_string().into()))
+                        .await
+                        .unwrap();
+                }
+                Some("next") if !value["payload"]["errors"].is_null() => {
+                    resume = true;
+                    shared.resumed.fetch_add(1, Ordering::Relaxed);
+                    break;
+                }
+                Some("next") => {
+                    let event = &value["payload"]["data"]["activity"];
+                    after = event["cursor"].as_str().map(str::to_owned);
+                    if event["verb"] == "row.created" {
+                        rows_seen.fetch_add(1, Ordering::Relaxed);
+                    } else if let Some(name) =
+                        event["summary"].as_str().and_then(|s| s.strip_prefix("Project "))
+                    {
+                        let name = name.trim_end_matches(" created");
+                        let sent = shared.sent.lock().unwrap().get(name).copied();
+                        if let Some(sent) = sent {
+                            let ms = sent.elapsed().as_secs_f64() * 1000.0;
+                            shared.latencies_ms.lock().unwrap().push(ms);
+                        }
+                    }
+                }
+                Some("complete") => break,
+                _ => {}
+            }
+        }
+        if !resume {
+            shared.errors.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+    }
+}
+
+async fn gql(client: &reqwest::Client, args: &Args, query: &str, variables: Value) -> Value {
+    client
+        .post(&args.http)
+        .bearer_auth(&args.token)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index]
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Arc::new(args());
+    let shared = Arc::new(Shared::default());
+    let client = reqwest::Client::new();
+
+    // 1. Memory per subscription.
+    let before = rss_kb(args.pid);
+    let mut tasks = Vec::with_capacity(args.subscribers);
+    let counters: Vec<Arc<AtomicU64>> = (0..args.subscribers)
+        .map(|_| Arc::new(AtomicU64::new(0)))
+        .collect();
+    let started = Instant::now();
+    for (n, counter) in counters.iter().enumerate() {
+        tasks.push(tokio::spawn(subscriber(
+            Arc::clone(&args),
+            Arc::clone(&shared),
+            Arc::clone(counter),
+        )));
+        if n % 200 == 199 {
+            while shared.acked.load(Ordering::Relaxed) + shared.errors.load(Ordering::Relaxed)
+                < n.saturating_sub(400)
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    while shared.acked.load(Ordering::Relaxed) + shared.errors.load(Ordering::Relaxed) < args.subscribers {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = rss_kb(args.pid);
+    println!(
+        "subscriptions: {} open in {:.1} s, {} errors; server RSS {} MB -> {} MB: {:.1} KB per subscription",
+        shared.acked.load(Ordering::Relaxed),
+        started.elapsed().as_secs_f64(),
+        shared.errors.load(Ordering::Relaxed),
+        before / 1024,
+        after / 1024,
+        (after.saturating_sub(before)) as f64 / args.subscribers as f64
+    );
+
+    if args.connect_only {
+        std::process::exit(0);
+    }
+
+    // 2. One event to every subscriber, several times.
+    let create = "mutation($c: ID!, $n: String!) { createProject(companyId: $c, name: $n) { id } }";
+    for k in 0..args.fanout_events {
+        let name = format!("Fanout {k}");
+        shared.sent.lock().unwrap().insert(name.clone(), Instant::now());
+        gql(&client, &args, create, json!({ "c": args.company, "n": name })).await;
+        let expected = (k + 1) * args.subscribers;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while shared.latencies_ms.lock().unwrap().len() < expected && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut latencies = shared.latencies_ms.lock().unwrap().clone();
+    latencies.sort_by(f64::total_cmp);
+    println!(
+        "fan-out: {} events x {} subscribers: {} deliveries (expected {}), p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        args.fanout_events,
+        args.subscribers,
+        latencies.len(),
+        args.fanout_events * args.subscribers,
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        latencies.last().copied().unwrap_or(f64::NAN)
+    );
+
+    // 3. Sustained mutations with fewer subscribers.
+    for task in tasks.drain(args.sustained_subscribers..) {
+        task.abort();
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let kept = &counters[..args.sustained_subscribers];
+    let insert = "mutation($t: ID!, $r: [JSON!]!) { insertRows(tableId: $t, rows: $r) { id } }";
+    let written = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let workers = 100u64;
+    let started = Instant::now();
+    let mut writers = Vec::new();
+    for w in 0..workers {
+        let (client, args, written, failed) = (
+            client.clone(),
+            Arc::clone(&args),
+            Arc::clone(&written),
+            Arc::clone(&failed),
+        );
+        writers.push(tokio::spawn(async move {
+            let period = Duration::from_secs_f64(workers as f64 / args.rate as f64);
+            let mut ticks = tokio::time::interval_at(
+                tokio::time::Instant::now() + period * w as u32 / workers as u32,
+                period,
+            );
+            let end = Instant::now() + Duration::from_secs(args.seconds);
+            while Instant::now() < end {
+                ticks.tick().await;
+                let answer = gql(
+                    &client,
+                    &args,
+                    insert,
+                    json!({ "t": args.table, "r": [{ "site": "bench" }] }),
+                )
+                .await;
+                if answer["errors"].is_null() {
+                    written.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let total = written.load(Ordering::Relaxed);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while kept.iter().any(|c| c.load(Ordering::Relaxed) < total) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let counts: Vec<u64> = kept.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+    let complete = counts.iter().filter(|c| **c == total).count();
+    println!(
+        "sustained: {} mutations in {:.1} s ({:.0}/s, {} failed) with {} subscribers: {} received every event \
+         (min {}, max {}); {} resumed by cursor after falling behind",
+        total,
+        elapsed,
+        total as f64 / elapsed,
+        failed.load(Ordering::Relaxed),
+        args.sustained_subscribers,
+        complete,
+        counts.iter().min().unwrap_or(&0),
+        counts.iter().max().unwrap_or(&0),
+        shared.resumed.load(Ordering::Relaxed)
+    );
+    std::process::exit(0);
+}
