@@ -89,11 +89,11 @@ pub struct Config {
     pub ws_ping_secs: u64,
 
     /// Bytes a websocket reads at once (its read buffer dominates memory per subscriber).
-    #[arg(long, env = "WS_READ_BUFFER", default_value_t = 4 * 1024)]
+    #[arg(long, env = "WS_READ_BUFFER", default_value_t = 1024)]
     pub ws_read_buffer: usize,
 
     /// Bytes a websocket gathers before writing them out (memory per subscriber).
-    #[arg(long, env = "WS_WRITE_BUFFER", default_value_t = 4 * 1024)]
+    #[arg(long, env = "WS_WRITE_BUFFER", default_value_t = 1024)]
     pub ws_write_buffer: usize,
 
     /// `smtp://host:port` (plain, or `?tls=required` for STARTTLS) or `smtps://user:pass@host`;

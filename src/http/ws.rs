@@ -124,7 +124,9 @@ async fn serve_socket(socket: WebSocket, state: HttpState, protocol: WebSocketPr
         .on_connection_init(move |payload| {
             init_connection(app, client, connection_id, payload, init_credentials)
         })
-        .keepalive_timeout(Some(Duration::from_secs(60)));
+        // No idle timeout: a subscriber may send nothing for hours (graphql-ws clients do not
+        // ping by default); the server's own pings keep the connection and find dead peers.
+        .keepalive_timeout(None);
     futures_util::pin_mut!(messages);
     let mut shutdown = state.shutdown.clone();
     let far_future = Duration::from_secs(365 * 24 * 3600);

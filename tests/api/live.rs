@@ -472,3 +472,26 @@ async fn another_companys_streams_are_not_found_and_anonymous_sockets_get_none()
         .await;
     assert_eq!(error_code(&anonymous.next_payload().await), "UNAUTHENTICATED");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_legacy_graphql_ws_protocol_streams_activity_too() {
+    let t = TestApp::spawn().await;
+    let owner = t.verified_user("owner@example.com", "Olga").await;
+    let company = t.create_company(&owner, "Acme").await;
+    let start = newest_cursor(&t, &owner, &company.id).await;
+    let mut ws = WsClient::open_with(t.addr, &owner, "graphql-ws").await;
+    match ws.receive().await {
+        Received::Message(ack) => assert_eq!(ack["type"], "connection_ack", "{ack}"),
+        Received::Closed(frame) => panic!("closed: {frame:?}"),
+    }
+    ws.send(json!({ "id": "1", "type": "start", "payload": { "query": ACTIVITY, "variables": { "c": company.id, "a": start } } }))
+        .await;
+    t.create_project(&owner, &company, "Footprint").await;
+    match ws.receive().await {
+        Received::Message(data) => {
+            assert_eq!(data["type"], "data", "{data}");
+            assert_eq!(data["payload"]["data"]["activity"]["verb"], "project.created");
+        }
+        Received::Closed(frame) => panic!("closed: {frame:?}"),
+    }
+}

@@ -831,6 +831,7 @@ async fn projects_with_their_tables_and_rows_cost_the_same_statements_for_1_or_6
     t.stop_mail_worker().await;
     let mut costs = Vec::new();
     for (company, tables) in [(&small, 1), (&large, 6)] {
+        wait_for_background_work(&t).await;
         let before = t.app.statements.total();
         let data = t.ok(Some(&owner), query, json!({ "c": company.id })).await;
         costs.push(t.app.statements.total() - before);
@@ -944,4 +945,17 @@ async fn a_big_table_gets_ordered_indexes_for_its_number_and_date_fields() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(found.len(), 1, "a removed field's index goes too");
+}
+
+/// Waits until no field index reconcile is queued or running and no statement ran for a
+/// moment, so a statement count sees only the request it measures.
+async fn wait_for_background_work(t: &TestApp) {
+    loop {
+        let idle = t.app.index_pending.lock().unwrap().is_empty() && t.app.index_builds.try_lock().is_ok();
+        let seen = t.app.statements.total();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        if idle && seen == t.app.statements.total() {
+            return;
+        }
+    }
 }

@@ -27,10 +27,15 @@ impl WsClient {
     /// Opens a socket to `addr` and sends connection_init with `token`; does not wait for
     /// the answer.
     pub async fn open(addr: SocketAddr, token: &str) -> Self {
+        Self::open_with(addr, token, "graphql-transport-ws").await
+    }
+
+    /// Opens a socket speaking `protocol` and sends connection_init with `token`.
+    pub async fn open_with(addr: SocketAddr, token: &str, protocol: &str) -> Self {
         let mut request = format!("ws://{addr}/graphql/ws").into_client_request().unwrap();
         request
             .headers_mut()
-            .insert("sec-websocket-protocol", "graphql-transport-ws".parse().unwrap());
+            .insert("sec-websocket-protocol", protocol.parse().unwrap());
         let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
         let mut client = Self { socket };
         client
@@ -90,7 +95,7 @@ impl WsClient {
             match frame {
                 Some(Ok(Message::Text(text))) => {
                     let value: Value = serde_json::from_str(&text).unwrap();
-                    if value["type"] != "pong" && value["type"] != "ping" {
+                    if !["pong", "ping", "ka"].contains(&value["type"].as_str().unwrap_or_default()) {
                         return Received::Message(value);
                     }
                 }
