@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::model::{
     BuiltIn, CompanyChanges, CompanyRow, MembershipRow, NewCompany, NewMembership, NewRole, RoleRow,
 };
-use crate::db::schema::{companies, memberships, roles, users};
+use crate::db::schema::{activity_events, companies, memberships, notifications, roles, users};
 use crate::pagination::{Cursor, PageRequest};
 use crate::users::model::UserRow;
 
@@ -101,6 +101,12 @@ pub async fn update_company(
 /// Deletes a company; its roles, memberships and invitations go with it (ON DELETE CASCADE).
 pub async fn delete_company(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<()> {
     diesel::delete(memberships::table.filter(memberships::company_id.eq(id)))
+        .execute(conn)
+        .await?;
+    diesel::delete(activity_events::table.filter(activity_events::company_id.eq(id)))
+        .execute(conn)
+        .await?;
+    diesel::delete(notifications::table.filter(notifications::company_id.eq(Some(id))))
         .execute(conn)
         .await?;
     diesel::delete(companies::table.find(id))

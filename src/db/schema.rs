@@ -315,7 +315,6 @@ diesel::table! {
     }
 }
 
-diesel::joinable!(activity_events -> companies (company_id));
 diesel::joinable!(cycles -> projects (project_id));
 diesel::joinable!(data_imports -> data_tables (table_id));
 diesel::joinable!(data_row_uniques -> data_rows (row_id));

@@ -13,10 +13,11 @@ use super::service::{self, StreamPage, StreamRequest};
 use crate::companies::graphql::Company;
 use crate::companies::loader::CompanyLoader;
 use crate::graphql::connection::ConnectionTotals;
-use crate::graphql::context::{app, loader, parse_id, signed_in};
+use crate::graphql::context::{app, authorizer, loader, parse_id, signed_in};
 use crate::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::projects::graphql::Project;
 use crate::projects::loader::ProjectLoader;
+use crate::rbac::catalog::{Action, Resource};
 use crate::users::graphql::User;
 use crate::users::loader::UserLoader;
 
@@ -42,11 +43,19 @@ impl ActivityEvent {
             .ok_or_else(|| crate::error::AppError::not_found("company").into())
     }
 
-    /// The project it happened in (null when company-wide or since deleted).
+    /// The project it happened in (null when company-wide, since deleted, or not visible
+    /// to the reader: project:view there).
     async fn project(&self, ctx: &Context<'_>) -> Result<Option<Project>> {
         let Some(project) = self.0.project_id else {
             return Ok(None);
         };
+        let visible = authorizer(ctx)?
+            .project_permissions(self.0.company_id, project)
+            .await?
+            .is_some_and(|permissions| permissions.allows(Resource::Project, Action::View));
+        if !visible {
+            return Ok(None);
+        }
         Ok(loader::<ProjectLoader>(ctx)
             .load_one(project)
             .await?

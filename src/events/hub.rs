@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
 use super::model::{EventRow, NotificationRow, RowChangeRow};
@@ -46,15 +46,20 @@ impl Published {
 
 struct TopicState {
     sender: broadcast::Sender<Published>,
-    /// The newest position published (or known when the topic opened): where a catch-up
-    /// after a lost LISTEN connection starts, and what repeats are recognised by.
-    last_seq: Option<i64>,
+    /// The newest position published: what repeats (a catch-up overlapping a notification)
+    /// are recognised by.
+    published: Option<i64>,
+    /// The oldest position a subscriber opened the topic at: where a catch-up starts when
+    /// nothing was published yet.
+    opened: Option<i64>,
 }
 
 /// Local subscribers by topic.
 pub struct Hub {
     topics: Mutex<HashMap<Topic, TopicState>>,
     queue: usize,
+    /// Whether the listener is connected and caught up (new subscriptions wait for it).
+    listening: watch::Sender<bool>,
 }
 
 impl Hub {
@@ -63,6 +68,7 @@ impl Hub {
         Self {
             topics: Mutex::new(HashMap::new()),
             queue: queue.max(1),
+            listening: watch::Sender::new(false),
         }
     }
 
@@ -75,19 +81,31 @@ impl Hub {
         let mut topics = self.topics();
         let state = topics.entry(topic).or_insert_with(|| TopicState {
             sender: broadcast::channel(self.queue).0,
-            last_seq: None,
+            published: None,
+            opened: None,
         });
         state.sender.subscribe()
     }
 
-    /// Records where `topic` stood when a subscriber opened it (the newest position in the
-    /// database), unless the listener already knows a position.
+    /// Records that a subscriber follows `topic` from position `seq` on.
     pub fn open_at(&self, topic: Topic, seq: i64) {
-        if let Some(state) = self.topics().get_mut(&topic)
-            && state.last_seq.is_none()
-        {
-            state.last_seq = Some(seq);
+        if let Some(state) = self.topics().get_mut(&topic) {
+            state.opened = Some(state.opened.map_or(seq, |opened| opened.min(seq)));
         }
+    }
+
+    /// Marks the listener connected and caught up, or not.
+    pub fn set_listening(&self, listening: bool) {
+        self.listening.send_replace(listening);
+    }
+
+    /// Waits until the listener is connected and caught up (false after `timeout`), so a
+    /// new subscriber's starting position is never in a stretch nobody listened to.
+    pub async fn until_listening(&self, timeout: std::time::Duration) -> bool {
+        let mut listening = self.listening.subscribe();
+        tokio::time::timeout(timeout, listening.wait_for(|on| *on))
+            .await
+            .is_ok_and(|r| r.is_ok())
     }
 
     /// Whether anyone here follows `topic` (the listener loads nothing for no one).
@@ -110,10 +128,10 @@ impl Hub {
         let Some(state) = topics.get_mut(&topic) else {
             return;
         };
-        if state.last_seq.is_some_and(|last| item.seq() <= last) {
+        if state.published.is_some_and(|last| item.seq() <= last) {
             return;
         }
-        state.last_seq = Some(item.seq());
+        state.published = Some(item.seq());
         if state.sender.send(item).is_err() {
             topics.remove(&topic);
         }
@@ -124,7 +142,7 @@ impl Hub {
         self.topics()
             .iter()
             .filter(|(_, state)| state.sender.receiver_count() > 0)
-            .filter_map(|(topic, state)| state.last_seq.map(|seq| (*topic, seq)))
+            .filter_map(|(topic, state)| state.published.or(state.opened).map(|seq| (*topic, seq)))
             .collect()
     }
 }

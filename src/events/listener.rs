@@ -33,13 +33,22 @@ async fn run(app: App, mut stop: watch::Receiver<bool>) {
     loop {
         match listen(&app).await {
             Ok(mut conn) => {
-                backoff = Duration::from_millis(100);
                 if reconnecting {
                     tracing::info!("event listener reconnected; catching up");
-                    if let Err(err) = catch_up(&app).await {
-                        tracing::warn!(error = ?err, "event catch-up failed");
-                    }
                 }
+                // Also on the first connection: subscribers may have opened before it.
+                if let Err(err) = catch_up(&app).await {
+                    tracing::warn!(error = ?err, "event catch-up failed; reconnecting");
+                    reconnecting = true;
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        _ = stop.changed() => return,
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    continue;
+                }
+                backoff = Duration::from_millis(100);
+                app.hub.set_listening(true);
                 let mut notifications = std::pin::pin!(conn.notifications_stream());
                 loop {
                     tokio::select! {
@@ -64,6 +73,7 @@ async fn run(app: App, mut stop: watch::Receiver<bool>) {
             }
             Err(err) => tracing::warn!(error = ?err, "event listener cannot connect"),
         }
+        app.hub.set_listening(false);
         reconnecting = true;
         tokio::select! {
             () = tokio::time::sleep(backoff) => {}

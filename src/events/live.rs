@@ -21,6 +21,9 @@ use super::store;
 use crate::app::App;
 use crate::error::{AppError, AppResult};
 
+/// How long a new subscription waits for the event listener to be connected.
+const LISTENER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Rows read per replay query.
 const REPLAY_BATCH: i64 = 200;
 
@@ -87,6 +90,11 @@ pub async fn notifications(
 
 /// The starting position, and whether a replay comes first.
 async fn position_of(app: &App, topic: Topic, start: Start) -> AppResult<(i64, bool)> {
+    if !app.hub.until_listening(LISTENER_WAIT).await {
+        return Err(AppError::internal(anyhow::anyhow!(
+            "the event listener is not connected; live updates are unavailable"
+        )));
+    }
     let mut conn = app.pool.get().await?;
     let newest = match topic {
         Topic::Company(company) => store::last_event_seq(&mut conn, company).await?,
@@ -94,6 +102,9 @@ async fn position_of(app: &App, topic: Topic, start: Start) -> AppResult<(i64, b
     };
     app.hub.open_at(topic, newest);
     Ok(match start {
+        Start::After(seq) if seq > newest => {
+            return Err(AppError::invalid("after", "is not a cursor from this stream"));
+        }
         Start::After(seq) => (seq, seq < newest),
         Start::Now => (newest, false),
     })

@@ -3,6 +3,8 @@
 //! expiry ends the connection's access at once, as it does over HTTP. (Run by
 //! [`super::pipeline::Pipeline`].)
 
+use std::sync::Arc;
+
 use async_graphql::ServerResult;
 use async_graphql::extensions::ExtensionContext;
 
@@ -10,16 +12,44 @@ use super::errors::server_error;
 use crate::app::App;
 use crate::sessions::service as sessions;
 
-/// Attached to a websocket connection that signed in: the token it presented.
+/// Attached to a websocket connection that signed in (as `Arc<ConnectionCredentials>`): the
+/// token it presented, replaced when the client renews it.
 pub struct ConnectionCredentials {
-    pub access_token: String,
+    access_token: std::sync::Mutex<String>,
+}
+
+impl ConnectionCredentials {
+    /// Credentials holding `access_token`.
+    pub fn new(access_token: String) -> Self {
+        Self {
+            access_token: std::sync::Mutex::new(access_token),
+        }
+    }
+
+    /// The current token.
+    pub fn access_token(&self) -> String {
+        self.access_token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the token with a renewed one.
+    pub fn renew(&self, access_token: String) {
+        *self
+            .access_token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = access_token;
+    }
 }
 
 /// Before each operation of a signed-in websocket: fails when its session ended. HTTP
 /// requests carry no connection credentials and pass.
 pub async fn recheck(ctx: &ExtensionContext<'_>) -> ServerResult<()> {
-    if let (Some(credentials), Some(app)) = (ctx.data_opt::<ConnectionCredentials>(), ctx.data_opt::<App>())
-        && let Err(err) = sessions::authenticate(app, &credentials.access_token).await
+    if let (Some(credentials), Some(app)) = (
+        ctx.data_opt::<Arc<ConnectionCredentials>>(),
+        ctx.data_opt::<App>(),
+    ) && let Err(err) = sessions::authenticate(app, &credentials.access_token()).await
     {
         return Err(server_error(err.code, err.message));
     }

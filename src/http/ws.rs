@@ -74,6 +74,8 @@ struct Credentials {
     refused: AtomicBool,
     /// The signed-in user and when their access token expires (unix seconds).
     holder: Mutex<Option<(Uuid, i64)>>,
+    /// The token operations are re-checked with (shared with the connection's data).
+    token: Mutex<Option<Arc<ConnectionCredentials>>>,
 }
 
 impl Credentials {
@@ -189,6 +191,14 @@ async fn renew(app: &App, credentials: &Credentials, token: &str) {
     ) && user.user_id == user_id
     {
         credentials.set_holder((user_id, claims.exp));
+        if let Some(connection) = credentials
+            .token
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+        {
+            connection.renew(token.to_owned());
+        }
     }
 }
 
@@ -238,7 +248,9 @@ async fn init_connection(
                 }
             };
             credentials.set_holder((user.user_id, expires_at));
-            data.insert(ConnectionCredentials { access_token });
+            let connection = Arc::new(ConnectionCredentials::new(access_token));
+            *credentials.token.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&connection));
+            data.insert(connection);
             Actor::User(user)
         }
     };

@@ -572,6 +572,8 @@ pub async fn delete_rows(app: &App, actor: &SignedInUser, ids: Vec<Uuid>) -> App
         }
         let deleted = store::delete(conn, &ids).await?;
         let now = app.clock.now();
+        // Stream locks in one order, so two deletes spanning the same companies cannot deadlock.
+        accesses.sort_by_key(|access| (access.project.company_id, access.table.id));
         for access in &accesses {
             let of_table: Vec<Uuid> = rows
                 .iter()

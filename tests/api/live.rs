@@ -466,6 +466,15 @@ async fn another_companys_streams_are_not_found_and_anonymous_sockets_get_none()
     let refused = ws.next_payload().await;
     assert_eq!(error_code(&refused), "NOT_FOUND", "{refused}");
 
+    // A position this company's stream never reached is not one of its cursors.
+    let mut member = WsClient::connect(t.addr, &owner).await;
+    let beyond = guildhall::events::cursor::encode(guildhall::events::cursor::Stream::Activity, 1_000_000);
+    member
+        .subscribe("b", ACTIVITY, json!({ "c": company.id, "a": beyond }))
+        .await;
+    let refused = member.next_payload().await;
+    assert_eq!(error_code(&refused), "BAD_USER_INPUT", "{refused}");
+
     let mut anonymous = WsClient::connect_anonymous(t.addr).await;
     anonymous
         .subscribe("n", "subscription { notificationAdded { id } }", json!({}))
