@@ -429,12 +429,16 @@ struct CompanyName {
     name: String,
 }
 
-/// Removes all of a user's memberships (their account is being deleted).
-pub async fn delete_memberships_of_user(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<()> {
+/// Removes all of a user's memberships (their account is being deleted); returns the
+/// companies they belonged to.
+pub async fn delete_memberships_of_user(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+) -> QueryResult<Vec<Uuid>> {
     diesel::delete(memberships::table.filter(memberships::user_id.eq(user_id)))
-        .execute(conn)
+        .returning(memberships::company_id)
+        .get_results(conn)
         .await
-        .map(|_| ())
 }
 
 /// Makes a company the user's active one if they are a member; false otherwise.

@@ -328,3 +328,25 @@ async fn notifications_reach_the_people_a_change_concerns() {
     let data = t.ok(Some(&ann), NOTIFICATIONS, json!({ "u": true })).await;
     assert_eq!(kinds(&data), ["member.removed"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deleted_account_leaves_the_company_feed_with_an_event() {
+    let t = TestApp::spawn().await;
+    let owner = t.verified_user("owner@example.com", "Olga").await;
+    let company = t.create_company(&owner, "Acme").await;
+    let ann = t
+        .member(&owner, &company, "ann@example.com", "Ann", "Editor")
+        .await;
+    t.ok(
+        Some(&ann),
+        "mutation($p: String!) { deleteAccount(password: $p) }",
+        json!({ "p": crate::helpers::PASSWORD }),
+    )
+    .await;
+    let feed = t.ok(Some(&owner), FEED, json!({ "c": company.id, "n": 1 })).await;
+    assert_eq!(verbs(&feed), ["member.left"]);
+    assert_eq!(
+        feed["company"]["activity"]["edges"][0]["node"]["summary"],
+        "A member deleted their account"
+    );
+}

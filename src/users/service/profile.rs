@@ -8,6 +8,7 @@ use crate::auth::actor::SignedInUser;
 use crate::companies::service::members;
 use crate::companies::store as company_store;
 use crate::error::{AppError, AppResult, InputCheck};
+use crate::events::write::{self, Activity};
 use crate::input;
 use crate::mail::store as mail_store;
 use crate::mail::{Letter, MailKind};
@@ -157,7 +158,7 @@ pub async fn delete_account(app: &App, actor: &SignedInUser, password: &str) -> 
     let now = app.clock.now();
     conn.transaction::<_, AppError, _>(async |conn| {
         members::ensure_not_sole_owner(conn, user.id).await?;
-        company_store::delete_memberships_of_user(conn, user.id).await?;
+        let mut companies = company_store::delete_memberships_of_user(conn, user.id).await?;
         session_store::revoke_all_for_user(conn, user.id, None, "account deleted", now).await?;
         session_store::erase_client_details(conn, user.id).await?;
         if let Some(email) = user.email.as_deref() {
@@ -166,6 +167,18 @@ pub async fn delete_account(app: &App, actor: &SignedInUser, password: &str) -> 
         }
         rate_limit::forget_key(conn, &user.id.to_string()).await?;
         store::anonymise(conn, user.id, now).await?;
+        // Each company's feed shows the departure (stream locks in company order).
+        companies.sort();
+        for company_id in companies {
+            let activity = Activity::new(
+                company_id,
+                Some(user.id),
+                "member.left",
+                ("user", user.id),
+                "A member deleted their account",
+            );
+            write::record(conn, now, activity).await?;
+        }
         Ok(())
     })
     .await?;
