@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, anyhow};
 use diesel::connection::{Instrumentation, InstrumentationEvent};
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
 use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
@@ -55,6 +55,9 @@ pub fn build_pool(
     counter: Arc<StatementCounter>,
 ) -> anyhow::Result<DbPool> {
     let mut config = ManagerConfig::<AsyncPgConnection>::default();
+    // A checkout only checks that the connection is open and outside a transaction; the
+    // default also sends `SELECT 1`, a second round trip for every one-query request.
+    config.recycling_method = RecyclingMethod::Fast;
     config.custom_setup = Box::new(move |url| {
         let counter = Arc::clone(&counter);
         Box::pin(async move {
