@@ -6,6 +6,7 @@ use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{ServerError, ServerResult};
 
 use super::errors::server_error;
+use crate::config::Config;
 use crate::error::ErrorCode;
 
 /// The configured limits.
@@ -18,6 +19,16 @@ pub struct QueryLimits {
 }
 
 impl QueryLimits {
+    /// The limits the configuration sets.
+    pub fn of(config: &Config) -> Self {
+        Self {
+            max_aliases: config.max_aliases,
+            max_depth: config.max_depth,
+            max_complexity: config.max_complexity,
+            introspection: config.introspection_enabled(),
+        }
+    }
+
     /// Checks a parsed document: introspection (when off) and the alias count.
     pub fn check_document(&self, document: &ExecutableDocument) -> ServerResult<()> {
         if !self.introspection && uses_introspection(document) {

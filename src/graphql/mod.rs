@@ -8,11 +8,13 @@ pub mod guards;
 pub mod import_result;
 pub mod limits;
 pub mod live_session;
+pub mod operations;
 pub mod pipeline;
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
+use self::limits::QueryLimits;
 use crate::app::App;
 use crate::companies::graphql::{CompaniesMutation, CompaniesQuery};
 use crate::companies::loader::{CompanyLoader, RoleLoader};
@@ -75,8 +77,24 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
     Schema::build(Query::default(), Mutation::default(), Subscription::default())
 }
 
-/// The schema as served: App data, limits and introspection settings applied.
+/// The schema as websockets serve it: with the [`pipeline::Pipeline`] extension running
+/// each operation's steps (session re-check, authorizer, limits, error finishing).
 pub fn build_schema(app: &App) -> GuildhallSchema {
+    configured(app)
+        .extension(pipeline::Pipeline(QueryLimits::of(&app.config)))
+        .finish()
+}
+
+/// The schema without the extension, for [`operations::HttpOperations`], which takes the
+/// pipeline's steps around execution instead: async-graphql passes every resolved field
+/// through each installed extension, so a 1,000-row answer would pay for it thousands of
+/// times.
+fn build_bare_schema(app: &App) -> GuildhallSchema {
+    configured(app).finish()
+}
+
+/// App data, loaders, limits and introspection settings.
+fn configured(app: &App) -> SchemaBuilder<Query, Mutation, Subscription> {
     let config = &app.config;
     // Loaders batch within a request and keep no cache, so sharing them is safe.
     let mut builder = schema_builder()
@@ -92,20 +110,14 @@ pub fn build_schema(app: &App) -> GuildhallSchema {
         .data(DataLoader::new(TablesPageLoader(app.clone()), tokio::spawn))
         .data(DataLoader::new(FirstRowsLoader(app.clone()), tokio::spawn))
         .limit_depth(config.max_depth)
-        .limit_complexity(config.max_complexity)
-        .extension(pipeline::Pipeline(limits::QueryLimits {
-            max_aliases: config.max_aliases,
-            max_depth: config.max_depth,
-            max_complexity: config.max_complexity,
-            introspection: config.introspection_enabled(),
-        }));
+        .limit_complexity(config.max_complexity);
     if !config.introspection_enabled() {
         builder = builder.disable_introspection();
     }
     if !config.suggestions_enabled() {
         builder = builder.disable_suggestions();
     }
-    builder.finish()
+    builder
 }
 
 /// The schema in SDL, as committed in `schema.graphql`.

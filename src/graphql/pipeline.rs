@@ -1,7 +1,8 @@
-//! The one extension every operation runs through: the websocket session re-check and the
-//! per-request authorizer before it, the query limits while it is parsed and validated,
+//! The one extension every websocket operation runs through: the session re-check and the
+//! per-operation authorizer before it, the query limits while it is parsed and validated,
 //! and the error finishing on its response. One extension rather than four, because
-//! async-graphql wraps every resolved field in each extension's resolve hook.
+//! async-graphql wraps every resolved field in each extension's resolve hook (HTTP takes
+//! the same steps without it: [`super::operations`]).
 
 use std::sync::Arc;
 

@@ -2,6 +2,7 @@
 //! allowed), GET for queries only, media-type negotiation and status codes, CSRF
 //! protection for simple requests, and the body and batch limits.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,13 +10,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use async_graphql::http::{GraphiQLSource, MultipartOptions, parse_query_string, receive_batch_body};
 use async_graphql::parser::parse_query;
 use async_graphql::parser::types::OperationType;
-use async_graphql::{BatchRequest, BatchResponse, Request};
+use async_graphql::{BatchRequest, BatchResponse, Request, ServerError};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::header::{ACCEPT, ALLOW, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use futures_util::{StreamExt, TryStreamExt};
+use serde::Serialize;
 use tracing::Instrument;
 
 use super::HttpState;
@@ -282,8 +284,8 @@ async fn execute(
     };
     let span = tracing::info_span!("graphql", request_id = %request_id, operation = %operation);
     let mut response = state
-        .schema
-        .execute_batch(batch.data(context))
+        .operations
+        .execute_batch(batch, context)
         .instrument(span)
         .await;
     let mut request_failed = false;
@@ -297,24 +299,50 @@ async fn execute(
         BatchResponse::Batch(_) => {}
     }
     let outcome = outcome(&response);
-    let mut json = serde_json::to_value(&response).unwrap_or_default();
-    let status = if request_failed {
+    let (status, body) = match &response {
         // A request error has no `data` entry at all (GraphQL over HTTP).
-        if let Some(object) = json.as_object_mut() {
-            object.remove("data");
+        BatchResponse::Single(single) if request_failed => {
+            let status = match media {
+                Media::GraphqlResponseJson => StatusCode::BAD_REQUEST,
+                Media::Json => StatusCode::OK,
+            };
+            (status, serde_json::to_vec(&RequestErrors::of(single)))
         }
-        match media {
-            Media::GraphqlResponseJson => StatusCode::BAD_REQUEST,
-            Media::Json => StatusCode::OK,
-        }
-    } else {
-        StatusCode::OK
+        _ => (StatusCode::OK, serde_json::to_vec(&response)),
     };
-    let body = json.to_string();
+    let body = match body {
+        Ok(body) => body,
+        Err(err) => {
+            tracing::error!(request_id = %request_id, error = %err, "cannot write the response");
+            return request_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                media,
+                ErrorCode::Internal,
+                format!("internal error (request id {request_id})"),
+            );
+        }
+    };
     let mut http = (status, [(CONTENT_TYPE, media.content_type())], body).into_response();
     http.extensions_mut()
         .insert(GraphqlOutcome { operation, outcome });
     http
+}
+
+/// A response to a request that failed before execution: its errors without `data`.
+#[derive(Serialize)]
+struct RequestErrors<'a> {
+    errors: &'a [ServerError],
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    extensions: &'a BTreeMap<String, async_graphql::Value>,
+}
+
+impl<'a> RequestErrors<'a> {
+    fn of(response: &'a async_graphql::Response) -> Self {
+        Self {
+            errors: &response.errors,
+            extensions: &response.extensions,
+        }
+    }
 }
 
 /// An error answered before any operation ran.

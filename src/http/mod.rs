@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::app::App;
+use crate::graphql::operations::HttpOperations;
 use crate::graphql::{GuildhallSchema, build_schema};
 
 /// Header carrying the request id, accepted from the client or generated.
@@ -28,6 +29,9 @@ pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id"
 #[derive(Clone)]
 pub struct HttpState {
     pub app: App,
+    /// Queries and mutations over HTTP.
+    pub operations: HttpOperations,
+    /// Every operation over websockets.
     pub schema: GuildhallSchema,
     /// Turns true when the server shuts down; websockets then close with a close frame.
     pub shutdown: watch::Receiver<bool>,
@@ -60,6 +64,7 @@ pub async fn serve(
     let (notify_shutdown, shutdown_rx) = watch::channel(false);
     let schema = build_schema(&app);
     let state = HttpState {
+        operations: HttpOperations::new(&app),
         app,
         schema,
         shutdown: shutdown_rx,

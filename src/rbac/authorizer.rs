@@ -63,6 +63,15 @@ impl Authorizer {
         }
     }
 
+    /// An authorizer for the caller of a request (no context: anonymous).
+    pub fn for_caller(app: App, context: Option<&RequestContext>) -> Self {
+        let user_id = match context.map(|c| &c.actor) {
+            Some(Actor::User(user)) => Some(user.user_id),
+            _ => None,
+        };
+        Self::new(app, user_id)
+    }
+
     /// The caller's permissions in the company (None when not a member).
     async fn membership(&self, company_id: Uuid) -> AppResult<Option<PermissionSet>> {
         let Some(user_id) = self.user_id else {
@@ -152,10 +161,6 @@ pub fn attach(ctx: &ExtensionContext<'_>, request: &mut Request) {
             .get(&TypeId::of::<RequestContext>())
             .and_then(|data| data.downcast_ref::<RequestContext>());
         let context = from_request.or_else(|| ctx.data_opt::<RequestContext>());
-        let user_id = match context.map(|c| &c.actor) {
-            Some(Actor::User(user)) => Some(user.user_id),
-            _ => None,
-        };
-        request.data.insert(Authorizer::new(app.clone(), user_id));
+        request.data.insert(Authorizer::for_caller(app.clone(), context));
     }
 }

@@ -4,12 +4,15 @@ use std::sync::Arc;
 
 use async_graphql::connection::PageInfo;
 use async_graphql::{
-    Context, Enum, ID, InputValueError, InputValueResult, Json, Object, Result, Scalar, ScalarType, Upload,
-    Value,
+    Context, Enum, ID, InputValueError, InputValueResult, Json, Name, Object, Result, Scalar, ScalarType,
+    Upload, Value,
 };
+use async_graphql_value::RAW_VALUE_TOKEN;
+use async_graphql_value::indexmap::IndexMap;
 use chrono::{DateTime, Utc};
 
 use super::model::{ImportRow, RowRecord};
+use super::query::Order;
 use super::service::{self, RowCounter, RowPage};
 use super::{export, import};
 use crate::cycles::graphql::Cycle;
@@ -33,8 +36,12 @@ impl ScalarType for StoredJson {
         Ok(Self(json.to_string()))
     }
 
+    /// The text goes into the response as it is (serde_json's raw value), not parsed into
+    /// a value tree and written out again.
     fn to_value(&self) -> Value {
-        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+        let mut raw = IndexMap::with_capacity(1);
+        raw.insert(Name::new(RAW_VALUE_TOKEN), Value::String(self.0.clone()));
+        Value::Object(raw)
     }
 }
 
@@ -54,7 +61,9 @@ impl DataRow {
     }
 }
 
-#[Object]
+// Fields resolve one after another: they are cheap, and a page of rows then costs no
+// task set per object (async-graphql's parallel default).
+#[Object(serial)]
 impl DataRow {
     async fn id(&self) -> ID {
         ID(self.record.id.to_string())
@@ -99,16 +108,19 @@ impl DataRow {
     }
 }
 
-/// An edge of a row list.
+/// An edge of a row list. Its cursor is written only when asked for: a field-ordered
+/// cursor has to read the row's values.
 pub struct DataRowEdge {
-    cursor: String,
     node: DataRow,
+    order: Arc<Order>,
 }
 
-#[Object]
+// Fields resolve one after another: they are cheap, and a page of rows then costs no
+// task set per object (async-graphql's parallel default).
+#[Object(serial)]
 impl DataRowEdge {
-    async fn cursor(&self) -> &str {
-        &self.cursor
+    async fn cursor(&self) -> String {
+        service::cursor_of(&self.node.record, &self.order).encode()
     }
 
     async fn node(&self) -> &DataRow {
@@ -132,20 +144,22 @@ impl DataRowConnection {
             had_cursor,
             counter,
         } = rows;
+        let cursor = |record: &RowRecord| service::cursor_of(record, &order).encode();
+        let page_info = PageInfo {
+            has_previous_page: had_cursor,
+            has_next_page: page.has_next,
+            start_cursor: page.items.first().map(cursor),
+            end_cursor: page.items.last().map(cursor),
+        };
+        let order = Arc::new(order);
         let edges: Vec<DataRowEdge> = page
             .items
             .into_iter()
             .map(|record| DataRowEdge {
-                cursor: service::cursor_of(&record, &order).encode(),
                 node: DataRow::new(record, table.clone()),
+                order: order.clone(),
             })
             .collect();
-        let page_info = PageInfo {
-            has_previous_page: had_cursor,
-            has_next_page: page.has_next,
-            start_cursor: edges.first().map(|e| e.cursor.clone()),
-            end_cursor: edges.last().map(|e| e.cursor.clone()),
-        };
         Self {
             edges,
             page_info,
@@ -154,7 +168,9 @@ impl DataRowConnection {
     }
 }
 
-#[Object]
+// Fields resolve one after another: they are cheap, and a page of rows then costs no
+// task set per object (async-graphql's parallel default).
+#[Object(serial)]
 impl DataRowConnection {
     async fn edges(&self) -> &[DataRowEdge] {
         &self.edges

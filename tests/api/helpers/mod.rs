@@ -15,7 +15,7 @@ use guildhall::auth::actor::{Actor, ClientInfo};
 use guildhall::clock::OffsetClock;
 use guildhall::config::Config;
 use guildhall::graphql::context::RequestContext;
-use guildhall::graphql::{GuildhallSchema, build_schema};
+use guildhall::graphql::operations::HttpOperations;
 use guildhall::mail::worker::{self, Transport};
 use guildhall::sessions::service as sessions;
 use serde_json::{Value, json};
@@ -31,7 +31,7 @@ pub const PASSWORD: &str = "correct horse battery staple";
 /// A running Guildhall with its database and mail sink.
 pub struct TestApp {
     pub app: App,
-    pub schema: GuildhallSchema,
+    pub operations: HttpOperations,
     pub clock: Arc<OffsetClock>,
     pub smtp: SmtpSink,
     pub addr: SocketAddr,
@@ -84,10 +84,10 @@ impl TestApp {
         let server = tokio::spawn(guildhall::http::serve(app.clone(), listener, async move {
             let _ = server_stopped.await;
         }));
-        let schema = build_schema(&app);
+        let operations = HttpOperations::new(&app);
         Self {
+            operations,
             app,
-            schema,
             clock,
             smtp,
             addr,
@@ -136,10 +136,8 @@ impl TestApp {
             },
             request_id: "test-request".to_owned(),
         };
-        let request = Request::new(query)
-            .variables(Variables::from_json(variables))
-            .data(context);
-        let response = self.schema.execute(request).await;
+        let request = Request::new(query).variables(Variables::from_json(variables));
+        let response = self.operations.execute(request, context).await;
         serde_json::to_value(&response).expect("response json")
     }
 

@@ -1,0 +1,64 @@
+//! Runs the operations that arrive over HTTP. They take the same steps as websocket
+//! operations (a fresh authorizer, the query limits, the error finishing) but around
+//! execution rather than in an extension, so that resolving a field costs no extension
+//! hook (see [`super::build_schema`]).
+
+use async_graphql::{BatchRequest, BatchResponse, Request, Response};
+
+use super::context::RequestContext;
+use super::errors::finish_response;
+use super::limits::QueryLimits;
+use super::{GuildhallSchema, build_bare_schema};
+use crate::app::App;
+use crate::rbac::authorizer::Authorizer;
+
+/// The schema as HTTP serves it, with the limits it enforces.
+#[derive(Clone)]
+pub struct HttpOperations {
+    app: App,
+    schema: GuildhallSchema,
+    limits: QueryLimits,
+}
+
+impl HttpOperations {
+    /// Operations against `app`.
+    pub fn new(app: &App) -> Self {
+        Self {
+            app: app.clone(),
+            schema: build_bare_schema(app),
+            limits: QueryLimits::of(&app.config),
+        }
+    }
+
+    /// Runs one operation for the caller `context` describes.
+    pub async fn execute(&self, mut request: Request, context: RequestContext) -> Response {
+        let request_id = context.request_id.clone();
+        // A document that does not parse is left for the schema to report.
+        if let Ok(document) = request.parsed_query()
+            && let Err(error) = self.limits.check_document(document)
+        {
+            let mut response = Response::from_errors(vec![error]);
+            finish_response(&mut response, Some(&request_id));
+            return response;
+        }
+        let authorizer = Authorizer::for_caller(self.app.clone(), Some(&context));
+        let mut response = self.schema.execute(request.data(authorizer).data(context)).await;
+        response.errors = self.limits.explain(std::mem::take(&mut response.errors));
+        finish_response(&mut response, Some(&request_id));
+        response
+    }
+
+    /// Runs a batch, one operation after another, each with its own authorizer.
+    pub async fn execute_batch(&self, batch: BatchRequest, context: RequestContext) -> BatchResponse {
+        match batch {
+            BatchRequest::Single(request) => BatchResponse::Single(self.execute(request, context).await),
+            BatchRequest::Batch(requests) => {
+                let mut responses = Vec::with_capacity(requests.len());
+                for request in requests {
+                    responses.push(self.execute(request, context.clone()).await);
+                }
+                BatchResponse::Batch(responses)
+            }
+        }
+    }
+}
