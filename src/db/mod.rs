@@ -1,5 +1,6 @@
 //! The connection pool, database creation and embedded migrations.
 
+pub mod prepared;
 pub mod schema;
 
 use std::sync::Arc;

@@ -11,6 +11,7 @@ use async_graphql_value::RAW_VALUE_TOKEN;
 use async_graphql_value::indexmap::IndexMap;
 use chrono::{DateTime, Utc};
 
+use super::edges::RowEdges;
 use super::model::{ImportRow, RowRecord};
 use super::query::Order;
 use super::service::{self, RowCounter, RowPage};
@@ -39,8 +40,15 @@ impl ScalarType for StoredJson {
     /// The text goes into the response as it is (serde_json's raw value), not parsed into
     /// a value tree and written out again.
     fn to_value(&self) -> Value {
+        Self::raw(&self.0)
+    }
+}
+
+impl StoredJson {
+    /// The value that writes `json` (valid JSON text) into a response as it is.
+    pub fn raw(json: &str) -> Value {
         let mut raw = IndexMap::with_capacity(1);
-        raw.insert(Name::new(RAW_VALUE_TOKEN), Value::String(self.0.clone()));
+        raw.insert(Name::new(RAW_VALUE_TOKEN), Value::String(json.to_owned()));
         Value::Object(raw)
     }
 }
@@ -58,6 +66,11 @@ impl DataRow {
     /// A row of `table`.
     pub fn new(record: RowRecord, table: TableOf) -> Self {
         Self { record, table }
+    }
+
+    /// The row as stored (restricted values already left out).
+    pub fn record(&self) -> &RowRecord {
+        &self.record
     }
 }
 
@@ -111,8 +124,8 @@ impl DataRow {
 /// An edge of a row list. Its cursor is written only when asked for: a field-ordered
 /// cursor has to read the row's values.
 pub struct DataRowEdge {
-    node: DataRow,
-    order: Arc<Order>,
+    pub(super) node: DataRow,
+    pub(super) order: Arc<Order>,
 }
 
 // Fields resolve one after another: they are cheap, and a page of rows then costs no
@@ -130,7 +143,7 @@ impl DataRowEdge {
 
 /// A page of a table's rows.
 pub struct DataRowConnection {
-    edges: Vec<DataRowEdge>,
+    edges: RowEdges,
     page_info: PageInfo,
     counter: RowCounter,
 }
@@ -161,7 +174,7 @@ impl DataRowConnection {
             })
             .collect();
         Self {
-            edges,
+            edges: RowEdges(edges),
             page_info,
             counter,
         }
@@ -172,12 +185,12 @@ impl DataRowConnection {
 // task set per object (async-graphql's parallel default).
 #[Object(serial)]
 impl DataRowConnection {
-    async fn edges(&self) -> &[DataRowEdge] {
+    async fn edges(&self) -> &RowEdges {
         &self.edges
     }
 
     async fn nodes(&self) -> Vec<&DataRow> {
-        self.edges.iter().map(|e| &e.node).collect()
+        self.edges.0.iter().map(|e| &e.node).collect()
     }
 
     async fn page_info(&self) -> &PageInfo {

@@ -2,6 +2,7 @@
 //! atomically, filtered and ordered lists, and CSV in and out.
 
 pub mod activity;
+pub mod edges;
 pub mod export;
 pub mod graphql;
 pub mod import;

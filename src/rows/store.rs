@@ -13,6 +13,7 @@ use super::model::{ImportRow, NewRow, RowRecord};
 use super::query::{Comparison, Condition, Operator, Order, RowCursor};
 use crate::companies::model::RoleRow;
 use crate::cycles::model::CycleRow;
+use crate::db::prepared::prepared;
 use crate::db::schema::{
     cycles, data_fields, data_imports, data_row_uniques, data_rows, data_tables, memberships,
     project_role_grants, projects, roles,
@@ -185,13 +186,13 @@ pub async fn first_rows(
     table_ids: &[Uuid],
     limit: i64,
 ) -> QueryResult<Vec<RowRecord>> {
-    diesel::sql_query(
+    prepared(diesel::sql_query(
         "SELECT r.id, r.table_id, r.cycle_id, r.cells::text AS cells, r.version, r.created_by, r.created_at, \
          r.updated_at FROM unnest($1::uuid[]) AS t(id) CROSS JOIN LATERAL \
          (SELECT * FROM data_rows WHERE table_id = t.id ORDER BY created_at, id LIMIT $2) r",
     )
     .bind::<sql_types::Array<sql_types::Uuid>, _>(table_ids)
-    .bind::<sql_types::BigInt, _>(limit)
+    .bind::<sql_types::BigInt, _>(limit))
     .load(conn)
     .await
 }

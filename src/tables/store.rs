@@ -7,6 +7,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::model::{FieldRow, NewTable, SchemaChangeRow, TableRow};
+use crate::db::prepared::prepared;
 use crate::db::schema::{data_fields, data_tables, memberships, projects, schema_changes};
 use crate::pagination::{Cursor, PageRequest};
 
@@ -96,13 +97,15 @@ pub async fn first_tables(
     project_ids: &[Uuid],
     limit: i64,
 ) -> QueryResult<Vec<CountedTable>> {
-    diesel::sql_query(
-        "SELECT t.* FROM unnest($1::uuid[]) AS p(id) CROSS JOIN LATERAL \
+    prepared(
+        diesel::sql_query(
+            "SELECT t.* FROM unnest($1::uuid[]) AS p(id) CROSS JOIN LATERAL \
          (SELECT *, count(*) OVER () AS total FROM data_tables WHERE project_id = p.id \
           ORDER BY created_at, id LIMIT $2) t",
+        )
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(project_ids)
+        .bind::<diesel::sql_types::BigInt, _>(limit),
     )
-    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(project_ids)
-    .bind::<diesel::sql_types::BigInt, _>(limit)
     .load(conn)
     .await
 }

@@ -959,3 +959,68 @@ async fn wait_for_background_work(t: &TestApp) {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_page_of_plain_row_fields_answers_as_the_general_resolvers_do() {
+    let t = TestApp::spawn().await;
+    let s = setup(&t).await;
+    let viewer = t
+        .member(&s.owner, &s.company, "vi@example.com", "Vi", "Viewer")
+        .await;
+    let fuel = table(
+        &t,
+        &s.owner,
+        &s.project,
+        "Fuel",
+        json!([{ "key": "site", "label": "Site", "type": "TEXT" },
+               { "key": "note", "label": "Note", "type": "LONG_TEXT" },
+               { "key": "cost", "label": "Cost", "type": "DECIMAL", "restricted": true }]),
+    )
+    .await;
+    insert(
+        &t,
+        &s.owner,
+        &fuel,
+        json!([{ "site": "Leeds \"north\"", "note": "line\nbreak ünïcode", "cost": "12.50" },
+               { "site": "York", "cost": "0.1" }, { "site": null }]),
+    )
+    .await;
+    // The plain selection takes the direct path; a directive or a fragment on the same
+    // fields takes async-graphql's resolvers. Both must give the same answer, aliases and
+    // restricted values included.
+    let plain = "edges { __typename cursor at: cursor node { __typename id values version createdAt updatedAt v: values } }";
+    let directive = "edges { __typename cursor at: cursor node { __typename id values version createdAt updatedAt v: values @include(if: true) } }";
+    let fragment = "edges { ...E }";
+    let fragment_definition = "fragment E on DataRowEdge { __typename cursor at: cursor node { __typename id values version createdAt updatedAt v: values } }";
+    for token in [&s.owner, &viewer] {
+        let mut answers = Vec::new();
+        for (selection, definitions) in [(plain, ""), (directive, ""), (fragment, fragment_definition)] {
+            let query = format!(
+                "query($t: ID!) {{ dataTable(id: $t) {{ rows(first: 10, orderBy: \"site\") {{ {selection} }} }} }} {definitions}"
+            );
+            let response: Value = t
+                .post(Some(token), json!({ "query": query, "variables": { "t": fuel } }))
+                .await
+                .json()
+                .await
+                .unwrap();
+            assert!(response.get("errors").is_none(), "{response:#}");
+            answers.push(response["data"]["dataTable"]["rows"]["edges"].clone());
+        }
+        assert_eq!(answers[0].as_array().unwrap().len(), 3);
+        assert_eq!(answers[0], answers[1]);
+        assert_eq!(answers[0], answers[2]);
+        let first = &answers[0][0];
+        assert_eq!(first["__typename"], "DataRowEdge");
+        assert_eq!(first["node"]["__typename"], "DataRow");
+        assert_eq!(first["cursor"], first["at"]);
+        assert_eq!(first["node"]["values"]["site"], "Leeds \"north\"");
+        assert_eq!(first["node"]["values"]["note"], "line\nbreak ünïcode");
+        let cost = &first["node"]["values"]["cost"];
+        if token == &viewer {
+            assert!(cost.is_null(), "a Viewer does not see restricted values");
+        } else {
+            assert_eq!(cost, "12.5");
+        }
+    }
+}

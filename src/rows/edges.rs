@@ -1,0 +1,172 @@
+//! The edges of a row page, written straight into the response when the query asks only
+//! for plain fields of an edge and its row (`cursor`, `node { id values version createdAt
+//! updatedAt }`, `__typename`): the common grid query. async-graphql would otherwise build
+//! a context, a boxed future and a field map per field of every row, most of the cost of
+//! a large page. Anything else (fragments, directives, related objects such as `cycle`)
+//! goes through async-graphql as usual.
+
+use std::borrow::Cow;
+
+use async_graphql::parser::types::{Field, Selection, SelectionSet};
+use async_graphql::registry::Registry;
+use async_graphql::resolver_utils::resolve_list;
+use async_graphql::{ContextSelectionSet, ID, Name, OutputType, Positioned, ScalarType, ServerResult, Value};
+use async_graphql_value::indexmap::IndexMap;
+
+use super::graphql::{DataRowEdge, StoredJson};
+use super::service;
+
+/// A page's edges: GraphQL type `[DataRowEdge!]!`.
+pub struct RowEdges(pub Vec<DataRowEdge>);
+
+/// A plain field of an edge.
+enum EdgeField {
+    Typename,
+    Cursor,
+    Node(Vec<(Name, RowField)>),
+}
+
+/// A plain field of a row.
+enum RowField {
+    Typename,
+    Id,
+    Values,
+    Version,
+    CreatedAt,
+    UpdatedAt,
+}
+
+impl OutputType for RowEdges {
+    fn type_name() -> Cow<'static, str> {
+        <Vec<DataRowEdge> as OutputType>::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        <Vec<DataRowEdge> as OutputType>::qualified_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        <Vec<DataRowEdge> as OutputType>::create_type_info(registry)
+    }
+
+    async fn resolve(&self, ctx: &ContextSelectionSet<'_>, field: &Positioned<Field>) -> ServerResult<Value> {
+        match edge_plan(&ctx.item.node) {
+            Some(plan) => Ok(Value::List(
+                self.0.iter().map(|edge| write_edge(edge, &plan)).collect(),
+            )),
+            None => resolve_list(ctx, field, &self.0, Some(self.0.len())).await,
+        }
+    }
+}
+
+/// The response keys and fields of an edge selection, if it holds only plain fields.
+fn edge_plan(set: &SelectionSet) -> Option<Vec<(Name, EdgeField)>> {
+    plain_fields(set, |field| match field.name.node.as_str() {
+        "__typename" => Some(EdgeField::Typename),
+        "cursor" => Some(EdgeField::Cursor),
+        "node" => row_plan(&field.selection_set.node).map(EdgeField::Node),
+        _ => None,
+    })
+}
+
+fn row_plan(set: &SelectionSet) -> Option<Vec<(Name, RowField)>> {
+    plain_fields(set, |field| match field.name.node.as_str() {
+        "__typename" => Some(RowField::Typename),
+        "id" => Some(RowField::Id),
+        "values" => Some(RowField::Values),
+        "version" => Some(RowField::Version),
+        "createdAt" => Some(RowField::CreatedAt),
+        "updatedAt" => Some(RowField::UpdatedAt),
+        _ => None,
+    })
+}
+
+/// Each selection as (response key, what `known` makes of it); None when a selection is a
+/// fragment, carries arguments or directives, repeats a response key, or is not known.
+fn plain_fields<T>(set: &SelectionSet, known: impl Fn(&Field) -> Option<T>) -> Option<Vec<(Name, T)>> {
+    let mut plan: Vec<(Name, T)> = Vec::with_capacity(set.items.len());
+    for selection in &set.items {
+        let Selection::Field(field) = &selection.node else {
+            return None;
+        };
+        let field = &field.node;
+        if !field.directives.is_empty() || !field.arguments.is_empty() {
+            return None;
+        }
+        let key = field.response_key().node.clone();
+        if plan.iter().any(|(seen, _)| *seen == key) {
+            return None;
+        }
+        plan.push((key, known(field)?));
+    }
+    Some(plan)
+}
+
+fn write_edge(edge: &DataRowEdge, plan: &[(Name, EdgeField)]) -> Value {
+    let mut object = IndexMap::with_capacity(plan.len());
+    for (key, field) in plan {
+        let value = match field {
+            EdgeField::Typename => Value::String("DataRowEdge".to_owned()),
+            EdgeField::Cursor => Value::String(service::cursor_of(edge.node.record(), &edge.order).encode()),
+            EdgeField::Node(row) => write_row(edge, row),
+        };
+        object.insert(key.clone(), value);
+    }
+    Value::Object(object)
+}
+
+fn write_row(edge: &DataRowEdge, plan: &[(Name, RowField)]) -> Value {
+    let record = edge.node.record();
+    let mut object = IndexMap::with_capacity(plan.len());
+    for (key, field) in plan {
+        let value = match field {
+            RowField::Typename => Value::String("DataRow".to_owned()),
+            RowField::Id => ID(record.id.to_string()).to_value(),
+            RowField::Values => StoredJson::raw(&record.cells),
+            RowField::Version => Value::from(record.version),
+            RowField::CreatedAt => record.created_at.to_value(),
+            RowField::UpdatedAt => record.updated_at.to_value(),
+        };
+        object.insert(key.clone(), value);
+    }
+    Value::Object(object)
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::parser::parse_query;
+    use async_graphql::parser::types::{DocumentOperations, Selection};
+
+    use super::*;
+
+    /// The selection set of `edges` in `{ edges { ... } }`.
+    fn edges_selection(query: &str) -> SelectionSet {
+        let document = parse_query(query).expect("query parses");
+        let DocumentOperations::Single(operation) = document.operations else {
+            panic!("one operation");
+        };
+        let Selection::Field(edges) = &operation.node.selection_set.node.items[0].node else {
+            panic!("a field");
+        };
+        edges.node.selection_set.node.clone()
+    }
+
+    #[test]
+    fn plain_fields_are_written_directly_and_anything_else_is_not() {
+        let plain = edges_selection(
+            "{ edges { cursor c: cursor node { id values version createdAt updatedAt __typename } } }",
+        );
+        let plan = edge_plan(&plain).expect("a plain selection has a plan");
+        assert_eq!(plan.len(), 3);
+        for query in [
+            "{ edges { node { id cycle { name } } } }",
+            "{ edges { node { id createdBy { name } } } }",
+            "{ edges { node { id @include(if: true) } } }",
+            "{ edges { ... on DataRowEdge { cursor } } }",
+            "{ edges { node { ...F } } }",
+            "{ edges { node { id } node { values } } }",
+        ] {
+            assert!(edge_plan(&edges_selection(query)).is_none(), "{query}");
+        }
+    }
+}
