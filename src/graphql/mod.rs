@@ -3,6 +3,7 @@
 
 pub mod connection;
 pub mod context;
+pub mod document_cache;
 pub mod errors;
 pub mod guards;
 pub mod import_result;

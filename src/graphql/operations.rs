@@ -3,9 +3,14 @@
 //! execution rather than in an extension, so that resolving a field costs no extension
 //! hook (see [`super::build_schema`]).
 
+use std::sync::Arc;
+
+use async_graphql::parser::parse_query;
+use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{BatchRequest, BatchResponse, Request, Response};
 
 use super::context::RequestContext;
+use super::document_cache::DocumentCache;
 use super::errors::finish_response;
 use super::limits::QueryLimits;
 use super::{GuildhallSchema, build_bare_schema};
@@ -18,6 +23,8 @@ pub struct HttpOperations {
     app: App,
     schema: GuildhallSchema,
     limits: QueryLimits,
+    /// Documents that parsed and passed the limits.
+    documents: Arc<DocumentCache>,
 }
 
 impl HttpOperations {
@@ -27,19 +34,24 @@ impl HttpOperations {
             app: app.clone(),
             schema: build_bare_schema(app),
             limits: QueryLimits::of(&app.config),
+            documents: Arc::new(DocumentCache::default()),
         }
     }
 
     /// Runs one operation for the caller `context` describes.
     pub async fn execute(&self, mut request: Request, context: RequestContext) -> Response {
         let request_id = context.request_id.clone();
-        // A document that does not parse is left for the schema to report.
-        if let Ok(document) = request.parsed_query()
-            && let Err(error) = self.limits.check_document(document)
-        {
-            let mut response = Response::from_errors(vec![error]);
-            finish_response(&mut response, Some(&request_id));
-            return response;
+        if let Some(document) = self.documents.get(&request.query) {
+            request.set_parsed_query(ExecutableDocument::clone(&document));
+        } else if let Ok(document) = parse_query(&request.query) {
+            // A document that does not parse is left for the schema to report.
+            if let Err(error) = self.limits.check_document(&document) {
+                let mut response = Response::from_errors(vec![error]);
+                finish_response(&mut response, Some(&request_id));
+                return response;
+            }
+            self.documents.put(&request.query, document.clone());
+            request.set_parsed_query(document);
         }
         let authorizer = Authorizer::for_caller(self.app.clone(), Some(&context));
         let mut response = self.schema.execute(request.data(authorizer).data(context)).await;
