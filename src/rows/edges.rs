@@ -1,8 +1,9 @@
 //! The edges of a row page, written straight into the response when the query asks only
 //! for plain fields of an edge and its row (`cursor`, `node { id values version createdAt
-//! updatedAt }`, `__typename`): the common grid query. async-graphql would otherwise build
-//! a context, a boxed future and a field map per field of every row, most of the cost of
-//! a large page. Anything else (fragments, directives, related objects such as `cycle`)
+//! updatedAt }`, `__typename`): the common grid query. The list is written as JSON text
+//! in one pass and goes into the response as a raw value; async-graphql would otherwise
+//! build a context, a boxed future and a value map per field of every row, and serialise
+//! them afterwards, most of the cost of a large page. Anything else (fragments, directives, related objects such as `cycle`)
 //! goes through async-graphql as usual.
 
 use std::borrow::Cow;
@@ -10,8 +11,9 @@ use std::borrow::Cow;
 use async_graphql::parser::types::{Field, Selection, SelectionSet};
 use async_graphql::registry::Registry;
 use async_graphql::resolver_utils::resolve_list;
-use async_graphql::{ContextSelectionSet, ID, Name, OutputType, Positioned, ScalarType, ServerResult, Value};
-use async_graphql_value::indexmap::IndexMap;
+use async_graphql::{
+    ContextSelectionSet, ID, Name, OutputType, Positioned, ScalarType, ServerError, ServerResult, Value,
+};
 
 use super::graphql::{DataRowEdge, StoredJson};
 use super::service;
@@ -51,9 +53,8 @@ impl OutputType for RowEdges {
 
     async fn resolve(&self, ctx: &ContextSelectionSet<'_>, field: &Positioned<Field>) -> ServerResult<Value> {
         match edge_plan(&ctx.item.node) {
-            Some(plan) => Ok(Value::List(
-                self.0.iter().map(|edge| write_edge(edge, &plan)).collect(),
-            )),
+            Some(plan) => write_edges(&self.0, &plan)
+                .map_err(|err| ServerError::new(format!("cannot write rows: {err}"), Some(field.pos))),
             None => resolve_list(ctx, field, &self.0, Some(self.0.len())).await,
         }
     }
@@ -102,34 +103,64 @@ fn plain_fields<T>(set: &SelectionSet, known: impl Fn(&Field) -> Option<T>) -> O
     Some(plan)
 }
 
-fn write_edge(edge: &DataRowEdge, plan: &[(Name, EdgeField)]) -> Value {
-    let mut object = IndexMap::with_capacity(plan.len());
-    for (key, field) in plan {
-        let value = match field {
-            EdgeField::Typename => Value::String("DataRowEdge".to_owned()),
-            EdgeField::Cursor => Value::String(service::cursor_of(edge.node.record(), &edge.order).encode()),
-            EdgeField::Node(row) => write_row(edge, row),
-        };
-        object.insert(key.clone(), value);
+/// The whole list as JSON text, written in one pass and handed on as a raw value.
+fn write_edges(edges: &[DataRowEdge], plan: &[(Name, EdgeField)]) -> serde_json::Result<Value> {
+    let mut out = Vec::with_capacity(edges.iter().map(|e| e.node.record().cells.len() + 160).sum());
+    out.push(b'[');
+    for (index, edge) in edges.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        write_edge(&mut out, edge, plan)?;
     }
-    Value::Object(object)
+    out.push(b']');
+    // Only JSON was written: escaped strings, numbers and stored JSON values.
+    let text = String::from_utf8(out).map_err(|err| serde_json::Error::io(std::io::Error::other(err)))?;
+    Ok(StoredJson::raw(text))
 }
 
-fn write_row(edge: &DataRowEdge, plan: &[(Name, RowField)]) -> Value {
-    let record = edge.node.record();
-    let mut object = IndexMap::with_capacity(plan.len());
-    for (key, field) in plan {
-        let value = match field {
-            RowField::Typename => Value::String("DataRow".to_owned()),
-            RowField::Id => ID(record.id.to_string()).to_value(),
-            RowField::Values => StoredJson::raw(&record.cells),
-            RowField::Version => Value::from(record.version),
-            RowField::CreatedAt => record.created_at.to_value(),
-            RowField::UpdatedAt => record.updated_at.to_value(),
-        };
-        object.insert(key.clone(), value);
+fn write_edge(out: &mut Vec<u8>, edge: &DataRowEdge, plan: &[(Name, EdgeField)]) -> serde_json::Result<()> {
+    out.push(b'{');
+    for (index, (key, field)) in plan.iter().enumerate() {
+        write_key(out, index, key)?;
+        match field {
+            EdgeField::Typename => serde_json::to_writer(&mut *out, "DataRowEdge")?,
+            EdgeField::Cursor => {
+                let cursor = service::cursor_of(edge.node.record(), &edge.order).encode();
+                serde_json::to_writer(&mut *out, &cursor)?;
+            }
+            EdgeField::Node(row) => write_row(out, edge, row)?,
+        }
     }
-    Value::Object(object)
+    out.push(b'}');
+    Ok(())
+}
+
+fn write_row(out: &mut Vec<u8>, edge: &DataRowEdge, plan: &[(Name, RowField)]) -> serde_json::Result<()> {
+    let record = edge.node.record();
+    out.push(b'{');
+    for (index, (key, field)) in plan.iter().enumerate() {
+        write_key(out, index, key)?;
+        match field {
+            RowField::Typename => serde_json::to_writer(&mut *out, "DataRow")?,
+            RowField::Id => serde_json::to_writer(&mut *out, &ID(record.id.to_string()).to_value())?,
+            RowField::Values => out.extend_from_slice(record.cells.as_bytes()),
+            RowField::Version => serde_json::to_writer(&mut *out, &record.version)?,
+            RowField::CreatedAt => serde_json::to_writer(&mut *out, &record.created_at.to_value())?,
+            RowField::UpdatedAt => serde_json::to_writer(&mut *out, &record.updated_at.to_value())?,
+        }
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+fn write_key(out: &mut Vec<u8>, index: usize, key: &Name) -> serde_json::Result<()> {
+    if index > 0 {
+        out.push(b',');
+    }
+    serde_json::to_writer(&mut *out, key.as_str())?;
+    out.push(b':');
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! GraphQL face of rows: `DataRow`, the rows connection, `dataRow`, and the row mutations.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use async_graphql::connection::PageInfo;
 use async_graphql::{
@@ -40,15 +40,18 @@ impl ScalarType for StoredJson {
     /// The text goes into the response as it is (serde_json's raw value), not parsed into
     /// a value tree and written out again.
     fn to_value(&self) -> Value {
-        Self::raw(&self.0)
+        Self::raw(self.0.clone())
     }
 }
 
+/// The key serde_json recognises as raw JSON text, made once.
+static RAW_VALUE_KEY: LazyLock<Name> = LazyLock::new(|| Name::new(RAW_VALUE_TOKEN));
+
 impl StoredJson {
     /// The value that writes `json` (valid JSON text) into a response as it is.
-    pub fn raw(json: &str) -> Value {
+    pub fn raw(json: String) -> Value {
         let mut raw = IndexMap::with_capacity(1);
-        raw.insert(Name::new(RAW_VALUE_TOKEN), Value::String(json.to_owned()));
+        raw.insert(RAW_VALUE_KEY.clone(), Value::String(json));
         Value::Object(raw)
     }
 }
