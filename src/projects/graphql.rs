@@ -36,7 +36,9 @@ impl Project {
     }
 }
 
-#[Object]
+// Serial: lists of these resolve their items concurrently already, so parallel fields
+// add a task set per object and no batching.
+#[Object(serial)]
 impl Project {
     async fn id(&self) -> ID {
         ID(self.row.id.to_string())

@@ -37,7 +37,9 @@ impl DataTable {
     }
 }
 
-#[Object]
+// Serial: lists of these resolve their items concurrently already, so parallel fields
+// add a task set per object and no batching.
+#[Object(serial)]
 impl DataTable {
     async fn id(&self) -> ID {
         ID(self.row.id.to_string())
@@ -172,7 +174,9 @@ impl DataTable {
 /// A column definition.
 pub struct DataField(FieldRow);
 
-#[Object]
+// Serial: lists of these resolve their items concurrently already, so parallel fields
+// add a task set per object and no batching.
+#[Object(serial)]
 impl DataField {
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
