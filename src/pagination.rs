@@ -51,11 +51,7 @@ pub struct PageRequest {
 impl PageRequest {
     /// Parses the connection arguments `first` and `after`.
     pub fn parse(first: Option<i32>, after: Option<&str>) -> AppResult<Self> {
-        let size = match first {
-            None => DEFAULT_PAGE_SIZE,
-            Some(n) if n < 0 => return Err(AppError::invalid("first", "must not be negative")),
-            Some(n) => i64::from(n).min(MAX_PAGE_SIZE),
-        };
+        let size = page_size(first)?;
         let after = after.map(Cursor::decode).transpose()?;
         Ok(Self { size, after })
     }
@@ -63,6 +59,16 @@ impl PageRequest {
     /// Rows to load: one more than the page, to learn whether another page follows.
     pub fn limit(&self) -> i64 {
         self.size + 1
+    }
+}
+
+/// The page size a client's `first` asks for: the default when absent, capped at the
+/// maximum, BAD_USER_INPUT on `first` when negative.
+pub fn page_size(first: Option<i32>) -> AppResult<i64> {
+    match first {
+        None => Ok(DEFAULT_PAGE_SIZE),
+        Some(n) if n < 0 => Err(AppError::invalid("first", "must not be negative")),
+        Some(n) => Ok(i64::from(n).min(MAX_PAGE_SIZE)),
     }
 }
 

@@ -14,7 +14,7 @@ use crate::companies::graphql::Company;
 use crate::companies::loader::CompanyLoader;
 use crate::graphql::connection::ConnectionTotals;
 use crate::graphql::context::{app, authorizer, loader, parse_id, signed_in};
-use crate::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use crate::pagination::page_size;
 use crate::projects::graphql::Project;
 use crate::projects::loader::ProjectLoader;
 use crate::rbac::catalog::{Action, Resource};
@@ -173,13 +173,7 @@ pub type NotificationConnection =
 
 /// Reads `first` and `after` of a stream connection.
 pub fn stream_request(stream: Stream, first: Option<i32>, after: Option<&str>) -> Result<StreamRequest> {
-    let size = match first {
-        None => DEFAULT_PAGE_SIZE,
-        Some(n) if n < 0 => {
-            return Err(crate::error::AppError::invalid("first", "must not be negative").into());
-        }
-        Some(n) => i64::from(n).min(MAX_PAGE_SIZE),
-    };
+    let size = page_size(first)?;
     let before = after.map(|text| cursor::decode(stream, text)).transpose()?;
     Ok(StreamRequest { size, before })
 }
