@@ -121,6 +121,16 @@ pub struct Notice {
     pub link: Option<String>,
 }
 
+/// Takes the company's stream lock (the one [`record`] takes) until the transaction ends:
+/// deleting a company's events waits for writers still holding it.
+pub async fn lock_stream(conn: &mut AsyncPgConnection, company_id: Uuid) -> AppResult<()> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended('activity:' || $1::text, 0))")
+        .bind::<SqlUuid, _>(company_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Records `activity`; returns its stream position. Call it as the transaction's last
 /// write: it holds the company's stream lock until commit.
 pub async fn record(conn: &mut AsyncPgConnection, now: DateTime<Utc>, activity: Activity) -> AppResult<i64> {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_graphql::parser::parse_query;
 use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{BatchRequest, BatchResponse, Request, Response};
+use async_graphql::{BatchRequest, BatchResponse, Request, Response, Value};
 
 use super::context::RequestContext;
 use super::document_cache::DocumentCache;
@@ -55,7 +55,10 @@ impl HttpOperations {
         }
         let authorizer = Authorizer::for_caller(self.app.clone(), Some(&context));
         let mut response = self.schema.execute(request.data(authorizer).data(context)).await;
-        response.errors = self.limits.explain(std::mem::take(&mut response.errors));
+        // Depth and complexity errors come from validation, before any data.
+        if response.data == Value::Null {
+            response.errors = self.limits.explain(std::mem::take(&mut response.errors));
+        }
         finish_response(&mut response, Some(&request_id));
         response
     }

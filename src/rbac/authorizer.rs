@@ -2,7 +2,6 @@
 //! transaction (the real gate); field guards ask the per-request [`Authorizer`], which loads
 //! each company's grants once per request, so a role change shows on the very next one.
 
-use std::any::TypeId;
 use std::collections::HashMap;
 
 use async_graphql::Request;
@@ -151,16 +150,11 @@ impl Guard for CompanyPermission {
     }
 }
 
-/// Gives an operation (an HTTP request, or one operation on a websocket) a fresh
-/// [`Authorizer`] for its caller.
+/// Gives each websocket operation a fresh [`Authorizer`] for the connection's caller (HTTP
+/// requests get theirs from [`crate::graphql::operations::HttpOperations`]).
 pub fn attach(ctx: &ExtensionContext<'_>, request: &mut Request) {
     if let Some(app) = ctx.data_opt::<App>() {
-        // HTTP puts the request context in the request; websockets in the connection.
-        let from_request = request
-            .data
-            .get(&TypeId::of::<RequestContext>())
-            .and_then(|data| data.downcast_ref::<RequestContext>());
-        let context = from_request.or_else(|| ctx.data_opt::<RequestContext>());
+        let context = ctx.data_opt::<RequestContext>();
         request.data.insert(Authorizer::for_caller(app.clone(), context));
     }
 }

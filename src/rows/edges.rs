@@ -11,12 +11,11 @@ use std::borrow::Cow;
 use async_graphql::parser::types::{Field, Selection, SelectionSet};
 use async_graphql::registry::Registry;
 use async_graphql::resolver_utils::resolve_list;
-use async_graphql::{
-    ContextSelectionSet, ID, Name, OutputType, Positioned, ScalarType, ServerError, ServerResult, Value,
-};
+use async_graphql::{ContextSelectionSet, ID, Name, OutputType, Positioned, ScalarType, ServerResult, Value};
 
 use super::graphql::{DataRowEdge, StoredJson};
 use super::service;
+use crate::error::AppError;
 
 /// A page's edges: GraphQL type `[DataRowEdge!]!`.
 pub struct RowEdges(pub Vec<DataRowEdge>);
@@ -53,8 +52,10 @@ impl OutputType for RowEdges {
 
     async fn resolve(&self, ctx: &ContextSelectionSet<'_>, field: &Positioned<Field>) -> ServerResult<Value> {
         match edge_plan(&ctx.item.node) {
-            Some(plan) => write_edges(&self.0, &plan)
-                .map_err(|err| ServerError::new(format!("cannot write rows: {err}"), Some(field.pos))),
+            Some(plan) => write_edges(&self.0, &plan).map_err(|err| {
+                async_graphql::Error::from(AppError::internal(anyhow::anyhow!("cannot write rows: {err}")))
+                    .into_server_error(field.pos)
+            }),
             None => resolve_list(ctx, field, &self.0, Some(self.0.len())).await,
         }
     }

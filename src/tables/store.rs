@@ -99,7 +99,8 @@ pub async fn first_tables(
 ) -> QueryResult<Vec<CountedTable>> {
     prepared(
         diesel::sql_query(
-            "SELECT t.* FROM unnest($1::uuid[]) AS p(id) CROSS JOIN LATERAL \
+            "SELECT t.id, t.project_id, t.module_id, t.name, t.description, t.schema_version, \
+             t.created_at, t.updated_at, t.total FROM unnest($1::uuid[]) AS p(id) CROSS JOIN LATERAL \
          (SELECT *, count(*) OVER () AS total FROM data_tables WHERE project_id = p.id \
           ORDER BY created_at, id LIMIT $2) t",
         )

@@ -254,6 +254,7 @@ pub async fn delete_company(
         }
         let contacts = store::member_contacts(conn, company_id).await?;
         let members = store::member_ids(conn, company_id).await?;
+        write::lock_stream(conn, company_id).await?;
         store::delete_company(conn, company_id).await?;
         for user_id in members {
             move_active_company_off(conn, user_id, company_id).await?;
