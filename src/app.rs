@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::db::{self, DbPool, StatementCounter};
 use crate::events::hub::Hub;
 use crate::mail::Mailer;
+use crate::rbac::standing::Standings;
 use crate::sessions::cache::SessionCache;
 
 /// Shared handle to the application state; cheap to clone.
@@ -33,6 +34,8 @@ pub struct AppState {
     pub links: LinkSigner,
     /// Sessions recently found live.
     pub sessions: SessionCache,
+    /// Members' standing recently read.
+    pub standings: Standings,
     /// Live subscribers on this instance, by topic.
     pub hub: Hub,
     /// Field index builds run one at a time.
@@ -107,6 +110,7 @@ impl AppBuilder {
         );
         let links = LinkSigner::new(&secret)?;
         let sessions = SessionCache::new(std::time::Duration::from_secs(config.session_cache_secs));
+        let standings = Standings::new(std::time::Duration::from_secs(config.standing_cache_secs));
         let hub = Hub::new(config.subscriber_queue);
         let passwords = Passwords::new(self.password_params)?;
         let mailer = Mailer::new(&config.product_name, &config.app_url())?;
@@ -119,6 +123,7 @@ impl AppBuilder {
             jwt,
             links,
             sessions,
+            standings,
             hub,
             index_builds: tokio::sync::Mutex::new(()),
             index_pending: std::sync::Mutex::new(std::collections::HashSet::new()),

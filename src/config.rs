@@ -79,6 +79,12 @@ pub struct Config {
     #[arg(long, env = "SESSION_CACHE_SECS", default_value_t = 5)]
     pub session_cache_secs: u64,
 
+    /// Seconds a member's standing (company role, permissions, project grants) is trusted
+    /// without reading it again (0: every request reads it). Changes by any instance are
+    /// announced and apply at once; this bounds staleness if an announcement is lost.
+    #[arg(long, env = "STANDING_CACHE_SECS", default_value_t = 30)]
+    pub standing_cache_secs: u64,
+
     /// Items a live subscriber may fall behind before it is dropped (it resumes by cursor).
     #[arg(long, env = "SUBSCRIBER_QUEUE", default_value_t = 1024)]
     pub subscriber_queue: usize,

@@ -285,6 +285,16 @@ pub async fn memberships_of_user_detailed(
         .await
 }
 
+/// Each company the user belongs to, with their role there.
+pub async fn roles_of_user(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<Vec<(Uuid, RoleRow)>> {
+    memberships::table
+        .inner_join(roles::table.on(roles::id.eq(memberships::role_id)))
+        .filter(memberships::user_id.eq(user_id))
+        .select((memberships::company_id, RoleRow::as_select()))
+        .load(conn)
+        .await
+}
+
 /// The user's memberships, oldest first.
 pub async fn memberships_of_user(
     conn: &mut AsyncPgConnection,

@@ -99,6 +99,12 @@ impl Hub {
         self.listening.send_replace(listening);
     }
 
+    /// Whether the listener is connected and caught up right now (while it is not, commits
+    /// elsewhere go unheard, so nothing they could change may be trusted from memory).
+    pub fn is_listening(&self) -> bool {
+        *self.listening.borrow()
+    }
+
     /// Waits until the listener is connected and caught up (false after `timeout`), so a
     /// new subscriber's starting position is never in a stretch nobody listened to.
     pub async fn until_listening(&self, timeout: std::time::Duration) -> bool {

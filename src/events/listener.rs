@@ -16,6 +16,7 @@ use super::store;
 use super::write::CHANNEL;
 use crate::app::App;
 use crate::error::AppResult;
+use crate::rbac::standing;
 
 /// Longest wait between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -48,6 +49,8 @@ async fn run(app: App, mut stop: watch::Receiver<bool>) {
                     continue;
                 }
                 backoff = Duration::from_millis(100);
+                // Standing changes announced while nobody listened went unheard.
+                app.standings.forget_all();
                 app.hub.set_listening(true);
                 let mut notifications = std::pin::pin!(conn.notifications_stream());
                 loop {
@@ -106,8 +109,13 @@ fn parse(payload: &str) -> Option<(Topic, i64)> {
     }
 }
 
-/// Loads an announced row and publishes it, when someone here follows its topic.
+/// Forgets members' standing when a commit changed it; otherwise loads an announced row
+/// and publishes it, when someone here follows its topic.
 async fn deliver(app: &App, payload: &str) -> AppResult<()> {
+    if payload == standing::ANNOUNCEMENT {
+        app.standings.forget_all();
+        return Ok(());
+    }
     let Some((topic, seq)) = parse(payload) else {
         tracing::warn!(payload, "unknown event announcement");
         return Ok(());

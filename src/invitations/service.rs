@@ -474,6 +474,7 @@ pub async fn accept(app: &App, actor: &SignedInUser, token: &str) -> AppResult<M
         join(conn, &invitation, user.id, now).await
     })
     .await
+    .inspect(|_| app.standings.forget_all())
 }
 
 /// Creates an account for the invited address (verified: the link proves it), joins the

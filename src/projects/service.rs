@@ -230,7 +230,8 @@ pub async fn delete_project(app: &App, actor: &SignedInUser, project_id: Uuid) -
             .await?;
         Ok(())
     })
-    .await?;
+    .await
+    .inspect(|_| app.standings.forget_all())?;
     // Its tables went with it: their field indexes go too.
     crate::rows::indexes::spawn_reconcile(app, Uuid::nil());
     Ok(())
@@ -306,6 +307,7 @@ pub async fn grant_project_role(
         Ok((user, role))
     })
     .await
+    .inspect(|_| app.standings.forget_all())
 }
 
 /// Takes a user's project role away (project:manage there).
@@ -347,6 +349,7 @@ pub async fn revoke_project_role(
         write::notify(conn, now, vec![notice]).await
     })
     .await
+    .inspect(|_| app.standings.forget_all())
 }
 
 /// The project's role grants (project:view there), with the caller's company-wide standing

@@ -1,23 +1,22 @@
-//! The authorizer: what a user may do in a company. Services ask it inside their
-//! transaction (the real gate); field guards ask the per-request [`Authorizer`], which loads
-//! each company's grants once per request, so a role change shows on the very next one.
-
-use std::collections::HashMap;
+//! The authorizer: what a user may do in a company. Services that change data ask the
+//! member inside their transaction (the real gate); reads and field guards ask the
+//! [`Authorizer`], which answers from the user's remembered standing (see
+//! [`crate::rbac::standing`]), forgotten at once whenever any instance changes it.
 
 use async_graphql::Request;
 use async_graphql::extensions::ExtensionContext;
 
 use async_graphql::{Context, Guard};
 use diesel_async::AsyncPgConnection;
-use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use super::catalog::{Action, PermissionSet, Resource, built_in_permissions};
+use super::standing::standing_of;
 use super::store;
 use crate::app::App;
 use crate::auth::actor::Actor;
 use crate::companies::model::RoleRow;
-use crate::error::{AppError, AppResult, ErrorCode};
+use crate::error::{AppError, AppResult};
 use crate::graphql::context::RequestContext;
 
 /// The permissions a role grants.
@@ -40,26 +39,18 @@ pub fn forbidden(resource: Resource, action: Action) -> AppError {
     ))
 }
 
-/// Per-request cache of the signed-in user's permissions, company by company, and of
-/// their project grants.
+/// What the caller of one request or websocket operation may do, read from the
+/// remembered [`standing_of`] each time it is asked, so a change shows at once even on a
+/// long-lived subscription.
 pub struct Authorizer {
     app: App,
     user_id: Option<Uuid>,
-    /// Company id → the permissions of the caller's role there (None: not a member).
-    grants: Mutex<HashMap<Uuid, Option<PermissionSet>>>,
-    /// Project id → the permissions of the caller's grant there, loaded once.
-    project_grants: Mutex<Option<HashMap<Uuid, PermissionSet>>>,
 }
 
 impl Authorizer {
     /// An authorizer for one request of `user_id` (None: anonymous, who may do nothing).
     pub fn new(app: App, user_id: Option<Uuid>) -> Self {
-        Self {
-            app,
-            user_id,
-            grants: Mutex::new(HashMap::new()),
-            project_grants: Mutex::new(None),
-        }
+        Self { app, user_id }
     }
 
     /// An authorizer for the caller of a request (no context: anonymous).
@@ -71,28 +62,13 @@ impl Authorizer {
         Self::new(app, user_id)
     }
 
-    /// The caller's permissions in the company (None when not a member).
-    async fn membership(&self, company_id: Uuid) -> AppResult<Option<PermissionSet>> {
-        let Some(user_id) = self.user_id else {
-            return Ok(None);
-        };
-        let mut grants = self.grants.lock().await;
-        if let Some(set) = grants.get(&company_id) {
-            return Ok(*set);
-        }
-        let mut conn = self.app.pool.get().await?;
-        let set = match crate::companies::access::member(&mut conn, company_id, user_id).await {
-            Ok(member) => Some(member.permissions),
-            Err(err) if err.code == ErrorCode::NotFound => None,
-            Err(err) => return Err(err),
-        };
-        grants.insert(company_id, set);
-        Ok(set)
-    }
-
     /// The caller's permissions in the company (empty when not a member).
     pub async fn permissions(&self, company_id: Uuid) -> AppResult<PermissionSet> {
-        Ok(self.membership(company_id).await?.unwrap_or_default())
+        let Some(user_id) = self.user_id else {
+            return Ok(PermissionSet::default());
+        };
+        let standing = standing_of(&self.app, user_id).await?;
+        Ok(standing.company(company_id).unwrap_or_default())
     }
 
     /// The caller's permissions in a project of the company: their company role's plus
@@ -102,23 +78,11 @@ impl Authorizer {
         company_id: Uuid,
         project_id: Uuid,
     ) -> AppResult<Option<PermissionSet>> {
-        let (Some(company), Some(user_id)) = (self.membership(company_id).await?, self.user_id) else {
+        let Some(user_id) = self.user_id else {
             return Ok(None);
         };
-        let mut cached = self.project_grants.lock().await;
-        if cached.is_none() {
-            let mut conn = self.app.pool.get().await?;
-            let mut by_project = HashMap::new();
-            for (project, role) in crate::projects::store::grants_of_user(&mut conn, user_id).await? {
-                by_project.insert(project, role_permissions(&mut conn, &role).await?);
-            }
-            *cached = Some(by_project);
-        }
-        let grant = cached
-            .as_ref()
-            .and_then(|grants| grants.get(&project_id).copied())
-            .unwrap_or_default();
-        Ok(Some(company.union(grant)))
+        let standing = standing_of(&self.app, user_id).await?;
+        Ok(standing.project(company_id, project_id))
     }
 
     /// Whether the caller may do `action` to `resource` in the company.

@@ -6,4 +6,5 @@ pub mod catalog;
 pub mod graphql;
 pub mod loader;
 pub mod service;
+pub mod standing;
 pub mod store;

@@ -214,6 +214,7 @@ pub async fn update_role(
         Ok(role)
     })
     .await
+    .inspect(|_| app.standings.forget_all())
 }
 
 /// Deletes a custom role nobody holds any more.
@@ -234,6 +235,7 @@ pub async fn delete_role(app: &App, actor: &SignedInUser, role_id: Uuid) -> AppR
         record_role(conn, app.clock.now(), actor, &role, "role.deleted", None).await
     })
     .await
+    .inspect(|_| app.standings.forget_all())
 }
 
 /// The caller's effective permissions in a company, or in one of its projects (their

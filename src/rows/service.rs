@@ -24,10 +24,10 @@ use crate::error::{AppError, AppResult, FieldError};
 use crate::pagination::{Page, PageRequest};
 use crate::projects::access::project_member;
 use crate::projects::model::ProjectRow;
-use crate::projects::store as project_store;
-use crate::rbac::authorizer::{forbidden, role_permissions};
+use crate::rbac::authorizer::forbidden;
 use crate::rbac::catalog::PermissionSet;
 use crate::rbac::catalog::{Action, Resource};
+use crate::rbac::standing::standing_with;
 use crate::tables::model::{FieldRow, FieldType, TableRow};
 use crate::tables::store as table_store;
 
@@ -315,8 +315,9 @@ pub async fn insert_rows(
 }
 
 /// A row the caller may read (row:view), with the restricted values they may not see
-/// removed. One query finds the row and the caller's standing; a second reads the
-/// restricted field keys, only for callers without table:manage.
+/// removed. One query finds the row with its table and project; the caller's standing in
+/// its company comes from memory; a second query reads the restricted field keys, only
+/// for callers without table:manage.
 pub async fn get_row(
     app: &App,
     actor: &SignedInUser,
@@ -324,15 +325,13 @@ pub async fn get_row(
 ) -> AppResult<(RowRecord, TableRow, ProjectRow)> {
     actor.require_verified()?;
     let mut conn = app.pool.get().await?;
-    let (row, table, project, role, grant) = store::find_readable(&mut conn, row_id, actor.user_id)
+    let (row, table, project) = store::find_with_table(&mut conn, row_id)
         .await?
         .ok_or_else(|| AppError::not_found("row"))?;
-    let mut permissions = role_permissions(&mut conn, &role).await?;
-    if grant.is_some()
-        && let Some((_, grant_role)) = project_store::find_grant(&mut conn, project.id, actor.user_id).await?
-    {
-        permissions = permissions.union(role_permissions(&mut conn, &grant_role).await?);
-    }
+    let permissions = standing_with(app, &mut conn, actor.user_id)
+        .await?
+        .project(project.company_id, project.id)
+        .ok_or_else(|| AppError::not_found("row"))?;
     if !permissions.allows(Resource::Row, Action::View) {
         return Err(forbidden(Resource::Row, Action::View));
     }

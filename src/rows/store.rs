@@ -11,12 +11,10 @@ use uuid::Uuid;
 
 use super::model::{ImportRow, NewRow, RowRecord};
 use super::query::{Comparison, Condition, Operator, Order, RowCursor};
-use crate::companies::model::RoleRow;
 use crate::cycles::model::CycleRow;
 use crate::db::prepared::prepared;
 use crate::db::schema::{
-    cycles, data_fields, data_imports, data_row_uniques, data_rows, data_tables, memberships,
-    project_role_grants, projects, roles,
+    cycles, data_fields, data_imports, data_row_uniques, data_rows, data_tables, projects,
 };
 use crate::pagination::{Cursor, PageRequest};
 use crate::projects::model::ProjectRow;
@@ -211,36 +209,18 @@ pub struct StoredRow {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A row with everything needed to decide, in the same query, whether the user may read
-/// it: its table and project, the user's company role and (the id of) their project grant.
-pub type ReadableRow = (StoredRow, TableRow, ProjectRow, RoleRow, Option<Uuid>);
-
-/// The row, if `user_id` belongs to its company, with their standing there (one query).
-pub async fn find_readable(
+/// A row with its table and project (whose company decides who may read it).
+pub async fn find_with_table(
     conn: &mut AsyncPgConnection,
     row_id: Uuid,
-    user_id: Uuid,
-) -> QueryResult<Option<ReadableRow>> {
+) -> QueryResult<Option<(StoredRow, TableRow, ProjectRow)>> {
     data_rows::table
         .inner_join(data_tables::table.inner_join(projects::table))
-        .inner_join(
-            memberships::table.on(memberships::company_id
-                .eq(projects::company_id)
-                .and(memberships::user_id.eq(user_id))),
-        )
-        .inner_join(roles::table.on(roles::id.eq(memberships::role_id)))
-        .left_join(
-            project_role_grants::table.on(project_role_grants::project_id
-                .eq(projects::id)
-                .and(project_role_grants::user_id.eq(user_id))),
-        )
         .filter(data_rows::id.eq(row_id))
         .select((
             StoredRow::as_select(),
             TableRow::as_select(),
             ProjectRow::as_select(),
-            RoleRow::as_select(),
-            project_role_grants::role_id.nullable(),
         ))
         .first(conn)
         .await

@@ -23,6 +23,7 @@ mod registration;
 mod rows;
 mod schema;
 mod sessions;
+mod standing;
 mod startup;
 mod tables;
 mod transport;

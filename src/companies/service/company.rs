@@ -145,6 +145,7 @@ pub async fn create_company(
         ))
     })
     .await
+    .inspect(|_| app.standings.forget_all())
 }
 
 /// Makes `company_id` the user's active company when they have none yet.
@@ -268,7 +269,8 @@ pub async fn delete_company(
         }
         Ok(())
     })
-    .await?;
+    .await
+    .inspect(|_| app.standings.forget_all())?;
     app.mailer.wake();
     Ok(())
 }

@@ -119,6 +119,7 @@ pub async fn change_member_role(
         Ok(membership)
     })
     .await
+    .inspect(|_| app.standings.forget_all())
 }
 
 /// Removes a member from the company (member:manage; only an Owner removes an Owner).
@@ -158,6 +159,7 @@ pub async fn remove_member(
         write::notify(conn, now, vec![notice]).await
     })
     .await
+    .inspect(|_| app.standings.forget_all())
 }
 
 /// The caller leaves the company.
@@ -183,6 +185,7 @@ pub async fn leave_company(app: &App, actor: &SignedInUser, company_id: Uuid) ->
         write::record(conn, now, activity).await.map(|_| ())
     })
     .await
+    .inspect(|_| app.standings.forget_all())
 }
 
 /// Makes another member Owner and the caller Admin, in one transaction.
@@ -237,6 +240,7 @@ pub async fn transfer_ownership(
         Ok((company, member))
     })
     .await
+    .inspect(|_| app.standings.forget_all())
 }
 
 /// CONFLICT while the user is the only Owner of any company (their account cannot go).

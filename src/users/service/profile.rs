@@ -181,7 +181,8 @@ pub async fn delete_account(app: &App, actor: &SignedInUser, password: &str) -> 
         }
         Ok(())
     })
-    .await?;
+    .await
+    .inspect(|_| app.standings.forget_all())?;
     app.sessions.forget_user(user.id);
     Ok(())
 }

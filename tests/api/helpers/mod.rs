@@ -340,10 +340,15 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let mut server_stopped = stopped;
-        let server = tokio::spawn(guildhall::http::serve(app, listener, async move {
+        let server = tokio::spawn(guildhall::http::serve(app.clone(), listener, async move {
             let _ = server_stopped.changed().await;
         }));
-        Instance { addr, stop, server }
+        Instance {
+            addr,
+            app,
+            stop,
+            server,
+        }
     }
 
     /// Stops the mail worker (so statement counts see only the test's own queries).
@@ -379,6 +384,7 @@ impl Drop for TestApp {
 /// Another server instance on a test's database.
 pub struct Instance {
     pub addr: SocketAddr,
+    pub app: App,
     stop: watch::Sender<bool>,
     server: JoinHandle<anyhow::Result<()>>,
 }
