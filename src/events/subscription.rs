@@ -67,7 +67,7 @@ impl RowChange {
             return Ok(None);
         }
         match rows::get_row(app(ctx), signed_in(ctx)?, self.row_id).await {
-            Ok((record, table, project)) => Ok(Some(DataRow::new(record, Arc::new((table, project))))),
+            Ok(record) => Ok(Some(DataRow::alone(record))),
             Err(err) if err.code == crate::error::ErrorCode::NotFound => Ok(None),
             Err(err) => Err(err.into()),
         }

@@ -34,7 +34,7 @@ use crate::rows::graphql::{RowsMutation, RowsQuery};
 use crate::rows::loader::FirstRowsLoader;
 use crate::sessions::graphql::SessionsMutation;
 use crate::tables::graphql::{TablesMutation, TablesQuery};
-use crate::tables::loader::{FieldsLoader, TablesPageLoader};
+use crate::tables::loader::{FieldsLoader, TableLoader, TablesPageLoader};
 use crate::users::graphql::{UsersMutation, UsersQuery};
 use crate::users::loader::UserLoader;
 
@@ -105,6 +105,7 @@ fn configured(app: &App) -> SchemaBuilder<Query, Mutation, Subscription> {
         .data(DataLoader::new(RoleLoader(app.clone()), tokio::spawn))
         .data(DataLoader::new(RolePermissionsLoader(app.clone()), tokio::spawn))
         .data(DataLoader::new(FieldsLoader(app.clone()), tokio::spawn))
+        .data(DataLoader::new(TableLoader(app.clone()), tokio::spawn))
         .data(DataLoader::new(ModuleLoader(app.clone()), tokio::spawn))
         .data(DataLoader::new(CycleLoader(app.clone()), tokio::spawn))
         .data(DataLoader::new(ProjectLoader(app.clone()), tokio::spawn))

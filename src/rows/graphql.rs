@@ -18,10 +18,12 @@ use super::service::{self, RowCounter, RowPage};
 use super::{export, import};
 use crate::cycles::graphql::Cycle;
 use crate::cycles::loader::CycleLoader;
+use crate::error::AppError;
 use crate::graphql::context::{app, loader, parse_id, signed_in};
 use crate::graphql::import_result::{ImportResult, RowError};
 use crate::projects::model::ProjectRow;
 use crate::tables::graphql::DataTable;
+use crate::tables::loader::TableLoader;
 use crate::tables::model::TableRow;
 use crate::users::graphql::User;
 use crate::users::loader::UserLoader;
@@ -62,13 +64,32 @@ pub type TableOf = Arc<(TableRow, ProjectRow)>;
 /// One row of a data table.
 pub struct DataRow {
     record: RowRecord,
-    table: TableOf,
+    /// Its table with the project, when the row came with them (None: loaded on demand).
+    table: Option<TableOf>,
 }
 
 impl DataRow {
     /// A row of `table`.
     pub fn new(record: RowRecord, table: TableOf) -> Self {
-        Self { record, table }
+        Self {
+            record,
+            table: Some(table),
+        }
+    }
+
+    /// A row read on its own: its table is loaded only when a field asks for it.
+    pub fn alone(record: RowRecord) -> Self {
+        Self { record, table: None }
+    }
+
+    async fn table_of(&self, ctx: &Context<'_>) -> Result<TableOf> {
+        if let Some(table) = &self.table {
+            return Ok(table.clone());
+        }
+        loader::<TableLoader>(ctx)
+            .load_one(self.record.table_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("table").into())
     }
 
     /// The row as stored (restricted values already left out).
@@ -85,8 +106,9 @@ impl DataRow {
         ID(self.record.id.to_string())
     }
 
-    async fn table(&self) -> DataTable {
-        DataTable::new(self.table.0.clone(), self.table.1.clone())
+    async fn table(&self, ctx: &Context<'_>) -> Result<DataTable> {
+        let table = self.table_of(ctx).await?;
+        Ok(DataTable::new(table.0.clone(), table.1.clone()))
     }
 
     /// The reporting cycle the row belongs to, if any.
@@ -95,7 +117,10 @@ impl DataRow {
             return Ok(None);
         };
         let cycle = loader::<CycleLoader>(ctx).load_one(cycle_id).await?;
-        Ok(cycle.map(|c| Cycle::new(c, self.table.1.clone())))
+        let Some(cycle) = cycle else {
+            return Ok(None);
+        };
+        Ok(Some(Cycle::new(cycle, self.table_of(ctx).await?.1.clone())))
     }
 
     /// Field key → value (restricted fields are left out for readers without table:manage).
@@ -285,9 +310,8 @@ pub struct RowsQuery;
 impl RowsQuery {
     /// A row of a table the caller may read; NOT_FOUND for any other id.
     async fn data_row(&self, ctx: &Context<'_>, id: ID) -> Result<Option<DataRow>> {
-        let (record, table, project) =
-            service::get_row(app(ctx), signed_in(ctx)?, parse_id(&id, "row")?).await?;
-        Ok(Some(DataRow::new(record, Arc::new((table, project)))))
+        let record = service::get_row(app(ctx), signed_in(ctx)?, parse_id(&id, "row")?).await?;
+        Ok(Some(DataRow::alone(record)))
     }
 }
 

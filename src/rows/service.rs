@@ -315,22 +315,18 @@ pub async fn insert_rows(
 }
 
 /// A row the caller may read (row:view), with the restricted values they may not see
-/// removed. One query finds the row with its table and project; the caller's standing in
-/// its company comes from memory; a second query reads the restricted field keys, only
+/// removed. One query finds the row with its table's project and company; the caller's
+/// standing there comes from memory; a second query reads the restricted field keys, only
 /// for callers without table:manage.
-pub async fn get_row(
-    app: &App,
-    actor: &SignedInUser,
-    row_id: Uuid,
-) -> AppResult<(RowRecord, TableRow, ProjectRow)> {
+pub async fn get_row(app: &App, actor: &SignedInUser, row_id: Uuid) -> AppResult<RowRecord> {
     actor.require_verified()?;
     let mut conn = app.pool.get().await?;
-    let (row, table, project) = store::find_with_table(&mut conn, row_id)
+    let row = store::find_homed(&mut conn, row_id)
         .await?
         .ok_or_else(|| AppError::not_found("row"))?;
     let permissions = standing_with(app, &mut conn, actor.user_id)
         .await?
-        .project(project.company_id, project.id)
+        .project(row.company_id, row.project_id)
         .ok_or_else(|| AppError::not_found("row"))?;
     if !permissions.allows(Resource::Row, Action::View) {
         return Err(forbidden(Resource::Row, Action::View));
@@ -338,19 +334,9 @@ pub async fn get_row(
     let hidden = if permissions.allows(Resource::Table, Action::Manage) {
         Vec::new()
     } else {
-        store::restricted_keys(&mut conn, table.id).await?
+        store::restricted_keys(&mut conn, row.record.table_id).await?
     };
-    let record = RowRecord {
-        id: row.id,
-        table_id: row.table_id,
-        cycle_id: row.cycle_id,
-        cells: row.cells.to_string(),
-        version: row.version,
-        created_by: row.created_by,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-    };
-    Ok((strip(record, &hidden), table, project))
+    Ok(strip(row.record, &hidden))
 }
 
 /// The first page of a table's rows in the default order, from rows loaded in a batch with

@@ -9,7 +9,7 @@ use diesel::sql_types;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::model::{ImportRow, NewRow, RowRecord};
+use super::model::{HomedRow, ImportRow, NewRow, RowRecord};
 use super::query::{Comparison, Condition, Operator, Order, RowCursor};
 use crate::cycles::model::CycleRow;
 use crate::db::prepared::prepared;
@@ -17,8 +17,6 @@ use crate::db::schema::{
     cycles, data_fields, data_imports, data_row_uniques, data_rows, data_tables, projects,
 };
 use crate::pagination::{Cursor, PageRequest};
-use crate::projects::model::ProjectRow;
-use crate::tables::model::TableRow;
 
 /// The columns of a [`RowRecord`], with `$strip` keys removed from the values.
 const ROW_COLUMNS: &str = "r.id, r.table_id, r.cycle_id, (r.cells - $1::text[])::text AS cells, r.version, \
@@ -195,36 +193,20 @@ pub async fn first_rows(
     .await
 }
 
-/// A row's columns as stored.
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = data_rows)]
-pub struct StoredRow {
-    pub id: Uuid,
-    pub table_id: Uuid,
-    pub cycle_id: Option<Uuid>,
-    pub cells: serde_json::Value,
-    pub version: i32,
-    pub created_by: Option<Uuid>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// A row with its table and project (whose company decides who may read it).
-pub async fn find_with_table(
-    conn: &mut AsyncPgConnection,
-    row_id: Uuid,
-) -> QueryResult<Option<(StoredRow, TableRow, ProjectRow)>> {
-    data_rows::table
-        .inner_join(data_tables::table.inner_join(projects::table))
-        .filter(data_rows::id.eq(row_id))
-        .select((
-            StoredRow::as_select(),
-            TableRow::as_select(),
-            ProjectRow::as_select(),
-        ))
-        .first(conn)
-        .await
-        .optional()
+/// A row with its table's project and company (one kept-prepared query).
+pub async fn find_homed(conn: &mut AsyncPgConnection, row_id: Uuid) -> QueryResult<Option<HomedRow>> {
+    prepared(
+        diesel::sql_query(
+            "SELECT r.id, r.table_id, r.cycle_id, r.cells::text AS cells, r.version, r.created_by, \
+             r.created_at, r.updated_at, t.project_id, p.company_id FROM data_rows r \
+             JOIN data_tables t ON t.id = r.table_id JOIN projects p ON p.id = t.project_id \
+             WHERE r.id = $1",
+        )
+        .bind::<sql_types::Uuid, _>(row_id),
+    )
+    .get_result(conn)
+    .await
+    .optional()
 }
 
 /// Keys of the table's restricted fields.

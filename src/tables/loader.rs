@@ -1,6 +1,7 @@
 //! Batch loaders for a project list's tables and the fields of many tables.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
 use uuid::Uuid;
@@ -9,6 +10,7 @@ use super::model::{FieldRow, TableRow};
 use super::store;
 use crate::app::App;
 use crate::error::AppError;
+use crate::projects::model::ProjectRow;
 
 /// Loads each table's fields, in order, one query per batch.
 pub struct FieldsLoader(pub App);
@@ -55,5 +57,25 @@ impl Loader<(Uuid, i64)> for TablesPageLoader {
             }
         }
         Ok(pages)
+    }
+}
+
+/// Loads tables by id with their projects, one query per batch (a row read by id names
+/// only its table; this answers when a client asks for more of it).
+pub struct TableLoader(pub App);
+
+impl Loader<Uuid> for TableLoader {
+    type Value = Arc<(TableRow, ProjectRow)>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let mut conn = self.0.pool.get().await.map_err(AppError::from)?;
+        let rows = store::tables_by_ids(&mut conn, keys)
+            .await
+            .map_err(AppError::from)?;
+        Ok(rows
+            .into_iter()
+            .map(|(table, project)| (table.id, Arc::new((table, project))))
+            .collect())
     }
 }

@@ -10,6 +10,7 @@ use super::model::{FieldRow, NewTable, SchemaChangeRow, TableRow};
 use crate::db::prepared::prepared;
 use crate::db::schema::{data_fields, data_tables, memberships, projects, schema_changes};
 use crate::pagination::{Cursor, PageRequest};
+use crate::projects::model::ProjectRow;
 
 /// Creates a table.
 pub async fn insert_table(conn: &mut AsyncPgConnection, table: &NewTable<'_>) -> QueryResult<TableRow> {
@@ -197,6 +198,19 @@ pub async fn insert_fields(conn: &mut AsyncPgConnection, fields: &[FieldRow]) ->
         .execute(conn)
         .await
         .map(|_| ())
+}
+
+/// Tables by id with their projects (a deleted table is simply absent).
+pub async fn tables_by_ids(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+) -> QueryResult<Vec<(TableRow, ProjectRow)>> {
+    data_tables::table
+        .inner_join(projects::table)
+        .filter(data_tables::id.eq_any(ids))
+        .select((TableRow::as_select(), ProjectRow::as_select()))
+        .load(conn)
+        .await
 }
 
 /// The table's fields in order.

@@ -379,6 +379,16 @@ async fn a_closed_cycle_and_an_archived_project_are_read_only() {
         .await["insertRows"][0]
         .clone();
     assert_eq!(row["cycle"]["name"], "Q1");
+    let read = t
+        .ok(
+            Some(&s.owner),
+            "query($id: ID!) { dataRow(id: $id) { cycle { name project { name } } table { name } } }",
+            json!({ "id": row["id"] }),
+        )
+        .await;
+    assert_eq!(read["dataRow"]["cycle"]["name"], "Q1");
+    assert_eq!(read["dataRow"]["cycle"]["project"]["name"], "Footprint");
+    assert_eq!(read["dataRow"]["table"]["name"], "Fuel use");
     t.ok(
         Some(&s.owner),
         "mutation($c: ID!) { closeCycle(id: $c) { status } }",
