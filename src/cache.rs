@@ -3,6 +3,7 @@
 //! trusted for a time-to-live; whoever changes the data forgets entries at once, and an
 //! answer read before such a change is never remembered after it (see [`Ticket`]).
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -52,7 +53,11 @@ impl<K: Eq + Hash, V: Clone> FreshCache<K, V> {
     }
 
     /// The answer for `key`, if one was read within the time-to-live.
-    pub fn get(&self, key: &K) -> Option<V> {
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
         let state = self.state();
         let (value, fresh_until) = state.entries.get(key)?;
         (*fresh_until > Instant::now()).then(|| value.clone())

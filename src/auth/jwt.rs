@@ -26,6 +26,13 @@ pub struct AccessClaims {
     pub typ: String,
 }
 
+impl AccessClaims {
+    /// The last second (Unix time) the token is accepted, leeway included.
+    pub fn usable_until(&self) -> i64 {
+        self.exp + LEEWAY_SECS
+    }
+}
+
 /// Signing and verification keys plus the expected issuer, audience and lifetime.
 pub struct JwtKeys {
     encoding: EncodingKey,
@@ -83,7 +90,7 @@ impl JwtKeys {
             .map_err(|_| invalid())?;
         let claims = data.claims;
         let now = now.timestamp();
-        if claims.typ != ACCESS_TYPE || claims.exp + LEEWAY_SECS < now || claims.iat - LEEWAY_SECS > now {
+        if claims.typ != ACCESS_TYPE || claims.usable_until() < now || claims.iat - LEEWAY_SECS > now {
             return Err(invalid());
         }
         Ok(claims)

@@ -1,7 +1,7 @@
-//! A brief memory of sessions found live, so a burst of requests does not read the session
-//! row each time. Changes made by this process (sign-out, revocation, password change,
-//! verification) forget the user's entries at once; another instance's revocation shows
-//! here within the time-to-live.
+//! A brief memory of access tokens found valid for a live session, so a burst of requests
+//! neither checks the token's signature nor reads the session row each time. Changes made
+//! by this process (sign-out, revocation, password change, verification) forget the user's
+//! entries at once; another instance's revocation shows here within the time-to-live.
 
 use std::time::Duration;
 
@@ -14,12 +14,13 @@ use crate::cache::{FreshCache, Ticket};
 #[derive(Clone)]
 struct Entry {
     user: SignedInUser,
-    /// When the session itself ends.
-    expires_at: DateTime<Utc>,
+    /// The earlier of the session's end and the access token's.
+    until: DateTime<Utc>,
 }
 
-/// Sessions recently found live, by session id.
-pub struct SessionCache(FreshCache<Uuid, Entry>);
+/// Access tokens recently found to belong to a live session, by token text: a remembered
+/// token needs neither its signature checked again nor its session read.
+pub struct SessionCache(FreshCache<String, Entry>);
 
 impl SessionCache {
     /// A cache keeping each answer for `ttl` (zero turns it off).
@@ -32,19 +33,20 @@ impl SessionCache {
         self.0.ticket()
     }
 
-    /// The signed-in user of a session found live a moment ago.
-    pub fn get(&self, session_id: Uuid, now: DateTime<Utc>) -> Option<SignedInUser> {
-        let entry = self.0.get(&session_id)?;
-        (entry.expires_at > now).then_some(entry.user)
+    /// The signed-in user of an access token found valid, with a live session, a moment ago.
+    pub fn get(&self, access_token: &str, now: DateTime<Utc>) -> Option<SignedInUser> {
+        let entry = self.0.get(access_token)?;
+        (entry.until > now).then_some(entry.user)
     }
 
-    /// Remembers a session found live, unless some user was forgotten since `ticket`.
-    pub fn put(&self, ticket: Ticket, user: &SignedInUser, expires_at: DateTime<Utc>) {
+    /// Remembers a verified access token of a live session until `until` at the latest,
+    /// unless some user was forgotten since `ticket`.
+    pub fn put(&self, ticket: Ticket, access_token: &str, user: &SignedInUser, until: DateTime<Utc>) {
         let entry = Entry {
             user: user.clone(),
-            expires_at,
+            until,
         };
-        self.0.put(ticket, user.session_id, entry);
+        self.0.put(ticket, access_token.to_owned(), entry);
     }
 
     /// Forgets every session of the user (after a sign-out, revocation or account change).

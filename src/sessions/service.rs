@@ -216,12 +216,10 @@ pub async fn list_sessions(app: &App, actor: &SignedInUser) -> AppResult<Vec<Ses
 /// request so that a revoked session stops working at once.
 pub async fn authenticate(app: &App, access_token: &str) -> AppResult<SignedInUser> {
     let now = app.clock.now();
-    let claims = app.jwt.verify(access_token, now)?;
-    if let Some(user) = app.sessions.get(claims.sid, now)
-        && user.user_id == claims.sub
-    {
+    if let Some(user) = app.sessions.get(access_token, now) {
         return Ok(user);
     }
+    let claims = app.jwt.verify(access_token, now)?;
     let ticket = app.sessions.ticket();
     let mut conn = app.pool.get().await?;
     let Some((session, email_verified)) = store::find_live(&mut conn, claims.sid, now).await? else {
@@ -241,7 +239,9 @@ pub async fn authenticate(app: &App, access_token: &str) -> AppResult<SignedInUs
         session_id: session.id,
         email_verified,
     };
-    app.sessions.put(ticket, &user, session.expires_at);
+    let token_ends = DateTime::from_timestamp(claims.usable_until(), 0).unwrap_or(now);
+    app.sessions
+        .put(ticket, access_token, &user, session.expires_at.min(token_ends));
     Ok(user)
 }
 
