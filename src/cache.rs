@@ -27,7 +27,7 @@ struct State<K, V> {
 
 /// Where the cache stood before an answer was read from the database; handed back to
 /// [`FreshCache::put`], which refuses the answer if anything was forgotten since.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ticket(u64);
 
 impl<K: Eq + Hash, V: Clone> FreshCache<K, V> {

@@ -80,8 +80,9 @@ pub struct Config {
     pub session_cache_secs: u64,
 
     /// Seconds a member's standing (company role, permissions, project grants) is trusted
-    /// without reading it again (0: every request reads it). Changes by any instance are
-    /// announced and apply at once; this bounds staleness if an announcement is lost.
+    /// without reading it again (0: every request reads it). Changes apply at once on the
+    /// instance that made them and on others when they hear the database announce them;
+    /// this bounds staleness if an announcement is lost.
     #[arg(long, env = "STANDING_CACHE_SECS", default_value_t = 30)]
     pub standing_cache_secs: u64,
 

@@ -31,7 +31,7 @@ pub fn spawn(app: App, stop: watch::Receiver<bool>) -> JoinHandle<()> {
 async fn run(app: App, mut stop: watch::Receiver<bool>) {
     let mut backoff = Duration::from_millis(100);
     let mut reconnecting = false;
-    loop {
+    'run: loop {
         match listen(&app).await {
             Ok(mut conn) => {
                 if reconnecting {
@@ -43,7 +43,7 @@ async fn run(app: App, mut stop: watch::Receiver<bool>) {
                     reconnecting = true;
                     tokio::select! {
                         () = tokio::time::sleep(backoff) => {}
-                        _ = stop.changed() => return,
+                        _ = stop.changed() => break 'run,
                     }
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                     continue;
@@ -70,7 +70,7 @@ async fn run(app: App, mut stop: watch::Receiver<bool>) {
                                 break;
                             }
                         },
-                        _ = stop.changed() => return,
+                        _ = stop.changed() => break 'run,
                     }
                 }
             }
@@ -80,10 +80,12 @@ async fn run(app: App, mut stop: watch::Receiver<bool>) {
         reconnecting = true;
         tokio::select! {
             () = tokio::time::sleep(backoff) => {}
-            _ = stop.changed() => return,
+            _ = stop.changed() => break 'run,
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
+    // Nobody hears announcements any more: nothing they could change may be trusted.
+    app.hub.set_listening(false);
 }
 
 async fn listen(app: &App) -> AppResult<AsyncPgConnection> {

@@ -523,6 +523,7 @@ pub async fn register_with_invitation(
             let (session_id, refresh_token) = sessions::open_session(app, conn, user.id, client, now).await?;
             Ok((user, session_id, refresh_token))
         })
-        .await?;
+        .await
+        .inspect(|_| app.standings.forget_all())?;
     sessions::sign_in(app, user, session_id, refresh_token, now)
 }

@@ -1,20 +1,25 @@
 //! The authorizer: what a user may do in a company. Services that change data ask the
 //! member inside their transaction (the real gate); reads and field guards ask the
 //! [`Authorizer`], which answers from the user's remembered standing (see
-//! [`crate::rbac::standing`]), forgotten at once whenever any instance changes it.
+//! [`crate::rbac::standing`]): forgotten on this instance as soon as it commits a change,
+//! and on the others as soon as they hear the database announce it.
 
 use async_graphql::Request;
 use async_graphql::extensions::ExtensionContext;
 
 use async_graphql::{Context, Guard};
+use std::sync::Arc;
+
 use diesel_async::AsyncPgConnection;
+use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use super::catalog::{Action, PermissionSet, Resource, built_in_permissions};
-use super::standing::standing_of;
+use super::standing::{UserStanding, standing_of};
 use super::store;
 use crate::app::App;
 use crate::auth::actor::Actor;
+use crate::cache::Ticket;
 use crate::companies::model::RoleRow;
 use crate::error::{AppError, AppResult};
 use crate::graphql::context::RequestContext;
@@ -39,18 +44,39 @@ pub fn forbidden(resource: Resource, action: Action) -> AppError {
     ))
 }
 
-/// What the caller of one request or websocket operation may do, read from the
-/// remembered [`standing_of`] each time it is asked, so a change shows at once even on a
-/// long-lived subscription.
+/// What the caller of one request or websocket operation may do. It reads the caller's
+/// [`standing_of`] once and keeps it until the shared memory forgets anything, so the many
+/// concurrent checks of one request read it once, and a long-lived subscription sees a
+/// change as soon as this instance hears of it.
 pub struct Authorizer {
     app: App,
     user_id: Option<Uuid>,
+    /// The standing last read, with the memory's marker before reading it.
+    standing: Mutex<Option<(Ticket, Arc<UserStanding>)>>,
 }
 
 impl Authorizer {
     /// An authorizer for one request of `user_id` (None: anonymous, who may do nothing).
     pub fn new(app: App, user_id: Option<Uuid>) -> Self {
-        Self { app, user_id }
+        Self {
+            app,
+            user_id,
+            standing: Mutex::new(None),
+        }
+    }
+
+    /// The caller's standing, read again only when something was forgotten since.
+    async fn standing(&self, user_id: Uuid) -> AppResult<Arc<UserStanding>> {
+        let mut kept = self.standing.lock().await;
+        let marker = self.app.standings.marker();
+        if let Some((seen, standing)) = kept.as_ref()
+            && *seen == marker
+        {
+            return Ok(standing.clone());
+        }
+        let standing = standing_of(&self.app, user_id).await?;
+        *kept = Some((marker, standing.clone()));
+        Ok(standing)
     }
 
     /// An authorizer for the caller of a request (no context: anonymous).
@@ -67,8 +93,11 @@ impl Authorizer {
         let Some(user_id) = self.user_id else {
             return Ok(PermissionSet::default());
         };
-        let standing = standing_of(&self.app, user_id).await?;
-        Ok(standing.company(company_id).unwrap_or_default())
+        Ok(self
+            .standing(user_id)
+            .await?
+            .company(company_id)
+            .unwrap_or_default())
     }
 
     /// The caller's permissions in a project of the company: their company role's plus
@@ -81,8 +110,7 @@ impl Authorizer {
         let Some(user_id) = self.user_id else {
             return Ok(None);
         };
-        let standing = standing_of(&self.app, user_id).await?;
-        Ok(standing.project(company_id, project_id))
+        Ok(self.standing(user_id).await?.project(company_id, project_id))
     }
 
     /// Whether the caller may do `action` to `resource` in the company.

@@ -21,7 +21,7 @@ use uuid::Uuid;
 use super::catalog::{PermissionSet, built_in_permissions};
 use super::store;
 use crate::app::App;
-use crate::cache::FreshCache;
+use crate::cache::{FreshCache, Ticket};
 use crate::companies::model::RoleRow;
 use crate::error::AppResult;
 
@@ -59,6 +59,12 @@ impl Standings {
     /// A memory keeping each user's standing for `ttl` (zero: read it every time).
     pub fn new(ttl: Duration) -> Self {
         Self(FreshCache::new(ttl))
+    }
+
+    /// Where the memory stands: it changes with every forget, so a holder of a standing read
+    /// under one marker knows to read again when the marker moved.
+    pub fn marker(&self) -> Ticket {
+        self.0.ticket()
     }
 
     /// Forgets everyone's standing; called after every commit that changes memberships,

@@ -212,8 +212,9 @@ pub async fn list_sessions(app: &App, actor: &SignedInUser) -> AppResult<Vec<Ses
     Ok(store::list_live_for_user(&mut conn, actor.user_id, app.clock.now()).await?)
 }
 
-/// The signed-in user behind an access token, checked against its live session on every
-/// request so that a revoked session stops working at once.
+/// The signed-in user behind an access token, checked against its live session: a token
+/// seen valid a moment ago is trusted for up to `SESSION_CACHE_SECS`, and this instance's
+/// own sign-outs and revocations forget it at once.
 pub async fn authenticate(app: &App, access_token: &str) -> AppResult<SignedInUser> {
     let now = app.clock.now();
     if let Some(user) = app.sessions.get(access_token, now) {
