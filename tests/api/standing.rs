@@ -104,6 +104,15 @@ async fn sql(t: &TestApp, statement: &str) {
         .expect(statement);
 }
 
+/// Creates the Outsider role (no row:view); its id.
+async fn create_outsider(t: &TestApp, s: &Setup) -> String {
+    let input = json!({ "input": outsider(&s.company.id, false) });
+    t.ok(Some(&s.owner), CREATE_ROLE, input).await["createRole"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// An app whose database no longer announces standing changes: only the instance's own
 /// forgetting after its commits remains, which these tests check.
 async fn unannounced() -> TestApp {
@@ -119,16 +128,7 @@ async fn unannounced() -> TestApp {
 async fn every_change_of_standing_shows_on_the_very_next_read() {
     let t = unannounced().await;
     let s = setup(&t).await;
-    let role = t
-        .ok(
-            Some(&s.owner),
-            CREATE_ROLE,
-            json!({ "input": outsider(&s.company.id, false) }),
-        )
-        .await["createRole"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let role = create_outsider(&t, &s).await;
     let viewer_role = s.company.role("Viewer").to_owned();
     let read = async || read(&t, &s.viewer, &s.row).await;
     let owner = Some(s.owner.as_str());
@@ -249,16 +249,7 @@ async fn a_change_written_straight_into_the_database_is_heard() {
     let t = TestApp::spawn_with(|config| config.standing_cache_secs = 60).await;
     assert!(t.app.hub.until_listening(Duration::from_secs(10)).await);
     let s = setup(&t).await;
-    let role = t
-        .ok(
-            Some(&s.owner),
-            CREATE_ROLE,
-            json!({ "input": outsider(&s.company.id, false) }),
-        )
-        .await["createRole"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let role = create_outsider(&t, &s).await;
     assert_eq!(read(&t, &s.viewer, &s.row).await, "OK");
 
     let update = format!(
