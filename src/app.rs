@@ -16,6 +16,7 @@ use crate::events::hub::Hub;
 use crate::mail::Mailer;
 use crate::rbac::standing::Standings;
 use crate::sessions::cache::SessionCache;
+use crate::tables::homes::TableHomes;
 
 /// Shared handle to the application state; cheap to clone.
 #[derive(Clone)]
@@ -36,6 +37,8 @@ pub struct AppState {
     pub sessions: SessionCache,
     /// Members' standing recently read.
     pub standings: Standings,
+    /// Where tables live (never changes).
+    pub table_homes: TableHomes,
     /// Live subscribers on this instance, by topic.
     pub hub: Hub,
     /// Field index builds run one at a time.
@@ -124,6 +127,7 @@ impl AppBuilder {
             links,
             sessions,
             standings,
+            table_homes: TableHomes::default(),
             hub,
             index_builds: tokio::sync::Mutex::new(()),
             index_pending: std::sync::Mutex::new(std::collections::HashSet::new()),

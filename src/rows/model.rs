@@ -28,18 +28,6 @@ pub struct RowRecord {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A stored row with the project and company of its table (who may read it depends on
-/// them).
-#[derive(Debug, QueryableByName)]
-pub struct HomedRow {
-    #[diesel(embed)]
-    pub record: RowRecord,
-    #[diesel(sql_type = diesel::sql_types::Uuid)]
-    pub project_id: Uuid,
-    #[diesel(sql_type = diesel::sql_types::Uuid)]
-    pub company_id: Uuid,
-}
-
 /// A row to store.
 #[derive(Debug, Insertable)]
 #[diesel(table_name = data_rows)]

@@ -28,6 +28,7 @@ use crate::rbac::authorizer::forbidden;
 use crate::rbac::catalog::PermissionSet;
 use crate::rbac::catalog::{Action, Resource};
 use crate::rbac::standing::standing_with;
+use crate::tables::homes::home_of;
 use crate::tables::model::{FieldRow, FieldType, TableRow};
 use crate::tables::store as table_store;
 
@@ -315,18 +316,21 @@ pub async fn insert_rows(
 }
 
 /// A row the caller may read (row:view), with the restricted values they may not see
-/// removed. One query finds the row with its table's project and company; the caller's
-/// standing there comes from memory; a second query reads the restricted field keys, only
-/// for callers without table:manage.
+/// removed. One query finds the row; where its table lives and the caller's standing there
+/// come from memory; a second query reads the restricted field keys, only for callers
+/// without table:manage.
 pub async fn get_row(app: &App, actor: &SignedInUser, row_id: Uuid) -> AppResult<RowRecord> {
     actor.require_verified()?;
     let mut conn = app.pool.get().await?;
-    let row = store::find_homed(&mut conn, row_id)
+    let row = store::find_row(&mut conn, row_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("row"))?;
+    let home = home_of(app, &mut conn, row.table_id)
         .await?
         .ok_or_else(|| AppError::not_found("row"))?;
     let permissions = standing_with(app, &mut conn, actor.user_id)
         .await?
-        .project(row.company_id, row.project_id)
+        .project(home.company_id, home.project_id)
         .ok_or_else(|| AppError::not_found("row"))?;
     if !permissions.allows(Resource::Row, Action::View) {
         return Err(forbidden(Resource::Row, Action::View));
@@ -334,9 +338,9 @@ pub async fn get_row(app: &App, actor: &SignedInUser, row_id: Uuid) -> AppResult
     let hidden = if permissions.allows(Resource::Table, Action::Manage) {
         Vec::new()
     } else {
-        store::restricted_keys(&mut conn, row.record.table_id).await?
+        store::restricted_keys(&mut conn, row.table_id).await?
     };
-    Ok(strip(row.record, &hidden))
+    Ok(strip(row, &hidden))
 }
 
 /// The first page of a table's rows in the default order, from rows loaded in a batch with

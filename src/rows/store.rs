@@ -9,7 +9,7 @@ use diesel::sql_types;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::model::{HomedRow, ImportRow, NewRow, RowRecord};
+use super::model::{ImportRow, NewRow, RowRecord};
 use super::query::{Comparison, Condition, Operator, Order, RowCursor};
 use crate::cycles::model::CycleRow;
 use crate::db::prepared::prepared;
@@ -193,14 +193,12 @@ pub async fn first_rows(
     .await
 }
 
-/// A row with its table's project and company (one kept-prepared query).
-pub async fn find_homed(conn: &mut AsyncPgConnection, row_id: Uuid) -> QueryResult<Option<HomedRow>> {
+/// A row by id (one kept-prepared query).
+pub async fn find_row(conn: &mut AsyncPgConnection, row_id: Uuid) -> QueryResult<Option<RowRecord>> {
     prepared(
         diesel::sql_query(
-            "SELECT r.id, r.table_id, r.cycle_id, r.cells::text AS cells, r.version, r.created_by, \
-             r.created_at, r.updated_at, t.project_id, p.company_id FROM data_rows r \
-             JOIN data_tables t ON t.id = r.table_id JOIN projects p ON p.id = t.project_id \
-             WHERE r.id = $1",
+            "SELECT id, table_id, cycle_id, cells::text AS cells, version, created_by, created_at, \
+             updated_at FROM data_rows WHERE id = $1",
         )
         .bind::<sql_types::Uuid, _>(row_id),
     )

@@ -3,6 +3,7 @@
 
 pub mod fields;
 pub mod graphql;
+pub mod homes;
 pub mod loader;
 pub mod model;
 pub mod service;
