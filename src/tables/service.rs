@@ -68,7 +68,7 @@ async fn check_reference(
     let table = store::find_for_member(conn, target, actor.user_id, true)
         .await?
         .ok_or_else(not_found)?;
-    if store::company_of(conn, target).await? != Some(company_id) {
+    if store::home_of(conn, target).await?.map(|(_, company)| company) != Some(company_id) {
         return Err(not_found());
     }
     let (_, member) = project_member(conn, table.project_id, actor.user_id, false).await?;

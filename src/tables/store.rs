@@ -41,23 +41,12 @@ pub async fn find_for_member(
     }
 }
 
-/// The project and company a table belongs to (one kept-prepared query).
+/// The project and company a table belongs to.
 pub async fn home_of(conn: &mut AsyncPgConnection, table_id: Uuid) -> QueryResult<Option<(Uuid, Uuid)>> {
     data_tables::table
         .inner_join(projects::table)
         .filter(data_tables::id.eq(table_id))
         .select((data_tables::project_id, projects::company_id))
-        .first(conn)
-        .await
-        .optional()
-}
-
-/// The company a table belongs to.
-pub async fn company_of(conn: &mut AsyncPgConnection, table_id: Uuid) -> QueryResult<Option<Uuid>> {
-    data_tables::table
-        .inner_join(projects::table)
-        .filter(data_tables::id.eq(table_id))
-        .select(projects::company_id)
         .first(conn)
         .await
         .optional()
