@@ -121,10 +121,25 @@ pub struct Notice {
     pub link: Option<String>,
 }
 
+/// The SQL expression taking a stream's transaction lock: `$kind` names the stream, `$owner`
+/// the parameter holding its company or person id. Every writer and every waiter uses this
+/// one text, so they always contend on the same lock.
+macro_rules! stream_lock {
+    ($kind:literal, $owner:literal) => {
+        concat!(
+            "pg_advisory_xact_lock(hashtextextended('",
+            $kind,
+            ":' || ",
+            $owner,
+            "::text, 0))"
+        )
+    };
+}
+
 /// Takes the company's stream lock (the one [`record`] takes) until the transaction ends:
 /// deleting a company's events waits for writers still holding it.
 pub async fn lock_stream(conn: &mut AsyncPgConnection, company_id: Uuid) -> AppResult<()> {
-    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended('activity:' || $1::text, 0))")
+    diesel::sql_query(concat!("SELECT ", stream_lock!("activity", "$1")))
         .bind::<SqlUuid, _>(company_id)
         .execute(conn)
         .await?;
@@ -145,17 +160,17 @@ pub async fn record(conn: &mut AsyncPgConnection, now: DateTime<Utc>, activity: 
     });
     // The lock is taken before the identity is drawn (the insert reads the lock's row), so
     // a company's events commit in `seq` order.
-    let recorded: Recorded = diesel::sql_query(
-        "WITH stream AS MATERIALIZED ( \
-             SELECT pg_advisory_xact_lock(hashtextextended('activity:' || $2::text, 0)) \
-         ), inserted AS ( \
+    let recorded: Recorded = diesel::sql_query(concat!(
+        "WITH stream AS MATERIALIZED (SELECT ",
+        stream_lock!("activity", "$2"),
+        "), inserted AS ( \
              INSERT INTO activity_events (id, company_id, project_id, actor_id, verb, target_type, \
                  target_id, summary, data, visible_with, created_at) \
              SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM stream \
              RETURNING seq \
          ) \
          SELECT inserted.seq FROM inserted CROSS JOIN LATERAL pg_notify($12, 'a:' || $2::text || ':' || inserted.seq) AS sent",
-    )
+    ))
     .bind::<SqlUuid, _>(Uuid::now_v7())
     .bind::<SqlUuid, _>(activity.company_id)
     .bind::<Nullable<SqlUuid>, _>(activity.project_id)
@@ -204,16 +219,16 @@ pub async fn notify(
     notices.sort_by_key(|notice| notice.user_id);
     notices.dedup_by_key(|notice| notice.user_id);
     for notice in notices {
-        diesel::sql_query(
-            "WITH stream AS MATERIALIZED ( \
-                 SELECT pg_advisory_xact_lock(hashtextextended('notifications:' || $2::text, 0)) \
-             ), inserted AS ( \
+        diesel::sql_query(concat!(
+            "WITH stream AS MATERIALIZED (SELECT ",
+            stream_lock!("notifications", "$2"),
+            "), inserted AS ( \
                  INSERT INTO notifications (id, user_id, company_id, kind, title, body, link, created_at) \
                  SELECT $1, $2, $3, $4, $5, $6, $7, $8 FROM stream \
                  RETURNING seq \
              ) \
              SELECT inserted.seq FROM inserted CROSS JOIN LATERAL pg_notify($9, 'n:' || $2::text || ':' || inserted.seq) AS sent",
-        )
+        ))
         .bind::<SqlUuid, _>(Uuid::now_v7())
         .bind::<SqlUuid, _>(notice.user_id)
         .bind::<Nullable<SqlUuid>, _>(notice.company_id)
