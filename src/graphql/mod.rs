@@ -13,7 +13,7 @@ pub mod operations;
 pub mod pipeline;
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder, ValidationMode};
 
 use self::limits::QueryLimits;
 use crate::app::App;
@@ -89,9 +89,9 @@ pub fn build_schema(app: &App) -> GuildhallSchema {
 /// The schema without the extension, for [`operations::HttpOperations`], which takes the
 /// pipeline's steps around execution instead: async-graphql passes every resolved field
 /// through each installed extension, so a 1,000-row answer would pay for it thousands of
-/// times.
-fn build_bare_schema(app: &App) -> GuildhallSchema {
-    configured(app).finish()
+/// times. `validation` picks every rule, or only those a known-good document still needs.
+fn build_bare_schema(app: &App, validation: ValidationMode) -> GuildhallSchema {
+    configured(app).validation_mode(validation).finish()
 }
 
 /// App data, loaders, limits and introspection settings.

@@ -6,8 +6,7 @@
 use std::sync::Arc;
 
 use async_graphql::parser::parse_query;
-use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{BatchRequest, BatchResponse, Request, Response, Value};
+use async_graphql::{BatchRequest, BatchResponse, Request, Response, ValidationMode, Value};
 
 use super::context::RequestContext;
 use super::document_cache::DocumentCache;
@@ -22,6 +21,9 @@ use crate::rbac::authorizer::Authorizer;
 pub struct HttpOperations {
     app: App,
     schema: GuildhallSchema,
+    /// The same schema, running only the checks that depend on more than the document
+    /// (limits, upload placement): for documents that passed full validation before.
+    settled_schema: GuildhallSchema,
     limits: QueryLimits,
     /// Documents that parsed and passed the limits.
     documents: Arc<DocumentCache>,
@@ -32,7 +34,8 @@ impl HttpOperations {
     pub fn new(app: &App) -> Self {
         Self {
             app: app.clone(),
-            schema: build_bare_schema(app),
+            schema: build_bare_schema(app, ValidationMode::Strict),
+            settled_schema: build_bare_schema(app, ValidationMode::Fast),
             limits: QueryLimits::of(&app.config),
             documents: Arc::new(DocumentCache::default()),
         }
@@ -41,23 +44,40 @@ impl HttpOperations {
     /// Runs one operation for the caller `context` describes.
     pub async fn execute(&self, mut request: Request, context: RequestContext) -> Response {
         let request_id = context.request_id.clone();
-        if let Some(document) = self.documents.get(&request.query) {
-            request.set_parsed_query(ExecutableDocument::clone(&document));
-        } else if let Ok(document) = parse_query(&request.query) {
+        let known = match self.documents.get(&request.query) {
+            Some(known) => Some(known),
             // A document that does not parse is left for the schema to report.
-            if let Err(error) = self.limits.check_document(&document) {
-                let mut response = Response::from_errors(vec![error]);
-                finish_response(&mut response, Some(&request_id));
-                return response;
-            }
-            self.documents.put(&request.query, document.clone());
-            request.set_parsed_query(document);
+            None => match parse_query(&request.query) {
+                Ok(document) => {
+                    if let Err(error) = self.limits.check_document(&document) {
+                        let mut response = Response::from_errors(vec![error]);
+                        finish_response(&mut response, Some(&request_id));
+                        return response;
+                    }
+                    Some(self.documents.put(&request.query, document))
+                }
+                Err(_) => None,
+            },
+        };
+        let plain = known
+            .as_ref()
+            .is_some_and(|known| known.takes_plain(&request.variables));
+        let settled = plain && known.as_ref().is_some_and(|known| known.is_validated());
+        if let Some(known) = &known {
+            request.set_parsed_query(known.document.clone());
         }
+        let schema = if settled {
+            &self.settled_schema
+        } else {
+            &self.schema
+        };
         let authorizer = Authorizer::for_caller(self.app.clone(), Some(&context));
-        let mut response = self.schema.execute(request.data(authorizer).data(context)).await;
+        let mut response = schema.execute(request.data(authorizer).data(context)).await;
         // Depth and complexity errors come from validation, before any data.
         if response.data == Value::Null {
             response.errors = self.limits.explain(std::mem::take(&mut response.errors));
+        } else if let Some(known) = known.filter(|_| plain && !settled) {
+            known.mark_validated();
         }
         finish_response(&mut response, Some(&request_id));
         response
