@@ -95,8 +95,9 @@ pub struct Config {
     #[arg(long, env = "WS_PING_SECS", default_value_t = 30)]
     pub ws_ping_secs: u64,
 
-    /// Bytes a websocket reads at once (its read buffer dominates memory per subscriber).
-    #[arg(long, env = "WS_READ_BUFFER", default_value_t = 1024)]
+    /// Bytes a websocket reads at once: its read buffer is held for the connection's life,
+    /// and clients send short messages (a longer one grows it while it is read).
+    #[arg(long, env = "WS_READ_BUFFER", default_value_t = 512)]
     pub ws_read_buffer: usize,
 
     /// Bytes a websocket gathers before writing them out (memory per subscriber).

@@ -19,8 +19,9 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::header::{ORIGIN, SEC_WEBSOCKET_PROTOCOL};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt, future};
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::HttpState;
@@ -63,7 +64,12 @@ pub async fn upgrade(
         .max_message_size(state.app.config.max_body_bytes)
         .read_buffer_size(state.app.config.ws_read_buffer)
         .write_buffer_size(state.app.config.ws_write_buffer)
-        .on_upgrade(move |socket| serve_socket(socket, state, protocol, client))
+        .on_upgrade(move |socket| {
+            // Split before the socket task starts: an async fn keeps its arguments for its
+            // whole life, and the halves are small handles to the shared socket.
+            let (sink, stream) = socket.split();
+            serve_socket(sink, stream, state, protocol, client)
+        })
 }
 
 /// What the connection's authentication decided, shared between the protocol handler and
@@ -76,6 +82,10 @@ struct Credentials {
     holder: Mutex<Option<(Uuid, i64)>>,
     /// The token operations are re-checked with (shared with the connection's data).
     token: Mutex<Option<Arc<ConnectionCredentials>>>,
+    /// The newest token a client sent in a `ping` to renew its sign-in, until the socket
+    /// loop (woken by `renewal_sent`) checks it.
+    renewal: Mutex<Option<String>>,
+    renewal_sent: Notify,
 }
 
 impl Credentials {
@@ -85,6 +95,15 @@ impl Credentials {
 
     fn set_holder(&self, holder: (Uuid, i64)) {
         *self.holder.lock().unwrap_or_else(PoisonError::into_inner) = Some(holder);
+    }
+
+    fn send_renewal(&self, token: String) {
+        *self.renewal.lock().unwrap_or_else(PoisonError::into_inner) = Some(token);
+        self.renewal_sent.notify_one();
+    }
+
+    fn take_renewal(&self) -> Option<String> {
+        self.renewal.lock().unwrap_or_else(PoisonError::into_inner).take()
     }
 }
 
@@ -100,9 +119,15 @@ fn renewal_token(message: &[u8]) -> Option<String> {
         .flatten()
 }
 
-async fn serve_socket(socket: WebSocket, state: HttpState, protocol: WebSocketProtocols, client: ClientInfo) {
-    let (mut sink, stream) = socket.split();
-    let (renewals, mut renewal_tokens) = mpsc::channel::<String>(4);
+async fn serve_socket(
+    mut sink: SplitSink<WebSocket, Message>,
+    stream: SplitStream<WebSocket>,
+    state: HttpState,
+    protocol: WebSocketProtocols,
+    client: ClientInfo,
+) {
+    let credentials = Arc::new(Credentials::default());
+    let renewals = Arc::clone(&credentials);
     let input = stream
         .take_while(|message| future::ready(message.is_ok()))
         .filter_map(move |message| {
@@ -110,7 +135,7 @@ async fn serve_socket(socket: WebSocket, state: HttpState, protocol: WebSocketPr
                 Ok(message @ (Message::Text(_) | Message::Binary(_))) => {
                     let data = message.into_data();
                     if let Some(token) = renewal_token(&data) {
-                        let _ = renewals.try_send(token);
+                        renewals.send_renewal(token);
                     }
                     Some(data)
                 }
@@ -118,7 +143,6 @@ async fn serve_socket(socket: WebSocket, state: HttpState, protocol: WebSocketPr
             })
         });
     let app = state.app.clone();
-    let credentials = Arc::new(Credentials::default());
     let connection_id = Uuid::new_v4().to_string();
     tracing::debug!(connection_id = %connection_id, "websocket opened");
     let init_credentials = Arc::clone(&credentials);
@@ -158,8 +182,11 @@ async fn serve_socket(socket: WebSocket, state: HttpState, protocol: WebSocketPr
                     break;
                 }
             }
-            Some(token) = renewal_tokens.recv() => {
-                renew(&state.app, &credentials, &token).await;
+            () = credentials.renewal_sent.notified() => {
+                if let Some(token) = credentials.take_renewal() {
+                    // Boxed: a rare step, kept out of every idle socket's own size.
+                    Box::pin(renew(&state.app, &credentials, &token)).await;
+                }
             }
             () = tokio::time::sleep(expires_in) => {
                 let frame = CloseFrame {
