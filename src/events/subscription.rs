@@ -1,5 +1,9 @@
 //! The three subscriptions: a person's notifications, a company's activity feed, and the
 //! row changes of one table. Access is checked when subscribing and again for every event.
+//!
+//! Each subscription's setup (access checks, starting position) runs in a boxed future:
+//! async-graphql keeps the resolver's future inside the subscription's stream for as long
+//! as it lives, so an inline setup would cost every open subscription its full size.
 
 use std::sync::Arc;
 
@@ -117,7 +121,7 @@ impl EventsSubscription {
     ) -> Result<impl Stream<Item = Result<Notification>> + use<>> {
         let actor = signed_in(ctx)?;
         let start = start(CursorStream::Notifications, after.as_deref())?;
-        let stream = live::notifications(app(ctx).clone(), actor.user_id, start).await?;
+        let stream = Box::pin(live::notifications(app(ctx).clone(), actor.user_id, start)).await?;
         Ok(stream.map(|item| {
             item.map(|row| Notification(Arc::unwrap_or_clone(row)))
                 .map_err(Into::into)
@@ -133,20 +137,26 @@ impl EventsSubscription {
         after: Option<String>,
     ) -> Result<impl Stream<Item = Result<ActivityEvent>> + use<>> {
         let company_id = parse_id(&company_id, "company")?;
-        let standing = standing(ctx, company_id).await?;
-        let project_id = match project_id {
-            Some(id) => {
-                let (project, _) =
-                    projects::get_project(app(ctx), signed_in(ctx)?, parse_id(&id, "project")?).await?;
-                if project.company_id != company_id {
-                    return Err(AppError::not_found("project").into());
-                }
-                Some(project.id)
-            }
-            None => None,
-        };
         let start = start(CursorStream::Activity, after.as_deref())?;
-        let stream = live::company_events(app(ctx).clone(), standing, start).await?;
+        let (stream, project_id) = Box::pin(async {
+            let standing = standing(ctx, company_id).await?;
+            let project_id = match project_id {
+                Some(id) => {
+                    let (project, _) =
+                        projects::get_project(app(ctx), signed_in(ctx)?, parse_id(&id, "project")?).await?;
+                    if project.company_id != company_id {
+                        return Err(AppError::not_found("project"));
+                    }
+                    Some(project.id)
+                }
+                None => None,
+            };
+            Ok::<_, AppError>((
+                live::company_events(app(ctx).clone(), standing, start).await?,
+                project_id,
+            ))
+        })
+        .await?;
         Ok(stream.filter_map(move |item| {
             let item = match item {
                 Ok(live) if project_id.is_some() && live.event.project_id != project_id => None,
@@ -164,13 +174,16 @@ impl EventsSubscription {
         table_id: ID,
     ) -> Result<impl Stream<Item = Result<RowChange>> + use<>> {
         let table_id = parse_id(&table_id, "table")?;
-        let company_id = {
-            let mut conn = app(ctx).pool.get().await.map_err(AppError::from)?;
-            let access = rows::table_access(&mut conn, signed_in(ctx)?, table_id, Action::View).await?;
-            access.project.company_id
-        };
-        let standing = standing(ctx, company_id).await?;
-        let stream = live::company_events(app(ctx).clone(), standing, Start::Now).await?;
+        let stream = Box::pin(async {
+            let company_id = {
+                let mut conn = app(ctx).pool.get().await?;
+                let access = rows::table_access(&mut conn, signed_in(ctx)?, table_id, Action::View).await?;
+                access.project.company_id
+            };
+            let standing = standing(ctx, company_id).await?;
+            live::company_events(app(ctx).clone(), standing, Start::Now).await
+        })
+        .await?;
         Ok(stream.flat_map(move |item| {
             let changes: Vec<Result<RowChange>> = match item {
                 Ok(live) => live

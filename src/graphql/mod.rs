@@ -82,7 +82,7 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 /// each operation's steps (session re-check, authorizer, limits, error finishing).
 pub fn build_schema(app: &App) -> GuildhallSchema {
     configured(app)
-        .extension(pipeline::Pipeline(QueryLimits::of(&app.config)))
+        .extension(pipeline::Pipeline::new(QueryLimits::of(&app.config)))
         .finish()
 }
 

@@ -1,6 +1,6 @@
 //! The one extension every websocket operation runs through: the session re-check and the
-//! per-operation authorizer before it, the query limits while it is parsed and validated,
-//! and the error finishing on its response. One extension rather than four, because
+//! per-operation authorizer before it, the query limits (and the parsed-document cache)
+//! while it is parsed and validated, and the error finishing on its response. One extension rather than four, because
 //! async-graphql wraps every resolved field in each extension's resolve hook (HTTP takes
 //! the same steps without it: [`super::operations`]).
 
@@ -15,17 +15,37 @@ use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResu
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 
+use super::document_cache::DocumentCache;
 use super::errors::{finish_response, request_id};
 use super::limits::QueryLimits;
 use super::live_session;
 use crate::rbac::authorizer;
 
 /// The request pipeline, configured with the query limits.
-pub struct Pipeline(pub QueryLimits);
+pub struct Pipeline {
+    limits: QueryLimits,
+    /// Documents that parsed and passed the limits. A subscription keeps its document for
+    /// its whole life, and a copy of a cached one is also the smallest: exactly sized lists,
+    /// names shared.
+    documents: Arc<DocumentCache>,
+}
+
+impl Pipeline {
+    /// A pipeline enforcing `limits`, with an empty document cache.
+    pub fn new(limits: QueryLimits) -> Self {
+        Self {
+            limits,
+            documents: Arc::new(DocumentCache::default()),
+        }
+    }
+}
 
 impl ExtensionFactory for Pipeline {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Pipeline(self.0))
+        Arc::new(Pipeline {
+            limits: self.limits,
+            documents: Arc::clone(&self.documents),
+        })
     }
 }
 
@@ -70,9 +90,12 @@ impl Extension for Pipeline {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
+        if let Some(known) = self.documents.get(query) {
+            return Ok(known.document.clone());
+        }
         let document = next.run(ctx, query, variables).await?;
-        self.0.check_document(&document)?;
-        Ok(document)
+        self.limits.check_document(&document)?;
+        Ok(self.documents.put(query, document).document.clone())
     }
 
     async fn validation(
@@ -80,7 +103,7 @@ impl Extension for Pipeline {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx).await.map_err(|errors| self.0.explain(errors))
+        next.run(ctx).await.map_err(|errors| self.limits.explain(errors))
     }
 
     async fn execute(
