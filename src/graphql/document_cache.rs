@@ -12,8 +12,11 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use async_graphql::parser::parse_query;
 use async_graphql::parser::types::{BaseType, DocumentOperations, ExecutableDocument};
-use async_graphql::{Value, Variables};
+use async_graphql::{ServerResult, Value, Variables};
+
+use super::limits::QueryLimits;
 
 /// Queries longer than this are parsed every time.
 const MAX_QUERY_BYTES: usize = 4096;
@@ -81,12 +84,23 @@ pub struct DocumentCache {
 
 impl DocumentCache {
     /// The document parsed earlier from `query`, if any.
-    pub fn get(&self, query: &str) -> Option<Arc<KnownDocument>> {
+    fn get(&self, query: &str) -> Option<Arc<KnownDocument>> {
         self.lock().get(query).cloned()
     }
 
+    /// The document of `query`: the one kept, or a fresh parse that passes `limits` (kept
+    /// then). Errors are the parser's, or the limit the document breaks.
+    pub fn document(&self, query: &str, limits: &QueryLimits) -> ServerResult<Arc<KnownDocument>> {
+        if let Some(known) = self.get(query) {
+            return Ok(known);
+        }
+        let document = parse_query(query)?;
+        limits.check_document(&document)?;
+        Ok(self.put(query, document))
+    }
+
     /// Keeps `document`, parsed from `query`, unless the query is too long to keep.
-    pub fn put(&self, query: &str, document: ExecutableDocument) -> Arc<KnownDocument> {
+    fn put(&self, query: &str, document: ExecutableDocument) -> Arc<KnownDocument> {
         let known = Arc::new(KnownDocument {
             document,
             validated: AtomicBool::new(false),
@@ -108,8 +122,6 @@ impl DocumentCache {
 
 #[cfg(test)]
 mod tests {
-    use async_graphql::parser::parse_query;
-
     use super::*;
 
     fn variables(json: serde_json::Value) -> Variables {

@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use async_graphql::parser::parse_query;
 use async_graphql::{BatchRequest, BatchResponse, Request, Response, ValidationMode, Value};
 
 use super::context::RequestContext;
@@ -44,28 +43,17 @@ impl HttpOperations {
     /// Runs one operation for the caller `context` describes.
     pub async fn execute(&self, mut request: Request, context: RequestContext) -> Response {
         let request_id = context.request_id.clone();
-        let known = match self.documents.get(&request.query) {
-            Some(known) => Some(known),
-            // A document that does not parse is left for the schema to report.
-            None => match parse_query(&request.query) {
-                Ok(document) => {
-                    if let Err(error) = self.limits.check_document(&document) {
-                        let mut response = Response::from_errors(vec![error]);
-                        finish_response(&mut response, Some(&request_id));
-                        return response;
-                    }
-                    Some(self.documents.put(&request.query, document))
-                }
-                Err(_) => None,
-            },
+        let known = match self.documents.document(&request.query, &self.limits) {
+            Ok(known) => known,
+            Err(error) => {
+                let mut response = Response::from_errors(vec![error]);
+                finish_response(&mut response, Some(&request_id));
+                return response;
+            }
         };
-        let plain = known
-            .as_ref()
-            .is_some_and(|known| known.takes_plain(&request.variables));
-        let settled = plain && known.as_ref().is_some_and(|known| known.is_validated());
-        if let Some(known) = &known {
-            request.set_parsed_query(known.document.clone());
-        }
+        let plain = known.takes_plain(&request.variables);
+        let settled = plain && known.is_validated();
+        request.set_parsed_query(known.document.clone());
         let schema = if settled {
             &self.settled_schema
         } else {
@@ -76,7 +64,7 @@ impl HttpOperations {
         // Depth and complexity errors come from validation, before any data.
         if response.data == Value::Null {
             response.errors = self.limits.explain(std::mem::take(&mut response.errors));
-        } else if let Some(known) = known.filter(|_| plain && !settled) {
+        } else if plain && !settled {
             known.mark_validated();
         }
         finish_response(&mut response, Some(&request_id));

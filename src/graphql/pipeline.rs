@@ -1,8 +1,8 @@
 //! The one extension every websocket operation runs through: the session re-check and the
 //! per-operation authorizer before it, the query limits (and the parsed-document cache)
-//! while it is parsed and validated, and the error finishing on its response. One extension rather than four, because
-//! async-graphql wraps every resolved field in each extension's resolve hook (HTTP takes
-//! the same steps without it: [`super::operations`]).
+//! while it is parsed and validated, and the error finishing on its response. One
+//! extension rather than four, because async-graphql wraps every resolved field in each
+//! extension's resolve hook (HTTP takes the same steps without it: [`super::operations`]).
 
 use std::sync::Arc;
 
@@ -83,19 +83,16 @@ impl Extension for Pipeline {
         next.run(ctx, request).await
     }
 
+    /// Parses through the shared document cache instead of `next` (no other extension
+    /// parses).
     async fn parse_query(
         &self,
-        ctx: &ExtensionContext<'_>,
+        _ctx: &ExtensionContext<'_>,
         query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
+        _variables: &Variables,
+        _next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        if let Some(known) = self.documents.get(query) {
-            return Ok(known.document.clone());
-        }
-        let document = next.run(ctx, query, variables).await?;
-        self.limits.check_document(&document)?;
-        Ok(self.documents.put(query, document).document.clone())
+        Ok(self.documents.document(query, &self.limits)?.document.clone())
     }
 
     async fn validation(
