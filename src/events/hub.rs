@@ -9,6 +9,7 @@ use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
 use super::model::{EventRow, NotificationRow, RowChangeRow};
+use super::shared_answer::SharedAnswers;
 
 /// A stream subscribers can follow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -25,6 +26,8 @@ pub struct LiveEvent {
     /// Shared by every subscriber's answer (never copied per subscriber).
     pub event: Arc<EventRow>,
     pub rows: Vec<RowChangeRow>,
+    /// Answers already resolved for subscribers, for others who ask the same.
+    pub answers: SharedAnswers,
 }
 
 /// What a topic carries.

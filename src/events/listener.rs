@@ -153,6 +153,7 @@ pub async fn live_event(conn: &mut AsyncPgConnection, event: super::model::Event
     Ok(LiveEvent {
         event: std::sync::Arc::new(event),
         rows,
+        answers: Default::default(),
     })
 }
 

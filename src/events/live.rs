@@ -128,15 +128,17 @@ impl CompanyFeed {
             }
             if let Some(live) = self.backlog.pop_front() {
                 self.position = live.event.seq;
-                // Boxed: rare, heavy futures stay out of the idle stream's own size.
-                match Box::pin(self.admit(&live)).await {
-                    Ok(true) => return Some(Ok(live)),
-                    Ok(false) => continue,
-                    Err(err) => {
+                if changes_access_of(&live, self.standing.user_id) {
+                    // Boxed: rare, heavy futures stay out of the idle stream's own size.
+                    if let Err(err) = Box::pin(self.reload_standing()).await {
                         self.done = true;
                         return Some(Err(err));
                     }
                 }
+                if self.standing.may_read(&live.event) {
+                    return Some(Ok(live));
+                }
+                continue;
             }
             if self.replaying {
                 match Box::pin(self.replay()).await {
@@ -175,21 +177,19 @@ impl CompanyFeed {
         Ok(())
     }
 
-    /// Whether the member may read `live`, reloading their standing first when the event
-    /// changed it; FORBIDDEN once they no longer belong to the company.
-    async fn admit(&mut self, live: &LiveEvent) -> AppResult<bool> {
-        if changes_access_of(live, self.standing.user_id) {
-            let mut conn = self.app.pool.get().await?;
-            match Standing::load(&mut conn, self.standing.company_id, self.standing.user_id).await? {
-                Some(standing) => self.standing = standing,
-                None => {
-                    return Err(AppError::forbidden(
-                        "you are no longer a member of this company; the subscription has ended",
-                    ));
-                }
+    /// Reloads the member's standing after an event that may have changed it; FORBIDDEN
+    /// once they no longer belong to the company.
+    async fn reload_standing(&mut self) -> AppResult<()> {
+        let mut conn = self.app.pool.get().await?;
+        match Standing::load(&mut conn, self.standing.company_id, self.standing.user_id).await? {
+            Some(standing) => {
+                self.standing = standing;
+                Ok(())
             }
+            None => Err(AppError::forbidden(
+                "you are no longer a member of this company; the subscription has ended",
+            )),
         }
-        Ok(self.standing.may_read(&live.event))
     }
 }
 

@@ -9,6 +9,7 @@ pub mod listener;
 pub mod live;
 pub mod model;
 pub mod service;
+pub mod shared_answer;
 pub mod store;
 pub mod subscription;
 pub mod write;

@@ -14,10 +14,11 @@ use uuid::Uuid;
 
 use super::access::Standing;
 use super::cursor::{self, Stream as CursorStream};
-use super::graphql::{ActivityEvent, Notification};
+use super::graphql::Notification;
 use super::hub::LiveEvent;
 use super::live::{self, Start};
 use super::model::RowChangeRow;
+use super::shared_answer::{LiveActivity, selection_shape};
 use crate::error::{AppError, AppResult};
 use crate::graphql::context::{app, loader, parse_id, signed_in};
 use crate::projects::service as projects;
@@ -135,8 +136,9 @@ impl EventsSubscription {
         company_id: ID,
         project_id: Option<ID>,
         after: Option<String>,
-    ) -> Result<impl Stream<Item = Result<ActivityEvent>> + use<>> {
+    ) -> Result<impl Stream<Item = Result<LiveActivity>> + use<>> {
         let company_id = parse_id(&company_id, "company")?;
+        let shape = selection_shape(ctx);
         let start = start(CursorStream::Activity, after.as_deref())?;
         let (stream, project_id) = Box::pin(async {
             let standing = standing(ctx, company_id).await?;
@@ -160,7 +162,10 @@ impl EventsSubscription {
         Ok(stream.filter_map(move |item| {
             let item = match item {
                 Ok(live) if project_id.is_some() && live.event.project_id != project_id => None,
-                Ok(live) => Some(Ok(ActivityEvent(Arc::clone(&live.event)))),
+                Ok(live) => Some(Ok(LiveActivity {
+                    live,
+                    shape: shape.clone(),
+                })),
                 Err(err) => Some(Err(err.into())),
             };
             std::future::ready(item)

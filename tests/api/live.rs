@@ -504,3 +504,100 @@ async fn the_legacy_graphql_ws_protocol_streams_activity_too() {
         Received::Closed(frame) => panic!("closed: {frame:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn subscribers_asking_the_same_share_an_answer_and_each_gets_exactly_what_they_asked() {
+    let t = TestApp::spawn().await;
+    let owner = t.verified_user("owner@example.com", "Olga").await;
+    let company = t.create_company(&owner, "Acme").await;
+    let ann = t
+        .member(&owner, &company, "ann@example.com", "Ann", "Editor")
+        .await;
+    let plain = "subscription($c: ID!) { activity(companyId: $c) { verb summary } }";
+    let skipping =
+        "subscription($c: ID!, $s: Boolean!) { activity(companyId: $c) { verb summary @skip(if: $s) } }";
+    let fragment = "subscription($c: ID!, $i: Boolean!) { activity(companyId: $c) { verb ...Said @include(if: $i) } } \
+                    fragment Said on ActivityEvent { said: summary cursor }";
+    let reaching = "subscription($c: ID!) { activity(companyId: $c) { verb summary actor { name } } }";
+    let subscribers = [
+        (
+            &owner,
+            plain,
+            json!({ "c": company.id }),
+            json!(["verb", "summary"]),
+        ),
+        (
+            &ann,
+            plain,
+            json!({ "c": company.id }),
+            json!(["verb", "summary"]),
+        ),
+        (
+            &owner,
+            skipping,
+            json!({ "c": company.id, "s": true }),
+            json!(["verb"]),
+        ),
+        (
+            &ann,
+            skipping,
+            json!({ "c": company.id, "s": false }),
+            json!(["verb", "summary"]),
+        ),
+        (
+            &owner,
+            fragment,
+            json!({ "c": company.id, "i": true }),
+            json!(["verb", "said", "cursor"]),
+        ),
+        (
+            &ann,
+            fragment,
+            json!({ "c": company.id, "i": false }),
+            json!(["verb"]),
+        ),
+        (
+            &ann,
+            reaching,
+            json!({ "c": company.id }),
+            json!(["verb", "summary", "actor"]),
+        ),
+    ];
+    let mut sockets = Vec::new();
+    for (token, query, variables, _) in &subscribers {
+        let mut ws = WsClient::connect(t.addr, token).await;
+        ws.subscribe("feed", query, variables.clone()).await;
+        sockets.push(ws);
+    }
+    // Once every subscription is live, one event reaches them all at once.
+    let warm_up = t.create_project(&owner, &company, "Warm-up").await;
+    for ws in &mut sockets {
+        assert_eq!(next_event(ws).await["verb"], "project.created");
+    }
+    t.ok(
+        Some(&owner),
+        "mutation($id: ID!) { updateProject(id: $id, name: \"Footprint\") { id } }",
+        json!({ "id": warm_up }),
+    )
+    .await;
+    for (ws, (_, _, _, keys)) in sockets.iter_mut().zip(&subscribers) {
+        let event = next_event(ws).await;
+        let mut got: Vec<&str> = event.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut wanted: Vec<&str> = keys
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap())
+            .collect();
+        got.sort_unstable();
+        wanted.sort_unstable();
+        assert_eq!(got, wanted, "{event}");
+        assert_eq!(event["verb"], "project.updated");
+        if let Some(summary) = event.get("summary").or_else(|| event.get("said")) {
+            assert!(summary.as_str().unwrap().contains("Footprint"), "{event}");
+        }
+        if let Some(actor) = event.get("actor") {
+            assert_eq!(actor["name"], "Olga", "{event}");
+        }
+    }
+}

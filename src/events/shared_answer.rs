@@ -1,0 +1,152 @@
+//! One answer per live event for every activity subscriber who asks the same of it.
+//!
+//! When a selection reads only the event's own fields (its cursor, verb, summary, data…),
+//! the answer depends on nothing but the event: every subscriber allowed to read the event
+//! gets the same value. The first subscriber to receive an event resolves it as usual and
+//! leaves the answer on the event; the others with the same selection take a copy instead
+//! of resolving it again. A selection that reaches beyond the event (its project, actor or
+//! company, whose answers depend on the reader) is resolved for each subscriber.
+
+use std::borrow::Cow;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_graphql::parser::types::{Directive, Field, Selection, SelectionSet, TypeCondition};
+use async_graphql::registry::Registry;
+use async_graphql::{Context, ContextSelectionSet, OutputType, Positioned, ServerResult, Value};
+
+use super::graphql::ActivityEvent;
+use super::hub::LiveEvent;
+
+/// ActivityEvent fields whose answer is the same for everyone who may read the event.
+const EVENT_OWN_FIELDS: &[&str] = &[
+    "__typename",
+    "id",
+    "cursor",
+    "verb",
+    "targetType",
+    "targetId",
+    "summary",
+    "data",
+    "createdAt",
+];
+
+/// How many different selections one event keeps answers for.
+const SHAPES_PER_EVENT: usize = 8;
+
+/// The answers already given for one live event, by selection shape.
+#[derive(Debug, Default)]
+pub struct SharedAnswers(Mutex<Vec<(Arc<str>, Value)>>);
+
+impl SharedAnswers {
+    fn get(&self, shape: &str) -> Option<Value> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find(|(kept, _)| **kept == *shape)
+            .map(|(_, value)| value.clone())
+    }
+
+    fn keep(&self, shape: &Arc<str>, value: &Value) {
+        let mut answers = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if answers.len() < SHAPES_PER_EVENT && !answers.iter().any(|(kept, _)| kept == shape) {
+            answers.push((Arc::clone(shape), value.clone()));
+        }
+    }
+}
+
+/// What an activity subscription's selection reads of each event, when that is only the
+/// event's own fields: the response keys and field names in order. None when any part of
+/// it depends on the reader (or on anything else).
+pub fn selection_shape(ctx: &Context<'_>) -> Option<Arc<str>> {
+    let mut shape = String::new();
+    // `item` and `query_env` are the running operation's own field and fragments; they are
+    // read rather than `ctx.field()`, which drops the directives of fragment spreads.
+    describe(ctx, &ctx.item.node.selection_set.node, &mut shape, 0)?;
+    Some(shape.into())
+}
+
+/// Fragments may nest; deeper than this is not worth sharing.
+const MAX_FRAGMENT_DEPTH: usize = 4;
+
+fn describe(ctx: &Context<'_>, set: &SelectionSet, shape: &mut String, depth: usize) -> Option<()> {
+    if depth > MAX_FRAGMENT_DEPTH {
+        return None;
+    }
+    for selection in &set.items {
+        match &selection.node {
+            Selection::Field(field) => {
+                undirected(&field.node.directives)?;
+                own_field(&field.node)?;
+                let key = field.node.response_key().node.as_str();
+                shape.push_str(key);
+                shape.push(':');
+                shape.push_str(field.node.name.node.as_str());
+                shape.push(',');
+            }
+            Selection::FragmentSpread(spread) => {
+                undirected(&spread.node.directives)?;
+                let fragment = ctx.query_env.fragments.get(&spread.node.fragment_name.node)?;
+                on_activity_event(Some(&fragment.node.type_condition))?;
+                describe(ctx, &fragment.node.selection_set.node, shape, depth + 1)?;
+            }
+            Selection::InlineFragment(inline) => {
+                undirected(&inline.node.directives)?;
+                on_activity_event(inline.node.type_condition.as_ref())?;
+                describe(ctx, &inline.node.selection_set.node, shape, depth + 1)?;
+            }
+        }
+    }
+    Some(())
+}
+
+/// A field of the event itself: one of its own, with no arguments or sub-selection.
+fn own_field(field: &Field) -> Option<()> {
+    let plain = EVENT_OWN_FIELDS.contains(&field.name.node.as_str())
+        && field.arguments.is_empty()
+        && field.selection_set.node.items.is_empty();
+    plain.then_some(())
+}
+
+fn on_activity_event(condition: Option<&Positioned<TypeCondition>>) -> Option<()> {
+    match condition {
+        None => Some(()),
+        Some(condition) => (condition.node.on.node.as_str() == "ActivityEvent").then_some(()),
+    }
+}
+
+/// Directives other than `@skip` and `@include` (which async-graphql has already applied
+/// and removed by now) may change an answer in ways a shape does not describe.
+fn undirected(directives: &[Positioned<Directive>]) -> Option<()> {
+    directives.is_empty().then_some(())
+}
+
+/// An activity event on its way to one subscriber, answered from the event's shared
+/// answers when the subscriber's selection has a shape.
+pub struct LiveActivity {
+    pub live: Arc<LiveEvent>,
+    pub shape: Option<Arc<str>>,
+}
+
+impl OutputType for LiveActivity {
+    fn type_name() -> Cow<'static, str> {
+        ActivityEvent::type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        ActivityEvent::create_type_info(registry)
+    }
+
+    async fn resolve(&self, ctx: &ContextSelectionSet<'_>, field: &Positioned<Field>) -> ServerResult<Value> {
+        let event = ActivityEvent(Arc::clone(&self.live.event));
+        let Some(shape) = &self.shape else {
+            return event.resolve(ctx, field).await;
+        };
+        if let Some(value) = self.live.answers.get(shape) {
+            return Ok(value);
+        }
+        let value = event.resolve(ctx, field).await?;
+        self.live.answers.keep(shape, &value);
+        Ok(value)
+    }
+}
