@@ -20,7 +20,7 @@ use axum::http::header::{ORIGIN, SEC_WEBSOCKET_PROTOCOL};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt, future};
+use futures_util::{FutureExt, SinkExt, StreamExt, future};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
@@ -165,14 +165,16 @@ async fn serve_socket(
         });
         tokio::select! {
             message = messages.next() => match message {
-                Some(WsMessage::Text(text)) => {
-                    if sink.send(Message::Text(text.into())).await.is_err() {
+                Some(WsMessage::Text(text)) => match write_ready(&mut sink, text, &mut messages).await {
+                    AfterBatch::Continue => {}
+                    AfterBatch::Close(code, reason) => {
+                        close(&mut sink, &credentials, code, reason).await;
                         break;
                     }
-                }
+                    AfterBatch::Stop => break,
+                },
                 Some(WsMessage::Close(code, reason)) => {
-                    let code = if credentials.refused.load(Ordering::Relaxed) { FORBIDDEN } else { code };
-                    let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+                    close(&mut sink, &credentials, code, reason).await;
                     break;
                 }
                 None => break,
@@ -203,6 +205,75 @@ async fn serve_socket(
             }
         }
     }
+}
+
+/// Most messages written in one go before the socket is flushed.
+const WRITE_BATCH: usize = 64;
+
+/// What follows a batch of writes.
+enum AfterBatch {
+    /// Wait for more.
+    Continue,
+    /// The protocol handler asked to close the socket.
+    Close(u16, String),
+    /// The socket is gone, or the operations ended.
+    Stop,
+}
+
+/// Writes `first` and whatever further messages are ready at once (up to [`WRITE_BATCH`]),
+/// then flushes once: a subscriber that is behind gets its backlog in a few writes rather
+/// than one per event.
+async fn write_ready<M>(
+    sink: &mut SplitSink<WebSocket, Message>,
+    first: String,
+    messages: &mut std::pin::Pin<&mut M>,
+) -> AfterBatch
+where
+    M: futures_util::Stream<Item = WsMessage>,
+{
+    let mut next = Some(first);
+    let mut written = 0;
+    let mut after = AfterBatch::Continue;
+    while let Some(text) = next.take() {
+        if sink.feed(Message::Text(text.into())).await.is_err() {
+            return AfterBatch::Stop;
+        }
+        written += 1;
+        if written == WRITE_BATCH {
+            break;
+        }
+        match messages.next().now_or_never() {
+            Some(Some(WsMessage::Text(text))) => next = Some(text),
+            Some(Some(WsMessage::Close(code, reason))) => after = AfterBatch::Close(code, reason),
+            Some(None) => after = AfterBatch::Stop,
+            None => {}
+        }
+    }
+    if sink.flush().await.is_err() {
+        return AfterBatch::Stop;
+    }
+    after
+}
+
+/// Sends the close frame the protocol handler asked for (4403 when connection_init was
+/// refused).
+async fn close(
+    sink: &mut SplitSink<WebSocket, Message>,
+    credentials: &Credentials,
+    code: u16,
+    reason: String,
+) {
+    let code = if credentials.refused.load(Ordering::Relaxed) {
+        FORBIDDEN
+    } else {
+        code
+    };
+    let _ = sink
+        .send(Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        })))
+        .await;
 }
 
 /// Extends the socket's sign-in with a fresh token of the same user; anything else is
