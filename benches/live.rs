@@ -70,11 +70,14 @@ fn args() -> Args {
     }
 }
 
-fn rss_kb(pid: u32) -> u64 {
+/// A figure of the server's /proc status, in kB: `RssAnon` (its heap and stacks) or `VmRSS`
+/// (also the mapped binary's code pages, which the server touches as new code paths first
+/// run and which no subscription owns).
+fn status_kb(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     status
         .lines()
-        .find(|l| l.starts_with("VmRSS:"))
+        .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1))
         .unwrap()
         .parse()
@@ -181,6 +184,15 @@ async fn gql(client: &reqwest::Client, args: &Args, query: &str, variables: Valu
         .unwrap()
 }
 
+/// Waits until `count` subscribers are acknowledged (or failed), then a moment more for
+/// their subscriptions to be set up.
+async fn settle(shared: &Shared, count: usize) {
+    while shared.acked.load(Ordering::Relaxed) + shared.errors.load(Ordering::Relaxed) < count {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -195,13 +207,18 @@ async fn main() {
     let shared = Arc::new(Shared::default());
     let client = reqwest::Client::new();
 
-    // 1. Memory per subscription (the server's resident memory before and after).
-    let before = rss_kb(args.pid);
+    // 1. Memory per subscription: the server's memory before, halfway and after. The second
+    //    half's growth is the cost of one more subscription, whatever memory the server had
+    //    already touched and freed before the first (which the first ones reuse).
+    let memory = || (status_kb(args.pid, "RssAnon:"), status_kb(args.pid, "VmRSS:"));
+    let before = memory();
     let mut tasks = Vec::with_capacity(args.subscribers);
     let counters: Vec<Arc<AtomicU64>> = (0..args.subscribers)
         .map(|_| Arc::new(AtomicU64::new(0)))
         .collect();
     let started = Instant::now();
+    let half = args.subscribers / 2;
+    let mut halfway = before;
     for (n, counter) in counters.iter().enumerate() {
         tasks.push(tokio::spawn(subscriber(
             Arc::clone(&args),
@@ -215,20 +232,29 @@ async fn main() {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }
+        if n + 1 == half {
+            settle(&shared, half).await;
+            halfway = memory();
+        }
     }
-    while shared.acked.load(Ordering::Relaxed) + shared.errors.load(Ordering::Relaxed) < args.subscribers {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let after = rss_kb(args.pid);
+    settle(&shared, args.subscribers).await;
+    let after = memory();
+    let per = |from: u64, to: u64, count: usize| to.saturating_sub(from) as f64 / count as f64;
     println!(
-        "subscriptions: {} open in {:.1} s, {} errors; server RSS {} MB -> {} MB: {:.1} KB per subscription",
+        "subscriptions: {} open in {:.1} s, {} errors; server heap (RssAnon) {} -> {} -> {} MB: {:.1} KB per \
+         subscription over the second half, {:.1} KB over all; all resident memory (VmRSS) {} -> {} MB: {:.1} KB \
+         per subscription over all",
         shared.acked.load(Ordering::Relaxed),
         started.elapsed().as_secs_f64(),
         shared.errors.load(Ordering::Relaxed),
-        before / 1024,
-        after / 1024,
-        (after.saturating_sub(before)) as f64 / args.subscribers as f64
+        before.0 / 1024,
+        halfway.0 / 1024,
+        after.0 / 1024,
+        per(halfway.0, after.0, args.subscribers - half),
+        per(before.0, after.0, args.subscribers),
+        before.1 / 1024,
+        after.1 / 1024,
+        per(before.1, after.1, args.subscribers),
     );
 
     if args.connect_only {
