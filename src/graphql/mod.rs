@@ -7,6 +7,7 @@ pub mod document_cache;
 pub mod errors;
 pub mod guards;
 pub mod import_result;
+pub mod inline_variables;
 pub mod limits;
 pub mod live_session;
 pub mod operations;

@@ -4,7 +4,7 @@
 //! extension rather than four, because async-graphql wraps every resolved field in each
 //! extension's resolve hook (HTTP takes the same steps without it: [`super::operations`]).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
@@ -15,8 +15,9 @@ use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResu
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 
-use super::document_cache::DocumentCache;
+use super::document_cache::{DocumentCache, KnownDocument};
 use super::errors::{finish_response, request_id};
+use super::inline_variables::inline_subscription_variables;
 use super::limits::QueryLimits;
 use super::live_session;
 use crate::rbac::authorizer;
@@ -28,25 +29,39 @@ pub struct Pipeline {
     /// its whole life, and a copy of a cached one is also the smallest: exactly sized lists,
     /// names shared.
     documents: Arc<DocumentCache>,
+    /// This request's document with its variables written in, from `prepare_request` to
+    /// `parse_query` (see [`inline_subscription_variables`]); boxed, as every running
+    /// subscription keeps its extensions.
+    inlined: Mutex<Option<Box<ExecutableDocument>>>,
+    /// This request's kept document, marked validated once its validation passes.
+    parsed: Mutex<Option<Arc<KnownDocument>>>,
 }
 
 impl Pipeline {
     /// A pipeline enforcing `limits`, with an empty document cache.
     pub fn new(limits: QueryLimits) -> Self {
+        Self::sharing(limits, Arc::new(DocumentCache::default()))
+    }
+
+    fn sharing(limits: QueryLimits, documents: Arc<DocumentCache>) -> Self {
         Self {
             limits,
-            documents: Arc::new(DocumentCache::default()),
+            documents,
+            inlined: Mutex::new(None),
+            parsed: Mutex::new(None),
         }
     }
 }
 
 impl ExtensionFactory for Pipeline {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Pipeline {
-            limits: self.limits,
-            documents: Arc::clone(&self.documents),
-        })
+        Arc::new(Pipeline::sharing(self.limits, Arc::clone(&self.documents)))
     }
+}
+
+/// Locks a slot of one request's state (a panic elsewhere leaves it usable).
+fn slot<T>(slot: &Mutex<T>) -> MutexGuard<'_, T> {
+    slot.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[async_graphql::async_trait::async_trait]
@@ -80,11 +95,19 @@ impl Extension for Pipeline {
     ) -> ServerResult<Request> {
         live_session::recheck(ctx).await?;
         authorizer::attach(ctx, &mut request);
+        if !request.variables.is_empty()
+            && let Ok(known) = self.documents.document(&request.query, &self.limits)
+            && known.is_validated()
+            && let Some(document) = inline_subscription_variables(&known.document, &request.variables)
+        {
+            request.variables = Variables::default();
+            *slot(&self.inlined) = Some(Box::new(document));
+        }
         next.run(ctx, request).await
     }
 
     /// Parses through the shared document cache instead of `next` (no other extension
-    /// parses).
+    /// parses), or takes the document `prepare_request` wrote the variables into.
     async fn parse_query(
         &self,
         _ctx: &ExtensionContext<'_>,
@@ -92,7 +115,13 @@ impl Extension for Pipeline {
         _variables: &Variables,
         _next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        Ok(self.documents.document(query, &self.limits)?.document.clone())
+        if let Some(document) = slot(&self.inlined).take() {
+            return Ok(*document);
+        }
+        let known = self.documents.document(query, &self.limits)?;
+        let document = known.document.clone();
+        *slot(&self.parsed) = Some(known);
+        Ok(document)
     }
 
     async fn validation(
@@ -100,7 +129,14 @@ impl Extension for Pipeline {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx).await.map_err(|errors| self.limits.explain(errors))
+        let validated = next
+            .run(ctx)
+            .await
+            .map_err(|errors| self.limits.explain(errors))?;
+        if let Some(known) = slot(&self.parsed).take() {
+            known.mark_validated();
+        }
+        Ok(validated)
     }
 
     async fn execute(

@@ -513,12 +513,13 @@ async fn subscribers_asking_the_same_share_an_answer_and_each_gets_exactly_what_
     let ann = t
         .member(&owner, &company, "ann@example.com", "Ann", "Editor")
         .await;
-    let plain = "subscription($c: ID!) { activity(companyId: $c) { verb summary } }";
-    let skipping =
-        "subscription($c: ID!, $s: Boolean!) { activity(companyId: $c) { verb summary @skip(if: $s) } }";
-    let fragment = "subscription($c: ID!, $i: Boolean!) { activity(companyId: $c) { verb ...Said @include(if: $i) } } \
-                    fragment Said on ActivityEvent { said: summary cursor }";
-    let reaching = "subscription($c: ID!) { activity(companyId: $c) { verb summary actor { name } } }";
+    let start = newest_cursor(&t, &owner, &company.id).await;
+    let plain = "subscription($c: ID!, $a: String) { activity(companyId: $c, after: $a) { verb summary } }";
+    let skipping = "subscription($c: ID!, $a: String, $s: Boolean!) { activity(companyId: $c, after: $a) { \
+                    verb summary @skip(if: $s) } }";
+    let fragment = "subscription($c: ID!, $a: String, $i: Boolean!) { activity(companyId: $c, after: $a) { \
+                    verb ...Said @include(if: $i) } } fragment Said on ActivityEvent { said: summary cursor }";
+    let reaching = "subscription($c: ID!, $a: String) { activity(companyId: $c, after: $a) { verb summary actor { name } } }";
     let subscribers = [
         (
             &owner,
@@ -565,11 +566,13 @@ async fn subscribers_asking_the_same_share_an_answer_and_each_gets_exactly_what_
     ];
     let mut sockets = Vec::new();
     for (token, query, variables, _) in &subscribers {
+        let mut variables = variables.clone();
+        variables["a"] = start.clone();
         let mut ws = WsClient::connect(t.addr, token).await;
-        ws.subscribe("feed", query, variables.clone()).await;
+        ws.subscribe("feed", query, variables).await;
         sockets.push(ws);
     }
-    // Once every subscription is live, one event reaches them all at once.
+    // One event reaches them all (replayed or live), then another goes to all of them at once.
     let warm_up = t.create_project(&owner, &company, "Warm-up").await;
     for ws in &mut sockets {
         assert_eq!(next_event(ws).await["verb"], "project.created");
@@ -599,5 +602,21 @@ async fn subscribers_asking_the_same_share_an_answer_and_each_gets_exactly_what_
         if let Some(actor) = event.get("actor") {
             assert_eq!(actor["name"], "Olga", "{event}");
         }
+    }
+    // A document that passed validation is still refused with values of the wrong type.
+    sockets[0]
+        .subscribe("bad", plain, json!({ "c": company.id, "a": 7 }))
+        .await;
+    match sockets[0].receive().await {
+        Received::Message(refused) => {
+            assert_eq!(refused["id"], "bad", "{refused}");
+            assert_eq!(error_code(&refused["payload"]), "BAD_USER_INPUT", "{refused}");
+            let message = refused["payload"]["errors"][0]["message"].as_str().unwrap();
+            assert!(
+                message.contains("Invalid value for argument \"after\""),
+                "{refused}"
+            );
+        }
+        Received::Closed(frame) => panic!("closed: {frame:?}"),
     }
 }
