@@ -22,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{FutureExt, SinkExt, StreamExt, future};
 use tokio::sync::Notify;
+use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::HttpState;
@@ -155,31 +156,42 @@ async fn serve_socket(
         .keepalive_timeout(None);
     futures_util::pin_mut!(messages);
     let mut shutdown = state.shutdown.clone();
-    let far_future = Duration::from_secs(365 * 24 * 3600);
     let ping_every = Duration::from_secs(state.app.config.ws_ping_secs.max(1));
-    let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+    let mut next_ping = Instant::now() + ping_every;
     loop {
-        let expires_in = credentials.holder().map_or(far_future, |(_, exp)| {
+        // One timer serves both the next keep-alive ping and the token's expiry.
+        let expires_at = credentials.holder().map(|(_, exp)| {
             let left = exp - state.app.clock.now().timestamp();
-            Duration::from_secs(u64::try_from(left).unwrap_or(0))
+            Instant::now() + Duration::from_secs(u64::try_from(left).unwrap_or(0))
         });
+        let wake = expires_at.map_or(next_ping, |at| at.min(next_ping));
         tokio::select! {
             message = messages.next() => match message {
-                Some(WsMessage::Text(text)) => match write_ready(&mut sink, text, &mut messages).await {
+                // Boxed: a batch's state stays out of every idle socket's own size.
+                Some(WsMessage::Text(text)) => match Box::pin(write_ready(&mut sink, text, &mut messages)).await {
                     AfterBatch::Continue => {}
                     AfterBatch::Close(code, reason) => {
-                        close(&mut sink, &credentials, code, reason).await;
+                        Box::pin(close(&mut sink, &credentials, code, reason)).await;
                         break;
                     }
                     AfterBatch::Stop => break,
                 },
                 Some(WsMessage::Close(code, reason)) => {
-                    close(&mut sink, &credentials, code, reason).await;
+                    Box::pin(close(&mut sink, &credentials, code, reason)).await;
                     break;
                 }
                 None => break,
             },
-            _ = pings.tick() => {
+            () = tokio::time::sleep_until(wake) => {
+                if expires_at.is_some_and(|at| at <= Instant::now()) {
+                    let frame = CloseFrame {
+                        code: UNAUTHORIZED,
+                        reason: "the access token expired; reconnect with a fresh one".into(),
+                    };
+                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    break;
+                }
+                next_ping = Instant::now() + ping_every;
                 if sink.send(Message::Ping(Default::default())).await.is_err() {
                     break;
                 }
@@ -189,14 +201,6 @@ async fn serve_socket(
                     // Boxed: a rare step, kept out of every idle socket's own size.
                     Box::pin(renew(&state.app, &credentials, &token)).await;
                 }
-            }
-            () = tokio::time::sleep(expires_in) => {
-                let frame = CloseFrame {
-                    code: UNAUTHORIZED,
-                    reason: "the access token expired; reconnect with a fresh one".into(),
-                };
-                let _ = sink.send(Message::Close(Some(frame))).await;
-                break;
             }
             _ = shutdown.changed() => {
                 let frame = CloseFrame { code: GOING_AWAY, reason: "server shutting down".into() };
