@@ -97,7 +97,7 @@ pub struct Config {
 
     /// Bytes a websocket reads at once: its read buffer is held for the connection's life,
     /// and clients send short messages (a longer one grows it while it is read).
-    #[arg(long, env = "WS_READ_BUFFER", default_value_t = 512)]
+    #[arg(long, env = "WS_READ_BUFFER", default_value_t = 256)]
     pub ws_read_buffer: usize,
 
     /// Bytes a websocket gathers before writing them out (memory per subscriber).
