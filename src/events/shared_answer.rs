@@ -146,7 +146,95 @@ impl OutputType for LiveActivity {
             return Ok(value);
         }
         let value = event.resolve(ctx, field).await?;
-        self.live.answers.keep(shape, &value);
+        // An event only this subscriber holds (a replayed one) has nobody to share with.
+        if Arc::strong_count(&self.live) > 1 {
+            self.live.answers.keep(shape, &value);
+        }
         Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_graphql::{EmptyMutation, Object, Schema, Subscription};
+    use futures_util::{Stream, StreamExt};
+
+    use super::*;
+
+    struct Query;
+
+    #[Object]
+    impl Query {
+        async fn ready(&self) -> bool {
+            true
+        }
+    }
+
+    /// The shapes subscriptions were given, in order.
+    #[derive(Default)]
+    struct Shapes(Mutex<Vec<Option<String>>>);
+
+    /// An `activity` subscription that only records its selection's shape.
+    struct Probe;
+
+    #[Subscription]
+    impl Probe {
+        async fn activity(&self, ctx: &Context<'_>) -> impl Stream<Item = ActivityEvent> + use<> {
+            let shape = selection_shape(ctx).map(|shape| shape.to_string());
+            ctx.data_unchecked::<Arc<Shapes>>().0.lock().unwrap().push(shape);
+            futures_util::stream::empty()
+        }
+    }
+
+    async fn shape_of(query: &str) -> Option<String> {
+        let shapes = Arc::new(Shapes::default());
+        let schema = Schema::build(Query, EmptyMutation, Probe)
+            .data(Arc::clone(&shapes))
+            .finish();
+        let answers: Vec<_> = schema.execute_stream(query).collect().await;
+        assert!(
+            answers.iter().all(|answer| answer.errors.is_empty()),
+            "{answers:?}"
+        );
+        shapes.0.lock().unwrap().pop().expect("subscribed")
+    }
+
+    #[tokio::test]
+    async fn a_selection_of_the_events_own_fields_has_a_shape_of_its_keys_and_fields() {
+        assert_eq!(
+            shape_of("subscription { activity { __typename cursor verb } }")
+                .await
+                .as_deref(),
+            Some("__typename:__typename,cursor:cursor,verb:verb,")
+        );
+        assert_eq!(
+            shape_of(
+                "subscription { activity { said: summary ...F ... on ActivityEvent { data } } } \
+                 fragment F on ActivityEvent { createdAt targetId }"
+            )
+            .await
+            .as_deref(),
+            Some("said:summary,createdAt:createdAt,targetId:targetId,data:data,")
+        );
+        assert_eq!(
+            shape_of("subscription { activity { verb @skip(if: true) summary } }")
+                .await
+                .as_deref(),
+            Some("summary:summary,"),
+            "async-graphql drops skipped fields before the resolver runs"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_selection_reaching_beyond_the_event_has_no_shape() {
+        for reaching in ["project { id }", "actor { name }", "company { id }"] {
+            let query = format!("subscription {{ activity {{ verb {reaching} }} }}");
+            assert_eq!(shape_of(&query).await, None, "{reaching}");
+        }
+        let through_fragment =
+            "subscription { activity { ...F } } fragment F on ActivityEvent { actor { id } }";
+        assert_eq!(shape_of(through_fragment).await, None);
     }
 }

@@ -520,6 +520,7 @@ async fn subscribers_asking_the_same_share_an_answer_and_each_gets_exactly_what_
     let fragment = "subscription($c: ID!, $a: String, $i: Boolean!) { activity(companyId: $c, after: $a) { \
                     verb ...Said @include(if: $i) } } fragment Said on ActivityEvent { said: summary cursor }";
     let reaching = "subscription($c: ID!, $a: String) { activity(companyId: $c, after: $a) { verb summary actor { name } } }";
+    let guarded = "subscription($c: ID!, $a: String) { activity(companyId: $c, after: $a) { verb actor { totpEnabled } } }";
     let subscribers = [
         (
             &owner,
@@ -563,6 +564,19 @@ async fn subscribers_asking_the_same_share_an_answer_and_each_gets_exactly_what_
             json!({ "c": company.id }),
             json!(["verb", "summary", "actor"]),
         ),
+        // Whether the actor's two-factor status shows depends on the reader (owners see it).
+        (
+            &owner,
+            guarded,
+            json!({ "c": company.id }),
+            json!(["verb", "actor"]),
+        ),
+        (
+            &ann,
+            guarded,
+            json!({ "c": company.id }),
+            json!(["verb", "actor"]),
+        ),
     ];
     let mut sockets = Vec::new();
     for (token, query, variables, _) in &subscribers {
@@ -575,7 +589,10 @@ async fn subscribers_asking_the_same_share_an_answer_and_each_gets_exactly_what_
     // One event reaches them all (replayed or live), then another goes to all of them at once.
     let warm_up = t.create_project(&owner, &company, "Warm-up").await;
     for ws in &mut sockets {
-        assert_eq!(next_event(ws).await["verb"], "project.created");
+        assert_eq!(
+            ws.next_payload().await["data"]["activity"]["verb"],
+            "project.created"
+        );
     }
     t.ok(
         Some(&owner),
@@ -583,8 +600,11 @@ async fn subscribers_asking_the_same_share_an_answer_and_each_gets_exactly_what_
         json!({ "id": warm_up }),
     )
     .await;
+    let mut answers = Vec::new();
     for (ws, (_, _, _, keys)) in sockets.iter_mut().zip(&subscribers) {
-        let event = next_event(ws).await;
+        let answer = ws.next_payload().await;
+        answers.push(answer.clone());
+        let event = answer["data"]["activity"].clone();
         let mut got: Vec<&str> = event.as_object().unwrap().keys().map(String::as_str).collect();
         let mut wanted: Vec<&str> = keys
             .as_array()
@@ -599,9 +619,24 @@ async fn subscribers_asking_the_same_share_an_answer_and_each_gets_exactly_what_
         if let Some(summary) = event.get("summary").or_else(|| event.get("said")) {
             assert!(summary.as_str().unwrap().contains("Footprint"), "{event}");
         }
-        if let Some(actor) = event.get("actor") {
-            assert_eq!(actor["name"], "Olga", "{event}");
+        if let Some(name) = event.pointer("/actor/name") {
+            assert_eq!(name, "Olga", "{event}");
         }
+    }
+    assert_eq!(
+        answers[7]["data"]["activity"]["actor"]["totpEnabled"], false,
+        "{}",
+        answers[7]
+    );
+    assert!(answers[7]["errors"].is_null(), "{}", answers[7]);
+    assert!(
+        answers[8]["data"]["activity"]["actor"]["totpEnabled"].is_null(),
+        "{}",
+        answers[8]
+    );
+    assert_eq!(error_code(&answers[8]), "FORBIDDEN", "{}", answers[8]);
+    for answer in &answers[..7] {
+        assert!(answer["errors"].is_null(), "{answer}");
     }
     // A document that passed validation is still refused with values of the wrong type.
     sockets[0]
