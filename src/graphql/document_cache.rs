@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_graphql::parser::parse_query;
-use async_graphql::parser::types::{BaseType, DocumentOperations, ExecutableDocument};
-use async_graphql::{ServerResult, Value, Variables};
+use async_graphql::parser::types::{BaseType, DocumentOperations, ExecutableDocument, OperationDefinition};
+use async_graphql::{Positioned, ServerResult, Value, Variables};
 
 use super::limits::QueryLimits;
 
@@ -26,34 +26,44 @@ const MAX_ENTRIES: usize = 512;
 /// A parsed document and what earlier requests proved about it.
 pub struct KnownDocument {
     pub document: ExecutableDocument,
-    /// A request with plain variable values passed full validation.
+    /// A request passed full validation: the rules that judge the document alone (every
+    /// rule but the one about values) hold for it, whatever values later requests bring.
     validated: AtomicBool,
 }
 
 impl KnownDocument {
     /// Whether `variables` are plain for this document: then one request that passed full
-    /// validation with plain values speaks for every later one with plain values.
+    /// validation speaks for every later one with plain values.
     pub fn takes_plain(&self, variables: &Variables) -> bool {
         plain_values(&self.document, variables)
     }
 
-    /// Whether a request with plain values passed full validation.
+    /// Whether a request passed full validation.
     pub fn is_validated(&self) -> bool {
         self.validated.load(Ordering::Relaxed)
     }
 
-    /// Records that a request with plain values passed full validation.
+    /// Records that a request passed full validation.
     pub fn mark_validated(&self) {
         self.validated.store(true, Ordering::Relaxed);
     }
 }
 
-/// Whether the document has one operation, every variable it declares is a built-in scalar
+/// The document's one operation (named or not); None when it holds several.
+pub fn only_operation(document: &ExecutableDocument) -> Option<&Positioned<OperationDefinition>> {
+    match &document.operations {
+        DocumentOperations::Single(operation) => Some(operation),
+        DocumentOperations::Multiple(operations) if operations.len() == 1 => operations.values().next(),
+        DocumentOperations::Multiple(_) => None,
+    }
+}
+
+/// Whether the document has one operation (named or not), every variable it declares is a built-in scalar
 /// (not a list), and every value given is of that scalar's own JSON kind (no nulls): then
 /// no value can fail the argument rule, whatever position the variable is used in (the
 /// position itself is checked by the rules that judge the document alone).
 fn plain_values(document: &ExecutableDocument, variables: &Variables) -> bool {
-    let DocumentOperations::Single(operation) = &document.operations else {
+    let Some(operation) = only_operation(document) else {
         return false;
     };
     operation.node.variable_definitions.iter().all(|definition| {
@@ -84,7 +94,7 @@ pub struct DocumentCache {
 
 impl DocumentCache {
     /// The document parsed earlier from `query`, if any.
-    fn get(&self, query: &str) -> Option<Arc<KnownDocument>> {
+    pub fn get(&self, query: &str) -> Option<Arc<KnownDocument>> {
         self.lock().get(query).cloned()
     }
 

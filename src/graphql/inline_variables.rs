@@ -5,8 +5,9 @@
 //!
 //! Only documents that already passed full validation with their variables are rewritten
 //! (their variables are used only where their declared types are allowed), and only with
-//! values of each variable's own declared built-in scalar type: then every literal stands
-//! where its variable was allowed, and the rewritten document is validated again anyway.
+//! values of each variable's own declared built-in scalar type, or null for a nullable
+//! variable without a default: then every literal stands where its variable was allowed,
+//! and the rewritten document is validated again anyway.
 
 use std::collections::HashMap;
 
@@ -15,19 +16,19 @@ use async_graphql::parser::types::{
 };
 use async_graphql::{Name, Positioned, Value, Variables};
 
+use super::document_cache::only_operation;
+
 /// The values to write in, by variable name.
 type Literals = HashMap<Name, Value>;
 
-/// `document`'s single subscription with `variables` written in as literals, and no
-/// variables declared; None unless it has one, declaring variables whose values are all
-/// plain (see [`literal_of`]).
+/// `document`'s only operation, a subscription (named or not), with `variables` written in
+/// as literals and no variables declared; None unless the document holds just that,
+/// declaring variables whose values are all plain (see [`literal_of`]).
 pub fn inline_subscription_variables(
     document: &ExecutableDocument,
     variables: &Variables,
 ) -> Option<ExecutableDocument> {
-    let DocumentOperations::Single(operation) = &document.operations else {
-        return None;
-    };
+    let operation = only_operation(document)?;
     if operation.node.ty != OperationType::Subscription || operation.node.variable_definitions.is_empty() {
         return None;
     }
@@ -47,8 +48,9 @@ pub fn inline_subscription_variables(
         literals.insert(definition.name.node.clone(), literal_of(type_name, value)?);
     }
     let mut inlined = document.clone();
-    let DocumentOperations::Single(operation) = &mut inlined.operations else {
-        return None;
+    let operation = match &mut inlined.operations {
+        DocumentOperations::Single(operation) => operation,
+        DocumentOperations::Multiple(operations) => operations.values_mut().next()?,
     };
     operation.node.variable_definitions = Vec::new();
     inline_directives(&mut operation.node.directives, &literals)?;
@@ -135,9 +137,7 @@ mod tests {
     }
 
     fn arguments_of_first_field(document: &ExecutableDocument) -> Vec<(String, String)> {
-        let DocumentOperations::Single(operation) = &document.operations else {
-            panic!("one operation");
-        };
+        let operation = only_operation(document).expect("one operation");
         let Selection::Field(field) = &operation.node.selection_set.node.items[0].node else {
             panic!("a field");
         };
@@ -159,9 +159,7 @@ mod tests {
             json!({ "c": "42", "a": null, "f": true }),
         )
         .expect("inlined");
-        let DocumentOperations::Single(operation) = &document.operations else {
-            panic!("one operation");
-        };
+        let operation = only_operation(&document).expect("one operation");
         assert!(operation.node.variable_definitions.is_empty());
         assert_eq!(
             arguments_of_first_field(&document),
@@ -176,6 +174,19 @@ mod tests {
         );
         let printed = format!("{document:?}");
         assert!(!printed.contains("Variable("), "{printed}");
+    }
+
+    #[test]
+    fn a_named_subscription_is_written_in_too() {
+        let document = inline(
+            "subscription Feed($c: ID!) { feed(companyId: $c) { id } }",
+            json!({ "c": "42" }),
+        )
+        .expect("inlined");
+        assert_eq!(
+            arguments_of_first_field(&document),
+            [("companyId".to_owned(), "\"42\"".to_owned())]
+        );
     }
 
     #[test]
@@ -205,6 +216,14 @@ mod tests {
         assert!(
             inline("subscription { feed(v: $v) { id } }", json!({ "v": "1" })).is_none(),
             "no variables declared"
+        );
+        assert!(
+            inline(
+                "subscription Feed($v: ID!) { feed(v: $v) { id } } subscription Other { feed { id } }",
+                json!({ "v": "1" })
+            )
+            .is_none(),
+            "several operations"
         );
     }
 }

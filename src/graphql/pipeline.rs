@@ -96,7 +96,7 @@ impl Extension for Pipeline {
         live_session::recheck(ctx).await?;
         authorizer::attach(ctx, &mut request);
         if !request.variables.is_empty()
-            && let Ok(known) = self.documents.document(&request.query, &self.limits)
+            && let Some(known) = self.documents.get(&request.query)
             && known.is_validated()
             && let Some(document) = inline_subscription_variables(&known.document, &request.variables)
         {
