@@ -353,11 +353,15 @@ async fn main() {
     let counts: Vec<u64> = kept.iter().map(|c| c.load(Ordering::Relaxed)).collect();
     let complete = counts.iter().filter(|c| **c == total).count();
     println!(
-        "sustained: {} mutations in {:.1} s ({:.0}/s, {} failed) with {} subscribers: {} received every event \
-         (min {}, max {}) {:.1} s after the last mutation; {} resumed by cursor after falling behind",
+        "sustained: {} mutations scheduled at {}/s for {} s ({:.0}/s over those {} s, the last answered at {:.1} s, \
+         {} failed) with {} subscribers: {} received every event (min {}, max {}) {:.1} s after the last mutation; \
+         {} resumed by cursor after falling behind",
         total,
+        args.rate,
+        args.seconds,
+        total as f64 / args.seconds as f64,
+        args.seconds,
         elapsed,
-        total as f64 / elapsed,
         failed.load(Ordering::Relaxed),
         args.sustained_subscribers,
         complete,
