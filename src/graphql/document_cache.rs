@@ -178,6 +178,12 @@ mod tests {
         ] {
             assert!(!known.takes_plain(&variables(odd.clone())), "{odd} is not plain");
         }
+        let named = "query Row($id: ID!) { dataRow(id: $id) { id } }";
+        let known = DocumentCache::default().put(named, parse_query(named).expect("parses"));
+        assert!(
+            known.takes_plain(&variables(serde_json::json!({ "id": "x" }))),
+            "a named operation"
+        );
     }
 
     #[test]

@@ -514,7 +514,8 @@ async fn subscribers_asking_the_same_share_an_answer_and_each_gets_exactly_what_
         .member(&owner, &company, "ann@example.com", "Ann", "Editor")
         .await;
     let start = newest_cursor(&t, &owner, &company.id).await;
-    let plain = "subscription($c: ID!, $a: String) { activity(companyId: $c, after: $a) { verb summary } }";
+    let plain =
+        "subscription Feed($c: ID!, $a: String) { activity(companyId: $c, after: $a) { verb summary } }";
     let skipping = "subscription($c: ID!, $a: String, $s: Boolean!) { activity(companyId: $c, after: $a) { \
                     verb summary @skip(if: $s) } }";
     let fragment = "subscription($c: ID!, $a: String, $i: Boolean!) { activity(companyId: $c, after: $a) { \
