@@ -10,7 +10,7 @@ use guildhall::events::live::{self, Start};
 use serde_json::{Value, json};
 
 use crate::helpers::ws::{Received, WsClient};
-use crate::helpers::{TestApp, error_code};
+use crate::helpers::{Company, TestApp, error_code};
 
 const ACTIVITY: &str = "subscription($c: ID!, $a: String) { activity(companyId: $c, after: $a) { id cursor verb summary actor { name } } }";
 const FEED: &str = "query($c: ID!, $n: Int) { company(id: $c) { activity(first: $n) { edges { cursor node { id verb } } } } }";
@@ -34,6 +34,16 @@ async fn fuel_table(t: &TestApp, token: &str, project: &str) -> String {
         .as_str()
         .unwrap()
         .to_owned()
+}
+
+/// Olga's company Acme, with Ann as an Editor: (Olga's token, Acme, Ann's token).
+async fn acme_with_an_editor(t: &TestApp) -> (String, Company, String) {
+    let owner = t.verified_user("owner@example.com", "Olga").await;
+    let company = t.create_company(&owner, "Acme").await;
+    let ann = t
+        .member(&owner, &company, "ann@example.com", "Ann", "Editor")
+        .await;
+    (owner, company, ann)
 }
 
 async fn next_event(ws: &mut WsClient) -> Value {
@@ -195,11 +205,7 @@ async fn replay_and_live_meet_with_no_gap_and_no_repeat() {
 #[tokio::test(flavor = "multi_thread")]
 async fn notifications_and_row_changes_arrive_live() {
     let t = TestApp::spawn().await;
-    let owner = t.verified_user("owner@example.com", "Olga").await;
-    let company = t.create_company(&owner, "Acme").await;
-    let ann = t
-        .member(&owner, &company, "ann@example.com", "Ann", "Editor")
-        .await;
+    let (owner, company, ann) = acme_with_an_editor(&t).await;
     let project = t.create_project(&owner, &company, "Footprint").await;
     let table = fuel_table(&t, &owner, &project).await;
 
@@ -290,11 +296,7 @@ async fn a_change_through_one_instance_reaches_a_subscriber_on_another() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_removed_member_stops_receiving_with_forbidden() {
     let t = TestApp::spawn().await;
-    let owner = t.verified_user("owner@example.com", "Olga").await;
-    let company = t.create_company(&owner, "Acme").await;
-    let ann = t
-        .member(&owner, &company, "ann@example.com", "Ann", "Editor")
-        .await;
+    let (owner, company, ann) = acme_with_an_editor(&t).await;
     let start = newest_cursor(&t, &ann, &company.id).await;
     let mut ws = WsClient::connect(t.addr, &ann).await;
     ws.subscribe("feed", ACTIVITY, json!({ "c": company.id, "a": start }))
@@ -508,11 +510,7 @@ async fn the_legacy_graphql_ws_protocol_streams_activity_too() {
 #[tokio::test(flavor = "multi_thread")]
 async fn subscribers_asking_the_same_share_an_answer_and_each_gets_exactly_what_they_asked() {
     let t = TestApp::spawn().await;
-    let owner = t.verified_user("owner@example.com", "Olga").await;
-    let company = t.create_company(&owner, "Acme").await;
-    let ann = t
-        .member(&owner, &company, "ann@example.com", "Ann", "Editor")
-        .await;
+    let (owner, company, ann) = acme_with_an_editor(&t).await;
     let start = newest_cursor(&t, &owner, &company.id).await;
     let plain =
         "subscription Feed($c: ID!, $a: String) { activity(companyId: $c, after: $a) { verb summary } }";
@@ -522,66 +520,28 @@ async fn subscribers_asking_the_same_share_an_answer_and_each_gets_exactly_what_
                     verb ...Said @include(if: $i) } } fragment Said on ActivityEvent { said: summary cursor }";
     let reaching = "subscription($c: ID!, $a: String) { activity(companyId: $c, after: $a) { verb summary actor { name } } }";
     let guarded = "subscription($c: ID!, $a: String) { activity(companyId: $c, after: $a) { verb actor { totpEnabled } } }";
-    let subscribers = [
-        (
-            &owner,
-            plain,
-            json!({ "c": company.id }),
-            json!(["verb", "summary"]),
-        ),
-        (
-            &ann,
-            plain,
-            json!({ "c": company.id }),
-            json!(["verb", "summary"]),
-        ),
-        (
-            &owner,
-            skipping,
-            json!({ "c": company.id, "s": true }),
-            json!(["verb"]),
-        ),
-        (
-            &ann,
-            skipping,
-            json!({ "c": company.id, "s": false }),
-            json!(["verb", "summary"]),
-        ),
+    // (reader, query, variables beside the company and cursor, the keys of the answer)
+    let subscribers: [(&String, &str, Value, &[&str]); 9] = [
+        (&owner, plain, json!({}), &["verb", "summary"]),
+        (&ann, plain, json!({}), &["verb", "summary"]),
+        (&owner, skipping, json!({ "s": true }), &["verb"]),
+        (&ann, skipping, json!({ "s": false }), &["verb", "summary"]),
         (
             &owner,
             fragment,
-            json!({ "c": company.id, "i": true }),
-            json!(["verb", "said", "cursor"]),
+            json!({ "i": true }),
+            &["verb", "said", "cursor"],
         ),
-        (
-            &ann,
-            fragment,
-            json!({ "c": company.id, "i": false }),
-            json!(["verb"]),
-        ),
-        (
-            &ann,
-            reaching,
-            json!({ "c": company.id }),
-            json!(["verb", "summary", "actor"]),
-        ),
+        (&ann, fragment, json!({ "i": false }), &["verb"]),
+        (&ann, reaching, json!({}), &["verb", "summary", "actor"]),
         // Whether the actor's two-factor status shows depends on the reader (owners see it).
-        (
-            &owner,
-            guarded,
-            json!({ "c": company.id }),
-            json!(["verb", "actor"]),
-        ),
-        (
-            &ann,
-            guarded,
-            json!({ "c": company.id }),
-            json!(["verb", "actor"]),
-        ),
+        (&owner, guarded, json!({}), &["verb", "actor"]),
+        (&ann, guarded, json!({}), &["verb", "actor"]),
     ];
     let mut sockets = Vec::new();
     for (token, query, variables, _) in &subscribers {
         let mut variables = variables.clone();
+        variables["c"] = json!(company.id);
         variables["a"] = start.clone();
         let mut ws = WsClient::connect(t.addr, token).await;
         ws.subscribe("feed", query, variables).await;
@@ -607,12 +567,7 @@ async fn subscribers_asking_the_same_share_an_answer_and_each_gets_exactly_what_
         answers.push(answer.clone());
         let event = answer["data"]["activity"].clone();
         let mut got: Vec<&str> = event.as_object().unwrap().keys().map(String::as_str).collect();
-        let mut wanted: Vec<&str> = keys
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|k| k.as_str().unwrap())
-            .collect();
+        let mut wanted = keys.to_vec();
         got.sort_unstable();
         wanted.sort_unstable();
         assert_eq!(got, wanted, "{event}");
