@@ -1,7 +1,8 @@
 //! GraphQL over websockets (graphql-transport-ws and the legacy graphql-ws), with the
 //! access token in the connection_init payload (a refused one closes with 4403, an expired
-//! one with 4401 unless a `ping` carrying a fresh token renewed it), an Origin allowlist,
-//! keep-alive pings, and a proper close frame when the server shuts down.
+//! one with 4401 unless a `ping` carrying a fresh token renewed it, and so does a session
+//! found ended at a keep-alive ping), an Origin allowlist, keep-alive pings, and a proper
+//! close frame when the server shuts down.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,6 +30,7 @@ use super::HttpState;
 use super::client::client_info;
 use crate::app::App;
 use crate::auth::actor::{Actor, ClientInfo};
+use crate::error::ErrorCode;
 use crate::graphql::context::RequestContext;
 use crate::graphql::live_session::ConnectionCredentials;
 use crate::sessions::service as sessions;
@@ -192,6 +194,15 @@ async fn serve_socket(
                     break;
                 }
                 next_ping = Instant::now() + ping_every;
+                // Boxed: a step of its own, kept out of every idle socket's own size.
+                if !Box::pin(session_still_live(&state.app, &credentials)).await {
+                    let frame = CloseFrame {
+                        code: UNAUTHORIZED,
+                        reason: "the session has ended; sign in again".into(),
+                    };
+                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    break;
+                }
                 if sink.send(Message::Ping(Default::default())).await.is_err() {
                     break;
                 }
@@ -278,6 +289,26 @@ async fn close(
             reason: reason.into(),
         })))
         .await;
+}
+
+/// Whether the socket's sign-in still stands, checked at every ping: its session may have
+/// ended since (logout, a password reset, revocation), which otherwise only the next
+/// operation would notice while running subscriptions went on. Anonymous sockets have
+/// none to lose, and a failure to check (the database away) closes nothing.
+async fn session_still_live(app: &App, credentials: &Credentials) -> bool {
+    let token = credentials
+        .token
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()
+        .map(|connection| connection.access_token());
+    match token {
+        None => true,
+        Some(token) => match sessions::authenticate(app, &token).await {
+            Ok(_) => true,
+            Err(err) => err.code != ErrorCode::Unauthenticated,
+        },
+    }
 }
 
 /// Extends the socket's sign-in with a fresh token of the same user; anything else is

@@ -611,3 +611,37 @@ async fn subscribers_asking_the_same_share_an_answer_and_each_gets_exactly_what_
         Received::Closed(frame) => panic!("closed: {frame:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_socket_whose_session_ended_is_closed_at_the_next_ping() {
+    let t = TestApp::spawn_with(|config| config.ws_ping_secs = 1).await;
+    let (owner, company, _) = acme_with_an_editor(&t).await;
+    let start = newest_cursor(&t, &owner, &company.id).await;
+    let other_session = t.login("owner@example.com", crate::helpers::PASSWORD).await.0;
+    let mut ended = WsClient::connect(t.addr, &owner).await;
+    ended
+        .subscribe("feed", ACTIVITY, json!({ "c": company.id, "a": start }))
+        .await;
+    let mut kept = WsClient::connect(t.addr, &other_session).await;
+    kept.subscribe("feed", ACTIVITY, json!({ "c": company.id, "a": start }))
+        .await;
+
+    t.ok(Some(&owner), "mutation { logout }", json!({})).await;
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match ended.receive().await {
+                Received::Closed(frame) => return frame,
+                Received::Message(message) => assert_eq!(message["type"], "next", "{message}"),
+            }
+        }
+    })
+    .await
+    .expect("the socket is closed within a few pings")
+    .expect("with a close frame");
+    assert_eq!(u16::from(closed.code), 4401, "{closed:?}");
+    assert!(closed.reason.contains("session has ended"), "{closed:?}");
+    // The same person's other session keeps its socket and its subscription.
+    kept.wait_for_ping().await;
+    t.create_project(&other_session, &company, "Footprint").await;
+    assert_eq!(next_event(&mut kept).await["verb"], "project.created");
+}
