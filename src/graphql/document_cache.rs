@@ -58,10 +58,10 @@ pub fn only_operation(document: &ExecutableDocument) -> Option<&Positioned<Opera
     }
 }
 
-/// Whether the document has one operation (named or not), every variable it declares is a built-in scalar
-/// (not a list), and every value given is of that scalar's own JSON kind (no nulls): then
-/// no value can fail the argument rule, whatever position the variable is used in (the
-/// position itself is checked by the rules that judge the document alone).
+/// Whether the document has one operation (named or not), every variable it declares is a
+/// built-in scalar (not a list), and every value given is of that scalar's own JSON kind
+/// (no nulls): then no value can fail the argument rule, whatever position the variable is
+/// used in (the position itself is checked by the rules that judge the document alone).
 fn plain_values(document: &ExecutableDocument, variables: &Variables) -> bool {
     let Some(operation) = only_operation(document) else {
         return false;
@@ -73,14 +73,20 @@ fn plain_values(document: &ExecutableDocument, variables: &Variables) -> bool {
         let Some(value) = variables.get(&definition.node.name.node) else {
             return BUILT_IN_SCALARS.contains(&type_name.as_str());
         };
-        match (type_name.as_str(), value) {
-            ("ID" | "String", Value::String(_))
-            | ("Boolean", Value::Boolean(_))
-            | ("Float", Value::Number(_)) => true,
-            ("Int", Value::Number(n)) => n.as_i64().is_some_and(|n| i32::try_from(n).is_ok()),
-            _ => false,
-        }
+        of_its_own_kind(type_name, value)
     })
+}
+
+/// Whether `value` is of the built-in scalar `type_name`'s own JSON kind (an Int within
+/// 32 bits); false for null and for any other type.
+pub fn of_its_own_kind(type_name: &str, value: &Value) -> bool {
+    match (type_name, value) {
+        ("ID" | "String", Value::String(_))
+        | ("Boolean", Value::Boolean(_))
+        | ("Float", Value::Number(_)) => true,
+        ("Int", Value::Number(n)) => n.as_i64().is_some_and(|n| i32::try_from(n).is_ok()),
+        _ => false,
+    }
 }
 
 /// The scalars whose values [`plain_values`] knows.

@@ -16,7 +16,7 @@ use async_graphql::parser::types::{
 };
 use async_graphql::{Name, Positioned, Value, Variables};
 
-use super::document_cache::only_operation;
+use super::document_cache::{of_its_own_kind, only_operation};
 
 /// The values to write in, by variable name.
 type Literals = HashMap<Name, Value>;
@@ -65,15 +65,7 @@ pub fn inline_subscription_variables(
 /// `value` as a literal of the built-in scalar `type_name`, when it is of that scalar's
 /// own JSON kind (or null); None for anything else, which keeps its variable.
 fn literal_of(type_name: &Name, value: &Value) -> Option<Value> {
-    let plain = match (type_name.as_str(), value) {
-        (_, Value::Null)
-        | ("ID" | "String", Value::String(_))
-        | ("Boolean", Value::Boolean(_))
-        | ("Float", Value::Number(_)) => true,
-        ("Int", Value::Number(n)) => n.as_i64().is_some_and(|n| i32::try_from(n).is_ok()),
-        _ => false,
-    };
-    plain.then(|| value.clone())
+    (*value == Value::Null || of_its_own_kind(type_name, value)).then(|| value.clone())
 }
 
 fn inline_selection_set(set: &mut SelectionSet, literals: &Literals) -> Option<()> {

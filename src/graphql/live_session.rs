@@ -34,6 +34,14 @@ impl ConnectionCredentials {
             .clone()
     }
 
+    /// Fails when the session behind the current token has ended (logout, revocation, a
+    /// password reset) or the token expired.
+    pub async fn recheck(&self, app: &App) -> crate::error::AppResult<()> {
+        sessions::authenticate(app, &self.access_token())
+            .await
+            .map(|_| ())
+    }
+
     /// Replaces the token with a renewed one.
     pub fn renew(&self, access_token: String) {
         *self
@@ -49,7 +57,7 @@ pub async fn recheck(ctx: &ExtensionContext<'_>) -> ServerResult<()> {
     if let (Some(credentials), Some(app)) = (
         ctx.data_opt::<Arc<ConnectionCredentials>>(),
         ctx.data_opt::<App>(),
-    ) && let Err(err) = sessions::authenticate(app, &credentials.access_token()).await
+    ) && let Err(err) = credentials.recheck(app).await
     {
         return Err(server_error(err.code, err.message));
     }

@@ -173,34 +173,27 @@ async fn serve_socket(
                 Some(WsMessage::Text(text)) => match Box::pin(write_ready(&mut sink, text, &mut messages)).await {
                     AfterBatch::Continue => {}
                     AfterBatch::Close(code, reason) => {
-                        Box::pin(close(&mut sink, &credentials, code, reason)).await;
+                        Box::pin(close(&mut sink, protocol_close_code(&credentials, code), &reason)).await;
                         break;
                     }
                     AfterBatch::Stop => break,
                 },
                 Some(WsMessage::Close(code, reason)) => {
-                    Box::pin(close(&mut sink, &credentials, code, reason)).await;
+                    Box::pin(close(&mut sink, protocol_close_code(&credentials, code), &reason)).await;
                     break;
                 }
                 None => break,
             },
             () = tokio::time::sleep_until(wake) => {
                 if expires_at.is_some_and(|at| at <= Instant::now()) {
-                    let frame = CloseFrame {
-                        code: UNAUTHORIZED,
-                        reason: "the access token expired; reconnect with a fresh one".into(),
-                    };
-                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    let reason = "the access token expired; reconnect with a fresh one";
+                    Box::pin(close(&mut sink, UNAUTHORIZED, reason)).await;
                     break;
                 }
                 next_ping = Instant::now() + ping_every;
                 // Boxed: a step of its own, kept out of every idle socket's own size.
                 if !Box::pin(session_still_live(&state.app, &credentials)).await {
-                    let frame = CloseFrame {
-                        code: UNAUTHORIZED,
-                        reason: "the session has ended; sign in again".into(),
-                    };
-                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    Box::pin(close(&mut sink, UNAUTHORIZED, "the session has ended; sign in again")).await;
                     break;
                 }
                 if sink.send(Message::Ping(Default::default())).await.is_err() {
@@ -214,8 +207,7 @@ async fn serve_socket(
                 }
             }
             _ = shutdown.changed() => {
-                let frame = CloseFrame { code: GOING_AWAY, reason: "server shutting down".into() };
-                let _ = sink.send(Message::Close(Some(frame))).await;
+                Box::pin(close(&mut sink, GOING_AWAY, "server shutting down")).await;
                 break;
             }
         }
@@ -270,25 +262,23 @@ where
     after
 }
 
-/// Sends the close frame the protocol handler asked for (4403 when connection_init was
-/// refused).
-async fn close(
-    sink: &mut SplitSink<WebSocket, Message>,
-    credentials: &Credentials,
-    code: u16,
-    reason: String,
-) {
-    let code = if credentials.refused.load(Ordering::Relaxed) {
+/// Sends a close frame (the caller then stops serving the socket).
+async fn close(sink: &mut SplitSink<WebSocket, Message>, code: u16, reason: &str) {
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    let _ = sink.send(Message::Close(Some(frame))).await;
+}
+
+/// The close code for a close the protocol handler asked for: 4403 when connection_init
+/// was refused.
+fn protocol_close_code(credentials: &Credentials, code: u16) -> u16 {
+    if credentials.refused.load(Ordering::Relaxed) {
         FORBIDDEN
     } else {
         code
-    };
-    let _ = sink
-        .send(Message::Close(Some(CloseFrame {
-            code,
-            reason: reason.into(),
-        })))
-        .await;
+    }
 }
 
 /// Whether the socket's sign-in still stands, checked at every ping: its session may have
@@ -296,16 +286,15 @@ async fn close(
 /// operation would notice while running subscriptions went on. Anonymous sockets have
 /// none to lose, and a failure to check (the database away) closes nothing.
 async fn session_still_live(app: &App, credentials: &Credentials) -> bool {
-    let token = credentials
+    let connection = credentials
         .token
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .as_ref()
-        .map(|connection| connection.access_token());
-    match token {
+        .clone();
+    match connection {
         None => true,
-        Some(token) => match sessions::authenticate(app, &token).await {
-            Ok(_) => true,
+        Some(connection) => match connection.recheck(app).await {
+            Ok(()) => true,
             Err(err) => err.code != ErrorCode::Unauthenticated,
         },
     }
