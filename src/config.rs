@@ -141,6 +141,15 @@ pub struct Config {
     #[arg(long, env = "GRAPHQL_MAX_ALIASES", default_value_t = 30)]
     pub max_aliases: usize,
 
+    /// Most field selections a document may make, counted after its fragments are
+    /// expanded (a fragment spread twice counts twice), duplicates included.
+    #[arg(long, env = "GRAPHQL_MAX_FIELDS", default_value_t = 500)]
+    pub max_fields: usize,
+
+    /// Most directives on one field, fragment or operation.
+    #[arg(long, env = "GRAPHQL_MAX_DIRECTIVES", default_value_t = 10)]
+    pub max_directives: usize,
+
     /// Most operations in one batched request.
     #[arg(long, env = "GRAPHQL_MAX_BATCH", default_value_t = 10)]
     pub max_batch: usize,

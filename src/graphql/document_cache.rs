@@ -12,7 +12,6 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use async_graphql::parser::parse_query;
 use async_graphql::parser::types::{BaseType, DocumentOperations, ExecutableDocument, OperationDefinition};
 use async_graphql::{Positioned, ServerResult, Value, Variables};
 
@@ -110,9 +109,7 @@ impl DocumentCache {
         if let Some(known) = self.get(query) {
             return Ok(known);
         }
-        let document = parse_query(query)?;
-        limits.check_document(&document)?;
-        Ok(self.put(query, document))
+        Ok(self.put(query, limits.parse(query)?))
     }
 
     /// Keeps `document`, parsed from `query`, unless the query is too long to keep.
@@ -138,6 +135,8 @@ impl DocumentCache {
 
 #[cfg(test)]
 mod tests {
+    use async_graphql::parser::parse_query;
+
     use super::*;
 
     fn variables(json: serde_json::Value) -> Variables {

@@ -5,12 +5,13 @@
 
 use std::sync::Arc;
 
+use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, Request, Response, ValidationMode, Value};
 
 use super::context::RequestContext;
 use super::document_cache::DocumentCache;
 use super::errors::finish_response;
-use super::limits::QueryLimits;
+use super::limits::{MAX_SECRET_CHECKS, QueryLimits, secret_checks, too_many_secret_checks};
 use super::{GuildhallSchema, build_bare_schema};
 use crate::app::App;
 use crate::rbac::authorizer::Authorizer;
@@ -71,11 +72,39 @@ impl HttpOperations {
         response
     }
 
+    /// The type of the operation `request` would run, when its document passes the limits
+    /// (GET admits queries only; a document that fails is refused when it is executed).
+    pub fn operation_type(&self, request: &Request) -> Option<OperationType> {
+        let known = self.documents.document(&request.query, &self.limits).ok()?;
+        let name = request.operation_name.as_deref();
+        known
+            .document
+            .operations
+            .iter()
+            .find(|(op_name, _)| name.is_none() || op_name.map(|n| n.as_str()) == name)
+            .map(|(_, op)| op.node.ty)
+    }
+
     /// Runs a batch, one operation after another, each with its own authorizer.
     pub async fn execute_batch(&self, batch: BatchRequest, context: RequestContext) -> BatchResponse {
         match batch {
             BatchRequest::Single(request) => BatchResponse::Single(self.execute(request, context).await),
             BatchRequest::Batch(requests) => {
+                let secrets: usize = requests
+                    .iter()
+                    .filter_map(|request| self.documents.document(&request.query, &self.limits).ok())
+                    .map(|known| secret_checks(&known.document))
+                    .sum();
+                if secrets > MAX_SECRET_CHECKS {
+                    // Refused as a whole: running the first and refusing the rest would
+                    // still be several guesses in one request.
+                    let refused = |_| {
+                        let mut response = Response::from_errors(vec![too_many_secret_checks(secrets)]);
+                        finish_response(&mut response, Some(&context.request_id));
+                        response
+                    };
+                    return BatchResponse::Batch(requests.iter().map(refused).collect());
+                }
                 let mut responses = Vec::with_capacity(requests.len());
                 for request in requests {
                     responses.push(self.execute(request, context.clone()).await);

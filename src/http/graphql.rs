@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_graphql::http::{GraphiQLSource, MultipartOptions, parse_query_string, receive_batch_body};
-use async_graphql::parser::parse_query;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, Request, ServerError};
 use axum::body::Body;
@@ -205,7 +204,11 @@ pub async fn get_graphql(
             );
         }
     };
-    if operation_type(&request).is_some_and(|ty| ty != OperationType::Query) {
+    if state
+        .operations
+        .operation_type(&request)
+        .is_some_and(|ty| ty != OperationType::Query)
+    {
         let mut response = request_error(
             StatusCode::METHOD_NOT_ALLOWED,
             media,
@@ -392,17 +395,6 @@ fn accepts_html(headers: &HeaderMap) -> bool {
 
 fn has_preflight_header(headers: &HeaderMap) -> bool {
     PREFLIGHT_HEADERS.iter().any(|name| headers.contains_key(*name))
-}
-
-/// The type of the operation a request would run, when its document parses.
-fn operation_type(request: &Request) -> Option<OperationType> {
-    let document = parse_query(&request.query).ok()?;
-    let name = request.operation_name.as_deref();
-    document
-        .operations
-        .iter()
-        .find(|(op_name, _)| name.is_none() || op_name.map(|n| n.as_str()) == name)
-        .map(|(_, op)| op.node.ty)
 }
 
 fn operation_names(batch: &BatchRequest) -> String {

@@ -10,6 +10,7 @@ mod account_profile;
 mod activity;
 mod companies;
 mod csv;
+mod hostile;
 mod invitations;
 mod isolation;
 mod limits;
