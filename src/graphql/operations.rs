@@ -6,14 +6,17 @@
 use std::sync::Arc;
 
 use async_graphql::parser::types::OperationType;
-use async_graphql::{BatchRequest, BatchResponse, Request, Response, ValidationMode, Value};
+use async_graphql::{BatchRequest, BatchResponse, Request, Response, ServerError, ValidationMode, Value};
 
 use super::context::RequestContext;
 use super::document_cache::DocumentCache;
-use super::errors::finish_response;
+use super::errors::{finish_response, server_error};
 use super::limits::{MAX_SECRET_CHECKS, QueryLimits, secret_checks, too_many_secret_checks};
+use super::uploads;
 use super::{GuildhallSchema, build_bare_schema};
 use crate::app::App;
+use crate::auth::actor::SignedInUser;
+use crate::error::ErrorCode;
 use crate::rbac::authorizer::Authorizer;
 
 /// The schema as HTTP serves it, with the limits it enforces.
@@ -70,6 +73,35 @@ impl HttpOperations {
         }
         finish_response(&mut response, Some(&request_id));
         response
+    }
+
+    /// Refuses a multipart request before its files are received unless every operation in
+    /// it that takes a file is one `user` may run, and at least one does.
+    pub async fn authorize_uploads(
+        &self,
+        user: &SignedInUser,
+        batch: &BatchRequest,
+    ) -> Result<(), ServerError> {
+        let requests = match batch {
+            BatchRequest::Single(request) => std::slice::from_ref(request),
+            BatchRequest::Batch(requests) => requests.as_slice(),
+        };
+        let mut uploads = 0;
+        for request in requests {
+            let known = self.documents.document(&request.query, &self.limits)?;
+            uploads += uploads::authorize(&self.app, user, &known.document, request).await?;
+        }
+        if uploads == 0 {
+            let takers: Vec<&str> = uploads::UPLOAD_FIELDS.iter().map(|(name, _)| *name).collect();
+            return Err(server_error(
+                ErrorCode::BadUserInput,
+                format!(
+                    "the request carries files but runs no operation that takes one ({})",
+                    takers.join(", ")
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The type of the operation `request` would run, when its document passes the limits

@@ -4,8 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_graphql::http::{GraphiQLSource, MultipartOptions, parse_query_string, receive_batch_body};
 use async_graphql::parser::types::OperationType;
@@ -15,16 +13,17 @@ use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::header::{ACCEPT, ALLOW, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use futures_util::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use tracing::Instrument;
 
 use super::HttpState;
 use super::client::{bearer_token, client_info, request_id};
 use super::log::GraphqlOutcome;
+use super::multipart::{MultipartLimits, MultipartRequest, Refusal};
 use crate::auth::actor::Actor;
 use crate::error::ErrorCode;
 use crate::graphql::context::RequestContext;
+use crate::graphql::errors::finish_response;
 use crate::sessions::service as sessions;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -62,7 +61,6 @@ pub async fn post_graphql(
     let Some(media) = negotiate(&headers) else {
         return not_acceptable();
     };
-    let config = &state.app.config;
     let content_type = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -74,23 +72,10 @@ pub async fn post_graphql(
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    let limit = match essence.as_str() {
-        JSON => config.max_body_bytes,
+    let received = match essence.as_str() {
+        JSON => read_json(&state, &content_type, body, media).await,
         "multipart/form-data" if has_preflight_header(&headers) => {
-            // Uploads are large: only a signed-in caller may send one, checked before reading it.
-            let signed_in = match bearer_token(&headers) {
-                Some(token) => sessions::authenticate(&state.app, token).await.is_ok(),
-                None => false,
-            };
-            if !signed_in {
-                return request_error(
-                    StatusCode::UNAUTHORIZED,
-                    media,
-                    ErrorCode::Unauthenticated,
-                    "uploads need a valid access token in the Authorization header",
-                );
-            }
-            config.max_upload_bytes
+            read_multipart(&state, &headers, &content_type, body, media).await
         }
         "multipart/form-data" => {
             return request_error(
@@ -109,65 +94,141 @@ pub async fn post_graphql(
             );
         }
     };
-    let too_large = || {
-        request_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            media,
-            ErrorCode::QueryTooComplex,
-            format!("request body exceeds the limit of {limit} bytes"),
-        )
-    };
-    let options = MultipartOptions::default().max_file_size(limit).max_num_files(16);
-    let received = if essence == JSON {
-        let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
-            return too_large();
-        };
-        receive_batch_body(Some(&content_type), bytes.as_ref(), options).await
-    } else {
-        // Uploads are streamed to temporary files as they arrive, never held in memory.
-        let exceeded = Arc::new(AtomicBool::new(false));
-        let reader = limited_reader(body, limit, exceeded.clone());
-        let received = receive_batch_body(Some(&content_type), reader, options).await;
-        if exceeded.load(Ordering::Relaxed) {
-            return too_large();
-        }
-        received
-    };
     let batch = match received {
         Ok(batch) => batch,
-        Err(async_graphql::ParseRequestError::PayloadTooLarge) => return too_large(),
-        Err(err) => {
-            return request_error(
+        Err(response) => return response,
+    };
+    if let Some(refusal) = batch_size_refusal(&state, &batch, media) {
+        return refusal;
+    }
+    execute(&state, &headers, peer, media, batch).await
+}
+
+/// A JSON body, read whole up to `MAX_BODY_BYTES`.
+async fn read_json(
+    state: &HttpState,
+    content_type: &str,
+    body: Body,
+    media: Media,
+) -> Result<BatchRequest, Response> {
+    let limit = state.app.config.max_body_bytes;
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        return Err(too_large(media, "MAX_BODY_BYTES", limit));
+    };
+    receive_batch_body(Some(content_type), bytes.as_ref(), MultipartOptions::default())
+        .await
+        .map_err(|err| {
+            request_error(
                 StatusCode::BAD_REQUEST,
                 media,
                 ErrorCode::BadUserInput,
                 format!("malformed GraphQL request: {err}"),
-            );
-        }
+            )
+        })
+}
+
+/// A multipart (upload) request: only a verified, signed-in caller may send one (checked
+/// before reading it), and only with operations that take a file and that they may run
+/// (checked after its `operations` and `map` parts, before any file is received).
+async fn read_multipart(
+    state: &HttpState,
+    headers: &HeaderMap,
+    content_type: &str,
+    body: Body,
+    media: Media,
+) -> Result<BatchRequest, Response> {
+    let config = &state.app.config;
+    let user = match bearer_token(headers) {
+        Some(token) => sessions::authenticate(&state.app, token).await.ok(),
+        None => None,
     };
-    if let BatchRequest::Batch(requests) = &batch {
-        if requests.is_empty() {
-            return request_error(
-                StatusCode::BAD_REQUEST,
-                media,
-                ErrorCode::BadUserInput,
-                "empty batch",
-            );
+    let Some(user) = user else {
+        return Err(request_error(
+            StatusCode::UNAUTHORIZED,
+            media,
+            ErrorCode::Unauthenticated,
+            "uploads need a valid access token in the Authorization header",
+        ));
+    };
+    if let Err(err) = user.require_verified() {
+        return Err(request_error(StatusCode::FORBIDDEN, media, err.code, err.message));
+    }
+    let limits = MultipartLimits {
+        max_json_bytes: config.max_body_bytes,
+        max_upload_bytes: config.max_upload_bytes,
+    };
+    let refused = |refusal| multipart_refused(headers, media, refusal);
+    let mut request = MultipartRequest::new(body, content_type, limits).map_err(refused)?;
+    let batch = request.operations().await.map_err(refused)?;
+    if let Some(refusal) = batch_size_refusal(state, &batch, media) {
+        return Err(refusal);
+    }
+    if let Err(error) = state.operations.authorize_uploads(&user, &batch).await {
+        let mut response = async_graphql::Response::from_errors(vec![error]);
+        finish_response(&mut response, Some(&request_id(headers)));
+        let body = serde_json::to_vec(&RequestErrors::of(&response)).unwrap_or_default();
+        return Err((
+            request_failed_status(media),
+            [(CONTENT_TYPE, media.content_type())],
+            body,
+        )
+            .into_response());
+    }
+    request.files(batch).await.map_err(refused)
+}
+
+/// The answer to a multipart request that broke a limit or the spec.
+fn multipart_refused(headers: &HeaderMap, media: Media, refusal: Refusal) -> Response {
+    match refusal {
+        Refusal::TooLarge(setting, limit) => too_large(media, setting, limit),
+        Refusal::Malformed(message) => {
+            request_error(StatusCode::BAD_REQUEST, media, ErrorCode::BadUserInput, message)
         }
-        if requests.len() > config.max_batch {
-            return request_error(
-                StatusCode::BAD_REQUEST,
+        Refusal::Io(err) => {
+            let request_id = request_id(headers);
+            tracing::error!(request_id = %request_id, error = %err, "cannot store an upload");
+            request_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
                 media,
-                ErrorCode::QueryTooComplex,
-                format!(
-                    "batch of {} operations; the limit is {}",
-                    requests.len(),
-                    config.max_batch
-                ),
-            );
+                ErrorCode::Internal,
+                format!("internal error (request id {request_id})"),
+            )
         }
     }
-    execute(&state, &headers, peer, media, batch).await
+}
+
+/// 413 for a body over `setting` (`limit` bytes).
+fn too_large(media: Media, setting: &str, limit: usize) -> Response {
+    request_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        media,
+        ErrorCode::BadUserInput,
+        format!("the request is larger than {setting} allows ({limit} bytes)"),
+    )
+}
+
+/// The refusal of an empty batch or of one over `GRAPHQL_MAX_BATCH`.
+fn batch_size_refusal(state: &HttpState, batch: &BatchRequest, media: Media) -> Option<Response> {
+    let max_batch = state.app.config.max_batch;
+    let BatchRequest::Batch(requests) = batch else {
+        return None;
+    };
+    if requests.is_empty() {
+        return Some(request_error(
+            StatusCode::BAD_REQUEST,
+            media,
+            ErrorCode::BadUserInput,
+            "empty batch",
+        ));
+    }
+    (requests.len() > max_batch).then(|| {
+        request_error(
+            StatusCode::BAD_REQUEST,
+            media,
+            ErrorCode::QueryTooComplex,
+            format!("batch of {} operations; the limit is {max_batch}", requests.len()),
+        )
+    })
 }
 
 /// GET /graphql: the playground for browsers, or a query in the URL.
@@ -221,26 +282,6 @@ pub async fn get_graphql(
         return response;
     }
     execute(&state, &headers, peer, media, BatchRequest::Single(request)).await
-}
-
-/// The body as a reader that fails (and sets `exceeded`) once more than `limit` bytes came.
-fn limited_reader(
-    body: Body,
-    limit: usize,
-    exceeded: Arc<AtomicBool>,
-) -> impl futures_util::AsyncRead + Send + Unpin + 'static {
-    let mut received = 0usize;
-    body.into_data_stream()
-        .map(move |chunk| {
-            let chunk = chunk.map_err(std::io::Error::other)?;
-            received = received.saturating_add(chunk.len());
-            if received > limit {
-                exceeded.store(true, Ordering::Relaxed);
-                return Err(std::io::Error::other("upload too large"));
-            }
-            Ok(chunk)
-        })
-        .into_async_read()
 }
 
 /// Authenticates, runs the operations and writes the HTTP response.
@@ -304,13 +345,10 @@ async fn execute(
     let outcome = outcome(&response);
     let (status, body) = match &response {
         // A request error has no `data` entry at all (GraphQL over HTTP).
-        BatchResponse::Single(single) if request_failed => {
-            let status = match media {
-                Media::GraphqlResponseJson => StatusCode::BAD_REQUEST,
-                Media::Json => StatusCode::OK,
-            };
-            (status, serde_json::to_vec(&RequestErrors::of(single)))
-        }
+        BatchResponse::Single(single) if request_failed => (
+            request_failed_status(media),
+            serde_json::to_vec(&RequestErrors::of(single)),
+        ),
         _ => (StatusCode::OK, serde_json::to_vec(&response)),
     };
     let body = match body {
@@ -329,6 +367,15 @@ async fn execute(
     http.extensions_mut()
         .insert(GraphqlOutcome { operation, outcome });
     http
+}
+
+/// The status of a request that failed before execution: GraphQL over HTTP answers such a
+/// request with 400 for its own media type, and with 200 for plain JSON.
+fn request_failed_status(media: Media) -> StatusCode {
+    match media {
+        Media::GraphqlResponseJson => StatusCode::BAD_REQUEST,
+        Media::Json => StatusCode::OK,
+    }
 }
 
 /// A response to a request that failed before execution: its errors without `data`.

@@ -5,6 +5,7 @@ mod downloads;
 mod graphql;
 mod health;
 mod log;
+mod multipart;
 mod pages;
 mod ws;
 

@@ -139,6 +139,16 @@ pub async fn read_upload(file: std::fs::File) -> AppResult<Vec<u8>> {
     Ok(read)
 }
 
+/// Whether `actor` may import a member list into the company (invitation:create): asked
+/// before an upload's file is received.
+pub async fn may_import(app: &App, actor: &SignedInUser, company_id: Uuid) -> AppResult<()> {
+    actor.require_verified()?;
+    let mut conn = app.pool.get().await?;
+    access::member(&mut conn, company_id, actor.user_id)
+        .await?
+        .require(Resource::Invitation, Action::Create)
+}
+
 /// Invites every valid line of `csv` (Owner or Admin) and reports the others.
 pub async fn import_members(
     app: &App,

@@ -293,6 +293,15 @@ async fn load_lines(
     Ok((inserted, lines, errors, bad_lines))
 }
 
+/// Whether `actor` may import into the table (row:create, the project not archived):
+/// asked before an upload's file is received, so nobody streams a file they cannot use.
+pub async fn may_import(app: &App, actor: &SignedInUser, table_id: Uuid) -> AppResult<()> {
+    actor.require_verified()?;
+    let mut conn = app.pool.get().await?;
+    table_access(&mut conn, actor, table_id, Action::Create).await?;
+    Ok(())
+}
+
 /// A page of the table's imports, oldest first (row:view).
 pub async fn list_imports(
     app: &App,

@@ -191,8 +191,12 @@ async fn a_bad_header_or_an_oversized_file_is_refused_clearly() {
     assert_eq!(error_fields(&too_many), vec!["csv"]);
     let huge = "site\r\n".to_owned() + &"x\r\n".repeat(3_000);
     let too_big = import(&t, &owner, json!({ "t": table }), &huge).await;
-    assert_eq!(error_code(&too_big), "QUERY_TOO_COMPLEX", "{too_big}");
-    assert!(too_big["errors"][0]["message"].as_str().unwrap().contains("4096"));
+    assert_eq!(error_code(&too_big), "BAD_USER_INPUT", "{too_big}");
+    let message = too_big["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("MAX_UPLOAD_BYTES") && message.contains("4096"),
+        "{message}"
+    );
     let rows = t.ok(Some(&owner), ROWS, json!({ "t": table })).await;
     assert_eq!(rows["dataTable"]["rows"]["totalCount"], 0);
 }

@@ -28,3 +28,4 @@ mod standing;
 mod startup;
 mod tables;
 mod transport;
+mod uploads;

@@ -240,8 +240,12 @@ async fn oversized_bodies_and_batches_are_refused_naming_the_limit() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(error_code(&body), "QUERY_TOO_COMPLEX");
-    assert!(body["errors"][0]["message"].as_str().unwrap().contains("2097152"));
+    assert_eq!(error_code(&body), "BAD_USER_INPUT");
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("MAX_BODY_BYTES") && message.contains("2097152"),
+        "{message}"
+    );
 
     let batch: Vec<Value> = (0..2).map(|_| json!({ "query": "{ __typename }" })).collect();
     let ok: Value = t.post(None, json!(batch)).await.json().await.unwrap();

@@ -9,8 +9,8 @@ mod secrets;
 mod selections;
 
 use async_graphql::parser::parse_query;
-use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{ServerError, ServerResult};
+use async_graphql::parser::types::{ExecutableDocument, Field, Selection, SelectionSet};
+use async_graphql::{Positioned, ServerError, ServerResult};
 
 pub use self::nesting::MAX_NESTING;
 pub use self::secrets::{MAX_SECRET_CHECKS, SECRET_CHECKING_FIELDS, secret_checks};
@@ -159,24 +159,24 @@ pub fn too_many_secret_checks(count: usize) -> ServerError {
 fn uses_introspection(document: &ExecutableDocument) -> bool {
     document.operations.iter().any(|(_, operation)| {
         let mut found = false;
-        each_root_field(document, &operation.node.selection_set.node, &mut |name| {
-            found |= matches!(name, "__schema" | "__type");
+        each_root_field(document, &operation.node.selection_set.node, &mut |field| {
+            found |= matches!(field.node.name.node.as_str(), "__schema" | "__type");
         });
         found
     })
 }
 
-/// Calls `visit` with the name of every root field `set` selects, through its inline
-/// fragments and fragment spreads. Call only on a document [`selections::measure`] has
-/// bounded: fragments are expanded here without memory.
-fn each_root_field<'a>(
+/// Calls `visit` with every root field `set` selects, through its inline fragments and
+/// fragment spreads. Call only on a document [`QueryLimits::check_document`] has bounded:
+/// fragments are expanded here without memory.
+pub fn each_root_field<'a>(
     document: &'a ExecutableDocument,
     set: &'a SelectionSet,
-    visit: &mut impl FnMut(&'a str),
+    visit: &mut impl FnMut(&'a Positioned<Field>),
 ) {
     for item in &set.items {
         match &item.node {
-            Selection::Field(field) => visit(field.node.name.node.as_str()),
+            Selection::Field(field) => visit(field),
             Selection::InlineFragment(fragment) => {
                 each_root_field(document, &fragment.node.selection_set.node, visit)
             }

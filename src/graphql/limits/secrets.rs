@@ -36,8 +36,8 @@ pub fn secret_checks(document: &ExecutableDocument) -> usize {
         .iter()
         .map(|(_, operation)| {
             let mut count = 0;
-            each_root_field(document, &operation.node.selection_set.node, &mut |name| {
-                count += usize::from(SECRET_CHECKING_FIELDS.contains(&name));
+            each_root_field(document, &operation.node.selection_set.node, &mut |field| {
+                count += usize::from(SECRET_CHECKING_FIELDS.contains(&field.node.name.node.as_str()));
             });
             count
         })
