@@ -10,14 +10,25 @@ use crate::app::App;
 use crate::auth::actor::{ClientInfo, SignedInUser};
 use crate::auth::tokens::{OpaqueToken, hash_token};
 use crate::error::{AppError, AppResult};
-use crate::rate_limit::{self, Limit};
+use crate::rate_limit::{self, Hit, Limit};
 use crate::users::model::UserRow;
 use crate::users::store as user_store;
 
-/// Login attempts per address (a success clears them) before further attempts are refused.
-pub const LOGIN_FAILURES_PER_ADDRESS: Limit = Limit::per_15_minutes("login_failure_address", 10);
-/// Failed logins per client address (many accounts tried from one place).
+/// Failed sign-ins to one account from one client address. The tight limit: a guesser at
+/// one address is held back long before anyone else is affected (a success clears it).
+pub const LOGIN_FAILURES_PER_ACCOUNT_AND_IP: Limit = Limit::per_15_minutes("login_failure_account_ip", 10);
+/// Failed sign-ins to one account from every address together: slows a guesser spread
+/// over many addresses. It does not hold back the owner at an address the account signed
+/// in from before ([`KNOWN_ADDRESS_DAYS`]), so strangers cannot lock the owner out.
+pub const LOGIN_FAILURES_PER_ACCOUNT: Limit = Limit::per_15_minutes("login_failure_account", 100);
+/// Failed sign-ins from one client address to any account (one place trying many).
 pub const LOGIN_FAILURES_PER_IP: Limit = Limit::per_15_minutes("login_failure_ip", 100);
+/// How long an address the account signed in from counts as its owner's.
+pub const KNOWN_ADDRESS_DAYS: i64 = 90;
+/// Longest email address (RFC 5321) and password (the registration rule) a sign-in may
+/// present; longer ones cannot match an account and are refused without a lookup.
+const MAX_EMAIL_CHARS: usize = 254;
+const MAX_PASSWORD_CHARS: usize = 1_024;
 
 const MAX_CLIENT_TEXT: usize = 512;
 
@@ -38,18 +49,15 @@ pub struct SignIn {
 /// Signs in with email and password. Unknown address and wrong password answer alike.
 pub async fn login(app: &App, credentials: Credentials, client: &ClientInfo) -> AppResult<SignIn> {
     let email = credentials.email.trim().to_lowercase();
+    if email.chars().count() > MAX_EMAIL_CHARS || credentials.password.chars().count() > MAX_PASSWORD_CHARS {
+        return Err(AppError::unauthenticated("invalid email or password"));
+    }
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     // Every attempt counts before the password is checked, so parallel guesses cannot
-    // slip past the limit; a successful sign-in takes its hits back.
-    let ip_hit = conn
-        .transaction::<_, AppError, _>(async |conn| {
-            rate_limit::hit(conn, LOGIN_FAILURES_PER_ADDRESS, &email, now).await?;
-            match &client.ip {
-                Some(ip) => Ok(Some(rate_limit::hit(conn, LOGIN_FAILURES_PER_IP, ip, now).await?)),
-                None => Ok(None),
-            }
-        })
+    // slip past the limits; a successful sign-in takes its hits back.
+    let hits = conn
+        .transaction::<_, AppError, _>(async |conn| count_attempt(conn, &email, client, now).await)
         .await?;
     let user = user_store::find_by_email(&mut conn, &email).await?;
     let stored_hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
@@ -59,8 +67,8 @@ pub async fn login(app: &App, credentials: Credentials, client: &ClientInfo) -> 
     };
     let (user, session_id, refresh_token) = conn
         .transaction::<_, AppError, _>(async |conn| {
-            rate_limit::clear(conn, LOGIN_FAILURES_PER_ADDRESS, &email).await?;
-            if let Some(hit) = ip_hit {
+            rate_limit::clear(conn, LOGIN_FAILURES_PER_ACCOUNT_AND_IP, &hits.pair_key).await?;
+            for hit in hits.taken_back() {
                 rate_limit::forget(conn, hit).await?;
             }
             let user = user_store::touch_last_login(conn, user.id, now).await?;
@@ -69,6 +77,58 @@ pub async fn login(app: &App, credentials: Credentials, client: &ClientInfo) -> 
         })
         .await?;
     sign_in(app, user, session_id, refresh_token, now)
+}
+
+/// The hits one sign-in attempt recorded.
+struct AttemptHits {
+    /// The (account, address) key, cleared by a success.
+    pair_key: String,
+    account: Option<Hit>,
+    ip: Option<Hit>,
+}
+
+impl AttemptHits {
+    /// The hits a success takes back (the pair's are cleared whole).
+    fn taken_back(&self) -> impl Iterator<Item = Hit> {
+        self.account.into_iter().chain(self.ip)
+    }
+}
+
+/// Counts a sign-in attempt against the three limits, or answers RATE_LIMITED. When the
+/// account-wide limit is full, an address the account signed in from before still gets
+/// its attempt (held only by the tight per-address limit).
+async fn count_attempt(
+    conn: &mut AsyncPgConnection,
+    email: &str,
+    client: &ClientInfo,
+    now: DateTime<Utc>,
+) -> AppResult<AttemptHits> {
+    let ip = client.ip.as_deref().unwrap_or("-");
+    let pair_key = format!("{email}|{ip}");
+    rate_limit::hit(conn, LOGIN_FAILURES_PER_ACCOUNT_AND_IP, &pair_key, now).await?;
+    let ip_hit = match &client.ip {
+        Some(ip) => Some(rate_limit::hit(conn, LOGIN_FAILURES_PER_IP, ip, now).await?),
+        None => None,
+    };
+    let account = match rate_limit::hit(conn, LOGIN_FAILURES_PER_ACCOUNT, email, now).await {
+        Ok(hit) => Some(hit),
+        Err(limited) => {
+            let since = now - Duration::days(KNOWN_ADDRESS_DAYS);
+            let known = match &client.ip {
+                Some(ip) => store::signed_in_from(conn, email, ip, since).await?,
+                None => false,
+            };
+            if !known {
+                return Err(limited);
+            }
+            None
+        }
+    };
+    Ok(AttemptHits {
+        pair_key,
+        account,
+        ip: ip_hit,
+    })
 }
 
 /// Opens a session for `user_id` in the caller's transaction; returns its id and first

@@ -50,6 +50,25 @@ pub async fn find_live(
         .optional()
 }
 
+/// Whether the account with `email` opened a session from `ip` since `since`: an address
+/// its owner is known to use.
+pub async fn signed_in_from(
+    conn: &mut AsyncPgConnection,
+    email: &str,
+    ip: &str,
+    since: DateTime<Utc>,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        sessions::table
+            .inner_join(users::table)
+            .filter(users::email.eq(email))
+            .filter(sessions::ip.eq(ip))
+            .filter(sessions::created_at.gt(since)),
+    ))
+    .get_result(conn)
+    .await
+}
+
 /// Records use of a session, at most once a minute.
 pub async fn touch(conn: &mut AsyncPgConnection, id: Uuid, now: DateTime<Utc>) -> QueryResult<()> {
     let stale = now - Duration::seconds(TOUCH_INTERVAL_SECS);

@@ -68,25 +68,151 @@ async fn a_wrong_password_and_an_unknown_address_fail_alike() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn ten_failed_logins_lock_the_address_for_fifteen_minutes() {
+async fn ten_failed_logins_from_one_address_hold_it_back_but_not_the_owner_elsewhere() {
     let t = TestApp::spawn().await;
     t.verified_user("hal@example.com", "Hal").await;
+    let stranger = "203.0.113.66";
     for _ in 0..10 {
         let response = t
-            .gql(None, LOGIN, credentials("hal@example.com", "wrong password here"))
+            .gql_from(
+                stranger,
+                None,
+                LOGIN,
+                credentials("hal@example.com", "wrong password here"),
+            )
             .await;
         assert_eq!(error_code(&response), "UNAUTHENTICATED");
     }
-    let locked = t.gql(None, LOGIN, credentials("hal@example.com", PASSWORD)).await;
+    let locked = t
+        .gql_from(stranger, None, LOGIN, credentials("hal@example.com", PASSWORD))
+        .await;
     assert_eq!(
         error_code(&locked),
         "RATE_LIMITED",
-        "even the right password waits"
+        "even the right password waits at that address"
     );
     assert!(locked["errors"][0]["extensions"]["retryAfter"].as_u64().unwrap() > 0);
+    let owner = t.gql(None, LOGIN, credentials("hal@example.com", PASSWORD)).await;
+    assert!(
+        owner["data"]["login"]["accessToken"].is_string(),
+        "the owner at their own address is not locked out: {owner}"
+    );
 
     t.advance(Duration::minutes(15) + Duration::seconds(1));
-    t.login("hal@example.com", PASSWORD).await;
+    let later = t
+        .gql_from(stranger, None, LOGIN, credentials("hal@example.com", PASSWORD))
+        .await;
+    assert!(later["data"]["login"]["accessToken"].is_string(), "{later}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_guesser_spread_over_many_addresses_meets_the_account_ceiling_but_the_owner_still_signs_in() {
+    let t = TestApp::spawn().await;
+    t.verified_user("ivy@example.com", "Ivy").await;
+    let home = "192.0.2.10";
+    let first = t
+        .gql_from(home, None, LOGIN, credentials("ivy@example.com", PASSWORD))
+        .await;
+    assert!(first["data"]["login"]["accessToken"].is_string(), "{first}");
+    for n in 0..100 {
+        let guess = t
+            .gql_from(
+                &format!("10.1.{}.{}", n / 200, n % 200),
+                None,
+                LOGIN,
+                credentials("ivy@example.com", "a wrong guess"),
+            )
+            .await;
+        assert_eq!(error_code(&guess), "UNAUTHENTICATED", "guess {n}: {guess}");
+    }
+    let next_guess = t
+        .gql_from(
+            "10.9.9.9",
+            None,
+            LOGIN,
+            credentials("ivy@example.com", "another guess"),
+        )
+        .await;
+    assert_eq!(
+        error_code(&next_guess),
+        "RATE_LIMITED",
+        "the distributed guesser is slowed"
+    );
+    let owner = t
+        .gql_from(home, None, LOGIN, credentials("ivy@example.com", PASSWORD))
+        .await;
+    assert!(
+        owner["data"]["login"]["accessToken"].is_string(),
+        "the owner at an address they signed in from is not locked out: {owner}"
+    );
+    let wrong_at_home = t
+        .gql_from(
+            home,
+            None,
+            LOGIN,
+            credentials("ivy@example.com", "a typo at home"),
+        )
+        .await;
+    assert_eq!(
+        error_code(&wrong_at_home),
+        "UNAUTHENTICATED",
+        "still checked, never let through"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn several_sign_ins_in_one_document_or_batch_are_refused_whole_and_count_nothing() {
+    let t = TestApp::spawn().await;
+    t.verified_user("jon@example.com", "Jon").await;
+    let fields: String = (0..10)
+        .map(|i| format!("a{i}: login(input: {{ email: \"jon@example.com\", password: \"guess {i}\" }}) {{ accessToken }} "))
+        .collect();
+    let many = t.gql(None, &format!("mutation {{ {fields} }}"), json!({})).await;
+    assert_eq!(error_code(&many), "BAD_USER_INPUT", "{many}");
+    assert!(many["data"].is_null(), "nothing ran: {many}");
+    assert!(
+        many["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 1"),
+        "{many}"
+    );
+    let duplicates = "invitationPreview(token: \"x\") { email } ".repeat(2);
+    let previews = t.gql(None, &format!("{{ {duplicates} }}"), json!({})).await;
+    assert_eq!(error_code(&previews), "BAD_USER_INPUT", "{previews}");
+
+    let one = json!({ "query": LOGIN, "variables": credentials("jon@example.com", "guess") });
+    let batch: Value = t.post(None, json!([one, one])).await.json().await.unwrap();
+    for answer in batch.as_array().unwrap() {
+        assert_eq!(error_code(answer), "BAD_USER_INPUT", "{batch}");
+        assert!(answer.get("data").is_none_or(Value::is_null), "{batch}");
+    }
+
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use guildhall::db::schema::rate_limit_hits;
+    let mut conn = t.app.pool.get().await.unwrap();
+    let hits: i64 = rate_limit_hits::table
+        .filter(rate_limit_hits::bucket.like("login%"))
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(hits, 0, "no sign-in was attempted");
+    t.login("jon@example.com", PASSWORD).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn over_long_credentials_are_refused_without_a_lookup() {
+    let t = TestApp::spawn().await;
+    let long_email = format!("{}@example.com", "a".repeat(100_000));
+    let response = t.gql(None, LOGIN, credentials(&long_email, PASSWORD)).await;
+    assert_eq!(error_code(&response), "UNAUTHENTICATED");
+    let long_password = "p".repeat(100_000);
+    let response = t
+        .gql(None, LOGIN, credentials("kit@example.com", &long_password))
+        .await;
+    assert_eq!(error_code(&response), "UNAUTHENTICATED");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -119,6 +119,11 @@ impl TestApp {
     /// Runs an operation through the schema as the holder of `token` (None: anonymous),
     /// from 127.0.0.1, and returns the response as JSON.
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        self.gql_from("127.0.0.1", token, query, variables).await
+    }
+
+    /// Like [`TestApp::gql`], from the client address `ip`.
+    pub async fn gql_from(&self, ip: &str, token: Option<&str>, query: &str, variables: Value) -> Value {
         let actor = match token {
             None => Actor::Anonymous,
             Some(token) => match sessions::authenticate(&self.app, token).await {
@@ -131,7 +136,7 @@ impl TestApp {
         let context = RequestContext {
             actor,
             client: ClientInfo {
-                ip: Some("127.0.0.1".to_owned()),
+                ip: Some(ip.to_owned()),
                 user_agent: Some("guildhall-tests".to_owned()),
             },
             request_id: "test-request".to_owned(),
