@@ -5,7 +5,8 @@ use diesel::prelude::*;
 
 use crate::db::schema::mail_outbox;
 
-/// A queued (or sent) mail.
+/// A queued mail. Its bodies and link are erased once it is delivered or given up (so
+/// they are absent only then).
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = mail_outbox)]
 pub struct MailRow {
@@ -13,8 +14,8 @@ pub struct MailRow {
     pub kind: String,
     pub recipient: String,
     pub subject: String,
-    pub text_body: String,
-    pub html_body: String,
+    pub text_body: Option<String>,
+    pub html_body: Option<String>,
     pub action_url: Option<String>,
     pub attempts: i32,
 }

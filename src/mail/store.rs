@@ -31,13 +31,30 @@ pub async fn claim_due(conn: &mut AsyncPgConnection, now: DateTime<Utc>) -> Quer
         .optional()
 }
 
-/// Records a successful delivery.
+/// Setting the columns that may hold a usable token to null.
+type Erasure = (
+    diesel::dsl::Eq<mail_outbox::text_body, Option<String>>,
+    diesel::dsl::Eq<mail_outbox::html_body, Option<String>>,
+    diesel::dsl::Eq<mail_outbox::action_url, Option<String>>,
+);
+
+/// The columns that may hold a usable token, erased once a mail is done with.
+fn erased() -> Erasure {
+    (
+        mail_outbox::text_body.eq(None),
+        mail_outbox::html_body.eq(None),
+        mail_outbox::action_url.eq(None),
+    )
+}
+
+/// Records a successful delivery and erases the mail's bodies and link.
 pub async fn mark_sent(conn: &mut AsyncPgConnection, id: i64, now: DateTime<Utc>) -> QueryResult<()> {
     diesel::update(mail_outbox::table.find(id))
         .set((
             mail_outbox::sent_at.eq(now),
             mail_outbox::attempts.eq(mail_outbox::attempts + 1),
             mail_outbox::last_error.eq(None::<String>),
+            erased(),
         ))
         .execute(conn)
         .await
@@ -45,7 +62,7 @@ pub async fn mark_sent(conn: &mut AsyncPgConnection, id: i64, now: DateTime<Utc>
 }
 
 /// Records a failed attempt; with `retry_at` the mail is tried again then, without it the
-/// mail is given up.
+/// mail is given up (and its bodies and link erased).
 pub async fn mark_attempt_failed(
     conn: &mut AsyncPgConnection,
     id: i64,
@@ -65,7 +82,7 @@ pub async fn mark_attempt_failed(
         }
         None => {
             diesel::update(target)
-                .set((attempts, last_error, mail_outbox::failed_at.eq(now)))
+                .set((attempts, last_error, mail_outbox::failed_at.eq(now), erased()))
                 .execute(conn)
                 .await
         }

@@ -75,8 +75,8 @@ impl Transport {
                     .to(to)
                     .subject(mail.subject.clone())
                     .multipart(MultiPart::alternative_plain_html(
-                        mail.text_body.clone(),
-                        mail.html_body.clone(),
+                        mail.text_body.clone().unwrap_or_default(),
+                        mail.html_body.clone().unwrap_or_default(),
                     ))
                     .map_err(|err| err.to_string())?;
                 transport
