@@ -27,6 +27,9 @@ struct Args {
     http: String,
     ws: String,
     token: String,
+    /// The accounts the sockets sign in as, in turn: one account holds at most
+    /// WS_MAX_SOCKETS_PER_USER sockets.
+    socket_tokens: Vec<String>,
     company: String,
     table: String,
     pid: u32,
@@ -58,6 +61,7 @@ fn args() -> Args {
         http: format!("http://{addr}/graphql"),
         ws: format!("ws://{addr}/graphql/ws"),
         token: get("--token"),
+        socket_tokens: get("--socket-tokens").split(',').map(str::to_owned).collect(),
         company: get("--company"),
         table: get("--table"),
         pid: get("--pid").parse().unwrap(),
@@ -97,7 +101,8 @@ struct Shared {
 
 /// One subscriber: subscribes, counts row events, reports fan-out latencies, and resumes
 /// from its last cursor when the server closes it for falling behind.
-async fn subscriber(args: Arc<Args>, shared: Arc<Shared>, rows_seen: Arc<AtomicU64>) {
+async fn subscriber(args: Arc<Args>, shared: Arc<Shared>, rows_seen: Arc<AtomicU64>, n: usize) {
+    let token = &args.socket_tokens[n % args.socket_tokens.len()];
     let mut after: Option<String> = None;
     loop {
         let mut request = args.ws.as_str().into_client_request().unwrap();
@@ -109,7 +114,8 @@ async fn subscriber(args: Arc<Args>, shared: Arc<Shared>, rows_seen: Arc<AtomicU
             tokio::time::sleep(Duration::from_millis(200)).await;
             continue;
         };
-        let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", args.token) } });
+        let init =
+            json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } });
         socket.send(Message::Text(init.to_string().into())).await.unwrap();
         let subscribe = json!({ "id": "1", "type": "subscribe",
             "payload": { "query": SUBSCRIPTION, "variables": { "c": args.company, "a": after } } });
@@ -224,6 +230,7 @@ async fn main() {
             Arc::clone(&args),
             Arc::clone(&shared),
             Arc::clone(counter),
+            n,
         )));
         if n % 200 == 199 {
             while shared.acked.load(Ordering::Relaxed) + shared.errors.load(Ordering::Relaxed)

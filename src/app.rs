@@ -13,6 +13,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::db::{self, DbPool, StatementCounter};
 use crate::events::hub::Hub;
+use crate::graphql::socket_budget::SocketsPerUser;
 use crate::mail::Mailer;
 use crate::rbac::standing::Standings;
 use crate::sessions::cache::SessionCache;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub table_homes: TableHomes,
     /// Live subscribers on this instance, by topic.
     pub hub: Hub,
+    /// Open websockets per account on this instance.
+    pub sockets: Arc<SocketsPerUser>,
     /// Field index builds run one at a time.
     pub index_builds: tokio::sync::Mutex<()>,
     /// Tables queued for a field index reconcile.
@@ -129,6 +132,7 @@ impl AppBuilder {
             standings,
             table_homes: TableHomes::default(),
             hub,
+            sockets: Arc::default(),
             index_builds: tokio::sync::Mutex::new(()),
             index_pending: std::sync::Mutex::new(std::collections::HashSet::new()),
             mailer,

@@ -95,6 +95,18 @@ pub struct Config {
     #[arg(long, env = "WS_PING_SECS", default_value_t = 30)]
     pub ws_ping_secs: u64,
 
+    /// Most operations (subscriptions) one websocket may run at once.
+    #[arg(long, env = "WS_MAX_SUBSCRIPTIONS", default_value_t = 100)]
+    pub ws_max_subscriptions: usize,
+
+    /// Seconds a new websocket has to send connection_init before it is closed (4408).
+    #[arg(long, env = "WS_INIT_TIMEOUT_SECS", default_value_t = 10)]
+    pub ws_init_timeout_secs: u64,
+
+    /// Most websockets one account may hold open on one instance.
+    #[arg(long, env = "WS_MAX_SOCKETS_PER_USER", default_value_t = 500)]
+    pub ws_max_sockets_per_user: usize,
+
     /// Bytes a websocket reads at once: its read buffer is held for the connection's life,
     /// and clients send short messages (a longer one grows it while it is read).
     #[arg(long, env = "WS_READ_BUFFER", default_value_t = 256)]

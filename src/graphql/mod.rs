@@ -12,6 +12,7 @@ pub mod limits;
 pub mod live_session;
 pub mod operations;
 pub mod pipeline;
+pub mod socket_budget;
 pub mod uploads;
 
 use async_graphql::dataloader::DataLoader;

@@ -33,6 +33,7 @@ use crate::auth::actor::{Actor, ClientInfo};
 use crate::error::ErrorCode;
 use crate::graphql::context::RequestContext;
 use crate::graphql::live_session::ConnectionCredentials;
+use crate::graphql::socket_budget::{SocketBudget, SocketSeat};
 use crate::sessions::service as sessions;
 
 /// Close code for "going away" (RFC 6455).
@@ -41,6 +42,8 @@ const GOING_AWAY: u16 = 1001;
 const UNAUTHORIZED: u16 = 4401;
 /// graphql-transport-ws: connection_init was refused.
 const FORBIDDEN: u16 = 4403;
+/// graphql-transport-ws: no connection_init within the allowed time.
+const INIT_TIMEOUT: u16 = 4408;
 
 /// GET /graphql/ws.
 pub async fn upgrade(
@@ -79,8 +82,13 @@ pub async fn upgrade(
 /// the socket loop.
 #[derive(Default)]
 struct Credentials {
-    /// connection_init carried a token that was refused.
+    /// connection_init arrived (it may still be being checked).
+    initialised: AtomicBool,
+    /// connection_init was refused (a bad token, or too many sockets for the account).
     refused: AtomicBool,
+    /// The account's seat among its open sockets (`WS_MAX_SOCKETS_PER_USER`), held for
+    /// the socket's life.
+    seat: Mutex<Option<SocketSeat>>,
     /// The signed-in user and when their access token expires (unix seconds).
     holder: Mutex<Option<(Uuid, i64)>>,
     /// The token operations are re-checked with (shared with the connection's data).
@@ -160,17 +168,24 @@ async fn serve_socket(
     let mut shutdown = state.shutdown.clone();
     let ping_every = Duration::from_secs(state.app.config.ws_ping_secs.max(1));
     let mut next_ping = Instant::now() + ping_every;
+    let init_by = Instant::now() + Duration::from_secs(state.app.config.ws_init_timeout_secs);
+    let mut errored = RequestErrors::default();
     loop {
-        // One timer serves both the next keep-alive ping and the token's expiry.
+        // One timer serves the next keep-alive ping, the token's expiry and, until
+        // connection_init arrives, its deadline.
         let expires_at = credentials.holder().map(|(_, exp)| {
             let left = exp - state.app.clock.now().timestamp();
             Instant::now() + Duration::from_secs(u64::try_from(left).unwrap_or(0))
         });
-        let wake = expires_at.map_or(next_ping, |at| at.min(next_ping));
+        let awaiting_init = !credentials.initialised.load(Ordering::Relaxed);
+        let mut wake = expires_at.map_or(next_ping, |at| at.min(next_ping));
+        if awaiting_init {
+            wake = wake.min(init_by);
+        }
         tokio::select! {
             message = messages.next() => match message {
                 // Boxed: a batch's state stays out of every idle socket's own size.
-                Some(WsMessage::Text(text)) => match Box::pin(write_ready(&mut sink, text, &mut messages)).await {
+                Some(WsMessage::Text(text)) => match Box::pin(write_ready(&mut sink, text, &mut messages, protocol, &mut errored)).await {
                     AfterBatch::Continue => {}
                     AfterBatch::Close(code, reason) => {
                         Box::pin(close(&mut sink, protocol_close_code(&credentials, code), &reason)).await;
@@ -185,6 +200,10 @@ async fn serve_socket(
                 None => break,
             },
             () = tokio::time::sleep_until(wake) => {
+                if awaiting_init && init_by <= Instant::now() {
+                    Box::pin(close(&mut sink, INIT_TIMEOUT, "Connection initialisation timeout")).await;
+                    break;
+                }
                 if expires_at.is_some_and(|at| at <= Instant::now()) {
                     let reason = "the access token expired; reconnect with a fresh one";
                     Box::pin(close(&mut sink, UNAUTHORIZED, reason)).await;
@@ -234,6 +253,8 @@ async fn write_ready<M>(
     sink: &mut SplitSink<WebSocket, Message>,
     first: String,
     messages: &mut std::pin::Pin<&mut M>,
+    protocol: WebSocketProtocols,
+    errored: &mut RequestErrors,
 ) -> AfterBatch
 where
     M: futures_util::Stream<Item = WsMessage>,
@@ -242,7 +263,13 @@ where
     let mut written = 0;
     let mut after = AfterBatch::Continue;
     while let Some(text) = next.take() {
-        if sink.feed(Message::Text(text.into())).await.is_err() {
+        let text = match protocol {
+            WebSocketProtocols::GraphQLWS => errored.restate(text),
+            WebSocketProtocols::SubscriptionsTransportWS => Some(text),
+        };
+        if let Some(text) = text
+            && sink.feed(Message::Text(text.into())).await.is_err()
+        {
             return AfterBatch::Stop;
         }
         written += 1;
@@ -260,6 +287,55 @@ where
         return AfterBatch::Stop;
     }
     after
+}
+
+/// graphql-transport-ws answers an operation refused before it ran (parse, validation, a
+/// limit) with one `error` message and nothing after it; async-graphql sends a `next` with
+/// the errors and then `complete`. This restates the one and drops the other.
+#[derive(Default)]
+struct RequestErrors {
+    /// Operations answered with `error` whose `complete` is still to come.
+    awaiting_complete: Vec<String>,
+}
+
+impl RequestErrors {
+    const NEXT: &'static str = "{\"type\":\"next\",\"id\":\"";
+    const FAILED: &'static str = "\",\"payload\":{\"data\":null,\"errors\":";
+    const COMPLETE: &'static str = "{\"type\":\"complete\",\"id\":\"";
+
+    /// The message to send for `text`, if any.
+    fn restate(&mut self, text: String) -> Option<String> {
+        if let Some(rest) = text.strip_prefix(Self::NEXT)
+            && rest.contains(Self::FAILED)
+            && let Some((id, error)) = request_error(&text)
+        {
+            self.awaiting_complete.push(id);
+            return Some(error);
+        }
+        if !self.awaiting_complete.is_empty() && text.starts_with(Self::COMPLETE) {
+            let completed: serde_json::Value = serde_json::from_str(&text).ok()?;
+            let id = completed["id"].as_str().unwrap_or_default();
+            if let Some(at) = self.awaiting_complete.iter().position(|waiting| waiting == id) {
+                self.awaiting_complete.swap_remove(at);
+                return None;
+            }
+        }
+        Some(text)
+    }
+}
+
+/// The id and the `error` message for a `next` whose errors came before execution (no
+/// data, and no error at a path).
+fn request_error(next: &str) -> Option<(String, String)> {
+    let message: serde_json::Value = serde_json::from_str(next).ok()?;
+    let id = message["id"].as_str()?;
+    let errors = message["payload"]["errors"].as_array()?;
+    if message["payload"]["data"] != serde_json::Value::Null || errors.iter().any(|e| e.get("path").is_some())
+    {
+        return None;
+    }
+    let error = serde_json::json!({ "type": "error", "id": id, "payload": errors });
+    Some((id.to_owned(), error.to_string()))
 }
 
 /// Sends a close frame (the caller then stops serving the socket).
@@ -351,7 +427,9 @@ async fn init_connection(
     payload: serde_json::Value,
     credentials: Arc<Credentials>,
 ) -> async_graphql::Result<Data> {
+    credentials.initialised.store(true, Ordering::Relaxed);
     let mut data = Data::default();
+    data.insert(SocketBudget::new(app.config.ws_max_subscriptions));
     let actor = match token_of(&payload) {
         None => Actor::Anonymous,
         Some(access_token) => {
@@ -369,6 +447,14 @@ async fn init_connection(
                     return Err(err.into());
                 }
             };
+            let max_sockets = app.config.ws_max_sockets_per_user;
+            let Some(seat) = app.sockets.open(user.user_id, max_sockets) else {
+                credentials.refused.store(true, Ordering::Relaxed);
+                return Err(async_graphql::Error::new(format!(
+                    "this account already holds {max_sockets} open websockets, the limit (WS_MAX_SOCKETS_PER_USER)"
+                )));
+            };
+            *credentials.seat.lock().unwrap_or_else(PoisonError::into_inner) = Some(seat);
             credentials.set_holder((user.user_id, expires_at));
             let connection = Arc::new(ConnectionCredentials::new(access_token));
             *credentials.token.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&connection));

@@ -600,9 +600,14 @@ async fn subscribers_asking_the_same_share_an_answer_and_each_gets_exactly_what_
         .await;
     match sockets[0].receive().await {
         Received::Message(refused) => {
-            assert_eq!(refused["id"], "bad", "{refused}");
-            assert_eq!(error_code(&refused["payload"]), "BAD_USER_INPUT", "{refused}");
-            let message = refused["payload"]["errors"][0]["message"].as_str().unwrap();
+            assert_eq!(
+                (&refused["type"], &refused["id"]),
+                (&json!("error"), &json!("bad")),
+                "{refused}"
+            );
+            let errors = json!({ "errors": refused["payload"] });
+            assert_eq!(error_code(&errors), "BAD_USER_INPUT", "{refused}");
+            let message = errors["errors"][0]["message"].as_str().unwrap();
             assert!(
                 message.contains("Invalid value for argument \"after\""),
                 "{refused}"

@@ -24,6 +24,7 @@ mod registration;
 mod rows;
 mod schema;
 mod sessions;
+mod socket_limits;
 mod standing;
 mod startup;
 mod tables;

@@ -420,9 +420,12 @@ async fn a_websocket_authenticates_with_the_token_in_connection_init() {
         .await
         .unwrap();
     let refused = next_json(&mut socket).await;
-    assert_eq!(refused["type"], "next", "{refused}");
     assert_eq!(
-        refused["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        refused["type"], "error",
+        "an operation refused before it runs: {refused}"
+    );
+    assert_eq!(
+        refused["payload"][0]["extensions"]["code"], "UNAUTHENTICATED",
         "{refused}"
     );
 
