@@ -185,7 +185,9 @@ fn csv_lines(lines: Vec<Vec<String>>) -> AppResult<Bytes> {
 }
 
 /// One value as a CSV cell: lists joined by ";", and text that a spreadsheet would take
-/// for a formula (starting with = + - @, tab or carriage return) prefixed with '.
+/// for a formula prefixed with ' (OWASP's CSV injection advice): text starting with a tab,
+/// carriage return or line feed, or whose first character after any whitespace is one of
+/// `= + - @`.
 fn cell(value: Option<&Value>, field_type: FieldType) -> String {
     let text = match value {
         None | Some(Value::Null) => return String::new(),
@@ -199,11 +201,16 @@ fn cell(value: Option<&Value>, field_type: FieldType) -> String {
     };
     // Numbers were validated as numbers: "-5" is a value, not a formula.
     let numeric = matches!(field_type, FieldType::Integer | FieldType::Decimal);
-    if !numeric && text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    if !numeric && looks_like_a_formula(&text) {
         format!("'{text}")
     } else {
         text
     }
+}
+
+/// Whether a spreadsheet opening `text` as a cell might run it.
+fn looks_like_a_formula(text: &str) -> bool {
+    text.starts_with(['\t', '\r', '\n']) || text.trim_start().starts_with(['=', '+', '-', '@'])
 }
 
 #[cfg(test)]
@@ -218,6 +225,26 @@ mod tests {
             "'=HYPERLINK(\"x\")"
         );
         assert_eq!(cell(Some(&json!("@SUM(A1)")), FieldType::Text), "'@SUM(A1)");
+        for hidden in [
+            " =HYPERLINK(\"x\")",
+            "  +1",
+            "\u{a0}-2+3",
+            "\n@cmd",
+            "\t=1",
+            "\r=1",
+            "\u{3000}=1",
+        ] {
+            assert_eq!(
+                cell(Some(&json!(hidden)), FieldType::Text),
+                format!("'{hidden}"),
+                "{hidden:?}"
+            );
+        }
+        assert_eq!(
+            cell(Some(&json!("a = b")), FieldType::Text),
+            "a = b",
+            "only a leading formula"
+        );
         assert_eq!(cell(Some(&json!("-12.5")), FieldType::Decimal), "-12.5");
         assert_eq!(cell(Some(&json!(["a", "b"])), FieldType::MultiSelect), "a;b");
         assert_eq!(cell(None, FieldType::Text), "");

@@ -83,11 +83,14 @@ enum Chunk {
     TooLong,
 }
 
-/// Reads the CSV file, sending the header and then batches of lines.
+/// Reads the CSV file, sending the header and then batches of lines. Records end at `\n`
+/// alone (a CRLF line's `\r` is taken off its last cell): the reader then counts every
+/// record's line from where it starts, whether the file ends its lines with CRLF or LF.
 fn read_csv(file: File, max_lines: usize, out: mpsc::Sender<Chunk>) {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
+        .terminator(csv::Terminator::Any(b'\n'))
         .from_reader(std::io::BufReader::new(file));
     let mut header_sent = false;
     let mut lines = 0usize;
@@ -96,7 +99,15 @@ fn read_csv(file: File, max_lines: usize, out: mpsc::Sender<Chunk>) {
     loop {
         let cells = match reader.read_record(&mut record) {
             Ok(false) => break,
-            Ok(true) => Ok(record.iter().map(str::to_owned).collect::<Vec<_>>()),
+            Ok(true) => {
+                let mut cells: Vec<String> = record.iter().map(str::to_owned).collect();
+                if let Some(last) = cells.last_mut()
+                    && last.ends_with('\r')
+                {
+                    last.pop();
+                }
+                Ok(cells)
+            }
             Err(err) if matches!(err.kind(), csv::ErrorKind::Utf8 { .. }) => {
                 Err("is not valid UTF-8".to_owned())
             }
@@ -106,11 +117,10 @@ fn read_csv(file: File, max_lines: usize, out: mpsc::Sender<Chunk>) {
             }
             Err(_) => Err("is not a valid CSV line".to_owned()),
         };
-        // The reader stands at the record's last line; quoted cells may span several.
-        let spanned: usize = cells.iter().flatten().map(|c| c.matches('\n').count()).sum();
-        let line = usize::try_from(reader.position().line())
-            .unwrap_or(usize::MAX)
-            .saturating_sub(spanned);
+        // Where the record began (a quoted cell may span lines); a record that failed to
+        // parse has no position of its own, so the reader's stands in.
+        let position = record.position().unwrap_or_else(|| reader.position());
+        let line = usize::try_from(position.line()).unwrap_or(usize::MAX);
         if !header_sent {
             let header = cells.unwrap_or_default();
             header_sent = true;
@@ -433,4 +443,61 @@ async fn record_import(
         link: None,
     };
     write::notify(conn, import.created_at, vec![notice]).await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Seek, Write};
+
+    use super::*;
+
+    /// The line numbers and cells `read_csv` reports for `text`'s data lines.
+    fn read(text: &str) -> Vec<(usize, Vec<String>)> {
+        let mut file = tempfile::tempfile().expect("temporary file");
+        file.write_all(text.as_bytes()).expect("written");
+        file.rewind().expect("rewound");
+        let (sender, mut receiver) = mpsc::channel(16);
+        read_csv(file, 100, sender);
+        let mut lines = Vec::new();
+        while let Ok(chunk) = receiver.try_recv() {
+            if let Chunk::Lines(batch) = chunk {
+                lines.extend(
+                    batch
+                        .into_iter()
+                        .map(|(line, cells)| (line, cells.expect("a valid line"))),
+                );
+            }
+        }
+        lines
+    }
+
+    fn lines_of(text: &str) -> Vec<usize> {
+        read(text).into_iter().map(|(line, _)| line).collect()
+    }
+
+    #[test]
+    fn a_crlf_file_keeps_its_cells_as_written() {
+        let cells: Vec<Vec<String>> = read("site,note\r\nLeeds,\"two\r\nlines\"\r\nYork,\"x\"\r\n")
+            .into_iter()
+            .map(|(_, cells)| cells)
+            .collect();
+        assert_eq!(cells, [vec!["Leeds", "two\r\nlines"], vec!["York", "x"]]);
+    }
+
+    #[test]
+    fn line_numbers_are_where_each_line_starts_whatever_the_line_endings() {
+        assert_eq!(lines_of("site\nLeeds\nYork\n"), [2, 3], "plain newlines");
+        assert_eq!(lines_of("site\r\nLeeds\r\nYork\r\n"), [2, 3], "CRLF");
+        assert_eq!(lines_of("site\nLeeds\nYork"), [2, 3], "no final newline");
+        assert_eq!(
+            lines_of("site,note\nLeeds,\"two\nlines\"\nYork,x\n"),
+            [2, 4],
+            "a quoted cell spanning lines"
+        );
+        assert_eq!(
+            lines_of("site,note\r\nLeeds,\"two\r\nlines\"\r\nYork,x\r\n"),
+            [2, 4],
+            "a quoted cell spanning CRLF lines"
+        );
+    }
 }

@@ -59,6 +59,23 @@ Bath,petrol,-3,31/01/2026\r\n\
 \"Wakefield, North\",diesel,250,2026-02-01\r\n";
 
 #[tokio::test(flavor = "multi_thread")]
+async fn bad_lines_are_numbered_as_the_file_numbers_them_whatever_its_line_endings() {
+    let t = TestApp::spawn().await;
+    let Setup { owner, table, .. } = fuel_table(&t).await;
+    let lines = "site,fuel,litres\nLeeds,diesel,1\nYork,coal,2\n\"Hull\nEast\",gas,3\nBath,coal,4\n";
+    for (endings, csv) in [("LF", lines.to_owned()), ("CRLF", lines.replace('\n', "\r\n"))] {
+        let refused = import(&t, &owner, json!({ "t": table }), &csv).await;
+        let lines: Vec<&Value> = refused["data"]["importCsv"]["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| &e["line"])
+            .collect();
+        assert_eq!(lines, [&json!(3), &json!(6)], "{endings}: {refused}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn all_or_nothing_stores_nothing_and_names_every_bad_line() {
     let t = TestApp::spawn().await;
     let Setup { owner, table, .. } = fuel_table(&t).await;
@@ -217,6 +234,7 @@ async fn an_export_link_streams_safe_csv_for_five_minutes() {
         json!({ "t": table, "r": [
             { "site": "=HYPERLINK(\"http://evil.example\")", "fuel": "diesel", "litres": "-0" },
             { "site": "Quote \"q\", comma", "litres": "12.50", "date": "2026-01-02" },
+            { "site": " =SUM(1+1)", "litres": "1" },
         ] }),
     )
     .await;
@@ -240,7 +258,9 @@ async fn an_export_link_streams_safe_csv_for_five_minutes() {
         body,
         "site,fuel,litres,date\r\n\
          \"'=HYPERLINK(\"\"http://evil.example\"\")\",diesel,0,\r\n\
-         \"Quote \"\"q\"\", comma\",,12.5,2026-01-02\r\n"
+         \"Quote \"\"q\"\", comma\",,12.5,2026-01-02\r\n\
+         ' =SUM(1+1),,1,\r\n",
+        "a formula behind whitespace is defused too"
     );
 
     let tampered = url.replace("/exports/", "/exports/x");
