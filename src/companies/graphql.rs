@@ -218,6 +218,7 @@ impl Company {
         let viewer = self.viewer(ctx).await?;
         let rows = invitations::list(app(ctx), viewer, status.map(Into::into), page).await?;
         let now = app(ctx).clock.now();
+        let rights = viewer.member_rights();
         Ok(Some(connection(
             rows,
             page.after.is_some(),
@@ -225,7 +226,7 @@ impl Company {
                 at: row.created_at,
                 id: row.id,
             },
-            |row| Invitation::new(row, now),
+            |row| Invitation::new(row, now, rights),
         )))
     }
 

@@ -52,12 +52,15 @@ impl From<InvitationStatus> for InvitationState {
 pub struct Invitation {
     row: InvitationRow,
     now: DateTime<Utc>,
+    /// What the reader may see of members (the inviter is one).
+    rights: MemberRights,
 }
 
 impl Invitation {
-    /// Wraps a row; `now` decides whether a pending invitation has expired.
-    pub fn new(row: InvitationRow, now: DateTime<Utc>) -> Self {
-        Self { row, now }
+    /// Wraps a row; `now` decides whether a pending invitation has expired, `rights` what
+    /// the reader may see of its inviter.
+    pub fn new(row: InvitationRow, now: DateTime<Utc>, rights: MemberRights) -> Self {
+        Self { row, now, rights }
     }
 }
 
@@ -88,15 +91,7 @@ impl Invitation {
             return Ok(None);
         };
         let user = loader::<UserLoader>(ctx).load_one(inviter).await?;
-        Ok(user.map(|row| {
-            User::seen_in_company(
-                row,
-                MemberRights {
-                    contact: true,
-                    account: false,
-                },
-            )
-        }))
+        Ok(user.map(|row| User::seen_in_company(row, self.rights)))
     }
 
     async fn expires_at(&self) -> DateTime<Utc> {
@@ -207,20 +202,20 @@ impl InvitationsMutation {
             role_id: parse_id(&input.role_id, "role")?,
             message: input.message,
         };
-        let row = service::invite(app(ctx), signed_in(ctx)?, invite).await?;
-        Ok(Invitation::new(row, app(ctx).clock.now()))
+        let (row, rights) = service::invite(app(ctx), signed_in(ctx)?, invite).await?;
+        Ok(Invitation::new(row, app(ctx).clock.now(), rights))
     }
 
     /// Mails a new link and extends the expiry; the old link dies.
     async fn resend_invitation(&self, ctx: &Context<'_>, id: ID) -> Result<Invitation> {
-        let row = service::resend(app(ctx), signed_in(ctx)?, parse_id(&id, "invitation")?).await?;
-        Ok(Invitation::new(row, app(ctx).clock.now()))
+        let (row, rights) = service::resend(app(ctx), signed_in(ctx)?, parse_id(&id, "invitation")?).await?;
+        Ok(Invitation::new(row, app(ctx).clock.now(), rights))
     }
 
     /// Kills the invitation's link.
     async fn revoke_invitation(&self, ctx: &Context<'_>, id: ID) -> Result<Invitation> {
-        let row = service::revoke(app(ctx), signed_in(ctx)?, parse_id(&id, "invitation")?).await?;
-        Ok(Invitation::new(row, app(ctx).clock.now()))
+        let (row, rights) = service::revoke(app(ctx), signed_in(ctx)?, parse_id(&id, "invitation")?).await?;
+        Ok(Invitation::new(row, app(ctx).clock.now(), rights))
     }
 
     /// Joins the company with the invited role (the signed-in address must be the invited one).

@@ -10,7 +10,7 @@ use super::store;
 use crate::app::App;
 use crate::auth::actor::{ClientInfo, SignedInUser};
 use crate::auth::tokens::{OpaqueToken, hash_token};
-use crate::companies::access::{self, Member};
+use crate::companies::access::{self, Member, MemberRights};
 use crate::companies::model::{MembershipRow, NewMembership, RoleRow};
 use crate::companies::service::company::activate_if_none;
 use crate::companies::store as company_store;
@@ -42,7 +42,12 @@ pub struct InviteInput {
 }
 
 /// Invites someone to the company by email (Owner or Admin; only an Owner invites Owners).
-pub async fn invite(app: &App, actor: &SignedInUser, input: InviteInput) -> AppResult<InvitationRow> {
+/// Returns the invitation and what the inviter may see of members (for its `invitedBy`).
+pub async fn invite(
+    app: &App,
+    actor: &SignedInUser,
+    input: InviteInput,
+) -> AppResult<(InvitationRow, MemberRights)> {
     actor.require_verified()?;
     let mut check = InputCheck::default();
     let email = check.take(Email::parse(&input.email, "input.email"));
@@ -86,14 +91,15 @@ pub async fn invite(app: &App, actor: &SignedInUser, input: InviteInput) -> AppR
             write::record(conn, now, activity).await?;
             let notices = invited_notices(conn, &[(&invitation, &role)]).await?;
             write::notify(conn, now, notices).await?;
-            Ok(invitation)
+            Ok((invitation, caller.member_rights()))
         })
         .await?;
     app.mailer.wake();
     Ok(invitation)
 }
 
-/// Notifications for invitees who already have an account (others learn by mail only).
+/// Notifications for invitees who already have a verified account (others learn by mail
+/// only: an unverified account has not shown that the address is its holder's).
 pub async fn invited_notices(
     conn: &mut AsyncPgConnection,
     invitations: &[(&InvitationRow, &RoleRow)],
@@ -108,7 +114,8 @@ pub async fn invited_notices(
         .unwrap_or_default();
     let mut notices = Vec::new();
     for (invitation, role) in invitations {
-        if let Some(user) = user_store::find_by_email(conn, &invitation.email).await? {
+        let invitee = user_store::find_by_email(conn, &invitation.email).await?;
+        if let Some(user) = invitee.filter(|user| user.email_verified_at.is_some()) {
             notices.push(Notice {
                 user_id: user.id,
                 company_id: None,
@@ -241,7 +248,8 @@ async fn invitation_for(
 }
 
 /// Mails a new link for an open invitation and extends its expiry; the old link dies.
-pub async fn resend(app: &App, actor: &SignedInUser, id: Uuid) -> AppResult<InvitationRow> {
+/// Returns it with what the caller may see of members.
+pub async fn resend(app: &App, actor: &SignedInUser, id: Uuid) -> AppResult<(InvitationRow, MemberRights)> {
     actor.require_verified()?;
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
@@ -284,23 +292,24 @@ pub async fn resend(app: &App, actor: &SignedInUser, id: Uuid) -> AppResult<Invi
                 format!("Invitation to {} sent again", invitation.email),
             );
             write::record(conn, now, activity).await?;
-            Ok(invitation)
+            Ok((invitation, caller.member_rights()))
         })
         .await?;
     app.mailer.wake();
     Ok(invitation)
 }
 
-/// Kills an invitation's link.
-pub async fn revoke(app: &App, actor: &SignedInUser, id: Uuid) -> AppResult<InvitationRow> {
+/// Kills an invitation's link. Returns it with what the caller may see of members.
+pub async fn revoke(app: &App, actor: &SignedInUser, id: Uuid) -> AppResult<(InvitationRow, MemberRights)> {
     actor.require_verified()?;
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
-        let (invitation, _) = invitation_for(conn, actor, id, Action::Delete).await?;
+        let (invitation, caller) = invitation_for(conn, actor, id, Action::Delete).await?;
+        let rights = caller.member_rights();
         match invitation.state(now) {
             InvitationState::Accepted => Err(AppError::conflict("the invitation was already accepted")),
-            InvitationState::Revoked => Ok(invitation),
+            InvitationState::Revoked => Ok((invitation, rights)),
             InvitationState::Pending | InvitationState::Expired => {
                 let revoked = store::revoke(conn, invitation.id, now).await?;
                 let activity = Activity::new(
@@ -311,7 +320,7 @@ pub async fn revoke(app: &App, actor: &SignedInUser, id: Uuid) -> AppResult<Invi
                     format!("Invitation to {} revoked", invitation.email),
                 );
                 write::record(conn, now, activity).await?;
-                Ok(revoked)
+                Ok((revoked, rights))
             }
         }
     })
@@ -368,7 +377,7 @@ pub async fn preview(app: &App, token: &str) -> AppResult<Preview> {
     };
     let existing_account = user_store::find_by_email(&mut conn, &invitation.email)
         .await?
-        .is_some();
+        .is_some_and(|user| user.email_verified_at.is_some());
     Ok(Preview {
         company_name: company.name,
         inviter_name,
@@ -478,7 +487,9 @@ pub async fn accept(app: &App, actor: &SignedInUser, token: &str) -> AppResult<M
 }
 
 /// Creates an account for the invited address (verified: the link proves it), joins the
-/// company and signs in.
+/// company and signs in. An account registered for the address that never verified it
+/// does not stand in the way: it is discarded (with its sessions), as the link proves the
+/// address is the invitee's.
 pub async fn register_with_invitation(
     app: &App,
     token: &str,
@@ -501,9 +512,10 @@ pub async fn register_with_invitation(
     conn.transaction::<_, AppError, _>(async |conn| pending_invitation(conn, token, now).await.map(|_| ()))
         .await?;
     let password_hash = app.passwords.hash(password).await?;
-    let (user, session_id, refresh_token) = conn
+    let (user, session_id, refresh_token, discarded) = conn
         .transaction::<_, AppError, _>(async |conn| {
             let invitation = pending_invitation(conn, token, now).await?;
+            let discarded = user_store::delete_unverified(conn, &invitation.email).await?;
             let created = user_store::insert_user(
                 conn,
                 &NewUser {
@@ -521,9 +533,12 @@ pub async fn register_with_invitation(
             join(conn, &invitation, created.id, now).await?;
             let user = user_store::touch_last_login(conn, created.id, now).await?;
             let (session_id, refresh_token) = sessions::open_session(app, conn, user.id, client, now).await?;
-            Ok((user, session_id, refresh_token))
+            Ok((user, session_id, refresh_token, discarded))
         })
         .await
         .inspect(|_| app.standings.forget_all())?;
+    if let Some(discarded) = discarded {
+        app.sessions.forget_user(discarded);
+    }
     sessions::sign_in(app, user, session_id, refresh_token, now)
 }

@@ -19,6 +19,21 @@ pub async fn insert_user(conn: &mut AsyncPgConnection, user: &NewUser<'_>) -> Qu
         .optional()
 }
 
+/// Deletes the account registered for `email` if it never verified the address (someone
+/// who proves the address, with an invitation link, takes it over); returns its id.
+pub async fn delete_unverified(conn: &mut AsyncPgConnection, email: &str) -> QueryResult<Option<Uuid>> {
+    diesel::delete(
+        users::table
+            .filter(users::email.eq(email))
+            .filter(users::email_verified_at.is_null())
+            .filter(users::deleted_at.is_null()),
+    )
+    .returning(users::id)
+    .get_result(conn)
+    .await
+    .optional()
+}
+
 /// The live account with this (normalised) address.
 pub async fn find_by_email(conn: &mut AsyncPgConnection, email: &str) -> QueryResult<Option<UserRow>> {
     users::table

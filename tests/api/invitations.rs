@@ -466,3 +466,140 @@ async fn use_invitation_quota(t: &TestApp, company_id: &str, count: usize) {
             .unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn someone_who_registers_an_invited_address_without_proving_it_learns_nothing_and_blocks_nobody() {
+    let t = TestApp::spawn().await;
+    let owner = t.verified_user("owner@example.com", "Owner").await;
+    let company = t.create_company(&owner, "Acme").await;
+    t.register("invitee@example.com", "Squatter").await;
+    let (squatter, _) = t.login("invitee@example.com", PASSWORD).await;
+    let token = t.invite(&owner, &company, "invitee@example.com", "Manager").await;
+
+    let notices = t
+        .ok(
+            Some(&squatter),
+            "{ me { notifications { totalCount edges { node { title } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        notices["me"]["notifications"]["totalCount"], 0,
+        "no invitation notice for an unproven address: {notices}"
+    );
+    let preview = t.ok(None, PREVIEW, json!({ "t": token })).await;
+    assert_eq!(
+        preview["invitationPreview"]["existingAccount"], false,
+        "the link's holder is offered to register"
+    );
+
+    let joined = t
+        .ok(
+            None,
+            REGISTER,
+            json!({ "input": { "token": token, "name": "Invitee", "password": "the invitee's own passphrase" } }),
+        )
+        .await;
+    assert_eq!(
+        joined["registerWithInvitation"]["user"],
+        json!({ "email": "invitee@example.com", "emailVerified": true })
+    );
+    let gone = t
+        .gql(Some(&squatter), "{ me { user { name } } }", json!({}))
+        .await;
+    assert_eq!(
+        error_code(&gone),
+        "UNAUTHENTICATED",
+        "the unproven account is gone: {gone}"
+    );
+    let squatter_login = t.try_login("invitee@example.com", PASSWORD).await;
+    assert_eq!(error_code(&squatter_login), "UNAUTHENTICATED");
+    t.login("invitee@example.com", "the invitee's own passphrase")
+        .await;
+
+    let verified = t.verified_user("known@example.com", "Known").await;
+    t.invite(&owner, &company, "known@example.com", "Viewer").await;
+    let notices = t
+        .ok(
+            Some(&verified),
+            "{ me { notifications { edges { node { title } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        notices["me"]["notifications"]["edges"][0]["node"]["title"], "You were invited to Acme",
+        "a verified account is told"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_invitations_inviter_shows_contact_details_only_to_readers_with_member_view() {
+    let t = TestApp::spawn().await;
+    let owner = t.verified_user("owner@example.com", "Owner").await;
+    let company = t.create_company(&owner, "Acme").await;
+    let role = t
+        .ok(
+            Some(&owner),
+            "mutation($c: ID!) { createRole(input: { companyId: $c, name: \"Recruiter\", permissions: [{ resource: COMPANY, action: VIEW }, { resource: INVITATION, action: VIEW }, { resource: INVITATION, action: CREATE }] }) { id } }",
+            json!({ "c": company.id }),
+        )
+        .await["createRole"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let token = t
+        .invite(&owner, &company, "recruiter@example.com", "Viewer")
+        .await;
+    let recruiter = t
+        .ok(
+            None,
+            REGISTER,
+            json!({ "input": { "token": token, "name": "Rae", "password": PASSWORD } }),
+        )
+        .await["registerWithInvitation"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rae = t.user_id(&recruiter).await;
+    t.ok(
+        Some(&owner),
+        "mutation($c: ID!, $u: ID!, $r: ID!) { changeMemberRole(companyId: $c, userId: $u, roleId: $r) { id } }",
+        json!({ "c": company.id, "u": rae, "r": role }),
+    )
+    .await;
+
+    let list = "query($c: ID!) { company(id: $c) { invitations { edges { node { email invitedBy { name email } } } } } }";
+    let seen = t.gql(Some(&recruiter), list, json!({ "c": company.id })).await;
+    let inviter = &seen["data"]["company"]["invitations"]["edges"][0]["node"]["invitedBy"];
+    assert_eq!(inviter["name"], "Owner", "{seen}");
+    assert!(inviter["email"].is_null(), "no member:view, no email: {seen}");
+    assert_eq!(error_code(&seen), "FORBIDDEN", "{seen}");
+
+    let invited = t
+        .gql(
+            Some(&recruiter),
+            INVITE,
+            json!({ "input": { "companyId": company.id, "email": "new@example.com", "roleId": role } }),
+        )
+        .await;
+    assert_eq!(
+        invited["data"]["inviteMember"]["invitedBy"]["name"], "Rae",
+        "{invited}"
+    );
+    assert_eq!(
+        invited["data"]["inviteMember"]["invitedBy"]["email"], "recruiter@example.com",
+        "one's own address is one's own to read: {invited}"
+    );
+
+    let full = t.ok(Some(&owner), list, json!({ "c": company.id })).await;
+    let inviters: Vec<&Value> = full["company"]["invitations"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|edge| &edge["node"]["invitedBy"]["email"])
+        .collect();
+    assert!(
+        inviters.iter().all(|email| email.is_string()),
+        "the owner sees them: {full}"
+    );
+}
