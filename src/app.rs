@@ -44,6 +44,8 @@ pub struct AppState {
     pub hub: Hub,
     /// Open websockets per account on this instance.
     pub sockets: Arc<SocketsPerUser>,
+    /// Places for CSV imports running on this instance (`IMPORT_MAX_CONCURRENT`).
+    pub import_slots: tokio::sync::Semaphore,
     /// Field index builds run one at a time.
     pub index_builds: tokio::sync::Mutex<()>,
     /// Tables queued for a field index reconcile.
@@ -120,8 +122,10 @@ impl AppBuilder {
         let hub = Hub::new(config.subscriber_queue);
         let passwords = Passwords::new(self.password_params)?;
         let mailer = Mailer::new(&config.product_name, &config.app_url())?;
+        let import_slots = tokio::sync::Semaphore::new(config.import_max_concurrent);
         Ok(App(Arc::new(AppState {
             config,
+            import_slots,
             pool,
             statements,
             clock: self.clock,

@@ -178,6 +178,15 @@ pub struct Config {
     #[arg(long, env = "IMPORT_MAX_LINES", default_value_t = 1_000_000)]
     pub import_max_lines: usize,
 
+    /// Most CSV imports one server instance runs at once (each holds a database connection
+    /// for its whole run); more are refused with RATE_LIMITED.
+    #[arg(long, env = "IMPORT_MAX_CONCURRENT", default_value_t = 4)]
+    pub import_max_concurrent: usize,
+
+    /// Most CSV imports one company runs at once, across all instances.
+    #[arg(long, env = "IMPORT_MAX_PER_COMPANY", default_value_t = 2)]
+    pub import_max_per_company: u32,
+
     /// Rows from which a table's number and date fields get their own ordered index.
     #[arg(long, env = "ROW_INDEX_THRESHOLD", default_value_t = 10_000)]
     pub row_index_threshold: usize,

@@ -135,6 +135,14 @@ impl AppError {
         err
     }
 
+    /// The server (or the company) already runs as much of this as it allows; `message`
+    /// says what and which setting, `retry_after` when to try again.
+    pub fn busy(message: impl Into<String>, retry_after: u64) -> Self {
+        let mut err = Self::new(ErrorCode::RateLimited, message);
+        err.retry_after = Some(retry_after);
+        err
+    }
+
     /// Invalid input in one field.
     pub fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
         Self::invalid_fields(vec![FieldError {

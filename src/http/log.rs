@@ -1,9 +1,11 @@
-//! One log line per request: request id, method, path, status, duration, and for GraphQL
-//! the operation name and outcome.
+//! One log line per request: request id, method, route, status, duration, and for GraphQL
+//! the operation name and outcome. A matched route is logged as its pattern
+//! (`/exports/{token}`), so a secret carried in the path never reaches the log; query
+//! strings are never logged.
 
 use std::time::Instant;
 
-use axum::extract::Request;
+use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -22,7 +24,10 @@ pub async fn log_request(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = request_id(request.headers());
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    let path = match request.extensions().get::<MatchedPath>() {
+        Some(route) => route.as_str().to_owned(),
+        None => request.uri().path().to_owned(),
+    };
     let response = next.run(request).await;
     let graphql = response.extensions().get::<GraphqlOutcome>();
     tracing::info!(

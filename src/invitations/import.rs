@@ -7,7 +7,9 @@ use diesel_async::AsyncConnection;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::service::{INVITATIONS_PER_COMPANY, Invite, invited_notices, send_invitation};
+use super::service::{
+    INVITATIONS_PER_COMPANY, INVITATIONS_PER_INVITER, Invite, invited_notices, send_invitation,
+};
 use crate::app::App;
 use crate::auth::actor::SignedInUser;
 use crate::companies::access;
@@ -215,9 +217,12 @@ pub async fn import_members(
                 first_seen.insert(email.as_str().to_owned(), line.number);
                 valid.push((line.number, email, line.name, role));
             }
-            // Lines beyond the company's hourly invitation quota are reported, not sent.
-            let quota = rate_limit::remaining(conn, INVITATIONS_PER_COMPANY, &company_id.to_string(), now).await?;
-            let quota = usize::try_from(quota).unwrap_or(usize::MAX);
+            // Lines beyond the company's or the inviter's hourly invitation quota are
+            // reported, not sent.
+            let company_quota = rate_limit::remaining(conn, INVITATIONS_PER_COMPANY, &company_id.to_string(), now).await?;
+            let inviter_quota =
+                rate_limit::remaining(conn, INVITATIONS_PER_INVITER, &actor.user_id.to_string(), now).await?;
+            let quota = usize::try_from(company_quota.min(inviter_quota)).unwrap_or(usize::MAX);
             let mut invited = Vec::new();
             for (number, email, name, role) in &valid {
                 if invited.len() >= quota {
@@ -225,8 +230,8 @@ pub async fn import_members(
                         line: *number,
                         field: None,
                         message: format!(
-                            "not sent: the company may send {} invitations an hour; import this line again later",
-                            INVITATIONS_PER_COMPANY.max
+                            "not sent: a company may send {} and a person {} invitations an hour; import this line again later",
+                            INVITATIONS_PER_COMPANY.max, INVITATIONS_PER_INVITER.max
                         ),
                     });
                     continue;

@@ -29,6 +29,9 @@ use crate::users::store as user_store;
 
 /// Invitations a company may send per hour.
 pub const INVITATIONS_PER_COMPANY: Limit = Limit::per_hour("invitations_company", 100);
+/// Invitations one person may send per hour, whatever the company: companies are cheap to
+/// create, and each invitation mails a stranger.
+pub const INVITATIONS_PER_INVITER: Limit = Limit::per_hour("invitations_inviter", 100);
 /// How long an invitation link works.
 pub const INVITATION_TTL: Duration = Duration::days(7);
 const MAX_MESSAGE_CHARS: usize = 1_000;
@@ -142,7 +145,8 @@ pub struct Invite<'a> {
 }
 
 /// Creates and mails an invitation in the caller's transaction: replaces an open one for
-/// the same address, refuses existing members, counts toward the company's hourly limit.
+/// the same address, refuses existing members, counts toward the company's and the
+/// inviter's hourly limits.
 pub async fn send_invitation(
     app: &App,
     conn: &mut AsyncPgConnection,
@@ -159,6 +163,8 @@ pub async fn send_invitation(
         )));
     }
     rate_limit::hit(conn, INVITATIONS_PER_COMPANY, &company_id.to_string(), now).await?;
+    let inviter_id = inviter.membership.user_id.to_string();
+    rate_limit::hit(conn, INVITATIONS_PER_INVITER, &inviter_id, now).await?;
     store::retire_open(conn, company_id, invite.email.as_str(), now).await?;
     let token = OpaqueToken::generate();
     let invitation = store::insert(
@@ -277,6 +283,7 @@ pub async fn resend(app: &App, actor: &SignedInUser, id: Uuid) -> AppResult<(Inv
                 now,
             )
             .await?;
+            rate_limit::hit(conn, INVITATIONS_PER_INVITER, &actor.user_id.to_string(), now).await?;
             let token = OpaqueToken::generate();
             let invitation = store::reissue(conn, invitation.id, &token.hash, now + INVITATION_TTL).await?;
             let role = company_store::find_role(conn, invitation.company_id, invitation.role_id)

@@ -27,6 +27,15 @@ impl Limit {
         }
     }
 
+    /// One-day window.
+    pub const fn per_day(bucket: &'static str, max: u32) -> Self {
+        Self {
+            bucket,
+            max,
+            window: Duration::days(1),
+        }
+    }
+
     /// One-hour window.
     pub const fn per_hour(bucket: &'static str, max: u32) -> Self {
         Self {

@@ -25,6 +25,8 @@ use crate::rbac::catalog::Action;
 
 /// Lines handed over (and stored) at a time.
 const BATCH_LINES: usize = 1_000;
+/// Seconds a refused import is told to wait before trying again.
+const IMPORT_RETRY_SECS: u64 = 30;
 /// Most bad lines described in the answer; the count covers them all.
 pub const MAX_REPORTED_ERRORS: usize = 1_000;
 
@@ -336,6 +338,15 @@ pub async fn import_csv(
     mode: ImportMode,
 ) -> AppResult<ImportReport> {
     actor.require_verified()?;
+    let Ok(_slot) = app.import_slots.try_acquire() else {
+        return Err(AppError::busy(
+            format!(
+                "this server already runs {} imports, its limit (IMPORT_MAX_CONCURRENT); try again when one finishes",
+                app.config.import_max_concurrent
+            ),
+            IMPORT_RETRY_SECS,
+        ));
+    };
     let (sender, mut receiver) = mpsc::channel(2);
     let max_lines = app.config.import_max_lines;
     let reader = tokio::task::spawn_blocking(move || read_csv(file, max_lines, sender));
@@ -344,6 +355,15 @@ pub async fn import_csv(
     let report = conn
         .transaction::<_, AppError, _>(async |conn| {
             let access = table_access(conn, actor, table_id, Action::Create).await?;
+            let per_company = app.config.import_max_per_company;
+            if !store::take_import_slot(conn, access.project.company_id, per_company).await? {
+                return Err(AppError::busy(
+                    format!(
+                        "the company already runs {per_company} imports, its limit (IMPORT_MAX_PER_COMPANY); try again when one finishes"
+                    ),
+                    IMPORT_RETRY_SECS,
+                ));
+            }
             open_cycle(conn, cycle_id, access.project.id).await?;
             let header = match receiver.recv().await {
                 Some(Chunk::Header(header)) => header,

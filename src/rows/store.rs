@@ -607,3 +607,30 @@ pub async fn row_authors_in_cycle(
     .await?;
     Ok(authors.into_iter().map(|a| a.user_id).collect())
 }
+
+/// Takes one of the company's `slots` import places until the transaction ends (an
+/// advisory lock, so every instance sees it); false when all are taken.
+pub async fn take_import_slot(
+    conn: &mut AsyncPgConnection,
+    company_id: Uuid,
+    slots: u32,
+) -> QueryResult<bool> {
+    #[derive(QueryableByName)]
+    struct Taken {
+        #[diesel(sql_type = sql_types::Bool)]
+        taken: bool,
+    }
+    for slot in 0..i32::try_from(slots).unwrap_or(i32::MAX) {
+        let taken: Taken = diesel::sql_query(
+            "SELECT pg_try_advisory_xact_lock(hashtext('import:' || $1::text), $2) AS taken",
+        )
+        .bind::<sql_types::Uuid, _>(company_id)
+        .bind::<sql_types::Integer, _>(slot)
+        .get_result(conn)
+        .await?;
+        if taken.taken {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}

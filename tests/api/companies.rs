@@ -492,3 +492,24 @@ async fn two_owners_leaving_at_once_leave_one_owner_behind() {
     let left: i64 = memberships::table.count().get_result(&mut conn).await.unwrap();
     assert_eq!(left, 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_account_creates_at_most_ten_companies_a_day() {
+    let t = TestApp::spawn().await;
+    let token = t.verified_user("maker@example.com", "Maker").await;
+    for n in 0..10 {
+        t.create_company(&token, &format!("Company {n}")).await;
+    }
+    let refused = t
+        .gql(
+            Some(&token),
+            "mutation { createCompany(input: { name: \"One too many\" }) { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&refused), "RATE_LIMITED", "{refused}");
+    assert!(refused["errors"][0]["extensions"]["retryAfter"].as_u64().unwrap() > 0);
+    t.advance(chrono::Duration::days(1) + chrono::Duration::seconds(1));
+    let (token, _) = t.login("maker@example.com", PASSWORD).await;
+    t.create_company(&token, "The next day").await;
+}

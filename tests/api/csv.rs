@@ -332,3 +332,65 @@ async fn exports_follow_the_readers_rights() {
     let refused = t.gql(Some(&viewer), EXPORT, json!({ "t": costs })).await;
     assert_eq!(error_code(&refused), "FORBIDDEN");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn imports_beyond_the_servers_or_the_companys_concurrent_limit_are_refused_until_one_finishes() {
+    let t = TestApp::spawn().await;
+    let Setup {
+        owner,
+        company,
+        table,
+        ..
+    } = fuel_table(&t).await;
+    let csv = "site\r\nLeeds\r\n";
+
+    let held = t
+        .app
+        .import_slots
+        .try_acquire_many(4)
+        .expect("the server's four places");
+    let busy = import(&t, &owner, json!({ "t": table }), csv).await;
+    assert_eq!(error_code(&busy), "RATE_LIMITED", "{busy}");
+    assert!(
+        busy["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("IMPORT_MAX_CONCURRENT"),
+        "{busy}"
+    );
+    assert!(busy["errors"][0]["extensions"]["retryAfter"].as_u64().is_some());
+    drop(held);
+
+    use diesel_async::RunQueryDsl;
+    let mut elsewhere = t.db.connect().await;
+    let lock = |function: &str| {
+        format!(
+            "SELECT {function}(hashtext('import:' || '{}'), slot) FROM generate_series(0, 1) slot",
+            company.id
+        )
+    };
+    diesel::sql_query(lock("pg_advisory_lock"))
+        .execute(&mut elsewhere)
+        .await
+        .unwrap();
+    let busy = import(&t, &owner, json!({ "t": table }), csv).await;
+    assert_eq!(
+        error_code(&busy),
+        "RATE_LIMITED",
+        "two imports of the company run elsewhere: {busy}"
+    );
+    assert!(
+        busy["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("IMPORT_MAX_PER_COMPANY"),
+        "{busy}"
+    );
+    diesel::sql_query(lock("pg_advisory_unlock"))
+        .execute(&mut elsewhere)
+        .await
+        .unwrap();
+
+    let stored = import(&t, &owner, json!({ "t": table }), csv).await;
+    assert_eq!(stored["data"]["importCsv"]["inserted"], 1, "{stored}");
+}

@@ -603,3 +603,27 @@ async fn an_invitations_inviter_shows_contact_details_only_to_readers_with_membe
         "the owner sees them: {full}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_person_mails_at_most_a_hundred_invitations_an_hour_across_companies() {
+    let t = TestApp::spawn().await;
+    let owner = t.verified_user("owner@example.com", "Owner").await;
+    let first = t.create_company(&owner, "First").await;
+    let second = t.create_company(&owner, "Second").await;
+    let invite = |company: &crate::helpers::Company, n: usize| json!({ "input": { "companyId": company.id, "email": format!("person{n}@example.com"), "roleId": company.role("Viewer") } });
+    for n in 0..60 {
+        t.ok(Some(&owner), INVITE, invite(&first, n)).await;
+    }
+    for n in 60..100 {
+        t.ok(Some(&owner), INVITE, invite(&second, n)).await;
+    }
+    let refused = t.gql(Some(&owner), INVITE, invite(&second, 100)).await;
+    assert_eq!(
+        error_code(&refused),
+        "RATE_LIMITED",
+        "the second company has sent 40, its inviter 100: {refused}"
+    );
+    t.advance(Duration::hours(1) + Duration::seconds(1));
+    let (owner, _) = t.login("owner@example.com", PASSWORD).await;
+    t.ok(Some(&owner), INVITE, invite(&second, 100)).await;
+}

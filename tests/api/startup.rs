@@ -143,3 +143,48 @@ async fn sigterm_shuts_the_server_down_cleanly() {
     assert!(output.status.success(), "exit {:?}: {log}", output.status);
     assert!(log.contains("stopped"), "{log}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_request_log_names_routes_not_the_secrets_in_their_paths() {
+    let db = TestDb::create().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = Command::new(env!("CARGO_BIN_EXE_guildhall"))
+        .env("DATABASE_URL", &db.url)
+        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start guildhall");
+    let base = format!("http://127.0.0.1:{port}");
+    let mut ready = false;
+    for _ in 0..100 {
+        if reqwest::get(format!("{base}/health/live")).await.is_ok() {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready, "the server started");
+    let secret = "a-download-token-that-must-stay-secret";
+    let download = reqwest::get(format!("{base}/exports/{secret}")).await.unwrap();
+    assert_eq!(download.status(), 404);
+    let verify = reqwest::get(format!("{base}/verify-email?token={secret}"))
+        .await
+        .unwrap();
+    assert!(verify.status().is_success() || verify.status().is_client_error());
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    let output = tokio::task::spawn_blocking(move || server.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains("/exports/{token}"), "the route is logged: {log}");
+    assert!(!log.contains(secret), "the token is not: {log}");
+}

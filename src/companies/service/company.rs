@@ -15,6 +15,7 @@ use crate::error::{AppError, AppResult, InputCheck};
 use crate::events::write::{self, Activity};
 use crate::input;
 use crate::mail::{Letter, MailKind};
+use crate::rate_limit::{self, Limit};
 use crate::rbac::catalog::{Action, Resource, built_in_permissions};
 use crate::rbac::store as rbac_store;
 use crate::users::store as user_store;
@@ -44,6 +45,9 @@ fn parse_company_name(raw: &str, path: &str) -> AppResult<String> {
     input::text(raw, path, 2, 100)
 }
 
+/// Companies one account may create per day: each can mail invitations in its name.
+pub const COMPANIES_PER_USER: Limit = Limit::per_day("companies_user", 10);
+
 /// Creates a company with its five built-in roles; the caller becomes its Owner.
 pub async fn create_company(
     app: &App,
@@ -71,6 +75,7 @@ pub async fn create_company(
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
+        rate_limit::hit(conn, COMPANIES_PER_USER, &actor.user_id.to_string(), now).await?;
         let base = slugify(&name);
         let mut attempt = 1;
         let company = loop {
