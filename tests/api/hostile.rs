@@ -7,11 +7,15 @@ use reqwest::header::CONTENT_TYPE;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::ws::{Received, WsClient};
-use crate::helpers::{TestApp, error_code};
+use crate::helpers::ws::{Received, Socket, WsClient, raw_socket};
+use crate::helpers::{TestApp, error_code, multipart_body};
 
 fn message(response: &Value) -> &str {
     response["errors"][0]["message"].as_str().unwrap_or_default()
+}
+
+fn assert_message_says(response: &Value, says: &str) {
+    assert!(message(response).contains(says), "{says:?} in {response}");
 }
 
 /// The shapes that recurse in the parser, `levels` deep.
@@ -124,12 +128,7 @@ async fn deeply_nested_documents_are_refused_in_multipart_operations() {
     for (shape, query) in deep_documents(100_000) {
         let boundary = "hostile-boundary";
         let operations = json!({ "query": query, "variables": { "file": null } });
-        let body = format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{operations}\r\n\
-             --{boundary}\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n{{\"0\": [\"variables.file\"]}}\r\n\
-             --{boundary}\r\nContent-Disposition: form-data; name=\"0\"; filename=\"a.csv\"\r\n\
-             Content-Type: text/csv\r\n\r\nemail\r\n--{boundary}--\r\n"
-        );
+        let body = multipart_body(boundary, &operations, "a.csv", "email");
         let response: Value = t
             .http
             .post(format!("{}/graphql", t.base_url()))
@@ -180,18 +179,9 @@ async fn deeply_nested_documents_are_refused_over_both_websocket_protocols() {
     still_answers(&t).await;
 }
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 /// A socket speaking the legacy graphql-ws protocol, initialised anonymously.
 async fn legacy_socket(t: &TestApp) -> Socket {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let mut request = format!("ws://{}/graphql/ws", t.addr)
-        .into_client_request()
-        .unwrap();
-    request
-        .headers_mut()
-        .insert("sec-websocket-protocol", "graphql-ws".parse().unwrap());
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let mut socket = raw_socket(t.addr, "graphql-ws").await;
     let init = json!({ "type": "connection_init", "payload": {} });
     socket.send(Message::Text(init.to_string().into())).await.unwrap();
     assert_eq!(legacy_next(&mut socket).await["type"], "connection_ack");
@@ -221,29 +211,17 @@ async fn repeated_fields_and_fragments_count_against_the_selection_limit() {
     let duplicates = "invitationPreview(token: \"x\") { email } ".repeat(4_000);
     let response = t.gql(None, &format!("{{ {duplicates} }}"), json!({})).await;
     assert_eq!(error_code(&response), "QUERY_TOO_COMPLEX", "{response}");
-    assert!(
-        message(&response).contains("limit is 500"),
-        "{}",
-        message(&response)
-    );
+    assert_message_says(&response, "limit is 500");
 
     let fields = "permissionCatalog { resource } ".repeat(251);
     let response = t.gql(None, &format!("{{ {fields} }}"), json!({})).await;
-    assert!(
-        message(&response).contains("502 selections"),
-        "{}",
-        message(&response)
-    );
+    assert_message_says(&response, "502 selections");
     let spread = format!(
         "{{ {} }} fragment F on Query {{ permissionCatalog {{ resource }} }}",
         "...F ".repeat(200)
     );
     let response = t.gql(None, &spread, json!({})).await;
-    assert!(
-        message(&response).contains("600 selections"),
-        "{}",
-        message(&response)
-    );
+    assert_message_says(&response, "600 selections");
 
     let within = "permissionCatalog { resource } ".repeat(10);
     let answer = t.ok(None, &format!("{{ {within} }}"), json!({})).await;
@@ -276,11 +254,7 @@ async fn fragment_bombs_and_cycles_are_refused_before_validation() {
     let cycle = "{ ...A } fragment A on Query { __typename ...B ...B } fragment B on Query { ...A ...A }";
     let response = t.gql(None, cycle, json!({})).await;
     assert_eq!(error_code(&response), "BAD_USER_INPUT", "{response}");
-    assert!(
-        message(&response).contains("spreads itself"),
-        "{}",
-        message(&response)
-    );
+    assert_message_says(&response, "spreads itself");
     still_answers(&t).await;
 }
 
@@ -316,7 +290,7 @@ async fn directives_piled_on_one_field_are_refused_with_a_short_answer() {
     assert!(body.len() < 1_000, "the answer is short: {} bytes", body.len());
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(error_code(&body), "QUERY_TOO_COMPLEX", "{body}");
-    assert!(message(&body).contains("limit is 10"), "{}", message(&body));
+    assert_message_says(&body, "limit is 10");
     let within = t
         .ok(
             None,

@@ -6,9 +6,8 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::helpers::ws::{Received, WsClient};
+use crate::helpers::ws::{Received, WsClient, raw_socket};
 use crate::helpers::{TestApp, error_code};
 
 const ACTIVITY: &str = "subscription($c: ID!) { activity(companyId: $c) { verb } }";
@@ -83,13 +82,7 @@ async fn a_socket_runs_at_most_its_maximum_of_operations_and_a_completed_one_fre
 async fn a_socket_that_never_introduces_itself_is_closed_with_4408() {
     let t = TestApp::spawn_with(|config| config.ws_init_timeout_secs = 1).await;
     for protocol in ["graphql-transport-ws", "graphql-ws"] {
-        let mut request = format!("ws://{}/graphql/ws", t.addr)
-            .into_client_request()
-            .unwrap();
-        request
-            .headers_mut()
-            .insert("sec-websocket-protocol", protocol.parse().unwrap());
-        let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        let mut socket = raw_socket(t.addr, protocol).await;
         let started = std::time::Instant::now();
         let frame = loop {
             match tokio::time::timeout(Duration::from_secs(5), socket.next()).await {

@@ -178,12 +178,7 @@ impl TestApp {
         variables["file"] = Value::Null;
         let boundary = "guildhall-test-boundary";
         let operations = json!({ "query": query, "variables": variables });
-        let body = format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{operations}\r\n\
-             --{boundary}\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n{{\"0\": [\"variables.file\"]}}\r\n\
-             --{boundary}\r\nContent-Disposition: form-data; name=\"0\"; filename=\"{filename}\"\r\n\
-             Content-Type: text/csv\r\n\r\n{content}\r\n--{boundary}--\r\n"
-        );
+        let body = multipart_body(boundary, &operations, filename, content);
         self.http
             .post(format!("{}/graphql", self.base_url()))
             .bearer_auth(token)
@@ -399,6 +394,17 @@ impl Drop for Instance {
         let _ = self.stop.send(true);
         self.server.abort();
     }
+}
+
+/// A multipart request body (GraphQL multipart request spec) carrying `operations` and one
+/// file, part `0`, for the variable `file`.
+pub fn multipart_body(boundary: &str, operations: &Value, filename: &str, content: &str) -> String {
+    format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{operations}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n{{\"0\": [\"variables.file\"]}}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"0\"; filename=\"{filename}\"\r\n\
+         Content-Type: text/csv\r\n\r\n{content}\r\n--{boundary}--\r\n"
+    )
 }
 
 /// A company made by [`TestApp::create_company`].

@@ -9,7 +9,18 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+/// A websocket to the test server, before any protocol message.
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens a websocket to `addr` offering `protocol`, sending nothing yet.
+pub async fn raw_socket(addr: SocketAddr, protocol: &str) -> Socket {
+    let mut request = format!("ws://{addr}/graphql/ws").into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", protocol.parse().unwrap());
+    tokio_tungstenite::connect_async(request).await.unwrap().0
+}
 
 /// One websocket connection speaking graphql-transport-ws.
 pub struct WsClient {
@@ -32,12 +43,9 @@ impl WsClient {
 
     /// Opens a socket speaking `protocol` and sends connection_init with `token`.
     pub async fn open_with(addr: SocketAddr, token: &str, protocol: &str) -> Self {
-        let mut request = format!("ws://{addr}/graphql/ws").into_client_request().unwrap();
-        request
-            .headers_mut()
-            .insert("sec-websocket-protocol", protocol.parse().unwrap());
-        let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-        let mut client = Self { socket };
+        let mut client = Self {
+            socket: raw_socket(addr, protocol).await,
+        };
         client
             .send(json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } }))
             .await;
@@ -46,12 +54,9 @@ impl WsClient {
 
     /// Opens a socket without credentials and waits for connection_ack.
     pub async fn connect_anonymous(addr: SocketAddr) -> Self {
-        let mut request = format!("ws://{addr}/graphql/ws").into_client_request().unwrap();
-        request
-            .headers_mut()
-            .insert("sec-websocket-protocol", "graphql-transport-ws".parse().unwrap());
-        let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-        let mut client = Self { socket };
+        let mut client = Self {
+            socket: raw_socket(addr, "graphql-transport-ws").await,
+        };
         client.send(json!({ "type": "connection_init" })).await;
         match client.receive().await {
             Received::Message(ack) => assert_eq!(ack["type"], "connection_ack", "{ack}"),
