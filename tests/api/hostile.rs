@@ -251,6 +251,23 @@ async fn fragment_bombs_and_cycles_are_refused_before_validation() {
         "refused without expanding"
     );
 
+    let mut unused = String::from("{ __typename }\n");
+    for level in 0..50_000 {
+        unused.push_str(&format!("fragment F{level} on Query {{ ...F{} }}\n", level + 1));
+    }
+    let response = t
+        .post(None, json!({ "query": unused }))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(&response),
+        "QUERY_TOO_COMPLEX",
+        "a chain of fragments no operation spreads: {response}"
+    );
+    still_answers(&t).await;
+
     let cycle = "{ ...A } fragment A on Query { __typename ...B ...B } fragment B on Query { ...A ...A }";
     let response = t.gql(None, cycle, json!({})).await;
     assert_eq!(error_code(&response), "BAD_USER_INPUT", "{response}");

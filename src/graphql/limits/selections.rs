@@ -25,7 +25,8 @@ pub enum Excess {
 }
 
 /// Selections a document makes across its operations, each fragment expanded where it is
-/// spread (fields, fragment spreads and inline fragments all count; saturating).
+/// spread (fields, fragment spreads and inline fragments all count; saturating), plus
+/// those of fragments no operation spreads.
 pub fn measure(document: &ExecutableDocument, max_directives: usize) -> Result<usize, Excess> {
     let mut walk = Walk {
         document,
@@ -40,6 +41,15 @@ pub fn measure(document: &ExecutableDocument, max_directives: usize) -> Result<u
         }
         let shape = walk.set(&operation.node.selection_set.node, 1)?;
         total = total.saturating_add(shape.selections);
+    }
+    // Validation visits every fragment, spread or not, and some of its rules recurse
+    // through spreads: fragments no operation reaches are measured (and counted) too.
+    for name in document.fragments.keys() {
+        if !walk.fragments.contains_key(name.as_str())
+            && let Some(shape) = walk.fragment(name.as_str(), 0)?
+        {
+            total = total.saturating_add(shape.selections);
+        }
     }
     Ok(total)
 }
