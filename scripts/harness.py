@@ -66,6 +66,8 @@ class Server:
         token = None
         while token is None:
             line = self.process.stderr.readline()
+            if not line:
+                raise RuntimeError(f"the server exited ({self.process.poll()}) before mailing its first user")
             found = re.search(r"verify-email\?token=([A-Za-z0-9_-]+)", line)
             token = found and found.group(1)
         threading.Thread(target=lambda: [(log or (lambda _: None))(line) for line in self.process.stderr],

@@ -57,6 +57,21 @@ pub fn only_operation(document: &ExecutableDocument) -> Option<&Positioned<Opera
     }
 }
 
+/// The operation a request runs: the named one, or the only one.
+pub fn running_operation<'a>(
+    document: &'a ExecutableDocument,
+    name: Option<&str>,
+) -> Option<&'a Positioned<OperationDefinition>> {
+    match (&document.operations, name) {
+        (DocumentOperations::Single(operation), _) => Some(operation),
+        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name),
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
+            operations.values().next()
+        }
+        (DocumentOperations::Multiple(_), None) => None,
+    }
+}
+
 /// Whether the document has one operation (named or not), every variable it declares is a
 /// built-in scalar (not a list), and every value given is of that scalar's own JSON kind
 /// (no nulls): then no value can fail the argument rule, whatever position the variable is

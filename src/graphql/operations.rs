@@ -11,7 +11,7 @@ use async_graphql::{BatchRequest, BatchResponse, Request, Response, ServerError,
 use super::context::RequestContext;
 use super::document_cache::DocumentCache;
 use super::errors::{finish_response, server_error};
-use super::limits::{MAX_SECRET_CHECKS, QueryLimits, secret_checks, too_many_secret_checks};
+use super::limits::{MAX_SECRET_CHECKS, QueryLimits, secret_checks_run, too_many_secret_checks};
 use super::uploads;
 use super::{GuildhallSchema, build_bare_schema};
 use crate::app::App;
@@ -124,8 +124,13 @@ impl HttpOperations {
             BatchRequest::Batch(requests) => {
                 let secrets: usize = requests
                     .iter()
-                    .filter_map(|request| self.documents.document(&request.query, &self.limits).ok())
-                    .map(|known| secret_checks(&known.document))
+                    .filter_map(|request| {
+                        let known = self.documents.document(&request.query, &self.limits).ok()?;
+                        Some(secret_checks_run(
+                            &known.document,
+                            request.operation_name.as_deref(),
+                        ))
+                    })
                     .sum();
                 if secrets > MAX_SECRET_CHECKS {
                     // Refused as a whole: running the first and refusing the rest would

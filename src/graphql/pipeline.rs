@@ -1,5 +1,5 @@
-//! The one extension every websocket operation runs through: the session re-check, the
-//! socket's operation budget and the per-operation authorizer before it, the query limits (and the parsed-document cache)
+//! The one extension every websocket operation runs through: the session re-check and the
+//! per-operation authorizer before it, the query limits (and the parsed-document cache)
 //! while it is parsed and validated, and the error finishing on its response. One
 //! extension rather than four, because async-graphql wraps every resolved field in each
 //! extension's resolve hook (HTTP takes the same steps without it: [`super::operations`]).
@@ -16,12 +16,10 @@ use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 
 use super::document_cache::{DocumentCache, KnownDocument};
-use super::errors::{finish_response, request_id, server_error};
+use super::errors::{finish_response, request_id};
 use super::inline_variables::inline_subscription_variables;
 use super::limits::QueryLimits;
 use super::live_session;
-use super::socket_budget::{OperationSlot, SocketBudget};
-use crate::error::ErrorCode;
 use crate::rbac::authorizer;
 
 /// The request pipeline, configured with the query limits.
@@ -37,9 +35,6 @@ pub struct Pipeline {
     inlined: Mutex<Option<Box<ExecutableDocument>>>,
     /// This request's kept document, marked validated once its validation passes.
     parsed: Mutex<Option<Arc<KnownDocument>>>,
-    /// This operation's place among its socket's (`WS_MAX_SUBSCRIPTIONS`), given back when
-    /// the operation (and with it this extension) ends.
-    slot: Mutex<Option<OperationSlot>>,
 }
 
 impl Pipeline {
@@ -54,7 +49,6 @@ impl Pipeline {
             documents,
             inlined: Mutex::new(None),
             parsed: Mutex::new(None),
-            slot: Mutex::new(None),
         }
     }
 }
@@ -100,18 +94,6 @@ impl Extension for Pipeline {
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
         live_session::recheck(ctx).await?;
-        if let Some(budget) = ctx.data_opt::<Arc<SocketBudget>>() {
-            let taken = budget.start().ok_or_else(|| {
-                server_error(
-                    ErrorCode::QueryTooComplex,
-                    format!(
-                        "this websocket already runs {} operations, the limit (WS_MAX_SUBSCRIPTIONS); complete one first",
-                        budget.max()
-                    ),
-                )
-            })?;
-            *slot(&self.slot) = Some(taken);
-        }
         authorizer::attach(ctx, &mut request);
         if !request.variables.is_empty()
             && let Some(known) = self.documents.get(&request.query)

@@ -1,56 +1,11 @@
-//! What one websocket and one account may hold open. A subscription costs memory for as
-//! long as it runs, so a socket runs at most `WS_MAX_SUBSCRIPTIONS` operations at once and
-//! an account holds at most `WS_MAX_SOCKETS_PER_USER` sockets on one instance. Both are
-//! counted by guards that give their place back when dropped, whatever ends them.
+//! How many websockets one account holds open: at most `WS_MAX_SOCKETS_PER_USER` on one
+//! instance, counted by seats that give their place back when dropped, whatever ends the
+//! socket. (What one socket runs is counted by the socket itself, `http::ws`.)
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use uuid::Uuid;
-
-/// The operations one socket runs (kept in the socket's connection data).
-#[derive(Debug)]
-pub struct SocketBudget {
-    running: AtomicUsize,
-    max: usize,
-}
-
-impl SocketBudget {
-    /// A socket that may run `max` operations at once.
-    pub fn new(max: usize) -> Arc<Self> {
-        Arc::new(Self {
-            running: AtomicUsize::new(0),
-            max,
-        })
-    }
-
-    /// A place for one more operation, held until the slot is dropped; None when the
-    /// socket already runs its maximum.
-    pub fn start(self: &Arc<Self>) -> Option<OperationSlot> {
-        self.running
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |running| {
-                (running < self.max).then_some(running + 1)
-            })
-            .ok()
-            .map(|_| OperationSlot(Arc::clone(self)))
-    }
-
-    /// The most operations the socket may run at once.
-    pub fn max(&self) -> usize {
-        self.max
-    }
-}
-
-/// One running operation's place on its socket.
-#[derive(Debug)]
-pub struct OperationSlot(Arc<SocketBudget>);
-
-impl Drop for OperationSlot {
-    fn drop(&mut self) {
-        self.0.running.fetch_sub(1, Ordering::AcqRel);
-    }
-}
 
 /// Open sockets per account on this instance.
 #[derive(Debug, Default)]
@@ -63,11 +18,10 @@ impl SocketsPerUser {
     /// account already holds `max`.
     pub fn open(self: &Arc<Self>, user_id: Uuid, max: usize) -> Option<SocketSeat> {
         let mut open = self.lock();
-        let count = open.entry(user_id).or_insert(0);
-        if *count >= max {
+        if open.get(&user_id).copied().unwrap_or(0) >= max {
             return None;
         }
-        *count += 1;
+        *open.entry(user_id).or_insert(0) += 1;
         Some(SocketSeat {
             sockets: Arc::clone(self),
             user_id,
@@ -101,16 +55,6 @@ impl Drop for SocketSeat {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_socket_runs_at_most_its_maximum_and_a_finished_operation_frees_its_place() {
-        let budget = SocketBudget::new(2);
-        let first = budget.start().expect("first");
-        let _second = budget.start().expect("second");
-        assert!(budget.start().is_none());
-        drop(first);
-        assert!(budget.start().is_some());
-    }
 
     #[test]
     fn an_account_holds_at_most_its_maximum_of_sockets() {

@@ -1,14 +1,16 @@
 //! Which mutations take a file, and the check each one's service makes before the file is
 //! received: a multipart request streams nothing to disk for a caller who could not use it.
 
-use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Field, OperationDefinition};
+use async_graphql::parser::types::{ExecutableDocument, Field};
 use async_graphql::{Positioned, Request, ServerError, Value};
 use uuid::Uuid;
 
+use super::document_cache::running_operation;
+use super::errors::server_error;
 use super::limits::each_root_field;
 use crate::app::App;
 use crate::auth::actor::SignedInUser;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 use crate::{invitations, rows};
 
 /// The root fields with an `Upload` argument, each with the argument naming what the file
@@ -23,8 +25,12 @@ pub async fn authorize(
     document: &ExecutableDocument,
     request: &Request,
 ) -> Result<usize, ServerError> {
-    let operation = running_operation(document, request.operation_name.as_deref())
-        .ok_or_else(|| ServerError::new("the request names no operation of its document", None))?;
+    let operation = running_operation(document, request.operation_name.as_deref()).ok_or_else(|| {
+        server_error(
+            ErrorCode::BadUserInput,
+            "the request names no operation of its document",
+        )
+    })?;
     let mut targets: Vec<(&Positioned<Field>, &str, &str)> = Vec::new();
     each_root_field(document, &operation.node.selection_set.node, &mut |field| {
         if let Some((name, argument)) = UPLOAD_FIELDS
@@ -47,21 +53,6 @@ pub async fn authorize(
         allowed.map_err(|err| async_graphql::Error::from(err).into_server_error(field.pos))?;
     }
     Ok(targets.len())
-}
-
-/// The operation a request runs: the named one, or the only one.
-fn running_operation<'a>(
-    document: &'a ExecutableDocument,
-    name: Option<&str>,
-) -> Option<&'a Positioned<OperationDefinition>> {
-    match (&document.operations, name) {
-        (DocumentOperations::Single(operation), _) => Some(operation),
-        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name),
-        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
-            operations.values().next()
-        }
-        (DocumentOperations::Multiple(_), None) => None,
-    }
 }
 
 /// The id `field`'s `argument` names, written in the document or given as a variable.

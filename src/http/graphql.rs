@@ -21,7 +21,7 @@ use super::client::{bearer_token, client_info, request_id};
 use super::log::GraphqlOutcome;
 use super::multipart::{MultipartLimits, MultipartRequest, Refusal};
 use crate::auth::actor::Actor;
-use crate::error::ErrorCode;
+use crate::error::{AppError, ErrorCode};
 use crate::graphql::context::RequestContext;
 use crate::graphql::errors::finish_response;
 use crate::sessions::service as sessions;
@@ -139,16 +139,29 @@ async fn read_multipart(
 ) -> Result<BatchRequest, Response> {
     let config = &state.app.config;
     let user = match bearer_token(headers) {
-        Some(token) => sessions::authenticate(&state.app, token).await.ok(),
-        None => None,
+        Some(token) => sessions::authenticate(&state.app, token).await,
+        None => Err(AppError::unauthenticated("no token")),
     };
-    let Some(user) = user else {
-        return Err(request_error(
-            StatusCode::UNAUTHORIZED,
-            media,
-            ErrorCode::Unauthenticated,
-            "uploads need a valid access token in the Authorization header",
-        ));
+    let user = match user {
+        Ok(user) => user,
+        Err(err) if err.code == ErrorCode::Internal => {
+            let request_id = request_id(headers);
+            tracing::error!(request_id = %request_id, error = ?err, "authentication failed");
+            return Err(request_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                media,
+                ErrorCode::Internal,
+                format!("internal error (request id {request_id})"),
+            ));
+        }
+        Err(_) => {
+            return Err(request_error(
+                StatusCode::UNAUTHORIZED,
+                media,
+                ErrorCode::Unauthenticated,
+                "uploads need a valid access token in the Authorization header",
+            ));
+        }
     };
     if let Err(err) = user.require_verified() {
         return Err(request_error(StatusCode::FORBIDDEN, media, err.code, err.message));

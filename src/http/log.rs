@@ -1,7 +1,7 @@
 //! One log line per request: request id, method, route, status, duration, and for GraphQL
 //! the operation name and outcome. A matched route is logged as its pattern
-//! (`/exports/{token}`), so a secret carried in the path never reaches the log; query
-//! strings are never logged.
+//! (`/exports/{token}`), and a path no route matched by its first segment alone, so a
+//! secret carried in a path never reaches the log; query strings are never logged.
 
 use std::time::Instant;
 
@@ -26,7 +26,7 @@ pub async fn log_request(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = match request.extensions().get::<MatchedPath>() {
         Some(route) => route.as_str().to_owned(),
-        None => request.uri().path().to_owned(),
+        None => unmatched(request.uri().path()),
     };
     let response = next.run(request).await;
     let graphql = response.extensions().get::<GraphqlOutcome>();
@@ -41,4 +41,23 @@ pub async fn log_request(request: Request, next: Next) -> Response {
         "request"
     );
     response
+}
+
+/// A path no route matched, as logged: its first segment, and `/…` for the rest.
+fn unmatched(path: &str) -> String {
+    let rest = path.trim_start_matches('/');
+    match rest.split_once('/') {
+        Some((first, _)) => format!("/{first}/…"),
+        None => format!("/{rest}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_unmatched_path_is_logged_by_its_first_segment() {
+        assert_eq!(super::unmatched("/exports/secret-token/x"), "/exports/…");
+        assert_eq!(super::unmatched("/nothing"), "/nothing");
+        assert_eq!(super::unmatched("/"), "/");
+    }
 }

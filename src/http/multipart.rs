@@ -11,7 +11,7 @@ use axum::body::Body;
 use multer::{Constraints, Multipart, SizeLimit};
 use tokio::io::AsyncWriteExt;
 
-/// Most files one request may carry.
+/// Most files one request may carry, and most variables they may fill together.
 pub const MAX_FILES: usize = 16;
 
 /// Why a multipart request is refused.
@@ -73,9 +73,11 @@ impl MultipartRequest {
                 "the map part must map file names to lists of variable paths: {err}"
             ))
         })?;
-        if self.map.len() > MAX_FILES {
+        // Each place a file fills holds an open handle until the request ends.
+        let places: usize = self.map.values().map(Vec::len).sum();
+        if self.map.len() > MAX_FILES || places > MAX_FILES {
             return Err(Refusal::Malformed(format!(
-                "the map names {} files; a request may carry {MAX_FILES}",
+                "the map names {} files for {places} variables; a request may carry {MAX_FILES} of each",
                 self.map.len()
             )));
         }
@@ -147,7 +149,8 @@ impl MultipartRequest {
 fn place(batch: &mut BatchRequest, path: &str, upload: UploadValue) -> Result<(), Refusal> {
     let unknown = || Refusal::Malformed(format!("the map names the path {path:?}, which no operation has"));
     match batch {
-        BatchRequest::Single(request) => request.set_upload(path, upload),
+        BatchRequest::Single(request) if path.starts_with("variables.") => request.set_upload(path, upload),
+        BatchRequest::Single(_) => return Err(unknown()),
         BatchRequest::Batch(requests) => {
             let (index, rest) = path.split_once('.').ok_or_else(unknown)?;
             let request = index

@@ -91,7 +91,13 @@ impl Invitation {
             return Ok(None);
         };
         let user = loader::<UserLoader>(ctx).load_one(inviter).await?;
-        Ok(user.map(|row| User::seen_in_company(row, self.rights)))
+        // The inviter's contact details follow the reader's member:view; their account
+        // details (sign-ins, two-factor) are not the invitation's to show.
+        let rights = MemberRights {
+            contact: self.rights.contact,
+            account: false,
+        };
+        Ok(user.map(|row| User::seen_in_company(row, rights)))
     }
 
     async fn expires_at(&self) -> DateTime<Utc> {

@@ -66,6 +66,9 @@ impl Transport {
                 Ok(())
             }
             Self::Smtp { transport, from } => {
+                let (Some(text), Some(html)) = (&mail.text_body, &mail.html_body) else {
+                    return Err("the mail has no body (it was erased)".to_owned());
+                };
                 let to: Mailbox = mail
                     .recipient
                     .parse()
@@ -74,10 +77,7 @@ impl Transport {
                     .from(from.clone())
                     .to(to)
                     .subject(mail.subject.clone())
-                    .multipart(MultiPart::alternative_plain_html(
-                        mail.text_body.clone().unwrap_or_default(),
-                        mail.html_body.clone().unwrap_or_default(),
-                    ))
+                    .multipart(MultiPart::alternative_plain_html(text.clone(), html.clone()))
                     .map_err(|err| err.to_string())?;
                 transport
                     .send(message)

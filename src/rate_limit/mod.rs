@@ -9,6 +9,26 @@ use diesel_async::AsyncPgConnection;
 
 use crate::error::{AppError, AppResult};
 
+/// The separator of keys composed of several parts (an account and an address, say), so
+/// that [`forget_key`] finds them by their first part.
+pub const KEY_SEPARATOR: char = '|';
+
+/// The key a client address is counted under: an IPv4 address as it is, an IPv6 address
+/// by its /64 network, which one subscriber holds whole (counting single IPv6 addresses
+/// would let a guesser rotate through 2^64 of them).
+pub fn address_key(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let network = u128::from(v6) & !(u128::from(u64::MAX));
+            format!("{}/64", std::net::Ipv6Addr::from(network))
+        }
+        Ok(std::net::IpAddr::V6(v6)) => v6
+            .to_ipv4_mapped()
+            .map_or_else(|| ip.to_owned(), |v4| v4.to_string()),
+        _ => ip.to_owned(),
+    }
+}
+
 /// A limit: at most `max` hits per `key` in any `window`.
 #[derive(Debug, Clone, Copy)]
 pub struct Limit {
@@ -94,8 +114,27 @@ pub async fn clear(conn: &mut AsyncPgConnection, limit: Limit, key: &str) -> App
     Ok(())
 }
 
-/// Forgets `key` in every bucket (its owner's data is being erased).
+/// Forgets `key` in every bucket, with the keys composed from it (`key|address`): its
+/// owner's data is being erased.
 pub async fn forget_key(conn: &mut AsyncPgConnection, key: &str) -> AppResult<()> {
-    store::delete_key(conn, key).await?;
+    store::delete_key(conn, key, KEY_SEPARATOR).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::address_key;
+
+    #[test]
+    fn ipv6_addresses_count_by_their_network() {
+        assert_eq!(address_key("203.0.113.7"), "203.0.113.7");
+        assert_eq!(address_key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            address_key("2001:db8:1:2:ffff:ffff:ffff:ffff"),
+            "2001:db8:1:2::/64"
+        );
+        assert_ne!(address_key("2001:db8:1:3::1"), address_key("2001:db8:1:2::1"));
+        assert_eq!(address_key("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(address_key("not an address"), "not an address");
+    }
 }

@@ -80,9 +80,12 @@ pub async fn delete_hits(conn: &mut AsyncPgConnection, bucket: &str, key: &str) 
     .map(|_| ())
 }
 
-/// Removes every hit of `key`, whatever the bucket.
-pub async fn delete_key(conn: &mut AsyncPgConnection, key: &str) -> QueryResult<()> {
-    diesel::delete(rate_limit_hits::table.filter(rate_limit_hits::key.eq(key)))
+/// Removes every hit of `key` and of the keys composed from it (`key`, `separator`, …),
+/// whatever the bucket.
+pub async fn delete_key(conn: &mut AsyncPgConnection, key: &str, separator: char) -> QueryResult<()> {
+    diesel::sql_query("DELETE FROM rate_limit_hits WHERE key = $1 OR starts_with(key, $1 || $2)")
+        .bind::<Text, _>(key)
+        .bind::<Text, _>(separator.to_string())
         .execute(conn)
         .await
         .map(|_| ())

@@ -85,15 +85,58 @@ enum Chunk {
     TooLong,
 }
 
+/// How a file ends its lines, judged from its first 64 KiB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LineEndings {
+    Lf,
+    Crlf,
+    /// A carriage return alone (old Mac exports).
+    Cr,
+}
+
+impl LineEndings {
+    fn of(start: &[u8]) -> Self {
+        if start.windows(2).any(|pair| pair == b"\r\n") {
+            Self::Crlf
+        } else if !start.contains(&b'\n') && start.contains(&b'\r') {
+            Self::Cr
+        } else {
+            Self::Lf
+        }
+    }
+}
+
+/// A file that ends its lines with `\r` alone, read as if it ended them with `\n`.
+struct CrAsLf<R>(R);
+
+impl<R: std::io::Read> std::io::Read for CrAsLf<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.0.read(buffer)?;
+        for byte in &mut buffer[..read] {
+            if *byte == b'\r' {
+                *byte = b'\n';
+            }
+        }
+        Ok(read)
+    }
+}
+
 /// Reads the CSV file, sending the header and then batches of lines. Records end at `\n`
-/// alone (a CRLF line's `\r` is taken off its last cell): the reader then counts every
-/// record's line from where it starts, whether the file ends its lines with CRLF or LF.
+/// (a CRLF file's `\r` is taken off each record's last cell; a CR file's line ends are
+/// read as `\n`), so the reader counts every record's line from where it starts.
 fn read_csv(file: File, max_lines: usize, out: mpsc::Sender<Chunk>) {
+    use std::io::BufRead;
+    let mut buffered = std::io::BufReader::with_capacity(64 * 1024, file);
+    let endings = LineEndings::of(buffered.fill_buf().unwrap_or_default());
+    let source: Box<dyn std::io::Read> = match endings {
+        LineEndings::Cr => Box::new(CrAsLf(buffered)),
+        LineEndings::Lf | LineEndings::Crlf => Box::new(buffered),
+    };
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .terminator(csv::Terminator::Any(b'\n'))
-        .from_reader(std::io::BufReader::new(file));
+        .from_reader(source);
     let mut header_sent = false;
     let mut lines = 0usize;
     let mut batch = Vec::with_capacity(BATCH_LINES);
@@ -103,7 +146,8 @@ fn read_csv(file: File, max_lines: usize, out: mpsc::Sender<Chunk>) {
             Ok(false) => break,
             Ok(true) => {
                 let mut cells: Vec<String> = record.iter().map(str::to_owned).collect();
-                if let Some(last) = cells.last_mut()
+                if endings == LineEndings::Crlf
+                    && let Some(last) = cells.last_mut()
                     && last.ends_with('\r')
                 {
                     last.pop();
@@ -305,13 +349,28 @@ async fn load_lines(
     Ok((inserted, lines, errors, bad_lines))
 }
 
-/// Whether `actor` may import into the table (row:create, the project not archived):
-/// asked before an upload's file is received, so nobody streams a file they cannot use.
+/// Whether `actor` may import into the table (row:create, the project not archived) and
+/// this instance has room for an import: asked before an upload's file is received, so
+/// nobody streams a file that could not be used.
 pub async fn may_import(app: &App, actor: &SignedInUser, table_id: Uuid) -> AppResult<()> {
     actor.require_verified()?;
+    if app.import_slots.available_permits() == 0 {
+        return Err(server_busy(app));
+    }
     let mut conn = app.pool.get().await?;
     table_access(&mut conn, actor, table_id, Action::Create).await?;
     Ok(())
+}
+
+/// The refusal of an import when this instance already runs `IMPORT_MAX_CONCURRENT`.
+fn server_busy(app: &App) -> AppError {
+    AppError::busy(
+        format!(
+            "this server already runs {} imports, its limit (IMPORT_MAX_CONCURRENT); try again when one finishes",
+            app.config.import_max_concurrent
+        ),
+        IMPORT_RETRY_SECS,
+    )
 }
 
 /// A page of the table's imports, oldest first (row:view).
@@ -339,13 +398,7 @@ pub async fn import_csv(
 ) -> AppResult<ImportReport> {
     actor.require_verified()?;
     let Ok(_slot) = app.import_slots.try_acquire() else {
-        return Err(AppError::busy(
-            format!(
-                "this server already runs {} imports, its limit (IMPORT_MAX_CONCURRENT); try again when one finishes",
-                app.config.import_max_concurrent
-            ),
-            IMPORT_RETRY_SECS,
-        ));
+        return Err(server_busy(app));
     };
     let (sender, mut receiver) = mpsc::channel(2);
     let max_lines = app.config.import_max_lines;
@@ -519,5 +572,20 @@ mod tests {
             [2, 4],
             "a quoted cell spanning CRLF lines"
         );
+        assert_eq!(lines_of("site\rLeeds\rYork\r"), [2, 3], "carriage returns alone");
+    }
+
+    #[test]
+    fn an_lf_file_keeps_a_quoted_cells_final_carriage_return() {
+        let cells: Vec<Vec<String>> = read("site,note\nLeeds,\"x\r\"\n")
+            .into_iter()
+            .map(|(_, cells)| cells)
+            .collect();
+        assert_eq!(cells, [vec!["Leeds", "x\r"]]);
+        let cr: Vec<Vec<String>> = read("site,note\rLeeds,a\rYork,b\r")
+            .into_iter()
+            .map(|(_, cells)| cells)
+            .collect();
+        assert_eq!(cr, [vec!["Leeds", "a"], vec!["York", "b"]]);
     }
 }

@@ -8,9 +8,11 @@ use super::model::{NewSession, SessionRow};
 use super::store;
 use crate::app::App;
 use crate::auth::actor::{ClientInfo, SignedInUser};
+use crate::auth::password;
 use crate::auth::tokens::{OpaqueToken, hash_token};
 use crate::error::{AppError, AppResult};
 use crate::rate_limit::{self, Hit, Limit};
+use crate::users::email;
 use crate::users::model::UserRow;
 use crate::users::store as user_store;
 
@@ -25,10 +27,6 @@ pub const LOGIN_FAILURES_PER_ACCOUNT: Limit = Limit::per_15_minutes("login_failu
 pub const LOGIN_FAILURES_PER_IP: Limit = Limit::per_15_minutes("login_failure_ip", 100);
 /// How long an address the account signed in from counts as its owner's.
 pub const KNOWN_ADDRESS_DAYS: i64 = 90;
-/// Longest email address (RFC 5321) and password (the registration rule) a sign-in may
-/// present; longer ones cannot match an account and are refused without a lookup.
-const MAX_EMAIL_CHARS: usize = 254;
-const MAX_PASSWORD_CHARS: usize = 1_024;
 
 const MAX_CLIENT_TEXT: usize = 512;
 
@@ -49,7 +47,8 @@ pub struct SignIn {
 /// Signs in with email and password. Unknown address and wrong password answer alike.
 pub async fn login(app: &App, credentials: Credentials, client: &ClientInfo) -> AppResult<SignIn> {
     let email = credentials.email.trim().to_lowercase();
-    if email.chars().count() > MAX_EMAIL_CHARS || credentials.password.chars().count() > MAX_PASSWORD_CHARS {
+    // Longer credentials than any account can hold match none: refused without a lookup.
+    if email.len() > email::MAX_LENGTH || credentials.password.chars().count() > password::MAX_LENGTH {
         return Err(AppError::unauthenticated("invalid email or password"));
     }
     let now = app.clock.now();
@@ -103,11 +102,15 @@ async fn count_attempt(
     client: &ClientInfo,
     now: DateTime<Utc>,
 ) -> AppResult<AttemptHits> {
-    let ip = client.ip.as_deref().unwrap_or("-");
-    let pair_key = format!("{email}|{ip}");
+    let address = client.ip.as_deref().map(rate_limit::address_key);
+    let pair_key = format!(
+        "{email}{}{}",
+        rate_limit::KEY_SEPARATOR,
+        address.as_deref().unwrap_or("-")
+    );
     rate_limit::hit(conn, LOGIN_FAILURES_PER_ACCOUNT_AND_IP, &pair_key, now).await?;
-    let ip_hit = match &client.ip {
-        Some(ip) => Some(rate_limit::hit(conn, LOGIN_FAILURES_PER_IP, ip, now).await?),
+    let ip_hit = match &address {
+        Some(address) => Some(rate_limit::hit(conn, LOGIN_FAILURES_PER_IP, address, now).await?),
         None => None,
     };
     let account = match rate_limit::hit(conn, LOGIN_FAILURES_PER_ACCOUNT, email, now).await {

@@ -6,7 +6,8 @@ use email_address::EmailAddress;
 
 use crate::error::{AppError, AppResult};
 
-const MAX_LENGTH: usize = 254;
+/// Longest address, in bytes (RFC 5321's path limit).
+pub const MAX_LENGTH: usize = 254;
 
 /// A syntactically valid address, trimmed and lower-cased (the account key).
 #[derive(Debug, Clone, PartialEq, Eq)]

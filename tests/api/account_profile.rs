@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use guildhall::db::schema::{mail_outbox, sessions, users};
+use guildhall::db::schema::{mail_outbox, rate_limit_hits, sessions, users};
 use serde_json::json;
 
 use crate::helpers::{PASSWORD, TestApp, error_code, error_fields};
@@ -195,6 +195,8 @@ async fn deleting_the_account_erases_personal_data_and_ends_every_session() {
         )
         .await;
     assert_eq!(error_fields(&wrong), ["password"]);
+    let failed = t.try_login("zoe@example.com", "a wrong password").await;
+    assert_eq!(error_code(&failed), "UNAUTHENTICATED");
 
     t.ok(
         Some(&token),
@@ -202,6 +204,16 @@ async fn deleting_the_account_erases_personal_data_and_ends_every_session() {
         json!({ "p": PASSWORD }),
     )
     .await;
+    let mut conn = t.db.connect().await;
+    let kept: Vec<String> = rate_limit_hits::table
+        .select(rate_limit_hits::key)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        kept.iter().all(|key| !key.contains("zoe@example.com")),
+        "no throttle remembers the address, alone or with a client address: {kept:?}"
+    );
     assert_eq!(
         error_code(&t.gql(Some(&token), "{ me { user { id } } }", json!({})).await),
         "UNAUTHENTICATED"
@@ -209,7 +221,6 @@ async fn deleting_the_account_erases_personal_data_and_ends_every_session() {
     let login = t.try_login("zoe@example.com", PASSWORD).await;
     assert_eq!(error_code(&login), "UNAUTHENTICATED");
 
-    let mut conn = t.db.connect().await;
     let row: (
         Option<String>,
         String,

@@ -602,6 +602,18 @@ async fn an_invitations_inviter_shows_contact_details_only_to_readers_with_membe
         inviters.iter().all(|email| email.is_string()),
         "the owner sees them: {full}"
     );
+    let account = t
+        .gql(
+            Some(&owner),
+            "query($c: ID!) { company(id: $c) { invitations { edges { node { invitedBy { name lastLoginAt } } } } } }",
+            json!({ "c": company.id }),
+        )
+        .await;
+    assert_eq!(
+        error_code(&account),
+        "FORBIDDEN",
+        "an invitation shows no other inviter's sign-ins, even to an owner: {account}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -188,6 +188,20 @@ async fn several_sign_ins_in_one_document_or_batch_are_refused_whole_and_count_n
         assert!(answer.get("data").is_none_or(Value::is_null), "{batch}");
     }
 
+    let named = "mutation A($input: LoginInput!) { login(input: $input) { accessToken } } \
+                 mutation B { register(input: { email: \"x@example.com\", password: \"long enough password\", name: \"X\" }) }";
+    let one_that_runs = json!([
+        { "query": named, "operationName": "A", "variables": credentials("nobody@example.com", "a guess") },
+        { "query": "{ __typename }" },
+    ]);
+    let batch: Value = t.post(None, one_that_runs).await.json().await.unwrap();
+    assert_eq!(
+        error_code(&batch[0]),
+        "UNAUTHENTICATED",
+        "only the operation that runs counts: {batch}"
+    );
+    assert_eq!(batch[1]["data"]["__typename"], "Query");
+
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
     use guildhall::db::schema::rate_limit_hits;
@@ -198,7 +212,10 @@ async fn several_sign_ins_in_one_document_or_batch_are_refused_whole_and_count_n
         .get_result(&mut conn)
         .await
         .unwrap();
-    assert_eq!(hits, 0, "no sign-in was attempted");
+    assert_eq!(
+        hits, 3,
+        "only the one sign-in that ran counted (per account and address, account, address)"
+    );
     t.login("jon@example.com", PASSWORD).await;
 }
 

@@ -151,3 +151,34 @@ async fn an_operation_refused_before_it_runs_gets_one_error_message_and_nothing_
         "no complete for the refused operation comes first: {next:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_and_finished_operations_give_their_place_back_and_a_reused_id_closes_with_4409() {
+    let t = TestApp::spawn_with(|config| config.ws_max_subscriptions = 2).await;
+    let owner = t.verified_user("owner@example.com", "Owner").await;
+    let company = t.create_company(&owner, "Acme").await;
+    let mut socket = WsClient::connect(t.addr, &owner).await;
+    for n in 0..5 {
+        let id = format!("bad{n}");
+        socket.subscribe(&id, "{ nope }", json!({})).await;
+        let refused = socket.receive().await;
+        assert!(
+            matches!(&refused, Received::Message(m) if m["type"] == "error" && m["id"] == id.as_str()),
+            "{refused:?}"
+        );
+        let id = format!("query{n}");
+        socket.subscribe(&id, "{ __typename }", json!({})).await;
+        assert_eq!(socket.next_payload().await["data"]["__typename"], "Query");
+        let completed = socket.receive().await;
+        assert!(
+            matches!(&completed, Received::Message(m) if m["type"] == "complete"),
+            "{completed:?}"
+        );
+    }
+    socket.subscribe("a", ACTIVITY, json!({ "c": company.id })).await;
+    socket.subscribe("b", ACTIVITY, json!({ "c": company.id })).await;
+    socket.expect_quiet(300).await;
+    socket.subscribe("b", ACTIVITY, json!({ "c": company.id })).await;
+    let (code, reason) = closed_with(socket.receive().await);
+    assert_eq!((code, reason.as_str()), (4409, "Subscriber for b already exists"));
+}

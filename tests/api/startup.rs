@@ -172,6 +172,10 @@ async fn the_request_log_names_routes_not_the_secrets_in_their_paths() {
     let secret = "a-download-token-that-must-stay-secret";
     let download = reqwest::get(format!("{base}/exports/{secret}")).await.unwrap();
     assert_eq!(download.status(), 404);
+    let stray = reqwest::get(format!("{base}/exports/{secret}/more"))
+        .await
+        .unwrap();
+    assert_eq!(stray.status(), 404);
     let verify = reqwest::get(format!("{base}/verify-email?token={secret}"))
         .await
         .unwrap();

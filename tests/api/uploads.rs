@@ -163,6 +163,11 @@ async fn the_operations_and_map_parts_obey_the_body_limit() {
     let (status, body) = stalled_upload(&t, &owner, &opening(&operations, &map)).await;
     assert_eq!((status, error_code(&body)), (413, "BAD_USER_INPUT"), "{body}");
 
+    let many_places = format!(r#"{{"0": [{}]}}"#, vec![r#""variables.file""#; 17].join(", "));
+    let (status, body) = stalled_upload(&t, &owner, &opening(&operations, &many_places)).await;
+    assert_eq!((status, error_code(&body)), (400, "BAD_USER_INPUT"), "{body}");
+    assert!(message(&body).contains("16"), "{body}");
+
     let out_of_order = format!(
         "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"0\"; filename=\"a.csv\"\r\n\r\nsite\r\n"
     );

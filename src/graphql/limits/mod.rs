@@ -13,7 +13,7 @@ use async_graphql::parser::types::{ExecutableDocument, Field, Selection, Selecti
 use async_graphql::{Positioned, ServerError, ServerResult};
 
 pub use self::nesting::MAX_NESTING;
-pub use self::secrets::{MAX_SECRET_CHECKS, SECRET_CHECKING_FIELDS, secret_checks};
+pub use self::secrets::{MAX_SECRET_CHECKS, SECRET_CHECKING_FIELDS, secret_checks, secret_checks_run};
 use self::selections::Excess;
 use super::errors::server_error;
 use crate::config::Config;
@@ -26,11 +26,17 @@ pub const MAX_REQUEST_ERRORS: usize = 50;
 /// The configured limits.
 #[derive(Debug, Clone, Copy)]
 pub struct QueryLimits {
+    /// Aliases in one document (`GRAPHQL_MAX_ALIASES`).
     pub max_aliases: usize,
+    /// Selection depth, checked by async-graphql (`GRAPHQL_MAX_DEPTH`).
     pub max_depth: usize,
+    /// Cost, computed by async-graphql (`GRAPHQL_MAX_COMPLEXITY`).
     pub max_complexity: usize,
+    /// Selections after fragments are expanded (`GRAPHQL_MAX_FIELDS`).
     pub max_fields: usize,
+    /// Directives on one place (`GRAPHQL_MAX_DIRECTIVES`).
     pub max_directives: usize,
+    /// Whether introspection is answered.
     pub introspection: bool,
 }
 

@@ -3,9 +3,11 @@
 //! fields in one document would otherwise be ten guesses in one request. So an operation
 //! (and a batch) may run at most one of them.
 
-use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::Positioned;
+use async_graphql::parser::types::{ExecutableDocument, OperationDefinition};
 
 use super::each_root_field;
+use crate::graphql::document_cache::running_operation;
 
 /// The root fields that check a secret or mail a stranger.
 pub const SECRET_CHECKING_FIELDS: [&str; 13] = [
@@ -34,15 +36,23 @@ pub fn secret_checks(document: &ExecutableDocument) -> usize {
     document
         .operations
         .iter()
-        .map(|(_, operation)| {
-            let mut count = 0;
-            each_root_field(document, &operation.node.selection_set.node, &mut |field| {
-                count += usize::from(SECRET_CHECKING_FIELDS.contains(&field.node.name.node.as_str()));
-            });
-            count
-        })
+        .map(|(_, operation)| in_operation(document, operation))
         .max()
         .unwrap_or(0)
+}
+
+/// The secret-checking root fields of the operation a request runs (`name`, or the only
+/// one; none when there is no such operation).
+pub fn secret_checks_run(document: &ExecutableDocument, name: Option<&str>) -> usize {
+    running_operation(document, name).map_or(0, |operation| in_operation(document, operation))
+}
+
+fn in_operation(document: &ExecutableDocument, operation: &Positioned<OperationDefinition>) -> usize {
+    let mut count = 0;
+    each_root_field(document, &operation.node.selection_set.node, &mut |field| {
+        count += usize::from(SECRET_CHECKING_FIELDS.contains(&field.node.name.node.as_str()));
+    });
+    count
 }
 
 #[cfg(test)]

@@ -70,7 +70,7 @@ async fn limit_mail_request(
     rate_limit::hit(conn, per_address, email, now).await?;
     if let Some(ip) = &client.ip {
         let per_ip = Limit::per_15_minutes("auth_mail_ip", app.config.auth_rate_limit_per_ip);
-        rate_limit::hit(conn, per_ip, ip, now).await?;
+        rate_limit::hit(conn, per_ip, &rate_limit::address_key(ip), now).await?;
     }
     Ok(())
 }

@@ -26,6 +26,11 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use uuid::Uuid;
 
+mod operations;
+mod restate;
+
+use self::operations::{Admission, Operations, SocketEvent, error_message};
+use self::restate::RequestErrors;
 use super::HttpState;
 use super::client::client_info;
 use crate::app::App;
@@ -33,7 +38,7 @@ use crate::auth::actor::{Actor, ClientInfo};
 use crate::error::ErrorCode;
 use crate::graphql::context::RequestContext;
 use crate::graphql::live_session::ConnectionCredentials;
-use crate::graphql::socket_budget::{SocketBudget, SocketSeat};
+use crate::graphql::socket_budget::SocketSeat;
 use crate::sessions::service as sessions;
 
 /// Close code for "going away" (RFC 6455).
@@ -44,6 +49,8 @@ const UNAUTHORIZED: u16 = 4401;
 const FORBIDDEN: u16 = 4403;
 /// graphql-transport-ws: no connection_init within the allowed time.
 const INIT_TIMEOUT: u16 = 4408;
+/// graphql-transport-ws: a subscribe reused the id of a running operation.
+const SUBSCRIBER_EXISTS: u16 = 4409;
 
 /// GET /graphql/ws.
 pub async fn upgrade(
@@ -139,6 +146,9 @@ async fn serve_socket(
 ) {
     let credentials = Arc::new(Credentials::default());
     let renewals = Arc::clone(&credentials);
+    let operations = Arc::new(Operations::new(state.app.config.ws_max_subscriptions));
+    let admissions = Arc::clone(&operations);
+    let duplicates_close = protocol == WebSocketProtocols::GraphQLWS;
     let input = stream
         .take_while(|message| future::ready(message.is_ok()))
         .filter_map(move |message| {
@@ -148,7 +158,10 @@ async fn serve_socket(
                     if let Some(token) = renewal_token(&data) {
                         renewals.send_renewal(token);
                     }
-                    Some(data)
+                    match admissions.admit(&data, duplicates_close) {
+                        Admission::Pass => Some(data),
+                        Admission::Dropped => None,
+                    }
                 }
                 _ => None,
             })
@@ -185,7 +198,7 @@ async fn serve_socket(
         tokio::select! {
             message = messages.next() => match message {
                 // Boxed: a batch's state stays out of every idle socket's own size.
-                Some(WsMessage::Text(text)) => match Box::pin(write_ready(&mut sink, text, &mut messages, protocol, &mut errored)).await {
+                Some(WsMessage::Text(text)) => match Box::pin(write_ready(&mut sink, text, &mut messages, protocol, &mut errored, &operations)).await {
                     AfterBatch::Continue => {}
                     AfterBatch::Close(code, reason) => {
                         Box::pin(close(&mut sink, protocol_close_code(&credentials, code), &reason)).await;
@@ -216,6 +229,13 @@ async fn serve_socket(
                     break;
                 }
                 if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    break;
+                }
+            }
+            () = operations.noticed.notified() => {
+                // Boxed: a rare step, kept out of every idle socket's own size.
+                if let AfterBatch::Close(code, reason) = Box::pin(answer_events(&mut sink, &operations)).await {
+                    Box::pin(close(&mut sink, code, &reason)).await;
                     break;
                 }
             }
@@ -255,6 +275,7 @@ async fn write_ready<M>(
     messages: &mut std::pin::Pin<&mut M>,
     protocol: WebSocketProtocols,
     errored: &mut RequestErrors,
+    operations: &Operations,
 ) -> AfterBatch
 where
     M: futures_util::Stream<Item = WsMessage>,
@@ -267,10 +288,11 @@ where
             WebSocketProtocols::GraphQLWS => errored.restate(text),
             WebSocketProtocols::SubscriptionsTransportWS => Some(text),
         };
-        if let Some(text) = text
-            && sink.feed(Message::Text(text.into())).await.is_err()
-        {
-            return AfterBatch::Stop;
+        if let Some(text) = text {
+            operations.sent(&text);
+            if sink.feed(Message::Text(text.into())).await.is_err() {
+                return AfterBatch::Stop;
+            }
         }
         written += 1;
         if written == WRITE_BATCH {
@@ -289,53 +311,36 @@ where
     after
 }
 
-/// graphql-transport-ws answers an operation refused before it ran (parse, validation, a
-/// limit) with one `error` message and nothing after it; async-graphql sends a `next` with
-/// the errors and then `complete`. This restates the one and drops the other.
-#[derive(Default)]
-struct RequestErrors {
-    /// Operations answered with `error` whose `complete` is still to come.
-    awaiting_complete: Vec<String>,
-}
-
-impl RequestErrors {
-    const NEXT: &'static str = "{\"type\":\"next\",\"id\":\"";
-    const FAILED: &'static str = "\",\"payload\":{\"data\":null,\"errors\":";
-    const COMPLETE: &'static str = "{\"type\":\"complete\",\"id\":\"";
-
-    /// The message to send for `text`, if any.
-    fn restate(&mut self, text: String) -> Option<String> {
-        if let Some(rest) = text.strip_prefix(Self::NEXT)
-            && rest.contains(Self::FAILED)
-            && let Some((id, error)) = request_error(&text)
-        {
-            self.awaiting_complete.push(id);
-            return Some(error);
-        }
-        if !self.awaiting_complete.is_empty() && text.starts_with(Self::COMPLETE) {
-            let completed: serde_json::Value = serde_json::from_str(&text).ok()?;
-            let id = completed["id"].as_str().unwrap_or_default();
-            if let Some(at) = self.awaiting_complete.iter().position(|waiting| waiting == id) {
-                self.awaiting_complete.swap_remove(at);
-                return None;
+/// Answers the operations refused for the socket's budget with an `error` each; a reused
+/// operation id asks for the socket to close (4409).
+async fn answer_events(sink: &mut SplitSink<WebSocket, Message>, operations: &Operations) -> AfterBatch {
+    for event in operations.take_events() {
+        match event {
+            SocketEvent::Refused(id) => {
+                let message = format!(
+                    "this websocket already runs {} operations, the limit (WS_MAX_SUBSCRIPTIONS); complete one first",
+                    operations.max()
+                );
+                let errors = serde_json::json!([
+                    { "message": message, "extensions": { "code": ErrorCode::QueryTooComplex.as_str() } }
+                ]);
+                if sink
+                    .feed(Message::Text(error_message(&id, &errors).into()))
+                    .await
+                    .is_err()
+                {
+                    return AfterBatch::Stop;
+                }
+            }
+            SocketEvent::Duplicate(id) => {
+                return AfterBatch::Close(SUBSCRIBER_EXISTS, format!("Subscriber for {id} already exists"));
             }
         }
-        Some(text)
     }
-}
-
-/// The id and the `error` message for a `next` whose errors came before execution (no
-/// data, and no error at a path).
-fn request_error(next: &str) -> Option<(String, String)> {
-    let message: serde_json::Value = serde_json::from_str(next).ok()?;
-    let id = message["id"].as_str()?;
-    let errors = message["payload"]["errors"].as_array()?;
-    if message["payload"]["data"] != serde_json::Value::Null || errors.iter().any(|e| e.get("path").is_some())
-    {
-        return None;
+    if sink.flush().await.is_err() {
+        return AfterBatch::Stop;
     }
-    let error = serde_json::json!({ "type": "error", "id": id, "payload": errors });
-    Some((id.to_owned(), error.to_string()))
+    AfterBatch::Continue
 }
 
 /// Sends a close frame (the caller then stops serving the socket).
@@ -429,7 +434,6 @@ async fn init_connection(
 ) -> async_graphql::Result<Data> {
     credentials.initialised.store(true, Ordering::Relaxed);
     let mut data = Data::default();
-    data.insert(SocketBudget::new(app.config.ws_max_subscriptions));
     let actor = match token_of(&payload) {
         None => Actor::Anonymous,
         Some(access_token) => {
