@@ -14,7 +14,8 @@ pub struct RequestErrors {
 
 impl RequestErrors {
     const NEXT: &'static str = "{\"type\":\"next\",\"id\":\"";
-    const FAILED: &'static str = "\",\"payload\":{\"data\":null,\"errors\":";
+    const PAYLOAD: &'static str = "\",\"payload\":{\"data\":";
+    const FAILED: &'static str = "null,\"errors\":";
 
     /// The message to send for `text`, if any. Only the message that comes right after a
     /// restated error for the same operation is dropped, and only if it is its `complete`:
@@ -29,8 +30,11 @@ impl RequestErrors {
                 return None;
             }
         }
+        // Every event passes here: look just past the id (no scan of the event) before
+        // parsing anything.
         if let Some(rest) = text.strip_prefix(Self::NEXT)
-            && rest.contains(Self::FAILED)
+            && let Some(at) = rest.find(Self::PAYLOAD)
+            && rest[at + Self::PAYLOAD.len()..].starts_with(Self::FAILED)
             && let Some((id, error)) = request_error(&text)
         {
             self.awaiting_complete.push(id);
