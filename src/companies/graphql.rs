@@ -270,7 +270,7 @@ impl Company {
         actor_id: Option<ID>,
     ) -> Result<ActivityConnection> {
         self.viewer(ctx).await?;
-        let request = stream_request(Stream::Activity, first, after.as_deref())?;
+        let request = stream_request(ctx, Stream::Activity, first, after.as_deref())?;
         let project_id = project_id
             .as_ref()
             .map(|id| parse_id(id, "project"))

@@ -172,10 +172,20 @@ pub type NotificationConnection =
     async_graphql::connection::Connection<String, Notification, ConnectionTotals, EmptyFields>;
 
 /// Reads `first` and `after` of a stream connection.
-pub fn stream_request(stream: Stream, first: Option<i32>, after: Option<&str>) -> Result<StreamRequest> {
+pub fn stream_request(
+    ctx: &Context<'_>,
+    stream: Stream,
+    first: Option<i32>,
+    after: Option<&str>,
+) -> Result<StreamRequest> {
     let size = page_size(first)?;
     let before = after.map(|text| cursor::decode(stream, text)).transpose()?;
-    Ok(StreamRequest { size, before })
+    let count_total = ctx.look_ahead().field("totalCount").exists();
+    Ok(StreamRequest {
+        size,
+        before,
+        count_total,
+    })
 }
 
 /// The activity connection for a page.

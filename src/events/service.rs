@@ -15,7 +15,7 @@ use crate::error::{AppError, AppResult};
 pub struct StreamPage<T> {
     pub items: Vec<T>,
     pub has_next: bool,
-    /// Rows in the whole (filtered) stream, counted on demand.
+    /// Rows in the whole (filtered) stream; counted only when asked for, else 0.
     pub total: i64,
 }
 
@@ -24,6 +24,8 @@ pub struct StreamPage<T> {
 pub struct StreamRequest {
     pub size: i64,
     pub before: Option<i64>,
+    /// Whether the client asked for the total (counting a long stream costs a scan).
+    pub count_total: bool,
 }
 
 /// The caller's standing in the company, or NOT_FOUND when they are not a member.
@@ -55,7 +57,11 @@ pub async fn company_activity(
     let mut items = store::feed_page(&mut conn, company_id, &filter, page.before, page.size + 1).await?;
     let has_next = items.len() as i64 > page.size;
     items.truncate(usize::try_from(page.size).unwrap_or(0));
-    let total = store::feed_count(&mut conn, company_id, &filter).await?;
+    let total = if page.count_total {
+        store::feed_count(&mut conn, company_id, &filter).await?
+    } else {
+        0
+    };
     Ok(StreamPage {
         items,
         has_next,
@@ -75,7 +81,11 @@ pub async fn my_notifications(
         store::notifications_page(&mut conn, actor.user_id, unread_only, page.before, page.size + 1).await?;
     let has_next = items.len() as i64 > page.size;
     items.truncate(usize::try_from(page.size).unwrap_or(0));
-    let total = store::notification_count(&mut conn, actor.user_id, unread_only).await?;
+    let total = if page.count_total {
+        store::notification_count(&mut conn, actor.user_id, unread_only).await?
+    } else {
+        0
+    };
     Ok(StreamPage {
         items,
         has_next,

@@ -20,7 +20,7 @@ use super::HttpState;
 use super::client::{bearer_token, client_info, request_id};
 use super::log::GraphqlOutcome;
 use super::multipart::{MultipartLimits, MultipartRequest, Refusal};
-use crate::auth::actor::Actor;
+use crate::auth::actor::{Actor, SignedInUser};
 use crate::error::{AppError, ErrorCode};
 use crate::graphql::context::RequestContext;
 use crate::graphql::errors::finish_response;
@@ -73,9 +73,13 @@ pub async fn post_graphql(
         .trim()
         .to_ascii_lowercase();
     let received = match essence.as_str() {
-        JSON => read_json(&state, &content_type, body, media).await,
+        JSON => read_json(&state, &content_type, body, media)
+            .await
+            .map(|batch| (batch, None)),
         "multipart/form-data" if has_preflight_header(&headers) => {
-            read_multipart(&state, &headers, &content_type, body, media).await
+            read_multipart(&state, &headers, &content_type, body, media)
+                .await
+                .map(|(batch, user)| (batch, Some(user)))
         }
         "multipart/form-data" => {
             return request_error(
@@ -94,14 +98,14 @@ pub async fn post_graphql(
             );
         }
     };
-    let batch = match received {
-        Ok(batch) => batch,
+    let (batch, uploader) = match received {
+        Ok(received) => received,
         Err(response) => return response,
     };
     if let Some(refusal) = batch_size_refusal(&state, &batch, media) {
         return refusal;
     }
-    execute(&state, &headers, peer, media, batch).await
+    execute(&state, &headers, peer, media, batch, uploader).await
 }
 
 /// A JSON body, read whole up to `MAX_BODY_BYTES`.
@@ -127,16 +131,17 @@ async fn read_json(
         })
 }
 
-/// A multipart (upload) request: only a verified, signed-in caller may send one (checked
-/// before reading it), and only with operations that take a file and that they may run
-/// (checked after its `operations` and `map` parts, before any file is received).
+/// A multipart (upload) request and its sender: only a verified, signed-in caller may send
+/// one (checked before reading it), and only with operations that take a file and that
+/// they may run (checked after its `operations` and `map` parts, before any file is
+/// received).
 async fn read_multipart(
     state: &HttpState,
     headers: &HeaderMap,
     content_type: &str,
     body: Body,
     media: Media,
-) -> Result<BatchRequest, Response> {
+) -> Result<(BatchRequest, SignedInUser), Response> {
     let config = &state.app.config;
     let user = match bearer_token(headers) {
         Some(token) => sessions::authenticate(&state.app, token).await,
@@ -187,7 +192,8 @@ async fn read_multipart(
         )
             .into_response());
     }
-    request.files(batch).await.map_err(refused)
+    let batch = request.files(batch).await.map_err(refused)?;
+    Ok((batch, user))
 }
 
 /// The answer to a multipart request that broke a limit or the spec.
@@ -294,21 +300,24 @@ pub async fn get_graphql(
             .insert(ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&state, &headers, peer, media, BatchRequest::Single(request)).await
+    execute(&state, &headers, peer, media, BatchRequest::Single(request), None).await
 }
 
-/// Authenticates, runs the operations and writes the HTTP response.
+/// Authenticates (unless `authenticated` already names the caller), runs the operations
+/// and writes the HTTP response.
 async fn execute(
     state: &HttpState,
     headers: &HeaderMap,
     peer: SocketAddr,
     media: Media,
     batch: BatchRequest,
+    authenticated: Option<SignedInUser>,
 ) -> Response {
     let request_id = request_id(headers);
-    let actor = match bearer_token(headers) {
-        None => Actor::Anonymous,
-        Some(token) => match sessions::authenticate(&state.app, token).await {
+    let actor = match (authenticated, bearer_token(headers)) {
+        (Some(user), _) => Actor::User(user),
+        (None, None) => Actor::Anonymous,
+        (None, Some(token)) => match sessions::authenticate(&state.app, token).await {
             Ok(user) => Actor::User(user),
             Err(err) => {
                 let code = err.code;

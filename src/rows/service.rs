@@ -243,8 +243,11 @@ fn record_of(row: NewRow, version: i32) -> RowRecord {
     }
 }
 
+/// Every bad value, in row order (row 2 before row 10), then field order within a row.
 fn value_errors(prefix: &str, problems: impl IntoIterator<Item = (usize, ValueError)>) -> AppError {
-    let mut fields: Vec<FieldError> = problems
+    let mut problems: Vec<(usize, ValueError)> = problems.into_iter().collect();
+    problems.sort_by(|(a, first), (b, second)| (a, &first.key).cmp(&(b, &second.key)));
+    let fields = problems
         .into_iter()
         .map(|(index, e)| FieldError {
             path: if e.key.is_empty() {
@@ -255,7 +258,6 @@ fn value_errors(prefix: &str, problems: impl IntoIterator<Item = (usize, ValueEr
             message: e.message,
         })
         .collect();
-    fields.sort_by(|a, b| a.path.cmp(&b.path));
     AppError::invalid_fields(fields)
 }
 
@@ -379,16 +381,23 @@ pub fn first_page(
     })
 }
 
+/// The row without the values of `hidden` fields. Stored values that are not an object
+/// cannot be sorted into readable and hidden ones, so none of them is shown.
 fn strip(mut row: RowRecord, hidden: &[String]) -> RowRecord {
     if hidden.is_empty() {
         return row;
     }
-    if let Ok(Value::Object(mut cells)) = serde_json::from_str::<Value>(&row.cells) {
-        for key in hidden {
-            cells.remove(key);
+    let mut cells = match serde_json::from_str::<Value>(&row.cells) {
+        Ok(Value::Object(cells)) => cells,
+        _ => {
+            tracing::error!(row_id = %row.id, "a row's stored values are not an object; none are shown");
+            Map::new()
         }
-        row.cells = Value::Object(cells).to_string();
+    };
+    for key in hidden {
+        cells.remove(key);
     }
+    row.cells = Value::Object(cells).to_string();
     row
 }
 

@@ -18,9 +18,13 @@ use crate::db::schema::{
 };
 use crate::pagination::{Cursor, PageRequest};
 
-/// The columns of a [`RowRecord`], with `$strip` keys removed from the values.
-const ROW_COLUMNS: &str = "r.id, r.table_id, r.cycle_id, (r.cells - $1::text[])::text AS cells, r.version, \
-                           r.created_by, r.created_at, r.updated_at";
+/// The columns of a [`RowRecord`], with the `$1` keys removed from the values; when keys are
+/// to be removed from values that are not an object (which nothing should store), none of
+/// them is shown.
+const ROW_COLUMNS: &str = "r.id, r.table_id, r.cycle_id, \
+     (CASE WHEN cardinality($1::text[]) = 0 OR jsonb_typeof(r.cells) = 'object' \
+      THEN r.cells - $1::text[] ELSE '{}'::jsonb END)::text AS cells, \
+     r.version, r.created_by, r.created_at, r.updated_at";
 
 /// Locks the project against archiving while rows are written: None when it is gone,
 /// else its `archived_at`.

@@ -164,7 +164,7 @@ impl Me {
         after: Option<String>,
         unread_only: Option<bool>,
     ) -> Result<NotificationConnection> {
-        let request = stream_request(Stream::Notifications, first, after.as_deref())?;
+        let request = stream_request(ctx, Stream::Notifications, first, after.as_deref())?;
         let page = events::my_notifications(app(ctx), signed_in(ctx)?, unread_only.unwrap_or(false), request)
             .await?;
         Ok(notification_connection(page, request.before.is_some()))

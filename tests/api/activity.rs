@@ -350,3 +350,36 @@ async fn a_deleted_account_leaves_the_company_feed_with_an_event() {
         "A member deleted their account"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_feed_page_counts_its_total_only_when_asked() {
+    let t = TestApp::spawn().await;
+    let owner = t.verified_user("owner@example.com", "Owner").await;
+    let company = t.create_company(&owner, "Acme").await;
+    t.stop_mail_worker().await;
+    let page = |total: &str| {
+        format!(
+            "query($c: ID!) {{ company(id: $c) {{ activity(first: 5) {{ {total} edges {{ node {{ verb }} }} }} }} }}"
+        )
+    };
+    let cost = |query: String| {
+        let t = &t;
+        let owner = owner.clone();
+        let company = company.id.clone();
+        async move {
+            t.ok(Some(&owner), &query, json!({ "c": company })).await;
+            let before = t.app.statements.total();
+            let answer = t.ok(Some(&owner), &query, json!({ "c": company })).await;
+            (t.app.statements.total() - before, answer)
+        }
+    };
+    let (without, answer) = cost(page("")).await;
+    assert_eq!(verbs(&answer), ["company.created"]);
+    let (with, answer) = cost(page("totalCount")).await;
+    assert_eq!(answer["company"]["activity"]["totalCount"], 1);
+    assert_eq!(
+        with,
+        without + 1,
+        "the count is one statement, run only for totalCount"
+    );
+}

@@ -337,17 +337,38 @@ async fn bad_tokens_are_refused_and_an_expired_token_ends_the_socket_unless_rene
         other => panic!("expected 4403, got {other:?}"),
     }
 
-    let token = t.verified_user("owner@example.com", "Olga").await;
+    t.verified_user("owner@example.com", "Olga").await;
+    let (token, refresh) = t.login("owner@example.com", crate::helpers::PASSWORD).await;
     let mut expiring = WsClient::connect(t.addr, &token).await;
     let mut renewed = WsClient::connect(t.addr, &token).await;
+    let mut elsewhere = WsClient::connect(t.addr, &token).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let fresh = t.login("owner@example.com", crate::helpers::PASSWORD).await.0;
+    let fresh = t
+        .ok(
+            None,
+            "mutation($r: String!) { refreshSession(refreshToken: $r) { accessToken } }",
+            json!({ "r": refresh }),
+        )
+        .await["refreshSession"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     renewed
         .send(json!({ "type": "ping", "payload": { "Authorization": format!("Bearer {fresh}") } }))
         .await;
-    match expiring.receive().await {
-        Received::Closed(Some(frame)) => assert_eq!(u16::from(frame.code), 4401),
-        other => panic!("expected 4401, got {other:?}"),
+    let other_session = t.login("owner@example.com", crate::helpers::PASSWORD).await.0;
+    elsewhere
+        .send(json!({ "type": "ping", "payload": { "Authorization": format!("Bearer {other_session}") } }))
+        .await;
+    for socket in [&mut expiring, &mut elsewhere] {
+        match socket.receive().await {
+            Received::Closed(Some(frame)) => assert_eq!(
+                u16::from(frame.code),
+                4401,
+                "a token of another session does not renew the socket's"
+            ),
+            other => panic!("expected 4401, got {other:?}"),
+        }
     }
     // The renewed socket outlives the first token, kept alive by the server's pings.
     renewed.wait_for_ping().await;

@@ -1036,3 +1036,75 @@ async fn a_page_of_plain_row_fields_answers_as_the_general_resolvers_do() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_row_whose_stored_values_are_not_an_object_shows_a_reader_without_table_manage_nothing() {
+    let t = TestApp::spawn().await;
+    let s = setup(&t).await;
+    let editor = t
+        .member(&s.owner, &s.company, "editor@example.com", "Eddie", "Editor")
+        .await;
+    let table = table(
+        &t,
+        &s.owner,
+        &s.project,
+        "Costs",
+        json!([{ "key": "site", "label": "Site", "type": "TEXT" },
+               { "key": "cost", "label": "Cost", "type": "DECIMAL", "restricted": true }]),
+    )
+    .await;
+    let row = t
+        .ok(
+            Some(&s.owner),
+            INSERT,
+            json!({ "t": table, "r": [{ "site": "Leeds", "cost": "9.5" }] }),
+        )
+        .await["insertRows"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    use diesel_async::RunQueryDsl;
+    let mut conn = t.db.connect().await;
+    // The column's constraint keeps every stored value an object; a store that lost it
+    // must still show nothing restricted.
+    diesel::sql_query("ALTER TABLE data_rows DROP CONSTRAINT data_rows_cells_check")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    diesel::sql_query(format!(
+        "UPDATE data_rows SET cells = '[\"cost 9.5\"]'::jsonb WHERE id = '{row}'"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let read = "query($id: ID!) { dataRow(id: $id) { values } }";
+    let seen = t.ok(Some(&editor), read, json!({ "id": row })).await;
+    assert_eq!(
+        seen["dataRow"]["values"],
+        json!({}),
+        "nothing restricted can slip out: {seen}"
+    );
+    let listed = t.ok(Some(&editor), ROWS, json!({ "t": table })).await;
+    assert_eq!(
+        listed["dataTable"]["rows"]["edges"][0]["node"]["values"],
+        json!({}),
+        "{listed}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_values_are_reported_in_row_order() {
+    let t = TestApp::spawn().await;
+    let s = setup(&t).await;
+    let table = table(&t, &s.owner, &s.project, "Fuel", fuel_fields()).await;
+    let rows: Vec<Value> = (0..12)
+        .map(|n| match n {
+            2 | 10 => json!({ "site": "Bad", "litres": "-1" }),
+            _ => json!({ "site": format!("Site {n}") }),
+        })
+        .collect();
+    let refused = t
+        .gql(Some(&s.owner), INSERT, json!({ "t": table, "r": rows }))
+        .await;
+    assert_eq!(error_fields(&refused), ["rows.2.litres", "rows.10.litres"]);
+}

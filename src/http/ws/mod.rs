@@ -96,8 +96,8 @@ struct Credentials {
     /// The account's seat among its open sockets (`WS_MAX_SOCKETS_PER_USER`), held for
     /// the socket's life.
     seat: Mutex<Option<SocketSeat>>,
-    /// The signed-in user and when their access token expires (unix seconds).
-    holder: Mutex<Option<(Uuid, i64)>>,
+    /// Who signed the socket in, and until when.
+    holder: Mutex<Option<Holder>>,
     /// The token operations are re-checked with (shared with the connection's data).
     token: Mutex<Option<Arc<ConnectionCredentials>>>,
     /// The newest token a client sent in a `ping` to renew its sign-in, until the socket
@@ -106,12 +106,20 @@ struct Credentials {
     renewal_sent: Notify,
 }
 
+/// The session a socket signed in with.
+#[derive(Debug, Clone, Copy)]
+struct Holder {
+    session_id: Uuid,
+    /// When its access token expires (unix seconds).
+    expires_at: i64,
+}
+
 impl Credentials {
-    fn holder(&self) -> Option<(Uuid, i64)> {
+    fn holder(&self) -> Option<Holder> {
         *self.holder.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn set_holder(&self, holder: (Uuid, i64)) {
+    fn set_holder(&self, holder: Holder) {
         *self.holder.lock().unwrap_or_else(PoisonError::into_inner) = Some(holder);
     }
 
@@ -186,8 +194,8 @@ async fn serve_socket(
     loop {
         // One timer serves the next keep-alive ping, the token's expiry and, until
         // connection_init arrives, its deadline.
-        let expires_at = credentials.holder().map(|(_, exp)| {
-            let left = exp - state.app.clock.now().timestamp();
+        let expires_at = credentials.holder().map(|holder| {
+            let left = holder.expires_at - state.app.clock.now().timestamp();
             Instant::now() + Duration::from_secs(u64::try_from(left).unwrap_or(0))
         });
         let awaiting_init = !credentials.initialised.load(Ordering::Relaxed);
@@ -381,19 +389,23 @@ async fn session_still_live(app: &App, credentials: &Credentials) -> bool {
     }
 }
 
-/// Extends the socket's sign-in with a fresh token of the same user; anything else is
-/// ignored (the old expiry still applies).
+/// Extends the socket's sign-in with a fresh token of the same session (a refreshed one);
+/// anything else is ignored (the old expiry still applies): a token of another session
+/// would leave the socket's context naming the first.
 async fn renew(app: &App, credentials: &Credentials, token: &str) {
-    let Some((user_id, _)) = credentials.holder() else {
+    let Some(holder) = credentials.holder() else {
         return;
     };
     let now = app.clock.now();
     if let (Ok(user), Ok(claims)) = (
         sessions::authenticate(app, token).await,
         app.jwt.verify(token, now),
-    ) && user.user_id == user_id
+    ) && user.session_id == holder.session_id
     {
-        credentials.set_holder((user_id, claims.exp));
+        credentials.set_holder(Holder {
+            expires_at: claims.exp,
+            ..holder
+        });
         if let Some(connection) = credentials
             .token
             .lock()
@@ -459,7 +471,10 @@ async fn init_connection(
                 )));
             };
             *credentials.seat.lock().unwrap_or_else(PoisonError::into_inner) = Some(seat);
-            credentials.set_holder((user.user_id, expires_at));
+            credentials.set_holder(Holder {
+                session_id: user.session_id,
+                expires_at,
+            });
             let connection = Arc::new(ConnectionCredentials::new(access_token));
             *credentials.token.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&connection));
             data.insert(connection);
