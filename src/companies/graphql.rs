@@ -16,7 +16,7 @@ use crate::events::cursor::Stream;
 use crate::events::graphql::{ActivityConnection, activity_connection, stream_request};
 use crate::events::service as events;
 use crate::graphql::connection::{PageConnection, connection};
-use crate::graphql::context::{app, loader, parse_id, presence, signed_in};
+use crate::graphql::context::{app, caller, loader, parse_id, presence};
 use crate::invitations::graphql::{Invitation, InvitationStatus};
 use crate::invitations::service as invitations;
 use crate::pagination::{Cursor, PageRequest};
@@ -117,7 +117,7 @@ impl Company {
         let viewer = self
             .viewer
             .get_or_try_init(|| async {
-                company::get_company(app(ctx), signed_in(ctx)?, self.row.id)
+                company::get_company(app(ctx), caller(ctx), self.row.id)
                     .await
                     .map(|(_, viewer)| viewer)
             })
@@ -276,15 +276,9 @@ impl Company {
             .map(|id| parse_id(id, "project"))
             .transpose()?;
         let actor_id = actor_id.as_ref().map(|id| parse_id(id, "user")).transpose()?;
-        let page = events::company_activity(
-            app(ctx),
-            signed_in(ctx)?,
-            self.row.id,
-            project_id,
-            actor_id,
-            request,
-        )
-        .await?;
+        let page =
+            events::company_activity(app(ctx), caller(ctx), self.row.id, project_id, actor_id, request)
+                .await?;
         Ok(activity_connection(page, request.before.is_some()))
     }
 
@@ -390,7 +384,7 @@ impl CompaniesQuery {
     /// A company the caller belongs to; NOT_FOUND for any other id.
     async fn company(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Company>> {
         let company_id = parse_id(&id, "company")?;
-        let (row, viewer) = company::get_company(app(ctx), signed_in(ctx)?, company_id).await?;
+        let (row, viewer) = company::get_company(app(ctx), caller(ctx), company_id).await?;
         Ok(Some(Company::new(row, viewer)))
     }
 }
@@ -427,7 +421,7 @@ impl CompaniesMutation {
             size: input.size,
             website: input.website,
         };
-        let (row, viewer) = company::create_company(app(ctx), signed_in(ctx)?, new).await?;
+        let (row, viewer) = company::create_company(app(ctx), caller(ctx), new).await?;
         Ok(Company::new(row, viewer))
     }
 
@@ -441,21 +435,21 @@ impl CompaniesMutation {
             website: presence(input.website),
             logo_url: presence(input.logo_url),
         };
-        let (row, viewer) = company::update_company(app(ctx), signed_in(ctx)?, company_id, update).await?;
+        let (row, viewer) = company::update_company(app(ctx), caller(ctx), company_id, update).await?;
         Ok(Company::new(row, viewer))
     }
 
     /// Makes a company the caller's active one.
     async fn set_active_company(&self, ctx: &Context<'_>, company_id: ID) -> Result<Company> {
         let company_id = parse_id(&company_id, "company")?;
-        let (row, viewer) = company::set_active_company(app(ctx), signed_in(ctx)?, company_id).await?;
+        let (row, viewer) = company::set_active_company(app(ctx), caller(ctx), company_id).await?;
         Ok(Company::new(row, viewer))
     }
 
     /// The caller leaves the company (its last owner cannot).
     async fn leave_company(&self, ctx: &Context<'_>, company_id: ID) -> Result<bool> {
         let company_id = parse_id(&company_id, "company")?;
-        members::leave_company(app(ctx), signed_in(ctx)?, company_id).await?;
+        members::leave_company(app(ctx), caller(ctx), company_id).await?;
         Ok(true)
     }
 
@@ -463,15 +457,14 @@ impl CompaniesMutation {
     async fn transfer_ownership(&self, ctx: &Context<'_>, company_id: ID, user_id: ID) -> Result<Company> {
         let company_id = parse_id(&company_id, "company")?;
         let user_id = parse_id(&user_id, "member")?;
-        let (row, viewer) =
-            members::transfer_ownership(app(ctx), signed_in(ctx)?, company_id, user_id).await?;
+        let (row, viewer) = members::transfer_ownership(app(ctx), caller(ctx), company_id, user_id).await?;
         Ok(Company::new(row, viewer))
     }
 
     /// Deletes the company and all it owns (owners only; confirmName must equal the name).
     async fn delete_company(&self, ctx: &Context<'_>, company_id: ID, confirm_name: String) -> Result<bool> {
         let company_id = parse_id(&company_id, "company")?;
-        company::delete_company(app(ctx), signed_in(ctx)?, company_id, &confirm_name).await?;
+        company::delete_company(app(ctx), caller(ctx), company_id, &confirm_name).await?;
         Ok(true)
     }
 
@@ -486,8 +479,7 @@ impl CompaniesMutation {
         let company_id = parse_id(&company_id, "company")?;
         let user_id = parse_id(&user_id, "member")?;
         let role_id = parse_id(&role_id, "role")?;
-        let row =
-            members::change_member_role(app(ctx), signed_in(ctx)?, company_id, user_id, role_id).await?;
+        let row = members::change_member_role(app(ctx), caller(ctx), company_id, user_id, role_id).await?;
         // Changing roles needs member:manage, which shows the member in full.
         Ok(Membership::new(
             row,
@@ -502,7 +494,7 @@ impl CompaniesMutation {
     async fn remove_member(&self, ctx: &Context<'_>, company_id: ID, user_id: ID) -> Result<bool> {
         let company_id = parse_id(&company_id, "company")?;
         let user_id = parse_id(&user_id, "member")?;
-        members::remove_member(app(ctx), signed_in(ctx)?, company_id, user_id).await?;
+        members::remove_member(app(ctx), caller(ctx), company_id, user_id).await?;
         Ok(true)
     }
 }

@@ -4,7 +4,7 @@ use async_graphql::{Context, Enum, ID, Object, Result};
 
 use super::model::CycleRow;
 use super::service;
-use crate::graphql::context::{app, parse_id, signed_in};
+use crate::graphql::context::{app, caller, parse_id};
 use crate::projects::graphql::Project;
 use crate::projects::model::ProjectRow;
 
@@ -78,21 +78,21 @@ impl CyclesMutation {
     ) -> Result<Cycle> {
         let project_id = parse_id(&project_id, "project")?;
         let (row, project) =
-            service::create_cycle(app(ctx), signed_in(ctx)?, project_id, &name, &starts_on, &ends_on).await?;
+            service::create_cycle(app(ctx), caller(ctx), project_id, &name, &starts_on, &ends_on).await?;
         Ok(Cycle::new(row, project))
     }
 
     /// Closes a cycle: its data becomes read-only (cycle:manage).
     async fn close_cycle(&self, ctx: &Context<'_>, id: ID) -> Result<Cycle> {
         let (row, project) =
-            service::set_closed(app(ctx), signed_in(ctx)?, parse_id(&id, "cycle")?, true).await?;
+            service::set_closed(app(ctx), caller(ctx), parse_id(&id, "cycle")?, true).await?;
         Ok(Cycle::new(row, project))
     }
 
     /// Reopens a closed cycle (cycle:manage).
     async fn reopen_cycle(&self, ctx: &Context<'_>, id: ID) -> Result<Cycle> {
         let (row, project) =
-            service::set_closed(app(ctx), signed_in(ctx)?, parse_id(&id, "cycle")?, false).await?;
+            service::set_closed(app(ctx), caller(ctx), parse_id(&id, "cycle")?, false).await?;
         Ok(Cycle::new(row, project))
     }
 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::model::{CycleRow, NewCycle};
 use super::store;
 use crate::app::App;
-use crate::auth::actor::SignedInUser;
+use crate::auth::caller::{Caller, SignedInUser};
 use crate::error::{AppError, AppResult, InputCheck};
 use crate::events::write::{self, Activity, Notice};
 use crate::input;
@@ -26,13 +26,13 @@ fn parse_date(raw: &str, path: &str) -> AppResult<NaiveDate> {
 /// Adds a cycle to a project (cycle:create); CONFLICT when it overlaps another.
 pub async fn create_cycle(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     project_id: Uuid,
     name: &str,
     starts_on: &str,
     ends_on: &str,
 ) -> AppResult<(CycleRow, ProjectRow)> {
-    actor.require_verified()?;
+    let actor = caller.verified()?;
     let mut check = InputCheck::default();
     let name = check.take(input::text(name, "name", 1, 100));
     let starts = check.take(parse_date(starts_on, "startsOn"));
@@ -95,11 +95,11 @@ pub async fn create_cycle(
 /// Closes (`close`) or reopens a cycle (cycle:manage).
 pub async fn set_closed(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     cycle_id: Uuid,
     close: bool,
 ) -> AppResult<(CycleRow, ProjectRow)> {
-    actor.require_verified()?;
+    let actor = caller.verified()?;
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
@@ -186,10 +186,10 @@ async fn record_closing(
 /// The project's cycles in date order (cycle:view).
 pub async fn list_cycles(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     project_id: Uuid,
 ) -> AppResult<(Vec<CycleRow>, ProjectRow)> {
-    actor.require_verified()?;
+    let actor = caller.verified()?;
     let mut conn = app.pool.get().await?;
     let (project, member) = project_member(&mut conn, project_id, actor.user_id, false).await?;
     member.require(Resource::Cycle, Action::View)?;

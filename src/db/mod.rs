@@ -2,6 +2,7 @@
 
 pub mod prepared;
 pub mod schema;
+pub mod tx;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

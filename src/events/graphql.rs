@@ -13,7 +13,7 @@ use super::service::{self, StreamPage, StreamRequest};
 use crate::companies::graphql::Company;
 use crate::companies::loader::CompanyLoader;
 use crate::graphql::connection::ConnectionTotals;
-use crate::graphql::context::{app, authorizer, loader, parse_id, signed_in};
+use crate::graphql::context::{app, authorizer, caller, loader, parse_id};
 use crate::pagination::page_size;
 use crate::projects::graphql::Project;
 use crate::projects::loader::ProjectLoader;
@@ -234,13 +234,13 @@ impl EventsMutation {
     /// Marks one of your notifications read.
     async fn mark_notification_read(&self, ctx: &Context<'_>, id: ID) -> Result<Notification> {
         let id = parse_id(&id, "notification")?;
-        let row = service::mark_read(app(ctx), signed_in(ctx)?, id).await?;
+        let row = service::mark_read(app(ctx), caller(ctx), id).await?;
         Ok(Notification(row))
     }
 
     /// Marks all your notifications read; returns how many were unread.
     async fn mark_all_notifications_read(&self, ctx: &Context<'_>) -> Result<i32> {
-        let marked = service::mark_all_read(app(ctx), signed_in(ctx)?).await?;
+        let marked = service::mark_all_read(app(ctx), caller(ctx)).await?;
         Ok(i32::try_from(marked).unwrap_or(i32::MAX))
     }
 }

@@ -7,7 +7,7 @@ use super::access::Standing;
 use super::model::{EventRow, NotificationRow};
 use super::store::{self, FeedFilter};
 use crate::app::App;
-use crate::auth::actor::SignedInUser;
+use crate::auth::caller::Caller;
 use crate::error::{AppError, AppResult};
 
 /// One page of a stream, newest first.
@@ -29,7 +29,8 @@ pub struct StreamRequest {
 }
 
 /// The caller's standing in the company, or NOT_FOUND when they are not a member.
-pub async fn standing(app: &App, actor: &SignedInUser, company_id: Uuid) -> AppResult<Standing> {
+pub async fn standing(app: &App, caller: &Caller, company_id: Uuid) -> AppResult<Standing> {
+    let actor = caller.signed_in()?;
     let mut conn = app.pool.get().await?;
     Standing::load(&mut conn, company_id, actor.user_id)
         .await?
@@ -39,13 +40,13 @@ pub async fn standing(app: &App, actor: &SignedInUser, company_id: Uuid) -> AppR
 /// The company's activity the caller may read, newest first.
 pub async fn company_activity(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     company_id: Uuid,
     project_id: Option<Uuid>,
     actor_id: Option<Uuid>,
     page: StreamRequest,
 ) -> AppResult<StreamPage<EventRow>> {
-    let standing = standing(app, actor, company_id).await?;
+    let standing = standing(app, caller, company_id).await?;
     let (readable, readable_in_projects) = standing.readable();
     let filter = FeedFilter {
         project_id,
@@ -72,10 +73,11 @@ pub async fn company_activity(
 /// The caller's notifications, newest first.
 pub async fn my_notifications(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     unread_only: bool,
     page: StreamRequest,
 ) -> AppResult<StreamPage<NotificationRow>> {
+    let actor = caller.signed_in()?;
     let mut conn = app.pool.get().await?;
     let mut items =
         store::notifications_page(&mut conn, actor.user_id, unread_only, page.before, page.size + 1).await?;
@@ -94,13 +96,15 @@ pub async fn my_notifications(
 }
 
 /// How many of the caller's notifications are unread.
-pub async fn unread_count(app: &App, actor: &SignedInUser) -> AppResult<i64> {
+pub async fn unread_count(app: &App, caller: &Caller) -> AppResult<i64> {
+    let actor = caller.signed_in()?;
     let mut conn = app.pool.get().await?;
     Ok(store::notification_count(&mut conn, actor.user_id, true).await?)
 }
 
 /// Marks one of the caller's notifications read; another person's is NOT_FOUND.
-pub async fn mark_read(app: &App, actor: &SignedInUser, id: Uuid) -> AppResult<NotificationRow> {
+pub async fn mark_read(app: &App, caller: &Caller, id: Uuid) -> AppResult<NotificationRow> {
+    let actor = caller.signed_in()?;
     let mut conn = app.pool.get().await?;
     store::mark_read(&mut conn, actor.user_id, id, app.clock.now())
         .await?
@@ -108,7 +112,8 @@ pub async fn mark_read(app: &App, actor: &SignedInUser, id: Uuid) -> AppResult<N
 }
 
 /// Marks all the caller's notifications read; returns how many were unread.
-pub async fn mark_all_read(app: &App, actor: &SignedInUser) -> AppResult<usize> {
+pub async fn mark_all_read(app: &App, caller: &Caller) -> AppResult<usize> {
+    let actor = caller.signed_in()?;
     let mut conn = app.pool.get().await?;
     Ok(store::mark_all_read(&mut conn, actor.user_id, app.clock.now()).await?)
 }

@@ -20,7 +20,7 @@ use super::live::{self, Start};
 use super::model::RowChangeRow;
 use super::shared_answer::{LiveActivity, selection_shape};
 use crate::error::{AppError, AppResult};
-use crate::graphql::context::{app, loader, parse_id, signed_in};
+use crate::graphql::context::{app, caller, loader, parse_id, signed_in};
 use crate::projects::service as projects;
 use crate::rbac::catalog::Action;
 use crate::rows::graphql::DataRow;
@@ -71,7 +71,7 @@ impl RowChange {
         if self.kind == RowChangeKind::Deleted {
             return Ok(None);
         }
-        match rows::get_row(app(ctx), signed_in(ctx)?, self.row_id).await {
+        match rows::get_row(app(ctx), caller(ctx), self.row_id).await {
             Ok(record) => Ok(Some(DataRow::alone(record))),
             Err(err) if err.code == crate::error::ErrorCode::NotFound => Ok(None),
             Err(err) => Err(err.into()),
@@ -103,9 +103,9 @@ fn start(stream: CursorStream, after: Option<&str>) -> AppResult<Start> {
 
 /// The caller's standing in a company they belong to (NOT_FOUND otherwise).
 async fn standing(ctx: &Context<'_>, company_id: Uuid) -> AppResult<Standing> {
-    let actor = signed_in(ctx)?;
-    actor.require_verified()?;
-    super::service::standing(app(ctx), actor, company_id).await
+    let caller = caller(ctx);
+    caller.verified()?;
+    super::service::standing(app(ctx), caller, company_id).await
 }
 
 /// Live streams.
@@ -145,7 +145,7 @@ impl EventsSubscription {
             let project_id = match project_id {
                 Some(id) => {
                     let (project, _) =
-                        projects::get_project(app(ctx), signed_in(ctx)?, parse_id(&id, "project")?).await?;
+                        projects::get_project(app(ctx), caller(ctx), parse_id(&id, "project")?).await?;
                     if project.company_id != company_id {
                         return Err(AppError::not_found("project"));
                     }

@@ -1,42 +1,27 @@
-//! What every resolver can ask of its request: the App, the caller, and where the call came from.
+//! What every resolver can ask of its operation: the App, the caller, loaders and the
+//! authorizer.
 
 use async_graphql::{Context, ID};
 use uuid::Uuid;
 
 use crate::app::App;
-use crate::auth::actor::{Actor, ClientInfo, SignedInUser};
+use crate::auth::caller::{ANONYMOUS, Caller, SignedInUser};
 use crate::error::{AppError, AppResult};
-
-/// Per-request data, inserted by the HTTP and websocket handlers.
-#[derive(Clone)]
-pub struct RequestContext {
-    pub actor: Actor,
-    pub client: ClientInfo,
-    pub request_id: String,
-}
-
-static ANONYMOUS: RequestContext = RequestContext {
-    actor: Actor::Anonymous,
-    client: ClientInfo {
-        ip: None,
-        user_agent: None,
-    },
-    request_id: String::new(),
-};
 
 /// The App the schema was built with.
 pub fn app<'a>(ctx: &Context<'a>) -> &'a App {
     ctx.data_unchecked::<App>()
 }
 
-/// This request's context; anonymous when a caller supplied none.
-pub fn request<'a>(ctx: &Context<'a>) -> &'a RequestContext {
-    ctx.data_opt::<RequestContext>().unwrap_or(&ANONYMOUS)
+/// This operation's caller (the HTTP and websocket handlers insert it); anonymous when
+/// none was supplied.
+pub fn caller<'a>(ctx: &Context<'a>) -> &'a Caller {
+    ctx.data_opt::<Caller>().unwrap_or(&ANONYMOUS)
 }
 
 /// The signed-in caller, or UNAUTHENTICATED.
 pub fn signed_in<'a>(ctx: &Context<'a>) -> AppResult<&'a SignedInUser> {
-    request(ctx).actor.signed_in()
+    caller(ctx).signed_in()
 }
 
 /// The UUID behind a GraphQL ID; a malformed one names nothing, so it is NOT_FOUND.

@@ -5,7 +5,7 @@
 use async_graphql::extensions::ExtensionContext;
 use async_graphql::{ErrorExtensionValues, PathSegment, Response};
 
-use super::context::RequestContext;
+use crate::auth::caller::Caller;
 use crate::error::{AppError, ErrorCode};
 
 impl From<AppError> for async_graphql::Error {
@@ -88,6 +88,5 @@ fn null_at(data: &mut async_graphql::Value, path: &[PathSegment]) {
 
 /// The request id, once the request's data is attached (from the execute stage on).
 pub fn request_id(ctx: &ExtensionContext<'_>) -> Option<String> {
-    ctx.data_opt::<RequestContext>()
-        .map(|request| request.request_id.clone())
+    ctx.data_opt::<Caller>().map(|request| request.request_id.clone())
 }

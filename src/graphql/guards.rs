@@ -5,8 +5,8 @@
 use async_graphql::{Context, Guard};
 use uuid::Uuid;
 
-use super::context::request;
-use crate::auth::actor::Actor;
+use super::context::caller;
+use crate::auth::caller::Principal;
 use crate::error::AppError;
 
 /// The user themself may read the field, and so may whoever the object's path has already
@@ -18,9 +18,9 @@ pub struct SelfOr {
 
 impl Guard for SelfOr {
     async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
-        match &request(ctx).actor {
+        match &caller(ctx).principal {
             _ if self.allowed => Ok(()),
-            Actor::User(user) if user.user_id == self.user_id => Ok(()),
+            Principal::User(user) if user.user_id == self.user_id => Ok(()),
             _ => Err(AppError::forbidden("you may not read this field").into()),
         }
     }

@@ -8,14 +8,13 @@ use std::sync::Arc;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, Request, Response, ServerError, ValidationMode, Value};
 
-use super::context::RequestContext;
 use super::document_cache::DocumentCache;
 use super::errors::{finish_response, server_error};
 use super::limits::{MAX_SECRET_CHECKS, QueryLimits, secret_checks_run, too_many_secret_checks};
 use super::uploads;
 use super::{GuildhallSchema, build_bare_schema};
 use crate::app::App;
-use crate::auth::actor::SignedInUser;
+use crate::auth::caller::Caller;
 use crate::error::ErrorCode;
 use crate::rbac::authorizer::Authorizer;
 
@@ -44,9 +43,9 @@ impl HttpOperations {
         }
     }
 
-    /// Runs one operation for the caller `context` describes.
-    pub async fn execute(&self, mut request: Request, context: RequestContext) -> Response {
-        let request_id = context.request_id.clone();
+    /// Runs one operation for `caller`.
+    pub async fn execute(&self, mut request: Request, caller: Caller) -> Response {
+        let request_id = caller.request_id.clone();
         let known = match self.documents.document(&request.query, &self.limits) {
             Ok(known) => known,
             Err(error) => {
@@ -63,8 +62,8 @@ impl HttpOperations {
         } else {
             &self.schema
         };
-        let authorizer = Authorizer::for_caller(self.app.clone(), Some(&context));
-        let mut response = schema.execute(request.data(authorizer).data(context)).await;
+        let authorizer = Authorizer::for_caller(self.app.clone(), &caller);
+        let mut response = schema.execute(request.data(authorizer).data(caller)).await;
         // Depth and complexity errors come from validation, before any data.
         if response.data == Value::Null {
             response.errors = self.limits.explain(std::mem::take(&mut response.errors));
@@ -76,12 +75,8 @@ impl HttpOperations {
     }
 
     /// Refuses a multipart request before its files are received unless every operation in
-    /// it that takes a file is one `user` may run, and at least one does.
-    pub async fn authorize_uploads(
-        &self,
-        user: &SignedInUser,
-        batch: &BatchRequest,
-    ) -> Result<(), ServerError> {
+    /// it that takes a file is one `caller` may run, and at least one does.
+    pub async fn authorize_uploads(&self, caller: &Caller, batch: &BatchRequest) -> Result<(), ServerError> {
         let requests = match batch {
             BatchRequest::Single(request) => std::slice::from_ref(request),
             BatchRequest::Batch(requests) => requests.as_slice(),
@@ -89,7 +84,7 @@ impl HttpOperations {
         let mut uploads = 0;
         for request in requests {
             let known = self.documents.document(&request.query, &self.limits)?;
-            uploads += uploads::authorize(&self.app, user, &known.document, request).await?;
+            uploads += uploads::authorize(&self.app, caller, &known.document, request).await?;
         }
         if uploads == 0 {
             let takers: Vec<&str> = uploads::UPLOAD_FIELDS.iter().map(|(name, _)| *name).collect();
@@ -118,9 +113,9 @@ impl HttpOperations {
     }
 
     /// Runs a batch, one operation after another, each with its own authorizer.
-    pub async fn execute_batch(&self, batch: BatchRequest, context: RequestContext) -> BatchResponse {
+    pub async fn execute_batch(&self, batch: BatchRequest, caller: Caller) -> BatchResponse {
         match batch {
-            BatchRequest::Single(request) => BatchResponse::Single(self.execute(request, context).await),
+            BatchRequest::Single(request) => BatchResponse::Single(self.execute(request, caller).await),
             BatchRequest::Batch(requests) => {
                 let secrets: usize = requests
                     .iter()
@@ -137,14 +132,14 @@ impl HttpOperations {
                     // still be several guesses in one request.
                     let refused = |_| {
                         let mut response = Response::from_errors(vec![too_many_secret_checks(secrets)]);
-                        finish_response(&mut response, Some(&context.request_id));
+                        finish_response(&mut response, Some(&caller.request_id));
                         response
                     };
                     return BatchResponse::Batch(requests.iter().map(refused).collect());
                 }
                 let mut responses = Vec::with_capacity(requests.len());
                 for request in requests {
-                    responses.push(self.execute(request, context.clone()).await);
+                    responses.push(self.execute(request, caller.clone()).await);
                 }
                 BatchResponse::Batch(responses)
             }

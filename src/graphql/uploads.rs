@@ -9,7 +9,7 @@ use super::document_cache::running_operation;
 use super::errors::server_error;
 use super::limits::each_root_field;
 use crate::app::App;
-use crate::auth::actor::SignedInUser;
+use crate::auth::caller::Caller;
 use crate::error::{AppError, ErrorCode};
 use crate::{invitations, rows};
 
@@ -17,11 +17,11 @@ use crate::{invitations, rows};
 /// goes into (a test holds this list to the schema).
 pub const UPLOAD_FIELDS: [(&str, &str); 2] = [("importCsv", "tableId"), ("importMembers", "companyId")];
 
-/// How many upload fields the operation `request` runs selects, once `user` has been found
+/// How many upload fields the operation `request` runs selects, once `caller` has been found
 /// allowed to run every one of them.
 pub async fn authorize(
     app: &App,
-    user: &SignedInUser,
+    caller: &Caller,
     document: &ExecutableDocument,
     request: &Request,
 ) -> Result<usize, ServerError> {
@@ -43,9 +43,9 @@ pub async fn authorize(
     for (field, name, argument) in &targets {
         let target = argument_id(field, argument, request);
         let allowed = match (*name, target) {
-            ("importCsv", Some(table_id)) => rows::import::may_import(app, user, table_id).await,
+            ("importCsv", Some(table_id)) => rows::import::may_import(app, caller, table_id).await,
             ("importMembers", Some(company_id)) => {
-                invitations::import::may_import(app, user, company_id).await
+                invitations::import::may_import(app, caller, company_id).await
             }
             (_, None) => Err(AppError::not_found(argument.trim_end_matches("Id"))),
             (other, Some(_)) => Err(AppError::internal(anyhow::anyhow!("no upload check for {other}"))),

@@ -6,7 +6,7 @@ use axum::http::HeaderMap;
 use axum::http::header::{AUTHORIZATION, USER_AGENT};
 
 use super::REQUEST_ID_HEADER;
-use crate::auth::actor::ClientInfo;
+use crate::auth::caller::ClientInfo;
 
 /// The client's address and user agent. With a trusted proxy in front, the address is the
 /// last one that proxy appended to X-Forwarded-For (earlier entries are the client's own

@@ -20,9 +20,8 @@ use super::HttpState;
 use super::client::{bearer_token, client_info, request_id};
 use super::log::GraphqlOutcome;
 use super::multipart::{MultipartLimits, MultipartRequest, Refusal};
-use crate::auth::actor::{Actor, SignedInUser};
-use crate::error::{AppError, ErrorCode};
-use crate::graphql::context::RequestContext;
+use crate::auth::caller::{Caller, Principal};
+use crate::error::ErrorCode;
 use crate::graphql::errors::finish_response;
 use crate::sessions::service as sessions;
 
@@ -73,13 +72,14 @@ pub async fn post_graphql(
         .trim()
         .to_ascii_lowercase();
     let received = match essence.as_str() {
-        JSON => read_json(&state, &content_type, body, media)
-            .await
-            .map(|batch| (batch, None)),
-        "multipart/form-data" if has_preflight_header(&headers) => {
-            read_multipart(&state, &headers, &content_type, body, media)
+        JSON => match read_json(&state, &content_type, body, media).await {
+            Ok(batch) => identify(&state, &headers, peer, media)
                 .await
-                .map(|(batch, user)| (batch, Some(user)))
+                .map(|caller| (batch, caller)),
+            Err(refusal) => Err(refusal),
+        },
+        "multipart/form-data" if has_preflight_header(&headers) => {
+            read_multipart(&state, &headers, peer, &content_type, body, media).await
         }
         "multipart/form-data" => {
             return request_error(
@@ -98,14 +98,14 @@ pub async fn post_graphql(
             );
         }
     };
-    let (batch, uploader) = match received {
+    let (batch, caller) = match received {
         Ok(received) => received,
         Err(response) => return response,
     };
     if let Some(refusal) = batch_size_refusal(&state, &batch, media) {
         return refusal;
     }
-    execute(&state, &headers, peer, media, batch, uploader).await
+    execute(&state, media, batch, caller).await
 }
 
 /// A JSON body, read whole up to `MAX_BODY_BYTES`.
@@ -138,37 +138,22 @@ async fn read_json(
 async fn read_multipart(
     state: &HttpState,
     headers: &HeaderMap,
+    peer: SocketAddr,
     content_type: &str,
     body: Body,
     media: Media,
-) -> Result<(BatchRequest, SignedInUser), Response> {
+) -> Result<(BatchRequest, Caller), Response> {
     let config = &state.app.config;
-    let user = match bearer_token(headers) {
-        Some(token) => sessions::authenticate(&state.app, token).await,
-        None => Err(AppError::unauthenticated("no token")),
-    };
-    let user = match user {
-        Ok(user) => user,
-        Err(err) if err.code == ErrorCode::Internal => {
-            let request_id = request_id(headers);
-            tracing::error!(request_id = %request_id, error = ?err, "authentication failed");
-            return Err(request_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                media,
-                ErrorCode::Internal,
-                format!("internal error (request id {request_id})"),
-            ));
-        }
-        Err(_) => {
-            return Err(request_error(
-                StatusCode::UNAUTHORIZED,
-                media,
-                ErrorCode::Unauthenticated,
-                "uploads need a valid access token in the Authorization header",
-            ));
-        }
-    };
-    if let Err(err) = user.require_verified() {
+    if bearer_token(headers).is_none() {
+        return Err(request_error(
+            StatusCode::UNAUTHORIZED,
+            media,
+            ErrorCode::Unauthenticated,
+            "uploads need a valid access token in the Authorization header",
+        ));
+    }
+    let caller = identify(state, headers, peer, media).await?;
+    if let Err(err) = caller.verified() {
         return Err(request_error(StatusCode::FORBIDDEN, media, err.code, err.message));
     }
     let limits = MultipartLimits {
@@ -181,7 +166,7 @@ async fn read_multipart(
     if let Some(refusal) = batch_size_refusal(state, &batch, media) {
         return Err(refusal);
     }
-    if let Err(error) = state.operations.authorize_uploads(&user, &batch).await {
+    if let Err(error) = state.operations.authorize_uploads(&caller, &batch).await {
         let mut response = async_graphql::Response::from_errors(vec![error]);
         finish_response(&mut response, Some(&request_id(headers)));
         let body = serde_json::to_vec(&RequestErrors::of(&response)).unwrap_or_default();
@@ -193,7 +178,7 @@ async fn read_multipart(
             .into_response());
     }
     let batch = request.files(batch).await.map_err(refused)?;
-    Ok((batch, user))
+    Ok((batch, caller))
 }
 
 /// The answer to a multipart request that broke a limit or the spec.
@@ -300,25 +285,25 @@ pub async fn get_graphql(
             .insert(ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&state, &headers, peer, media, BatchRequest::Single(request), None).await
+    match identify(&state, &headers, peer, media).await {
+        Ok(caller) => execute(&state, media, BatchRequest::Single(request), caller).await,
+        Err(refusal) => refusal,
+    }
 }
 
-/// Authenticates (unless `authenticated` already names the caller), runs the operations
-/// and writes the HTTP response.
-async fn execute(
+/// Who sends the request: anonymous without a bearer token, the token's user otherwise; a
+/// refused token is answered 401 (500 when it could not be checked).
+async fn identify(
     state: &HttpState,
     headers: &HeaderMap,
     peer: SocketAddr,
     media: Media,
-    batch: BatchRequest,
-    authenticated: Option<SignedInUser>,
-) -> Response {
+) -> Result<Caller, Response> {
     let request_id = request_id(headers);
-    let actor = match (authenticated, bearer_token(headers)) {
-        (Some(user), _) => Actor::User(user),
-        (None, None) => Actor::Anonymous,
-        (None, Some(token)) => match sessions::authenticate(&state.app, token).await {
-            Ok(user) => Actor::User(user),
+    let principal = match bearer_token(headers) {
+        None => Principal::Anonymous,
+        Some(token) => match sessions::authenticate(&state.app, token).await {
+            Ok(user) => Principal::User(user),
             Err(err) => {
                 let code = err.code;
                 let message = if code == ErrorCode::Internal {
@@ -337,21 +322,25 @@ async fn execute(
                     WWW_AUTHENTICATE,
                     HeaderValue::from_static("Bearer error=\"invalid_token\""),
                 );
-                return response;
+                return Err(response);
             }
         },
     };
-    let client = client_info(headers, Some(peer), state.app.config.trust_proxy_headers);
+    Ok(Caller {
+        principal,
+        client: client_info(headers, Some(peer), state.app.config.trust_proxy_headers),
+        request_id,
+    })
+}
+
+/// Runs the operations for `caller` and writes the HTTP response.
+async fn execute(state: &HttpState, media: Media, batch: BatchRequest, caller: Caller) -> Response {
+    let request_id = caller.request_id.clone();
     let operation = operation_names(&batch);
-    let context = RequestContext {
-        actor,
-        client,
-        request_id: request_id.clone(),
-    };
     let span = tracing::info_span!("graphql", request_id = %request_id, operation = %operation);
     let mut response = state
         .operations
-        .execute_batch(batch, context)
+        .execute_batch(batch, caller)
         .instrument(span)
         .await;
     let mut request_failed = false;

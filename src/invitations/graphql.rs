@@ -11,7 +11,7 @@ use crate::companies::access::MemberRights;
 use crate::companies::graphql::{Membership, Role};
 use crate::companies::loader::RoleLoader;
 use crate::error::AppError;
-use crate::graphql::context::{app, loader, parse_id, request, signed_in};
+use crate::graphql::context::{app, caller, loader, parse_id};
 use crate::graphql::import_result::{ImportResult, RowError};
 use crate::sessions::graphql::AuthPayload;
 use crate::users::graphql::User;
@@ -208,25 +208,25 @@ impl InvitationsMutation {
             role_id: parse_id(&input.role_id, "role")?,
             message: input.message,
         };
-        let (row, rights) = service::invite(app(ctx), signed_in(ctx)?, invite).await?;
+        let (row, rights) = service::invite(app(ctx), caller(ctx), invite).await?;
         Ok(Invitation::new(row, app(ctx).clock.now(), rights))
     }
 
     /// Mails a new link and extends the expiry; the old link dies.
     async fn resend_invitation(&self, ctx: &Context<'_>, id: ID) -> Result<Invitation> {
-        let (row, rights) = service::resend(app(ctx), signed_in(ctx)?, parse_id(&id, "invitation")?).await?;
+        let (row, rights) = service::resend(app(ctx), caller(ctx), parse_id(&id, "invitation")?).await?;
         Ok(Invitation::new(row, app(ctx).clock.now(), rights))
     }
 
     /// Kills the invitation's link.
     async fn revoke_invitation(&self, ctx: &Context<'_>, id: ID) -> Result<Invitation> {
-        let (row, rights) = service::revoke(app(ctx), signed_in(ctx)?, parse_id(&id, "invitation")?).await?;
+        let (row, rights) = service::revoke(app(ctx), caller(ctx), parse_id(&id, "invitation")?).await?;
         Ok(Invitation::new(row, app(ctx).clock.now(), rights))
     }
 
     /// Joins the company with the invited role (the signed-in address must be the invited one).
     async fn accept_invitation(&self, ctx: &Context<'_>, token: String) -> Result<Membership> {
-        let row = service::accept(app(ctx), signed_in(ctx)?, &token).await?;
+        let row = service::accept(app(ctx), caller(ctx), &token).await?;
         Ok(Membership::new(row, MemberRights::default()))
     }
 
@@ -241,7 +241,7 @@ impl InvitationsMutation {
             &input.token,
             &input.name,
             &input.password,
-            &request(ctx).client,
+            &caller(ctx).client,
         )
         .await?;
         Ok(sign_in.into())
@@ -252,7 +252,7 @@ impl InvitationsMutation {
         let company_id = parse_id(&company_id, "company")?;
         let file = csv.value(ctx)?.content;
         let bytes = import::read_upload(file).await?;
-        let report = import::import_members(app(ctx), signed_in(ctx)?, company_id, &bytes).await?;
+        let report = import::import_members(app(ctx), caller(ctx), company_id, &bytes).await?;
         Ok(report.into())
     }
 }

@@ -11,7 +11,7 @@ use super::service::{
     INVITATIONS_PER_COMPANY, INVITATIONS_PER_INVITER, Invite, invited_notices, send_invitation,
 };
 use crate::app::App;
-use crate::auth::actor::SignedInUser;
+use crate::auth::caller::Caller;
 use crate::companies::access;
 use crate::companies::model::RoleRow;
 use crate::companies::store as company_store;
@@ -143,8 +143,8 @@ pub async fn read_upload(file: std::fs::File) -> AppResult<Vec<u8>> {
 
 /// Whether `actor` may import a member list into the company (invitation:create): asked
 /// before an upload's file is received.
-pub async fn may_import(app: &App, actor: &SignedInUser, company_id: Uuid) -> AppResult<()> {
-    actor.require_verified()?;
+pub async fn may_import(app: &App, caller: &Caller, company_id: Uuid) -> AppResult<()> {
+    let actor = caller.verified()?;
     let mut conn = app.pool.get().await?;
     access::member(&mut conn, company_id, actor.user_id)
         .await?
@@ -154,11 +154,11 @@ pub async fn may_import(app: &App, actor: &SignedInUser, company_id: Uuid) -> Ap
 /// Invites every valid line of `csv` (Owner or Admin) and reports the others.
 pub async fn import_members(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     company_id: Uuid,
     csv: &[u8],
 ) -> AppResult<ImportReport> {
-    actor.require_verified()?;
+    let actor = caller.verified()?;
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     let report = conn

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::model::{InvitationRow, InvitationState, NewInvitation};
 use super::store;
 use crate::app::App;
-use crate::auth::actor::{ClientInfo, SignedInUser};
+use crate::auth::caller::{Caller, ClientInfo, SignedInUser};
 use crate::auth::tokens::{OpaqueToken, hash_token};
 use crate::companies::access::{self, Member, MemberRights};
 use crate::companies::model::{MembershipRow, NewMembership, RoleRow};
@@ -48,10 +48,10 @@ pub struct InviteInput {
 /// Returns the invitation and what the inviter may see of members (for its `invitedBy`).
 pub async fn invite(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     input: InviteInput,
 ) -> AppResult<(InvitationRow, MemberRights)> {
-    actor.require_verified()?;
+    let actor = caller.verified()?;
     let mut check = InputCheck::default();
     let email = check.take(Email::parse(&input.email, "input.email"));
     let message = check.take(input::optional_text(
@@ -255,8 +255,8 @@ async fn invitation_for(
 
 /// Mails a new link for an open invitation and extends its expiry; the old link dies.
 /// Returns it with what the caller may see of members.
-pub async fn resend(app: &App, actor: &SignedInUser, id: Uuid) -> AppResult<(InvitationRow, MemberRights)> {
-    actor.require_verified()?;
+pub async fn resend(app: &App, caller: &Caller, id: Uuid) -> AppResult<(InvitationRow, MemberRights)> {
+    let actor = caller.verified()?;
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     let invitation = conn
@@ -307,8 +307,8 @@ pub async fn resend(app: &App, actor: &SignedInUser, id: Uuid) -> AppResult<(Inv
 }
 
 /// Kills an invitation's link. Returns it with what the caller may see of members.
-pub async fn revoke(app: &App, actor: &SignedInUser, id: Uuid) -> AppResult<(InvitationRow, MemberRights)> {
-    actor.require_verified()?;
+pub async fn revoke(app: &App, caller: &Caller, id: Uuid) -> AppResult<(InvitationRow, MemberRights)> {
+    let actor = caller.verified()?;
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
@@ -475,8 +475,8 @@ async fn join(
 
 /// Joins the company with the invited role; the caller's verified address must be the
 /// invited one.
-pub async fn accept(app: &App, actor: &SignedInUser, token: &str) -> AppResult<MembershipRow> {
-    actor.require_verified()?;
+pub async fn accept(app: &App, caller: &Caller, token: &str) -> AppResult<MembershipRow> {
+    let actor = caller.verified()?;
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {

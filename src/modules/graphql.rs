@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, MaybeUndefined, Object, Result};
 
 use super::model::ModuleRow;
 use super::service::{self, ModuleInput};
-use crate::graphql::context::{app, parse_id, presence, signed_in};
+use crate::graphql::context::{app, caller, parse_id, presence};
 use crate::projects::graphql::Project;
 use crate::projects::model::ProjectRow;
 
@@ -67,7 +67,7 @@ impl ModulesMutation {
     ) -> Result<Module> {
         let project_id = parse_id(&project_id, "project")?;
         let (row, project) =
-            service::create_module(app(ctx), signed_in(ctx)?, project_id, &name, description, scope).await?;
+            service::create_module(app(ctx), caller(ctx), project_id, &name, description, scope).await?;
         Ok(Module::new(row, project))
     }
 
@@ -88,13 +88,13 @@ impl ModulesMutation {
             position,
         };
         let (row, project) =
-            service::update_module(app(ctx), signed_in(ctx)?, parse_id(&id, "module")?, input).await?;
+            service::update_module(app(ctx), caller(ctx), parse_id(&id, "module")?, input).await?;
         Ok(Module::new(row, project))
     }
 
     /// Deletes a module (module:delete).
     async fn delete_module(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
-        service::delete_module(app(ctx), signed_in(ctx)?, parse_id(&id, "module")?).await?;
+        service::delete_module(app(ctx), caller(ctx), parse_id(&id, "module")?).await?;
         Ok(true)
     }
 }

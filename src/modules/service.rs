@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::model::{ModuleChanges, ModuleRow, NewModule};
 use super::store;
 use crate::app::App;
-use crate::auth::actor::SignedInUser;
+use crate::auth::caller::{Caller, SignedInUser};
 use crate::error::{AppError, AppResult, InputCheck};
 use crate::events::write::{self, Activity};
 use crate::input;
@@ -95,13 +95,13 @@ async fn reorder(
 /// Adds a module at the end of the project's list (module:create).
 pub async fn create_module(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     project_id: Uuid,
     name: &str,
     description: Option<String>,
     scope: Option<i32>,
 ) -> AppResult<(ModuleRow, ProjectRow)> {
-    actor.require_verified()?;
+    let actor = caller.verified()?;
     let input = ModuleInput {
         name: Some(name.to_owned()),
         description: Some(description),
@@ -146,11 +146,11 @@ pub async fn create_module(
 /// Edits or moves a module (module:edit).
 pub async fn update_module(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     module_id: Uuid,
     input: ModuleInput,
 ) -> AppResult<(ModuleRow, ProjectRow)> {
-    actor.require_verified()?;
+    let actor = caller.verified()?;
     let checked = check(input);
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
@@ -188,8 +188,8 @@ pub async fn update_module(
 }
 
 /// Deletes a module and closes the gap in the order (module:delete).
-pub async fn delete_module(app: &App, actor: &SignedInUser, module_id: Uuid) -> AppResult<()> {
-    actor.require_verified()?;
+pub async fn delete_module(app: &App, caller: &Caller, module_id: Uuid) -> AppResult<()> {
+    let actor = caller.verified()?;
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
         let module = store::find_for_member(conn, module_id, actor.user_id)
@@ -218,10 +218,10 @@ pub async fn delete_module(app: &App, actor: &SignedInUser, module_id: Uuid) -> 
 /// The project's modules in order (module:view).
 pub async fn list_modules(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     project_id: Uuid,
 ) -> AppResult<(Vec<ModuleRow>, ProjectRow)> {
-    actor.require_verified()?;
+    let actor = caller.verified()?;
     let mut conn = app.pool.get().await?;
     let (project, member) = project_member(&mut conn, project_id, actor.user_id, false).await?;
     member.require(Resource::Module, Action::View)?;

@@ -9,7 +9,7 @@ use super::access::project_member;
 use super::model::{NewProject, ProjectChanges, ProjectRow};
 use super::store::{self, ProjectFilter};
 use crate::app::App;
-use crate::auth::actor::SignedInUser;
+use crate::auth::caller::{Caller, SignedInUser};
 use crate::companies::access::{self, Member};
 use crate::companies::model::RoleRow;
 use crate::companies::store as company_store;
@@ -41,12 +41,12 @@ fn require_active(project: &ProjectRow) -> AppResult<()> {
 /// Creates a project (project:create in the company).
 pub async fn create_project(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     company_id: Uuid,
     name: &str,
     description: Option<String>,
 ) -> AppResult<(ProjectRow, Member)> {
-    actor.require_verified()?;
+    let actor = caller.verified()?;
     let mut check = InputCheck::default();
     let name = check.take(parse_name(name, "name"));
     let description = check.take(input::optional_text(
@@ -94,12 +94,8 @@ pub async fn create_project(
 }
 
 /// A project the caller may see, with their standing in it.
-pub async fn get_project(
-    app: &App,
-    actor: &SignedInUser,
-    project_id: Uuid,
-) -> AppResult<(ProjectRow, Member)> {
-    actor.require_verified()?;
+pub async fn get_project(app: &App, caller: &Caller, project_id: Uuid) -> AppResult<(ProjectRow, Member)> {
+    let actor = caller.verified()?;
     let mut conn = app.pool.get().await?;
     let (project, member) = project_member(&mut conn, project_id, actor.user_id, false).await?;
     member.require(Resource::Project, Action::View)?;
@@ -125,12 +121,12 @@ pub async fn list_projects(
 /// Renames or re-describes a project (project:edit there; not while archived).
 pub async fn update_project(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     project_id: Uuid,
     name: Option<String>,
     description: Option<Option<String>>,
 ) -> AppResult<(ProjectRow, Member)> {
-    actor.require_verified()?;
+    let actor = caller.verified()?;
     let mut check = InputCheck::default();
     let changes = ProjectChanges {
         name: name.and_then(|n| check.take(parse_name(&n, "name"))),
@@ -173,11 +169,11 @@ pub async fn update_project(
 /// Archives (`archive`) or restores a project (project:manage there).
 pub async fn set_archived(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     project_id: Uuid,
     archive: bool,
 ) -> AppResult<(ProjectRow, Member)> {
-    actor.require_verified()?;
+    let actor = caller.verified()?;
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
@@ -208,8 +204,8 @@ pub async fn set_archived(
 }
 
 /// Deletes an archived project and everything in it (project:delete there).
-pub async fn delete_project(app: &App, actor: &SignedInUser, project_id: Uuid) -> AppResult<()> {
-    actor.require_verified()?;
+pub async fn delete_project(app: &App, caller: &Caller, project_id: Uuid) -> AppResult<()> {
+    let actor = caller.verified()?;
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
@@ -261,12 +257,12 @@ async fn grant_manager(
 /// more than they hold in it).
 pub async fn grant_project_role(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     project_id: Uuid,
     user_id: Uuid,
     role_id: Uuid,
 ) -> AppResult<(UserRow, RoleRow)> {
-    actor.require_verified()?;
+    let actor = caller.verified()?;
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
@@ -313,11 +309,11 @@ pub async fn grant_project_role(
 /// Takes a user's project role away (project:manage there).
 pub async fn revoke_project_role(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     project_id: Uuid,
     user_id: Uuid,
 ) -> AppResult<()> {
-    actor.require_verified()?;
+    let actor = caller.verified()?;
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
@@ -356,10 +352,11 @@ pub async fn revoke_project_role(
 /// (which alone decides what they see of other members).
 pub async fn list_grants(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     project_id: Uuid,
 ) -> AppResult<(Vec<(UserRow, RoleRow)>, Member)> {
-    let (project, _) = get_project(app, actor, project_id).await?;
+    let actor = caller.signed_in()?;
+    let (project, _) = get_project(app, caller, project_id).await?;
     let mut conn = app.pool.get().await?;
     let company_member = access::member(&mut conn, project.company_id, actor.user_id).await?;
     Ok((store::list_grants(&mut conn, project.id).await?, company_member))

@@ -18,11 +18,10 @@ use super::catalog::{Action, PermissionSet, Resource, built_in_permissions};
 use super::standing::{UserStanding, standing_of};
 use super::store;
 use crate::app::App;
-use crate::auth::actor::Actor;
+use crate::auth::caller::{ANONYMOUS, Caller};
 use crate::cache::Ticket;
 use crate::companies::model::RoleRow;
 use crate::error::{AppError, AppResult};
-use crate::graphql::context::RequestContext;
 
 /// The permissions a role grants.
 pub async fn role_permissions(conn: &mut AsyncPgConnection, role: &RoleRow) -> AppResult<PermissionSet> {
@@ -79,13 +78,9 @@ impl Authorizer {
         Ok(standing)
     }
 
-    /// An authorizer for the caller of a request (no context: anonymous).
-    pub fn for_caller(app: App, context: Option<&RequestContext>) -> Self {
-        let user_id = match context.map(|c| &c.actor) {
-            Some(Actor::User(user)) => Some(user.user_id),
-            _ => None,
-        };
-        Self::new(app, user_id)
+    /// An authorizer for `caller`.
+    pub fn for_caller(app: App, caller: &Caller) -> Self {
+        Self::new(app, caller.user_id())
     }
 
     /// The caller's permissions in the company (empty when not a member).
@@ -146,7 +141,7 @@ impl Guard for CompanyPermission {
 /// requests get theirs from [`crate::graphql::operations::HttpOperations`]).
 pub fn attach(ctx: &ExtensionContext<'_>, request: &mut Request) {
     if let Some(app) = ctx.data_opt::<App>() {
-        let context = ctx.data_opt::<RequestContext>();
-        request.data.insert(Authorizer::for_caller(app.clone(), context));
+        let caller = ctx.data_opt::<Caller>().unwrap_or(&ANONYMOUS);
+        request.data.insert(Authorizer::for_caller(app.clone(), caller));
     }
 }

@@ -6,7 +6,7 @@ use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use super::catalog::{Action, CATALOG, Permission, PermissionSet, Resource};
 use super::service::{self, RoleSpec};
 use crate::companies::graphql::Role;
-use crate::graphql::context::{app, parse_id, signed_in};
+use crate::graphql::context::{app, caller, parse_id};
 
 /// One permission.
 #[derive(SimpleObject)]
@@ -93,20 +93,20 @@ pub struct RbacMutation;
 impl RbacMutation {
     /// Creates a custom role (role:manage; only with permissions the caller holds).
     async fn create_role(&self, ctx: &Context<'_>, input: RoleInput) -> Result<Role> {
-        let role = service::create_role(app(ctx), signed_in(ctx)?, input.into_spec()?).await?;
+        let role = service::create_role(app(ctx), caller(ctx), input.into_spec()?).await?;
         Ok(Role(role))
     }
 
     /// Changes a custom role; built-in roles are fixed.
     async fn update_role(&self, ctx: &Context<'_>, id: ID, input: RoleInput) -> Result<Role> {
         let role_id = parse_id(&id, "role")?;
-        let role = service::update_role(app(ctx), signed_in(ctx)?, role_id, input.into_spec()?).await?;
+        let role = service::update_role(app(ctx), caller(ctx), role_id, input.into_spec()?).await?;
         Ok(Role(role))
     }
 
     /// Deletes a custom role that nobody holds (CONFLICT otherwise).
     async fn delete_role(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
-        service::delete_role(app(ctx), signed_in(ctx)?, parse_id(&id, "role")?).await?;
+        service::delete_role(app(ctx), caller(ctx), parse_id(&id, "role")?).await?;
         Ok(true)
     }
 }

@@ -10,7 +10,7 @@ use super::authorizer::role_permissions;
 use super::catalog::{Action, Permission, PermissionSet, Resource};
 use super::store;
 use crate::app::App;
-use crate::auth::actor::SignedInUser;
+use crate::auth::caller::{Caller, SignedInUser};
 use crate::companies::access::{self, Member};
 use crate::companies::model::{NewRole, RoleRow};
 use crate::companies::store as company_store;
@@ -86,8 +86,8 @@ fn require_holds(caller: &Member, set: PermissionSet, what: &str) -> AppResult<(
 }
 
 /// Creates a custom role (role:manage, and only with permissions the caller holds).
-pub async fn create_role(app: &App, actor: &SignedInUser, spec: RoleSpec) -> AppResult<RoleRow> {
-    actor.require_verified()?;
+pub async fn create_role(app: &App, caller: &Caller, spec: RoleSpec) -> AppResult<RoleRow> {
+    let actor = caller.verified()?;
     let company_id = spec.company_id;
     let checked = check_spec(spec);
     let now = app.clock.now();
@@ -182,13 +182,8 @@ async fn changeable_role(
 }
 
 /// Renames, describes and re-permissions a custom role.
-pub async fn update_role(
-    app: &App,
-    actor: &SignedInUser,
-    role_id: Uuid,
-    spec: RoleSpec,
-) -> AppResult<RoleRow> {
-    actor.require_verified()?;
+pub async fn update_role(app: &App, caller: &Caller, role_id: Uuid, spec: RoleSpec) -> AppResult<RoleRow> {
+    let actor = caller.verified()?;
     let company_id = spec.company_id;
     let checked = check_spec(spec);
     let now = app.clock.now();
@@ -218,8 +213,8 @@ pub async fn update_role(
 }
 
 /// Deletes a custom role nobody holds any more.
-pub async fn delete_role(app: &App, actor: &SignedInUser, role_id: Uuid) -> AppResult<()> {
-    actor.require_verified()?;
+pub async fn delete_role(app: &App, caller: &Caller, role_id: Uuid) -> AppResult<()> {
+    let actor = caller.verified()?;
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
         let (role, _) = changeable_role(conn, actor, role_id).await?;
@@ -242,11 +237,11 @@ pub async fn delete_role(app: &App, actor: &SignedInUser, role_id: Uuid) -> AppR
 /// company role's permissions plus those of their grant there).
 pub async fn effective_permissions(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     company_id: Uuid,
     project_id: Option<Uuid>,
 ) -> AppResult<PermissionSet> {
-    actor.require_verified()?;
+    let actor = caller.verified()?;
     let mut conn = app.pool.get().await?;
     let member = access::member(&mut conn, company_id, actor.user_id).await?;
     let Some(project_id) = project_id else {

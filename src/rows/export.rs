@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::service::{TableAccess, table_access};
 use super::store;
 use crate::app::App;
-use crate::auth::actor::SignedInUser;
+use crate::auth::caller::{Caller, SignedInUser};
 use crate::cycles::store as cycle_store;
 use crate::error::{AppError, AppResult};
 use crate::rbac::catalog::Action;
@@ -39,11 +39,11 @@ struct ExportClaims {
 /// A signed link to the table's rows as CSV (row:export), valid for five minutes.
 pub async fn export_link(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     table_id: Uuid,
     cycle_id: Option<Uuid>,
 ) -> AppResult<String> {
-    actor.require_verified()?;
+    let actor = caller.verified()?;
     let mut conn = app.pool.get().await?;
     let access = table_access(&mut conn, actor, table_id, Action::Export).await?;
     if let Some(cycle_id) = cycle_id {

@@ -19,7 +19,7 @@ use super::{export, import};
 use crate::cycles::graphql::Cycle;
 use crate::cycles::loader::CycleLoader;
 use crate::error::AppError;
-use crate::graphql::context::{app, loader, parse_id, signed_in};
+use crate::graphql::context::{app, caller, loader, parse_id};
 use crate::graphql::import_result::{ImportResult, RowError};
 use crate::projects::model::ProjectRow;
 use crate::tables::graphql::DataTable;
@@ -310,7 +310,7 @@ pub struct RowsQuery;
 impl RowsQuery {
     /// A row of a table the caller may read; NOT_FOUND for any other id.
     async fn data_row(&self, ctx: &Context<'_>, id: ID) -> Result<Option<DataRow>> {
-        let record = service::get_row(app(ctx), signed_in(ctx)?, parse_id(&id, "row")?).await?;
+        let record = service::get_row(app(ctx), caller(ctx), parse_id(&id, "row")?).await?;
         Ok(Some(DataRow::alone(record)))
     }
 }
@@ -335,7 +335,7 @@ impl RowsMutation {
         let cycle_id = cycle_id.as_ref().map(|id| parse_id(id, "cycle")).transpose()?;
         let rows = rows.into_iter().map(|r| r.0).collect();
         let (records, table, project) =
-            service::insert_rows(app(ctx), signed_in(ctx)?, table_id, cycle_id, rows).await?;
+            service::insert_rows(app(ctx), caller(ctx), table_id, cycle_id, rows).await?;
         let table = Arc::new((table, project));
         Ok(records
             .into_iter()
@@ -354,7 +354,7 @@ impl RowsMutation {
     ) -> Result<DataRow> {
         let row_id = parse_id(&id, "row")?;
         let (record, table, project) =
-            service::update_row(app(ctx), signed_in(ctx)?, row_id, values.0, expected_version).await?;
+            service::update_row(app(ctx), caller(ctx), row_id, values.0, expected_version).await?;
         Ok(DataRow::new(record, Arc::new((table, project))))
     }
 
@@ -373,7 +373,7 @@ impl RowsMutation {
         let cycle_id = cycle_id.as_ref().map(|id| parse_id(id, "cycle")).transpose()?;
         let file = csv.value(ctx)?.content;
         let mode = mode.unwrap_or(ImportMode::AllOrNothing).into();
-        let report = import::import_csv(app(ctx), signed_in(ctx)?, table_id, cycle_id, file, mode).await?;
+        let report = import::import_csv(app(ctx), caller(ctx), table_id, cycle_id, file, mode).await?;
         let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
         Ok(ImportResult {
             import_id: ID(report.import_id.to_string()),
@@ -396,7 +396,7 @@ impl RowsMutation {
     async fn export_csv(&self, ctx: &Context<'_>, table_id: ID, cycle_id: Option<ID>) -> Result<String> {
         let table_id = parse_id(&table_id, "table")?;
         let cycle_id = cycle_id.as_ref().map(|id| parse_id(id, "cycle")).transpose()?;
-        Ok(export::export_link(app(ctx), signed_in(ctx)?, table_id, cycle_id).await?)
+        Ok(export::export_link(app(ctx), caller(ctx), table_id, cycle_id).await?)
     }
 
     /// Deletes rows, all or none (row:delete); returns how many.
@@ -405,7 +405,7 @@ impl RowsMutation {
             .iter()
             .map(|id| parse_id(id, "row"))
             .collect::<Result<_, _>>()?;
-        let deleted = service::delete_rows(app(ctx), signed_in(ctx)?, ids).await?;
+        let deleted = service::delete_rows(app(ctx), caller(ctx), ids).await?;
         Ok(i32::try_from(deleted).unwrap_or(i32::MAX))
     }
 }

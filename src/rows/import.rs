@@ -17,7 +17,7 @@ use super::service::{Candidate, TableAccess, open_cycle, store_candidates, table
 use super::values::ValueError;
 use super::{indexes, store};
 use crate::app::App;
-use crate::auth::actor::SignedInUser;
+use crate::auth::caller::{Caller, SignedInUser};
 use crate::error::{AppError, AppResult};
 use crate::events::write::{self, Activity, Notice};
 use crate::pagination::{Page, PageRequest};
@@ -352,8 +352,8 @@ async fn load_lines(
 /// Whether `actor` may import into the table (row:create, the project not archived) and
 /// this instance has room for an import: asked before an upload's file is received, so
 /// nobody streams a file that could not be used.
-pub async fn may_import(app: &App, actor: &SignedInUser, table_id: Uuid) -> AppResult<()> {
-    actor.require_verified()?;
+pub async fn may_import(app: &App, caller: &Caller, table_id: Uuid) -> AppResult<()> {
+    let actor = caller.verified()?;
     if app.import_slots.available_permits() == 0 {
         return Err(server_busy(app));
     }
@@ -376,11 +376,11 @@ fn server_busy(app: &App) -> AppError {
 /// A page of the table's imports, oldest first (row:view).
 pub async fn list_imports(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     table_id: Uuid,
     page: PageRequest,
 ) -> AppResult<Page<ImportRow>> {
-    actor.require_verified()?;
+    let actor = caller.verified()?;
     let mut conn = app.pool.get().await?;
     let access = table_access(&mut conn, actor, table_id, Action::View).await?;
     let (rows, total) = store::imports(&mut conn, access.table.id, page).await?;
@@ -390,13 +390,13 @@ pub async fn list_imports(
 /// Imports a CSV file into the table (row:create), into `cycle_id` if given.
 pub async fn import_csv(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     table_id: Uuid,
     cycle_id: Option<Uuid>,
     file: File,
     mode: ImportMode,
 ) -> AppResult<ImportReport> {
-    actor.require_verified()?;
+    let actor = caller.verified()?;
     let Ok(_slot) = app.import_slots.try_acquire() else {
         return Err(server_busy(app));
     };

@@ -17,7 +17,7 @@ use super::query::{self, Order, RowCursor};
 use super::store::{self, RowListQuery};
 use super::values::{RowRules, ValueError};
 use crate::app::App;
-use crate::auth::actor::SignedInUser;
+use crate::auth::caller::{Caller, SignedInUser};
 use crate::companies::access::Member;
 use crate::cycles::model::CycleRow;
 use crate::error::{AppError, AppResult, FieldError};
@@ -264,12 +264,12 @@ fn value_errors(prefix: &str, problems: impl IntoIterator<Item = (usize, ValueEr
 /// Inserts 1 to 1,000 rows, all or none (row:create).
 pub async fn insert_rows(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     table_id: Uuid,
     cycle_id: Option<Uuid>,
     rows: Vec<Value>,
 ) -> AppResult<(Vec<RowRecord>, TableRow, ProjectRow)> {
-    actor.require_verified()?;
+    let actor = caller.verified()?;
     if rows.is_empty() || rows.len() > MAX_ROWS_PER_CALL {
         return Err(AppError::invalid(
             "rows",
@@ -321,8 +321,8 @@ pub async fn insert_rows(
 /// removed. One query finds the row; where its table lives and the caller's standing there
 /// come from memory; a second query reads the restricted field keys, only for callers
 /// without table:manage.
-pub async fn get_row(app: &App, actor: &SignedInUser, row_id: Uuid) -> AppResult<RowRecord> {
-    actor.require_verified()?;
+pub async fn get_row(app: &App, caller: &Caller, row_id: Uuid) -> AppResult<RowRecord> {
+    let actor = caller.verified()?;
     let mut conn = app.pool.get().await?;
     let row = store::find_row(&mut conn, row_id)
         .await?
@@ -414,12 +414,12 @@ fn cells_of(row: &RowRecord) -> AppResult<Map<String, Value>> {
 /// Changes some values of a row (row:edit); CONFLICT when `expected_version` is stale.
 pub async fn update_row(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     row_id: Uuid,
     patch: Value,
     expected_version: Option<i32>,
 ) -> AppResult<(RowRecord, TableRow, ProjectRow)> {
-    actor.require_verified()?;
+    let actor = caller.verified()?;
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
@@ -525,8 +525,8 @@ fn unindex(mut err: AppError) -> AppError {
 }
 
 /// Deletes rows (row:delete), all or none; CONFLICT while other rows reference them.
-pub async fn delete_rows(app: &App, actor: &SignedInUser, ids: Vec<Uuid>) -> AppResult<usize> {
-    actor.require_verified()?;
+pub async fn delete_rows(app: &App, caller: &Caller, ids: Vec<Uuid>) -> AppResult<usize> {
+    let actor = caller.verified()?;
     let ids: Vec<Uuid> = ids.into_iter().collect::<HashSet<_>>().into_iter().collect();
     if ids.is_empty() || ids.len() > MAX_ROWS_PER_CALL {
         return Err(AppError::invalid(
@@ -633,13 +633,8 @@ impl RowCounter {
 }
 
 /// A page of a table's rows (row:view), filtered and ordered as asked.
-pub async fn list_rows(
-    app: &App,
-    actor: &SignedInUser,
-    table_id: Uuid,
-    args: RowListArgs,
-) -> AppResult<RowPage> {
-    actor.require_verified()?;
+pub async fn list_rows(app: &App, caller: &Caller, table_id: Uuid, args: RowListArgs) -> AppResult<RowPage> {
+    let actor = caller.verified()?;
     let page = PageRequest::parse(args.first, None)?;
     let mut conn = app.pool.get().await?;
     let access = table_access(&mut conn, actor, table_id, Action::View).await?;

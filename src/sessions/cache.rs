@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::auth::actor::SignedInUser;
+use crate::auth::caller::SignedInUser;
 use crate::cache::{FreshCache, Ticket};
 
 #[derive(Clone)]

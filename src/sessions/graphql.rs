@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::model::SessionRow;
 use super::service::{self, Credentials, SignIn};
 use crate::error::AppError;
-use crate::graphql::context::{app, request, signed_in};
+use crate::graphql::context::{app, caller, signed_in};
 use crate::users::graphql::User;
 
 /// Tokens for a signed-in client.
@@ -95,7 +95,7 @@ impl SessionsMutation {
             email: input.email,
             password: input.password,
         };
-        Ok(service::login(app(ctx), credentials, &request(ctx).client)
+        Ok(service::login(app(ctx), credentials, &caller(ctx).client)
             .await?
             .into())
     }
@@ -107,15 +107,15 @@ impl SessionsMutation {
 
     /// Ends the current session.
     async fn logout(&self, ctx: &Context<'_>) -> Result<bool> {
-        service::logout(app(ctx), signed_in(ctx)?).await?;
+        service::logout(app(ctx), caller(ctx)).await?;
         Ok(true)
     }
 
     /// Ends one of the caller's sessions.
     async fn revoke_session(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
-        let actor = signed_in(ctx)?;
+        let _actor = signed_in(ctx)?;
         let session_id = Uuid::parse_str(&id).map_err(|_| AppError::not_found("session"))?;
-        service::revoke_session(app(ctx), actor, session_id).await?;
+        service::revoke_session(app(ctx), caller(ctx), session_id).await?;
         Ok(true)
     }
 }

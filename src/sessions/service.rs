@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::model::{NewSession, SessionRow};
 use super::store;
 use crate::app::App;
-use crate::auth::actor::{ClientInfo, SignedInUser};
+use crate::auth::caller::{Caller, ClientInfo, SignedInUser};
 use crate::auth::password;
 use crate::auth::tokens::{OpaqueToken, hash_token};
 use crate::error::{AppError, AppResult};
@@ -235,7 +235,8 @@ pub async fn refresh(app: &App, refresh_token: &str) -> AppResult<SignIn> {
 }
 
 /// Ends the caller's current session.
-pub async fn logout(app: &App, actor: &SignedInUser) -> AppResult<()> {
+pub async fn logout(app: &App, caller: &Caller) -> AppResult<()> {
+    let actor = caller.signed_in()?;
     let mut conn = app.pool.get().await?;
     store::revoke(
         &mut conn,
@@ -250,8 +251,8 @@ pub async fn logout(app: &App, actor: &SignedInUser) -> AppResult<()> {
 }
 
 /// Ends one of the caller's sessions (another device, say).
-pub async fn revoke_session(app: &App, actor: &SignedInUser, session_id: Uuid) -> AppResult<()> {
-    actor.require_verified()?;
+pub async fn revoke_session(app: &App, caller: &Caller, session_id: Uuid) -> AppResult<()> {
+    let actor = caller.verified()?;
     let mut conn = app.pool.get().await?;
     let revoked = store::revoke(
         &mut conn,
@@ -270,7 +271,8 @@ pub async fn revoke_session(app: &App, actor: &SignedInUser, session_id: Uuid) -
 }
 
 /// The caller's live sessions.
-pub async fn list_sessions(app: &App, actor: &SignedInUser) -> AppResult<Vec<SessionRow>> {
+pub async fn list_sessions(app: &App, caller: &Caller) -> AppResult<Vec<SessionRow>> {
+    let actor = caller.signed_in()?;
     let mut conn = app.pool.get().await?;
     Ok(store::list_live_for_user(&mut conn, actor.user_id, app.clock.now()).await?)
 }

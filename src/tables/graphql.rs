@@ -11,7 +11,7 @@ use super::loader::FieldsLoader;
 use super::model::{FieldRow, FieldType, SchemaChangeRow, TableRow};
 use super::service::{self, NewTableInput};
 use crate::graphql::connection::{PageConnection, connection};
-use crate::graphql::context::{app, authorizer, loader, parse_id, presence, signed_in};
+use crate::graphql::context::{app, authorizer, caller, loader, parse_id, presence};
 use crate::modules::graphql::Module;
 use crate::modules::loader::ModuleLoader;
 use crate::pagination::{Cursor, PageRequest};
@@ -105,7 +105,7 @@ impl DataTable {
             && args.cycle_id.is_none();
         let rows = if default_list {
             // The common case, a first page, comes from one query for every table listed.
-            signed_in(ctx)?.require_verified()?;
+            caller(ctx).verified()?;
             let page = PageRequest::parse(args.first, None)?;
             let permissions = authorizer(ctx)?
                 .project_permissions(self.project.company_id, self.project.id)
@@ -120,7 +120,7 @@ impl DataTable {
                 .unwrap_or_default();
             row_service::first_page(permissions, &fields, rows, page, self.row.id)?
         } else {
-            row_service::list_rows(app(ctx), signed_in(ctx)?, self.row.id, args).await?
+            row_service::list_rows(app(ctx), caller(ctx), self.row.id, args).await?
         };
         Ok(DataRowConnection::new(
             rows,
@@ -137,7 +137,7 @@ impl DataTable {
         after: Option<String>,
     ) -> Result<PageConnection<Import>> {
         let page = PageRequest::parse(first, after.as_deref())?;
-        let rows = import::list_imports(app(ctx), signed_in(ctx)?, self.row.id, page).await?;
+        let rows = import::list_imports(app(ctx), caller(ctx), self.row.id, page).await?;
         Ok(connection(
             rows,
             page.after.is_some(),
@@ -158,7 +158,7 @@ impl DataTable {
         after: Option<String>,
     ) -> Result<PageConnection<SchemaChange>> {
         let page = PageRequest::parse(first, after.as_deref())?;
-        let rows = service::schema_changes(app(ctx), signed_in(ctx)?, self.row.id, page).await?;
+        let rows = service::schema_changes(app(ctx), caller(ctx), self.row.id, page).await?;
         Ok(connection(
             rows,
             page.after.is_some(),
@@ -335,7 +335,7 @@ pub struct TablesQuery;
 impl TablesQuery {
     /// A table of a company the caller belongs to; NOT_FOUND for any other id.
     async fn data_table(&self, ctx: &Context<'_>, id: ID) -> Result<Option<DataTable>> {
-        let (row, project) = service::get_table(app(ctx), signed_in(ctx)?, parse_id(&id, "table")?).await?;
+        let (row, project) = service::get_table(app(ctx), caller(ctx), parse_id(&id, "table")?).await?;
         Ok(Some(DataTable::new(row, project)))
     }
 }
@@ -367,7 +367,7 @@ impl TablesMutation {
                 .map(FieldInput::into_draft)
                 .collect::<Result<_>>()?,
         };
-        let (row, project) = service::create_table(app(ctx), signed_in(ctx)?, new).await?;
+        let (row, project) = service::create_table(app(ctx), caller(ctx), new).await?;
         Ok(DataTable::new(row, project))
     }
 
@@ -381,33 +381,33 @@ impl TablesMutation {
     ) -> Result<DataTable> {
         let table_id = parse_id(&id, "table")?;
         let (row, project) =
-            service::update_table(app(ctx), signed_in(ctx)?, table_id, name, presence(description)).await?;
+            service::update_table(app(ctx), caller(ctx), table_id, name, presence(description)).await?;
         Ok(DataTable::new(row, project))
     }
 
     /// Deletes a table (table:delete; CONFLICT while other tables reference it).
     async fn delete_data_table(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
-        service::delete_table(app(ctx), signed_in(ctx)?, parse_id(&id, "table")?).await?;
+        service::delete_table(app(ctx), caller(ctx), parse_id(&id, "table")?).await?;
         Ok(true)
     }
 
     /// Adds a field (table:manage); the schema version goes up and the change is recorded.
     async fn add_field(&self, ctx: &Context<'_>, table_id: ID, field: FieldInput) -> Result<DataField> {
         let table_id = parse_id(&table_id, "table")?;
-        let row = service::add_field(app(ctx), signed_in(ctx)?, table_id, field.into_draft()?).await?;
+        let row = service::add_field(app(ctx), caller(ctx), table_id, field.into_draft()?).await?;
         Ok(DataField(row))
     }
 
     /// Replaces a field's definition (table:manage).
     async fn update_field(&self, ctx: &Context<'_>, id: ID, field: FieldInput) -> Result<DataField> {
         let field_id = parse_id(&id, "field")?;
-        let row = service::update_field(app(ctx), signed_in(ctx)?, field_id, field.into_draft()?).await?;
+        let row = service::update_field(app(ctx), caller(ctx), field_id, field.into_draft()?).await?;
         Ok(DataField(row))
     }
 
     /// Removes a field (table:manage).
     async fn remove_field(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
-        service::remove_field(app(ctx), signed_in(ctx)?, parse_id(&id, "field")?).await?;
+        service::remove_field(app(ctx), caller(ctx), parse_id(&id, "field")?).await?;
         Ok(true)
     }
 }

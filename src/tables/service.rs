@@ -11,7 +11,7 @@ use super::fields::{self, FieldDraft, FieldSpec};
 use super::model::{FieldRow, NewTable, SchemaChangeRow, TableRow};
 use super::store;
 use crate::app::App;
-use crate::auth::actor::SignedInUser;
+use crate::auth::caller::{Caller, SignedInUser};
 use crate::companies::access::Member;
 use crate::error::{AppError, AppResult, FieldError, InputCheck};
 use crate::events::write::{self, Activity};
@@ -81,10 +81,10 @@ async fn check_reference(
 /// Creates a table with its first fields (table:create).
 pub async fn create_table(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     new: NewTableInput,
 ) -> AppResult<(TableRow, ProjectRow)> {
-    actor.require_verified()?;
+    let actor = caller.verified()?;
     let mut check = InputCheck::default();
     let name = check.take(input::text(&new.name, "name", 1, 100));
     let description = check.take(input::optional_text(new.description, "description", 2_000));
@@ -204,8 +204,8 @@ async fn table_for(
 }
 
 /// A table the caller may see (table:view).
-pub async fn get_table(app: &App, actor: &SignedInUser, table_id: Uuid) -> AppResult<(TableRow, ProjectRow)> {
-    actor.require_verified()?;
+pub async fn get_table(app: &App, caller: &Caller, table_id: Uuid) -> AppResult<(TableRow, ProjectRow)> {
+    let actor = caller.verified()?;
     let mut conn = app.pool.get().await?;
     table_for(&mut conn, actor, table_id, Action::View).await
 }
@@ -213,11 +213,11 @@ pub async fn get_table(app: &App, actor: &SignedInUser, table_id: Uuid) -> AppRe
 /// A page of the project's tables (table:view).
 pub async fn list_tables(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     project_id: Uuid,
     page: PageRequest,
 ) -> AppResult<(Page<TableRow>, ProjectRow)> {
-    actor.require_verified()?;
+    let actor = caller.verified()?;
     let mut conn = app.pool.get().await?;
     let (project, member) = project_member(&mut conn, project_id, actor.user_id, false).await?;
     member.require(Resource::Table, Action::View)?;
@@ -243,12 +243,12 @@ pub fn first_page(
 /// Renames or re-describes a table (table:edit).
 pub async fn update_table(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     table_id: Uuid,
     name: Option<String>,
     description: Option<Option<String>>,
 ) -> AppResult<(TableRow, ProjectRow)> {
-    actor.require_verified()?;
+    let actor = caller.verified()?;
     let mut check = InputCheck::default();
     let name = name.and_then(|n| check.take(input::text(&n, "name", 1, 100)));
     let description = description.map(|d| {
@@ -292,8 +292,8 @@ pub async fn update_table(
 }
 
 /// Deletes a table and its fields (table:delete); CONFLICT while other tables reference it.
-pub async fn delete_table(app: &App, actor: &SignedInUser, table_id: Uuid) -> AppResult<()> {
-    actor.require_verified()?;
+pub async fn delete_table(app: &App, caller: &Caller, table_id: Uuid) -> AppResult<()> {
+    let actor = caller.verified()?;
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
         let (table, project) = table_for(conn, actor, table_id, Action::Delete).await?;
@@ -388,13 +388,8 @@ async fn record_change(
 }
 
 /// Adds a field at the end (table:manage).
-pub async fn add_field(
-    app: &App,
-    actor: &SignedInUser,
-    table_id: Uuid,
-    draft: FieldDraft,
-) -> AppResult<FieldRow> {
-    actor.require_verified()?;
+pub async fn add_field(app: &App, caller: &Caller, table_id: Uuid, draft: FieldDraft) -> AppResult<FieldRow> {
+    let actor = caller.verified()?;
     let checked = fields::check(draft, "field");
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
@@ -455,11 +450,11 @@ async fn managed_field(
 /// Replaces a field's definition (table:manage).
 pub async fn update_field(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     field_id: Uuid,
     draft: FieldDraft,
 ) -> AppResult<FieldRow> {
-    actor.require_verified()?;
+    let actor = caller.verified()?;
     let checked = fields::check(draft, "field");
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
@@ -497,8 +492,8 @@ pub async fn update_field(
 }
 
 /// Removes a field (table:manage).
-pub async fn remove_field(app: &App, actor: &SignedInUser, field_id: Uuid) -> AppResult<()> {
-    actor.require_verified()?;
+pub async fn remove_field(app: &App, caller: &Caller, field_id: Uuid) -> AppResult<()> {
+    let actor = caller.verified()?;
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     let table_id = conn
@@ -524,11 +519,11 @@ pub async fn remove_field(app: &App, actor: &SignedInUser, field_id: Uuid) -> Ap
 /// A page of the table's schema history (table:view).
 pub async fn schema_changes(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     table_id: Uuid,
     page: PageRequest,
 ) -> AppResult<Page<SchemaChangeRow>> {
-    actor.require_verified()?;
+    let actor = caller.verified()?;
     let mut conn = app.pool.get().await?;
     let (table, _) = table_for(&mut conn, actor, table_id, Action::View).await?;
     let (rows, total) = store::changes(&mut conn, table.id, page).await?;

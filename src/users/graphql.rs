@@ -13,7 +13,7 @@ use crate::companies::service::company as companies;
 use crate::events::cursor::Stream;
 use crate::events::graphql::{NotificationConnection, notification_connection, stream_request};
 use crate::events::service as events;
-use crate::graphql::context::{app, parse_id, presence, request, signed_in};
+use crate::graphql::context::{app, caller, parse_id, presence, signed_in};
 use crate::graphql::guards::SelfOr;
 use crate::rbac::graphql::{PermissionObject, permission_list};
 use crate::rbac::service as rbac;
@@ -126,7 +126,7 @@ impl Me {
 
     /// The companies the user belongs to, oldest membership first.
     async fn memberships(&self, ctx: &Context<'_>) -> Result<Vec<Membership>> {
-        let rows = companies::my_memberships(app(ctx), signed_in(ctx)?).await?;
+        let rows = companies::my_memberships(app(ctx), caller(ctx)).await?;
         Ok(rows
             .into_iter()
             .map(|(member, company)| Membership::own(member, company, self.0.clone()))
@@ -135,7 +135,7 @@ impl Me {
 
     /// The company the user works in by default.
     async fn active_company(&self, ctx: &Context<'_>) -> Result<Option<Company>> {
-        let active = companies::active_company(app(ctx), signed_in(ctx)?).await?;
+        let active = companies::active_company(app(ctx), caller(ctx)).await?;
         Ok(active.map(|(row, viewer)| Company::new(row, viewer)))
     }
 
@@ -151,7 +151,7 @@ impl Me {
             .as_ref()
             .map(|id| parse_id(id, "project"))
             .transpose()?;
-        let set = rbac::effective_permissions(app(ctx), signed_in(ctx)?, company_id, project_id).await?;
+        let set = rbac::effective_permissions(app(ctx), caller(ctx), company_id, project_id).await?;
         Ok(permission_list(set))
     }
 
@@ -165,20 +165,20 @@ impl Me {
         unread_only: Option<bool>,
     ) -> Result<NotificationConnection> {
         let request = stream_request(ctx, Stream::Notifications, first, after.as_deref())?;
-        let page = events::my_notifications(app(ctx), signed_in(ctx)?, unread_only.unwrap_or(false), request)
-            .await?;
+        let page =
+            events::my_notifications(app(ctx), caller(ctx), unread_only.unwrap_or(false), request).await?;
         Ok(notification_connection(page, request.before.is_some()))
     }
 
     async fn unread_notification_count(&self, ctx: &Context<'_>) -> Result<i32> {
-        let count = events::unread_count(app(ctx), signed_in(ctx)?).await?;
+        let count = events::unread_count(app(ctx), caller(ctx)).await?;
         Ok(i32::try_from(count).unwrap_or(i32::MAX))
     }
 
     /// Live sessions, most recently used first.
     async fn sessions(&self, ctx: &Context<'_>) -> Result<Vec<Session>> {
         let actor = signed_in(ctx)?;
-        let rows = sessions::list_sessions(app(ctx), actor).await?;
+        let rows = sessions::list_sessions(app(ctx), caller(ctx)).await?;
         Ok(rows
             .into_iter()
             .map(|row| Session::new(row, actor.session_id))
@@ -194,8 +194,8 @@ pub struct UsersQuery;
 impl UsersQuery {
     /// The signed-in user.
     async fn me(&self, ctx: &Context<'_>) -> Result<Me> {
-        let actor = signed_in(ctx)?;
-        Ok(Me(profile::me(app(ctx), actor).await?))
+        let _actor = signed_in(ctx)?;
+        Ok(Me(profile::me(app(ctx), caller(ctx)).await?))
     }
 }
 
@@ -234,7 +234,7 @@ impl UsersMutation {
             password: input.password,
             name: input.name,
         };
-        registration::register(app(ctx), registration, &request(ctx).client).await?;
+        registration::register(app(ctx), registration, &caller(ctx).client).await?;
         Ok(true)
     }
 
@@ -247,13 +247,13 @@ impl UsersMutation {
 
     /// True whether or not the address exists.
     async fn resend_verification_email(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
-        registration::resend_verification(app(ctx), &email, &request(ctx).client).await?;
+        registration::resend_verification(app(ctx), &email, &caller(ctx).client).await?;
         Ok(true)
     }
 
     /// True whether or not the address exists.
     async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
-        password::request_password_reset(app(ctx), &email, &request(ctx).client).await?;
+        password::request_password_reset(app(ctx), &email, &caller(ctx).client).await?;
         Ok(true)
     }
 
@@ -265,21 +265,29 @@ impl UsersMutation {
 
     /// Changes the password; signs out every other session.
     async fn change_password(&self, ctx: &Context<'_>, input: ChangePasswordInput) -> Result<bool> {
-        let actor = signed_in(ctx)?;
-        password::change_password(app(ctx), actor, &input.current_password, &input.new_password).await?;
+        let _actor = signed_in(ctx)?;
+        password::change_password(
+            app(ctx),
+            caller(ctx),
+            &input.current_password,
+            &input.new_password,
+        )
+        .await?;
         Ok(true)
     }
 
     /// Edits the caller's profile; an explicit null clears a field.
     async fn update_profile(&self, ctx: &Context<'_>, input: UpdateProfileInput) -> Result<User> {
-        let actor = signed_in(ctx)?;
+        let _actor = signed_in(ctx)?;
         let update = ProfileUpdate {
             name: presence(input.name),
             phone: presence(input.phone),
             bio: presence(input.bio),
             avatar_url: presence(input.avatar_url),
         };
-        Ok(User::new(profile::update_profile(app(ctx), actor, update).await?))
+        Ok(User::new(
+            profile::update_profile(app(ctx), caller(ctx), update).await?,
+        ))
     }
 
     /// Replaces the caller's UI preferences; returns what was stored.
@@ -288,9 +296,9 @@ impl UsersMutation {
         ctx: &Context<'_>,
         preferences: Json<serde_json::Value>,
     ) -> Result<Json<serde_json::Value>> {
-        let actor = signed_in(ctx)?;
+        let _actor = signed_in(ctx)?;
         Ok(Json(
-            profile::update_preferences(app(ctx), actor, preferences.0).await?,
+            profile::update_preferences(app(ctx), caller(ctx), preferences.0).await?,
         ))
     }
 
@@ -301,15 +309,15 @@ impl UsersMutation {
         new_email: String,
         password: String,
     ) -> Result<bool> {
-        let actor = signed_in(ctx)?;
-        profile::request_email_change(app(ctx), actor, &new_email, &password).await?;
+        let _actor = signed_in(ctx)?;
+        profile::request_email_change(app(ctx), caller(ctx), &new_email, &password).await?;
         Ok(true)
     }
 
     /// Deletes the caller's account.
     async fn delete_account(&self, ctx: &Context<'_>, password: String) -> Result<bool> {
-        let actor = signed_in(ctx)?;
-        profile::delete_account(app(ctx), actor, &password).await?;
+        let _actor = signed_in(ctx)?;
+        profile::delete_account(app(ctx), caller(ctx), &password).await?;
         Ok(true)
     }
 }

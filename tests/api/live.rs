@@ -383,11 +383,9 @@ async fn a_subscriber_that_falls_behind_is_closed_and_resumes_by_cursor() {
     let t = TestApp::spawn_with(|config| config.subscriber_queue = 2).await;
     let owner = t.verified_user("owner@example.com", "Olga").await;
     let company = t.create_company(&owner, "Acme").await;
-    let actor = guildhall::sessions::service::authenticate(&t.app, &owner)
-        .await
-        .unwrap();
+    let caller = t.caller(&owner).await;
     let company_id = company.id.parse().unwrap();
-    let standing = guildhall::events::service::standing(&t.app, &actor, company_id)
+    let standing = guildhall::events::service::standing(&t.app, &caller, company_id)
         .await
         .unwrap();
     let mut slow = Box::pin(

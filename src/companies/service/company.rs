@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::move_active_company_off;
 use crate::app::App;
-use crate::auth::actor::SignedInUser;
+use crate::auth::caller::Caller;
 use crate::companies::access::{self, Member};
 use crate::companies::model::{
     BuiltIn, CompanyChanges, CompanyRow, NewCompany, NewMembership, NewRole, RoleRow,
@@ -51,10 +51,10 @@ pub const COMPANIES_PER_USER: Limit = Limit::per_day("companies_user", 10);
 /// Creates a company with its five built-in roles; the caller becomes its Owner.
 pub async fn create_company(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     new: NewCompanyInput,
 ) -> AppResult<(CompanyRow, Member)> {
-    actor.require_verified()?;
+    let actor = caller.verified()?;
     let mut check = InputCheck::default();
     let name = check.take(parse_company_name(&new.name, "input.name"));
     let industry = check
@@ -167,12 +167,8 @@ pub async fn activate_if_none(
 }
 
 /// A company the caller belongs to, with their standing in it.
-pub async fn get_company(
-    app: &App,
-    actor: &SignedInUser,
-    company_id: Uuid,
-) -> AppResult<(CompanyRow, Member)> {
-    actor.require_verified()?;
+pub async fn get_company(app: &App, caller: &Caller, company_id: Uuid) -> AppResult<(CompanyRow, Member)> {
+    let actor = caller.verified()?;
     let mut conn = app.pool.get().await?;
     let member = access::member(&mut conn, company_id, actor.user_id).await?;
     member.require(Resource::Company, Action::View)?;
@@ -185,11 +181,11 @@ pub async fn get_company(
 /// Edits the company's profile (Owner or Admin).
 pub async fn update_company(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     company_id: Uuid,
     update: CompanyUpdate,
 ) -> AppResult<(CompanyRow, Member)> {
-    actor.require_verified()?;
+    let actor = caller.verified()?;
     let mut check = InputCheck::default();
     let changes = CompanyChanges {
         name: match update.name {
@@ -241,11 +237,11 @@ pub async fn update_company(
 /// every member is told by mail.
 pub async fn delete_company(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     company_id: Uuid,
     confirm_name: &str,
 ) -> AppResult<()> {
-    actor.require_verified()?;
+    let actor = caller.verified()?;
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
@@ -290,17 +286,19 @@ pub async fn list_roles(app: &App, viewer: &Member) -> AppResult<Vec<RoleRow>> {
 /// Makes a company the caller's active one.
 pub async fn set_active_company(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     company_id: Uuid,
 ) -> AppResult<(CompanyRow, Member)> {
-    let (company, member) = get_company(app, actor, company_id).await?;
+    let actor = caller.signed_in()?;
+    let (company, member) = get_company(app, caller, company_id).await?;
     let mut conn = app.pool.get().await?;
     store::set_active_company(&mut conn, actor.user_id, Some(company_id)).await?;
     Ok((company, member))
 }
 
 /// The caller's memberships with their roles and companies, oldest first.
-pub async fn my_memberships(app: &App, actor: &SignedInUser) -> AppResult<Vec<(Member, CompanyRow)>> {
+pub async fn my_memberships(app: &App, caller: &Caller) -> AppResult<Vec<(Member, CompanyRow)>> {
+    let actor = caller.signed_in()?;
     let mut conn = app.pool.get().await?;
     let rows = store::memberships_of_user_detailed(&mut conn, actor.user_id).await?;
     let custom: Vec<Uuid> = rows
@@ -327,7 +325,8 @@ pub async fn my_memberships(app: &App, actor: &SignedInUser) -> AppResult<Vec<(M
 }
 
 /// The caller's active company, if they belong to any.
-pub async fn active_company(app: &App, actor: &SignedInUser) -> AppResult<Option<(CompanyRow, Member)>> {
+pub async fn active_company(app: &App, caller: &Caller) -> AppResult<Option<(CompanyRow, Member)>> {
+    let actor = caller.signed_in()?;
     let mut conn = app.pool.get().await?;
     let Some(company_id) = user_store::find_by_id(&mut conn, actor.user_id)
         .await?

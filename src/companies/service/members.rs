@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::move_active_company_off;
 use crate::app::App;
-use crate::auth::actor::SignedInUser;
+use crate::auth::caller::{Caller, SignedInUser};
 use crate::companies::access::{self, Member};
 use crate::companies::model::{BuiltIn, CompanyRow, MembershipRow, RoleRow};
 use crate::companies::store::{self, MemberFilter};
@@ -75,12 +75,12 @@ async fn manageable_member(
 /// an Owner, and nobody hands out more than they hold).
 pub async fn change_member_role(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     company_id: Uuid,
     user_id: Uuid,
     role_id: Uuid,
 ) -> AppResult<MembershipRow> {
-    actor.require_verified()?;
+    let actor = caller.verified()?;
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
@@ -123,13 +123,8 @@ pub async fn change_member_role(
 }
 
 /// Removes a member from the company (member:manage; only an Owner removes an Owner).
-pub async fn remove_member(
-    app: &App,
-    actor: &SignedInUser,
-    company_id: Uuid,
-    user_id: Uuid,
-) -> AppResult<()> {
-    actor.require_verified()?;
+pub async fn remove_member(app: &App, caller: &Caller, company_id: Uuid, user_id: Uuid) -> AppResult<()> {
+    let actor = caller.verified()?;
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
@@ -163,8 +158,8 @@ pub async fn remove_member(
 }
 
 /// The caller leaves the company.
-pub async fn leave_company(app: &App, actor: &SignedInUser, company_id: Uuid) -> AppResult<()> {
-    actor.require_verified()?;
+pub async fn leave_company(app: &App, caller: &Caller, company_id: Uuid) -> AppResult<()> {
+    let actor = caller.verified()?;
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
@@ -191,11 +186,11 @@ pub async fn leave_company(app: &App, actor: &SignedInUser, company_id: Uuid) ->
 /// Makes another member Owner and the caller Admin, in one transaction.
 pub async fn transfer_ownership(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     company_id: Uuid,
     user_id: Uuid,
 ) -> AppResult<(CompanyRow, Member)> {
-    actor.require_verified()?;
+    let actor = caller.verified()?;
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     conn.transaction::<_, AppError, _>(async |conn| {

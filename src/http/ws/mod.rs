@@ -34,9 +34,8 @@ use self::restate::RequestErrors;
 use super::HttpState;
 use super::client::client_info;
 use crate::app::App;
-use crate::auth::actor::{Actor, ClientInfo};
+use crate::auth::caller::{Caller, ClientInfo, Principal};
 use crate::error::ErrorCode;
-use crate::graphql::context::RequestContext;
 use crate::graphql::live_session::ConnectionCredentials;
 use crate::graphql::socket_budget::SocketSeat;
 use crate::sessions::service as sessions;
@@ -446,8 +445,8 @@ async fn init_connection(
 ) -> async_graphql::Result<Data> {
     credentials.initialised.store(true, Ordering::Relaxed);
     let mut data = Data::default();
-    let actor = match token_of(&payload) {
-        None => Actor::Anonymous,
+    let principal = match token_of(&payload) {
+        None => Principal::Anonymous,
         Some(access_token) => {
             let verified = match sessions::authenticate(&app, &access_token).await {
                 Ok(user) => app
@@ -478,11 +477,11 @@ async fn init_connection(
             let connection = Arc::new(ConnectionCredentials::new(access_token));
             *credentials.token.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&connection));
             data.insert(connection);
-            Actor::User(user)
+            Principal::User(user)
         }
     };
-    data.insert(RequestContext {
-        actor,
+    data.insert(Caller {
+        principal,
         client,
         request_id,
     });

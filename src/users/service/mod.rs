@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::model::{NewUserToken, TokenPurpose, UserRow};
 use super::store;
 use crate::app::App;
-use crate::auth::actor::{ClientInfo, SignedInUser};
+use crate::auth::caller::{ClientInfo, SignedInUser};
 use crate::auth::tokens::OpaqueToken;
 use crate::error::{AppError, AppResult};
 use crate::input;

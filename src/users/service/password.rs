@@ -5,7 +5,7 @@ use diesel_async::AsyncConnection;
 
 use super::{confirm_password, issue_token, limit_mail_request, load_user};
 use crate::app::App;
-use crate::auth::actor::{ClientInfo, SignedInUser};
+use crate::auth::caller::{Caller, ClientInfo};
 use crate::auth::tokens::hash_token;
 use crate::error::{AppError, AppResult, InputCheck};
 use crate::mail::{Letter, MailKind};
@@ -82,11 +82,11 @@ pub async fn reset_password(app: &App, token: &str, new_password: &str) -> AppRe
 /// Replaces the password after checking the current one; signs out the other sessions.
 pub async fn change_password(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     current_password: &str,
     new_password: &str,
 ) -> AppResult<()> {
-    actor.require_verified()?;
+    let actor = caller.verified()?;
     let mut conn = app.pool.get().await?;
     let user = load_user(&mut conn, actor).await?;
     let mut check = InputCheck::default();

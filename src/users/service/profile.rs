@@ -4,7 +4,7 @@ use diesel_async::AsyncConnection;
 
 use super::{confirm_password, issue_token, load_user, parse_name};
 use crate::app::App;
-use crate::auth::actor::SignedInUser;
+use crate::auth::caller::Caller;
 use crate::companies::service::members;
 use crate::companies::store as company_store;
 use crate::error::{AppError, AppResult, InputCheck};
@@ -35,13 +35,15 @@ pub struct ProfileUpdate {
 }
 
 /// The caller's account.
-pub async fn me(app: &App, actor: &SignedInUser) -> AppResult<UserRow> {
+pub async fn me(app: &App, caller: &Caller) -> AppResult<UserRow> {
+    let actor = caller.signed_in()?;
     let mut conn = app.pool.get().await?;
     load_user(&mut conn, actor).await
 }
 
 /// Edits the caller's profile; allowed before the address is verified.
-pub async fn update_profile(app: &App, actor: &SignedInUser, update: ProfileUpdate) -> AppResult<UserRow> {
+pub async fn update_profile(app: &App, caller: &Caller, update: ProfileUpdate) -> AppResult<UserRow> {
+    let actor = caller.signed_in()?;
     let mut check = InputCheck::default();
     let changes = ProfileChanges {
         name: match update.name {
@@ -64,10 +66,10 @@ pub async fn update_profile(app: &App, actor: &SignedInUser, update: ProfileUpda
 /// Replaces the caller's UI preferences (a JSON object of at most 16 KiB).
 pub async fn update_preferences(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     preferences: serde_json::Value,
 ) -> AppResult<serde_json::Value> {
-    actor.require_verified()?;
+    let actor = caller.verified()?;
     if !preferences.is_object() {
         return Err(AppError::invalid("preferences", "must be a JSON object"));
     }
@@ -89,11 +91,11 @@ pub async fn update_preferences(
 /// Mails a confirmation link to `new_email`; the address changes only once it is opened.
 pub async fn request_email_change(
     app: &App,
-    actor: &SignedInUser,
+    caller: &Caller,
     new_email: &str,
     password: &str,
 ) -> AppResult<()> {
-    actor.require_verified()?;
+    let actor = caller.verified()?;
     let new_email = Email::parse(new_email, "newEmail")?;
     let mut conn = app.pool.get().await?;
     let user = load_user(&mut conn, actor).await?;
@@ -150,8 +152,8 @@ pub async fn request_email_change(
 /// Deletes the caller's account: every session ends and personal data is erased (profile,
 /// session addresses, queued and sent mail, rate-limit keys); the row stays, anonymised,
 /// for history that refers to it.
-pub async fn delete_account(app: &App, actor: &SignedInUser, password: &str) -> AppResult<()> {
-    actor.require_verified()?;
+pub async fn delete_account(app: &App, caller: &Caller, password: &str) -> AppResult<()> {
+    let actor = caller.verified()?;
     let mut conn = app.pool.get().await?;
     let user = load_user(&mut conn, actor).await?;
     confirm_password(app, &mut conn, &user, password, "password").await?;

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::{issue_token, limit_mail_request, parse_name};
 use crate::app::App;
-use crate::auth::actor::ClientInfo;
+use crate::auth::caller::ClientInfo;
 use crate::auth::tokens::hash_token;
 use crate::error::{AppError, AppResult, InputCheck, is_unique_violation};
 use crate::mail::{Letter, MailKind};

@@ -11,10 +11,9 @@ use std::sync::Arc;
 use async_graphql::{Request, Variables};
 use chrono::Duration;
 use guildhall::app::{App, AppBuilder};
-use guildhall::auth::actor::{Actor, ClientInfo};
+use guildhall::auth::caller::{Caller, ClientInfo, Principal};
 use guildhall::clock::OffsetClock;
 use guildhall::config::Config;
-use guildhall::graphql::context::RequestContext;
 use guildhall::graphql::operations::HttpOperations;
 use guildhall::mail::worker::{self, Transport};
 use guildhall::sessions::service as sessions;
@@ -122,19 +121,31 @@ impl TestApp {
         self.gql_from("127.0.0.1", token, query, variables).await
     }
 
+    /// The caller holding `token`, as services receive it.
+    pub async fn caller(&self, token: &str) -> Caller {
+        let user = sessions::authenticate(&self.app, token)
+            .await
+            .expect("a live token");
+        Caller {
+            principal: Principal::User(user),
+            client: ClientInfo::default(),
+            request_id: "test-request".to_owned(),
+        }
+    }
+
     /// Like [`TestApp::gql`], from the client address `ip`.
     pub async fn gql_from(&self, ip: &str, token: Option<&str>, query: &str, variables: Value) -> Value {
-        let actor = match token {
-            None => Actor::Anonymous,
+        let principal = match token {
+            None => Principal::Anonymous,
             Some(token) => match sessions::authenticate(&self.app, token).await {
-                Ok(user) => Actor::User(user),
+                Ok(user) => Principal::User(user),
                 Err(err) => {
                     return json!({ "errors": [{ "message": err.message, "extensions": { "code": err.code.as_str() } }] });
                 }
             },
         };
-        let context = RequestContext {
-            actor,
+        let caller = Caller {
+            principal,
             client: ClientInfo {
                 ip: Some(ip.to_owned()),
                 user_agent: Some("guildhall-tests".to_owned()),
@@ -142,7 +153,7 @@ impl TestApp {
             request_id: "test-request".to_owned(),
         };
         let request = Request::new(query).variables(Variables::from_json(variables));
-        let response = self.operations.execute(request, context).await;
+        let response = self.operations.execute(request, caller).await;
         serde_json::to_value(&response).expect("response json")
     }
 

@@ -1,0 +1,96 @@
+//! The one way a service writes: [`write`] checks that the caller is a verified user, opens
+//! one transaction on a pooled connection, runs the change in it, and after the commit does
+//! what the change said it touched (forget everyone's standing, wake the mail worker).
+//! Flows without such a caller (sign-up, sign-in, links from mail) use [`transaction`].
+
+use chrono::{DateTime, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use futures_util::future::BoxFuture;
+
+use crate::app::App;
+use crate::auth::caller::{Caller, SignedInUser};
+use crate::error::{AppError, AppResult};
+
+/// What a change touches beyond its own rows, acted on after it commits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Touches {
+    /// Memberships, roles, role permissions or grants: remembered standing is forgotten.
+    pub standing: bool,
+    /// Mail was queued: the worker is woken.
+    pub mail: bool,
+}
+
+impl Touches {
+    /// Only the change's own rows (and their events).
+    pub const ROWS: Self = Self {
+        standing: false,
+        mail: false,
+    };
+    /// Someone's standing.
+    pub const STANDING: Self = Self {
+        standing: true,
+        mail: false,
+    };
+    /// The mail outbox.
+    pub const MAIL: Self = Self {
+        standing: false,
+        mail: true,
+    };
+    /// Standing and the mail outbox.
+    pub const STANDING_AND_MAIL: Self = Self {
+        standing: true,
+        mail: true,
+    };
+
+    fn after_commit(self, app: &App) {
+        if self.standing {
+            app.standings.forget_all();
+        }
+        if self.mail {
+            app.mailer.wake();
+        }
+    }
+}
+
+/// What a change runs with: the transaction's connection, the verified caller, and the
+/// moment it happens (one clock reading for every row it writes).
+pub struct Change<'c> {
+    pub conn: &'c mut AsyncPgConnection,
+    pub actor: &'c SignedInUser,
+    pub now: DateTime<Utc>,
+}
+
+/// Runs `change` in one transaction for `caller`, who must be a verified user; after it
+/// commits, acts on what it `touches`.
+pub async fn write<T: Send>(
+    app: &App,
+    caller: &Caller,
+    touches: Touches,
+    change: impl for<'c> FnOnce(Change<'c>) -> BoxFuture<'c, AppResult<T>> + Send,
+) -> AppResult<T> {
+    let actor = caller.verified()?;
+    let now = app.clock.now();
+    let mut conn = app.pool.get().await?;
+    let value = conn
+        .transaction::<_, AppError, _>(async |conn| change(Change { conn, actor, now }).await)
+        .await?;
+    touches.after_commit(app);
+    Ok(value)
+}
+
+/// Runs `change` in one transaction on a pooled connection, with the moment it happens;
+/// after it commits, acts on what it `touches`. For flows whose caller is not (yet) a
+/// verified user.
+pub async fn transaction<T: Send>(
+    app: &App,
+    touches: Touches,
+    change: impl for<'c> FnOnce(&'c mut AsyncPgConnection, DateTime<Utc>) -> BoxFuture<'c, AppResult<T>> + Send,
+) -> AppResult<T> {
+    let now = app.clock.now();
+    let mut conn = app.pool.get().await?;
+    let value = conn
+        .transaction::<_, AppError, _>(async |conn| change(conn, now).await)
+        .await?;
+    touches.after_commit(app);
+    Ok(value)
+}
