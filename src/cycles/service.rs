@@ -2,7 +2,8 @@
 //! reopening need cycle:manage, nothing changes in an archived project.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
+use futures_util::FutureExt;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -10,6 +11,7 @@ use super::model::{CycleRow, NewCycle};
 use super::store;
 use crate::app::App;
 use crate::auth::caller::{Caller, SignedInUser};
+use crate::db::tx::{self, Change, Touches};
 use crate::error::{AppError, AppResult, InputCheck};
 use crate::events::write::{self, Activity, Notice};
 use crate::input;
@@ -32,7 +34,7 @@ pub async fn create_cycle(
     starts_on: &str,
     ends_on: &str,
 ) -> AppResult<(CycleRow, ProjectRow)> {
-    let actor = caller.verified()?;
+    caller.verified()?;
     let mut check = InputCheck::default();
     let name = check.take(input::text(name, "name", 1, 100));
     let starts = check.take(parse_date(starts_on, "startsOn"));
@@ -42,53 +44,59 @@ pub async fn create_cycle(
     {
         check.take::<()>(Err(AppError::invalid("endsOn", "must be after startsOn")));
     }
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        let (project, member) = project_member(conn, project_id, actor.user_id, true).await?;
-        member.require(Resource::Cycle, Action::Create)?;
-        if project.archived_at.is_some() {
-            return Err(AppError::conflict(
-                "the project is archived; restore it to change it",
-            ));
-        }
-        check.finish()?;
-        let (Some(name), Some(starts_on), Some(ends_on)) = (name, starts, ends) else {
-            return Err(AppError::internal(anyhow::anyhow!(
-                "input check passed without values"
-            )));
-        };
-        let cycle = NewCycle {
-            id: Uuid::new_v4(),
-            project_id: project.id,
-            name: &name,
-            starts_on,
-            ends_on,
-            created_at: now,
-        };
-        match store::insert(conn, &cycle).await {
-            Ok(row) => {
-                let activity = Activity::new(
-                    project.company_id,
-                    Some(actor.user_id),
-                    "cycle.created",
-                    ("cycle", row.id),
-                    format!(
-                        "Cycle {} ({} to {}) added to {}",
-                        row.name, row.starts_on, row.ends_on, project.name
-                    ),
-                )
-                .in_project(project.id)
-                .data(json!({ "name": row.name, "startsOn": row.starts_on, "endsOn": row.ends_on }));
-                write::record(conn, now, activity).await?;
-                Ok((row, project))
+    tx::write(
+        app,
+        caller,
+        Touches::ROWS,
+        |Change { conn, actor, now, .. }| {
+            async move {
+                let (project, member) = project_member(conn, project_id, actor.user_id, true).await?;
+                member.require(Resource::Cycle, Action::Create)?;
+                if project.archived_at.is_some() {
+                    return Err(AppError::conflict(
+                        "the project is archived; restore it to change it",
+                    ));
+                }
+                check.finish()?;
+                let (Some(name), Some(starts_on), Some(ends_on)) = (name, starts, ends) else {
+                    return Err(AppError::internal(anyhow::anyhow!(
+                        "input check passed without values"
+                    )));
+                };
+                let cycle = NewCycle {
+                    id: Uuid::new_v4(),
+                    project_id: project.id,
+                    name: &name,
+                    starts_on,
+                    ends_on,
+                    created_at: now,
+                };
+                match store::insert(conn, &cycle).await {
+                    Ok(row) => {
+                        let activity = Activity::new(
+                            project.company_id,
+                            Some(actor.user_id),
+                            "cycle.created",
+                            ("cycle", row.id),
+                            format!(
+                                "Cycle {} ({} to {}) added to {}",
+                                row.name, row.starts_on, row.ends_on, project.name
+                            ),
+                        )
+                        .in_project(project.id)
+                        .data(json!({ "name": row.name, "startsOn": row.starts_on, "endsOn": row.ends_on }));
+                        write::record(conn, now, activity).await?;
+                        Ok((row, project))
+                    }
+                    Err(err) if store::is_overlap(&err) => Err(AppError::conflict(
+                        "the dates overlap another cycle of this project",
+                    )),
+                    Err(err) => Err(err.into()),
+                }
             }
-            Err(err) if store::is_overlap(&err) => Err(AppError::conflict(
-                "the dates overlap another cycle of this project",
-            )),
-            Err(err) => Err(err.into()),
-        }
-    })
+            .boxed()
+        },
+    )
     .await
 }
 
@@ -99,31 +107,36 @@ pub async fn set_closed(
     cycle_id: Uuid,
     close: bool,
 ) -> AppResult<(CycleRow, ProjectRow)> {
-    let actor = caller.verified()?;
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        let cycle = store::find_for_member(conn, cycle_id, actor.user_id)
-            .await?
-            .ok_or_else(|| AppError::not_found("cycle"))?;
-        let (project, member) = project_member(conn, cycle.project_id, actor.user_id, true).await?;
-        member.require(Resource::Cycle, Action::Manage)?;
-        if project.archived_at.is_some() {
-            return Err(AppError::conflict(
-                "the project is archived; restore it to change it",
-            ));
-        }
-        let closed_at = if close {
-            Some(cycle.closed_at.unwrap_or(now))
-        } else {
-            None
-        };
-        let updated = store::set_closed(conn, cycle.id, closed_at).await?;
-        if cycle.closed_at.is_some() != close {
-            record_closing(conn, now, actor, &project, &updated).await?;
-        }
-        Ok((updated, project))
-    })
+    tx::write(
+        app,
+        caller,
+        Touches::ROWS,
+        |Change { conn, actor, now, .. }| {
+            async move {
+                let cycle = store::find_for_member(conn, cycle_id, actor.user_id)
+                    .await?
+                    .ok_or_else(|| AppError::not_found("cycle"))?;
+                let (project, member) = project_member(conn, cycle.project_id, actor.user_id, true).await?;
+                member.require(Resource::Cycle, Action::Manage)?;
+                if project.archived_at.is_some() {
+                    return Err(AppError::conflict(
+                        "the project is archived; restore it to change it",
+                    ));
+                }
+                let closed_at = if close {
+                    Some(cycle.closed_at.unwrap_or(now))
+                } else {
+                    None
+                };
+                let updated = store::set_closed(conn, cycle.id, closed_at).await?;
+                if cycle.closed_at.is_some() != close {
+                    record_closing(conn, now, actor, &project, &updated).await?;
+                }
+                Ok((updated, project))
+            }
+            .boxed()
+        },
+    )
     .await
 }
 

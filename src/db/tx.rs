@@ -3,6 +3,8 @@
 //! what the change said it touched (forget everyone's standing, wake the mail worker).
 //! Flows without such a caller (sign-up, sign-in, links from mail) use [`transaction`].
 
+use std::marker::PhantomData;
+
 use chrono::{DateTime, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use futures_util::future::BoxFuture;
@@ -53,43 +55,69 @@ impl Touches {
 }
 
 /// What a change runs with: the transaction's connection, the verified caller, and the
-/// moment it happens (one clock reading for every row it writes).
-pub struct Change<'c> {
+/// moment it happens (one clock reading for every row it writes). `'a` is the service
+/// call's own lifetime: a change may borrow the service's arguments.
+pub struct Change<'c, 'a> {
     pub conn: &'c mut AsyncPgConnection,
-    pub actor: &'c SignedInUser,
+    pub actor: &'a SignedInUser,
     pub now: DateTime<Utc>,
+    /// Ties the transaction to the call (`'a` outlives `'c`).
+    pub scope: PhantomData<&'c &'a ()>,
+}
+
+/// What a change without a verified caller runs with (see [`transaction`]).
+pub struct Work<'c, 'a> {
+    pub conn: &'c mut AsyncPgConnection,
+    pub now: DateTime<Utc>,
+    /// Ties the transaction to the call (`'a` outlives `'c`).
+    pub scope: PhantomData<&'c &'a ()>,
 }
 
 /// Runs `change` in one transaction for `caller`, who must be a verified user; after it
 /// commits, acts on what it `touches`.
-pub async fn write<T: Send>(
-    app: &App,
-    caller: &Caller,
+pub async fn write<'a, T: Send>(
+    app: &'a App,
+    caller: &'a Caller,
     touches: Touches,
-    change: impl for<'c> FnOnce(Change<'c>) -> BoxFuture<'c, AppResult<T>> + Send,
+    change: impl for<'c> FnOnce(Change<'c, 'a>) -> BoxFuture<'c, AppResult<T>> + Send + 'a,
 ) -> AppResult<T> {
     let actor = caller.verified()?;
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     let value = conn
-        .transaction::<_, AppError, _>(async |conn| change(Change { conn, actor, now }).await)
+        .transaction::<_, AppError, _>(async |conn| {
+            change(Change {
+                conn,
+                actor,
+                now,
+                scope: PhantomData,
+            })
+            .await
+        })
         .await?;
     touches.after_commit(app);
     Ok(value)
 }
 
-/// Runs `change` in one transaction on a pooled connection, with the moment it happens;
+/// Runs `work` in one transaction on a pooled connection, with the moment it happens;
 /// after it commits, acts on what it `touches`. For flows whose caller is not (yet) a
 /// verified user.
-pub async fn transaction<T: Send>(
-    app: &App,
+pub async fn transaction<'a, T: Send>(
+    app: &'a App,
     touches: Touches,
-    change: impl for<'c> FnOnce(&'c mut AsyncPgConnection, DateTime<Utc>) -> BoxFuture<'c, AppResult<T>> + Send,
+    work: impl for<'c> FnOnce(Work<'c, 'a>) -> BoxFuture<'c, AppResult<T>> + Send + 'a,
 ) -> AppResult<T> {
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     let value = conn
-        .transaction::<_, AppError, _>(async |conn| change(conn, now).await)
+        .transaction::<_, AppError, _>(async |conn| {
+            work(Work {
+                conn,
+                now,
+                scope: PhantomData,
+            })
+            .await
+        })
         .await?;
     touches.after_commit(app);
     Ok(value)

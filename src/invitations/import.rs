@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use diesel_async::AsyncConnection;
+use futures_util::FutureExt;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -15,6 +15,7 @@ use crate::auth::caller::Caller;
 use crate::companies::access;
 use crate::companies::model::RoleRow;
 use crate::companies::store as company_store;
+use crate::db::tx::{self, Change, Touches};
 use crate::error::{AppError, AppResult};
 use crate::events::write::{self, Activity};
 use crate::rate_limit;
@@ -158,11 +159,8 @@ pub async fn import_members(
     company_id: Uuid,
     csv: &[u8],
 ) -> AppResult<ImportReport> {
-    let actor = caller.verified()?;
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    let report = conn
-        .transaction::<_, AppError, _>(async |conn| {
+    tx::write(app, caller, Touches::MAIL, |Change { conn, actor, now, .. }| {
+        async move {
             let caller = access::member(conn, company_id, actor.user_id).await?;
             caller.require(Resource::Invitation, Action::Create)?;
             let (lines, mut errors) = read_lines(csv)?;
@@ -266,8 +264,8 @@ pub async fn import_members(
                 invited: i32::try_from(invited.len()).unwrap_or(i32::MAX),
                 errors,
             })
-        })
-        .await?;
-    app.mailer.wake();
-    Ok(report)
+        }
+        .boxed()
+    })
+    .await
 }

@@ -1,7 +1,8 @@
 //! Invitation rules: who may invite, what a link allows, and joining through it.
 
 use chrono::{DateTime, Duration, Utc};
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
+use futures_util::FutureExt;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -14,6 +15,7 @@ use crate::companies::access::{self, Member, MemberRights};
 use crate::companies::model::{MembershipRow, NewMembership, RoleRow};
 use crate::companies::service::company::activate_if_none;
 use crate::companies::store as company_store;
+use crate::db::tx::{self, Change, Touches, Work};
 use crate::error::{AppError, AppResult, InputCheck};
 use crate::events::write::{self, Activity, Notice};
 use crate::input;
@@ -51,7 +53,7 @@ pub async fn invite(
     caller: &Caller,
     input: InviteInput,
 ) -> AppResult<(InvitationRow, MemberRights)> {
-    let actor = caller.verified()?;
+    caller.verified()?;
     let mut check = InputCheck::default();
     let email = check.take(Email::parse(&input.email, "input.email"));
     let message = check.take(input::optional_text(
@@ -59,45 +61,49 @@ pub async fn invite(
         "input.message",
         MAX_MESSAGE_CHARS,
     ));
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    let invitation = conn
-        .transaction::<_, AppError, _>(async |conn| {
-            company_store::lock_company(conn, input.company_id).await?;
-            let caller = access::member(conn, input.company_id, actor.user_id).await?;
-            caller.require(Resource::Invitation, Action::Create)?;
-            check.finish()?;
-            let (Some(email), Some(message)) = (email, message) else {
-                return Err(AppError::internal(anyhow::anyhow!(
-                    "input check passed without values"
-                )));
-            };
-            let role = company_store::find_role(conn, input.company_id, input.role_id)
-                .await?
-                .ok_or_else(|| AppError::not_found("role"))?;
-            let invite = Invite {
-                email: &email,
-                name: None,
-                role: &role,
-                message: message.as_deref(),
-            };
-            let invitation = send_invitation(app, conn, &caller, invite, now).await?;
-            let activity = Activity::new(
-                invitation.company_id,
-                Some(actor.user_id),
-                "member.invited",
-                ("invitation", invitation.id),
-                format!("{} invited as {}", invitation.email, role.name),
-            )
-            .visible_with(Resource::Invitation, Action::View)
-            .data(json!({ "email": invitation.email, "role": role.name }));
-            write::record(conn, now, activity).await?;
-            let notices = invited_notices(conn, &[(&invitation, &role)]).await?;
-            write::notify(conn, now, notices).await?;
-            Ok((invitation, caller.member_rights()))
-        })
-        .await?;
-    app.mailer.wake();
+    let invitation = tx::write(
+        app,
+        caller,
+        Touches::MAIL,
+        |Change { conn, actor, now, .. }| {
+            async move {
+                company_store::lock_company(conn, input.company_id).await?;
+                let caller = access::member(conn, input.company_id, actor.user_id).await?;
+                caller.require(Resource::Invitation, Action::Create)?;
+                check.finish()?;
+                let (Some(email), Some(message)) = (email, message) else {
+                    return Err(AppError::internal(anyhow::anyhow!(
+                        "input check passed without values"
+                    )));
+                };
+                let role = company_store::find_role(conn, input.company_id, input.role_id)
+                    .await?
+                    .ok_or_else(|| AppError::not_found("role"))?;
+                let invite = Invite {
+                    email: &email,
+                    name: None,
+                    role: &role,
+                    message: message.as_deref(),
+                };
+                let invitation = send_invitation(app, conn, &caller, invite, now).await?;
+                let activity = Activity::new(
+                    invitation.company_id,
+                    Some(actor.user_id),
+                    "member.invited",
+                    ("invitation", invitation.id),
+                    format!("{} invited as {}", invitation.email, role.name),
+                )
+                .visible_with(Resource::Invitation, Action::View)
+                .data(json!({ "email": invitation.email, "role": role.name }));
+                write::record(conn, now, activity).await?;
+                let notices = invited_notices(conn, &[(&invitation, &role)]).await?;
+                write::notify(conn, now, notices).await?;
+                Ok((invitation, caller.member_rights()))
+            }
+            .boxed()
+        },
+    )
+    .await?;
     Ok(invitation)
 }
 
@@ -256,81 +262,92 @@ async fn invitation_for(
 /// Mails a new link for an open invitation and extends its expiry; the old link dies.
 /// Returns it with what the caller may see of members.
 pub async fn resend(app: &App, caller: &Caller, id: Uuid) -> AppResult<(InvitationRow, MemberRights)> {
-    let actor = caller.verified()?;
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    let invitation = conn
-        .transaction::<_, AppError, _>(async |conn| {
-            let (invitation, caller) = invitation_for(conn, actor, id, Action::Create).await?;
-            if invitation.replaced_at.is_some() {
-                return Err(AppError::conflict(
-                    "a newer invitation to this address replaced this one",
-                ));
-            }
-            match invitation.state(now) {
-                InvitationState::Accepted => {
-                    return Err(AppError::conflict("the invitation was already accepted"));
+    let invitation = tx::write(
+        app,
+        caller,
+        Touches::MAIL,
+        |Change { conn, actor, now, .. }| {
+            async move {
+                let (invitation, caller) = invitation_for(conn, actor, id, Action::Create).await?;
+                if invitation.replaced_at.is_some() {
+                    return Err(AppError::conflict(
+                        "a newer invitation to this address replaced this one",
+                    ));
                 }
-                InvitationState::Revoked => {
-                    return Err(AppError::conflict("the invitation was revoked; send a new one"));
+                match invitation.state(now) {
+                    InvitationState::Accepted => {
+                        return Err(AppError::conflict("the invitation was already accepted"));
+                    }
+                    InvitationState::Revoked => {
+                        return Err(AppError::conflict("the invitation was revoked; send a new one"));
+                    }
+                    InvitationState::Pending | InvitationState::Expired => {}
                 }
-                InvitationState::Pending | InvitationState::Expired => {}
+                rate_limit::hit(
+                    conn,
+                    INVITATIONS_PER_COMPANY,
+                    &invitation.company_id.to_string(),
+                    now,
+                )
+                .await?;
+                rate_limit::hit(conn, INVITATIONS_PER_INVITER, &actor.user_id.to_string(), now).await?;
+                let token = OpaqueToken::generate();
+                let invitation =
+                    store::reissue(conn, invitation.id, &token.hash, now + INVITATION_TTL).await?;
+                let role = company_store::find_role(conn, invitation.company_id, invitation.role_id)
+                    .await?
+                    .ok_or_else(|| AppError::not_found("role"))?;
+                caller.require_can_grant(&role, role_permissions(conn, &role).await?)?;
+                mail_invitation(app, conn, &invitation, &role, None, &token.secret, now).await?;
+                let activity = Activity::new(
+                    invitation.company_id,
+                    Some(actor.user_id),
+                    "invitation.resent",
+                    ("invitation", invitation.id),
+                    format!("Invitation to {} sent again", invitation.email),
+                );
+                write::record(conn, now, activity).await?;
+                Ok((invitation, caller.member_rights()))
             }
-            rate_limit::hit(
-                conn,
-                INVITATIONS_PER_COMPANY,
-                &invitation.company_id.to_string(),
-                now,
-            )
-            .await?;
-            rate_limit::hit(conn, INVITATIONS_PER_INVITER, &actor.user_id.to_string(), now).await?;
-            let token = OpaqueToken::generate();
-            let invitation = store::reissue(conn, invitation.id, &token.hash, now + INVITATION_TTL).await?;
-            let role = company_store::find_role(conn, invitation.company_id, invitation.role_id)
-                .await?
-                .ok_or_else(|| AppError::not_found("role"))?;
-            caller.require_can_grant(&role, role_permissions(conn, &role).await?)?;
-            mail_invitation(app, conn, &invitation, &role, None, &token.secret, now).await?;
-            let activity = Activity::new(
-                invitation.company_id,
-                Some(actor.user_id),
-                "invitation.resent",
-                ("invitation", invitation.id),
-                format!("Invitation to {} sent again", invitation.email),
-            );
-            write::record(conn, now, activity).await?;
-            Ok((invitation, caller.member_rights()))
-        })
-        .await?;
-    app.mailer.wake();
+            .boxed()
+        },
+    )
+    .await?;
     Ok(invitation)
 }
 
 /// Kills an invitation's link. Returns it with what the caller may see of members.
 pub async fn revoke(app: &App, caller: &Caller, id: Uuid) -> AppResult<(InvitationRow, MemberRights)> {
-    let actor = caller.verified()?;
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        let (invitation, caller) = invitation_for(conn, actor, id, Action::Delete).await?;
-        let rights = caller.member_rights();
-        match invitation.state(now) {
-            InvitationState::Accepted => Err(AppError::conflict("the invitation was already accepted")),
-            InvitationState::Revoked => Ok((invitation, rights)),
-            InvitationState::Pending | InvitationState::Expired => {
-                let revoked = store::revoke(conn, invitation.id, now).await?;
-                let activity = Activity::new(
-                    invitation.company_id,
-                    Some(actor.user_id),
-                    "invitation.revoked",
-                    ("invitation", invitation.id),
-                    format!("Invitation to {} revoked", invitation.email),
-                );
-                write::record(conn, now, activity).await?;
-                Ok((revoked, rights))
+    tx::write(
+        app,
+        caller,
+        Touches::ROWS,
+        |Change { conn, actor, now, .. }| {
+            async move {
+                let (invitation, caller) = invitation_for(conn, actor, id, Action::Delete).await?;
+                let rights = caller.member_rights();
+                match invitation.state(now) {
+                    InvitationState::Accepted => {
+                        Err(AppError::conflict("the invitation was already accepted"))
+                    }
+                    InvitationState::Revoked => Ok((invitation, rights)),
+                    InvitationState::Pending | InvitationState::Expired => {
+                        let revoked = store::revoke(conn, invitation.id, now).await?;
+                        let activity = Activity::new(
+                            invitation.company_id,
+                            Some(actor.user_id),
+                            "invitation.revoked",
+                            ("invitation", invitation.id),
+                            format!("Invitation to {} revoked", invitation.email),
+                        );
+                        write::record(conn, now, activity).await?;
+                        Ok((revoked, rights))
+                    }
+                }
             }
-        }
-    })
+            .boxed()
+        },
+    )
     .await
 }
 
@@ -476,21 +493,25 @@ async fn join(
 /// Joins the company with the invited role; the caller's verified address must be the
 /// invited one.
 pub async fn accept(app: &App, caller: &Caller, token: &str) -> AppResult<MembershipRow> {
-    let actor = caller.verified()?;
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        let invitation = pending_invitation(conn, token, now).await?;
-        let user = user_store::find_by_id(conn, actor.user_id)
-            .await?
-            .ok_or_else(|| AppError::unauthenticated("the account no longer exists"))?;
-        if user.email.as_deref() != Some(invitation.email.as_str()) {
-            return Err(AppError::forbidden("this invitation was sent to another address"));
-        }
-        join(conn, &invitation, user.id, now).await
-    })
+    tx::write(
+        app,
+        caller,
+        Touches::STANDING,
+        |Change { conn, actor, now, .. }| {
+            async move {
+                let invitation = pending_invitation(conn, token, now).await?;
+                let user = user_store::find_by_id(conn, actor.user_id)
+                    .await?
+                    .ok_or_else(|| AppError::unauthenticated("the account no longer exists"))?;
+                if user.email.as_deref() != Some(invitation.email.as_str()) {
+                    return Err(AppError::forbidden("this invitation was sent to another address"));
+                }
+                join(conn, &invitation, user.id, now).await
+            }
+            .boxed()
+        },
+    )
     .await
-    .inspect(|_| app.standings.forget_all())
 }
 
 /// Creates an account for the invited address (verified: the link proves it), joins the
@@ -513,37 +534,40 @@ pub async fn register_with_invitation(
             "input check passed without values"
         )));
     };
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
     // Check the link before spending a password hash on it.
-    conn.transaction::<_, AppError, _>(async |conn| pending_invitation(conn, token, now).await.map(|_| ()))
-        .await?;
+    tx::transaction(app, Touches::ROWS, |Work { conn, now, .. }| {
+        async move { pending_invitation(conn, token, now).await.map(|_| ()) }.boxed()
+    })
+    .await?;
     let password_hash = app.passwords.hash(password).await?;
-    let (user, session_id, refresh_token, discarded) = conn
-        .transaction::<_, AppError, _>(async |conn| {
-            let invitation = pending_invitation(conn, token, now).await?;
-            let discarded = user_store::delete_unverified(conn, &invitation.email).await?;
-            let created = user_store::insert_user(
-                conn,
-                &NewUser {
-                    id: Uuid::new_v4(),
-                    email: &invitation.email,
-                    name: &name,
-                    password_hash: &password_hash,
-                    email_verified_at: Some(now),
-                    created_at: now,
-                    updated_at: now,
-                },
-            )
-            .await?
-            .ok_or_else(|| AppError::conflict("an account exists for this address; sign in to accept"))?;
-            join(conn, &invitation, created.id, now).await?;
-            let user = user_store::touch_last_login(conn, created.id, now).await?;
-            let (session_id, refresh_token) = sessions::open_session(app, conn, user.id, client, now).await?;
-            Ok((user, session_id, refresh_token, discarded))
+    let (user, session_id, refresh_token, discarded, now) =
+        tx::transaction(app, Touches::STANDING, |Work { conn, now, .. }| {
+            async move {
+                let invitation = pending_invitation(conn, token, now).await?;
+                let discarded = user_store::delete_unverified(conn, &invitation.email).await?;
+                let created = user_store::insert_user(
+                    conn,
+                    &NewUser {
+                        id: Uuid::new_v4(),
+                        email: &invitation.email,
+                        name: &name,
+                        password_hash: &password_hash,
+                        email_verified_at: Some(now),
+                        created_at: now,
+                        updated_at: now,
+                    },
+                )
+                .await?
+                .ok_or_else(|| AppError::conflict("an account exists for this address; sign in to accept"))?;
+                join(conn, &invitation, created.id, now).await?;
+                let user = user_store::touch_last_login(conn, created.id, now).await?;
+                let (session_id, refresh_token) =
+                    sessions::open_session(app, conn, user.id, client, now).await?;
+                Ok((user, session_id, refresh_token, discarded, now))
+            }
+            .boxed()
         })
-        .await
-        .inspect(|_| app.standings.forget_all())?;
+        .await?;
     if let Some(discarded) = discarded {
         app.sessions.forget_user(discarded);
     }

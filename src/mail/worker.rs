@@ -1,11 +1,11 @@
 //! Delivers outbox mail: claims one due row at a time (`FOR UPDATE SKIP LOCKED`, so several
 //! instances share the work), sends it, and on failure retries with exponential backoff.
 
+use futures_util::FutureExt;
 use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use diesel_async::AsyncConnection;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use tokio::sync::watch;
@@ -14,7 +14,8 @@ use tokio::task::JoinHandle;
 use super::model::MailRow;
 use super::store;
 use crate::app::App;
-use crate::error::{AppError, AppResult};
+use crate::db::tx::{self, Touches, Work};
+use crate::error::AppResult;
 
 /// Attempts before a mail is given up (about a day of retries).
 pub const MAX_ATTEMPTS: i32 = 11;
@@ -118,9 +119,7 @@ pub fn spawn(app: App, transport: Transport, mut shutdown: watch::Receiver<bool>
 
 /// Sends the next due mail, if any; true when one was handled.
 async fn deliver_next(app: &App, transport: &Transport) -> AppResult<bool> {
-    let mut conn = app.pool.get().await?;
-    let now = app.clock.now();
-    conn.transaction::<_, AppError, _>(async |conn| {
+    tx::transaction(app, Touches::ROWS, |Work { conn, now, .. }| async move {
         let Some(mail) = store::claim_due(conn, now).await? else {
             return Ok(false);
         };
@@ -137,8 +136,7 @@ async fn deliver_next(app: &App, transport: &Transport) -> AppResult<bool> {
             }
         }
         Ok(true)
-    })
-    .await
+    }.boxed()).await
 }
 
 fn next_attempt(attempts: i32, now: DateTime<Utc>) -> Option<DateTime<Utc>> {

@@ -1,6 +1,7 @@
 //! Module rules: permission-gated, never in an archived project, scope 1-3, positions dense.
 
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
+use futures_util::FutureExt;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -8,6 +9,7 @@ use super::model::{ModuleChanges, ModuleRow, NewModule};
 use super::store;
 use crate::app::App;
 use crate::auth::caller::{Caller, SignedInUser};
+use crate::db::tx::{self, Change, Touches};
 use crate::error::{AppError, AppResult, InputCheck};
 use crate::events::write::{self, Activity};
 use crate::input;
@@ -101,7 +103,7 @@ pub async fn create_module(
     description: Option<String>,
     scope: Option<i32>,
 ) -> AppResult<(ModuleRow, ProjectRow)> {
-    let actor = caller.verified()?;
+    caller.verified()?;
     let input = ModuleInput {
         name: Some(name.to_owned()),
         description: Some(description),
@@ -109,37 +111,43 @@ pub async fn create_module(
         position: None,
     };
     let checked = check(input);
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        let project = writable_project(conn, actor, project_id, Action::Create).await?;
-        let (changes, _) = checked?;
-        let name = changes.name.unwrap_or_default();
-        let description = changes.description.flatten();
-        let position = i32::try_from(store::list(conn, project.id).await?.len()).unwrap_or(i32::MAX);
-        let module = NewModule {
-            id: Uuid::new_v4(),
-            project_id: project.id,
-            name: &name,
-            description: description.as_deref(),
-            scope: changes.scope.flatten(),
-            position,
-            created_at: now,
-            updated_at: now,
-        };
-        let module = store::insert(conn, &module).await?;
-        let summary = format!("Module {} added to {}", module.name, project.name);
-        let activity = Activity::in_project_of(
-            &project,
-            actor.user_id,
-            "module.created",
-            ("module", module.id),
-            summary,
-        )
-        .data(json!({ "name": module.name, "scope": module.scope }));
-        write::record(conn, now, activity).await?;
-        Ok((module, project))
-    })
+    tx::write(
+        app,
+        caller,
+        Touches::ROWS,
+        |Change { conn, actor, now, .. }| {
+            async move {
+                let project = writable_project(conn, actor, project_id, Action::Create).await?;
+                let (changes, _) = checked?;
+                let name = changes.name.unwrap_or_default();
+                let description = changes.description.flatten();
+                let position = i32::try_from(store::list(conn, project.id).await?.len()).unwrap_or(i32::MAX);
+                let module = NewModule {
+                    id: Uuid::new_v4(),
+                    project_id: project.id,
+                    name: &name,
+                    description: description.as_deref(),
+                    scope: changes.scope.flatten(),
+                    position,
+                    created_at: now,
+                    updated_at: now,
+                };
+                let module = store::insert(conn, &module).await?;
+                let summary = format!("Module {} added to {}", module.name, project.name);
+                let activity = Activity::in_project_of(
+                    &project,
+                    actor.user_id,
+                    "module.created",
+                    ("module", module.id),
+                    summary,
+                )
+                .data(json!({ "name": module.name, "scope": module.scope }));
+                write::record(conn, now, activity).await?;
+                Ok((module, project))
+            }
+            .boxed()
+        },
+    )
     .await
 }
 
@@ -150,68 +158,80 @@ pub async fn update_module(
     module_id: Uuid,
     input: ModuleInput,
 ) -> AppResult<(ModuleRow, ProjectRow)> {
-    let actor = caller.verified()?;
+    caller.verified()?;
     let checked = check(input);
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        let module = store::find_for_member(conn, module_id, actor.user_id)
-            .await?
-            .ok_or_else(|| AppError::not_found("module"))?;
-        let project = writable_project(conn, actor, module.project_id, Action::Edit).await?;
-        // Re-read under the project lock: a concurrent delete may have won.
-        let module = store::find_for_member(conn, module.id, actor.user_id)
-            .await?
-            .ok_or_else(|| AppError::not_found("module"))?;
-        let (changes, position) = checked?;
-        store::update(conn, module.id, &changes, now).await?;
-        reorder(conn, project.id, module.id, position).await?;
-        let updated = store::find_for_member(conn, module_id, actor.user_id)
-            .await?
-            .ok_or_else(|| AppError::not_found("module"))?;
-        let summary = format!("Module {} of {} updated", updated.name, project.name);
-        let activity = Activity::in_project_of(
-            &project,
-            actor.user_id,
-            "module.updated",
-            ("module", module.id),
-            summary,
-        )
-        .data(json!({
-            "before": { "name": module.name, "scope": module.scope, "position": module.position },
-            "after": { "name": updated.name, "scope": updated.scope, "position": updated.position },
-        }));
-        write::record(conn, now, activity).await?;
-        Ok((updated, project))
-    })
+    tx::write(
+        app,
+        caller,
+        Touches::ROWS,
+        |Change { conn, actor, now, .. }| {
+            async move {
+                let module = store::find_for_member(conn, module_id, actor.user_id)
+                    .await?
+                    .ok_or_else(|| AppError::not_found("module"))?;
+                let project = writable_project(conn, actor, module.project_id, Action::Edit).await?;
+                // Re-read under the project lock: a concurrent delete may have won.
+                let module = store::find_for_member(conn, module.id, actor.user_id)
+                    .await?
+                    .ok_or_else(|| AppError::not_found("module"))?;
+                let (changes, position) = checked?;
+                store::update(conn, module.id, &changes, now).await?;
+                reorder(conn, project.id, module.id, position).await?;
+                let updated = store::find_for_member(conn, module_id, actor.user_id)
+                    .await?
+                    .ok_or_else(|| AppError::not_found("module"))?;
+                let summary = format!("Module {} of {} updated", updated.name, project.name);
+                let activity = Activity::in_project_of(
+                    &project,
+                    actor.user_id,
+                    "module.updated",
+                    ("module", module.id),
+                    summary,
+                )
+                .data(json!({
+                    "before": { "name": module.name, "scope": module.scope, "position": module.position },
+                    "after": { "name": updated.name, "scope": updated.scope, "position": updated.position },
+                }));
+                write::record(conn, now, activity).await?;
+                Ok((updated, project))
+            }
+            .boxed()
+        },
+    )
     .await
 }
 
 /// Deletes a module and closes the gap in the order (module:delete).
 pub async fn delete_module(app: &App, caller: &Caller, module_id: Uuid) -> AppResult<()> {
-    let actor = caller.verified()?;
-    let mut conn = app.pool.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        let module = store::find_for_member(conn, module_id, actor.user_id)
-            .await?
-            .ok_or_else(|| AppError::not_found("module"))?;
-        let project = writable_project(conn, actor, module.project_id, Action::Delete).await?;
-        store::find_for_member(conn, module.id, actor.user_id)
-            .await?
-            .ok_or_else(|| AppError::not_found("module"))?;
-        store::delete(conn, module.id).await?;
-        reorder(conn, project.id, module.id, None).await?;
-        let summary = format!("Module {} removed from {}", module.name, project.name);
-        let activity = Activity::in_project_of(
-            &project,
-            actor.user_id,
-            "module.deleted",
-            ("module", module.id),
-            summary,
-        );
-        write::record(conn, app.clock.now(), activity).await?;
-        Ok(())
-    })
+    tx::write(
+        app,
+        caller,
+        Touches::ROWS,
+        |Change { conn, actor, now, .. }| {
+            async move {
+                let module = store::find_for_member(conn, module_id, actor.user_id)
+                    .await?
+                    .ok_or_else(|| AppError::not_found("module"))?;
+                let project = writable_project(conn, actor, module.project_id, Action::Delete).await?;
+                store::find_for_member(conn, module.id, actor.user_id)
+                    .await?
+                    .ok_or_else(|| AppError::not_found("module"))?;
+                store::delete(conn, module.id).await?;
+                reorder(conn, project.id, module.id, None).await?;
+                let summary = format!("Module {} removed from {}", module.name, project.name);
+                let activity = Activity::in_project_of(
+                    &project,
+                    actor.user_id,
+                    "module.deleted",
+                    ("module", module.id),
+                    summary,
+                );
+                write::record(conn, now, activity).await?;
+                Ok(())
+            }
+            .boxed()
+        },
+    )
     .await
 }
 

@@ -237,7 +237,7 @@ impl ProjectsMutation {
         user_id: ID,
         role_id: ID,
     ) -> Result<ProjectRoleAssignment> {
-        let _actor = signed_in(ctx)?;
+        signed_in(ctx)?;
         let project_id = parse_id(&project_id, "project")?;
         let (user, role) = service::grant_project_role(
             app(ctx),

@@ -1,7 +1,7 @@
 //! Project rules: creating, editing, archiving (read-only), deleting (archived only), and
 //! project role grants.
 
-use diesel_async::AsyncConnection;
+use futures_util::FutureExt;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -13,6 +13,7 @@ use crate::auth::caller::{Caller, SignedInUser};
 use crate::companies::access::{self, Member};
 use crate::companies::model::RoleRow;
 use crate::companies::store as company_store;
+use crate::db::tx::{self, Change, Touches};
 use crate::error::{AppError, AppResult, InputCheck};
 use crate::events::write::{self, Activity, Notice};
 use crate::input;
@@ -46,7 +47,7 @@ pub async fn create_project(
     name: &str,
     description: Option<String>,
 ) -> AppResult<(ProjectRow, Member)> {
-    let actor = caller.verified()?;
+    caller.verified()?;
     let mut check = InputCheck::default();
     let name = check.take(parse_name(name, "name"));
     let description = check.take(input::optional_text(
@@ -54,42 +55,48 @@ pub async fn create_project(
         "description",
         MAX_DESCRIPTION_CHARS,
     ));
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        company_store::lock_company(conn, company_id).await?;
-        let member = access::member(conn, company_id, actor.user_id).await?;
-        member.require(Resource::Project, Action::Create)?;
-        check.finish()?;
-        let (Some(name), Some(description)) = (name, description) else {
-            return Err(AppError::internal(anyhow::anyhow!(
-                "input check passed without values"
-            )));
-        };
-        let project = NewProject {
-            id: Uuid::new_v4(),
-            company_id,
-            name: &name,
-            description: description.as_deref(),
-            created_at: now,
-            updated_at: now,
-        };
-        let project = store::insert_project(conn, &project).await?;
-        let summary = format!("Project {} created", project.name);
-        write::record(
-            conn,
-            now,
-            Activity::in_project_of(
-                &project,
-                actor.user_id,
-                "project.created",
-                ("project", project.id),
-                summary,
-            ),
-        )
-        .await?;
-        Ok((project, member))
-    })
+    tx::write(
+        app,
+        caller,
+        Touches::ROWS,
+        |Change { conn, actor, now, .. }| {
+            async move {
+                company_store::lock_company(conn, company_id).await?;
+                let member = access::member(conn, company_id, actor.user_id).await?;
+                member.require(Resource::Project, Action::Create)?;
+                check.finish()?;
+                let (Some(name), Some(description)) = (name, description) else {
+                    return Err(AppError::internal(anyhow::anyhow!(
+                        "input check passed without values"
+                    )));
+                };
+                let project = NewProject {
+                    id: Uuid::new_v4(),
+                    company_id,
+                    name: &name,
+                    description: description.as_deref(),
+                    created_at: now,
+                    updated_at: now,
+                };
+                let project = store::insert_project(conn, &project).await?;
+                let summary = format!("Project {} created", project.name);
+                write::record(
+                    conn,
+                    now,
+                    Activity::in_project_of(
+                        &project,
+                        actor.user_id,
+                        "project.created",
+                        ("project", project.id),
+                        summary,
+                    ),
+                )
+                .await?;
+                Ok((project, member))
+            }
+            .boxed()
+        },
+    )
     .await
 }
 
@@ -126,7 +133,7 @@ pub async fn update_project(
     name: Option<String>,
     description: Option<Option<String>>,
 ) -> AppResult<(ProjectRow, Member)> {
-    let actor = caller.verified()?;
+    caller.verified()?;
     let mut check = InputCheck::default();
     let changes = ProjectChanges {
         name: name.and_then(|n| check.take(parse_name(&n, "name"))),
@@ -136,33 +143,39 @@ pub async fn update_project(
                 .flatten()
         }),
     };
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        let (project, member) = project_member(conn, project_id, actor.user_id, true).await?;
-        member.require(Resource::Project, Action::Edit)?;
-        require_active(&project)?;
-        check.finish()?;
-        let updated = store::update(conn, project.id, &changes, now).await?;
-        let summary = if updated.name == project.name {
-            format!("Project {} updated", updated.name)
-        } else {
-            format!("Project {} renamed to {}", project.name, updated.name)
-        };
-        let activity = Activity::in_project_of(
-            &updated,
-            actor.user_id,
-            "project.updated",
-            ("project", project.id),
-            summary,
-        )
-        .data(
-            json!({ "before": { "name": project.name, "description": project.description },
+    tx::write(
+        app,
+        caller,
+        Touches::ROWS,
+        |Change { conn, actor, now, .. }| {
+            async move {
+                let (project, member) = project_member(conn, project_id, actor.user_id, true).await?;
+                member.require(Resource::Project, Action::Edit)?;
+                require_active(&project)?;
+                check.finish()?;
+                let updated = store::update(conn, project.id, &changes, now).await?;
+                let summary = if updated.name == project.name {
+                    format!("Project {} updated", updated.name)
+                } else {
+                    format!("Project {} renamed to {}", project.name, updated.name)
+                };
+                let activity = Activity::in_project_of(
+                    &updated,
+                    actor.user_id,
+                    "project.updated",
+                    ("project", project.id),
+                    summary,
+                )
+                .data(
+                    json!({ "before": { "name": project.name, "description": project.description },
                           "after": { "name": updated.name, "description": updated.description } }),
-        );
-        write::record(conn, now, activity).await?;
-        Ok((updated, member))
-    })
+                );
+                write::record(conn, now, activity).await?;
+                Ok((updated, member))
+            }
+            .boxed()
+        },
+    )
     .await
 }
 
@@ -173,42 +186,50 @@ pub async fn set_archived(
     project_id: Uuid,
     archive: bool,
 ) -> AppResult<(ProjectRow, Member)> {
-    let actor = caller.verified()?;
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        let (project, member) = project_member(conn, project_id, actor.user_id, true).await?;
-        member.require(Resource::Project, Action::Manage)?;
-        let archived_at = if archive {
-            Some(project.archived_at.unwrap_or(now))
-        } else {
-            None
-        };
-        let updated = store::set_archived(conn, project.id, archived_at, now).await?;
-        if project.archived_at.is_some() != archive {
-            let (verb, summary) = if archive {
-                ("project.archived", format!("Project {} archived", project.name))
-            } else {
-                ("project.restored", format!("Project {} restored", project.name))
-            };
-            write::record(
-                conn,
-                now,
-                Activity::in_project_of(&updated, actor.user_id, verb, ("project", project.id), summary),
-            )
-            .await?;
-        }
-        Ok((updated, member))
-    })
+    tx::write(
+        app,
+        caller,
+        Touches::ROWS,
+        |Change { conn, actor, now, .. }| {
+            async move {
+                let (project, member) = project_member(conn, project_id, actor.user_id, true).await?;
+                member.require(Resource::Project, Action::Manage)?;
+                let archived_at = if archive {
+                    Some(project.archived_at.unwrap_or(now))
+                } else {
+                    None
+                };
+                let updated = store::set_archived(conn, project.id, archived_at, now).await?;
+                if project.archived_at.is_some() != archive {
+                    let (verb, summary) = if archive {
+                        ("project.archived", format!("Project {} archived", project.name))
+                    } else {
+                        ("project.restored", format!("Project {} restored", project.name))
+                    };
+                    write::record(
+                        conn,
+                        now,
+                        Activity::in_project_of(
+                            &updated,
+                            actor.user_id,
+                            verb,
+                            ("project", project.id),
+                            summary,
+                        ),
+                    )
+                    .await?;
+                }
+                Ok((updated, member))
+            }
+            .boxed()
+        },
+    )
     .await
 }
 
 /// Deletes an archived project and everything in it (project:delete there).
 pub async fn delete_project(app: &App, caller: &Caller, project_id: Uuid) -> AppResult<()> {
-    let actor = caller.verified()?;
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
+    tx::write(app, caller, Touches::STANDING, |Change { conn, actor, now, .. }| async move {
         let (project, member) = project_member(conn, project_id, actor.user_id, true).await?;
         member.require(Resource::Project, Action::Delete)?;
                 if project.archived_at.is_none() {
@@ -225,9 +246,7 @@ pub async fn delete_project(app: &App, caller: &Caller, project_id: Uuid) -> App
         write::record(conn, now, Activity::in_project_of(&project, actor.user_id, "project.deleted", ("project", project.id), summary))
             .await?;
         Ok(())
-    })
-    .await
-    .inspect(|_| app.standings.forget_all())?;
+    }.boxed()).await?;
     // Its tables went with it: their field indexes go too.
     crate::rows::indexes::spawn_reconcile(app, Uuid::nil());
     Ok(())
@@ -262,48 +281,52 @@ pub async fn grant_project_role(
     user_id: Uuid,
     role_id: Uuid,
 ) -> AppResult<(UserRow, RoleRow)> {
-    let actor = caller.verified()?;
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        let (project, caller) = grant_manager(conn, actor, project_id, user_id).await?;
-        access::member(conn, project.company_id, user_id)
-            .await
-            .map_err(|_| AppError::not_found("member"))?;
-        let role = company_store::find_role(conn, project.company_id, role_id)
-            .await?
-            .ok_or_else(|| AppError::not_found("role"))?;
-        caller.require_can_grant(&role, role_permissions(conn, &role).await?)?;
-        store::upsert_grant(conn, project.id, user_id, role.id, now).await?;
-        let user = crate::users::store::users_by_ids(conn, &[user_id])
-            .await?
-            .into_iter()
-            .next()
-            .ok_or_else(|| AppError::not_found("member"))?;
-        let summary = format!("{} given the {} role in {}", user.name, role.name, project.name);
-        let activity = Activity::in_project_of(
-            &project,
-            actor.user_id,
-            "project.role_granted",
-            ("user", user_id),
-            summary,
-        )
-        .visible_with(Resource::Member, Action::View)
-        .data(json!({ "userId": user_id, "roleId": role.id, "role": role.name }));
-        write::record(conn, now, activity).await?;
-        let notice = Notice {
-            user_id,
-            company_id: Some(project.company_id),
-            kind: "member.role_changed",
-            title: format!("Your role in {} changed", project.name),
-            body: format!("You are now {} in the project {}.", role.name, project.name),
-            link: None,
-        };
-        write::notify(conn, now, vec![notice]).await?;
-        Ok((user, role))
-    })
+    tx::write(
+        app,
+        caller,
+        Touches::STANDING,
+        |Change { conn, actor, now, .. }| {
+            async move {
+                let (project, caller) = grant_manager(conn, actor, project_id, user_id).await?;
+                access::member(conn, project.company_id, user_id)
+                    .await
+                    .map_err(|_| AppError::not_found("member"))?;
+                let role = company_store::find_role(conn, project.company_id, role_id)
+                    .await?
+                    .ok_or_else(|| AppError::not_found("role"))?;
+                caller.require_can_grant(&role, role_permissions(conn, &role).await?)?;
+                store::upsert_grant(conn, project.id, user_id, role.id, now).await?;
+                let user = crate::users::store::users_by_ids(conn, &[user_id])
+                    .await?
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| AppError::not_found("member"))?;
+                let summary = format!("{} given the {} role in {}", user.name, role.name, project.name);
+                let activity = Activity::in_project_of(
+                    &project,
+                    actor.user_id,
+                    "project.role_granted",
+                    ("user", user_id),
+                    summary,
+                )
+                .visible_with(Resource::Member, Action::View)
+                .data(json!({ "userId": user_id, "roleId": role.id, "role": role.name }));
+                write::record(conn, now, activity).await?;
+                let notice = Notice {
+                    user_id,
+                    company_id: Some(project.company_id),
+                    kind: "member.role_changed",
+                    title: format!("Your role in {} changed", project.name),
+                    body: format!("You are now {} in the project {}.", role.name, project.name),
+                    link: None,
+                };
+                write::notify(conn, now, vec![notice]).await?;
+                Ok((user, role))
+            }
+            .boxed()
+        },
+    )
     .await
-    .inspect(|_| app.standings.forget_all())
 }
 
 /// Takes a user's project role away (project:manage there).
@@ -313,39 +336,43 @@ pub async fn revoke_project_role(
     project_id: Uuid,
     user_id: Uuid,
 ) -> AppResult<()> {
-    let actor = caller.verified()?;
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        let (project, _) = grant_manager(conn, actor, project_id, user_id).await?;
-        if !store::delete_grant(conn, project.id, user_id).await? {
-            return Err(AppError::not_found("project role"));
-        }
-        let activity = Activity::in_project_of(
-            &project,
-            actor.user_id,
-            "project.role_revoked",
-            ("user", user_id),
-            format!("A project role in {} was taken away", project.name),
-        )
-        .visible_with(Resource::Member, Action::View)
-        .data(json!({ "userId": user_id }));
-        write::record(conn, now, activity).await?;
-        let notice = Notice {
-            user_id,
-            company_id: Some(project.company_id),
-            kind: "member.role_changed",
-            title: format!("Your role in {} changed", project.name),
-            body: format!(
-                "Your project role in {} was removed; your company role applies there now.",
-                project.name
-            ),
-            link: None,
-        };
-        write::notify(conn, now, vec![notice]).await
-    })
+    tx::write(
+        app,
+        caller,
+        Touches::STANDING,
+        |Change { conn, actor, now, .. }| {
+            async move {
+                let (project, _) = grant_manager(conn, actor, project_id, user_id).await?;
+                if !store::delete_grant(conn, project.id, user_id).await? {
+                    return Err(AppError::not_found("project role"));
+                }
+                let activity = Activity::in_project_of(
+                    &project,
+                    actor.user_id,
+                    "project.role_revoked",
+                    ("user", user_id),
+                    format!("A project role in {} was taken away", project.name),
+                )
+                .visible_with(Resource::Member, Action::View)
+                .data(json!({ "userId": user_id }));
+                write::record(conn, now, activity).await?;
+                let notice = Notice {
+                    user_id,
+                    company_id: Some(project.company_id),
+                    kind: "member.role_changed",
+                    title: format!("Your role in {} changed", project.name),
+                    body: format!(
+                        "Your project role in {} was removed; your company role applies there now.",
+                        project.name
+                    ),
+                    link: None,
+                };
+                write::notify(conn, now, vec![notice]).await
+            }
+            .boxed()
+        },
+    )
     .await
-    .inspect(|_| app.standings.forget_all())
 }
 
 /// The project's role grants (project:view there), with the caller's company-wide standing

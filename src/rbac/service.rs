@@ -2,7 +2,7 @@
 //! subset of the catalog, but nobody creates, edits or deletes a role that holds more than
 //! they do.
 
-use diesel_async::AsyncConnection;
+use futures_util::FutureExt;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -14,6 +14,7 @@ use crate::auth::caller::{Caller, SignedInUser};
 use crate::companies::access::{self, Member};
 use crate::companies::model::{NewRole, RoleRow};
 use crate::companies::store as company_store;
+use crate::db::tx::{self, Change, Touches};
 use crate::error::{AppError, AppResult, FieldError, InputCheck};
 use crate::events::access::permission_name;
 use crate::events::write::{self, Activity};
@@ -87,43 +88,49 @@ fn require_holds(caller: &Member, set: PermissionSet, what: &str) -> AppResult<(
 
 /// Creates a custom role (role:manage, and only with permissions the caller holds).
 pub async fn create_role(app: &App, caller: &Caller, spec: RoleSpec) -> AppResult<RoleRow> {
-    let actor = caller.verified()?;
+    caller.verified()?;
     let company_id = spec.company_id;
     let checked = check_spec(spec);
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        company_store::lock_company(conn, company_id).await?;
-        let caller = access::member(conn, company_id, actor.user_id).await?;
-        caller.require(Resource::Role, Action::Manage)?;
-        let spec = checked?;
-        require_holds(&caller, spec.permissions, "grant")?;
-        if company_store::find_role_by_name(conn, company_id, &spec.name)
-            .await?
-            .is_some()
-        {
-            return Err(AppError::conflict(format!(
-                "the company already has a role named {}",
-                spec.name
-            )));
-        }
-        let role = NewRole {
-            id: Uuid::new_v4(),
-            company_id,
-            name: &spec.name,
-            built_in: None,
-            description: spec.description.as_deref(),
-            created_at: now,
-        };
-        let role = company_store::insert_roles(conn, &[role])
-            .await?
-            .into_iter()
-            .next()
-            .ok_or_else(|| AppError::internal(anyhow::anyhow!("role insert returned nothing")))?;
-        store::replace_permissions(conn, role.id, spec.permissions).await?;
-        record_role(conn, now, actor, &role, "role.created", Some(spec.permissions)).await?;
-        Ok(role)
-    })
+    tx::write(
+        app,
+        caller,
+        Touches::ROWS,
+        |Change { conn, actor, now, .. }| {
+            async move {
+                company_store::lock_company(conn, company_id).await?;
+                let caller = access::member(conn, company_id, actor.user_id).await?;
+                caller.require(Resource::Role, Action::Manage)?;
+                let spec = checked?;
+                require_holds(&caller, spec.permissions, "grant")?;
+                if company_store::find_role_by_name(conn, company_id, &spec.name)
+                    .await?
+                    .is_some()
+                {
+                    return Err(AppError::conflict(format!(
+                        "the company already has a role named {}",
+                        spec.name
+                    )));
+                }
+                let role = NewRole {
+                    id: Uuid::new_v4(),
+                    company_id,
+                    name: &spec.name,
+                    built_in: None,
+                    description: spec.description.as_deref(),
+                    created_at: now,
+                };
+                let role = company_store::insert_roles(conn, &[role])
+                    .await?
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| AppError::internal(anyhow::anyhow!("role insert returned nothing")))?;
+                store::replace_permissions(conn, role.id, spec.permissions).await?;
+                record_role(conn, now, actor, &role, "role.created", Some(spec.permissions)).await?;
+                Ok(role)
+            }
+            .boxed()
+        },
+    )
     .await
 }
 
@@ -183,54 +190,65 @@ async fn changeable_role(
 
 /// Renames, describes and re-permissions a custom role.
 pub async fn update_role(app: &App, caller: &Caller, role_id: Uuid, spec: RoleSpec) -> AppResult<RoleRow> {
-    let actor = caller.verified()?;
+    caller.verified()?;
     let company_id = spec.company_id;
     let checked = check_spec(spec);
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        let (role, caller) = changeable_role(conn, actor, role_id).await?;
-        if role.company_id != company_id {
-            return Err(AppError::not_found("role"));
-        }
-        let spec = checked?;
-        require_holds(&caller, spec.permissions, "grant")?;
-        if let Some(other) = company_store::find_role_by_name(conn, company_id, &spec.name).await?
-            && other.id != role.id
-        {
-            return Err(AppError::conflict(format!(
-                "the company already has a role named {}",
-                spec.name
-            )));
-        }
-        let role = company_store::update_role(conn, role.id, &spec.name, spec.description.as_deref()).await?;
-        store::replace_permissions(conn, role.id, spec.permissions).await?;
-        record_role(conn, now, actor, &role, "role.updated", Some(spec.permissions)).await?;
-        Ok(role)
-    })
+    tx::write(
+        app,
+        caller,
+        Touches::STANDING,
+        |Change { conn, actor, now, .. }| {
+            async move {
+                let (role, caller) = changeable_role(conn, actor, role_id).await?;
+                if role.company_id != company_id {
+                    return Err(AppError::not_found("role"));
+                }
+                let spec = checked?;
+                require_holds(&caller, spec.permissions, "grant")?;
+                if let Some(other) = company_store::find_role_by_name(conn, company_id, &spec.name).await?
+                    && other.id != role.id
+                {
+                    return Err(AppError::conflict(format!(
+                        "the company already has a role named {}",
+                        spec.name
+                    )));
+                }
+                let role = company_store::update_role(conn, role.id, &spec.name, spec.description.as_deref())
+                    .await?;
+                store::replace_permissions(conn, role.id, spec.permissions).await?;
+                record_role(conn, now, actor, &role, "role.updated", Some(spec.permissions)).await?;
+                Ok(role)
+            }
+            .boxed()
+        },
+    )
     .await
-    .inspect(|_| app.standings.forget_all())
 }
 
 /// Deletes a custom role nobody holds any more.
 pub async fn delete_role(app: &App, caller: &Caller, role_id: Uuid) -> AppResult<()> {
-    let actor = caller.verified()?;
-    let mut conn = app.pool.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        let (role, _) = changeable_role(conn, actor, role_id).await?;
-        let (members, grants, invitations) = store::holders(conn, role.id, app.clock.now()).await?;
-        if members + grants + invitations > 0 {
-            return Err(AppError::conflict(format!(
-                "the role {} is still in use ({members} member(s), {grants} project grant(s), \
+    tx::write(
+        app,
+        caller,
+        Touches::STANDING,
+        |Change { conn, actor, now, .. }| {
+            async move {
+                let (role, _) = changeable_role(conn, actor, role_id).await?;
+                let (members, grants, invitations) = store::holders(conn, role.id, now).await?;
+                if members + grants + invitations > 0 {
+                    return Err(AppError::conflict(format!(
+                        "the role {} is still in use ({members} member(s), {grants} project grant(s), \
                  {invitations} pending invitation(s)); move them to another role first",
-                role.name
-            )));
-        }
-        company_store::delete_role(conn, role.id).await?;
-        record_role(conn, app.clock.now(), actor, &role, "role.deleted", None).await
-    })
+                        role.name
+                    )));
+                }
+                company_store::delete_role(conn, role.id).await?;
+                record_role(conn, now, actor, &role, "role.deleted", None).await
+            }
+            .boxed()
+        },
+    )
     .await
-    .inspect(|_| app.standings.forget_all())
 }
 
 /// The caller's effective permissions in a company, or in one of its projects (their

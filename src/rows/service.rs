@@ -3,10 +3,11 @@
 //! once); unique values claimed atomically; references only to existing rows of the
 //! referenced table; optimistic concurrency on update.
 
+use futures_util::FutureExt;
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -20,6 +21,7 @@ use crate::app::App;
 use crate::auth::caller::{Caller, SignedInUser};
 use crate::companies::access::Member;
 use crate::cycles::model::CycleRow;
+use crate::db::tx::{self, Change, Touches};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::pagination::{Page, PageRequest};
 use crate::projects::access::project_member;
@@ -269,50 +271,55 @@ pub async fn insert_rows(
     cycle_id: Option<Uuid>,
     rows: Vec<Value>,
 ) -> AppResult<(Vec<RowRecord>, TableRow, ProjectRow)> {
-    let actor = caller.verified()?;
+    caller.verified()?;
     if rows.is_empty() || rows.len() > MAX_ROWS_PER_CALL {
         return Err(AppError::invalid(
             "rows",
             format!("send 1 to {MAX_ROWS_PER_CALL} rows per call (importCsv takes more)"),
         ));
     }
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    let inserted = conn
-        .transaction::<_, AppError, _>(async |conn| {
-            let access = table_access(conn, actor, table_id, Action::Create).await?;
-            open_cycle(conn, cycle_id, access.project.id).await?;
-            let mut problems = Vec::new();
-            let mut candidates = Vec::with_capacity(rows.len());
-            for (position, input) in rows.iter().enumerate() {
-                match access.rules.new_row(input) {
-                    Ok(cells) => candidates.push(Candidate { position, cells }),
-                    Err(errors) => problems.extend(errors.into_iter().map(|e| (position, e))),
+    let inserted = tx::write(
+        app,
+        caller,
+        Touches::ROWS,
+        |Change { conn, actor, now, .. }| {
+            async move {
+                let access = table_access(conn, actor, table_id, Action::Create).await?;
+                open_cycle(conn, cycle_id, access.project.id).await?;
+                let mut problems = Vec::new();
+                let mut candidates = Vec::with_capacity(rows.len());
+                for (position, input) in rows.iter().enumerate() {
+                    match access.rules.new_row(input) {
+                        Ok(cells) => candidates.push(Candidate { position, cells }),
+                        Err(errors) => problems.extend(errors.into_iter().map(|e| (position, e))),
+                    }
                 }
+                if !problems.is_empty() {
+                    return Err(value_errors("rows", problems));
+                }
+                let (records, problems) =
+                    store_candidates(conn, &access, actor, cycle_id, candidates, now).await?;
+                if !problems.is_empty() {
+                    return Err(value_errors("rows", problems));
+                }
+                let ids: Vec<Uuid> = records.iter().map(|r| r.id).collect();
+                activity::record(
+                    conn,
+                    now,
+                    actor.user_id,
+                    (&access.table, &access.project),
+                    RowChange::Created,
+                    &ids,
+                )
+                .await?;
+                let hidden = access.hidden_keys();
+                let records = records.into_iter().map(|r| strip(r, &hidden)).collect();
+                Ok((records, access.table, access.project))
             }
-            if !problems.is_empty() {
-                return Err(value_errors("rows", problems));
-            }
-            let (records, problems) =
-                store_candidates(conn, &access, actor, cycle_id, candidates, now).await?;
-            if !problems.is_empty() {
-                return Err(value_errors("rows", problems));
-            }
-            let ids: Vec<Uuid> = records.iter().map(|r| r.id).collect();
-            activity::record(
-                conn,
-                now,
-                actor.user_id,
-                (&access.table, &access.project),
-                RowChange::Created,
-                &ids,
-            )
-            .await?;
-            let hidden = access.hidden_keys();
-            let records = records.into_iter().map(|r| strip(r, &hidden)).collect();
-            Ok((records, access.table, access.project))
-        })
-        .await?;
+            .boxed()
+        },
+    )
+    .await?;
     indexes::spawn_reconcile(app, table_id);
     Ok(inserted)
 }
@@ -419,10 +426,12 @@ pub async fn update_row(
     patch: Value,
     expected_version: Option<i32>,
 ) -> AppResult<(RowRecord, TableRow, ProjectRow)> {
-    let actor = caller.verified()?;
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
+    tx::write(
+        app,
+        caller,
+        Touches::ROWS,
+        |Change { conn, actor, now, .. }| {
+            async move {
         let not_found = || AppError::not_found("row");
         let row = store::find_for_member(conn, &[row_id], actor.user_id, false)
             .await?
@@ -509,7 +518,9 @@ pub async fn update_row(
             ..row
         };
         Ok((strip(record, &access.hidden_keys()), access.table, access.project))
-    })
+    }.boxed()
+        },
+    )
     .await
 }
 
@@ -526,7 +537,7 @@ fn unindex(mut err: AppError) -> AppError {
 
 /// Deletes rows (row:delete), all or none; CONFLICT while other rows reference them.
 pub async fn delete_rows(app: &App, caller: &Caller, ids: Vec<Uuid>) -> AppResult<usize> {
-    let actor = caller.verified()?;
+    caller.verified()?;
     let ids: Vec<Uuid> = ids.into_iter().collect::<HashSet<_>>().into_iter().collect();
     if ids.is_empty() || ids.len() > MAX_ROWS_PER_CALL {
         return Err(AppError::invalid(
@@ -534,62 +545,69 @@ pub async fn delete_rows(app: &App, caller: &Caller, ids: Vec<Uuid>) -> AppResul
             format!("send 1 to {MAX_ROWS_PER_CALL} ids per call"),
         ));
     }
-    let mut conn = app.pool.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        let rows = store::find_for_member(conn, &ids, actor.user_id, false).await?;
-        if rows.len() != ids.len() {
-            return Err(AppError::not_found("row"));
-        }
-        let tables: HashSet<Uuid> = rows.iter().map(|r| r.table_id).collect();
-        let mut accesses = Vec::with_capacity(tables.len());
-        for table_id in tables {
-            let access = table_access(conn, actor, table_id, Action::Delete).await?;
-            let cycles: HashSet<Option<Uuid>> = rows
-                .iter()
-                .filter(|r| r.table_id == table_id)
-                .map(|r| r.cycle_id)
-                .collect();
-            for cycle in cycles {
-                open_cycle(conn, cycle, access.project.id).await?;
-            }
-            accesses.push(access);
-        }
-        let locked = store::find_for_member(conn, &ids, actor.user_id, true).await?;
-        if locked.len() != ids.len() {
-            return Err(AppError::not_found("row"));
-        }
-        for table_id in rows.iter().map(|r| r.table_id).collect::<HashSet<_>>() {
-            for (referencing_table, key) in store::references_into(conn, table_id).await? {
-                let count = store::referencing_rows(conn, referencing_table, &key, &ids).await?;
-                if count > 0 {
-                    return Err(AppError::conflict(format!(
-                        "{count} other row(s) reference these rows (field {key}); change those first"
-                    )));
+    tx::write(
+        app,
+        caller,
+        Touches::ROWS,
+        |Change { conn, actor, now, .. }| {
+            async move {
+                let rows = store::find_for_member(conn, &ids, actor.user_id, false).await?;
+                if rows.len() != ids.len() {
+                    return Err(AppError::not_found("row"));
                 }
+                let tables: HashSet<Uuid> = rows.iter().map(|r| r.table_id).collect();
+                let mut accesses = Vec::with_capacity(tables.len());
+                for table_id in tables {
+                    let access = table_access(conn, actor, table_id, Action::Delete).await?;
+                    let cycles: HashSet<Option<Uuid>> = rows
+                        .iter()
+                        .filter(|r| r.table_id == table_id)
+                        .map(|r| r.cycle_id)
+                        .collect();
+                    for cycle in cycles {
+                        open_cycle(conn, cycle, access.project.id).await?;
+                    }
+                    accesses.push(access);
+                }
+                let locked = store::find_for_member(conn, &ids, actor.user_id, true).await?;
+                if locked.len() != ids.len() {
+                    return Err(AppError::not_found("row"));
+                }
+                for table_id in rows.iter().map(|r| r.table_id).collect::<HashSet<_>>() {
+                    for (referencing_table, key) in store::references_into(conn, table_id).await? {
+                        let count = store::referencing_rows(conn, referencing_table, &key, &ids).await?;
+                        if count > 0 {
+                            return Err(AppError::conflict(format!(
+                                "{count} other row(s) reference these rows (field {key}); change those first"
+                            )));
+                        }
+                    }
+                }
+                let deleted = store::delete(conn, &ids).await?;
+                let now = now;
+                // Stream locks in one order, so two deletes spanning the same companies cannot deadlock.
+                accesses.sort_by_key(|access| (access.project.company_id, access.table.id));
+                for access in &accesses {
+                    let of_table: Vec<Uuid> = rows
+                        .iter()
+                        .filter(|r| r.table_id == access.table.id)
+                        .map(|r| r.id)
+                        .collect();
+                    activity::record(
+                        conn,
+                        now,
+                        actor.user_id,
+                        (&access.table, &access.project),
+                        RowChange::Deleted,
+                        &of_table,
+                    )
+                    .await?;
+                }
+                Ok(deleted)
             }
-        }
-        let deleted = store::delete(conn, &ids).await?;
-        let now = app.clock.now();
-        // Stream locks in one order, so two deletes spanning the same companies cannot deadlock.
-        accesses.sort_by_key(|access| (access.project.company_id, access.table.id));
-        for access in &accesses {
-            let of_table: Vec<Uuid> = rows
-                .iter()
-                .filter(|r| r.table_id == access.table.id)
-                .map(|r| r.id)
-                .collect();
-            activity::record(
-                conn,
-                now,
-                actor.user_id,
-                (&access.table, &access.project),
-                RowChange::Deleted,
-                &of_table,
-            )
-            .await?;
-        }
-        Ok(deleted)
-    })
+            .boxed()
+        },
+    )
     .await
 }
 

@@ -113,7 +113,7 @@ impl SessionsMutation {
 
     /// Ends one of the caller's sessions.
     async fn revoke_session(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
-        let _actor = signed_in(ctx)?;
+        signed_in(ctx)?;
         let session_id = Uuid::parse_str(&id).map_err(|_| AppError::not_found("session"))?;
         service::revoke_session(app(ctx), caller(ctx), session_id).await?;
         Ok(true)

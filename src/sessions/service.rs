@@ -1,7 +1,8 @@
 //! Session rules: who may sign in, how refresh tokens rotate, and which sessions are live.
 
 use chrono::{DateTime, Duration, Utc};
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
+use futures_util::FutureExt;
 use uuid::Uuid;
 
 use super::model::{NewSession, SessionRow};
@@ -10,6 +11,7 @@ use crate::app::App;
 use crate::auth::caller::{Caller, ClientInfo, SignedInUser};
 use crate::auth::password;
 use crate::auth::tokens::{OpaqueToken, hash_token};
+use crate::db::tx::{self, Touches, Work};
 use crate::error::{AppError, AppResult};
 use crate::rate_limit::{self, Hit, Limit};
 use crate::users::email;
@@ -51,28 +53,34 @@ pub async fn login(app: &App, credentials: Credentials, client: &ClientInfo) -> 
     if email.len() > email::MAX_LENGTH || credentials.password.chars().count() > password::MAX_LENGTH {
         return Err(AppError::unauthenticated("invalid email or password"));
     }
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
     // Every attempt counts before the password is checked, so parallel guesses cannot
-    // slip past the limits; a successful sign-in takes its hits back.
-    let hits = conn
-        .transaction::<_, AppError, _>(async |conn| count_attempt(conn, &email, client, now).await)
-        .await?;
-    let user = user_store::find_by_email(&mut conn, &email).await?;
+    // slip past the limits; a successful sign-in takes its hits back. No connection is
+    // held while the password is checked.
+    let (hits, user) = tx::transaction(app, Touches::ROWS, |Work { conn, now, .. }| {
+        async move {
+            let hits = count_attempt(conn, &email, client, now).await?;
+            Ok((hits, user_store::find_by_email(conn, &email).await?))
+        }
+        .boxed()
+    })
+    .await?;
     let stored_hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
     let valid = app.passwords.verify(&credentials.password, stored_hash).await?;
     let Some(user) = user.filter(|_| valid) else {
         return Err(AppError::unauthenticated("invalid email or password"));
     };
-    let (user, session_id, refresh_token) = conn
-        .transaction::<_, AppError, _>(async |conn| {
-            rate_limit::clear(conn, LOGIN_FAILURES_PER_ACCOUNT_AND_IP, &hits.pair_key).await?;
-            for hit in hits.taken_back() {
-                rate_limit::forget(conn, hit).await?;
+    let (user, session_id, refresh_token, now) =
+        tx::transaction(app, Touches::ROWS, |Work { conn, now, .. }| {
+            async move {
+                rate_limit::clear(conn, LOGIN_FAILURES_PER_ACCOUNT_AND_IP, &hits.pair_key).await?;
+                for hit in hits.taken_back() {
+                    rate_limit::forget(conn, hit).await?;
+                }
+                let user = user_store::touch_last_login(conn, user.id, now).await?;
+                let (session_id, refresh_token) = open_session(app, conn, user.id, client, now).await?;
+                Ok((user, session_id, refresh_token, now))
             }
-            let user = user_store::touch_last_login(conn, user.id, now).await?;
-            let (session_id, refresh_token) = open_session(app, conn, user.id, client, now).await?;
-            Ok((user, session_id, refresh_token))
+            .boxed()
         })
         .await?;
     sign_in(app, user, session_id, refresh_token, now)
@@ -195,9 +203,8 @@ enum RefreshOutcome {
 pub async fn refresh(app: &App, refresh_token: &str) -> AppResult<SignIn> {
     let hash = hash_token(refresh_token);
     let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    let outcome = conn
-        .transaction::<_, AppError, _>(async |conn| {
+    let outcome = tx::transaction(app, Touches::ROWS, |Work { conn, .. }| {
+        async move {
             let Some(token) = store::find_refresh_token(conn, &hash).await? else {
                 return Ok(RefreshOutcome::Invalid);
             };
@@ -219,8 +226,10 @@ pub async fn refresh(app: &App, refresh_token: &str) -> AppResult<SignIn> {
             store::insert_refresh_token(conn, &next.hash, session.id, now).await?;
             store::extend(conn, session.id, now + session_ttl(app), now).await?;
             Ok(RefreshOutcome::Rotated(Box::new(user), session.id, next.secret))
-        })
-        .await?;
+        }
+        .boxed()
+    })
+    .await?;
     match outcome {
         RefreshOutcome::Rotated(user, session_id, secret) => sign_in(app, *user, session_id, secret, now),
         RefreshOutcome::Reused(user_id) => {

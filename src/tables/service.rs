@@ -3,7 +3,8 @@
 //! of the same company, and every field change recorded with a new schema version.
 
 use chrono::{DateTime, Utc};
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
+use futures_util::FutureExt;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -13,6 +14,7 @@ use super::store;
 use crate::app::App;
 use crate::auth::caller::{Caller, SignedInUser};
 use crate::companies::access::Member;
+use crate::db::tx::{self, Change, Touches};
 use crate::error::{AppError, AppResult, FieldError, InputCheck};
 use crate::events::write::{self, Activity};
 use crate::input;
@@ -84,7 +86,7 @@ pub async fn create_table(
     caller: &Caller,
     new: NewTableInput,
 ) -> AppResult<(TableRow, ProjectRow)> {
-    let actor = caller.verified()?;
+    caller.verified()?;
     let mut check = InputCheck::default();
     let name = check.take(input::text(&new.name, "name", 1, 100));
     let description = check.take(input::optional_text(new.description, "description", 2_000));
@@ -113,70 +115,76 @@ pub async fn create_table(
     if !duplicates.is_empty() {
         check.take::<()>(Err(AppError::invalid_fields(duplicates)));
     }
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        let (project, _) = writable_project(conn, actor, new.project_id, Action::Create).await?;
-        if let Some(module_id) = new.module_id {
-            let module = module_store::find_for_member(conn, module_id, actor.user_id).await?;
-            if module.is_none_or(|m| m.project_id != project.id) {
-                return Err(AppError::not_found("module"));
-            }
-        }
-        check.finish()?;
-        let (Some(name), Some(description)) = (name, description) else {
-            return Err(AppError::internal(anyhow::anyhow!(
-                "input check passed without values"
-            )));
-        };
-        for (_, spec) in &specs {
-            check_reference(conn, actor, spec, project.company_id).await?;
-        }
-        let table = store::insert_table(
-            conn,
-            &NewTable {
-                id: Uuid::new_v4(),
-                project_id: project.id,
-                module_id: new.module_id,
-                name: &name,
-                description: description.as_deref(),
-                created_at: now,
-                updated_at: now,
-            },
-        )
-        .await?;
-        let rows: Vec<FieldRow> = specs
-            .iter()
-            .enumerate()
-            .map(|(position, (_, spec))| {
-                spec.to_row(
-                    Uuid::new_v4(),
-                    table.id,
-                    i32::try_from(position).unwrap_or(i32::MAX),
-                    now,
+    tx::write(
+        app,
+        caller,
+        Touches::ROWS,
+        |Change { conn, actor, now, .. }| {
+            async move {
+                let (project, _) = writable_project(conn, actor, new.project_id, Action::Create).await?;
+                if let Some(module_id) = new.module_id {
+                    let module = module_store::find_for_member(conn, module_id, actor.user_id).await?;
+                    if module.is_none_or(|m| m.project_id != project.id) {
+                        return Err(AppError::not_found("module"));
+                    }
+                }
+                check.finish()?;
+                let (Some(name), Some(description)) = (name, description) else {
+                    return Err(AppError::internal(anyhow::anyhow!(
+                        "input check passed without values"
+                    )));
+                };
+                for (_, spec) in &specs {
+                    check_reference(conn, actor, spec, project.company_id).await?;
+                }
+                let table = store::insert_table(
+                    conn,
+                    &NewTable {
+                        id: Uuid::new_v4(),
+                        project_id: project.id,
+                        module_id: new.module_id,
+                        name: &name,
+                        description: description.as_deref(),
+                        created_at: now,
+                        updated_at: now,
+                    },
                 )
-            })
-            .collect();
-        if !rows.is_empty() {
-            store::insert_fields(conn, &rows).await?;
-        }
-        let summary = format!(
-            "Table {} created in {} with {} field(s)",
-            table.name,
-            project.name,
-            rows.len()
-        );
-        let activity = Activity::in_project_of(
-            &project,
-            actor.user_id,
-            "table.created",
-            ("data_table", table.id),
-            summary,
-        )
-        .data(json!({ "name": table.name, "fields": rows.len() }));
-        write::record(conn, now, activity).await?;
-        Ok((table, project))
-    })
+                .await?;
+                let rows: Vec<FieldRow> = specs
+                    .iter()
+                    .enumerate()
+                    .map(|(position, (_, spec))| {
+                        spec.to_row(
+                            Uuid::new_v4(),
+                            table.id,
+                            i32::try_from(position).unwrap_or(i32::MAX),
+                            now,
+                        )
+                    })
+                    .collect();
+                if !rows.is_empty() {
+                    store::insert_fields(conn, &rows).await?;
+                }
+                let summary = format!(
+                    "Table {} created in {} with {} field(s)",
+                    table.name,
+                    project.name,
+                    rows.len()
+                );
+                let activity = Activity::in_project_of(
+                    &project,
+                    actor.user_id,
+                    "table.created",
+                    ("data_table", table.id),
+                    summary,
+                )
+                .data(json!({ "name": table.name, "fields": rows.len() }));
+                write::record(conn, now, activity).await?;
+                Ok((table, project))
+            }
+            .boxed()
+        },
+    )
     .await
 }
 
@@ -248,7 +256,7 @@ pub async fn update_table(
     name: Option<String>,
     description: Option<Option<String>>,
 ) -> AppResult<(TableRow, ProjectRow)> {
-    let actor = caller.verified()?;
+    caller.verified()?;
     let mut check = InputCheck::default();
     let name = name.and_then(|n| check.take(input::text(&n, "name", 1, 100)));
     let description = description.map(|d| {
@@ -256,64 +264,76 @@ pub async fn update_table(
             .take(input::optional_text(d, "description", 2_000))
             .flatten()
     });
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        let (table, project) = table_for(conn, actor, table_id, Action::Edit).await?;
-        check.finish()?;
-        let updated = store::update_table(
-            conn,
-            table.id,
-            name.as_deref(),
-            description.as_ref().map(|d| d.as_deref()),
-            now,
-        )
-        .await?;
-        let summary = if updated.name == table.name {
-            format!("Table {} updated", updated.name)
-        } else {
-            format!("Table {} renamed to {}", table.name, updated.name)
-        };
-        let activity = Activity::in_project_of(
-            &project,
-            actor.user_id,
-            "table.updated",
-            ("data_table", table.id),
-            summary,
-        )
-        .data(
-            json!({ "before": { "name": table.name, "description": table.description },
+    tx::write(
+        app,
+        caller,
+        Touches::ROWS,
+        |Change { conn, actor, now, .. }| {
+            async move {
+                let (table, project) = table_for(conn, actor, table_id, Action::Edit).await?;
+                check.finish()?;
+                let updated = store::update_table(
+                    conn,
+                    table.id,
+                    name.as_deref(),
+                    description.as_ref().map(|d| d.as_deref()),
+                    now,
+                )
+                .await?;
+                let summary = if updated.name == table.name {
+                    format!("Table {} updated", updated.name)
+                } else {
+                    format!("Table {} renamed to {}", table.name, updated.name)
+                };
+                let activity = Activity::in_project_of(
+                    &project,
+                    actor.user_id,
+                    "table.updated",
+                    ("data_table", table.id),
+                    summary,
+                )
+                .data(
+                    json!({ "before": { "name": table.name, "description": table.description },
                           "after": { "name": updated.name, "description": updated.description } }),
-        );
-        write::record(conn, now, activity).await?;
-        Ok((updated, project))
-    })
+                );
+                write::record(conn, now, activity).await?;
+                Ok((updated, project))
+            }
+            .boxed()
+        },
+    )
     .await
 }
 
 /// Deletes a table and its fields (table:delete); CONFLICT while other tables reference it.
 pub async fn delete_table(app: &App, caller: &Caller, table_id: Uuid) -> AppResult<()> {
-    let actor = caller.verified()?;
-    let mut conn = app.pool.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        let (table, project) = table_for(conn, actor, table_id, Action::Delete).await?;
-        let referencing = store::referencing_tables(conn, table.id).await?;
-        if referencing > 0 {
-            return Err(AppError::conflict(format!(
-                "{referencing} other table(s) reference this table; remove those fields first"
-            )));
-        }
-        store::delete_table(conn, table.id).await?;
-        let summary = format!("Table {} deleted from {}", table.name, project.name);
-        let activity = Activity::in_project_of(
-            &project,
-            actor.user_id,
-            "table.deleted",
-            ("data_table", table.id),
-            summary,
-        );
-        write::record(conn, app.clock.now(), activity).await
-    })
+    tx::write(
+        app,
+        caller,
+        Touches::ROWS,
+        |Change { conn, actor, now, .. }| {
+            async move {
+                let (table, project) = table_for(conn, actor, table_id, Action::Delete).await?;
+                let referencing = store::referencing_tables(conn, table.id).await?;
+                if referencing > 0 {
+                    return Err(AppError::conflict(format!(
+                        "{referencing} other table(s) reference this table; remove those fields first"
+                    )));
+                }
+                store::delete_table(conn, table.id).await?;
+                let summary = format!("Table {} deleted from {}", table.name, project.name);
+                let activity = Activity::in_project_of(
+                    &project,
+                    actor.user_id,
+                    "table.deleted",
+                    ("data_table", table.id),
+                    summary,
+                );
+                write::record(conn, now, activity).await
+            }
+            .boxed()
+        },
+    )
     .await?;
     crate::rows::indexes::spawn_reconcile(app, table_id);
     Ok(())
@@ -389,42 +409,47 @@ async fn record_change(
 
 /// Adds a field at the end (table:manage).
 pub async fn add_field(app: &App, caller: &Caller, table_id: Uuid, draft: FieldDraft) -> AppResult<FieldRow> {
-    let actor = caller.verified()?;
+    caller.verified()?;
     let checked = fields::check(draft, "field");
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    let row = conn
-        .transaction::<_, AppError, _>(async |conn| {
-            let (table, project) = table_for(conn, actor, table_id, Action::Manage).await?;
-            let spec = checked?;
-            check_reference(conn, actor, &spec, project.company_id).await?;
-            let existing = store::fields_of(conn, &[table.id]).await?;
-            if existing.len() >= MAX_FIELDS {
-                return Err(AppError::invalid(
-                    "field",
-                    format!("a table has at most {MAX_FIELDS} fields"),
-                ));
+    let row = tx::write(
+        app,
+        caller,
+        Touches::ROWS,
+        |Change { conn, actor, now, .. }| {
+            async move {
+                let (table, project) = table_for(conn, actor, table_id, Action::Manage).await?;
+                let spec = checked?;
+                check_reference(conn, actor, &spec, project.company_id).await?;
+                let existing = store::fields_of(conn, &[table.id]).await?;
+                if existing.len() >= MAX_FIELDS {
+                    return Err(AppError::invalid(
+                        "field",
+                        format!("a table has at most {MAX_FIELDS} fields"),
+                    ));
+                }
+                if existing.iter().any(|f| f.key == spec.key) {
+                    return Err(AppError::conflict(format!(
+                        "the table already has a field {}",
+                        spec.key
+                    )));
+                }
+                let position = i32::try_from(existing.len()).unwrap_or(i32::MAX);
+                let row = spec.to_row(Uuid::new_v4(), table.id, position, now);
+                store::insert_fields(conn, std::slice::from_ref(&row)).await?;
+                revalidate(conn, table.id, row.id, None, &spec).await?;
+                let change = FieldChange {
+                    change: "field_added",
+                    key: &spec.key,
+                    before: None,
+                    after: Some(&spec),
+                };
+                record_change(conn, actor, (&table, &project), change, now).await?;
+                Ok(row)
             }
-            if existing.iter().any(|f| f.key == spec.key) {
-                return Err(AppError::conflict(format!(
-                    "the table already has a field {}",
-                    spec.key
-                )));
-            }
-            let position = i32::try_from(existing.len()).unwrap_or(i32::MAX);
-            let row = spec.to_row(Uuid::new_v4(), table.id, position, now);
-            store::insert_fields(conn, std::slice::from_ref(&row)).await?;
-            revalidate(conn, table.id, row.id, None, &spec).await?;
-            let change = FieldChange {
-                change: "field_added",
-                key: &spec.key,
-                before: None,
-                after: Some(&spec),
-            };
-            record_change(conn, actor, (&table, &project), change, now).await?;
-            Ok(row)
-        })
-        .await?;
+            .boxed()
+        },
+    )
+    .await?;
     crate::rows::indexes::spawn_reconcile(app, row.table_id);
     Ok(row)
 }
@@ -454,64 +479,73 @@ pub async fn update_field(
     field_id: Uuid,
     draft: FieldDraft,
 ) -> AppResult<FieldRow> {
-    let actor = caller.verified()?;
+    caller.verified()?;
     let checked = fields::check(draft, "field");
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    let row = conn
-        .transaction::<_, AppError, _>(async |conn| {
-            let (field, table, project) = managed_field(conn, actor, field_id).await?;
-            let spec = checked?;
-            check_reference(conn, actor, &spec, project.company_id).await?;
-            let siblings = store::fields_of(conn, &[table.id]).await?;
-            if siblings.iter().any(|f| f.key == spec.key && f.id != field.id) {
-                return Err(AppError::conflict(format!(
-                    "the table already has a field {}",
-                    spec.key
-                )));
+    let row = tx::write(
+        app,
+        caller,
+        Touches::ROWS,
+        |Change { conn, actor, now, .. }| {
+            async move {
+                let (field, table, project) = managed_field(conn, actor, field_id).await?;
+                let spec = checked?;
+                check_reference(conn, actor, &spec, project.company_id).await?;
+                let siblings = store::fields_of(conn, &[table.id]).await?;
+                if siblings.iter().any(|f| f.key == spec.key && f.id != field.id) {
+                    return Err(AppError::conflict(format!(
+                        "the table already has a field {}",
+                        spec.key
+                    )));
+                }
+                let before = FieldSpec::of_row(&field);
+                revalidate(conn, table.id, field.id, Some(&before), &spec).await?;
+                let updated = store::replace_field(
+                    conn,
+                    &spec.to_row(field.id, table.id, field.position, field.created_at),
+                )
+                .await?;
+                let change = FieldChange {
+                    change: "field_updated",
+                    key: &spec.key,
+                    before: Some(&before),
+                    after: Some(&spec),
+                };
+                record_change(conn, actor, (&table, &project), change, now).await?;
+                Ok(updated)
             }
-            let before = FieldSpec::of_row(&field);
-            revalidate(conn, table.id, field.id, Some(&before), &spec).await?;
-            let updated = store::replace_field(
-                conn,
-                &spec.to_row(field.id, table.id, field.position, field.created_at),
-            )
-            .await?;
-            let change = FieldChange {
-                change: "field_updated",
-                key: &spec.key,
-                before: Some(&before),
-                after: Some(&spec),
-            };
-            record_change(conn, actor, (&table, &project), change, now).await?;
-            Ok(updated)
-        })
-        .await?;
+            .boxed()
+        },
+    )
+    .await?;
     crate::rows::indexes::spawn_reconcile(app, row.table_id);
     Ok(row)
 }
 
 /// Removes a field (table:manage).
 pub async fn remove_field(app: &App, caller: &Caller, field_id: Uuid) -> AppResult<()> {
-    let actor = caller.verified()?;
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    let table_id = conn
-        .transaction::<_, AppError, _>(async |conn| {
-            let (field, table, project) = managed_field(conn, actor, field_id).await?;
-            store::delete_field(conn, &field).await?;
-            row_store::remove_key(conn, table.id, &field.key).await?;
-            let before = FieldSpec::of_row(&field);
-            let change = FieldChange {
-                change: "field_removed",
-                key: &field.key,
-                before: Some(&before),
-                after: None,
-            };
-            record_change(conn, actor, (&table, &project), change, now).await?;
-            Ok(table.id)
-        })
-        .await?;
+    let table_id = tx::write(
+        app,
+        caller,
+        Touches::ROWS,
+        |Change { conn, actor, now, .. }| {
+            async move {
+                let (field, table, project) = managed_field(conn, actor, field_id).await?;
+                store::delete_field(conn, &field).await?;
+                row_store::remove_key(conn, table.id, &field.key).await?;
+                let before = FieldSpec::of_row(&field);
+                let change = FieldChange {
+                    change: "field_removed",
+                    key: &field.key,
+                    before: Some(&before),
+                    after: None,
+                };
+                record_change(conn, actor, (&table, &project), change, now).await?;
+                Ok(table.id)
+            }
+            .boxed()
+        },
+    )
+    .await?;
     crate::rows::indexes::spawn_reconcile(app, table_id);
     Ok(())
 }

@@ -194,7 +194,6 @@ pub struct UsersQuery;
 impl UsersQuery {
     /// The signed-in user.
     async fn me(&self, ctx: &Context<'_>) -> Result<Me> {
-        let _actor = signed_in(ctx)?;
         Ok(Me(profile::me(app(ctx), caller(ctx)).await?))
     }
 }
@@ -265,7 +264,6 @@ impl UsersMutation {
 
     /// Changes the password; signs out every other session.
     async fn change_password(&self, ctx: &Context<'_>, input: ChangePasswordInput) -> Result<bool> {
-        let _actor = signed_in(ctx)?;
         password::change_password(
             app(ctx),
             caller(ctx),
@@ -278,7 +276,6 @@ impl UsersMutation {
 
     /// Edits the caller's profile; an explicit null clears a field.
     async fn update_profile(&self, ctx: &Context<'_>, input: UpdateProfileInput) -> Result<User> {
-        let _actor = signed_in(ctx)?;
         let update = ProfileUpdate {
             name: presence(input.name),
             phone: presence(input.phone),
@@ -296,7 +293,6 @@ impl UsersMutation {
         ctx: &Context<'_>,
         preferences: Json<serde_json::Value>,
     ) -> Result<Json<serde_json::Value>> {
-        let _actor = signed_in(ctx)?;
         Ok(Json(
             profile::update_preferences(app(ctx), caller(ctx), preferences.0).await?,
         ))
@@ -309,14 +305,12 @@ impl UsersMutation {
         new_email: String,
         password: String,
     ) -> Result<bool> {
-        let _actor = signed_in(ctx)?;
         profile::request_email_change(app(ctx), caller(ctx), &new_email, &password).await?;
         Ok(true)
     }
 
     /// Deletes the caller's account.
     async fn delete_account(&self, ctx: &Context<'_>, password: String) -> Result<bool> {
-        let _actor = signed_in(ctx)?;
         profile::delete_account(app(ctx), caller(ctx), &password).await?;
         Ok(true)
     }

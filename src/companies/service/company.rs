@@ -1,6 +1,7 @@
 //! Creating, reading, editing, switching to and deleting companies.
 
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
+use futures_util::FutureExt;
 use uuid::Uuid;
 
 use super::move_active_company_off;
@@ -11,6 +12,7 @@ use crate::companies::model::{
     BuiltIn, CompanyChanges, CompanyRow, NewCompany, NewMembership, NewRole, RoleRow,
 };
 use crate::companies::store;
+use crate::db::tx::{self, Change, Touches};
 use crate::error::{AppError, AppResult, InputCheck};
 use crate::events::write::{self, Activity};
 use crate::input;
@@ -54,7 +56,7 @@ pub async fn create_company(
     caller: &Caller,
     new: NewCompanyInput,
 ) -> AppResult<(CompanyRow, Member)> {
-    let actor = caller.verified()?;
+    caller.verified()?;
     let mut check = InputCheck::default();
     let name = check.take(parse_company_name(&new.name, "input.name"));
     let industry = check
@@ -72,85 +74,90 @@ pub async fn create_company(
             "input check passed without a name"
         )));
     };
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        rate_limit::hit(conn, COMPANIES_PER_USER, &actor.user_id.to_string(), now).await?;
-        let base = slugify(&name);
-        let mut attempt = 1;
-        let company = loop {
-            let slug = if attempt == 1 {
-                base.clone()
-            } else {
-                format!("{base}-{attempt}")
-            };
-            let row = NewCompany {
-                id: Uuid::new_v4(),
-                name: &name,
-                slug: &slug,
-                industry: industry.as_deref(),
-                size: size.as_deref(),
-                website: website.as_deref(),
-                created_at: now,
-                updated_at: now,
-            };
-            if let Some(company) = store::insert_company(conn, &row).await? {
-                break company;
+    tx::write(
+        app,
+        caller,
+        Touches::STANDING,
+        |Change { conn, actor, now, .. }| {
+            async move {
+                rate_limit::hit(conn, COMPANIES_PER_USER, &actor.user_id.to_string(), now).await?;
+                let base = slugify(&name);
+                let mut attempt = 1;
+                let company = loop {
+                    let slug = if attempt == 1 {
+                        base.clone()
+                    } else {
+                        format!("{base}-{attempt}")
+                    };
+                    let row = NewCompany {
+                        id: Uuid::new_v4(),
+                        name: &name,
+                        slug: &slug,
+                        industry: industry.as_deref(),
+                        size: size.as_deref(),
+                        website: website.as_deref(),
+                        created_at: now,
+                        updated_at: now,
+                    };
+                    if let Some(company) = store::insert_company(conn, &row).await? {
+                        break company;
+                    }
+                    attempt += 1;
+                };
+                let roles: Vec<NewRole<'_>> = BuiltIn::ALL
+                    .iter()
+                    .map(|role| NewRole {
+                        id: Uuid::new_v4(),
+                        company_id: company.id,
+                        name: role.display_name(),
+                        built_in: Some(role.as_str()),
+                        description: Some(role.description()),
+                        created_at: now,
+                    })
+                    .collect();
+                let roles = store::insert_roles(conn, &roles).await?;
+                let owner = roles
+                    .into_iter()
+                    .find(|role| role.built_in() == Some(BuiltIn::Owner))
+                    .ok_or_else(|| AppError::internal(anyhow::anyhow!("owner role was not created")))?;
+                let membership = store::insert_membership(
+                    conn,
+                    &NewMembership {
+                        id: Uuid::new_v4(),
+                        company_id: company.id,
+                        user_id: actor.user_id,
+                        role_id: owner.id,
+                        joined_at: now,
+                    },
+                )
+                .await?;
+                activate_if_none(conn, actor.user_id, company.id).await?;
+                let summary = format!("Company {} created", company.name);
+                write::record(
+                    conn,
+                    now,
+                    Activity::new(
+                        company.id,
+                        Some(actor.user_id),
+                        "company.created",
+                        ("company", company.id),
+                        summary,
+                    ),
+                )
+                .await?;
+                Ok((
+                    company,
+                    Member {
+                        membership,
+                        role: owner,
+                        permissions: built_in_permissions(BuiltIn::Owner),
+                    },
+                ))
             }
-            attempt += 1;
-        };
-        let roles: Vec<NewRole<'_>> = BuiltIn::ALL
-            .iter()
-            .map(|role| NewRole {
-                id: Uuid::new_v4(),
-                company_id: company.id,
-                name: role.display_name(),
-                built_in: Some(role.as_str()),
-                description: Some(role.description()),
-                created_at: now,
-            })
-            .collect();
-        let roles = store::insert_roles(conn, &roles).await?;
-        let owner = roles
-            .into_iter()
-            .find(|role| role.built_in() == Some(BuiltIn::Owner))
-            .ok_or_else(|| AppError::internal(anyhow::anyhow!("owner role was not created")))?;
-        let membership = store::insert_membership(
-            conn,
-            &NewMembership {
-                id: Uuid::new_v4(),
-                company_id: company.id,
-                user_id: actor.user_id,
-                role_id: owner.id,
-                joined_at: now,
-            },
-        )
-        .await?;
-        activate_if_none(conn, actor.user_id, company.id).await?;
-        let summary = format!("Company {} created", company.name);
-        write::record(
-            conn,
-            now,
-            Activity::new(
-                company.id,
-                Some(actor.user_id),
-                "company.created",
-                ("company", company.id),
-                summary,
-            ),
-        )
-        .await?;
-        Ok((
-            company,
-            Member {
-                membership,
-                role: owner,
-                permissions: built_in_permissions(BuiltIn::Owner),
-            },
-        ))
-    })
+            .boxed()
+        },
+    )
     .await
-    .inspect(|_| app.standings.forget_all())
 }
 
 /// Makes `company_id` the user's active company when they have none yet.
@@ -185,7 +192,7 @@ pub async fn update_company(
     company_id: Uuid,
     update: CompanyUpdate,
 ) -> AppResult<(CompanyRow, Member)> {
-    let actor = caller.verified()?;
+    caller.verified()?;
     let mut check = InputCheck::default();
     let changes = CompanyChanges {
         name: match update.name {
@@ -208,28 +215,34 @@ pub async fn update_company(
             .logo_url
             .map(|v| check.take(input::optional_url(v, "input.logoUrl")).flatten()),
     };
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        let member = access::member(conn, company_id, actor.user_id).await?;
-        member.require(Resource::Company, Action::Edit)?;
-        check.finish()?;
-        let company = store::update_company(conn, company_id, &changes, now).await?;
-        let summary = format!("Company profile of {} updated", company.name);
-        write::record(
-            conn,
-            now,
-            Activity::new(
-                company.id,
-                Some(actor.user_id),
-                "company.updated",
-                ("company", company.id),
-                summary,
-            ),
-        )
-        .await?;
-        Ok((company, member))
-    })
+    tx::write(
+        app,
+        caller,
+        Touches::ROWS,
+        |Change { conn, actor, now, .. }| {
+            async move {
+                let member = access::member(conn, company_id, actor.user_id).await?;
+                member.require(Resource::Company, Action::Edit)?;
+                check.finish()?;
+                let company = store::update_company(conn, company_id, &changes, now).await?;
+                let summary = format!("Company profile of {} updated", company.name);
+                write::record(
+                    conn,
+                    now,
+                    Activity::new(
+                        company.id,
+                        Some(actor.user_id),
+                        "company.updated",
+                        ("company", company.id),
+                        summary,
+                    ),
+                )
+                .await?;
+                Ok((company, member))
+            }
+            .boxed()
+        },
+    )
     .await
 }
 
@@ -241,38 +254,41 @@ pub async fn delete_company(
     company_id: Uuid,
     confirm_name: &str,
 ) -> AppResult<()> {
-    let actor = caller.verified()?;
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        store::lock_company(conn, company_id).await?;
-        let member = access::member(conn, company_id, actor.user_id).await?;
-        member.require(Resource::Company, Action::Delete)?;
-        let company = store::find_for_member(conn, company_id, actor.user_id)
-            .await?
-            .ok_or_else(|| AppError::not_found("company"))?;
-        if confirm_name.trim() != company.name {
-            return Err(AppError::invalid("confirmName", "must equal the company's name"));
-        }
-        let contacts = store::member_contacts(conn, company_id).await?;
-        let members = store::member_ids(conn, company_id).await?;
-        write::lock_stream(conn, company_id).await?;
-        store::delete_company(conn, company_id).await?;
-        for user_id in members {
-            move_active_company_off(conn, user_id, company_id).await?;
-        }
-        for (name, email) in &contacts {
-            if let Some(email) = email.as_deref() {
-                let letter = Letter::new(MailKind::CompanyDeleted, email, name, app.mailer.page(""))
-                    .with("company", company.name.clone());
-                app.mailer.queue(conn, letter, now).await?;
+    tx::write(
+        app,
+        caller,
+        Touches::STANDING_AND_MAIL,
+        |Change { conn, actor, now, .. }| {
+            async move {
+                store::lock_company(conn, company_id).await?;
+                let member = access::member(conn, company_id, actor.user_id).await?;
+                member.require(Resource::Company, Action::Delete)?;
+                let company = store::find_for_member(conn, company_id, actor.user_id)
+                    .await?
+                    .ok_or_else(|| AppError::not_found("company"))?;
+                if confirm_name.trim() != company.name {
+                    return Err(AppError::invalid("confirmName", "must equal the company's name"));
+                }
+                let contacts = store::member_contacts(conn, company_id).await?;
+                let members = store::member_ids(conn, company_id).await?;
+                write::lock_stream(conn, company_id).await?;
+                store::delete_company(conn, company_id).await?;
+                for user_id in members {
+                    move_active_company_off(conn, user_id, company_id).await?;
+                }
+                for (name, email) in &contacts {
+                    if let Some(email) = email.as_deref() {
+                        let letter = Letter::new(MailKind::CompanyDeleted, email, name, app.mailer.page(""))
+                            .with("company", company.name.clone());
+                        app.mailer.queue(conn, letter, now).await?;
+                    }
+                }
+                Ok(())
             }
-        }
-        Ok(())
-    })
-    .await
-    .inspect(|_| app.standings.forget_all())?;
-    app.mailer.wake();
+            .boxed()
+        },
+    )
+    .await?;
     Ok(())
 }
 

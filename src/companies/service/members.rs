@@ -1,7 +1,8 @@
 //! The team: listing members, changing their roles, removing them, leaving, and handing
 //! ownership on. A company always keeps at least one Owner.
 
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
+use futures_util::FutureExt;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -11,6 +12,7 @@ use crate::auth::caller::{Caller, SignedInUser};
 use crate::companies::access::{self, Member};
 use crate::companies::model::{BuiltIn, CompanyRow, MembershipRow, RoleRow};
 use crate::companies::store::{self, MemberFilter};
+use crate::db::tx::{self, Change, Touches};
 use crate::error::{AppError, AppResult};
 use crate::events::write::{self, Activity, Notice};
 use crate::pagination::{Page, PageRequest};
@@ -80,107 +82,119 @@ pub async fn change_member_role(
     user_id: Uuid,
     role_id: Uuid,
 ) -> AppResult<MembershipRow> {
-    let actor = caller.verified()?;
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        let (caller, target) = manageable_member(conn, actor, company_id, user_id).await?;
-        let role = store::find_role(conn, company_id, role_id)
-            .await?
-            .ok_or_else(|| AppError::not_found("role"))?;
-        let grants_owner = role.built_in() == Some(BuiltIn::Owner);
-        caller.require_can_grant(&role, role_permissions(conn, &role).await?)?;
-        if !grants_owner {
-            ensure_other_owner(conn, &target, "be given another role").await?;
-        }
-        let membership = store::set_member_role(conn, target.membership.id, role.id).await?;
-        let (company, person) = names(conn, company_id, user_id).await?;
-        let activity = Activity::new(
-            company_id,
-            Some(actor.user_id),
-            "member.role_changed",
-            ("user", user_id),
-            format!("{person} is now {}", role.name),
-        )
-        .data(json!({ "userId": user_id, "before": target.role.name, "after": role.name }));
-        write::record(conn, now, activity).await?;
-        let notice = Notice {
-            user_id,
-            company_id: Some(company_id),
-            kind: "member.role_changed",
-            title: format!("Your role in {company} changed"),
-            body: format!(
-                "You are now {} in {company} (you were {}).",
-                role.name, target.role.name
-            ),
-            link: None,
-        };
-        write::notify(conn, now, vec![notice]).await?;
-        Ok(membership)
-    })
+    tx::write(
+        app,
+        caller,
+        Touches::STANDING,
+        |Change { conn, actor, now, .. }| {
+            async move {
+                let (caller, target) = manageable_member(conn, actor, company_id, user_id).await?;
+                let role = store::find_role(conn, company_id, role_id)
+                    .await?
+                    .ok_or_else(|| AppError::not_found("role"))?;
+                let grants_owner = role.built_in() == Some(BuiltIn::Owner);
+                caller.require_can_grant(&role, role_permissions(conn, &role).await?)?;
+                if !grants_owner {
+                    ensure_other_owner(conn, &target, "be given another role").await?;
+                }
+                let membership = store::set_member_role(conn, target.membership.id, role.id).await?;
+                let (company, person) = names(conn, company_id, user_id).await?;
+                let activity = Activity::new(
+                    company_id,
+                    Some(actor.user_id),
+                    "member.role_changed",
+                    ("user", user_id),
+                    format!("{person} is now {}", role.name),
+                )
+                .data(json!({ "userId": user_id, "before": target.role.name, "after": role.name }));
+                write::record(conn, now, activity).await?;
+                let notice = Notice {
+                    user_id,
+                    company_id: Some(company_id),
+                    kind: "member.role_changed",
+                    title: format!("Your role in {company} changed"),
+                    body: format!(
+                        "You are now {} in {company} (you were {}).",
+                        role.name, target.role.name
+                    ),
+                    link: None,
+                };
+                write::notify(conn, now, vec![notice]).await?;
+                Ok(membership)
+            }
+            .boxed()
+        },
+    )
     .await
-    .inspect(|_| app.standings.forget_all())
 }
 
 /// Removes a member from the company (member:manage; only an Owner removes an Owner).
 pub async fn remove_member(app: &App, caller: &Caller, company_id: Uuid, user_id: Uuid) -> AppResult<()> {
-    let actor = caller.verified()?;
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        let (_, target) = manageable_member(conn, actor, company_id, user_id).await?;
-        ensure_other_owner(conn, &target, "be removed").await?;
-        store::delete_membership(conn, target.membership.id).await?;
-        project_store::delete_grants_in_company(conn, company_id, user_id).await?;
-        move_active_company_off(conn, user_id, company_id).await?;
-        let (company, person) = names(conn, company_id, user_id).await?;
-        let activity = Activity::new(
-            company_id,
-            Some(actor.user_id),
-            "member.removed",
-            ("user", user_id),
-            format!("{person} was removed from the company"),
-        )
-        .data(json!({ "userId": user_id, "role": target.role.name }));
-        write::record(conn, now, activity).await?;
-        let notice = Notice {
-            user_id,
-            company_id: None,
-            kind: "member.removed",
-            title: format!("You were removed from {company}"),
-            body: format!("You no longer have access to {company}."),
-            link: None,
-        };
-        write::notify(conn, now, vec![notice]).await
-    })
+    tx::write(
+        app,
+        caller,
+        Touches::STANDING,
+        |Change { conn, actor, now, .. }| {
+            async move {
+                let (_, target) = manageable_member(conn, actor, company_id, user_id).await?;
+                ensure_other_owner(conn, &target, "be removed").await?;
+                store::delete_membership(conn, target.membership.id).await?;
+                project_store::delete_grants_in_company(conn, company_id, user_id).await?;
+                move_active_company_off(conn, user_id, company_id).await?;
+                let (company, person) = names(conn, company_id, user_id).await?;
+                let activity = Activity::new(
+                    company_id,
+                    Some(actor.user_id),
+                    "member.removed",
+                    ("user", user_id),
+                    format!("{person} was removed from the company"),
+                )
+                .data(json!({ "userId": user_id, "role": target.role.name }));
+                write::record(conn, now, activity).await?;
+                let notice = Notice {
+                    user_id,
+                    company_id: None,
+                    kind: "member.removed",
+                    title: format!("You were removed from {company}"),
+                    body: format!("You no longer have access to {company}."),
+                    link: None,
+                };
+                write::notify(conn, now, vec![notice]).await
+            }
+            .boxed()
+        },
+    )
     .await
-    .inspect(|_| app.standings.forget_all())
 }
 
 /// The caller leaves the company.
 pub async fn leave_company(app: &App, caller: &Caller, company_id: Uuid) -> AppResult<()> {
-    let actor = caller.verified()?;
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        store::lock_company(conn, company_id).await?;
-        let member = access::member(conn, company_id, actor.user_id).await?;
-        ensure_other_owner(conn, &member, "leave").await?;
-        store::delete_membership(conn, member.membership.id).await?;
-        project_store::delete_grants_in_company(conn, company_id, actor.user_id).await?;
-        move_active_company_off(conn, actor.user_id, company_id).await?;
-        let (_, person) = names(conn, company_id, actor.user_id).await?;
-        let activity = Activity::new(
-            company_id,
-            Some(actor.user_id),
-            "member.left",
-            ("user", actor.user_id),
-            format!("{person} left the company"),
-        );
-        write::record(conn, now, activity).await.map(|_| ())
-    })
+    tx::write(
+        app,
+        caller,
+        Touches::STANDING,
+        |Change { conn, actor, now, .. }| {
+            async move {
+                store::lock_company(conn, company_id).await?;
+                let member = access::member(conn, company_id, actor.user_id).await?;
+                ensure_other_owner(conn, &member, "leave").await?;
+                store::delete_membership(conn, member.membership.id).await?;
+                project_store::delete_grants_in_company(conn, company_id, actor.user_id).await?;
+                move_active_company_off(conn, actor.user_id, company_id).await?;
+                let (_, person) = names(conn, company_id, actor.user_id).await?;
+                let activity = Activity::new(
+                    company_id,
+                    Some(actor.user_id),
+                    "member.left",
+                    ("user", actor.user_id),
+                    format!("{person} left the company"),
+                );
+                write::record(conn, now, activity).await.map(|_| ())
+            }
+            .boxed()
+        },
+    )
     .await
-    .inspect(|_| app.standings.forget_all())
 }
 
 /// Makes another member Owner and the caller Admin, in one transaction.
@@ -190,52 +204,56 @@ pub async fn transfer_ownership(
     company_id: Uuid,
     user_id: Uuid,
 ) -> AppResult<(CompanyRow, Member)> {
-    let actor = caller.verified()?;
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        store::lock_company(conn, company_id).await?;
-        let caller = access::member(conn, company_id, actor.user_id).await?;
-        caller.require_owner()?;
-        let target = target_member(conn, company_id, user_id).await?;
-        if target.membership.user_id == caller.membership.user_id {
-            return Err(AppError::invalid("userId", "is already an owner: it is you"));
-        }
-        let owner = store::built_in_role(conn, company_id, BuiltIn::Owner).await?;
-        let admin = store::built_in_role(conn, company_id, BuiltIn::Admin).await?;
-        store::set_member_role(conn, target.membership.id, owner.id).await?;
-        let membership = store::set_member_role(conn, caller.membership.id, admin.id).await?;
-        let company = store::find_for_member(conn, company_id, actor.user_id)
-            .await?
-            .ok_or_else(|| AppError::not_found("company"))?;
-        let (_, person) = names(conn, company_id, user_id).await?;
-        let activity = Activity::new(
-            company_id,
-            Some(actor.user_id),
-            "member.ownership_transferred",
-            ("user", user_id),
-            format!("{person} is now the owner"),
-        )
-        .data(json!({ "userId": user_id }));
-        write::record(conn, now, activity).await?;
-        let notice = Notice {
-            user_id,
-            company_id: Some(company_id),
-            kind: "member.role_changed",
-            title: format!("You now own {}", company.name),
-            body: format!("Ownership of {} was handed to you.", company.name),
-            link: None,
-        };
-        write::notify(conn, now, vec![notice]).await?;
-        let member = Member {
-            membership,
-            role: admin,
-            permissions: built_in_permissions(BuiltIn::Admin),
-        };
-        Ok((company, member))
-    })
+    tx::write(
+        app,
+        caller,
+        Touches::STANDING,
+        |Change { conn, actor, now, .. }| {
+            async move {
+                store::lock_company(conn, company_id).await?;
+                let caller = access::member(conn, company_id, actor.user_id).await?;
+                caller.require_owner()?;
+                let target = target_member(conn, company_id, user_id).await?;
+                if target.membership.user_id == caller.membership.user_id {
+                    return Err(AppError::invalid("userId", "is already an owner: it is you"));
+                }
+                let owner = store::built_in_role(conn, company_id, BuiltIn::Owner).await?;
+                let admin = store::built_in_role(conn, company_id, BuiltIn::Admin).await?;
+                store::set_member_role(conn, target.membership.id, owner.id).await?;
+                let membership = store::set_member_role(conn, caller.membership.id, admin.id).await?;
+                let company = store::find_for_member(conn, company_id, actor.user_id)
+                    .await?
+                    .ok_or_else(|| AppError::not_found("company"))?;
+                let (_, person) = names(conn, company_id, user_id).await?;
+                let activity = Activity::new(
+                    company_id,
+                    Some(actor.user_id),
+                    "member.ownership_transferred",
+                    ("user", user_id),
+                    format!("{person} is now the owner"),
+                )
+                .data(json!({ "userId": user_id }));
+                write::record(conn, now, activity).await?;
+                let notice = Notice {
+                    user_id,
+                    company_id: Some(company_id),
+                    kind: "member.role_changed",
+                    title: format!("You now own {}", company.name),
+                    body: format!("Ownership of {} was handed to you.", company.name),
+                    link: None,
+                };
+                write::notify(conn, now, vec![notice]).await?;
+                let member = Member {
+                    membership,
+                    role: admin,
+                    permissions: built_in_permissions(BuiltIn::Admin),
+                };
+                Ok((company, member))
+            }
+            .boxed()
+        },
+    )
     .await
-    .inspect(|_| app.standings.forget_all())
 }
 
 /// CONFLICT while the user is the only Owner of any company (their account cannot go).

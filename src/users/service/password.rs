@@ -1,12 +1,13 @@
 //! Forgotten and changed passwords. Either way every other session ends and the owner is
 //! told by mail.
 
-use diesel_async::AsyncConnection;
+use futures_util::FutureExt;
 
 use super::{confirm_password, issue_token, limit_mail_request, load_user};
 use crate::app::App;
 use crate::auth::caller::{Caller, ClientInfo};
 use crate::auth::tokens::hash_token;
+use crate::db::tx::{self, Change, Touches, Work};
 use crate::error::{AppError, AppResult, InputCheck};
 use crate::mail::{Letter, MailKind};
 use crate::rate_limit::Limit;
@@ -21,24 +22,24 @@ const RESET_MAILS_PER_ADDRESS: Limit = Limit::per_15_minutes("password_reset_add
 /// Mails a reset link when the address has an account; answers the same either way.
 pub async fn request_password_reset(app: &App, email: &str, client: &ClientInfo) -> AppResult<()> {
     let email = Email::parse(email, "email")?;
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        limit_mail_request(app, conn, RESET_MAILS_PER_ADDRESS, email.as_str(), client, now).await?;
-        let Some(user) = store::find_by_email(conn, email.as_str()).await? else {
-            return Ok(());
-        };
-        let token = issue_token(conn, user.id, TokenPurpose::ResetPassword, None, now).await?;
-        let letter = Letter::new(
-            MailKind::PasswordReset,
-            email.as_str(),
-            &user.name,
-            app.mailer.link("reset-password", &token),
-        );
-        app.mailer.queue(conn, letter, now).await
+    tx::transaction(app, Touches::MAIL, |Work { conn, now, .. }| {
+        async move {
+            limit_mail_request(app, conn, RESET_MAILS_PER_ADDRESS, email.as_str(), client, now).await?;
+            let Some(user) = store::find_by_email(conn, email.as_str()).await? else {
+                return Ok(());
+            };
+            let token = issue_token(conn, user.id, TokenPurpose::ResetPassword, None, now).await?;
+            let letter = Letter::new(
+                MailKind::PasswordReset,
+                email.as_str(),
+                &user.name,
+                app.mailer.link("reset-password", &token),
+            );
+            app.mailer.queue(conn, letter, now).await
+        }
+        .boxed()
     })
     .await?;
-    app.mailer.wake();
     Ok(())
 }
 
@@ -48,14 +49,16 @@ pub async fn reset_password(app: &App, token: &str, new_password: &str) -> AppRe
     let hash = hash_token(token);
     let now = app.clock.now();
     let invalid = || AppError::invalid("token", "is invalid, already used or expired");
-    let mut conn = app.pool.get().await?;
-    // Check the token before spending a password hash on the request.
-    store::find_open_token(&mut conn, &hash, &[TokenPurpose::ResetPassword], now)
-        .await?
-        .ok_or_else(invalid)?;
+    {
+        // Check the token before spending a password hash on the request.
+        let mut conn = app.pool.get().await?;
+        store::find_open_token(&mut conn, &hash, &[TokenPurpose::ResetPassword], now)
+            .await?
+            .ok_or_else(invalid)?;
+    }
     let password_hash = app.passwords.hash(password).await?;
-    let user_id = conn
-        .transaction::<_, AppError, _>(async |conn| {
+    let user_id = tx::transaction(app, Touches::MAIL, |Work { conn, now, .. }| {
+        async move {
             let found = store::find_open_token(conn, &hash, &[TokenPurpose::ResetPassword], now)
                 .await?
                 .ok_or_else(invalid)?;
@@ -72,10 +75,11 @@ pub async fn reset_password(app: &App, token: &str, new_password: &str) -> AppRe
             invalidate_account_tokens(conn, user.id, now).await?;
             queue_password_changed(app, conn, &user, now).await?;
             Ok(user.id)
-        })
-        .await?;
+        }
+        .boxed()
+    })
+    .await?;
     app.sessions.forget_user(user_id);
-    app.mailer.wake();
     Ok(())
 }
 
@@ -87,11 +91,15 @@ pub async fn change_password(
     new_password: &str,
 ) -> AppResult<()> {
     let actor = caller.verified()?;
-    let mut conn = app.pool.get().await?;
-    let user = load_user(&mut conn, actor).await?;
     let mut check = InputCheck::default();
     let password = check.take(app.passwords.check_new(new_password, "input.newPassword"));
-    check.take(confirm_password(app, &mut conn, &user, current_password, "input.currentPassword").await);
+    let user = {
+        // The password is checked outside the change's transaction (hashing takes time).
+        let mut conn = app.pool.get().await?;
+        let user = load_user(&mut conn, actor).await?;
+        check.take(confirm_password(app, &mut conn, &user, current_password, "input.currentPassword").await);
+        user
+    };
     check.finish()?;
     let Some(password) = password else {
         return Err(AppError::internal(anyhow::anyhow!(
@@ -99,17 +107,30 @@ pub async fn change_password(
         )));
     };
     let password_hash = app.passwords.hash(password).await?;
-    let now = app.clock.now();
-    conn.transaction::<_, AppError, _>(async |conn| {
-        store::set_password_hash(conn, user.id, &password_hash, now).await?;
-        session_store::revoke_all_for_user(conn, user.id, Some(actor.session_id), "password changed", now)
-            .await?;
-        invalidate_account_tokens(conn, user.id, now).await?;
-        queue_password_changed(app, conn, &user, now).await
-    })
+    let user_id = user.id;
+    tx::write(
+        app,
+        caller,
+        Touches::MAIL,
+        |Change { conn, actor, now, .. }| {
+            async move {
+                store::set_password_hash(conn, user.id, &password_hash, now).await?;
+                session_store::revoke_all_for_user(
+                    conn,
+                    user.id,
+                    Some(actor.session_id),
+                    "password changed",
+                    now,
+                )
+                .await?;
+                invalidate_account_tokens(conn, user.id, now).await?;
+                queue_password_changed(app, conn, &user, now).await
+            }
+            .boxed()
+        },
+    )
     .await?;
-    app.sessions.forget_user(user.id);
-    app.mailer.wake();
+    app.sessions.forget_user(user_id);
     Ok(())
 }
 

@@ -1,12 +1,13 @@
 //! The signed-in user's own account: profile, preferences, address change and deletion.
 
-use diesel_async::AsyncConnection;
+use futures_util::FutureExt;
 
 use super::{confirm_password, issue_token, load_user, parse_name};
 use crate::app::App;
 use crate::auth::caller::Caller;
 use crate::companies::service::members;
 use crate::companies::store as company_store;
+use crate::db::tx::{self, Change, Touches};
 use crate::error::{AppError, AppResult, InputCheck};
 use crate::events::write::{self, Activity};
 use crate::input;
@@ -97,56 +98,60 @@ pub async fn request_email_change(
 ) -> AppResult<()> {
     let actor = caller.verified()?;
     let new_email = Email::parse(new_email, "newEmail")?;
-    let mut conn = app.pool.get().await?;
-    let user = load_user(&mut conn, actor).await?;
-    if user.email.as_deref() == Some(new_email.as_str()) {
-        return Err(AppError::invalid("newEmail", "is already your address"));
-    }
-    confirm_password(app, &mut conn, &user, password, "password").await?;
-    let now = app.clock.now();
-    conn.transaction::<_, AppError, _>(async |conn| {
-        rate_limit::hit(conn, EMAIL_CHANGES_PER_USER, &user.id.to_string(), now).await?;
-        if let Some(owner) = store::find_by_email(conn, new_email.as_str()).await? {
-            // Tell that address's owner, and the caller nothing.
-            let letter = Letter::new(
-                MailKind::AccountExists,
-                new_email.as_str(),
-                &owner.name,
-                app.mailer.page("reset-password"),
-            );
-            return app.mailer.queue(conn, letter, now).await;
+    let user = {
+        // The password is checked outside the change's transaction (hashing takes time).
+        let mut conn = app.pool.get().await?;
+        let user = load_user(&mut conn, actor).await?;
+        if user.email.as_deref() == Some(new_email.as_str()) {
+            return Err(AppError::invalid("newEmail", "is already your address"));
         }
-        let token = issue_token(
-            conn,
-            user.id,
-            TokenPurpose::ChangeEmail,
-            Some(new_email.as_str()),
-            now,
-        )
-        .await?;
-        let confirm = Letter::new(
-            MailKind::EmailChange,
-            new_email.as_str(),
-            &user.name,
-            app.mailer.link("verify-email", &token),
-        )
-        .with("new_email", new_email.as_str());
-        app.mailer.queue(conn, confirm, now).await?;
-        if let Some(current) = user.email.as_deref() {
-            let notice = Letter::new(
-                MailKind::EmailChangeNotice,
-                current,
+        confirm_password(app, &mut conn, &user, password, "password").await?;
+        user
+    };
+    tx::write(app, caller, Touches::MAIL, |Change { conn, now, .. }| {
+        async move {
+            rate_limit::hit(conn, EMAIL_CHANGES_PER_USER, &user.id.to_string(), now).await?;
+            if let Some(owner) = store::find_by_email(conn, new_email.as_str()).await? {
+                // Tell that address's owner, and the caller nothing.
+                let letter = Letter::new(
+                    MailKind::AccountExists,
+                    new_email.as_str(),
+                    &owner.name,
+                    app.mailer.page("reset-password"),
+                );
+                return app.mailer.queue(conn, letter, now).await;
+            }
+            let token = issue_token(
+                conn,
+                user.id,
+                TokenPurpose::ChangeEmail,
+                Some(new_email.as_str()),
+                now,
+            )
+            .await?;
+            let confirm = Letter::new(
+                MailKind::EmailChange,
+                new_email.as_str(),
                 &user.name,
-                app.mailer.page("reset-password"),
+                app.mailer.link("verify-email", &token),
             )
             .with("new_email", new_email.as_str());
-            app.mailer.queue(conn, notice, now).await?;
+            app.mailer.queue(conn, confirm, now).await?;
+            if let Some(current) = user.email.as_deref() {
+                let notice = Letter::new(
+                    MailKind::EmailChangeNotice,
+                    current,
+                    &user.name,
+                    app.mailer.page("reset-password"),
+                )
+                .with("new_email", new_email.as_str());
+                app.mailer.queue(conn, notice, now).await?;
+            }
+            Ok(())
         }
-        Ok(())
+        .boxed()
     })
-    .await?;
-    app.mailer.wake();
-    Ok(())
+    .await
 }
 
 /// Deletes the caller's account: every session ends and personal data is erased (profile,
@@ -154,38 +159,44 @@ pub async fn request_email_change(
 /// for history that refers to it.
 pub async fn delete_account(app: &App, caller: &Caller, password: &str) -> AppResult<()> {
     let actor = caller.verified()?;
-    let mut conn = app.pool.get().await?;
-    let user = load_user(&mut conn, actor).await?;
-    confirm_password(app, &mut conn, &user, password, "password").await?;
-    let now = app.clock.now();
-    conn.transaction::<_, AppError, _>(async |conn| {
-        members::ensure_not_sole_owner(conn, user.id).await?;
-        let mut companies = company_store::delete_memberships_of_user(conn, user.id).await?;
-        session_store::revoke_all_for_user(conn, user.id, None, "account deleted", now).await?;
-        session_store::erase_client_details(conn, user.id).await?;
-        if let Some(email) = user.email.as_deref() {
-            mail_store::delete_for_recipient(conn, email).await?;
-            rate_limit::forget_key(conn, email).await?;
+    let user = {
+        // The password is checked outside the change's transaction (hashing takes time).
+        let mut conn = app.pool.get().await?;
+        let user = load_user(&mut conn, actor).await?;
+        confirm_password(app, &mut conn, &user, password, "password").await?;
+        user
+    };
+    let user_id = user.id;
+    tx::write(app, caller, Touches::STANDING, |Change { conn, now, .. }| {
+        async move {
+            members::ensure_not_sole_owner(conn, user.id).await?;
+            let mut companies = company_store::delete_memberships_of_user(conn, user.id).await?;
+            session_store::revoke_all_for_user(conn, user.id, None, "account deleted", now).await?;
+            session_store::erase_client_details(conn, user.id).await?;
+            if let Some(email) = user.email.as_deref() {
+                mail_store::delete_for_recipient(conn, email).await?;
+                rate_limit::forget_key(conn, email).await?;
+            }
+            rate_limit::forget_key(conn, &user.id.to_string()).await?;
+            store::anonymise(conn, user.id, now).await?;
+            // Each company's feed shows the departure (stream locks in company order).
+            companies.sort();
+            for company_id in companies {
+                let activity = Activity::new(
+                    company_id,
+                    Some(user.id),
+                    "member.left",
+                    ("user", user.id),
+                    "A member deleted their account",
+                );
+                write::record(conn, now, activity).await?;
+            }
+            Ok(())
         }
-        rate_limit::forget_key(conn, &user.id.to_string()).await?;
-        store::anonymise(conn, user.id, now).await?;
-        // Each company's feed shows the departure (stream locks in company order).
-        companies.sort();
-        for company_id in companies {
-            let activity = Activity::new(
-                company_id,
-                Some(user.id),
-                "member.left",
-                ("user", user.id),
-                "A member deleted their account",
-            );
-            write::record(conn, now, activity).await?;
-        }
-        Ok(())
+        .boxed()
     })
-    .await
-    .inspect(|_| app.standings.forget_all())?;
-    app.sessions.forget_user(user.id);
+    .await?;
+    app.sessions.forget_user(user_id);
     Ok(())
 }
 

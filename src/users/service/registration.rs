@@ -1,13 +1,14 @@
 //! Sign-up and email verification. Every answer is the same whether or not the address
 //! already has an account: the difference goes only to that address's inbox.
 
-use diesel_async::AsyncConnection;
+use futures_util::FutureExt;
 use uuid::Uuid;
 
 use super::{issue_token, limit_mail_request, parse_name};
 use crate::app::App;
 use crate::auth::caller::ClientInfo;
 use crate::auth::tokens::hash_token;
+use crate::db::tx::{self, Touches, Work};
 use crate::error::{AppError, AppResult, InputCheck, is_unique_violation};
 use crate::mail::{Letter, MailKind};
 use crate::rate_limit::Limit;
@@ -40,65 +41,62 @@ pub async fn register(app: &App, input: Registration, client: &ClientInfo) -> Ap
             "input check passed without values"
         )));
     };
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
     // Limits first: a refused caller costs no password hash.
-    conn.transaction::<_, AppError, _>(async |conn| {
-        limit_mail_request(app, conn, REGISTRATIONS_PER_ADDRESS, email.as_str(), client, now).await
+    tx::transaction(app, Touches::ROWS, |Work { conn, now, .. }| {
+        limit_mail_request(app, conn, REGISTRATIONS_PER_ADDRESS, email.as_str(), client, now).boxed()
     })
     .await?;
     // Hash before looking the address up, so both outcomes take the same time.
     let password_hash = app.passwords.hash(password).await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        let created = store::insert_user(
-            conn,
-            &NewUser {
-                id: Uuid::new_v4(),
-                email: email.as_str(),
-                name: &name,
-                password_hash: &password_hash,
-                email_verified_at: None,
-                created_at: now,
-                updated_at: now,
-            },
-        )
-        .await?;
-        match created {
-            Some(user) => {
-                let token = issue_token(conn, user.id, TokenPurpose::VerifyEmail, None, now).await?;
-                let letter = Letter::new(
-                    MailKind::VerifyEmail,
-                    email.as_str(),
-                    &user.name,
-                    app.mailer.link("verify-email", &token),
-                );
-                app.mailer.queue(conn, letter, now).await
-            }
-            None => {
-                let existing = store::find_by_email(conn, email.as_str()).await?;
-                let greeting = existing.as_ref().map_or(name.as_str(), |u| u.name.as_str());
-                let letter = Letter::new(
-                    MailKind::AccountExists,
-                    email.as_str(),
-                    greeting,
-                    app.mailer.page("reset-password"),
-                );
-                app.mailer.queue(conn, letter, now).await
+    tx::transaction(app, Touches::MAIL, |Work { conn, now, .. }| {
+        async move {
+            let created = store::insert_user(
+                conn,
+                &NewUser {
+                    id: Uuid::new_v4(),
+                    email: email.as_str(),
+                    name: &name,
+                    password_hash: &password_hash,
+                    email_verified_at: None,
+                    created_at: now,
+                    updated_at: now,
+                },
+            )
+            .await?;
+            match created {
+                Some(user) => {
+                    let token = issue_token(conn, user.id, TokenPurpose::VerifyEmail, None, now).await?;
+                    let letter = Letter::new(
+                        MailKind::VerifyEmail,
+                        email.as_str(),
+                        &user.name,
+                        app.mailer.link("verify-email", &token),
+                    );
+                    app.mailer.queue(conn, letter, now).await
+                }
+                None => {
+                    let existing = store::find_by_email(conn, email.as_str()).await?;
+                    let greeting = existing.as_ref().map_or(name.as_str(), |u| u.name.as_str());
+                    let letter = Letter::new(
+                        MailKind::AccountExists,
+                        email.as_str(),
+                        greeting,
+                        app.mailer.page("reset-password"),
+                    );
+                    app.mailer.queue(conn, letter, now).await
+                }
             }
         }
+        .boxed()
     })
-    .await?;
-    app.mailer.wake();
-    Ok(())
+    .await
 }
 
 /// Spends a verification (or email-change) token and marks the address verified.
 pub async fn verify_email(app: &App, token: &str) -> AppResult<UserRow> {
     let hash = hash_token(token);
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    let user = conn
-        .transaction::<_, AppError, _>(async |conn| {
+    let user = tx::transaction(app, Touches::ROWS, |Work { conn, now, .. }| {
+        async move {
             let purposes = [TokenPurpose::VerifyEmail, TokenPurpose::ChangeEmail];
             let invalid = || AppError::invalid("token", "is invalid, already used or expired");
             let found = store::find_open_token(conn, &hash, &purposes, now)
@@ -129,8 +127,10 @@ pub async fn verify_email(app: &App, token: &str) -> AppResult<UserRow> {
                 _ if user.email_verified_at.is_some() => Ok(user),
                 _ => Ok(store::mark_email_verified(conn, user.id, now).await?),
             }
-        })
-        .await?;
+        }
+        .boxed()
+    })
+    .await?;
     // Remembered sessions still say "unverified".
     app.sessions.forget_user(user.id);
     Ok(user)
@@ -139,34 +139,34 @@ pub async fn verify_email(app: &App, token: &str) -> AppResult<UserRow> {
 /// Mails a fresh verification link to an unverified account; answers the same for any address.
 pub async fn resend_verification(app: &App, email: &str, client: &ClientInfo) -> AppResult<()> {
     let email = Email::parse(email, "email")?;
-    let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        limit_mail_request(
-            app,
-            conn,
-            VERIFICATION_MAILS_PER_ADDRESS,
-            email.as_str(),
-            client,
-            now,
-        )
-        .await?;
-        let Some(user) = store::find_by_email(conn, email.as_str()).await? else {
-            return Ok(());
-        };
-        if user.email_verified_at.is_some() {
-            return Ok(());
+    tx::transaction(app, Touches::MAIL, |Work { conn, now, .. }| {
+        async move {
+            limit_mail_request(
+                app,
+                conn,
+                VERIFICATION_MAILS_PER_ADDRESS,
+                email.as_str(),
+                client,
+                now,
+            )
+            .await?;
+            let Some(user) = store::find_by_email(conn, email.as_str()).await? else {
+                return Ok(());
+            };
+            if user.email_verified_at.is_some() {
+                return Ok(());
+            }
+            let token = issue_token(conn, user.id, TokenPurpose::VerifyEmail, None, now).await?;
+            let letter = Letter::new(
+                MailKind::VerifyEmail,
+                email.as_str(),
+                &user.name,
+                app.mailer.link("verify-email", &token),
+            );
+            app.mailer.queue(conn, letter, now).await
         }
-        let token = issue_token(conn, user.id, TokenPurpose::VerifyEmail, None, now).await?;
-        let letter = Letter::new(
-            MailKind::VerifyEmail,
-            email.as_str(),
-            &user.name,
-            app.mailer.link("verify-email", &token),
-        );
-        app.mailer.queue(conn, letter, now).await
+        .boxed()
     })
     .await?;
-    app.mailer.wake();
     Ok(())
 }
