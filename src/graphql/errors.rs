@@ -2,10 +2,8 @@
 //! response (HTTP or websocket) that gives each error a contract code and hides internal
 //! detail behind the request id.
 
-use async_graphql::extensions::ExtensionContext;
 use async_graphql::{ErrorExtensionValues, PathSegment, Response};
 
-use crate::auth::caller::Caller;
 use crate::error::{AppError, ErrorCode};
 
 impl From<AppError> for async_graphql::Error {
@@ -84,9 +82,4 @@ fn null_at(data: &mut async_graphql::Value, path: &[PathSegment]) {
     {
         map.insert(async_graphql::Name::new(name), async_graphql::Value::Null);
     }
-}
-
-/// The request id, once the request's data is attached (from the execute stage on).
-pub fn request_id(ctx: &ExtensionContext<'_>) -> Option<String> {
-    ctx.data_opt::<Caller>().map(|request| request.request_id.clone())
 }

@@ -1,14 +1,8 @@
-//! Websocket connections authenticate once, at connection_init; this extension re-checks
-//! their session before every operation, so logout, revocation, a password reset or token
-//! expiry ends the connection's access at once, as it does over HTTP. (Run by
-//! [`super::pipeline::Pipeline`].)
+//! Websocket connections authenticate once, at connection_init; the pipeline re-checks
+//! their session before every operation (and the socket at every ping), so logout,
+//! revocation, a password reset or token expiry ends the connection's access at once, as
+//! it does over HTTP.
 
-use std::sync::Arc;
-
-use async_graphql::ServerResult;
-use async_graphql::extensions::ExtensionContext;
-
-use super::errors::server_error;
 use crate::app::App;
 use crate::sessions::service as sessions;
 
@@ -49,17 +43,4 @@ impl ConnectionCredentials {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = access_token;
     }
-}
-
-/// Before each operation of a signed-in websocket: fails when its session ended. HTTP
-/// requests carry no connection credentials and pass.
-pub async fn recheck(ctx: &ExtensionContext<'_>) -> ServerResult<()> {
-    if let (Some(credentials), Some(app)) = (
-        ctx.data_opt::<Arc<ConnectionCredentials>>(),
-        ctx.data_opt::<App>(),
-    ) && let Err(err) = credentials.recheck(app).await
-    {
-        return Err(server_error(err.code, err.message));
-    }
-    Ok(())
 }

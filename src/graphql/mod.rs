@@ -10,15 +10,15 @@ pub mod import_result;
 pub mod inline_variables;
 pub mod limits;
 pub mod live_session;
-pub mod operations;
 pub mod pipeline;
 pub mod socket_budget;
 pub mod uploads;
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder, ValidationMode};
+use futures_util::future::BoxFuture;
+use tracing::Instrument;
 
-use self::limits::QueryLimits;
 use crate::app::App;
 use crate::companies::graphql::{CompaniesMutation, CompaniesQuery};
 use crate::companies::loader::{CompanyLoader, RoleLoader};
@@ -81,19 +81,10 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
     Schema::build(Query::default(), Mutation::default(), Subscription::default())
 }
 
-/// The schema as websockets serve it: with the [`pipeline::Pipeline`] extension running
-/// each operation's steps (session re-check, authorizer, limits, error finishing).
-pub fn build_schema(app: &App) -> GuildhallSchema {
-    configured(app)
-        .extension(pipeline::Pipeline::new(QueryLimits::of(&app.config)))
-        .finish()
-}
-
-/// The schema without the extension, for [`operations::HttpOperations`], which takes the
-/// pipeline's steps around execution instead: async-graphql passes every resolved field
-/// through each installed extension, so a 1,000-row answer would pay for it thousands of
-/// times. `validation` picks every rule, or only those a known-good document still needs.
-fn build_bare_schema(app: &App, validation: ValidationMode) -> GuildhallSchema {
+/// The schema as the [`pipeline::Pipeline`] runs it (it takes every operation's steps
+/// around execution; no extension is installed). `validation` picks every rule, or only
+/// those a known-good document still needs.
+fn build_schema(app: &App, validation: ValidationMode) -> GuildhallSchema {
     configured(app).validation_mode(validation).finish()
 }
 
@@ -103,17 +94,17 @@ fn configured(app: &App) -> SchemaBuilder<Query, Mutation, Subscription> {
     // Loaders batch within a request and keep no cache, so sharing them is safe.
     let mut builder = schema_builder()
         .data(app.clone())
-        .data(DataLoader::new(UserLoader(app.clone()), tokio::spawn))
-        .data(DataLoader::new(CompanyLoader(app.clone()), tokio::spawn))
-        .data(DataLoader::new(RoleLoader(app.clone()), tokio::spawn))
-        .data(DataLoader::new(RolePermissionsLoader(app.clone()), tokio::spawn))
-        .data(DataLoader::new(FieldsLoader(app.clone()), tokio::spawn))
-        .data(DataLoader::new(TableLoader(app.clone()), tokio::spawn))
-        .data(DataLoader::new(ModuleLoader(app.clone()), tokio::spawn))
-        .data(DataLoader::new(CycleLoader(app.clone()), tokio::spawn))
-        .data(DataLoader::new(ProjectLoader(app.clone()), tokio::spawn))
-        .data(DataLoader::new(TablesPageLoader(app.clone()), tokio::spawn))
-        .data(DataLoader::new(FirstRowsLoader(app.clone()), tokio::spawn))
+        .data(DataLoader::new(UserLoader(app.clone()), spawn_in_span))
+        .data(DataLoader::new(CompanyLoader(app.clone()), spawn_in_span))
+        .data(DataLoader::new(RoleLoader(app.clone()), spawn_in_span))
+        .data(DataLoader::new(RolePermissionsLoader(app.clone()), spawn_in_span))
+        .data(DataLoader::new(FieldsLoader(app.clone()), spawn_in_span))
+        .data(DataLoader::new(TableLoader(app.clone()), spawn_in_span))
+        .data(DataLoader::new(ModuleLoader(app.clone()), spawn_in_span))
+        .data(DataLoader::new(CycleLoader(app.clone()), spawn_in_span))
+        .data(DataLoader::new(ProjectLoader(app.clone()), spawn_in_span))
+        .data(DataLoader::new(TablesPageLoader(app.clone()), spawn_in_span))
+        .data(DataLoader::new(FirstRowsLoader(app.clone()), spawn_in_span))
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity);
     if !config.introspection_enabled() {
@@ -123,6 +114,12 @@ fn configured(app: &App) -> SchemaBuilder<Query, Mutation, Subscription> {
         builder = builder.disable_suggestions();
     }
     builder
+}
+
+/// Runs a loader's batch on its own task inside the span of the operation that started it,
+/// so what it logs names that operation's request id.
+fn spawn_in_span(batch: BoxFuture<'static, ()>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(batch.in_current_span())
 }
 
 /// The schema in SDL, as committed in `schema.graphql`.

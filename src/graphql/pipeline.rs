@@ -1,152 +1,365 @@
-//! The one extension every websocket operation runs through: the session re-check and the
-//! per-operation authorizer before it, the query limits (and the parsed-document cache)
-//! while it is parsed and validated, and the error finishing on its response. One
-//! extension rather than four, because async-graphql wraps every resolved field in each
-//! extension's resolve hook (HTTP takes the same steps without it: [`super::operations`]).
+//! The one operation pipeline: every operation, over HTTP or a websocket, takes these steps
+//! in [`Pipeline::begin`] and [`Pipeline::finish`].
+//!
+//! Before it runs:
+//! 1. its document, from the shared cache or parsed within the limits (see
+//!    [`super::limits`]);
+//! 2. the session re-check: a websocket's sign-in is older than its operations, so logout,
+//!    revocation or a password reset must stop them (HTTP callers were just authenticated);
+//! 3. a websocket subscription of a document that passed validation gets its plain
+//!    variables written in (see [`super::inline_variables`]);
+//! 4. a fresh [`Authorizer`] for the caller;
+//! 5. the schema: one that skips the rules a known-good document cannot fail when the
+//!    values are plain, the full one otherwise.
+//!
+//! After: limit errors are restated with their limit, a document that passed full
+//! validation is marked so, and every error is finished (contract code, request id). The
+//! whole operation, its loaders included, runs in a tracing span naming the request id.
+//!
+//! No extension is installed: async-graphql passes every resolved field through each one,
+//! so a 1,000-row answer or a subscription's every event would pay for it.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::any::TypeId;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
-    NextRequest, NextSubscribe, NextValidation,
+use async_graphql::parser::types::OperationType;
+use async_graphql::{
+    BatchRequest, BatchResponse, Data, Executor, Request, Response, ServerError, ValidationMode, Value,
+    Variables,
 };
-use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResult, Variables};
-use futures_util::StreamExt;
-use futures_util::stream::BoxStream;
+use futures_util::stream::{self, BoxStream};
+use futures_util::{FutureExt, Stream, StreamExt};
+use tracing::{Instrument, Span};
 
 use super::document_cache::{DocumentCache, KnownDocument};
-use super::errors::{finish_response, request_id};
+use super::errors::{finish_response, server_error};
 use super::inline_variables::inline_subscription_variables;
-use super::limits::QueryLimits;
-use super::live_session;
-use crate::rbac::authorizer;
+use super::limits::{MAX_SECRET_CHECKS, QueryLimits, secret_checks_run, too_many_secret_checks};
+use super::live_session::ConnectionCredentials;
+use super::{GuildhallSchema, uploads};
+use crate::app::App;
+use crate::auth::caller::{ANONYMOUS, Caller};
+use crate::error::ErrorCode;
+use crate::rbac::authorizer::Authorizer;
 
-/// The request pipeline, configured with the query limits.
-pub struct Pipeline {
+/// Every operation's steps, shared by both transports (cheap to clone).
+#[derive(Clone)]
+pub struct Pipeline(Arc<State>);
+
+struct State {
+    app: App,
     limits: QueryLimits,
-    /// Documents that parsed and passed the limits. A subscription keeps its document for
-    /// its whole life, and a copy of a cached one is also the smallest: exactly sized lists,
-    /// names shared.
-    documents: Arc<DocumentCache>,
-    /// This request's document with its variables written in, from `prepare_request` to
-    /// `parse_query` (see [`inline_subscription_variables`]); boxed, as every running
-    /// subscription keeps its extensions.
-    inlined: Mutex<Option<Box<ExecutableDocument>>>,
-    /// This request's kept document, marked validated once its validation passes.
-    parsed: Mutex<Option<Arc<KnownDocument>>>,
+    /// Full validation.
+    schema: GuildhallSchema,
+    /// Only the checks that depend on more than the document (limits, upload placement):
+    /// for documents that passed full validation before, with plain values.
+    settled_schema: GuildhallSchema,
+    /// Documents that parsed and passed the limits (both transports share them).
+    documents: DocumentCache,
+}
+
+/// An operation ready to run, from [`Pipeline::begin`].
+struct Begun {
+    request: Request,
+    schema: GuildhallSchema,
+    /// The kept document, to be marked validated if this run fully validates it.
+    known: Option<Arc<KnownDocument>>,
+    request_id: String,
+    span: Span,
 }
 
 impl Pipeline {
-    /// A pipeline enforcing `limits`, with an empty document cache.
-    pub fn new(limits: QueryLimits) -> Self {
-        Self::sharing(limits, Arc::new(DocumentCache::default()))
+    /// The pipeline of `app`'s schema.
+    pub fn new(app: &App) -> Self {
+        Self(Arc::new(State {
+            app: app.clone(),
+            limits: QueryLimits::of(&app.config),
+            schema: super::build_schema(app, ValidationMode::Strict),
+            settled_schema: super::build_schema(app, ValidationMode::Fast),
+            documents: DocumentCache::default(),
+        }))
     }
 
-    fn sharing(limits: QueryLimits, documents: Arc<DocumentCache>) -> Self {
-        Self {
-            limits,
-            documents,
-            inlined: Mutex::new(None),
-            parsed: Mutex::new(None),
+    /// Runs one operation for `caller`.
+    pub async fn execute(&self, request: Request, caller: Caller) -> Response {
+        let begun = match self.begin(request, &caller, None) {
+            Ok(begun) => begun,
+            Err(error) => return refusal(error, &caller.request_id),
+        };
+        let span = begun.span.clone();
+        async move {
+            let response = begun.schema.execute(begun.request.data(caller)).await;
+            finish(
+                response,
+                begun.known.as_deref(),
+                &begun.request_id,
+                &self.0.limits,
+            )
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Runs a batch, one operation after another, each with its own authorizer; a batch
+    /// running several secret-checking fields is refused whole.
+    pub async fn execute_batch(&self, batch: BatchRequest, caller: Caller) -> BatchResponse {
+        match batch {
+            BatchRequest::Single(request) => BatchResponse::Single(self.execute(request, caller).await),
+            BatchRequest::Batch(requests) => {
+                let secrets: usize = requests
+                    .iter()
+                    .filter_map(|request| {
+                        let known = self.document(&request.query).ok()?;
+                        Some(secret_checks_run(
+                            &known.document,
+                            request.operation_name.as_deref(),
+                        ))
+                    })
+                    .sum();
+                if secrets > MAX_SECRET_CHECKS {
+                    // Refused as a whole: running the first and refusing the rest would
+                    // still be several guesses in one request.
+                    let refused = |_| refusal(too_many_secret_checks(secrets), &caller.request_id);
+                    return BatchResponse::Batch(requests.iter().map(refused).collect());
+                }
+                let mut responses = Vec::with_capacity(requests.len());
+                for request in requests {
+                    responses.push(self.execute(request, caller.clone()).await);
+                }
+                BatchResponse::Batch(responses)
+            }
         }
     }
-}
 
-impl ExtensionFactory for Pipeline {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Pipeline::sharing(self.limits, Arc::clone(&self.documents)))
-    }
-}
-
-/// Locks a slot of one request's state (a panic elsewhere leaves it usable).
-fn slot<T>(slot: &Mutex<T>) -> MutexGuard<'_, T> {
-    slot.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for Pipeline {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
-        finish_response(&mut response, None);
-        response
-    }
-
-    fn subscribe<'s>(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        stream: BoxStream<'s, Response>,
-        next: NextSubscribe<'_>,
-    ) -> BoxStream<'s, Response> {
-        let request_id = request_id(ctx);
-        next.run(ctx, stream)
-            .map(move |mut response| {
-                finish_response(&mut response, request_id.as_deref());
-                response
-            })
+    /// Runs one websocket operation (a subscription's every event, or a query's answer)
+    /// for the connection whose data is `session`.
+    pub fn execute_stream(&self, request: Request, session: Arc<Data>) -> BoxStream<'static, Response> {
+        let caller = connection_data::<Caller>(&session)
+            .cloned()
+            .unwrap_or_else(|| ANONYMOUS.clone());
+        let credentials = connection_data::<Arc<ConnectionCredentials>>(&session).cloned();
+        let begun = match self.begin(request, &caller, Some(&session)) {
+            Ok(begun) => begun,
+            Err(error) => {
+                let response = refusal(error, &caller.request_id);
+                return stream::once(async move { response }).boxed();
+            }
+        };
+        let app = self.0.app.clone();
+        let limits = self.0.limits;
+        let span = begun.span.clone();
+        let started = async move {
+            if let Some(credentials) = credentials
+                && let Err(err) = credentials.recheck(&app).await
+            {
+                return stream::once(async move {
+                    refusal(server_error(err.code, err.message), &begun.request_id)
+                })
+                .boxed();
+            }
+            let responses = begun
+                .schema
+                .execute_stream_with_session_data(begun.request, session);
+            FirstPollMarks {
+                responses,
+                known: begun.known,
+                limits,
+                request_id: begun.request_id,
+            }
             .boxed()
+        }
+        .instrument(span.clone());
+        InSpan {
+            span,
+            responses: started.flatten_stream().boxed(),
+        }
+        .boxed()
     }
 
-    async fn prepare_request(
+    /// The steps before an operation runs (see the module's head), or why it is refused.
+    /// `session` is a websocket connection's data.
+    fn begin(
         &self,
-        ctx: &ExtensionContext<'_>,
         mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        live_session::recheck(ctx).await?;
-        authorizer::attach(ctx, &mut request);
-        if !request.variables.is_empty()
-            && let Some(known) = self.documents.get(&request.query)
-            && known.is_validated()
-            && let Some(document) = inline_subscription_variables(&known.document, &request.variables)
-        {
-            request.variables = Variables::default();
-            *slot(&self.inlined) = Some(Box::new(document));
-        }
-        next.run(ctx, request).await
+        caller: &Caller,
+        session: Option<&Data>,
+    ) -> Result<Begun, ServerError> {
+        let request_id = caller.request_id.clone();
+        let operation = request.operation_name.as_deref().unwrap_or("anonymous");
+        let span = tracing::info_span!("graphql", request_id = %request_id, operation = %operation);
+        let known = self.document(&request.query)?;
+        let plain = known.takes_plain(&request.variables);
+        let inlined = match session {
+            Some(_) if known.is_validated() && !request.variables.is_empty() => {
+                inline_subscription_variables(&known.document, &request.variables)
+            }
+            _ => None,
+        };
+        let (schema, known) = match inlined {
+            // A written-in copy is validated in full again; it is not the kept document.
+            Some(document) => {
+                request.variables = Variables::default();
+                request.set_parsed_query(document);
+                (&self.0.schema, None)
+            }
+            None if plain && known.is_validated() => {
+                request.set_parsed_query(known.document.clone());
+                (&self.0.settled_schema, None)
+            }
+            None => {
+                request.set_parsed_query(known.document.clone());
+                (&self.0.schema, Some(known))
+            }
+        };
+        let request = request.data(Authorizer::for_caller(self.0.app.clone(), caller));
+        Ok(Begun {
+            request,
+            schema: schema.clone(),
+            known,
+            request_id,
+            span,
+        })
     }
 
-    /// Parses through the shared document cache instead of `next` (no other extension
-    /// parses), or takes the document `prepare_request` wrote the variables into.
-    async fn parse_query(
-        &self,
-        _ctx: &ExtensionContext<'_>,
-        query: &str,
-        _variables: &Variables,
-        _next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        if let Some(document) = slot(&self.inlined).take() {
-            return Ok(*document);
-        }
-        let known = self.documents.document(query, &self.limits)?;
-        let document = known.document.clone();
-        *slot(&self.parsed) = Some(known);
-        Ok(document)
+    /// The document of `query`, from the cache or parsed within the limits.
+    fn document(&self, query: &str) -> Result<Arc<KnownDocument>, ServerError> {
+        self.0.documents.document(query, &self.0.limits)
     }
 
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        let validated = next
-            .run(ctx)
-            .await
-            .map_err(|errors| self.limits.explain(errors))?;
-        if let Some(known) = slot(&self.parsed).take() {
-            known.mark_validated();
+    /// Refuses a multipart request before its files are received unless every operation in
+    /// it that takes a file is one `caller` may run, and at least one does.
+    pub async fn authorize_uploads(&self, caller: &Caller, batch: &BatchRequest) -> Result<(), ServerError> {
+        let requests = match batch {
+            BatchRequest::Single(request) => std::slice::from_ref(request),
+            BatchRequest::Batch(requests) => requests.as_slice(),
+        };
+        let mut uploads = 0;
+        for request in requests {
+            let known = self.document(&request.query)?;
+            uploads += uploads::authorize(&self.0.app, caller, &known.document, request).await?;
         }
-        Ok(validated)
+        if uploads == 0 {
+            let takers: Vec<&str> = uploads::UPLOAD_FIELDS.iter().map(|(name, _)| *name).collect();
+            return Err(server_error(
+                ErrorCode::BadUserInput,
+                format!(
+                    "the request carries files but runs no operation that takes one ({})",
+                    takers.join(", ")
+                ),
+            ));
+        }
+        Ok(())
     }
 
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let mut response = next.run(ctx, operation_name).await;
-        finish_response(&mut response, request_id(ctx).as_deref());
-        response
+    /// The type of the operation `request` would run, when its document passes the limits
+    /// (GET admits queries only; a document that fails is refused when it is executed).
+    pub fn operation_type(&self, request: &Request) -> Option<OperationType> {
+        let known = self.document(&request.query).ok()?;
+        let name = request.operation_name.as_deref();
+        known
+            .document
+            .operations
+            .iter()
+            .find(|(op_name, _)| name.is_none() || op_name.map(|n| n.as_str()) == name)
+            .map(|(_, op)| op.node.ty)
+    }
+}
+
+/// A value a websocket's connection_init put in its connection data.
+fn connection_data<T: 'static>(session: &Data) -> Option<&T> {
+    session.get(&TypeId::of::<T>())?.downcast_ref::<T>()
+}
+
+/// The steps after an operation ran: a request that failed before any data (validation,
+/// depth, complexity) has its limit errors restated; one that passed marks its document
+/// validated; every error is finished.
+fn finish(
+    mut response: Response,
+    known: Option<&KnownDocument>,
+    request_id: &str,
+    limits: &QueryLimits,
+) -> Response {
+    if response.data == Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty())
+    {
+        response.errors = limits.explain(std::mem::take(&mut response.errors));
+    } else if let Some(known) = known {
+        known.mark_validated();
+    }
+    finish_response(&mut response, Some(request_id));
+    response
+}
+
+/// The answer to an operation refused before it ran.
+fn refusal(error: ServerError, request_id: &str) -> Response {
+    let mut response = Response::from_errors(vec![error]);
+    finish_response(&mut response, Some(request_id));
+    response
+}
+
+/// A websocket operation's answers, finished; its document is marked validated as soon
+/// as validation is known to have passed: at the first answer that is not a refusal, or
+/// the first time the stream waits (validation runs before anything can wait).
+struct FirstPollMarks {
+    responses: BoxStream<'static, Response>,
+    known: Option<Arc<KnownDocument>>,
+    limits: QueryLimits,
+    request_id: String,
+}
+
+impl Stream for FirstPollMarks {
+    type Item = Response;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Response>> {
+        let polled = self.responses.poll_next_unpin(cx);
+        let known = self.known.take();
+        match polled {
+            Poll::Pending => {
+                if let Some(known) = known {
+                    known.mark_validated();
+                }
+                Poll::Pending
+            }
+            Poll::Ready(Some(response)) => Poll::Ready(Some(finish(
+                response,
+                known.as_deref(),
+                &self.request_id,
+                &self.limits,
+            ))),
+            Poll::Ready(None) => Poll::Ready(None),
+        }
+    }
+}
+
+/// A stream polled inside its operation's span.
+struct InSpan {
+    span: Span,
+    responses: BoxStream<'static, Response>,
+}
+
+impl Stream for InSpan {
+    type Item = Response;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Response>> {
+        let this = &mut *self;
+        let _entered = this.span.enter();
+        this.responses.poll_next_unpin(cx)
+    }
+}
+
+/// The pipeline as async-graphql's websocket handler drives it.
+#[derive(Clone)]
+pub struct SocketExecutor(pub Pipeline);
+
+impl Executor for SocketExecutor {
+    async fn execute(&self, request: Request) -> Response {
+        self.0.execute(request, ANONYMOUS.clone()).await
+    }
+
+    fn execute_stream(&self, request: Request, session: Option<Arc<Data>>) -> BoxStream<'static, Response> {
+        self.0.execute_stream(request, session.unwrap_or_default())
     }
 }

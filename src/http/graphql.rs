@@ -14,7 +14,6 @@ use axum::http::header::{ACCEPT, ALLOW, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Serialize;
-use tracing::Instrument;
 
 use super::HttpState;
 use super::client::{bearer_token, client_info, request_id};
@@ -166,7 +165,7 @@ async fn read_multipart(
     if let Some(refusal) = batch_size_refusal(state, &batch, media) {
         return Err(refusal);
     }
-    if let Err(error) = state.operations.authorize_uploads(&caller, &batch).await {
+    if let Err(error) = state.pipeline.authorize_uploads(&caller, &batch).await {
         let mut response = async_graphql::Response::from_errors(vec![error]);
         finish_response(&mut response, Some(&request_id(headers)));
         let body = serde_json::to_vec(&RequestErrors::of(&response)).unwrap_or_default();
@@ -270,7 +269,7 @@ pub async fn get_graphql(
         }
     };
     if state
-        .operations
+        .pipeline
         .operation_type(&request)
         .is_some_and(|ty| ty != OperationType::Query)
     {
@@ -337,12 +336,7 @@ async fn identify(
 async fn execute(state: &HttpState, media: Media, batch: BatchRequest, caller: Caller) -> Response {
     let request_id = caller.request_id.clone();
     let operation = operation_names(&batch);
-    let span = tracing::info_span!("graphql", request_id = %request_id, operation = %operation);
-    let mut response = state
-        .operations
-        .execute_batch(batch, caller)
-        .instrument(span)
-        .await;
+    let mut response = state.pipeline.execute_batch(batch, caller).await;
     let mut request_failed = false;
     match &mut response {
         BatchResponse::Single(single) => {

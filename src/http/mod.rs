@@ -20,8 +20,7 @@ use tokio::sync::watch;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::app::App;
-use crate::graphql::operations::HttpOperations;
-use crate::graphql::{GuildhallSchema, build_schema};
+use crate::graphql::pipeline::Pipeline;
 
 /// Header carrying the request id, accepted from the client or generated.
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -30,10 +29,8 @@ pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id"
 #[derive(Clone)]
 pub struct HttpState {
     pub app: App,
-    /// Queries and mutations over HTTP.
-    pub operations: HttpOperations,
-    /// Every operation over websockets.
-    pub schema: GuildhallSchema,
+    /// Every operation's steps, over HTTP and websockets.
+    pub pipeline: Pipeline,
     /// Turns true when the server shuts down; websockets then close with a close frame.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -63,11 +60,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (notify_shutdown, shutdown_rx) = watch::channel(false);
-    let schema = build_schema(&app);
     let state = HttpState {
-        operations: HttpOperations::new(&app),
+        pipeline: Pipeline::new(&app),
         app,
-        schema,
         shutdown: shutdown_rx,
     };
     let service = router(state).into_make_service_with_connect_info::<SocketAddr>();

@@ -4,9 +4,6 @@
 //! [`crate::rbac::standing`]): forgotten on this instance as soon as it commits a change,
 //! and on the others as soon as they hear the database announce it.
 
-use async_graphql::Request;
-use async_graphql::extensions::ExtensionContext;
-
 use async_graphql::{Context, Guard};
 use std::sync::Arc;
 
@@ -18,7 +15,7 @@ use super::catalog::{Action, PermissionSet, Resource, built_in_permissions};
 use super::standing::{UserStanding, standing_of};
 use super::store;
 use crate::app::App;
-use crate::auth::caller::{ANONYMOUS, Caller};
+use crate::auth::caller::Caller;
 use crate::cache::Ticket;
 use crate::companies::model::RoleRow;
 use crate::error::{AppError, AppResult};
@@ -134,14 +131,5 @@ impl Guard for CompanyPermission {
         } else {
             Err(forbidden(self.resource, self.action).into())
         }
-    }
-}
-
-/// Gives each websocket operation a fresh [`Authorizer`] for the connection's caller (HTTP
-/// requests get theirs from [`crate::graphql::operations::HttpOperations`]).
-pub fn attach(ctx: &ExtensionContext<'_>, request: &mut Request) {
-    if let Some(app) = ctx.data_opt::<App>() {
-        let caller = ctx.data_opt::<Caller>().unwrap_or(&ANONYMOUS);
-        request.data.insert(Authorizer::for_caller(app.clone(), caller));
     }
 }

@@ -37,6 +37,7 @@ use crate::app::App;
 use crate::auth::caller::{Caller, ClientInfo, Principal};
 use crate::error::ErrorCode;
 use crate::graphql::live_session::ConnectionCredentials;
+use crate::graphql::pipeline::SocketExecutor;
 use crate::graphql::socket_budget::SocketSeat;
 use crate::sessions::service as sessions;
 
@@ -177,7 +178,7 @@ async fn serve_socket(
     let connection_id = Uuid::new_v4().to_string();
     tracing::debug!(connection_id = %connection_id, "websocket opened");
     let init_credentials = Arc::clone(&credentials);
-    let messages = GraphqlWebSocket::new(state.schema.clone(), input, protocol)
+    let messages = GraphqlWebSocket::new(SocketExecutor(state.pipeline.clone()), input, protocol)
         .on_connection_init(move |payload| {
             init_connection(app, client, connection_id, payload, init_credentials)
         })

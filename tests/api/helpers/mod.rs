@@ -14,7 +14,7 @@ use guildhall::app::{App, AppBuilder};
 use guildhall::auth::caller::{Caller, ClientInfo, Principal};
 use guildhall::clock::OffsetClock;
 use guildhall::config::Config;
-use guildhall::graphql::operations::HttpOperations;
+use guildhall::graphql::pipeline::Pipeline;
 use guildhall::mail::worker::{self, Transport};
 use guildhall::sessions::service as sessions;
 use serde_json::{Value, json};
@@ -30,7 +30,7 @@ pub const PASSWORD: &str = "correct horse battery staple";
 /// A running Guildhall with its database and mail sink.
 pub struct TestApp {
     pub app: App,
-    pub operations: HttpOperations,
+    pub pipeline: Pipeline,
     pub clock: Arc<OffsetClock>,
     pub smtp: SmtpSink,
     pub addr: SocketAddr,
@@ -83,9 +83,9 @@ impl TestApp {
         let server = tokio::spawn(guildhall::http::serve(app.clone(), listener, async move {
             let _ = server_stopped.await;
         }));
-        let operations = HttpOperations::new(&app);
+        let pipeline = Pipeline::new(&app);
         Self {
-            operations,
+            pipeline,
             app,
             clock,
             smtp,
@@ -153,7 +153,7 @@ impl TestApp {
             request_id: "test-request".to_owned(),
         };
         let request = Request::new(query).variables(Variables::from_json(variables));
-        let response = self.operations.execute(request, caller).await;
+        let response = self.pipeline.execute(request, caller).await;
         serde_json::to_value(&response).expect("response json")
     }
 
