@@ -8,8 +8,9 @@ use uuid::Uuid;
 use super::model::{BuiltIn, MembershipRow, RoleRow};
 use super::store;
 use crate::error::{AppError, AppResult};
-use crate::rbac::authorizer::{forbidden, role_permissions};
+use crate::rbac::authorizer::forbidden;
 use crate::rbac::catalog::{Action, PermissionSet, Resource};
+use crate::rbac::standing::role_permissions;
 
 /// What a viewer may see of the members of one company.
 #[derive(Debug, Clone, Copy, Default)]

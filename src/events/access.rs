@@ -1,88 +1,34 @@
-//! Who may read an event: a member of its company holding the event's `visible_with`
-//! permission — company-wide, or through their grant in the event's project.
+//! Who may read an event, the one rule every path derives from: a member of its company
+//! holding the event's `visible_with` permission there — company-wide, or through their
+//! grant in the event's project. [`may_read`] judges one event (live subscriptions);
+//! [`readable`] states the same rule as the lists the feed's SQL filter takes.
 
-use std::collections::HashMap;
-
-use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
 
 use super::model::EventRow;
-use crate::companies::access as companies;
-use crate::error::{AppError, AppResult, ErrorCode};
-use crate::rbac::authorizer::role_permissions;
 use crate::rbac::catalog::{Action, Permission, PermissionSet, Resource};
+use crate::rbac::standing::Standing;
 
-/// A member's permissions in one company and in each project they hold a grant in.
-#[derive(Debug, Clone)]
-pub struct Standing {
-    pub user_id: Uuid,
-    pub company_id: Uuid,
-    company: PermissionSet,
-    /// Project → company permissions ∪ the grant's.
-    projects: HashMap<Uuid, PermissionSet>,
+/// Whether the holder of `standing` may read `event`.
+pub fn may_read(standing: &Standing, event: &EventRow) -> bool {
+    parse_permission(&event.visible_with).is_some_and(|permission| {
+        standing
+            .at(event.company_id, event.project_id)
+            .is_some_and(|held| held.contains(permission))
+    })
 }
 
-impl Standing {
-    /// The user's standing in the company; None when they are not a member.
-    pub async fn load(
-        conn: &mut AsyncPgConnection,
-        company_id: Uuid,
-        user_id: Uuid,
-    ) -> AppResult<Option<Self>> {
-        let member = match companies::member(conn, company_id, user_id).await {
-            Ok(member) => member,
-            Err(err) if err.code == ErrorCode::NotFound => return Ok(None),
-            Err(err) => return Err(err),
-        };
-        let mut projects = HashMap::new();
-        for (project, role) in crate::projects::store::grants_of_user(conn, user_id)
-            .await
-            .map_err(AppError::from)?
-        {
-            let grant = role_permissions(conn, &role).await?;
-            projects.insert(project, member.permissions.union(grant));
-        }
-        Ok(Some(Self {
-            user_id,
-            company_id,
-            company: member.permissions,
-            projects,
-        }))
-    }
-
-    /// Permissions in `project` (company-wide ones when there is none or no grant).
-    fn permissions_in(&self, project: Option<Uuid>) -> PermissionSet {
-        project
-            .and_then(|project| self.projects.get(&project).copied())
-            .unwrap_or(self.company)
-    }
-
-    /// Whether the member may read `event`.
-    pub fn may_read(&self, event: &EventRow) -> bool {
-        event.company_id == self.company_id
-            && parse_permission(&event.visible_with)
-                .is_some_and(|permission| self.permissions_in(event.project_id).contains(permission))
-    }
-
-    /// Whether the member holds (resource, action) in `project` (or company-wide).
-    pub fn allows(&self, project: Option<Uuid>, resource: Resource, action: Action) -> bool {
-        self.permissions_in(project).allows(resource, action)
-    }
-
-    /// What the SQL filter needs: the permission names held company-wide, and per project
-    /// the extra ones a grant adds there.
-    pub fn readable(&self) -> (Vec<String>, Vec<(Uuid, Vec<String>)>) {
-        let names = |set: PermissionSet| set.iter().map(permission_name).collect::<Vec<_>>();
-        let extra = self
-            .projects
-            .iter()
-            .filter_map(|(project, set)| {
-                let added = set.without(self.company);
-                (added != PermissionSet::default()).then(|| (*project, names(added)))
-            })
-            .collect();
-        (names(self.company), extra)
-    }
+/// [`may_read`] as lists for SQL, in `company_id`: the permission names held company-wide,
+/// and per project the names a grant adds there.
+pub fn readable(standing: &Standing, company_id: Uuid) -> (Vec<String>, Vec<(Uuid, Vec<String>)>) {
+    let names = |set: PermissionSet| set.iter().map(permission_name).collect::<Vec<_>>();
+    let company = standing.company(company_id).unwrap_or_default();
+    let extra = standing
+        .grants_beyond(company_id)
+        .into_iter()
+        .map(|(project, added)| (project, names(added)))
+        .collect();
+    (names(company), extra)
 }
 
 /// "resource:action", as stored in `visible_with`.

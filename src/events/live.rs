@@ -1,9 +1,10 @@
 //! Live streams for subscriptions. Each one subscribes to its topic first, then replays
 //! from the table what came after the client's cursor, then follows the live topic; every
 //! item carries its position, so anything seen in the replay is skipped when it also
-//! arrives live: no gap, no repeat. Access is checked again for every event, and a change
-//! to the subscriber's own membership or roles reloads it; losing the company ends the
-//! stream with FORBIDDEN.
+//! arrives live: no gap, no repeat. Access is checked again for every event against the
+//! subscriber's remembered standing, read again whenever the memory forgot anything (the
+//! database announces every change to memberships, roles and grants, whatever the change's
+//! event says); losing the company ends the stream with FORBIDDEN.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -12,14 +13,16 @@ use futures_util::Stream;
 use tokio::sync::broadcast::{self, error::RecvError};
 use uuid::Uuid;
 
-use super::access::Standing;
+use super::access;
 use super::cursor::{self, Stream as CursorStream};
 use super::hub::{LiveEvent, Published, Topic};
 use super::listener::live_event;
 use super::model::NotificationRow;
 use super::store;
 use crate::app::App;
+use crate::cache::Ticket;
 use crate::error::{AppError, AppResult};
+use crate::rbac::standing::{Standing, standing_of};
 
 /// How long a new subscription waits for the event listener to be connected.
 const LISTENER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -42,18 +45,25 @@ fn fell_behind(stream: CursorStream, missed: u64, position: i64) -> AppError {
     ))
 }
 
-/// Follows a company's activity as `standing`'s member sees it.
+/// Follows a company's activity as the member `user_id`, whose standing is `standing`,
+/// sees it.
 pub async fn company_events(
     app: App,
-    standing: Standing,
+    company_id: Uuid,
+    user_id: Uuid,
+    standing: Arc<Standing>,
     start: Start,
 ) -> AppResult<impl Stream<Item = AppResult<Arc<LiveEvent>>> + Send + use<>> {
-    let topic = Topic::Company(standing.company_id);
+    let topic = Topic::Company(company_id);
     let receiver = app.hub.subscribe(topic);
     let (position, replaying) = position_of(&app, topic, start).await?;
+    let marker = app.standings.marker();
     let feed = CompanyFeed {
         app,
+        company_id,
+        user_id,
         standing,
+        marker,
         receiver,
         position,
         replaying,
@@ -112,7 +122,11 @@ async fn position_of(app: &App, topic: Topic, start: Start) -> AppResult<(i64, b
 
 struct CompanyFeed {
     app: App,
-    standing: Standing,
+    company_id: Uuid,
+    user_id: Uuid,
+    standing: Arc<Standing>,
+    /// Where the standing memory stood when `standing` was read.
+    marker: Ticket,
     receiver: broadcast::Receiver<Published>,
     position: i64,
     replaying: bool,
@@ -128,14 +142,14 @@ impl CompanyFeed {
             }
             if let Some(live) = self.backlog.pop_front() {
                 self.position = live.event.seq;
-                if changes_access_of(&live, self.standing.user_id) {
+                if self.app.standings.marker() != self.marker {
                     // Boxed: rare, heavy futures stay out of the idle stream's own size.
                     if let Err(err) = Box::pin(self.reload_standing()).await {
                         self.done = true;
                         return Some(Err(err));
                     }
                 }
-                if self.standing.may_read(&live.event) {
+                if access::may_read(&self.standing, &live.event) {
                     return Some(Ok(live));
                 }
                 continue;
@@ -165,8 +179,7 @@ impl CompanyFeed {
 
     async fn replay(&mut self) -> AppResult<()> {
         let mut conn = self.app.pool.get().await?;
-        let events =
-            store::events_after(&mut conn, self.standing.company_id, self.position, REPLAY_BATCH).await?;
+        let events = store::events_after(&mut conn, self.company_id, self.position, REPLAY_BATCH).await?;
         if events.is_empty() {
             self.replaying = false;
         }
@@ -177,31 +190,17 @@ impl CompanyFeed {
         Ok(())
     }
 
-    /// Reloads the member's standing after an event that may have changed it; FORBIDDEN
-    /// once they no longer belong to the company.
+    /// Reads the member's standing again after the memory forgot some; FORBIDDEN once
+    /// they no longer belong to the company.
     async fn reload_standing(&mut self) -> AppResult<()> {
-        let mut conn = self.app.pool.get().await?;
-        match Standing::load(&mut conn, self.standing.company_id, self.standing.user_id).await? {
-            Some(standing) => {
-                self.standing = standing;
-                Ok(())
-            }
-            None => Err(AppError::forbidden(
+        self.marker = self.app.standings.marker();
+        self.standing = standing_of(&self.app, self.user_id).await?;
+        if self.standing.company(self.company_id).is_none() {
+            return Err(AppError::forbidden(
                 "you are no longer a member of this company; the subscription has ended",
-            )),
+            ));
         }
-    }
-}
-
-/// Whether an event may change what `user_id` is allowed: their own membership or project
-/// role, or any change to a role (they may hold it).
-fn changes_access_of(live: &LiveEvent, user_id: Uuid) -> bool {
-    let event = &live.event;
-    let about_them = event.target_type == "user" && event.target_id == user_id;
-    match event.verb.as_str() {
-        "role.updated" | "role.deleted" => true,
-        verb if verb.starts_with("member.") || verb.starts_with("project.role_") => about_them,
-        _ => false,
+        Ok(())
     }
 }
 

@@ -1,14 +1,17 @@
 //! Reading the streams: a company's activity feed (members only, each event only to those
 //! who may read its target) and a user's own notifications.
 
+use std::sync::Arc;
+
 use uuid::Uuid;
 
-use super::access::Standing;
+use super::access;
 use super::model::{EventRow, NotificationRow};
 use super::store::{self, FeedFilter};
 use crate::app::App;
 use crate::auth::caller::Caller;
 use crate::error::{AppError, AppResult};
+use crate::rbac::standing::{Standing, standing_of};
 
 /// One page of a stream, newest first.
 #[derive(Debug)]
@@ -28,13 +31,15 @@ pub struct StreamRequest {
     pub count_total: bool,
 }
 
-/// The caller's standing in the company, or NOT_FOUND when they are not a member.
-pub async fn standing(app: &App, caller: &Caller, company_id: Uuid) -> AppResult<Standing> {
+/// The caller's remembered standing, or NOT_FOUND when they are not a member of the
+/// company.
+pub async fn standing(app: &App, caller: &Caller, company_id: Uuid) -> AppResult<Arc<Standing>> {
     let actor = caller.signed_in()?;
-    let mut conn = app.pool.get().await?;
-    Standing::load(&mut conn, company_id, actor.user_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("company"))
+    let standing = standing_of(app, actor.user_id).await?;
+    if standing.company(company_id).is_none() {
+        return Err(AppError::not_found("company"));
+    }
+    Ok(standing)
 }
 
 /// The company's activity the caller may read, newest first.
@@ -47,7 +52,7 @@ pub async fn company_activity(
     page: StreamRequest,
 ) -> AppResult<StreamPage<EventRow>> {
     let standing = standing(app, caller, company_id).await?;
-    let (readable, readable_in_projects) = standing.readable();
+    let (readable, readable_in_projects) = access::readable(&standing, company_id);
     let filter = FeedFilter {
         project_id,
         actor_id,

@@ -12,7 +12,6 @@ use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
 use uuid::Uuid;
 
-use super::access::Standing;
 use super::cursor::{self, Stream as CursorStream};
 use super::graphql::Notification;
 use super::hub::LiveEvent;
@@ -23,6 +22,7 @@ use crate::error::{AppError, AppResult};
 use crate::graphql::context::{app, caller, loader, parse_id, signed_in};
 use crate::projects::service as projects;
 use crate::rbac::catalog::Action;
+use crate::rbac::standing::Standing;
 use crate::rows::graphql::DataRow;
 use crate::rows::service as rows;
 use crate::users::graphql::User;
@@ -101,11 +101,13 @@ fn start(stream: CursorStream, after: Option<&str>) -> AppResult<Start> {
     })
 }
 
-/// The caller's standing in a company they belong to (NOT_FOUND otherwise).
-async fn standing(ctx: &Context<'_>, company_id: Uuid) -> AppResult<Standing> {
+/// The verified caller and their standing in a company they belong to (NOT_FOUND
+/// otherwise).
+async fn member(ctx: &Context<'_>, company_id: Uuid) -> AppResult<(Uuid, Arc<Standing>)> {
     let caller = caller(ctx);
-    caller.verified()?;
-    super::service::standing(app(ctx), caller, company_id).await
+    let actor = caller.verified()?;
+    let standing = super::service::standing(app(ctx), caller, company_id).await?;
+    Ok((actor.user_id, standing))
 }
 
 /// Live streams.
@@ -141,7 +143,7 @@ impl EventsSubscription {
         let shape = selection_shape(ctx);
         let start = start(CursorStream::Activity, after.as_deref())?;
         let (stream, project_id) = Box::pin(async {
-            let standing = standing(ctx, company_id).await?;
+            let (user_id, standing) = member(ctx, company_id).await?;
             let project_id = match project_id {
                 Some(id) => {
                     let (project, _) =
@@ -153,10 +155,8 @@ impl EventsSubscription {
                 }
                 None => None,
             };
-            Ok::<_, AppError>((
-                live::company_events(app(ctx).clone(), standing, start).await?,
-                project_id,
-            ))
+            let events = live::company_events(app(ctx).clone(), company_id, user_id, standing, start).await?;
+            Ok::<_, AppError>((events, project_id))
         })
         .await?;
         Ok(stream.filter_map(move |item| {
@@ -185,8 +185,8 @@ impl EventsSubscription {
                 let access = rows::table_access(&mut conn, signed_in(ctx)?, table_id, Action::View).await?;
                 access.project.company_id
             };
-            let standing = standing(ctx, company_id).await?;
-            live::company_events(app(ctx).clone(), standing, Start::Now).await
+            let (user_id, standing) = member(ctx, company_id).await?;
+            live::company_events(app(ctx).clone(), company_id, user_id, standing, Start::Now).await
         })
         .await?;
         Ok(stream.flat_map(move |item| {

@@ -19,8 +19,8 @@ use crate::db::tx::{self, Change, Touches};
 use crate::error::{AppError, AppResult};
 use crate::events::write::{self, Activity};
 use crate::rate_limit;
-use crate::rbac::authorizer::role_permissions;
 use crate::rbac::catalog::{Action, Resource};
+use crate::rbac::standing::role_permissions;
 use crate::users::email::Email;
 
 /// Most data lines one upload may hold.

@@ -1,5 +1,5 @@
-//! The caller's standing in a project: their company role's permissions plus (union) those
-//! of their grant in this project. A grant never reaches another project.
+//! The caller's standing in a project, read afresh for writes: their company role's
+//! permissions with their grant's there ([`in_project`], the rule reads use too).
 
 use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
@@ -8,7 +8,7 @@ use super::model::ProjectRow;
 use super::store;
 use crate::companies::access::{self, Member};
 use crate::error::{AppError, AppResult};
-use crate::rbac::authorizer::role_permissions;
+use crate::rbac::standing::{in_project, role_permissions};
 
 /// The project and the caller's effective standing in it; NOT_FOUND when the caller does
 /// not belong to its company.
@@ -22,8 +22,10 @@ pub async fn project_member(
         .await?
         .ok_or_else(|| AppError::not_found("project"))?;
     let mut member = access::member(conn, project.company_id, user_id).await?;
-    if let Some((_, role)) = store::find_grant(conn, project.id, user_id).await? {
-        member.permissions = member.permissions.union(role_permissions(conn, &role).await?);
-    }
+    let grant = match store::find_grant(conn, project.id, user_id).await? {
+        Some((_, role)) => Some(role_permissions(conn, &role).await?),
+        None => None,
+    };
+    member.permissions = in_project(member.permissions, grant);
     Ok((project, member))
 }

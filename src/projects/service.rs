@@ -18,8 +18,8 @@ use crate::error::{AppError, AppResult, InputCheck};
 use crate::events::write::{self, Activity, Notice};
 use crate::input;
 use crate::pagination::{Page, PageRequest};
-use crate::rbac::authorizer::role_permissions;
 use crate::rbac::catalog::{Action, Resource};
+use crate::rbac::standing::role_permissions;
 use crate::tables::store as table_store;
 use crate::users::model::UserRow;
 

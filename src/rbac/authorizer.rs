@@ -7,29 +7,15 @@
 use async_graphql::{Context, Guard};
 use std::sync::Arc;
 
-use diesel_async::AsyncPgConnection;
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
-use super::catalog::{Action, PermissionSet, Resource, built_in_permissions};
-use super::standing::{UserStanding, standing_of};
-use super::store;
+use super::catalog::{Action, PermissionSet, Resource};
+use super::standing::{Standing, standing_of};
 use crate::app::App;
 use crate::auth::caller::Caller;
 use crate::cache::Ticket;
-use crate::companies::model::RoleRow;
 use crate::error::{AppError, AppResult};
-
-/// The permissions a role grants.
-pub async fn role_permissions(conn: &mut AsyncPgConnection, role: &RoleRow) -> AppResult<PermissionSet> {
-    if let Some(built_in) = role.built_in() {
-        return Ok(built_in_permissions(built_in));
-    }
-    Ok(store::permissions_of_roles(conn, &[role.id])
-        .await?
-        .remove(&role.id)
-        .unwrap_or_default())
-}
 
 /// FORBIDDEN naming the permission a caller lacks.
 pub fn forbidden(resource: Resource, action: Action) -> AppError {
@@ -48,7 +34,7 @@ pub struct Authorizer {
     app: App,
     user_id: Option<Uuid>,
     /// The standing last read, with the memory's marker before reading it.
-    standing: Mutex<Option<(Ticket, Arc<UserStanding>)>>,
+    standing: Mutex<Option<(Ticket, Arc<Standing>)>>,
 }
 
 impl Authorizer {
@@ -62,7 +48,7 @@ impl Authorizer {
     }
 
     /// The caller's standing, read again only when something was forgotten since.
-    async fn standing(&self, user_id: Uuid) -> AppResult<Arc<UserStanding>> {
+    async fn standing(&self, user_id: Uuid) -> AppResult<Arc<Standing>> {
         let mut kept = self.standing.lock().await;
         let marker = self.app.standings.marker();
         if let Some((seen, standing)) = kept.as_ref()

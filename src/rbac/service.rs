@@ -6,8 +6,8 @@ use futures_util::FutureExt;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::authorizer::role_permissions;
 use super::catalog::{Action, Permission, PermissionSet, Resource};
+use super::standing::role_permissions;
 use super::store;
 use crate::app::App;
 use crate::auth::caller::{Caller, SignedInUser};

@@ -1,7 +1,9 @@
-//! Each user's standing, remembered briefly: the permissions they hold in every company
-//! they belong to and in every project where they hold a grant. Reads (field guards, a row
-//! by id) take it from here instead of reading memberships, roles and grants on every
-//! request; services that change data still check the member inside their transaction.
+//! The permission model: a user's [`Standing`], the permissions they hold in every company
+//! they belong to and in every project where they hold a grant, with the two rules that
+//! make it (a role's permissions, [`role_permissions`]; a project's, the company role's
+//! plus the grant's, [`in_project`]). Reads, field guards and subscriptions take it from
+//! memory ([`standing_of`]); writes check the member inside their transaction with the
+//! same rules read fresh.
 //!
 //! The memory is forgotten whole, because changes to standing are rare:
 //! - by this process right after it commits a change to memberships, roles or grants;
@@ -30,30 +32,94 @@ pub const ANNOUNCEMENT: &str = "standing";
 
 /// The permissions one user holds, company by company and project by project.
 #[derive(Debug, Default)]
-pub struct UserStanding {
+pub struct Standing {
     /// Company id → the permissions of the user's role there.
     companies: HashMap<Uuid, PermissionSet>,
     /// Project id → the permissions of the user's grant there.
     projects: HashMap<Uuid, PermissionSet>,
 }
 
-impl UserStanding {
+impl Standing {
     /// The user's permissions in the company (None: not a member).
     pub fn company(&self, company_id: Uuid) -> Option<PermissionSet> {
         self.companies.get(&company_id).copied()
     }
 
-    /// The user's permissions in a project of the company: their company role's plus their
-    /// grant's there (None: not a member of the company, whatever the grant).
+    /// The user's permissions in a project of the company (None: not a member of the
+    /// company, whatever the grant).
     pub fn project(&self, company_id: Uuid, project_id: Uuid) -> Option<PermissionSet> {
         let company = self.company(company_id)?;
-        let grant = self.projects.get(&project_id).copied().unwrap_or_default();
-        Some(company.union(grant))
+        Some(in_project(company, self.projects.get(&project_id).copied()))
+    }
+
+    /// The user's permissions in the company, in `project_id` when given.
+    pub fn at(&self, company_id: Uuid, project_id: Option<Uuid>) -> Option<PermissionSet> {
+        match project_id {
+            Some(project_id) => self.project(company_id, project_id),
+            None => self.company(company_id),
+        }
+    }
+
+    /// The projects where a grant adds permissions to the company role's, with the ones it
+    /// adds (of every company: project ids are unique).
+    pub fn grants_beyond(&self, company_id: Uuid) -> Vec<(Uuid, PermissionSet)> {
+        let Some(company) = self.company(company_id) else {
+            return Vec::new();
+        };
+        self.projects
+            .iter()
+            .filter_map(|(project, grant)| {
+                let added = grant.without(company);
+                (added != PermissionSet::default()).then_some((*project, added))
+            })
+            .collect()
     }
 }
 
+/// What a member may do in a project: their company role's permissions plus those of their
+/// grant there, if any (a grant never reaches another project).
+pub fn in_project(company: PermissionSet, grant: Option<PermissionSet>) -> PermissionSet {
+    company.union(grant.unwrap_or_default())
+}
+
+/// The permissions a role grants: built-in roles their fixed set, custom roles what is
+/// stored for them.
+pub async fn role_permissions(conn: &mut AsyncPgConnection, role: &RoleRow) -> AppResult<PermissionSet> {
+    Ok(permissions_of(conn, std::slice::from_ref(role))
+        .await?
+        .remove(&role.id)
+        .unwrap_or_default())
+}
+
+/// The permissions of each role, by role id (one query for all the custom ones).
+pub async fn permissions_of(
+    conn: &mut AsyncPgConnection,
+    roles: &[RoleRow],
+) -> AppResult<HashMap<Uuid, PermissionSet>> {
+    let custom: Vec<Uuid> = roles
+        .iter()
+        .filter(|role| role.built_in().is_none())
+        .map(|role| role.id)
+        .collect();
+    let mut stored = if custom.is_empty() {
+        HashMap::new()
+    } else {
+        store::permissions_of_roles(conn, &custom).await?
+    };
+    Ok(roles
+        .iter()
+        .map(|role| {
+            let permissions = match role.built_in() {
+                Some(built_in) => built_in_permissions(built_in),
+                None => stored.remove(&role.id).unwrap_or_default(),
+            };
+            (role.id, permissions)
+        })
+        .collect())
+}
+
 /// Users' standing by user id.
-pub struct Standings(FreshCache<Uuid, Arc<UserStanding>>);
+pub struct Standings(FreshCache<Uuid, Arc<Standing>>);
 
 impl Standings {
     /// A memory keeping each user's standing for `ttl` (zero: read it every time).
@@ -75,7 +141,7 @@ impl Standings {
 }
 
 /// The user's current standing (a pooled connection reads it when not remembered).
-pub async fn standing_of(app: &App, user_id: Uuid) -> AppResult<Arc<UserStanding>> {
+pub async fn standing_of(app: &App, user_id: Uuid) -> AppResult<Arc<Standing>> {
     if let Some(standing) = remembered(app, user_id) {
         return Ok(standing);
     }
@@ -89,14 +155,14 @@ pub async fn standing_with(
     app: &App,
     conn: &mut AsyncPgConnection,
     user_id: Uuid,
-) -> AppResult<Arc<UserStanding>> {
+) -> AppResult<Arc<Standing>> {
     if let Some(standing) = remembered(app, user_id) {
         return Ok(standing);
     }
     read_and_remember(app, conn, user_id).await
 }
 
-fn remembered(app: &App, user_id: Uuid) -> Option<Arc<UserStanding>> {
+fn remembered(app: &App, user_id: Uuid) -> Option<Arc<Standing>> {
     if app.hub.is_listening() {
         app.standings.0.get(&user_id)
     } else {
@@ -108,43 +174,36 @@ async fn read_and_remember(
     app: &App,
     conn: &mut AsyncPgConnection,
     user_id: Uuid,
-) -> AppResult<Arc<UserStanding>> {
+) -> AppResult<Arc<Standing>> {
     let trusted = app.hub.is_listening();
     let ticket = app.standings.0.ticket();
-    let standing = Arc::new(load(conn, user_id).await?);
+    let standing = Arc::new(read(conn, user_id).await?);
     if trusted && app.hub.is_listening() {
         app.standings.0.put(ticket, user_id, standing.clone());
     }
     Ok(standing)
 }
 
-/// Reads the user's memberships and grants with their roles' permissions.
-async fn load(conn: &mut AsyncPgConnection, user_id: Uuid) -> AppResult<UserStanding> {
+/// Reads the user's standing afresh: their memberships and grants with their roles'
+/// permissions (writes check through this, inside their transaction).
+pub async fn read(conn: &mut AsyncPgConnection, user_id: Uuid) -> AppResult<Standing> {
     let memberships = crate::companies::store::roles_of_user(conn, user_id).await?;
     let grants = crate::projects::store::grants_of_user(conn, user_id).await?;
-    let custom: Vec<Uuid> = memberships
+    let roles: Vec<RoleRow> = memberships
         .iter()
         .chain(&grants)
-        .filter(|(_, role)| role.built_in().is_none())
-        .map(|(_, role)| role.id)
+        .map(|(_, role)| role.clone())
         .collect();
-    let stored = if custom.is_empty() {
-        HashMap::new()
-    } else {
-        store::permissions_of_roles(conn, &custom).await?
-    };
-    let permissions = |role: &RoleRow| match role.built_in() {
-        Some(built_in) => built_in_permissions(built_in),
-        None => stored.get(&role.id).copied().unwrap_or_default(),
-    };
-    Ok(UserStanding {
+    let permissions = permissions_of(conn, &roles).await?;
+    let of = |role: &RoleRow| permissions.get(&role.id).copied().unwrap_or_default();
+    Ok(Standing {
         companies: memberships
             .iter()
-            .map(|(company, role)| (*company, permissions(role)))
+            .map(|(company, role)| (*company, of(role)))
             .collect(),
         projects: grants
             .iter()
-            .map(|(project, role)| (*project, permissions(role)))
+            .map(|(project, role)| (*project, of(role)))
             .collect(),
     })
 }

@@ -32,6 +32,7 @@ use crate::rbac::catalog::{Action, Resource};
 use crate::rbac::standing::standing_with;
 use crate::tables::homes::home_of;
 use crate::tables::model::{FieldRow, FieldType, TableRow};
+use crate::tables::restricted;
 use crate::tables::store as table_store;
 
 /// Most rows one insertRows or deleteRows call may carry.
@@ -48,15 +49,12 @@ pub struct TableAccess {
 impl TableAccess {
     /// Keys of restricted fields the caller may not read.
     pub fn hidden_keys(&self) -> Vec<String> {
-        if self.rules.manages_table() {
-            return Vec::new();
-        }
-        self.rules
+        let fields = self
+            .rules
             .fields
             .iter()
-            .filter(|f| f.spec.restricted)
-            .map(|f| f.spec.key.clone())
-            .collect()
+            .map(|f| (f.spec.key.as_str(), f.spec.restricted));
+        restricted::hidden_keys(fields, self.member.permissions)
     }
 }
 
@@ -88,7 +86,7 @@ pub async fn table_access(
         }
     }
     let fields = table_store::fields_of(conn, &[table.id]).await?;
-    let rules = RowRules::new(&fields, member.can(Resource::Table, Action::Manage));
+    let rules = RowRules::new(&fields, restricted::reads_restricted(member.permissions));
     Ok(TableAccess {
         table,
         project,
@@ -344,7 +342,7 @@ pub async fn get_row(app: &App, caller: &Caller, row_id: Uuid) -> AppResult<RowR
     if !permissions.allows(Resource::Row, Action::View) {
         return Err(forbidden(Resource::Row, Action::View));
     }
-    let hidden = if permissions.allows(Resource::Table, Action::Manage) {
+    let hidden = if restricted::reads_restricted(permissions) {
         Vec::new()
     } else {
         store::restricted_keys(&mut conn, row.table_id).await?
@@ -366,15 +364,7 @@ pub fn first_page(
     if !permissions.allows(Resource::Row, Action::View) {
         return Err(forbidden(Resource::Row, Action::View));
     }
-    let hidden: Vec<String> = if permissions.allows(Resource::Table, Action::Manage) {
-        Vec::new()
-    } else {
-        fields
-            .iter()
-            .filter(|f| f.restricted)
-            .map(|f| f.key.clone())
-            .collect()
-    };
+    let hidden = restricted::hidden_keys(fields.iter().map(|f| (f.key.as_str(), f.restricted)), permissions);
     let rows = rows.into_iter().map(|row| strip(row, &hidden)).collect();
     Ok(RowPage {
         page: Page::from_rows(rows, page, 0),

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::fields::{self, FieldDraft, FieldSpec};
 use super::model::{FieldRow, NewTable, SchemaChangeRow, TableRow};
+use super::restricted::OPENS_RESTRICTED;
 use super::store;
 use crate::app::App;
 use crate::auth::caller::{Caller, SignedInUser};
@@ -401,7 +402,8 @@ async fn record_change(
         "after": after.map(FieldSpec::snapshot),
     }));
     if restricted {
-        activity = activity.visible_with(Resource::Table, Action::Manage);
+        let (resource, action) = OPENS_RESTRICTED;
+        activity = activity.visible_with(resource, action);
     }
     write::record(conn, now, activity).await?;
     Ok(())

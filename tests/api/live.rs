@@ -384,12 +384,13 @@ async fn a_subscriber_that_falls_behind_is_closed_and_resumes_by_cursor() {
     let owner = t.verified_user("owner@example.com", "Olga").await;
     let company = t.create_company(&owner, "Acme").await;
     let caller = t.caller(&owner).await;
+    let user_id = caller.user_id().unwrap();
     let company_id = company.id.parse().unwrap();
     let standing = guildhall::events::service::standing(&t.app, &caller, company_id)
         .await
         .unwrap();
     let mut slow = Box::pin(
-        live::company_events(t.app.clone(), standing.clone(), Start::Now)
+        live::company_events(t.app.clone(), company_id, user_id, standing.clone(), Start::Now)
             .await
             .unwrap(),
     );
@@ -406,7 +407,7 @@ async fn a_subscriber_that_falls_behind_is_closed_and_resumes_by_cursor() {
     let cursor = err.message.split('"').nth(1).unwrap().to_owned();
     let after =
         guildhall::events::cursor::decode(guildhall::events::cursor::Stream::Activity, &cursor).unwrap();
-    let resumed = live::company_events(t.app.clone(), standing, Start::After(after))
+    let resumed = live::company_events(t.app.clone(), company_id, user_id, standing, Start::After(after))
         .await
         .unwrap();
     let summaries: Vec<String> = resumed
@@ -668,4 +669,46 @@ async fn a_socket_whose_session_ended_is_closed_at_the_next_ping() {
     kept.wait_for_ping().await;
     t.create_project(&other_session, &company, "Footprint").await;
     assert_eq!(next_event(&mut kept).await["verb"], "project.created");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_subscriber_s_rights_follow_every_standing_change_whatever_the_event_names() {
+    let t = TestApp::spawn().await;
+    let owner = t.verified_user("owner@example.com", "Olga").await;
+    let company = t.create_company(&owner, "Acme").await;
+    let sam = t
+        .member(&owner, &company, "sam@example.com", "Sam", "Manager")
+        .await;
+    let project = t.create_project(&owner, &company, "Footprint").await;
+    let table = fuel_table(&t, &owner, &project).await;
+    let mut ws = WsClient::connect(t.addr, &sam).await;
+    ws.subscribe("feed", ACTIVITY, json!({ "c": company.id })).await;
+    ws.expect_quiet(300).await;
+    let add = "mutation($t: ID!, $f: FieldInput!) { addField(tableId: $t, field: $f) { id } }";
+    let restricted = |key: &str| json!({ "t": table, "f": { "key": key, "label": key, "type": "DECIMAL", "restricted": true } });
+    t.ok(Some(&owner), add, restricted("cost")).await;
+    assert_eq!(
+        next_event(&mut ws).await["verb"],
+        "table.field_added",
+        "a Manager holds table:manage"
+    );
+
+    // A change no event names (an administrator's SQL, a cascade): the database announces it.
+    use diesel_async::RunQueryDsl;
+    let mut conn = t.db.connect().await;
+    diesel::sql_query(format!(
+        "UPDATE memberships SET role_id = '{}' WHERE user_id = (SELECT id FROM users WHERE email = 'sam@example.com')",
+        company.role("Viewer")
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    t.ok(Some(&owner), add, restricted("margin")).await;
+    t.create_project(&owner, &company, "Next").await;
+    assert_eq!(
+        next_event(&mut ws).await["verb"],
+        "project.created",
+        "as a Viewer, Sam no longer receives a restricted field's change"
+    );
 }

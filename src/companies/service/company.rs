@@ -19,7 +19,7 @@ use crate::input;
 use crate::mail::{Letter, MailKind};
 use crate::rate_limit::{self, Limit};
 use crate::rbac::catalog::{Action, Resource, built_in_permissions};
-use crate::rbac::store as rbac_store;
+use crate::rbac::standing::permissions_of;
 use crate::users::store as user_store;
 
 const MAX_SLUG_CHARS: usize = 48;
@@ -317,19 +317,12 @@ pub async fn my_memberships(app: &App, caller: &Caller) -> AppResult<Vec<(Member
     let actor = caller.signed_in()?;
     let mut conn = app.pool.get().await?;
     let rows = store::memberships_of_user_detailed(&mut conn, actor.user_id).await?;
-    let custom: Vec<Uuid> = rows
-        .iter()
-        .filter(|(_, role, _)| role.built_in().is_none())
-        .map(|(_, role, _)| role.id)
-        .collect();
-    let mut stored = rbac_store::permissions_of_roles(&mut conn, &custom).await?;
+    let roles: Vec<RoleRow> = rows.iter().map(|(_, role, _)| role.clone()).collect();
+    let permissions = permissions_of(&mut conn, &roles).await?;
     Ok(rows
         .into_iter()
         .map(|(membership, role, company)| {
-            let permissions = match role.built_in() {
-                Some(built_in) => built_in_permissions(built_in),
-                None => stored.remove(&role.id).unwrap_or_default(),
-            };
+            let permissions = permissions.get(&role.id).copied().unwrap_or_default();
             let member = Member {
                 membership,
                 role,

@@ -17,8 +17,8 @@ use crate::error::{AppError, AppResult};
 use crate::events::write::{self, Activity, Notice};
 use crate::pagination::{Page, PageRequest};
 use crate::projects::store as project_store;
-use crate::rbac::authorizer::role_permissions;
 use crate::rbac::catalog::{Action, Resource, built_in_permissions};
+use crate::rbac::standing::role_permissions;
 use crate::users::model::UserRow;
 
 /// A page of the company's members with their users and roles (member:view), for a viewer
