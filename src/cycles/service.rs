@@ -13,6 +13,7 @@ use crate::app::App;
 use crate::auth::caller::{Caller, SignedInUser};
 use crate::db::tx::{self, Change, Touches};
 use crate::error::{AppError, AppResult, InputCheck};
+use crate::events::verb::Verb;
 use crate::events::write::{self, Activity, Notice};
 use crate::input;
 use crate::projects::access::project_member;
@@ -76,7 +77,7 @@ pub async fn create_cycle(
                         let activity = Activity::new(
                             project.company_id,
                             Some(actor.user_id),
-                            "cycle.created",
+                            Verb::CycleCreated,
                             ("cycle", row.id),
                             format!(
                                 "Cycle {} ({} to {}) added to {}",
@@ -152,7 +153,7 @@ async fn record_closing(
     let closed = cycle.closed_at.is_some();
     let (verb, summary) = if closed {
         (
-            "cycle.closed",
+            Verb::CycleClosed,
             format!(
                 "Cycle {} of {} closed: its rows are read-only",
                 cycle.name, project.name
@@ -160,7 +161,7 @@ async fn record_closing(
         )
     } else {
         (
-            "cycle.reopened",
+            Verb::CycleReopened,
             format!("Cycle {} of {} reopened", cycle.name, project.name),
         )
     };

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::hub::{LiveEvent, Published, Topic};
 use super::store;
+use super::verb::Verb;
 use super::write::CHANNEL;
 use crate::app::App;
 use crate::error::AppResult;
@@ -145,7 +146,7 @@ async fn deliver(app: &App, payload: &str) -> AppResult<()> {
 
 /// The event with the rows it touched (row events only).
 pub async fn live_event(conn: &mut AsyncPgConnection, event: super::model::EventRow) -> AppResult<LiveEvent> {
-    let rows = if event.verb.starts_with("row.") {
+    let rows = if Verb::parse(&event.verb).is_some_and(Verb::lists_rows) {
         store::row_changes_of(conn, event.seq).await?
     } else {
         Vec::new()

@@ -12,4 +12,5 @@ pub mod service;
 pub mod shared_answer;
 pub mod store;
 pub mod subscription;
+pub mod verb;
 pub mod write;

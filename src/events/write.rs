@@ -9,6 +9,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::access::permission_name;
+use super::verb::Verb;
 use crate::error::AppResult;
 use crate::projects::model::ProjectRow;
 use crate::rbac::catalog::{Action, Permission, Resource};
@@ -26,7 +27,7 @@ pub struct Activity {
     company_id: Uuid,
     project_id: Option<Uuid>,
     actor_id: Option<Uuid>,
-    verb: &'static str,
+    verb: Verb,
     target_type: &'static str,
     target_id: Uuid,
     summary: String,
@@ -35,12 +36,12 @@ pub struct Activity {
 }
 
 impl Activity {
-    /// `actor` did `verb` (e.g. "row.created") to a `target_type` object in a company. Who
-    /// may read the event follows from the verb's subject (see [`Activity::visible_with`]).
+    /// `actor` did `verb` to a `target_type` object in a company. Who may read the event
+    /// follows from the verb (see [`Verb::revealed_by`] and [`Activity::visible_with`]).
     pub fn new(
         company_id: Uuid,
         actor_id: Option<Uuid>,
-        verb: &'static str,
+        verb: Verb,
         target: (&'static str, Uuid),
         summary: impl Into<String>,
     ) -> Self {
@@ -57,7 +58,7 @@ impl Activity {
             target_id: target.1,
             summary,
             data: None,
-            visible_with: (subject_resource(verb), Action::View),
+            visible_with: verb.revealed_by(),
         }
     }
 
@@ -65,7 +66,7 @@ impl Activity {
     pub fn in_project_of(
         project: &ProjectRow,
         actor_id: Uuid,
-        verb: &'static str,
+        verb: Verb,
         target: (&'static str, Uuid),
         summary: impl Into<String>,
     ) -> Self {
@@ -92,21 +93,6 @@ impl Activity {
     pub fn visible_with(mut self, resource: Resource, action: Action) -> Self {
         self.visible_with = (resource, action);
         self
-    }
-}
-
-/// The resource a verb is about: its part before the dot.
-fn subject_resource(verb: &str) -> Resource {
-    match verb.split('.').next().unwrap_or_default() {
-        "company" => Resource::Company,
-        "member" => Resource::Member,
-        "invitation" => Resource::Invitation,
-        "role" => Resource::Role,
-        "project" => Resource::Project,
-        "module" => Resource::Module,
-        "cycle" => Resource::Cycle,
-        "table" => Resource::Table,
-        _ => Resource::Row,
     }
 }
 
@@ -175,7 +161,7 @@ pub async fn record(conn: &mut AsyncPgConnection, now: DateTime<Utc>, activity: 
     .bind::<SqlUuid, _>(activity.company_id)
     .bind::<Nullable<SqlUuid>, _>(activity.project_id)
     .bind::<Nullable<SqlUuid>, _>(activity.actor_id)
-    .bind::<Text, _>(activity.verb)
+    .bind::<Text, _>(activity.verb.as_str())
     .bind::<Text, _>(activity.target_type)
     .bind::<SqlUuid, _>(activity.target_id)
     .bind::<Text, _>(&activity.summary)

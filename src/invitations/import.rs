@@ -17,6 +17,7 @@ use crate::companies::model::RoleRow;
 use crate::companies::store as company_store;
 use crate::db::tx::{self, Change, Touches};
 use crate::error::{AppError, AppResult};
+use crate::events::verb::Verb;
 use crate::events::write::{self, Activity};
 use crate::rate_limit;
 use crate::rbac::catalog::{Action, Resource};
@@ -248,7 +249,7 @@ pub async fn import_members(
                 let activity = Activity::new(
                     company_id,
                     Some(actor.user_id),
-                    "member.invited",
+                    Verb::MemberInvited,
                     ("invitation_import", import_id),
                     format!("{} people invited from a CSV file", invited.len()),
                 )

@@ -17,6 +17,7 @@ use crate::companies::service::company::activate_if_none;
 use crate::companies::store as company_store;
 use crate::db::tx::{self, Change, Touches, Work};
 use crate::error::{AppError, AppResult, InputCheck};
+use crate::events::verb::Verb;
 use crate::events::write::{self, Activity, Notice};
 use crate::input;
 use crate::mail::{Letter, MailKind};
@@ -89,7 +90,7 @@ pub async fn invite(
                 let activity = Activity::new(
                     invitation.company_id,
                     Some(actor.user_id),
-                    "member.invited",
+                    Verb::MemberInvited,
                     ("invitation", invitation.id),
                     format!("{} invited as {}", invitation.email, role.name),
                 )
@@ -302,7 +303,7 @@ pub async fn resend(app: &App, caller: &Caller, id: Uuid) -> AppResult<(Invitati
                 let activity = Activity::new(
                     invitation.company_id,
                     Some(actor.user_id),
-                    "invitation.resent",
+                    Verb::InvitationResent,
                     ("invitation", invitation.id),
                     format!("Invitation to {} sent again", invitation.email),
                 );
@@ -336,7 +337,7 @@ pub async fn revoke(app: &App, caller: &Caller, id: Uuid) -> AppResult<(Invitati
                         let activity = Activity::new(
                             invitation.company_id,
                             Some(actor.user_id),
-                            "invitation.revoked",
+                            Verb::InvitationRevoked,
                             ("invitation", invitation.id),
                             format!("Invitation to {} revoked", invitation.email),
                         );
@@ -465,7 +466,7 @@ async fn join(
     let activity = Activity::new(
         invitation.company_id,
         Some(user_id),
-        "member.joined",
+        Verb::MemberJoined,
         ("user", user_id),
         format!("{person} joined as {role}"),
     )

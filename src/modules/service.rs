@@ -11,6 +11,7 @@ use crate::app::App;
 use crate::auth::caller::{Caller, SignedInUser};
 use crate::db::tx::{self, Change, Touches};
 use crate::error::{AppError, AppResult, InputCheck};
+use crate::events::verb::Verb;
 use crate::events::write::{self, Activity};
 use crate::input;
 use crate::projects::access::project_member;
@@ -137,7 +138,7 @@ pub async fn create_module(
                 let activity = Activity::in_project_of(
                     &project,
                     actor.user_id,
-                    "module.created",
+                    Verb::ModuleCreated,
                     ("module", module.id),
                     summary,
                 )
@@ -184,7 +185,7 @@ pub async fn update_module(
                 let activity = Activity::in_project_of(
                     &project,
                     actor.user_id,
-                    "module.updated",
+                    Verb::ModuleUpdated,
                     ("module", module.id),
                     summary,
                 )
@@ -222,7 +223,7 @@ pub async fn delete_module(app: &App, caller: &Caller, module_id: Uuid) -> AppRe
                 let activity = Activity::in_project_of(
                     &project,
                     actor.user_id,
-                    "module.deleted",
+                    Verb::ModuleDeleted,
                     ("module", module.id),
                     summary,
                 );

@@ -15,6 +15,7 @@ use crate::companies::model::RoleRow;
 use crate::companies::store as company_store;
 use crate::db::tx::{self, Change, Touches};
 use crate::error::{AppError, AppResult, InputCheck};
+use crate::events::verb::Verb;
 use crate::events::write::{self, Activity, Notice};
 use crate::input;
 use crate::pagination::{Page, PageRequest};
@@ -86,7 +87,7 @@ pub async fn create_project(
                     Activity::in_project_of(
                         &project,
                         actor.user_id,
-                        "project.created",
+                        Verb::ProjectCreated,
                         ("project", project.id),
                         summary,
                     ),
@@ -162,7 +163,7 @@ pub async fn update_project(
                 let activity = Activity::in_project_of(
                     &updated,
                     actor.user_id,
-                    "project.updated",
+                    Verb::ProjectUpdated,
                     ("project", project.id),
                     summary,
                 )
@@ -202,9 +203,15 @@ pub async fn set_archived(
                 let updated = store::set_archived(conn, project.id, archived_at, now).await?;
                 if project.archived_at.is_some() != archive {
                     let (verb, summary) = if archive {
-                        ("project.archived", format!("Project {} archived", project.name))
+                        (
+                            Verb::ProjectArchived,
+                            format!("Project {} archived", project.name),
+                        )
                     } else {
-                        ("project.restored", format!("Project {} restored", project.name))
+                        (
+                            Verb::ProjectRestored,
+                            format!("Project {} restored", project.name),
+                        )
                     };
                     write::record(
                         conn,
@@ -243,7 +250,7 @@ pub async fn delete_project(app: &App, caller: &Caller, project_id: Uuid) -> App
         }
         store::delete(conn, project.id).await?;
         let summary = format!("Project {} deleted with everything in it", project.name);
-        write::record(conn, now, Activity::in_project_of(&project, actor.user_id, "project.deleted", ("project", project.id), summary))
+        write::record(conn, now, Activity::in_project_of(&project, actor.user_id, Verb::ProjectDeleted, ("project", project.id), summary))
             .await?;
         Ok(())
     }.boxed()).await?;
@@ -305,7 +312,7 @@ pub async fn grant_project_role(
                 let activity = Activity::in_project_of(
                     &project,
                     actor.user_id,
-                    "project.role_granted",
+                    Verb::ProjectRoleGranted,
                     ("user", user_id),
                     summary,
                 )
@@ -349,7 +356,7 @@ pub async fn revoke_project_role(
                 let activity = Activity::in_project_of(
                     &project,
                     actor.user_id,
-                    "project.role_revoked",
+                    Verb::ProjectRoleRevoked,
                     ("user", user_id),
                     format!("A project role in {} was taken away", project.name),
                 )

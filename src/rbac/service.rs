@@ -17,6 +17,7 @@ use crate::companies::store as company_store;
 use crate::db::tx::{self, Change, Touches};
 use crate::error::{AppError, AppResult, FieldError, InputCheck};
 use crate::events::access::permission_name;
+use crate::events::verb::Verb;
 use crate::events::write::{self, Activity};
 use crate::input;
 use crate::projects::access::project_member;
@@ -125,7 +126,7 @@ pub async fn create_role(app: &App, caller: &Caller, spec: RoleSpec) -> AppResul
                     .next()
                     .ok_or_else(|| AppError::internal(anyhow::anyhow!("role insert returned nothing")))?;
                 store::replace_permissions(conn, role.id, spec.permissions).await?;
-                record_role(conn, now, actor, &role, "role.created", Some(spec.permissions)).await?;
+                record_role(conn, now, actor, &role, Verb::RoleCreated, Some(spec.permissions)).await?;
                 Ok(role)
             }
             .boxed()
@@ -140,12 +141,12 @@ async fn record_role(
     now: chrono::DateTime<chrono::Utc>,
     actor: &SignedInUser,
     role: &RoleRow,
-    verb: &'static str,
+    verb: Verb,
     permissions: Option<PermissionSet>,
 ) -> AppResult<()> {
     let done = match verb {
-        "role.created" => "created",
-        "role.deleted" => "deleted",
+        Verb::RoleCreated => "created",
+        Verb::RoleDeleted => "deleted",
         _ => "changed",
     };
     let mut activity = Activity::new(
@@ -216,7 +217,7 @@ pub async fn update_role(app: &App, caller: &Caller, role_id: Uuid, spec: RoleSp
                 let role = company_store::update_role(conn, role.id, &spec.name, spec.description.as_deref())
                     .await?;
                 store::replace_permissions(conn, role.id, spec.permissions).await?;
-                record_role(conn, now, actor, &role, "role.updated", Some(spec.permissions)).await?;
+                record_role(conn, now, actor, &role, Verb::RoleUpdated, Some(spec.permissions)).await?;
                 Ok(role)
             }
             .boxed()
@@ -243,7 +244,7 @@ pub async fn delete_role(app: &App, caller: &Caller, role_id: Uuid) -> AppResult
                     )));
                 }
                 company_store::delete_role(conn, role.id).await?;
-                record_role(conn, now, actor, &role, "role.deleted", None).await
+                record_role(conn, now, actor, &role, Verb::RoleDeleted, None).await
             }
             .boxed()
         },

@@ -7,6 +7,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::error::AppResult;
+use crate::events::verb::Verb;
 use crate::events::write::{self, Activity};
 use crate::projects::model::ProjectRow;
 use crate::tables::model::TableRow;
@@ -20,11 +21,11 @@ pub enum RowChange {
 }
 
 impl RowChange {
-    fn verb(self) -> &'static str {
+    fn verb(self) -> Verb {
         match self {
-            Self::Created => "row.created",
-            Self::Updated => "row.updated",
-            Self::Deleted => "row.deleted",
+            Self::Created => Verb::RowCreated,
+            Self::Updated => Verb::RowUpdated,
+            Self::Deleted => Verb::RowDeleted,
         }
     }
 

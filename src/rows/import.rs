@@ -19,6 +19,7 @@ use super::{indexes, store};
 use crate::app::App;
 use crate::auth::caller::{Caller, SignedInUser};
 use crate::error::{AppError, AppResult};
+use crate::events::verb::Verb;
 use crate::events::write::{self, Activity, Notice};
 use crate::pagination::{Page, PageRequest};
 use crate::rbac::catalog::Action;
@@ -492,7 +493,7 @@ async fn record_import(
     let activity = Activity::new(
         access.project.company_id,
         Some(import.actor_id.unwrap_or(actor.user_id)),
-        "row.imported",
+        Verb::RowImported,
         ("data_table", access.table.id),
         outcome.clone(),
     )

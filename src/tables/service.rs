@@ -17,6 +17,7 @@ use crate::auth::caller::{Caller, SignedInUser};
 use crate::companies::access::Member;
 use crate::db::tx::{self, Change, Touches};
 use crate::error::{AppError, AppResult, FieldError, InputCheck};
+use crate::events::verb::Verb;
 use crate::events::write::{self, Activity};
 use crate::input;
 use crate::modules::store as module_store;
@@ -175,7 +176,7 @@ pub async fn create_table(
                 let activity = Activity::in_project_of(
                     &project,
                     actor.user_id,
-                    "table.created",
+                    Verb::TableCreated,
                     ("data_table", table.id),
                     summary,
                 )
@@ -289,7 +290,7 @@ pub async fn update_table(
                 let activity = Activity::in_project_of(
                     &project,
                     actor.user_id,
-                    "table.updated",
+                    Verb::TableUpdated,
                     ("data_table", table.id),
                     summary,
                 )
@@ -326,7 +327,7 @@ pub async fn delete_table(app: &App, caller: &Caller, table_id: Uuid) -> AppResu
                 let activity = Activity::in_project_of(
                     &project,
                     actor.user_id,
-                    "table.deleted",
+                    Verb::TableDeleted,
                     ("data_table", table.id),
                     summary,
                 );
@@ -381,9 +382,9 @@ async fn record_change(
     )
     .await?;
     let (verb, done) = match change {
-        "field_added" => ("table.field_added", "added to"),
-        "field_removed" => ("table.field_removed", "removed from"),
-        _ => ("table.field_updated", "changed in"),
+        "field_added" => (Verb::TableFieldAdded, "added to"),
+        "field_removed" => (Verb::TableFieldRemoved, "removed from"),
+        _ => (Verb::TableFieldUpdated, "changed in"),
     };
     let restricted = before.is_some_and(|f| f.restricted) || after.is_some_and(|f| f.restricted);
     let mut activity = Activity::in_project_of(

@@ -14,6 +14,7 @@ use crate::companies::model::{
 use crate::companies::store;
 use crate::db::tx::{self, Change, Touches};
 use crate::error::{AppError, AppResult, InputCheck};
+use crate::events::verb::Verb;
 use crate::events::write::{self, Activity};
 use crate::input;
 use crate::mail::{Letter, MailKind};
@@ -139,7 +140,7 @@ pub async fn create_company(
                     Activity::new(
                         company.id,
                         Some(actor.user_id),
-                        "company.created",
+                        Verb::CompanyCreated,
                         ("company", company.id),
                         summary,
                     ),
@@ -232,7 +233,7 @@ pub async fn update_company(
                     Activity::new(
                         company.id,
                         Some(actor.user_id),
-                        "company.updated",
+                        Verb::CompanyUpdated,
                         ("company", company.id),
                         summary,
                     ),

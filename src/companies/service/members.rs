@@ -14,6 +14,7 @@ use crate::companies::model::{BuiltIn, CompanyRow, MembershipRow, RoleRow};
 use crate::companies::store::{self, MemberFilter};
 use crate::db::tx::{self, Change, Touches};
 use crate::error::{AppError, AppResult};
+use crate::events::verb::Verb;
 use crate::events::write::{self, Activity, Notice};
 use crate::pagination::{Page, PageRequest};
 use crate::projects::store as project_store;
@@ -102,7 +103,7 @@ pub async fn change_member_role(
                 let activity = Activity::new(
                     company_id,
                     Some(actor.user_id),
-                    "member.role_changed",
+                    Verb::MemberRoleChanged,
                     ("user", user_id),
                     format!("{person} is now {}", role.name),
                 )
@@ -145,7 +146,7 @@ pub async fn remove_member(app: &App, caller: &Caller, company_id: Uuid, user_id
                 let activity = Activity::new(
                     company_id,
                     Some(actor.user_id),
-                    "member.removed",
+                    Verb::MemberRemoved,
                     ("user", user_id),
                     format!("{person} was removed from the company"),
                 )
@@ -185,7 +186,7 @@ pub async fn leave_company(app: &App, caller: &Caller, company_id: Uuid) -> AppR
                 let activity = Activity::new(
                     company_id,
                     Some(actor.user_id),
-                    "member.left",
+                    Verb::MemberLeft,
                     ("user", actor.user_id),
                     format!("{person} left the company"),
                 );
@@ -228,7 +229,7 @@ pub async fn transfer_ownership(
                 let activity = Activity::new(
                     company_id,
                     Some(actor.user_id),
-                    "member.ownership_transferred",
+                    Verb::MemberOwnershipTransferred,
                     ("user", user_id),
                     format!("{person} is now the owner"),
                 )

@@ -9,6 +9,7 @@ use crate::companies::service::members;
 use crate::companies::store as company_store;
 use crate::db::tx::{self, Change, Touches};
 use crate::error::{AppError, AppResult, InputCheck};
+use crate::events::verb::Verb;
 use crate::events::write::{self, Activity};
 use crate::input;
 use crate::mail::store as mail_store;
@@ -185,7 +186,7 @@ pub async fn delete_account(app: &App, caller: &Caller, password: &str) -> AppRe
                 let activity = Activity::new(
                     company_id,
                     Some(user.id),
-                    "member.left",
+                    Verb::MemberLeft,
                     ("user", user.id),
                     "A member deleted their account",
                 );
