@@ -16,6 +16,7 @@ use crate::events::hub::Hub;
 use crate::graphql::socket_budget::SocketsPerUser;
 use crate::mail::Mailer;
 use crate::rbac::standing::Standings;
+use crate::rows::indexes::IndexBuilds;
 use crate::sessions::cache::SessionCache;
 use crate::tables::homes::TableHomes;
 
@@ -46,10 +47,8 @@ pub struct AppState {
     pub sockets: Arc<SocketsPerUser>,
     /// Places for CSV imports running on this instance (`IMPORT_MAX_CONCURRENT`).
     pub import_slots: tokio::sync::Semaphore,
-    /// Field index builds run one at a time.
-    pub index_builds: tokio::sync::Mutex<()>,
-    /// Tables queued for a field index reconcile.
-    pub index_pending: std::sync::Mutex<std::collections::HashSet<uuid::Uuid>>,
+    /// Field index builds on this instance.
+    pub index_builds: IndexBuilds,
     pub mailer: Mailer,
 }
 
@@ -137,8 +136,7 @@ impl AppBuilder {
             table_homes: TableHomes::default(),
             hub,
             sockets: Arc::default(),
-            index_builds: tokio::sync::Mutex::new(()),
-            index_pending: std::sync::Mutex::new(std::collections::HashSet::new()),
+            index_builds: IndexBuilds::default(),
             mailer,
         })))
     }

@@ -19,7 +19,6 @@ use crate::input;
 use crate::projects::access::project_member;
 use crate::projects::model::ProjectRow;
 use crate::rbac::catalog::{Action, Resource};
-use crate::rows::store as rows_store;
 
 fn parse_date(raw: &str, path: &str) -> AppResult<NaiveDate> {
     NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
@@ -178,7 +177,7 @@ async fn record_closing(
     if !closed {
         return Ok(());
     }
-    let notices = rows_store::row_authors_in_cycle(conn, project.company_id, cycle.id)
+    let notices = store::row_authors_in_cycle(conn, project.company_id, cycle.id)
         .await?
         .into_iter()
         .filter(|user| *user != actor.user_id)

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -70,4 +71,43 @@ pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<V
         .select(CycleRow::as_select())
         .load(conn)
         .await
+}
+
+/// The project's cycle, locked against closing while rows are written into it.
+pub async fn share_cycle(
+    conn: &mut AsyncPgConnection,
+    cycle_id: Uuid,
+    project_id: Uuid,
+) -> QueryResult<Option<CycleRow>> {
+    cycles::table
+        .filter(cycles::id.eq(cycle_id))
+        .filter(cycles::project_id.eq(project_id))
+        .select(CycleRow::as_select())
+        .for_share()
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Current members of the company who added rows to the cycle (whom its closing concerns).
+pub async fn row_authors_in_cycle(
+    conn: &mut AsyncPgConnection,
+    company_id: Uuid,
+    cycle_id: Uuid,
+) -> QueryResult<Vec<Uuid>> {
+    #[derive(QueryableByName)]
+    struct Author {
+        #[diesel(sql_type = sql_types::Uuid)]
+        user_id: Uuid,
+    }
+    let authors: Vec<Author> = diesel::sql_query(
+        "SELECT m.user_id FROM memberships m \
+         WHERE m.company_id = $1 \
+           AND EXISTS (SELECT 1 FROM data_rows r WHERE r.cycle_id = $2 AND r.created_by = m.user_id)",
+    )
+    .bind::<sql_types::Uuid, _>(company_id)
+    .bind::<sql_types::Uuid, _>(cycle_id)
+    .load(conn)
+    .await?;
+    Ok(authors.into_iter().map(|a| a.user_id).collect())
 }

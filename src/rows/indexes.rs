@@ -97,13 +97,28 @@ async fn is_big(conn: &mut AsyncPgConnection, table_id: Uuid, threshold: i64) ->
     Ok(counted.count >= threshold)
 }
 
+/// Where the field index builds stand on this instance: one runs at a time, and a table
+/// waits at most once for its turn.
+#[derive(Default)]
+pub struct IndexBuilds {
+    one_at_a_time: tokio::sync::Mutex<()>,
+    pending: std::sync::Mutex<HashSet<Uuid>>,
+}
+
+impl IndexBuilds {
+    /// Whether no build runs and none waits (tests wait for this).
+    pub fn idle(&self) -> bool {
+        self.pending.lock().is_ok_and(|pending| pending.is_empty()) && self.one_at_a_time.try_lock().is_ok()
+    }
+}
+
 /// Brings the table's field indexes in line with its fields and size: built from
 /// `threshold` rows, kept down to half of it (so a table near the line does not build and
 /// drop them over and over). Indexes of tables that no longer exist go too.
 pub async fn reconcile(app: &App, table_id: Uuid) -> AppResult<()> {
-    let _one_at_a_time = app.index_builds.lock().await;
+    let _one_at_a_time = app.index_builds.one_at_a_time.lock().await;
     // From here on, a new change to the table needs a new reconcile.
-    if let Ok(mut pending) = app.index_pending.lock() {
+    if let Ok(mut pending) = app.index_builds.pending.lock() {
         pending.remove(&table_id);
     }
     let mut conn = app.pool.get().await?;
@@ -174,7 +189,7 @@ async fn orphans(conn: &mut AsyncPgConnection) -> AppResult<Vec<String>> {
 /// Reconciles the table's indexes in the background (after the caller's change committed);
 /// a table already waiting for a reconcile is not queued twice.
 pub fn spawn_reconcile(app: &App, table_id: Uuid) {
-    let Ok(mut pending) = app.index_pending.lock() else {
+    let Ok(mut pending) = app.index_builds.pending.lock() else {
         return;
     };
     if !pending.insert(table_id) {

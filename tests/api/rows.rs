@@ -963,7 +963,7 @@ async fn a_big_table_gets_ordered_indexes_for_its_number_and_date_fields() {
 /// moment, so a statement count sees only the request it measures.
 async fn wait_for_background_work(t: &TestApp) {
     loop {
-        let idle = t.app.index_pending.lock().unwrap().is_empty() && t.app.index_builds.try_lock().is_ok();
+        let idle = t.app.index_builds.idle();
         let seen = t.app.statements.total();
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         if idle && seen == t.app.statements.total() {

@@ -1,0 +1,181 @@
+//! SQL for rows: the locks that keep writes consistent with field changes, cycle closing
+//! and archiving, and rows themselves; unique claims, references, the row list, imports
+//! and revalidation each have a file of their own.
+
+mod imports;
+mod list;
+mod references;
+mod revalidation;
+mod uniques;
+
+pub use self::imports::*;
+pub use self::list::*;
+pub use self::references::*;
+pub use self::revalidation::*;
+pub use self::uniques::*;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::db::prepared::prepared;
+use crate::db::schema::{data_fields, data_rows, data_tables, projects};
+use crate::rows::model::{NewRow, RowRecord};
+
+/// A counted number, as SQL answers it.
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = sql_types::BigInt)]
+    count: i64,
+}
+
+/// The columns of a [`RowRecord`], with the `$1` keys removed from the values; when keys are
+/// to be removed from values that are not an object (which nothing should store), none of
+/// them is shown.
+const ROW_COLUMNS: &str = "r.id, r.table_id, r.cycle_id, \
+     (CASE WHEN cardinality($1::text[]) = 0 OR jsonb_typeof(r.cells) = 'object' \
+      THEN r.cells - $1::text[] ELSE '{}'::jsonb END)::text AS cells, \
+     r.version, r.created_by, r.created_at, r.updated_at";
+
+/// Locks the project against archiving while rows are written: None when it is gone,
+/// else its `archived_at`.
+pub async fn share_project(
+    conn: &mut AsyncPgConnection,
+    project_id: Uuid,
+) -> QueryResult<Option<Option<DateTime<Utc>>>> {
+    projects::table
+        .find(project_id)
+        .select(projects::archived_at)
+        .for_share()
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Locks the table against field changes while rows are written; false when it is gone.
+pub async fn share_table(conn: &mut AsyncPgConnection, table_id: Uuid) -> QueryResult<bool> {
+    data_tables::table
+        .find(table_id)
+        .select(data_tables::id)
+        .for_share()
+        .first::<Uuid>(conn)
+        .await
+        .optional()
+        .map(|found| found.is_some())
+}
+
+/// Stores rows.
+pub async fn insert(conn: &mut AsyncPgConnection, rows: &[NewRow]) -> QueryResult<()> {
+    for chunk in rows.chunks(1_000) {
+        diesel::insert_into(data_rows::table)
+            .values(chunk)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Which of `ids` are rows of the table, locked so they cannot be deleted meanwhile.
+pub async fn existing_rows(
+    conn: &mut AsyncPgConnection,
+    table_id: Uuid,
+    ids: &[Uuid],
+) -> QueryResult<Vec<Uuid>> {
+    data_rows::table
+        .filter(data_rows::table_id.eq(table_id))
+        .filter(data_rows::id.eq_any(ids))
+        .select(data_rows::id)
+        .for_key_share()
+        .load(conn)
+        .await
+}
+
+/// Rows by id, if `user_id` belongs to their company (with the values' `strip` keys removed).
+pub async fn find_for_member(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+    user_id: Uuid,
+    lock: bool,
+) -> QueryResult<Vec<RowRecord>> {
+    let sql = format!(
+        "SELECT {ROW_COLUMNS} FROM data_rows r \
+         JOIN data_tables t ON t.id = r.table_id JOIN projects p ON p.id = t.project_id \
+         JOIN memberships m ON m.company_id = p.company_id AND m.user_id = $2 \
+         WHERE r.id = ANY($3) ORDER BY r.id {}",
+        if lock { "FOR UPDATE OF r" } else { "" }
+    );
+    diesel::sql_query(sql)
+        .bind::<sql_types::Array<sql_types::Text>, _>(Vec::<String>::new())
+        .bind::<sql_types::Uuid, _>(user_id)
+        .bind::<sql_types::Array<sql_types::Uuid>, _>(ids)
+        .load(conn)
+        .await
+}
+
+/// The first `limit` rows of each table in the default order (oldest first), one query.
+pub async fn first_rows(
+    conn: &mut AsyncPgConnection,
+    table_ids: &[Uuid],
+    limit: i64,
+) -> QueryResult<Vec<RowRecord>> {
+    prepared(diesel::sql_query(
+        "SELECT r.id, r.table_id, r.cycle_id, r.cells::text AS cells, r.version, r.created_by, r.created_at, \
+         r.updated_at FROM unnest($1::uuid[]) AS t(id) CROSS JOIN LATERAL \
+         (SELECT * FROM data_rows WHERE table_id = t.id ORDER BY created_at, id LIMIT $2) r",
+    )
+    .bind::<sql_types::Array<sql_types::Uuid>, _>(table_ids)
+    .bind::<sql_types::BigInt, _>(limit))
+    .load(conn)
+    .await
+}
+
+/// A row by id (one kept-prepared query).
+pub async fn find_row(conn: &mut AsyncPgConnection, row_id: Uuid) -> QueryResult<Option<RowRecord>> {
+    prepared(
+        diesel::sql_query(
+            "SELECT id, table_id, cycle_id, cells::text AS cells, version, created_by, created_at, \
+             updated_at FROM data_rows WHERE id = $1",
+        )
+        .bind::<sql_types::Uuid, _>(row_id),
+    )
+    .get_result(conn)
+    .await
+    .optional()
+}
+
+/// Keys of the table's restricted fields.
+pub async fn restricted_keys(conn: &mut AsyncPgConnection, table_id: Uuid) -> QueryResult<Vec<String>> {
+    data_fields::table
+        .filter(data_fields::table_id.eq(table_id))
+        .filter(data_fields::restricted.eq(true))
+        .select(data_fields::key)
+        .load(conn)
+        .await
+}
+
+/// Replaces a row's values and bumps its version.
+pub async fn update_cells(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    cells: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> QueryResult<i32> {
+    diesel::update(data_rows::table.find(id))
+        .set((
+            data_rows::cells.eq(cells),
+            data_rows::version.eq(data_rows::version + 1),
+            data_rows::updated_at.eq(now),
+        ))
+        .returning(data_rows::version)
+        .get_result(conn)
+        .await
+}
+
+/// Deletes rows (their unique claims go with them).
+pub async fn delete(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<usize> {
+    diesel::delete(data_rows::table.filter(data_rows::id.eq_any(ids)))
+        .execute(conn)
+        .await
+}
