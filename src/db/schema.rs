@@ -1,4 +1,5 @@
-// Diesel table definitions, in the shape `diesel print-schema` writes (diesel.toml).
+// Diesel table definitions, in the shape `diesel print-schema` writes (diesel.toml); the test
+// `schema::the_diesel_schema_describes_every_migrated_table_and_column` holds them to the migrations.
 
 diesel::table! {
     activity_events (seq) {
