@@ -126,3 +126,44 @@ fn spawn_in_span(batch: BoxFuture<'static, ()>) -> tokio::task::JoinHandle<()> {
 pub fn sdl() -> String {
     schema_builder().finish().sdl()
 }
+
+/// The argument-less fields of `type_name` whose type is a scalar or an enum, as the served
+/// schema declares them: what a fast path that answers a type's fields by itself must
+/// cover, no more and no less (the fast paths' tests hold their field lists to this).
+#[cfg(test)]
+pub(crate) fn leaf_fields(type_name: &str) -> Vec<String> {
+    use async_graphql::parser::types::{BaseType, TypeKind, TypeSystemDefinition};
+
+    let document = async_graphql::parser::parse_schema(sdl()).expect("the served schema parses");
+    let types: Vec<_> = document
+        .definitions
+        .iter()
+        .filter_map(|definition| match definition {
+            TypeSystemDefinition::Type(t) => Some(&t.node),
+            _ => None,
+        })
+        .collect();
+    let is_leaf = |name: &str| {
+        matches!(name, "String" | "Int" | "Float" | "Boolean" | "ID")
+            || types
+                .iter()
+                .any(|t| t.name.node == name && matches!(t.kind, TypeKind::Scalar | TypeKind::Enum(_)))
+    };
+    let Some(TypeKind::Object(object)) = types.iter().find(|t| t.name.node == type_name).map(|t| &t.kind)
+    else {
+        panic!("{type_name} is an object type of the schema");
+    };
+    let mut fields: Vec<String> = object
+        .fields
+        .iter()
+        .map(|field| &field.node)
+        .filter(|field| field.arguments.is_empty())
+        .filter(|field| match &field.ty.node.base {
+            BaseType::Named(name) => is_leaf(name),
+            BaseType::List(_) => false,
+        })
+        .map(|field| field.name.node.to_string())
+        .collect();
+    fields.sort();
+    fields
+}
