@@ -1,7 +1,9 @@
 //! Guildhall: a multi-tenant GraphQL platform server.
 //!
-//! Layers: `http` (axum) → `graphql` (schema, context, limits) → feature services
-//! (`users`, `sessions`) → feature stores (SQL) → `db`. See ARCHITECTURE.md.
+//! Layers: `http` (axum: GraphQL over HTTP and websockets) → `graphql` (schema assembly,
+//! the operation pipeline, limits) → each feature's GraphQL tier → its rules (services) →
+//! its data (store, SQL) → `db`. Features and the direction they import one another in
+//! are listed in the README ("Feature dependencies").
 
 pub mod app;
 pub mod auth;

@@ -11,7 +11,6 @@ use uuid::Uuid;
 use super::access::permission_name;
 use super::verb::Verb;
 use crate::error::AppResult;
-use crate::projects::model::ProjectRow;
 use crate::rbac::catalog::{Action, Permission, Resource};
 
 /// The channel every instance LISTENs on; payloads are `a:<company id>:<seq>` (activity)
@@ -64,13 +63,14 @@ impl Activity {
 
     /// `actor` did `verb` to something in `project` (company and project taken from it).
     pub fn in_project_of(
-        project: &ProjectRow,
+        project: &impl ProjectScope,
         actor_id: Uuid,
         verb: Verb,
         target: (&'static str, Uuid),
         summary: impl Into<String>,
     ) -> Self {
-        Self::new(project.company_id, Some(actor_id), verb, target, summary).in_project(project.id)
+        Self::new(project.company_id(), Some(actor_id), verb, target, summary)
+            .in_project(project.project_id())
     }
 
     /// The project the event happened in (its readers' permissions are taken there).
@@ -94,6 +94,15 @@ impl Activity {
         self.visible_with = (resource, action);
         self
     }
+}
+
+/// Something that belongs to one project of one company, as events need to know it (the
+/// projects feature implements it for its rows, so events need not know projects).
+pub trait ProjectScope {
+    /// The company the project belongs to.
+    fn company_id(&self) -> Uuid;
+    /// The project itself.
+    fn project_id(&self) -> Uuid;
 }
 
 /// A notification for one person.

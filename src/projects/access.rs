@@ -1,13 +1,18 @@
 //! The caller's standing in a project, read afresh for writes: their company role's
-//! permissions with their grant's there ([`in_project`], the rule reads use too).
+//! permissions with their grant's there ([`in_project`], the rule reads use too); and a
+//! project as the scope its events are read in.
 
 use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
 
 use super::model::ProjectRow;
 use super::store;
+use crate::app::App;
+use crate::auth::caller::Caller;
 use crate::companies::access::{self, Member};
 use crate::error::{AppError, AppResult};
+use crate::events::write::ProjectScope;
+use crate::rbac::catalog::PermissionSet;
 use crate::rbac::standing::{in_project, role_permissions};
 
 /// The project and the caller's effective standing in it; NOT_FOUND when the caller does
@@ -28,4 +33,36 @@ pub async fn project_member(
     };
     member.permissions = in_project(member.permissions, grant);
     Ok((project, member))
+}
+
+/// Events in a project are seen with the standing of the project's readers.
+impl ProjectScope for ProjectRow {
+    fn company_id(&self) -> Uuid {
+        self.company_id
+    }
+
+    fn project_id(&self) -> Uuid {
+        self.id
+    }
+}
+
+/// The caller's effective permissions in a company, or in one of its projects (their
+/// company role's permissions plus those of their grant there).
+pub async fn effective_permissions(
+    app: &App,
+    caller: &Caller,
+    company_id: Uuid,
+    project_id: Option<Uuid>,
+) -> AppResult<PermissionSet> {
+    let actor = caller.verified()?;
+    let mut conn = app.pool.get().await?;
+    let member = access::member(&mut conn, company_id, actor.user_id).await?;
+    let Some(project_id) = project_id else {
+        return Ok(member.permissions);
+    };
+    let (project, there) = project_member(&mut conn, project_id, actor.user_id, false).await?;
+    if project.company_id != company_id {
+        return Err(AppError::not_found("project"));
+    }
+    Ok(there.permissions)
 }

@@ -4,8 +4,8 @@
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 
 use super::catalog::{Action, CATALOG, Permission, PermissionSet, Resource};
-use super::service::{self, RoleSpec};
 use crate::companies::graphql::Role;
+use crate::companies::service::roles::{self as service, RoleSpec};
 use crate::graphql::context::{app, caller, parse_id};
 
 /// One permission.

@@ -15,8 +15,8 @@ use crate::events::graphql::{NotificationConnection, notification_connection, st
 use crate::events::service as events;
 use crate::graphql::context::{app, caller, parse_id, presence, signed_in};
 use crate::graphql::guards::SelfOr;
+use crate::projects::access::effective_permissions;
 use crate::rbac::graphql::{PermissionObject, permission_list};
-use crate::rbac::service as rbac;
 use crate::sessions::graphql::Session;
 use crate::sessions::service as sessions;
 
@@ -151,7 +151,7 @@ impl Me {
             .as_ref()
             .map(|id| parse_id(id, "project"))
             .transpose()?;
-        let set = rbac::effective_permissions(app(ctx), caller(ctx), company_id, project_id).await?;
+        let set = effective_permissions(app(ctx), caller(ctx), company_id, project_id).await?;
         Ok(permission_list(set))
     }
 

@@ -13,6 +13,7 @@ mod csv;
 mod hostile;
 mod invitations;
 mod isolation;
+mod layout;
 mod limits;
 mod live;
 mod mail_outbox;

@@ -51,17 +51,16 @@ fn described_schema() -> (Vec<Column>, Vec<(String, String)>) {
     let mut table: Option<String> = None;
     for line in text.lines() {
         let trimmed = line.trim();
-        if let Some((name, key)) = trimmed
+        let heading = trimmed
             .strip_suffix('{')
             .and_then(|head| head.trim().split_once(' '))
-        {
-            if let Some(key) = key.strip_prefix('(').and_then(|k| k.strip_suffix(')')) {
-                for column in key.split(',') {
-                    keys.push((name.to_owned(), column.trim().to_owned()));
-                }
-                table = Some(name.to_owned());
-                continue;
+            .and_then(|(name, key)| Some((name, key.strip_prefix('(')?.strip_suffix(')')?)));
+        if let Some((name, key)) = heading {
+            for column in key.split(',') {
+                keys.push((name.to_owned(), column.trim().to_owned()));
             }
+            table = Some(name.to_owned());
+            continue;
         }
         if trimmed == "}" {
             table = None;

@@ -1,7 +1,8 @@
-//! Company rules, split by subject: the company itself, and its members.
+//! Company rules, split by subject: the company itself, its members, and its custom roles.
 
 pub mod company;
 pub mod members;
+pub mod roles;
 
 use diesel_async::AsyncPgConnection;
 use uuid::Uuid;

@@ -1,4 +1,4 @@
-//! Custom roles and effective permissions. Built-in roles are fixed; custom roles hold any
+//! Custom roles of a company. Built-in roles are fixed; custom roles hold any
 //! subset of the catalog, but nobody creates, edits or deletes a role that holds more than
 //! they do.
 
@@ -6,9 +6,6 @@ use futures_util::FutureExt;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::catalog::{Action, Permission, PermissionSet, Resource};
-use super::standing::role_permissions;
-use super::store;
 use crate::app::App;
 use crate::auth::caller::{Caller, SignedInUser};
 use crate::companies::access::{self, Member};
@@ -20,7 +17,9 @@ use crate::events::access::permission_name;
 use crate::events::verb::Verb;
 use crate::events::write::{self, Activity};
 use crate::input;
-use crate::projects::access::project_member;
+use crate::rbac::catalog::{Action, Permission, PermissionSet, Resource};
+use crate::rbac::standing::role_permissions;
+use crate::rbac::store;
 
 /// A custom role as submitted.
 pub struct RoleSpec {
@@ -250,25 +249,4 @@ pub async fn delete_role(app: &App, caller: &Caller, role_id: Uuid) -> AppResult
         },
     )
     .await
-}
-
-/// The caller's effective permissions in a company, or in one of its projects (their
-/// company role's permissions plus those of their grant there).
-pub async fn effective_permissions(
-    app: &App,
-    caller: &Caller,
-    company_id: Uuid,
-    project_id: Option<Uuid>,
-) -> AppResult<PermissionSet> {
-    let actor = caller.verified()?;
-    let mut conn = app.pool.get().await?;
-    let member = access::member(&mut conn, company_id, actor.user_id).await?;
-    let Some(project_id) = project_id else {
-        return Ok(member.permissions);
-    };
-    let (project, in_project) = project_member(&mut conn, project_id, actor.user_id, false).await?;
-    if project.company_id != company_id {
-        return Err(AppError::not_found("project"));
-    }
-    Ok(in_project.permissions)
 }
