@@ -96,6 +96,26 @@ impl Activity {
     }
 }
 
+/// The summary and data of a change to something's name and description: "Project Fuel
+/// updated", or "Project Fuel renamed to Energy" when the name changed, with the name and
+/// description before and after.
+pub fn name_change(
+    noun: &str,
+    before: (&str, Option<&str>),
+    after: (&str, Option<&str>),
+) -> (String, serde_json::Value) {
+    let summary = if before.0 == after.0 {
+        format!("{noun} {} updated", after.0)
+    } else {
+        format!("{noun} {} renamed to {}", before.0, after.0)
+    };
+    let data = serde_json::json!({
+        "before": { "name": before.0, "description": before.1 },
+        "after": { "name": after.0, "description": after.1 },
+    });
+    (summary, data)
+}
+
 /// Something that belongs to one project of one company, as events need to know it (the
 /// projects feature implements it for its rows, so events need not know projects).
 pub trait ProjectScope {

@@ -155,11 +155,11 @@ pub async fn update_project(
                 require_active(&project)?;
                 check.finish()?;
                 let updated = store::update(conn, project.id, &changes, now).await?;
-                let summary = if updated.name == project.name {
-                    format!("Project {} updated", updated.name)
-                } else {
-                    format!("Project {} renamed to {}", project.name, updated.name)
-                };
+                let (summary, data) = write::name_change(
+                    "Project",
+                    (&project.name, project.description.as_deref()),
+                    (&updated.name, updated.description.as_deref()),
+                );
                 let activity = Activity::in_project_of(
                     &updated,
                     actor.user_id,
@@ -167,10 +167,7 @@ pub async fn update_project(
                     ("project", project.id),
                     summary,
                 )
-                .data(
-                    json!({ "before": { "name": project.name, "description": project.description },
-                          "after": { "name": updated.name, "description": updated.description } }),
-                );
+                .data(data);
                 write::record(conn, now, activity).await?;
                 Ok((updated, member))
             }

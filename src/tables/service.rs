@@ -282,11 +282,11 @@ pub async fn update_table(
                     now,
                 )
                 .await?;
-                let summary = if updated.name == table.name {
-                    format!("Table {} updated", updated.name)
-                } else {
-                    format!("Table {} renamed to {}", table.name, updated.name)
-                };
+                let (summary, data) = write::name_change(
+                    "Table",
+                    (&table.name, table.description.as_deref()),
+                    (&updated.name, updated.description.as_deref()),
+                );
                 let activity = Activity::in_project_of(
                     &project,
                     actor.user_id,
@@ -294,10 +294,7 @@ pub async fn update_table(
                     ("data_table", table.id),
                     summary,
                 )
-                .data(
-                    json!({ "before": { "name": table.name, "description": table.description },
-                          "after": { "name": updated.name, "description": updated.description } }),
-                );
+                .data(data);
                 write::record(conn, now, activity).await?;
                 Ok((updated, project))
             }

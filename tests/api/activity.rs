@@ -383,3 +383,49 @@ async fn a_feed_page_counts_its_total_only_when_asked() {
         "the count is one statement, run only for totalCount"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn renaming_and_redescribing_say_which_with_the_name_and_description_before_and_after() {
+    let t = TestApp::spawn().await;
+    let owner = t.verified_user("owner@example.com", "Olga").await;
+    let company = t.create_company(&owner, "Acme").await;
+    let project = t.create_project(&owner, &company, "Footprint").await;
+    let table = t
+        .ok(
+            Some(&owner),
+            CREATE_TABLE,
+            json!({ "p": project, "n": "Fuel use" }),
+        )
+        .await["createDataTable"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.ok(
+        Some(&owner),
+        "mutation($p: ID!) { updateProject(id: $p, name: \"Footprint 2026\") { id } }",
+        json!({ "p": project }),
+    )
+    .await;
+    t.ok(
+        Some(&owner),
+        "mutation($t: ID!) { updateDataTable(id: $t, description: \"Litres by site\") { id } }",
+        json!({ "t": table }),
+    )
+    .await;
+
+    let feed = t.ok(Some(&owner), FEED, json!({ "c": company.id, "n": 2 })).await;
+    let edges = &feed["company"]["activity"]["edges"];
+    let described = &edges[0]["node"];
+    assert_eq!(described["verb"], "table.updated");
+    assert_eq!(described["summary"], "Table Fuel use updated");
+    assert_eq!(
+        described["data"],
+        json!({ "before": { "name": "Fuel use", "description": null },
+                "after": { "name": "Fuel use", "description": "Litres by site" } })
+    );
+    let renamed = &edges[1]["node"];
+    assert_eq!(renamed["verb"], "project.updated");
+    assert_eq!(renamed["summary"], "Project Footprint renamed to Footprint 2026");
+    assert_eq!(renamed["data"]["before"]["name"], "Footprint");
+    assert_eq!(renamed["data"]["after"]["name"], "Footprint 2026");
+}
