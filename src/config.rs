@@ -187,6 +187,12 @@ pub struct Config {
     #[arg(long, env = "IMPORT_MAX_PER_COMPANY", default_value_t = 2)]
     pub import_max_per_company: u32,
 
+    /// Documents kept for automatic persisted queries (by hash, in PostgreSQL, shared by all
+    /// instances); beyond it the least recently used are evicted, and their clients send
+    /// them in full again.
+    #[arg(long, env = "PERSISTED_QUERIES_MAX", default_value_t = 10_000)]
+    pub persisted_queries_max: u32,
+
     /// Rows from which a table's number and date fields get their own ordered index.
     #[arg(long, env = "ROW_INDEX_THRESHOLD", default_value_t = 10_000)]
     pub row_index_threshold: usize,

@@ -117,6 +117,12 @@ impl AppError {
         Self::new(ErrorCode::Conflict, message)
     }
 
+    /// A document was sent by a hash the server does not know; the message is the one
+    /// Apollo's clients look for before they send the document in full.
+    pub fn persisted_query_not_found() -> Self {
+        Self::new(ErrorCode::PersistedQueryNotFound, "PersistedQueryNotFound")
+    }
+
     /// The account must verify its email address first.
     pub fn email_not_verified() -> Self {
         Self::new(

@@ -22,6 +22,7 @@ pub mod invitations;
 pub mod mail;
 pub mod modules;
 pub mod pagination;
+pub mod persisted;
 pub mod projects;
 pub mod rate_limit;
 pub mod rbac;

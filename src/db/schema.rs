@@ -219,6 +219,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    persisted_documents (sha256) {
+        sha256 -> Text,
+        body -> Text,
+        created_at -> Timestamptz,
+        last_used_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     rate_limit_hits (id) {
         id -> Int8,
         bucket -> Text,
@@ -357,6 +366,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     memberships,
     modules,
     notifications,
+    persisted_documents,
     project_role_grants,
     projects,
     rate_limit_hits,

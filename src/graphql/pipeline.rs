@@ -2,6 +2,8 @@
 //! in [`Pipeline::begin`] and [`Pipeline::finish`].
 //!
 //! Before it runs:
+//! 0. a document sent by hash is looked up, and one sent with its hash is checked and
+//!    kept ([`Pipeline::resolve_persisted`], see [`crate::persisted`]);
 //! 1. its document, from the shared cache or parsed within the limits (see
 //!    [`super::limits`]);
 //! 2. the session re-check: a websocket's sign-in is older than its operations, so logout,
@@ -26,9 +28,10 @@ use std::task::{Context, Poll};
 
 use async_graphql::parser::types::OperationType;
 use async_graphql::{
-    BatchRequest, BatchResponse, Data, Executor, Request, Response, ServerError, ValidationMode, Value,
+    BatchRequest, BatchResponse, Data, Executor, Pos, Request, Response, ServerError, ValidationMode, Value,
     Variables,
 };
+use futures_util::future::BoxFuture;
 use futures_util::stream::{self, BoxStream};
 use futures_util::{FutureExt, Stream, StreamExt};
 use tracing::{Instrument, Span};
@@ -42,6 +45,7 @@ use super::{GuildhallSchema, uploads};
 use crate::app::App;
 use crate::auth::caller::{ANONYMOUS, Caller};
 use crate::error::ErrorCode;
+use crate::persisted::automatic::AutomaticDocuments;
 use crate::rbac::authorizer::Authorizer;
 
 /// Every operation's steps, shared by both transports (cheap to clone).
@@ -58,6 +62,8 @@ struct State {
     settled_schema: GuildhallSchema,
     /// Documents that parsed and passed the limits (both transports share them).
     documents: DocumentCache,
+    /// Documents clients send by hash.
+    automatic: AutomaticDocuments,
 }
 
 /// An operation ready to run, from [`Pipeline::begin`].
@@ -79,11 +85,45 @@ impl Pipeline {
             schema: super::build_schema(app, ValidationMode::Strict),
             settled_schema: super::build_schema(app, ValidationMode::Fast),
             documents: DocumentCache::default(),
+            automatic: AutomaticDocuments::new(app),
         }))
     }
 
+    /// Step 0, before anything reads the request's query: a request sent by hash gets its
+    /// document (or PERSISTED_QUERY_NOT_FOUND); one sent with its hash has the hash checked
+    /// and its document kept. Resolving a request twice changes nothing.
+    pub async fn resolve_persisted(&self, request: &mut Request) -> Result<(), ServerError> {
+        let State {
+            app,
+            limits,
+            documents,
+            automatic,
+            ..
+        } = &*self.0;
+        automatic
+            .resolve(app, request, |query| documents.document(query, limits).is_ok())
+            .await
+            .map_err(|err| async_graphql::Error::from(err).into_server_error(Pos::default()))
+    }
+
+    /// [`Self::resolve_persisted`] for every request of a batch; the first refusal.
+    pub async fn resolve_persisted_batch(&self, batch: &mut BatchRequest) -> Result<(), ServerError> {
+        match batch {
+            BatchRequest::Single(request) => self.resolve_persisted(request).await,
+            BatchRequest::Batch(requests) => {
+                for request in requests {
+                    self.resolve_persisted(request).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// Runs one operation for `caller`.
-    pub async fn execute(&self, request: Request, caller: Caller) -> Response {
+    pub async fn execute(&self, mut request: Request, caller: Caller) -> Response {
+        if let Err(error) = self.resolve_persisted(&mut request).await {
+            return refusal(error, &caller.request_id);
+        }
         let begun = match self.begin(request, &caller, None) {
             Ok(begun) => begun,
             Err(error) => return refusal(error, &caller.request_id),
@@ -107,7 +147,11 @@ impl Pipeline {
     pub async fn execute_batch(&self, batch: BatchRequest, caller: Caller) -> BatchResponse {
         match batch {
             BatchRequest::Single(request) => BatchResponse::Single(self.execute(request, caller).await),
-            BatchRequest::Batch(requests) => {
+            BatchRequest::Batch(mut requests) => {
+                let mut unresolved = Vec::with_capacity(requests.len());
+                for request in &mut requests {
+                    unresolved.push(self.resolve_persisted(request).await.err());
+                }
                 let secrets: usize = requests
                     .iter()
                     .filter_map(|request| {
@@ -125,8 +169,11 @@ impl Pipeline {
                     return BatchResponse::Batch(requests.iter().map(refused).collect());
                 }
                 let mut responses = Vec::with_capacity(requests.len());
-                for request in requests {
-                    responses.push(self.execute(request, caller.clone()).await);
+                for (request, unresolved) in requests.into_iter().zip(unresolved) {
+                    responses.push(match unresolved {
+                        Some(error) => refusal(error, &caller.request_id),
+                        None => self.execute(request, caller.clone()).await,
+                    });
                 }
                 BatchResponse::Batch(responses)
             }
@@ -136,6 +183,29 @@ impl Pipeline {
     /// Runs one websocket operation (a subscription's every event, or a query's answer)
     /// for the connection whose data is `session`.
     pub fn execute_stream(&self, request: Request, session: Arc<Data>) -> BoxStream<'static, Response> {
+        if !request.extensions.contains_key("persistedQuery") {
+            return self.execute_resolved_stream(request, session);
+        }
+        // Boxed, so the stream keeps a pointer, not the whole future, once it has resolved.
+        let pipeline = self.clone();
+        let resolving: BoxFuture<'static, BoxStream<'static, Response>> = async move {
+            let mut request = request;
+            match pipeline.resolve_persisted(&mut request).await {
+                Ok(()) => pipeline.execute_resolved_stream(request, session),
+                Err(error) => {
+                    let request_id = connection_data::<Caller>(&session)
+                        .map(|caller| caller.request_id.clone())
+                        .unwrap_or_default();
+                    stream::once(async move { refusal(error, &request_id) }).boxed()
+                }
+            }
+        }
+        .boxed();
+        resolving.flatten_stream().boxed()
+    }
+
+    /// [`Self::execute_stream`] for a request whose document is in its query.
+    fn execute_resolved_stream(&self, request: Request, session: Arc<Data>) -> BoxStream<'static, Response> {
         let caller = connection_data::<Caller>(&session)
             .cloned()
             .unwrap_or_else(|| ANONYMOUS.clone());

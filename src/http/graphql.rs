@@ -161,23 +161,31 @@ async fn read_multipart(
     };
     let refused = |refusal| multipart_refused(headers, media, refusal);
     let mut request = MultipartRequest::new(body, content_type, limits).map_err(refused)?;
-    let batch = request.operations().await.map_err(refused)?;
+    let mut batch = request.operations().await.map_err(refused)?;
     if let Some(refusal) = batch_size_refusal(state, &batch, media) {
         return Err(refusal);
     }
+    if let Err(error) = state.pipeline.resolve_persisted_batch(&mut batch).await {
+        return Err(refused_before_running(headers, media, error));
+    }
     if let Err(error) = state.pipeline.authorize_uploads(&caller, &batch).await {
-        let mut response = async_graphql::Response::from_errors(vec![error]);
-        finish_response(&mut response, Some(&request_id(headers)));
-        let body = serde_json::to_vec(&RequestErrors::of(&response)).unwrap_or_default();
-        return Err((
-            request_failed_status(media),
-            [(CONTENT_TYPE, media.content_type())],
-            body,
-        )
-            .into_response());
+        return Err(refused_before_running(headers, media, error));
     }
     let batch = request.files(batch).await.map_err(refused)?;
     Ok((batch, caller))
+}
+
+/// The answer to a request refused before any of its operations ran.
+fn refused_before_running(headers: &HeaderMap, media: Media, error: ServerError) -> Response {
+    let mut response = async_graphql::Response::from_errors(vec![error]);
+    finish_response(&mut response, Some(&request_id(headers)));
+    let body = serde_json::to_vec(&RequestErrors::of(&response)).unwrap_or_default();
+    (
+        request_failed_status(media, &response.errors),
+        [(CONTENT_TYPE, media.content_type())],
+        body,
+    )
+        .into_response()
 }
 
 /// The answer to a multipart request that broke a limit or the spec.
@@ -242,7 +250,10 @@ pub async fn get_graphql(
     RawQuery(query): RawQuery,
 ) -> Response {
     let query = query.unwrap_or_default();
-    let has_query = query.split('&').any(|pair| pair.starts_with("query="));
+    // A document sent by hash comes as `extensions` alone.
+    let has_query = query
+        .split('&')
+        .any(|pair| pair.starts_with("query=") || pair.starts_with("extensions="));
     if !has_query {
         if state.app.config.playground_enabled() && accepts_html(&headers) {
             return Html(playground_html()).into_response();
@@ -251,13 +262,13 @@ pub async fn get_graphql(
             StatusCode::BAD_REQUEST,
             negotiate(&headers).unwrap_or(Media::Json),
             ErrorCode::BadUserInput,
-            "GET /graphql needs a `query` parameter",
+            "GET /graphql needs a `query` parameter (or `extensions` naming a persisted query)",
         );
     }
     let Some(media) = negotiate(&headers) else {
         return not_acceptable();
     };
-    let request = match parse_query_string(&query) {
+    let mut request = match parse_query_string(&query) {
         Ok(request) => request,
         Err(err) => {
             return request_error(
@@ -268,6 +279,9 @@ pub async fn get_graphql(
             );
         }
     };
+    if let Err(error) = state.pipeline.resolve_persisted(&mut request).await {
+        return refused_before_running(&headers, media, error);
+    }
     if state
         .pipeline
         .operation_type(&request)
@@ -351,7 +365,7 @@ async fn execute(state: &HttpState, media: Media, batch: BatchRequest, caller: C
     let (status, body) = match &response {
         // A request error has no `data` entry at all (GraphQL over HTTP).
         BatchResponse::Single(single) if request_failed => (
-            request_failed_status(media),
+            request_failed_status(media, &single.errors),
             serde_json::to_vec(&RequestErrors::of(single)),
         ),
         _ => (StatusCode::OK, serde_json::to_vec(&response)),
@@ -375,11 +389,22 @@ async fn execute(state: &HttpState, media: Media, batch: BatchRequest, caller: C
 }
 
 /// The status of a request that failed before execution: GraphQL over HTTP answers such a
-/// request with 400 for its own media type, and with 200 for plain JSON.
-fn request_failed_status(media: Media) -> StatusCode {
+/// request with 400 for its own media type, and with 200 for plain JSON. A document asked
+/// for by an unknown hash is 200 either way: Apollo's clients stop sending hashes to a
+/// server that answers that with 400, instead of sending the document.
+fn request_failed_status(media: Media, errors: &[ServerError]) -> StatusCode {
+    let not_found = ErrorCode::PersistedQueryNotFound.as_str();
+    let persisted_not_found = !errors.is_empty()
+        && errors.iter().all(|error| {
+            error
+                .extensions
+                .as_ref()
+                .and_then(|extensions| extensions.get("code"))
+                .is_some_and(|code| *code == async_graphql::Value::from(not_found))
+        });
     match media {
-        Media::GraphqlResponseJson => StatusCode::BAD_REQUEST,
-        Media::Json => StatusCode::OK,
+        Media::GraphqlResponseJson if !persisted_not_found => StatusCode::BAD_REQUEST,
+        _ => StatusCode::OK,
     }
 }
 

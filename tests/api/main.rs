@@ -19,6 +19,7 @@ mod live;
 mod mail_outbox;
 mod modules_cycles;
 mod passwords;
+mod persisted;
 mod projects;
 mod rbac;
 mod registration;

@@ -2,6 +2,7 @@
 //! SMTP sink, with a clock the test can move forward.
 
 pub mod db;
+pub mod node;
 pub mod smtp;
 pub mod ws;
 

@@ -1,0 +1,7 @@
+//! Persisted documents: GraphQL documents a client sends by their SHA-256 hash instead of
+//! in full. Automatic persisted queries follow Apollo's protocol: an unknown hash answers
+//! PERSISTED_QUERY_NOT_FOUND, the client sends the text with its hash once, and every
+//! instance knows it from then on.
+
+pub mod automatic;
+pub mod store;

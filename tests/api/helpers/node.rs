@@ -1,0 +1,65 @@
+//! Stock npm clients (tests/clients) run by Node against a test server; their packages,
+//! pinned by package-lock.json, are installed on first use.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use tokio::sync::OnceCell;
+
+static INSTALLED: OnceCell<PathBuf> = OnceCell::const_new();
+
+/// The clients' folder, with `npm ci` run there once per test run.
+async fn clients() -> &'static PathBuf {
+    INSTALLED
+        .get_or_init(|| async {
+            let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients"));
+            let installed = dir.join("node_modules/.package-lock.json");
+            let lock = dir.join("package-lock.json");
+            let stale = match (std::fs::metadata(&installed), std::fs::metadata(&lock)) {
+                (Ok(installed), Ok(lock)) => installed.modified().ok() < lock.modified().ok(),
+                _ => true,
+            };
+            if stale {
+                let dir = dir.clone();
+                tokio::task::spawn_blocking(move || {
+                    let status = Command::new("npm")
+                        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+                        .current_dir(&dir)
+                        .status()
+                        .expect("npm runs (Node and npm are on the machine)");
+                    assert!(status.success(), "npm ci in tests/clients failed");
+                })
+                .await
+                .expect("npm ci");
+            }
+            dir
+        })
+        .await
+}
+
+/// Runs `script` of tests/clients with `args`; its standard output, parsed as JSON.
+pub async fn run(script: &str, args: &[&str]) -> serde_json::Value {
+    let dir = clients().await;
+    let script = dir.join(script);
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(script)
+            .args(args)
+            .output()
+            .expect("node runs")
+    })
+    .await
+    .expect("node");
+    assert!(
+        output.status.success(),
+        "the client failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
+        panic!(
+            "the client printed no JSON ({err}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}

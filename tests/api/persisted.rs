@@ -1,0 +1,388 @@
+//! Automatic persisted queries (Apollo's protocol) over POST, GET, multipart uploads and
+//! websockets: a document sent by an unknown hash is asked for in full, a document sent
+//! with its hash is checked and kept for every instance, and the store stays bounded.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use guildhall::db::schema::{companies, persisted_documents};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::helpers::ws::{Received, WsClient};
+use crate::helpers::{TestApp, error_code, multipart_body};
+
+/// The persisted-query extension for `query`.
+fn by_hash(query: &str) -> Value {
+    let hash = format!("{:x}", Sha256::digest(query.as_bytes()));
+    json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } })
+}
+
+async fn kept(t: &TestApp) -> Vec<String> {
+    let mut conn = t.db.connect().await;
+    persisted_documents::table
+        .select(persisted_documents::body)
+        .order(persisted_documents::body)
+        .load(&mut conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_hash_is_asked_for_in_full_and_then_known_on_every_instance() {
+    let t = TestApp::spawn().await;
+    let query = "query Me { me { user { email } } }";
+    let owner = t.verified_user("owner@example.com", "Owner").await;
+
+    // The spec's own example: the hash of `{__typename}`.
+    let typename = by_hash("{__typename}");
+    assert_eq!(
+        typename["persistedQuery"]["sha256Hash"],
+        "ecf4edb46db40b5132295c0291d62fb65d6759a9eedfa4d5d612dd5ec54a6b38"
+    );
+
+    // Unknown: 200 with the code and message Apollo's clients look for, whatever the
+    // response media type.
+    for accept in ["application/json", "application/graphql-response+json"] {
+        let response = t
+            .http
+            .post(format!("{}/graphql", t.base_url()))
+            .header("accept", accept)
+            .bearer_auth(&owner)
+            .json(&json!({ "extensions": by_hash(query), "operationName": "Me" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{accept}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(error_code(&body), "PERSISTED_QUERY_NOT_FOUND", "{body}");
+        assert_eq!(body["errors"][0]["message"], "PersistedQueryNotFound");
+        assert!(body.get("data").is_none(), "{body}");
+    }
+    assert!(kept(&t).await.is_empty());
+
+    // Sent with its hash: runs, and is kept.
+    let full = t
+        .post(
+            Some(&owner),
+            json!({ "query": query, "extensions": by_hash(query) }),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(full["data"]["me"]["user"]["email"], "owner@example.com", "{full}");
+    assert_eq!(kept(&t).await, [query]);
+
+    // By hash alone, on this instance and on another one.
+    let again = t
+        .post(Some(&owner), json!({ "extensions": by_hash(query) }))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(
+        again["data"]["me"]["user"]["email"], "owner@example.com",
+        "{again}"
+    );
+    let other = t.second_instance().await;
+    let there: Value = t
+        .http
+        .post(format!("http://{}/graphql", other.addr))
+        .bearer_auth(&owner)
+        .json(&json!({ "extensions": by_hash(query) }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        there["data"]["me"]["user"]["email"], "owner@example.com",
+        "{there}"
+    );
+
+    // In a batch, beside a document sent in full.
+    let batch: Value = t
+        .post(
+            Some(&owner),
+            json!([{ "extensions": by_hash(query) }, { "query": "{ __typename }" }, { "extensions": typename }]),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        batch[0]["data"]["me"]["user"]["email"], "owner@example.com",
+        "{batch}"
+    );
+    assert_eq!(batch[1]["data"]["__typename"], "Query", "{batch}");
+    assert_eq!(error_code(&batch[2]), "PERSISTED_QUERY_NOT_FOUND", "{batch}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hash_that_is_not_the_querys_runs_nothing_and_keeps_nothing() {
+    let t = TestApp::spawn().await;
+    let owner = t.verified_user("owner@example.com", "Owner").await;
+    let create = "mutation { createCompany(input: { name: \"Acme\" }) { id } }";
+    let wrong = by_hash("{ __typename }");
+    let body: Value = t
+        .post(Some(&owner), json!({ "query": create, "extensions": wrong }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["fields"][0]["path"],
+        json!(["extensions", "persistedQuery", "sha256Hash"]),
+        "{body}"
+    );
+    let mut conn = t.db.connect().await;
+    let made: i64 = companies::table.count().get_result(&mut conn).await.unwrap();
+    assert_eq!(made, 0, "the mutation did not run");
+    assert!(kept(&t).await.is_empty());
+
+    for broken in [
+        json!({ "version": 2, "sha256Hash": wrong["persistedQuery"]["sha256Hash"] }),
+        json!({ "version": 1, "sha256Hash": "not-a-hash" }),
+        json!("ecf4edb46db40b5132295c0291d62fb65d6759a9eedfa4d5d612dd5ec54a6b38"),
+    ] {
+        let body: Value = t
+            .post(None, json!({ "extensions": { "persistedQuery": broken } }))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{broken}: {body}");
+    }
+
+    // A document beyond the limits is run (and refused) but never kept.
+    let deep = format!("{{ {}__typename{} }}", "me { ".repeat(80), " }".repeat(80));
+    let body: Value = t
+        .post(None, json!({ "query": deep, "extensions": by_hash(&deep) }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(body.get("errors").is_some(), "{body}");
+    assert!(kept(&t).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn get_runs_a_query_by_hash_but_never_a_mutation() {
+    let t = TestApp::spawn().await;
+    let query = "{ __typename }";
+    let get = |extensions: Value, with_query: bool| {
+        let mut params = vec![("extensions", extensions.to_string())];
+        if with_query {
+            params.push(("query", query.to_owned()));
+        }
+        t.http
+            .get(format!("{}/graphql", t.base_url()))
+            .header("accept", "application/json")
+            .query(&params)
+            .send()
+    };
+    let unknown = get(by_hash(query), false).await.unwrap();
+    assert_eq!(unknown.status(), 200);
+    assert_eq!(
+        error_code(&unknown.json::<Value>().await.unwrap()),
+        "PERSISTED_QUERY_NOT_FOUND"
+    );
+    let full: Value = get(by_hash(query), true).await.unwrap().json().await.unwrap();
+    assert_eq!(full["data"]["__typename"], "Query", "{full}");
+    let hashed: Value = get(by_hash(query), false).await.unwrap().json().await.unwrap();
+    assert_eq!(hashed["data"]["__typename"], "Query", "{hashed}");
+
+    let mutation = "mutation { markAllNotificationsRead }";
+    t.post(
+        None,
+        json!({ "query": mutation, "extensions": by_hash(mutation) }),
+    )
+    .await;
+    let refused = t
+        .http
+        .get(format!("{}/graphql", t.base_url()))
+        .query(&[("extensions", by_hash(mutation).to_string())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 405);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_and_a_subscription_may_be_sent_by_hash() {
+    let t = TestApp::spawn().await;
+    let owner = t.verified_user("owner@example.com", "Owner").await;
+    let company = t.create_company(&owner, "Acme").await;
+    let project = t.create_project(&owner, &company, "Footprint").await;
+    let table = t
+        .ok(
+            Some(&owner),
+            "mutation($p: ID!) { createDataTable(projectId: $p, name: \"Sites\", fields: [{ key: \"site\", label: \"Site\", type: TEXT }]) { id } }",
+            json!({ "p": project }),
+        )
+        .await["createDataTable"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let import = "mutation($t: ID!, $file: Upload!) { importCsv(tableId: $t, csv: $file) { inserted } }";
+    let send = |operations: Value| {
+        let boundary = "persisted-boundary";
+        t.http
+            .post(format!("{}/graphql", t.base_url()))
+            .bearer_auth(&owner)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .header("apollo-require-preflight", "true")
+            .body(multipart_body(
+                boundary,
+                &operations,
+                "sites.csv",
+                "site\nLeeds\n",
+            ))
+            .send()
+    };
+    let variables = json!({ "t": table, "file": null });
+    let unknown: Value = send(json!({ "extensions": by_hash(import), "variables": variables }))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(error_code(&unknown), "PERSISTED_QUERY_NOT_FOUND", "{unknown}");
+    let full: Value = send(json!({ "query": import, "extensions": by_hash(import), "variables": variables }))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(full["data"]["importCsv"]["inserted"], 1, "{full}");
+    let hashed: Value = send(json!({ "extensions": by_hash(import), "variables": variables }))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(hashed["data"]["importCsv"]["inserted"], 1, "{hashed}");
+
+    let subscription = "subscription($c: ID!) { activity(companyId: $c) { verb } }";
+    let mut socket = WsClient::connect(t.addr, &owner).await;
+    let subscribe = |id: &str, payload: Value| json!({ "id": id, "type": "subscribe", "payload": payload });
+    socket
+        .send(subscribe(
+            "1",
+            json!({ "extensions": by_hash(subscription), "variables": { "c": company.id } }),
+        ))
+        .await;
+    match socket.receive().await {
+        Received::Message(message) => {
+            assert_eq!(message["type"], "error", "{message}");
+            assert_eq!(
+                message["payload"][0]["extensions"]["code"], "PERSISTED_QUERY_NOT_FOUND",
+                "{message}"
+            );
+        }
+        Received::Closed(frame) => panic!("closed: {frame:?}"),
+    }
+    socket
+        .send(subscribe(
+            "2",
+            json!({ "query": subscription, "extensions": by_hash(subscription), "variables": { "c": company.id } }),
+        ))
+        .await;
+    socket
+        .send(subscribe(
+            "3",
+            json!({ "extensions": by_hash(subscription), "variables": { "c": company.id } }),
+        ))
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    t.create_project(&owner, &company, "Water").await;
+    let mut answered = Vec::new();
+    for _ in 0..2 {
+        match socket.receive().await {
+            Received::Message(message) => {
+                assert_eq!(
+                    message["payload"]["data"]["activity"]["verb"], "project.created",
+                    "{message}"
+                );
+                answered.push(message["id"].as_str().unwrap().to_owned());
+            }
+            Received::Closed(frame) => panic!("closed: {frame:?}"),
+        }
+    }
+    answered.sort();
+    assert_eq!(answered, ["2", "3"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_store_keeps_the_most_recently_used_documents() {
+    let t = TestApp::spawn_with(|config| config.persisted_queries_max = 20).await;
+    let documents: Vec<String> = (0..120).map(|i| format!("query Q{i} {{ __typename }}")).collect();
+    for document in &documents {
+        let body: Value = t
+            .post(
+                None,
+                json!({ "query": document, "extensions": by_hash(document) }),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(body["data"]["__typename"], "Query", "{body}");
+    }
+    let kept = kept(&t).await;
+    assert!(
+        kept.len() <= 40 && kept.len() >= 20,
+        "bounded near PERSISTED_QUERIES_MAX: {}",
+        kept.len()
+    );
+    assert!(
+        kept.contains(documents.last().unwrap()),
+        "the last one used is kept"
+    );
+    assert!(!kept.contains(&documents[0]), "the first one went");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apollo_clients_persisted_query_link_works_unchanged() {
+    let t = TestApp::spawn().await;
+    let owner = t.verified_user("owner@example.com", "Owner").await;
+    let url = format!("{}/graphql", t.base_url());
+    let report = crate::helpers::node::run("apq.mjs", &[&url, &owner]).await;
+
+    let answers = report["answers"].as_array().unwrap();
+    assert_eq!(answers.len(), 3, "{report}");
+    for answer in answers {
+        assert_eq!(answer["email"], "owner@example.com", "{report}");
+    }
+    let sent: Vec<(String, bool, bool, u64)> = report["sent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["method"].as_str().unwrap().to_owned(),
+                r["query"].as_bool().unwrap(),
+                r["hash"].as_bool().unwrap(),
+                r["status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let posted = |query| ("POST".to_owned(), query, true, 200);
+    assert_eq!(
+        sent,
+        [
+            posted(false),
+            posted(true),
+            posted(false),
+            ("GET".to_owned(), false, true, 200)
+        ],
+        "hash alone (unknown), then with the query, then hash alone twice: {report}"
+    );
+    assert_eq!(kept(&t).await.len(), 1);
+}
