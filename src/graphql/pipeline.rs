@@ -3,7 +3,7 @@
 //!
 //! Before it runs:
 //! 0. a document sent by hash is looked up, and one sent with its hash is checked and
-//!    kept ([`Pipeline::resolve_persisted`], see [`crate::persisted`]);
+//!    kept once it passes validation ([`Pipeline::resolve_persisted`], see [`crate::persisted`]);
 //! 1. its document, from the shared cache or parsed within the limits (see
 //!    [`super::limits`]);
 //! 2. the session re-check: a websocket's sign-in is older than its operations, so logout,
@@ -45,7 +45,7 @@ use super::{GuildhallSchema, uploads};
 use crate::app::App;
 use crate::auth::caller::{ANONYMOUS, Caller};
 use crate::error::ErrorCode;
-use crate::persisted::automatic::AutomaticDocuments;
+use crate::persisted::automatic::{AutomaticDocuments, Learned};
 use crate::rbac::authorizer::Authorizer;
 
 /// Every operation's steps, shared by both transports (cheap to clone).
@@ -63,7 +63,7 @@ struct State {
     /// Documents that parsed and passed the limits (both transports share them).
     documents: DocumentCache,
     /// Documents clients send by hash.
-    automatic: AutomaticDocuments,
+    automatic: Arc<AutomaticDocuments>,
 }
 
 /// An operation ready to run, from [`Pipeline::begin`].
@@ -72,6 +72,8 @@ struct Begun {
     schema: GuildhallSchema,
     /// The kept document, to be marked validated if this run fully validates it.
     known: Option<Arc<KnownDocument>>,
+    /// A document sent with its hash, to keep if it passes validation.
+    learned: Option<Learned>,
     request_id: String,
     span: Span,
 }
@@ -85,43 +87,50 @@ impl Pipeline {
             schema: super::build_schema(app, ValidationMode::Strict),
             settled_schema: super::build_schema(app, ValidationMode::Fast),
             documents: DocumentCache::default(),
-            automatic: AutomaticDocuments::new(app),
+            automatic: Arc::new(AutomaticDocuments::new(app)),
         }))
     }
 
     /// Step 0, before anything reads the request's query: a request sent by hash gets its
-    /// document (or PERSISTED_QUERY_NOT_FOUND); one sent with its hash has the hash checked
-    /// and its document kept. Resolving a request twice changes nothing.
-    pub async fn resolve_persisted(&self, request: &mut Request) -> Result<(), ServerError> {
-        let State {
-            app,
-            limits,
-            documents,
-            automatic,
-            ..
-        } = &*self.0;
-        automatic
-            .resolve(app, request, |query| documents.document(query, limits).is_ok())
+    /// document (or PERSISTED_QUERY_NOT_FOUND); one sent with its hash has the hash checked,
+    /// and, when `may_learn`, its document is kept once it passes validation (never from
+    /// GET, which any page can make a browser send). Resolving a request twice changes
+    /// nothing.
+    pub async fn resolve_persisted(&self, request: &mut Request, may_learn: bool) -> Result<(), ServerError> {
+        self.0
+            .automatic
+            .resolve(&self.0.app, request, may_learn)
             .await
-            .map_err(|err| async_graphql::Error::from(err).into_server_error(Pos::default()))
+            .map_err(|err| {
+                let mut error = async_graphql::Error::from(err).into_server_error(Pos::default());
+                error.locations.clear();
+                error
+            })
     }
 
-    /// [`Self::resolve_persisted`] for every request of a batch; the first refusal.
+    /// [`Self::resolve_persisted`] for every request of a (POST) batch; the first refusal.
     pub async fn resolve_persisted_batch(&self, batch: &mut BatchRequest) -> Result<(), ServerError> {
         match batch {
-            BatchRequest::Single(request) => self.resolve_persisted(request).await,
+            BatchRequest::Single(request) => self.resolve_persisted(request, true).await,
             BatchRequest::Batch(requests) => {
                 for request in requests {
-                    self.resolve_persisted(request).await?;
+                    self.resolve_persisted(request, true).await?;
                 }
                 Ok(())
             }
         }
     }
 
+    /// Keeps a document sent with its hash, now that it passed validation.
+    fn learn(&self, learned: Option<Learned>) {
+        if let Some(learned) = learned {
+            self.0.automatic.learn(&self.0.app, learned);
+        }
+    }
+
     /// Runs one operation for `caller`.
     pub async fn execute(&self, mut request: Request, caller: Caller) -> Response {
-        if let Err(error) = self.resolve_persisted(&mut request).await {
+        if let Err(error) = self.resolve_persisted(&mut request, true).await {
             return refusal(error, &caller.request_id);
         }
         let begun = match self.begin(request, &caller, None) {
@@ -131,12 +140,16 @@ impl Pipeline {
         let span = begun.span.clone();
         async move {
             let response = begun.schema.execute(begun.request.data(caller)).await;
-            finish(
+            let (response, passed) = finish(
                 response,
                 begun.known.as_deref(),
                 &begun.request_id,
                 &self.0.limits,
-            )
+            );
+            if passed {
+                self.learn(begun.learned);
+            }
+            response
         }
         .instrument(span)
         .await
@@ -150,7 +163,7 @@ impl Pipeline {
             BatchRequest::Batch(mut requests) => {
                 let mut unresolved = Vec::with_capacity(requests.len());
                 for request in &mut requests {
-                    unresolved.push(self.resolve_persisted(request).await.err());
+                    unresolved.push(self.resolve_persisted(request, true).await.err());
                 }
                 let secrets: usize = requests
                     .iter()
@@ -190,7 +203,7 @@ impl Pipeline {
         let pipeline = self.clone();
         let resolving: BoxFuture<'static, BoxStream<'static, Response>> = async move {
             let mut request = request;
-            match pipeline.resolve_persisted(&mut request).await {
+            match pipeline.resolve_persisted(&mut request, true).await {
                 Ok(()) => pipeline.execute_resolved_stream(request, session),
                 Err(error) => {
                     let request_id = connection_data::<Caller>(&session)
@@ -210,7 +223,7 @@ impl Pipeline {
             .cloned()
             .unwrap_or_else(|| ANONYMOUS.clone());
         let credentials = connection_data::<Arc<ConnectionCredentials>>(&session).cloned();
-        let begun = match self.begin(request, &caller, Some(&session)) {
+        let mut begun = match self.begin(request, &caller, Some(&session)) {
             Ok(begun) => begun,
             Err(error) => {
                 let response = refusal(error, &caller.request_id);
@@ -219,8 +232,14 @@ impl Pipeline {
         };
         let app = self.0.app.clone();
         let limits = self.0.limits;
+        let learning = begun
+            .learned
+            .take()
+            .map(|learned| Box::new((self.clone(), learned)));
         let span = begun.span.clone();
-        let started = async move {
+        // Boxed: the stream outlives the setup, and would otherwise keep room for the whole
+        // setup future (the session re-check's included) for the subscription's life.
+        let started: BoxFuture<'static, BoxStream<'static, Response>> = async move {
             if let Some(credentials) = credentials
                 && let Err(err) = credentials.recheck(&app).await
             {
@@ -235,12 +254,14 @@ impl Pipeline {
             FirstPollMarks {
                 responses,
                 known: begun.known,
+                learning,
                 limits,
                 request_id: begun.request_id,
             }
             .boxed()
         }
-        .instrument(span.clone());
+        .instrument(span.clone())
+        .boxed();
         InSpan {
             span,
             responses: started.flatten_stream().boxed(),
@@ -283,11 +304,13 @@ impl Pipeline {
                 (&self.0.schema, Some(known))
             }
         };
+        let learned = connection_data::<Learned>(&request.data).cloned();
         let request = request.data(Authorizer::for_caller(self.0.app.clone(), caller));
         Ok(Begun {
             request,
             schema: schema.clone(),
             known,
+            learned,
             request_id,
             span,
         })
@@ -344,23 +367,23 @@ fn connection_data<T: 'static>(session: &Data) -> Option<&T> {
 
 /// The steps after an operation ran: a request that failed before any data (validation,
 /// depth, complexity) has its limit errors restated; one that passed marks its document
-/// validated; every error is finished.
+/// validated; every error is finished. Answers the response and whether it passed.
 fn finish(
     mut response: Response,
     known: Option<&KnownDocument>,
     request_id: &str,
     limits: &QueryLimits,
-) -> Response {
-    if response.data == Value::Null
+) -> (Response, bool) {
+    let refused = response.data == Value::Null
         && !response.errors.is_empty()
-        && response.errors.iter().all(|e| e.path.is_empty())
-    {
+        && response.errors.iter().all(|e| e.path.is_empty());
+    if refused {
         response.errors = limits.explain(std::mem::take(&mut response.errors));
     } else if let Some(known) = known {
         known.mark_validated();
     }
     finish_response(&mut response, Some(request_id));
-    response
+    (response, !refused)
 }
 
 /// The answer to an operation refused before it ran.
@@ -376,6 +399,9 @@ fn refusal(error: ServerError, request_id: &str) -> Response {
 struct FirstPollMarks {
     responses: BoxStream<'static, Response>,
     known: Option<Arc<KnownDocument>>,
+    /// A document sent with its hash, kept once validation has passed (boxed: rare, and
+    /// the stream lives as long as its subscription).
+    learning: Option<Box<(Pipeline, Learned)>>,
     limits: QueryLimits,
     request_id: String,
 }
@@ -386,19 +412,29 @@ impl Stream for FirstPollMarks {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Response>> {
         let polled = self.responses.poll_next_unpin(cx);
         let known = self.known.take();
+        let learning = self.learning.take();
+        let passed = |learning: Option<Box<(Pipeline, Learned)>>| {
+            if let Some(learning) = learning {
+                let (pipeline, learned) = *learning;
+                pipeline.learn(Some(learned));
+            }
+        };
         match polled {
             Poll::Pending => {
                 if let Some(known) = known {
                     known.mark_validated();
                 }
+                passed(learning);
                 Poll::Pending
             }
-            Poll::Ready(Some(response)) => Poll::Ready(Some(finish(
-                response,
-                known.as_deref(),
-                &self.request_id,
-                &self.limits,
-            ))),
+            Poll::Ready(Some(response)) => {
+                let (response, validated) =
+                    finish(response, known.as_deref(), &self.request_id, &self.limits);
+                if validated {
+                    passed(learning);
+                }
+                Poll::Ready(Some(response))
+            }
             Poll::Ready(None) => Poll::Ready(None),
         }
     }

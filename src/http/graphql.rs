@@ -279,7 +279,7 @@ pub async fn get_graphql(
             );
         }
     };
-    if let Err(error) = state.pipeline.resolve_persisted(&mut request).await {
+    if let Err(error) = state.pipeline.resolve_persisted(&mut request, false).await {
         return refused_before_running(&headers, media, error);
     }
     if state

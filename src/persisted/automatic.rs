@@ -1,59 +1,76 @@
 //! Automatic persisted queries, as Apollo's clients speak them: a request carrying
 //! `extensions.persistedQuery: { version: 1, sha256Hash }` and no query runs the document
 //! kept under that hash, or answers PERSISTED_QUERY_NOT_FOUND; one carrying both has its
-//! hash checked against its text (a mismatch runs nothing) and the text kept in
-//! PostgreSQL, for every instance. The store is bounded (`PERSISTED_QUERIES_MAX`, least
-//! recently used evicted) and only documents that parse within the limits are kept.
+//! hash checked against its text (a mismatch runs nothing), and once the document has
+//! passed validation it is kept in PostgreSQL, for every instance.
+//!
+//! Bounded: a document of more than [`MAX_KEPT_BYTES`] is run but not kept, the store holds
+//! about `PERSISTED_QUERIES_MAX` documents (the least recently used are evicted), and this
+//! instance's memory in front of it at most [`MAX_REMEMBERED_BYTES`] of text.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_graphql::{Request, Value};
+use chrono::{DateTime, TimeDelta, Utc};
 use sha2::{Digest, Sha256};
 
 use super::store;
 use crate::app::App;
 use crate::error::{AppError, AppResult};
 
-/// Texts remembered in this instance's memory at most; when full it starts over.
-const MAX_REMEMBERED: usize = 1_024;
-/// Documents an instance keeps between two evictions of the least recently used.
-const KEPT_PER_EVICTION: usize = 100;
+/// Longest document kept; a longer one runs when sent in full, every time.
+pub const MAX_KEPT_BYTES: usize = 64 * 1024;
+/// Text remembered in this instance's memory at most; when full it starts over.
+const MAX_REMEMBERED_BYTES: usize = 8 * 1024 * 1024;
+/// How often a document used from memory is marked used in the store, so the store's
+/// least recently used are the ones evicted.
+const TOUCH_EVERY: TimeDelta = TimeDelta::minutes(1);
 
 /// The extension's key in a request.
 const EXTENSION: &str = "persistedQuery";
 
+/// A document sent in full with its verified hash, kept once it passes validation (the
+/// pipeline carries it in the request's server-side data, out of clients' reach).
+#[derive(Debug, Clone)]
+pub struct Learned {
+    hash: String,
+    body: Arc<str>,
+}
+
 /// Documents known by hash: remembered in memory in front of the shared store.
 pub struct AutomaticDocuments {
-    /// Texts by hash (a hash names one text forever, so nothing here goes stale).
-    known: Mutex<HashMap<String, Arc<str>>>,
+    memory: Mutex<Memory>,
     /// Documents this instance kept since it last evicted.
-    kept_since_eviction: AtomicUsize,
+    kept_since_eviction: AtomicU32,
     /// `PERSISTED_QUERIES_MAX`.
-    max_kept: i64,
+    max_kept: u32,
+}
+
+/// Texts by hash (a hash names one text forever, so nothing here goes stale), with when
+/// each was last marked used in the store.
+#[derive(Default)]
+struct Memory {
+    texts: HashMap<String, (Arc<str>, DateTime<Utc>)>,
+    bytes: usize,
 }
 
 impl AutomaticDocuments {
     /// Documents for `app`, bounded by its `PERSISTED_QUERIES_MAX`.
     pub fn new(app: &App) -> Self {
         Self {
-            known: Mutex::new(HashMap::new()),
-            kept_since_eviction: AtomicUsize::new(0),
-            max_kept: i64::from(app.config.persisted_queries_max),
+            memory: Mutex::new(Memory::default()),
+            kept_since_eviction: AtomicU32::new(0),
+            max_kept: app.config.persisted_queries_max.max(1),
         }
     }
 
-    /// Gives a request sent by hash its document, or keeps the document sent with its
-    /// hash; leaves other requests alone. `parses` says whether a text is a document
-    /// within the limits (only those are kept). The extension is taken out of the request,
-    /// so resolving it twice changes nothing.
-    pub async fn resolve(
-        &self,
-        app: &App,
-        request: &mut Request,
-        parses: impl FnOnce(&str) -> bool,
-    ) -> AppResult<()> {
+    /// Gives a request sent by hash its document, or checks the hash of a document sent
+    /// with one and, when `may_learn`, puts the document to learn in the request's data
+    /// (see [`Self::learn`]); leaves other requests alone. The extension is taken out of
+    /// the request, so resolving it twice changes nothing.
+    pub async fn resolve(&self, app: &App, request: &mut Request, may_learn: bool) -> AppResult<()> {
         let Some(extension) = request.extensions.remove(EXTENSION) else {
             return Ok(());
         };
@@ -68,54 +85,105 @@ impl AutomaticDocuments {
                 "the hash is not the SHA-256 of the query; nothing ran",
             ));
         }
-        if !self.remembered(&hash) && parses(&request.query) {
-            self.keep(app, hash, &request.query).await?;
+        if may_learn && request.query.len() <= MAX_KEPT_BYTES {
+            let body = request.query.as_str().into();
+            request.data.insert(Learned { hash, body });
         }
         Ok(())
+    }
+
+    /// Keeps a document that passed validation: this instance knows it at once, the store
+    /// soon after (written in the background; a failure is logged, and the client sends
+    /// it in full again). A document this instance marked used within the last minute is
+    /// in the store already.
+    pub fn learn(self: &Arc<Self>, app: &App, learned: Learned) {
+        let now = app.clock.now();
+        {
+            let mut memory = self.lock();
+            if memory
+                .touched(&learned.hash)
+                .is_some_and(|at| now - at < TOUCH_EVERY)
+            {
+                return;
+            }
+            memory.remember(learned.hash.clone(), Arc::clone(&learned.body), now);
+        }
+        let documents = Arc::clone(self);
+        let app = app.clone();
+        tokio::spawn(async move {
+            if let Err(err) = documents.keep(&app, learned, now).await {
+                tracing::warn!(error = ?err.source, "cannot keep a persisted query");
+            }
+        });
     }
 
     /// The document kept under `hash`, from memory or the shared store.
     async fn document(&self, app: &App, hash: &str) -> AppResult<Arc<str>> {
-        if let Some(body) = self.lock().get(hash) {
-            return Ok(Arc::clone(body));
+        let now = app.clock.now();
+        let remembered = self.lock().texts.get(hash).cloned();
+        if let Some((body, touched)) = remembered {
+            if now - touched >= TOUCH_EVERY {
+                self.lock().remember(hash.to_owned(), Arc::clone(&body), now);
+                let app = app.clone();
+                let hash = hash.to_owned();
+                tokio::spawn(async move {
+                    if let Err(err) = touch(&app, &hash, now).await {
+                        tracing::warn!(error = ?err.source, "cannot mark a persisted query used");
+                    }
+                });
+            }
+            return Ok(body);
         }
         let mut conn = app.pool.get().await?;
-        let body: Arc<str> = store::use_body(&mut conn, hash, app.clock.now())
+        let body: Arc<str> = store::use_body(&mut conn, hash, now)
             .await?
             .ok_or_else(AppError::persisted_query_not_found)?
             .into();
-        self.remember(hash.to_owned(), Arc::clone(&body));
+        self.lock().remember(hash.to_owned(), Arc::clone(&body), now);
         Ok(body)
     }
 
-    /// Keeps a document in the shared store and remembers it; every so many, evicts the
-    /// least recently used beyond the bound.
-    async fn keep(&self, app: &App, hash: String, body: &str) -> AppResult<()> {
+    /// Keeps a document in the shared store; every so many, evicts the least recently used
+    /// beyond the bound.
+    async fn keep(&self, app: &App, learned: Learned, now: DateTime<Utc>) -> AppResult<()> {
         let mut conn = app.pool.get().await?;
-        store::keep(&mut conn, &hash, body, app.clock.now()).await?;
-        self.remember(hash, body.into());
-        if self.kept_since_eviction.fetch_add(1, Ordering::Relaxed) + 1 >= KEPT_PER_EVICTION {
+        store::keep(&mut conn, &learned.hash, &learned.body, now).await?;
+        let every = (self.max_kept / 10).clamp(1, 100);
+        if self.kept_since_eviction.fetch_add(1, Ordering::Relaxed) + 1 >= every {
             self.kept_since_eviction.store(0, Ordering::Relaxed);
-            store::evict_beyond(&mut conn, self.max_kept).await?;
+            store::evict_beyond(&mut conn, i64::from(self.max_kept)).await?;
         }
         Ok(())
     }
 
-    fn remembered(&self, hash: &str) -> bool {
-        self.lock().contains_key(hash)
+    // Every operation leaves the memory whole, so a panic elsewhere cannot leave it torn.
+    fn lock(&self) -> MutexGuard<'_, Memory> {
+        self.memory.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Marks a document used in the store.
+async fn touch(app: &App, hash: &str, now: DateTime<Utc>) -> AppResult<()> {
+    let mut conn = app.pool.get().await?;
+    store::use_body(&mut conn, hash, now).await?;
+    Ok(())
+}
+
+impl Memory {
+    fn touched(&self, hash: &str) -> Option<DateTime<Utc>> {
+        self.texts.get(hash).map(|(_, touched)| *touched)
     }
 
-    fn remember(&self, hash: String, body: Arc<str>) {
-        let mut known = self.lock();
-        if known.len() >= MAX_REMEMBERED {
-            known.clear();
+    fn remember(&mut self, hash: String, body: Arc<str>, touched: DateTime<Utc>) {
+        let replaced = self.texts.get(&hash).map_or(0, |(text, _)| text.len());
+        if self.bytes - replaced + body.len() > MAX_REMEMBERED_BYTES {
+            self.texts.clear();
+            self.bytes = 0;
         }
-        known.insert(hash, body);
-    }
-
-    // Every operation leaves the map whole, so a panic elsewhere cannot leave it torn.
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<str>>> {
-        self.known.lock().unwrap_or_else(PoisonError::into_inner)
+        self.bytes += body.len();
+        if let Some((replaced, _)) = self.texts.insert(hash, (body, touched)) {
+            self.bytes -= replaced.len();
+        }
     }
 }
 
@@ -166,5 +234,25 @@ mod tests {
         ] {
             assert!(requested_hash(&extension(refused.clone())).is_err(), "{refused}");
         }
+    }
+
+    #[test]
+    fn memory_is_bounded_by_the_bytes_it_holds() {
+        let now = Utc::now();
+        let mut memory = Memory::default();
+        let text: Arc<str> = "x".repeat(MAX_REMEMBERED_BYTES / 4).into();
+        for n in 0..4 {
+            memory.remember(format!("{n}"), Arc::clone(&text), now);
+        }
+        assert_eq!(memory.texts.len(), 4);
+        memory.remember("0".to_owned(), Arc::clone(&text), now);
+        assert_eq!(
+            (memory.texts.len(), memory.bytes),
+            (4, MAX_REMEMBERED_BYTES),
+            "a replaced text is not counted twice"
+        );
+        memory.remember("4".to_owned(), text, now);
+        assert_eq!(memory.texts.len(), 1, "full: starts over");
+        assert_eq!(memory.bytes, MAX_REMEMBERED_BYTES / 4);
     }
 }

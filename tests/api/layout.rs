@@ -21,6 +21,9 @@ const FOUNDATIONS: &[&str] = &[
     "telemetry",
 ];
 
+/// Modules above every feature: they assemble the features and serve them.
+const ASSEMBLY: &[&str] = &["app", "graphql", "http", "lib", "main", "server"];
+
 /// Files of a feature that are its GraphQL tier: object types and resolvers, which link to
 /// other features' types both ways as the graph does.
 const GRAPHQL_TIER: &[&str] = &[
@@ -65,6 +68,13 @@ fn imports(source: &str) -> Vec<(String, String)> {
     for line in source.lines().filter(|l| !l.trim_start().starts_with("//")) {
         for (at, _) in line.match_indices("crate::") {
             let rest = &line[at + "crate::".len()..];
+            if let Some(group) = rest.strip_prefix('{') {
+                let group = group.split('}').next().unwrap_or_default();
+                for module in group.split(',') {
+                    found.push((ident(module.trim()), String::new()));
+                }
+                continue;
+            }
             let module = ident(rest);
             let after = &rest[module.len()..];
             if let Some(group) = after.strip_prefix("::{") {
@@ -111,11 +121,17 @@ fn features_import_one_another_in_the_declared_direction() {
     let mut data_links = BTreeSet::new();
     for path in &files {
         let relative = path.strip_prefix(Path::new(ROOT).join("src")).expect("under src");
-        let mut parts = relative.iter().map(|p| p.to_string_lossy().into_owned());
-        let first = parts.next().expect("a path");
-        let Some(module) = (relative.components().count() > 1).then_some(first) else {
-            continue;
-        };
+        let top = Path::new(relative.iter().next().expect("a path"));
+        let module = top.file_stem().expect("a name").to_string_lossy().into_owned();
+        if rank(&module).is_none()
+            && !FOUNDATIONS.contains(&module.as_str())
+            && !ASSEMBLY.contains(&module.as_str())
+        {
+            against.insert(format!(
+                "src/{}: {module} is neither in the feature order nor a foundation",
+                relative.display()
+            ));
+        }
         let file = path.file_name().expect("a file").to_string_lossy().into_owned();
         let data_file =
             matches!(file.as_str(), "model.rs" | "store.rs") || relative.iter().any(|p| p == "store");

@@ -1,40 +1,45 @@
 //! Stock npm clients (tests/clients) run by Node against a test server; their packages,
 //! pinned by package-lock.json, are installed on first use.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use tokio::sync::OnceCell;
 
 static INSTALLED: OnceCell<PathBuf> = OnceCell::const_new();
 
-/// The clients' folder, with `npm ci` run there once per test run.
+/// The clients' folder, with `npm ci` run there when its packages are missing or older
+/// than package-lock.json. A file lock keeps test processes from installing at once.
 async fn clients() -> &'static PathBuf {
     INSTALLED
         .get_or_init(|| async {
             let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients"));
-            let installed = dir.join("node_modules/.package-lock.json");
-            let lock = dir.join("package-lock.json");
-            let stale = match (std::fs::metadata(&installed), std::fs::metadata(&lock)) {
-                (Ok(installed), Ok(lock)) => installed.modified().ok() < lock.modified().ok(),
-                _ => true,
-            };
-            if stale {
-                let dir = dir.clone();
-                tokio::task::spawn_blocking(move || {
-                    let status = Command::new("npm")
-                        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-                        .current_dir(&dir)
-                        .status()
-                        .expect("npm runs (Node and npm are on the machine)");
-                    assert!(status.success(), "npm ci in tests/clients failed");
-                })
+            let at = dir.clone();
+            tokio::task::spawn_blocking(move || install(&at))
                 .await
                 .expect("npm ci");
-            }
             dir
         })
         .await
+}
+
+fn install(dir: &Path) {
+    let lock = std::fs::File::create(dir.join(".install.lock")).expect("create the install lock");
+    lock.lock().expect("take the install lock");
+    let installed = std::fs::metadata(dir.join("node_modules/.package-lock.json"));
+    let wanted = std::fs::metadata(dir.join("package-lock.json"));
+    let stale = match (installed, wanted) {
+        (Ok(installed), Ok(wanted)) => installed.modified().ok() < wanted.modified().ok(),
+        _ => true,
+    };
+    if stale {
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(dir)
+            .status()
+            .expect("npm runs (Node and npm are on the machine)");
+        assert!(status.success(), "npm ci in tests/clients failed");
+    }
 }
 
 /// Runs `script` of tests/clients with `args`; its standard output, parsed as JSON.
