@@ -20,6 +20,8 @@ use crate::graphql::context::{app, caller, loader, parse_id, presence};
 use crate::invitations::graphql::{Invitation, InvitationStatus};
 use crate::invitations::service as invitations;
 use crate::pagination::{Cursor, PageRequest};
+use crate::persisted::graphql::PersistedQuery;
+use crate::persisted::service as persisted;
 use crate::projects::graphql::Project;
 use crate::projects::service as projects;
 use crate::projects::store::ProjectFilter;
@@ -200,6 +202,15 @@ impl Company {
                 company: Some(company.clone()),
             },
         ))
+    }
+
+    /// Operations registered for integrations to run by hash (api_key:manage).
+    #[graphql(
+        guard = "CompanyPermission { company_id: self.row.id, resource: Resource::ApiKey, action: Action::Manage }"
+    )]
+    async fn persisted_queries(&self, ctx: &Context<'_>) -> Result<Option<Vec<PersistedQuery>>> {
+        let documents = persisted::list(app(ctx), caller(ctx), self.row.id).await?;
+        Ok(Some(documents.into_iter().map(PersistedQuery).collect()))
     }
 
     /// Invitations, newest first (invitation:view).

@@ -228,6 +228,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    registered_documents (id) {
+        id -> Uuid,
+        company_id -> Uuid,
+        sha256 -> Text,
+        body -> Text,
+        name -> Nullable<Text>,
+        operation_type -> Text,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     rate_limit_hits (id) {
         id -> Int8,
         bucket -> Text,
@@ -349,6 +363,7 @@ diesel::joinable!(role_permissions -> roles (role_id));
 diesel::joinable!(roles -> companies (company_id));
 diesel::joinable!(schema_changes -> data_tables (table_id));
 diesel::joinable!(schema_changes -> users (actor_id));
+diesel::joinable!(registered_documents -> companies (company_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(user_tokens -> users (user_id));
 
@@ -371,6 +386,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     projects,
     rate_limit_hits,
     refresh_tokens,
+    registered_documents,
     role_permissions,
     roles,
     row_changes,

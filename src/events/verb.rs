@@ -42,11 +42,13 @@ pub enum Verb {
     RowUpdated,
     RowDeleted,
     RowImported,
+    ApiKeyDocumentsRegistered,
+    ApiKeyDocumentDeleted,
 }
 
 impl Verb {
     /// Every verb, in the order of the list above.
-    pub const ALL: [Self; 36] = [
+    pub const ALL: [Self; 38] = [
         Self::CompanyCreated,
         Self::CompanyUpdated,
         Self::MemberInvited,
@@ -83,6 +85,8 @@ impl Verb {
         Self::RowUpdated,
         Self::RowDeleted,
         Self::RowImported,
+        Self::ApiKeyDocumentsRegistered,
+        Self::ApiKeyDocumentDeleted,
     ];
 
     /// The text the database and clients know it by.
@@ -124,6 +128,8 @@ impl Verb {
             Self::RowUpdated => "row.updated",
             Self::RowDeleted => "row.deleted",
             Self::RowImported => "row.imported",
+            Self::ApiKeyDocumentsRegistered => "api_key.documents_registered",
+            Self::ApiKeyDocumentDeleted => "api_key.document_deleted",
         }
     }
 
@@ -160,13 +166,17 @@ impl Verb {
             | Self::TableFieldUpdated
             | Self::TableFieldRemoved => Resource::Table,
             Self::RowCreated | Self::RowUpdated | Self::RowDeleted | Self::RowImported => Resource::Row,
+            Self::ApiKeyDocumentsRegistered | Self::ApiKeyDocumentDeleted => Resource::ApiKey,
         }
     }
 
-    /// The permission that reveals the event unless the event names another (view on its
-    /// subject).
+    /// The permission that reveals the event unless the event names another: view on its
+    /// subject, or manage where the subject has no view (integrations).
     pub fn revealed_by(self) -> (Resource, Action) {
-        (self.subject(), Action::View)
+        match self.subject() {
+            Resource::ApiKey => (Resource::ApiKey, Action::Manage),
+            subject => (subject, Action::View),
+        }
     }
 
     /// Whether the event lists the rows it touched (live grids follow them).

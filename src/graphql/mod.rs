@@ -13,11 +13,17 @@ pub mod live_session;
 pub mod pipeline;
 pub mod socket_budget;
 pub mod uploads;
+pub mod validator;
+
+use std::sync::Arc;
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder, ValidationMode};
 use futures_util::future::BoxFuture;
 use tracing::Instrument;
+
+use self::limits::QueryLimits;
+use self::validator::{DocumentValidator, ValidateOnly};
 
 use crate::app::App;
 use crate::companies::graphql::{CompaniesMutation, CompaniesQuery};
@@ -29,6 +35,7 @@ use crate::events::subscription::EventsSubscription;
 use crate::invitations::graphql::{InvitationsMutation, InvitationsQuery};
 use crate::modules::graphql::ModulesMutation;
 use crate::modules::loader::ModuleLoader;
+use crate::persisted::graphql::PersistedMutation;
 use crate::projects::graphql::{ProjectsMutation, ProjectsQuery};
 use crate::projects::loader::ProjectLoader;
 use crate::rbac::graphql::{RbacMutation, RbacQuery};
@@ -67,6 +74,7 @@ pub struct Mutation(
     TablesMutation,
     RowsMutation,
     EventsMutation,
+    PersistedMutation,
 );
 
 /// The root subscription type.
@@ -83,9 +91,24 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 
 /// The schema as the [`pipeline::Pipeline`] runs it (it takes every operation's steps
 /// around execution; no extension is installed). `validation` picks every rule, or only
-/// those a known-good document still needs.
-fn build_schema(app: &App, validation: ValidationMode) -> GuildhallSchema {
-    configured(app).validation_mode(validation).finish()
+/// those a known-good document still needs; `validator` checks documents registered in
+/// advance.
+fn build_schema(
+    app: &App,
+    validation: ValidationMode,
+    validator: &Arc<DocumentValidator>,
+) -> GuildhallSchema {
+    configured(app)
+        .data(Arc::clone(validator))
+        .validation_mode(validation)
+        .finish()
+}
+
+/// The checker of documents registered in advance: the full schema, answering what
+/// passes validation without running it.
+fn document_validator(app: &App, limits: QueryLimits) -> Arc<DocumentValidator> {
+    let schema = configured(app).extension(ValidateOnly).finish();
+    Arc::new(DocumentValidator::new(schema, limits))
 }
 
 /// App data, loaders, limits and introspection settings.

@@ -81,11 +81,13 @@ struct Begun {
 impl Pipeline {
     /// The pipeline of `app`'s schema.
     pub fn new(app: &App) -> Self {
+        let limits = QueryLimits::of(&app.config);
+        let validator = super::document_validator(app, limits);
         Self(Arc::new(State {
             app: app.clone(),
-            limits: QueryLimits::of(&app.config),
-            schema: super::build_schema(app, ValidationMode::Strict),
-            settled_schema: super::build_schema(app, ValidationMode::Fast),
+            limits,
+            schema: super::build_schema(app, ValidationMode::Strict, &validator),
+            settled_schema: super::build_schema(app, ValidationMode::Fast, &validator),
             documents: DocumentCache::default(),
             automatic: Arc::new(AutomaticDocuments::new(app)),
         }))

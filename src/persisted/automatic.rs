@@ -117,7 +117,8 @@ impl AutomaticDocuments {
         });
     }
 
-    /// The document kept under `hash`, from memory or the shared store.
+    /// The document kept under `hash`, from memory, the shared store, or the documents
+    /// companies registered.
     async fn document(&self, app: &App, hash: &str) -> AppResult<Arc<str>> {
         let now = app.clock.now();
         let remembered = self.lock().texts.get(hash).cloned();
@@ -135,10 +136,13 @@ impl AutomaticDocuments {
             return Ok(body);
         }
         let mut conn = app.pool.get().await?;
-        let body: Arc<str> = store::use_body(&mut conn, hash, now)
-            .await?
-            .ok_or_else(AppError::persisted_query_not_found)?
-            .into();
+        let body = match store::use_body(&mut conn, hash, now).await? {
+            Some(body) => body,
+            None => store::use_registered_body(&mut conn, hash, now)
+                .await?
+                .ok_or_else(AppError::persisted_query_not_found)?,
+        };
+        let body: Arc<str> = body.into();
         self.lock().remember(hash.to_owned(), Arc::clone(&body), now);
         Ok(body)
     }

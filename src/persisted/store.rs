@@ -1,11 +1,13 @@
-//! SQL for persisted documents.
+//! SQL for persisted documents: those learned by hash, and those companies registered.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
 
-use crate::db::schema::persisted_documents;
+use super::model::{NewRegisteredDocument, RegisteredDocumentRow};
+use crate::db::schema::{persisted_documents, registered_documents};
 
 /// The text persisted under `sha256`, marked used at `now`; None when none is.
 pub async fn use_body(
@@ -52,4 +54,62 @@ pub async fn evict_beyond(conn: &mut AsyncPgConnection, keep: i64) -> QueryResul
     .bind::<sql_types::BigInt, _>(keep)
     .execute(conn)
     .await
+}
+
+/// Registers documents for a company; one already registered there stays as it is.
+pub async fn register(
+    conn: &mut AsyncPgConnection,
+    documents: &[NewRegisteredDocument<'_>],
+) -> QueryResult<usize> {
+    diesel::insert_into(registered_documents::table)
+        .values(documents)
+        .on_conflict((registered_documents::company_id, registered_documents::sha256))
+        .do_nothing()
+        .execute(conn)
+        .await
+}
+
+/// A company's registered documents, newest first.
+pub async fn registered_for(
+    conn: &mut AsyncPgConnection,
+    company_id: Uuid,
+) -> QueryResult<Vec<RegisteredDocumentRow>> {
+    registered_documents::table
+        .filter(registered_documents::company_id.eq(company_id))
+        .order((registered_documents::created_at.desc(), registered_documents::id))
+        .select(RegisteredDocumentRow::as_select())
+        .load(conn)
+        .await
+}
+
+/// Removes one of a company's registered documents; None when it has no such document.
+pub async fn unregister(
+    conn: &mut AsyncPgConnection,
+    company_id: Uuid,
+    id: Uuid,
+) -> QueryResult<Option<RegisteredDocumentRow>> {
+    diesel::delete(
+        registered_documents::table
+            .filter(registered_documents::id.eq(id))
+            .filter(registered_documents::company_id.eq(company_id)),
+    )
+    .returning(RegisteredDocumentRow::as_returning())
+    .get_result(conn)
+    .await
+    .optional()
+}
+
+/// The text registered under `sha256` (by any company), marked used at `now`.
+pub async fn use_registered_body(
+    conn: &mut AsyncPgConnection,
+    sha256: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<Option<String>> {
+    let bodies: Vec<String> =
+        diesel::update(registered_documents::table.filter(registered_documents::sha256.eq(sha256)))
+            .set(registered_documents::last_used_at.eq(now))
+            .returning(registered_documents::body)
+            .get_results(conn)
+            .await?;
+    Ok(bodies.into_iter().next())
 }

@@ -444,3 +444,187 @@ async fn apollo_clients_persisted_query_link_works_unchanged() {
     }
     panic!("the client's document was not kept");
 }
+
+const REGISTER: &str = "mutation($c: ID!, $d: [String!], $m: JSON) {
+    registerPersistedQueries(companyId: $c, documents: $d, manifest: $m) { registered } }";
+const LIST: &str =
+    "query($c: ID!) { company(id: $c) { persistedQueries { id hash name operationType lastUsedAt } } }";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_company_registers_validated_documents_that_then_run_by_hash() {
+    let t = TestApp::spawn().await;
+    let owner = t.verified_user("owner@example.com", "Owner").await;
+    let company = t.create_company(&owner, "Acme").await;
+    let viewer = t
+        .member(&owner, &company, "viewer@example.com", "Viewer", "Viewer")
+        .await;
+    let projects = "query Projects($c: ID!) { company(id: $c) { projects(first: 5) { nodes { name } } } }";
+    let create = "mutation Create($c: ID!, $n: String!) { createProject(companyId: $c, name: $n) { id } }";
+
+    // One bad document refuses the whole call, naming each bad one by its place.
+    let refused = t
+        .gql(
+            Some(&owner),
+            REGISTER,
+            json!({ "c": company.id, "d": [projects, "{ nothingHere }", "query A { __typename } query B { __typename }"] }),
+        )
+        .await;
+    assert_eq!(error_code(&refused), "BAD_USER_INPUT", "{refused}");
+    let paths: Vec<Value> = refused["errors"][0]["extensions"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].clone())
+        .collect();
+    assert_eq!(
+        paths,
+        [json!(["documents", 1]), json!(["documents", 2])],
+        "{refused}"
+    );
+    let listed = t.ok(Some(&owner), LIST, json!({ "c": company.id })).await;
+    assert_eq!(
+        listed["company"]["persistedQueries"],
+        json!([]),
+        "nothing of the call was kept"
+    );
+
+    // Documents and a manifest, the same document twice counted once.
+    let manifest = json!({
+        "format": "apollo-persisted-query-manifest",
+        "version": 1,
+        "operations": [{ "id": format!("{:x}", Sha256::digest(create.as_bytes())), "body": create, "name": "Create", "type": "mutation" }]
+    });
+    let registered = t
+        .ok(
+            Some(&owner),
+            REGISTER,
+            json!({ "c": company.id, "d": [projects, projects], "m": manifest }),
+        )
+        .await;
+    assert_eq!(registered["registerPersistedQueries"]["registered"], 2);
+    let listed = t.ok(Some(&owner), LIST, json!({ "c": company.id })).await;
+    let mut kinds: Vec<(String, String)> = listed["company"]["persistedQueries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["name"].as_str().unwrap().to_owned(),
+                d["operationType"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            ("Create".to_owned(), "mutation".to_owned()),
+            ("Projects".to_owned(), "query".to_owned())
+        ]
+    );
+
+    // Run by hash alone, with no document sent before.
+    let made = post(
+        &t,
+        Some(&owner),
+        json!({ "extensions": by_hash(create), "variables": { "c": company.id, "n": "Energy" } }),
+    )
+    .await;
+    assert!(made["data"]["createProject"]["id"].is_string(), "{made}");
+    let read = post(
+        &t,
+        Some(&owner),
+        json!({ "extensions": by_hash(projects), "variables": { "c": company.id } }),
+    )
+    .await;
+    assert_eq!(
+        read["data"]["company"]["projects"]["nodes"][0]["name"], "Energy",
+        "{read}"
+    );
+    let listed = t.ok(Some(&owner), LIST, json!({ "c": company.id })).await;
+    assert!(
+        listed["company"]["persistedQueries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["lastUsedAt"].is_string()),
+        "{listed}"
+    );
+
+    // A manifest entry whose id is not its body's hash is refused.
+    let forged = json!({ "format": "apollo-persisted-query-manifest", "version": 1,
+        "operations": [{ "id": "0".repeat(64), "body": projects }] });
+    let refused = t
+        .gql(Some(&owner), REGISTER, json!({ "c": company.id, "m": forged }))
+        .await;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["fields"][0]["path"],
+        json!(["manifest", "operations", 0, "id"]),
+        "{refused}"
+    );
+
+    // A Viewer may neither register nor list; the event shows to holders of api_key:manage.
+    let by_viewer = t
+        .gql(
+            Some(&viewer),
+            REGISTER,
+            json!({ "c": company.id, "d": [projects] }),
+        )
+        .await;
+    assert_eq!(error_code(&by_viewer), "FORBIDDEN", "{by_viewer}");
+    let listed_by_viewer = t.gql(Some(&viewer), LIST, json!({ "c": company.id })).await;
+    assert_eq!(error_code(&listed_by_viewer), "FORBIDDEN", "{listed_by_viewer}");
+    assert_eq!(
+        listed_by_viewer["data"]["company"]["persistedQueries"],
+        Value::Null
+    );
+    let feed = "query($c: ID!) { company(id: $c) { activity(first: 10) { edges { node { verb } } } } }";
+    let verbs = |data: &Value| -> Vec<String> {
+        data["company"]["activity"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["verb"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let owners = t.ok(Some(&owner), feed, json!({ "c": company.id })).await;
+    assert!(
+        verbs(&owners).contains(&"api_key.documents_registered".to_owned()),
+        "{owners}"
+    );
+    let viewers = t.ok(Some(&viewer), feed, json!({ "c": company.id })).await;
+    assert!(
+        !verbs(&viewers).contains(&"api_key.documents_registered".to_owned()),
+        "{viewers}"
+    );
+
+    // Removed: by another company's id NOT_FOUND; then no longer runs by hash.
+    let id = listed["company"]["persistedQueries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "Projects")
+        .unwrap()["id"]
+        .clone();
+    let other = t.create_company(&owner, "Other").await;
+    let delete = "mutation($c: ID!, $id: ID!) { deletePersistedQuery(companyId: $c, id: $id) }";
+    let elsewhere = t
+        .gql(Some(&owner), delete, json!({ "c": other.id, "id": id }))
+        .await;
+    assert_eq!(error_code(&elsewhere), "NOT_FOUND", "{elsewhere}");
+    t.ok(Some(&owner), delete, json!({ "c": company.id, "id": id }))
+        .await;
+    let other_instance = t.second_instance().await;
+    let gone: Value = t
+        .http
+        .post(format!("http://{}/graphql", other_instance.addr))
+        .bearer_auth(&owner)
+        .json(&json!({ "extensions": by_hash(projects), "variables": { "c": company.id } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(error_code(&gone), "PERSISTED_QUERY_NOT_FOUND", "{gone}");
+}
