@@ -193,6 +193,10 @@ pub struct Config {
     #[arg(long, env = "PERSISTED_QUERIES_MAX", default_value_t = 10_000)]
     pub persisted_queries_max: u32,
 
+    /// Documents one company may register for its integrations (trusted documents).
+    #[arg(long, env = "PERSISTED_QUERIES_PER_COMPANY", default_value_t = 5_000)]
+    pub persisted_queries_per_company: u32,
+
     /// Rows from which a table's number and date fields get their own ordered index.
     #[arg(long, env = "ROW_INDEX_THRESHOLD", default_value_t = 10_000)]
     pub row_index_threshold: usize,

@@ -11,6 +11,7 @@ use super::store;
 use crate::app::App;
 use crate::auth::caller::Caller;
 use crate::companies::access;
+use crate::companies::store as company_store;
 use crate::db::tx::{self, Change, Touches};
 use crate::error::{AppError, AppResult};
 use crate::events::verb::Verb;
@@ -46,6 +47,7 @@ pub async fn register(
         Touches::ROWS,
         |Change { conn, actor, now, .. }| {
             async move {
+                company_store::lock_company(conn, company_id).await?;
                 let member = access::member(conn, company_id, actor.user_id).await?;
                 member.require(Resource::ApiKey, Action::Manage)?;
                 let mut distinct: Vec<&CheckedDocument> = Vec::with_capacity(documents.len());
@@ -68,6 +70,16 @@ pub async fn register(
                     })
                     .collect();
                 let added = store::register(conn, &rows).await?;
+                let limit = app.config.persisted_queries_per_company;
+                if store::count_registered(conn, company_id).await? > i64::from(limit) {
+                    return Err(AppError::invalid(
+                        "documents",
+                        format!(
+                            "a company registers at most {limit} documents \
+                             (PERSISTED_QUERIES_PER_COMPANY); delete some first"
+                        ),
+                    ));
+                }
                 let summary = format!(
                     "{} operations registered for integrations ({added} new)",
                     rows.len()

@@ -113,3 +113,12 @@ pub async fn use_registered_body(
             .await?;
     Ok(bodies.into_iter().next())
 }
+
+/// How many documents the company has registered.
+pub async fn count_registered(conn: &mut AsyncPgConnection, company_id: Uuid) -> QueryResult<i64> {
+    registered_documents::table
+        .filter(registered_documents::company_id.eq(company_id))
+        .count()
+        .get_result(conn)
+        .await
+}

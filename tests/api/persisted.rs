@@ -628,3 +628,48 @@ async fn a_company_registers_validated_documents_that_then_run_by_hash() {
         .unwrap();
     assert_eq!(error_code(&gone), "PERSISTED_QUERY_NOT_FOUND", "{gone}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_company_registers_at_most_its_limit_of_documents() {
+    let t = TestApp::spawn_with(|config| config.persisted_queries_per_company = 2).await;
+    let owner = t.verified_user("owner@example.com", "Owner").await;
+    let company = t.create_company(&owner, "Acme").await;
+    let documents = [
+        "query A { __typename }",
+        "query B { __typename }",
+        "query C { __typename }",
+    ];
+    t.ok(
+        Some(&owner),
+        REGISTER,
+        json!({ "c": company.id, "d": &documents[..2] }),
+    )
+    .await;
+    let again = t
+        .ok(
+            Some(&owner),
+            REGISTER,
+            json!({ "c": company.id, "d": [documents[0]] }),
+        )
+        .await;
+    assert_eq!(
+        again["registerPersistedQueries"]["registered"], 1,
+        "registering again is no new document"
+    );
+    let over = t
+        .gql(
+            Some(&owner),
+            REGISTER,
+            json!({ "c": company.id, "d": [documents[2]] }),
+        )
+        .await;
+    assert_eq!(error_code(&over), "BAD_USER_INPUT", "{over}");
+    let message = over["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("PERSISTED_QUERIES_PER_COMPANY"), "{message}");
+    let listed = t.ok(Some(&owner), LIST, json!({ "c": company.id })).await;
+    assert_eq!(
+        listed["company"]["persistedQueries"].as_array().unwrap().len(),
+        2,
+        "nothing of the refused call stayed"
+    );
+}
