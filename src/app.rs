@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use rand::RngCore;
 
+use crate::api_keys::memory::KeyMemory;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::password::Passwords;
 use crate::auth::signed_link::LinkSigner;
@@ -37,8 +38,10 @@ pub struct AppState {
     pub links: LinkSigner,
     /// Sessions recently found live.
     pub sessions: SessionCache,
-    /// Members' standing recently read.
+    /// Members' and keys' standing recently read.
     pub standings: Standings,
+    /// API keys recently found by their secret, and their request budgets.
+    pub api_keys: KeyMemory,
     /// Where tables live (never changes).
     pub table_homes: TableHomes,
     /// Live subscribers on this instance, by topic.
@@ -50,6 +53,15 @@ pub struct AppState {
     /// Field index builds on this instance.
     pub index_builds: IndexBuilds,
     pub mailer: Mailer,
+}
+
+impl App {
+    /// Forgets everyone's remembered standing and every key found: after a commit that
+    /// changed memberships, roles, permissions, grants or keys, here or (announced) elsewhere.
+    pub fn forget_standing(&self) {
+        self.standings.forget_all();
+        self.api_keys.forget_all();
+    }
 }
 
 impl Deref for App {
@@ -118,6 +130,10 @@ impl AppBuilder {
         let links = LinkSigner::new(&secret)?;
         let sessions = SessionCache::new(std::time::Duration::from_secs(config.session_cache_secs));
         let standings = Standings::new(std::time::Duration::from_secs(config.standing_cache_secs));
+        let api_keys = KeyMemory::new(
+            std::time::Duration::from_secs(config.standing_cache_secs),
+            config.api_key_requests_per_minute,
+        );
         let hub = Hub::new(config.subscriber_queue);
         let passwords = Passwords::new(self.password_params)?;
         let mailer = Mailer::new(&config.product_name, &config.app_url())?;
@@ -133,6 +149,7 @@ impl AppBuilder {
             links,
             sessions,
             standings,
+            api_keys,
             table_homes: TableHomes::default(),
             hub,
             sockets: Arc::default(),

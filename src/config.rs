@@ -193,6 +193,14 @@ pub struct Config {
     #[arg(long, env = "PERSISTED_QUERIES_MAX", default_value_t = 10_000)]
     pub persisted_queries_max: u32,
 
+    /// Requests one API key may make per minute on one instance (RATE_LIMITED beyond).
+    #[arg(long, env = "API_KEY_REQUESTS_PER_MINUTE", default_value_t = 600)]
+    pub api_key_requests_per_minute: u32,
+
+    /// Live (unrevoked, unexpired) API keys one company may hold.
+    #[arg(long, env = "API_KEYS_PER_COMPANY", default_value_t = 100)]
+    pub api_keys_per_company: u32,
+
     /// Documents one company may register for its integrations (trusted documents).
     #[arg(long, env = "PERSISTED_QUERIES_PER_COMPANY", default_value_t = 5_000)]
     pub persisted_queries_per_company: u32,

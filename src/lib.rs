@@ -5,6 +5,7 @@
 //! its data (store, SQL) → `db`. Features and the direction they import one another in
 //! are listed in the README ("Feature dependencies").
 
+pub mod api_keys;
 pub mod app;
 pub mod auth;
 pub mod cache;

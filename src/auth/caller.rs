@@ -1,6 +1,7 @@
 //! Who is calling, from where, in which request: the one identity every service receives,
-//! whichever transport brought the call. Services ask it for a signed-in or verified user
-//! and never look at transports or tokens themselves.
+//! whichever transport brought the call. Services ask it for a verified person
+//! ([`Caller::verified`]) or for whoever acts in a company, a person or an integration's API
+//! key ([`Caller::acting`]), and never look at transports or tokens themselves.
 
 use uuid::Uuid;
 
@@ -20,6 +21,72 @@ pub struct Caller {
 pub enum Principal {
     Anonymous,
     User(SignedInUser),
+    ApiKey(KeyHolder),
+}
+
+/// A caller that presented a live API key: an integration acting in one company with the
+/// key's role. It is no person: it has no session, profile or notifications.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyHolder {
+    pub key_id: Uuid,
+    pub company_id: Uuid,
+    /// The key may run only documents registered in advance.
+    pub persisted_only: bool,
+}
+
+impl KeyHolder {
+    /// The key as the actor of what it does.
+    pub fn actor(&self) -> Actor {
+        Actor::ApiKey {
+            key_id: self.key_id,
+            company_id: self.company_id,
+        }
+    }
+}
+
+/// Who acts in a company: the person or the API key that permission checks ask about and
+/// that activity and rows name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Actor {
+    User(Uuid),
+    ApiKey { key_id: Uuid, company_id: Uuid },
+}
+
+impl Actor {
+    /// The person acting (None: a key).
+    pub fn user_id(self) -> Option<Uuid> {
+        match self {
+            Self::User(user_id) => Some(user_id),
+            Self::ApiKey { .. } => None,
+        }
+    }
+
+    /// The key acting (None: a person).
+    pub fn api_key_id(self) -> Option<Uuid> {
+        match self {
+            Self::User(_) => None,
+            Self::ApiKey { key_id, .. } => Some(key_id),
+        }
+    }
+
+    /// The person acting, or FORBIDDEN for a key: acts that belong to people (their own
+    /// account, membership, sessions, companies they create) are not an integration's.
+    pub fn person(self) -> AppResult<Uuid> {
+        self.user_id().ok_or_else(person_only)
+    }
+
+    /// The id the actor's standing is remembered under (users and keys never share one).
+    pub fn id(self) -> Uuid {
+        match self {
+            Self::User(user_id) => user_id,
+            Self::ApiKey { key_id, .. } => key_id,
+        }
+    }
+}
+
+/// FORBIDDEN for an API key asking for what only a person may do.
+fn person_only() -> AppError {
+    AppError::forbidden("an API key cannot do this: it needs a person's session")
 }
 
 /// A caller with a valid access token for a live session.
@@ -48,11 +115,39 @@ pub static ANONYMOUS: Caller = Caller {
 };
 
 impl Caller {
-    /// The signed-in user, or UNAUTHENTICATED.
+    /// The signed-in user, or UNAUTHENTICATED (FORBIDDEN for an API key).
     pub fn signed_in(&self) -> AppResult<&SignedInUser> {
         match &self.principal {
             Principal::User(user) => Ok(user),
+            Principal::ApiKey(_) => Err(person_only()),
             Principal::Anonymous => Err(AppError::unauthenticated("sign in to use this operation")),
+        }
+    }
+
+    /// Whoever acts in a company: a verified user or an API key; UNAUTHENTICATED or
+    /// EMAIL_NOT_VERIFIED otherwise.
+    pub fn acting(&self) -> AppResult<Actor> {
+        match &self.principal {
+            Principal::ApiKey(key) => Ok(key.actor()),
+            _ => self.verified().map(|user| Actor::User(user.user_id)),
+        }
+    }
+
+    /// The actor whose standing the authorizer reads: any signed-in user (verified or
+    /// not: the services hold back the unverified) or a key; None when anonymous.
+    pub fn actor(&self) -> Option<Actor> {
+        match &self.principal {
+            Principal::User(user) => Some(Actor::User(user.user_id)),
+            Principal::ApiKey(key) => Some(key.actor()),
+            Principal::Anonymous => None,
+        }
+    }
+
+    /// The API key calling, if it is one.
+    pub fn key(&self) -> Option<&KeyHolder> {
+        match &self.principal {
+            Principal::ApiKey(key) => Some(key),
+            _ => None,
         }
     }
 
@@ -71,7 +166,7 @@ impl Caller {
     pub fn user_id(&self) -> Option<Uuid> {
         match &self.principal {
             Principal::User(user) => Some(user.user_id),
-            Principal::Anonymous => None,
+            Principal::ApiKey(_) | Principal::Anonymous => None,
         }
     }
 }

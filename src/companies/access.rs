@@ -1,12 +1,15 @@
-//! The caller's standing in a company: membership, role and the permissions it grants. A
-//! company the caller does not belong to is NOT_FOUND, so its existence is never revealed;
-//! a permission they lack in a company they see is FORBIDDEN.
+//! The caller's standing in a company: the role they act with and the permissions it
+//! grants, a person's through their membership, an API key's through its own role. A
+//! company the caller does not reach is NOT_FOUND, so its existence is never revealed; a
+//! permission they lack in a company they see is FORBIDDEN.
 
 use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
 
 use super::model::{BuiltIn, MembershipRow, RoleRow};
 use super::store;
+use crate::api_keys::store as key_store;
+use crate::auth::caller::Actor;
 use crate::error::{AppError, AppResult};
 use crate::rbac::authorizer::forbidden;
 use crate::rbac::catalog::{Action, PermissionSet, Resource};
@@ -21,15 +24,26 @@ pub struct MemberRights {
     pub account: bool,
 }
 
-/// A member's membership, company-wide role and the permissions it grants.
+/// Who acts in a company, the company-wide role they act with and the permissions it
+/// grants: a member (with their membership) or an API key of the company (without one).
 #[derive(Debug, Clone)]
 pub struct Member {
-    pub membership: MembershipRow,
+    pub company_id: Uuid,
+    pub actor: Actor,
+    /// None for an API key, which acts with a role but belongs to no one.
+    pub membership: Option<MembershipRow>,
     pub role: RoleRow,
     pub permissions: PermissionSet,
 }
 
 impl Member {
+    /// The membership of a member who is a person; FORBIDDEN for an API key.
+    pub fn membership(&self) -> AppResult<&MembershipRow> {
+        self.membership
+            .as_ref()
+            .ok_or_else(|| AppError::forbidden("an API key cannot do this: it needs a person's session"))
+    }
+
     /// Whether the member is an Owner.
     pub fn is_owner(&self) -> bool {
         self.role.built_in() == Some(BuiltIn::Owner)
@@ -101,13 +115,28 @@ impl Member {
     }
 }
 
-/// The user's standing in the company; NOT_FOUND when they are not a member.
-pub async fn member(conn: &mut AsyncPgConnection, company_id: Uuid, user_id: Uuid) -> AppResult<Member> {
-    let (membership, role) = store::find_membership(conn, company_id, user_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("company"))?;
+/// The actor's standing in the company, read afresh; NOT_FOUND when a person is no member
+/// or a key belongs to another company (or was revoked meanwhile).
+pub async fn member(conn: &mut AsyncPgConnection, company_id: Uuid, actor: Actor) -> AppResult<Member> {
+    let (membership, role) = match actor {
+        Actor::User(user_id) => {
+            let (membership, role) = store::find_membership(conn, company_id, user_id)
+                .await?
+                .ok_or_else(|| AppError::not_found("company"))?;
+            (Some(membership), role)
+        }
+        Actor::ApiKey { key_id, .. } => {
+            let (_, role) = key_store::unrevoked_with_role(conn, key_id)
+                .await?
+                .filter(|(key, _)| key.company_id == company_id)
+                .ok_or_else(|| AppError::not_found("company"))?;
+            (None, role)
+        }
+    };
     let permissions = role_permissions(conn, &role).await?;
     Ok(Member {
+        company_id,
+        actor,
         membership,
         role,
         permissions,

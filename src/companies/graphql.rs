@@ -11,6 +11,8 @@ use super::model::{BuiltIn, CompanyRow, MembershipRow, RoleRow};
 use super::service::company::{self, CompanyUpdate, NewCompanyInput};
 use super::service::members;
 use super::store::MemberFilter;
+use crate::api_keys::graphql::ApiKey;
+use crate::api_keys::service as api_keys;
 use crate::error::AppError;
 use crate::events::cursor::Stream;
 use crate::events::graphql::{ActivityConnection, activity_connection, stream_request};
@@ -204,6 +206,15 @@ impl Company {
         ))
     }
 
+    /// The company's API keys, newest first, revoked ones included (api_key:manage).
+    #[graphql(
+        guard = "CompanyPermission { company_id: self.row.id, resource: Resource::ApiKey, action: Action::Manage }"
+    )]
+    async fn api_keys(&self, ctx: &Context<'_>) -> Result<Option<Vec<ApiKey>>> {
+        let keys = api_keys::list(app(ctx), caller(ctx), self.row.id).await?;
+        Ok(Some(keys.into_iter().map(ApiKey).collect()))
+    }
+
     /// Operations registered for integrations to run by hash (api_key:manage).
     #[graphql(
         guard = "CompanyPermission { company_id: self.row.id, resource: Resource::ApiKey, action: Action::Manage }"
@@ -323,9 +334,9 @@ impl Membership {
     }
 
     /// One of the viewer's own memberships, with everything already loaded.
-    pub fn own(member: Member, company: CompanyRow, user: UserRow) -> Self {
+    pub fn own(row: MembershipRow, member: Member, company: CompanyRow, user: UserRow) -> Self {
         Self {
-            row: member.membership.clone(),
+            row,
             rights: member.member_rights(),
             user: Some(user),
             role: Some(member.role.clone()),

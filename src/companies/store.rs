@@ -1,5 +1,6 @@
 //! SQL for companies, roles and memberships. Reads of tenant data take the company id, or
-//! reach a company only through the caller's own membership.
+//! reach a company only as the caller does ([`reached_by`]): a person through their own
+//! memberships, an API key in its one company.
 
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
@@ -10,6 +11,7 @@ use uuid::Uuid;
 use super::model::{
     BuiltIn, CompanyChanges, CompanyRow, MembershipRow, NewCompany, NewMembership, NewRole, RoleRow,
 };
+use crate::auth::caller::Actor;
 use crate::db::schema::{activity_events, companies, memberships, notifications, roles, users};
 use crate::pagination::{Cursor, PageRequest};
 use crate::users::model::UserRow;
@@ -59,16 +61,53 @@ pub async fn lock_companies_owned_by(conn: &mut AsyncPgConnection, user_id: Uuid
         .map(|_| ())
 }
 
-/// The company, if `user_id` is a member of it.
-pub async fn find_for_member(
+/// The companies a person belongs to, as a subquery.
+type MemberCompanies = diesel::dsl::Select<
+    diesel::dsl::Filter<memberships::table, diesel::dsl::Eq<memberships::user_id, Uuid>>,
+    memberships::company_id,
+>;
+
+/// The condition [`reached_by`] builds.
+pub type Reached<C> = diesel::dsl::Or<diesel::dsl::Eq<C, Uuid>, diesel::dsl::EqAny<C, MemberCompanies>>;
+
+/// The condition "`company_id` is a company `actor` reaches", for any query naming a
+/// company id column: a person's companies are those they belong to, a key's is its own.
+/// Every lookup of tenant data by id goes through it, so nothing of another company is
+/// ever found. One shape serves both (`company_id = $key's OR company_id IN (the person's)`,
+/// the side that does not apply given the nil id, which no company or person has), so
+/// queries stay unboxed and `Send`.
+pub fn reached_by<C>(actor: Actor, company_id: C) -> Reached<C>
+where
+    C: ExpressionMethods + Expression<SqlType = diesel::sql_types::Uuid> + Copy,
+    diesel::dsl::Eq<C, Uuid>: Expression<SqlType = diesel::sql_types::Bool>,
+    diesel::dsl::EqAny<C, MemberCompanies>: Expression<SqlType = diesel::sql_types::Bool>,
+{
+    let (person, own_company) = reach_ids(actor);
+    company_id.eq(own_company).or(company_id.eq_any(
+        memberships::table
+            .filter(memberships::user_id.eq(person))
+            .select(memberships::company_id),
+    ))
+}
+
+/// The (person, company) pair [`reached_by`] compares with: a person's id and the nil id,
+/// or the nil id and a key's company (for SQL written by hand that states the same rule).
+pub fn reach_ids(actor: Actor) -> (Uuid, Uuid) {
+    match actor {
+        Actor::User(user_id) => (user_id, Uuid::nil()),
+        Actor::ApiKey { company_id, .. } => (Uuid::nil(), company_id),
+    }
+}
+
+/// The company, if `actor` reaches it.
+pub async fn find_for(
     conn: &mut AsyncPgConnection,
     company_id: Uuid,
-    user_id: Uuid,
+    actor: Actor,
 ) -> QueryResult<Option<CompanyRow>> {
     companies::table
-        .inner_join(memberships::table)
         .filter(companies::id.eq(company_id))
-        .filter(memberships::user_id.eq(user_id))
+        .filter(reached_by(actor, companies::id))
         .select(CompanyRow::as_select())
         .first(conn)
         .await
@@ -158,16 +197,15 @@ pub async fn find_role(
         .optional()
 }
 
-/// A role of a company `user_id` belongs to.
-pub async fn find_role_for_member(
+/// A role of a company `actor` reaches.
+pub async fn find_role_for(
     conn: &mut AsyncPgConnection,
     role_id: Uuid,
-    user_id: Uuid,
+    actor: Actor,
 ) -> QueryResult<Option<RoleRow>> {
     roles::table
-        .inner_join(memberships::table.on(memberships::company_id.eq(roles::company_id)))
         .filter(roles::id.eq(role_id))
-        .filter(memberships::user_id.eq(user_id))
+        .filter(reached_by(actor, roles::company_id))
         .select(RoleRow::as_select())
         .first(conn)
         .await

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::model::{CycleRow, NewCycle};
 use super::store;
 use crate::app::App;
-use crate::auth::caller::{Caller, SignedInUser};
+use crate::auth::caller::{Actor, Caller};
 use crate::db::tx::{self, Change, Touches};
 use crate::error::{AppError, AppResult, InputCheck};
 use crate::events::verb::Verb;
@@ -34,7 +34,7 @@ pub async fn create_cycle(
     starts_on: &str,
     ends_on: &str,
 ) -> AppResult<(CycleRow, ProjectRow)> {
-    caller.verified()?;
+    caller.acting()?;
     let mut check = InputCheck::default();
     let name = check.take(input::text(name, "name", 1, 100));
     let starts = check.take(parse_date(starts_on, "startsOn"));
@@ -50,7 +50,7 @@ pub async fn create_cycle(
         Touches::ROWS,
         |Change { conn, actor, now, .. }| {
             async move {
-                let (project, member) = project_member(conn, project_id, actor.user_id, true).await?;
+                let (project, member) = project_member(conn, project_id, actor, true).await?;
                 member.require(Resource::Cycle, Action::Create)?;
                 if project.archived_at.is_some() {
                     return Err(AppError::conflict(
@@ -75,7 +75,7 @@ pub async fn create_cycle(
                     Ok(row) => {
                         let activity = Activity::new(
                             project.company_id,
-                            Some(actor.user_id),
+                            Some(actor),
                             Verb::CycleCreated,
                             ("cycle", row.id),
                             format!(
@@ -113,10 +113,10 @@ pub async fn set_closed(
         Touches::ROWS,
         |Change { conn, actor, now, .. }| {
             async move {
-                let cycle = store::find_for_member(conn, cycle_id, actor.user_id)
+                let cycle = store::find_for(conn, cycle_id, actor)
                     .await?
                     .ok_or_else(|| AppError::not_found("cycle"))?;
-                let (project, member) = project_member(conn, cycle.project_id, actor.user_id, true).await?;
+                let (project, member) = project_member(conn, cycle.project_id, actor, true).await?;
                 member.require(Resource::Cycle, Action::Manage)?;
                 if project.archived_at.is_some() {
                     return Err(AppError::conflict(
@@ -145,7 +145,7 @@ pub async fn set_closed(
 async fn record_closing(
     conn: &mut AsyncPgConnection,
     now: DateTime<Utc>,
-    actor: &SignedInUser,
+    actor: Actor,
     project: &ProjectRow,
     cycle: &CycleRow,
 ) -> AppResult<()> {
@@ -166,7 +166,7 @@ async fn record_closing(
     };
     let activity = Activity::new(
         project.company_id,
-        Some(actor.user_id),
+        Some(actor),
         verb,
         ("cycle", cycle.id),
         summary,
@@ -180,7 +180,7 @@ async fn record_closing(
     let notices = store::row_authors_in_cycle(conn, project.company_id, cycle.id)
         .await?
         .into_iter()
-        .filter(|user| *user != actor.user_id)
+        .filter(|user| Some(*user) != actor.user_id())
         .map(|user_id| Notice {
             user_id,
             company_id: Some(project.company_id),
@@ -202,9 +202,9 @@ pub async fn list_cycles(
     caller: &Caller,
     project_id: Uuid,
 ) -> AppResult<(Vec<CycleRow>, ProjectRow)> {
-    let actor = caller.verified()?;
+    let actor = caller.acting()?;
     let mut conn = app.pool.get().await?;
-    let (project, member) = project_member(&mut conn, project_id, actor.user_id, false).await?;
+    let (project, member) = project_member(&mut conn, project_id, actor, false).await?;
     member.require(Resource::Cycle, Action::View)?;
     Ok((store::list(&mut conn, project.id).await?, project))
 }

@@ -8,7 +8,9 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::model::{CycleRow, NewCycle};
-use crate::db::schema::{cycles, memberships, projects};
+use crate::auth::caller::Actor;
+use crate::companies::store::reached_by;
+use crate::db::schema::{cycles, projects};
 
 /// Creates a cycle.
 pub async fn insert(conn: &mut AsyncPgConnection, cycle: &NewCycle<'_>) -> QueryResult<CycleRow> {
@@ -25,16 +27,11 @@ pub fn is_overlap(err: &diesel::result::Error) -> bool {
 }
 
 /// The cycle, if `user_id` belongs to its project's company.
-pub async fn find_for_member(
-    conn: &mut AsyncPgConnection,
-    id: Uuid,
-    user_id: Uuid,
-) -> QueryResult<Option<CycleRow>> {
+pub async fn find_for(conn: &mut AsyncPgConnection, id: Uuid, actor: Actor) -> QueryResult<Option<CycleRow>> {
     cycles::table
         .inner_join(projects::table)
-        .inner_join(memberships::table.on(memberships::company_id.eq(projects::company_id)))
         .filter(cycles::id.eq(id))
-        .filter(memberships::user_id.eq(user_id))
+        .filter(reached_by(actor, projects::company_id))
         .select(CycleRow::as_select())
         .first(conn)
         .await

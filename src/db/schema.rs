@@ -15,6 +15,7 @@ diesel::table! {
         data -> Nullable<Jsonb>,
         visible_with -> Text,
         created_at -> Timestamptz,
+        api_key_id -> Nullable<Uuid>,
     }
 }
 
@@ -51,6 +52,24 @@ diesel::table! {
         ends_on -> Date,
         closed_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Uuid,
+        company_id -> Uuid,
+        role_id -> Uuid,
+        name -> Text,
+        public_id -> Text,
+        secret_hash -> Bytea,
+        last_four -> Text,
+        persisted_only -> Bool,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        expires_at -> Nullable<Timestamptz>,
+        last_used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -122,6 +141,7 @@ diesel::table! {
         created_by -> Nullable<Uuid>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        created_by_api_key -> Nullable<Uuid>,
     }
 }
 
@@ -238,6 +258,7 @@ diesel::table! {
         created_by -> Nullable<Uuid>,
         created_at -> Timestamptz,
         last_used_at -> Nullable<Timestamptz>,
+        created_by_api_key -> Nullable<Uuid>,
     }
 }
 
@@ -339,6 +360,9 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(api_keys -> companies (company_id));
+diesel::joinable!(api_keys -> roles (role_id));
+diesel::joinable!(api_keys -> users (created_by));
 diesel::joinable!(cycles -> projects (project_id));
 diesel::joinable!(data_imports -> data_tables (table_id));
 diesel::joinable!(data_row_uniques -> data_rows (row_id));
@@ -369,6 +393,7 @@ diesel::joinable!(user_tokens -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     activity_events,
+    api_keys,
     companies,
     cycles,
     data_fields,

@@ -1,4 +1,5 @@
-//! The one way a service writes: [`write`] checks that the caller is a verified user, opens
+//! The one way a service writes: [`write`] checks that the caller acts in companies (a
+//! verified user or an API key, see [`Caller::acting`]), opens
 //! one transaction on a pooled connection, runs the change in it, and after the commit does
 //! what the change said it touched (forget everyone's standing, wake the mail worker).
 //! Flows without such a caller (sign-up, sign-in, links from mail) use [`transaction`].
@@ -10,7 +11,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use futures_util::future::BoxFuture;
 
 use crate::app::App;
-use crate::auth::caller::{Caller, SignedInUser};
+use crate::auth::caller::{Actor, Caller};
 use crate::error::{AppError, AppResult};
 
 /// What a change touches beyond its own rows, acted on after it commits.
@@ -46,7 +47,7 @@ impl Touches {
 
     fn after_commit(self, app: &App) {
         if self.standing {
-            app.standings.forget_all();
+            app.forget_standing();
         }
         if self.mail {
             app.mailer.wake();
@@ -54,12 +55,12 @@ impl Touches {
     }
 }
 
-/// What a change runs with: the transaction's connection, the verified caller, and the
+/// What a change runs with: the transaction's connection, who acts, and the
 /// moment it happens (one clock reading for every row it writes). `'a` is the service
 /// call's own lifetime: a change may borrow the service's arguments.
 pub struct Change<'c, 'a> {
     pub conn: &'c mut AsyncPgConnection,
-    pub actor: &'a SignedInUser,
+    pub actor: Actor,
     pub now: DateTime<Utc>,
     /// Ties the transaction to the call (`'a` outlives `'c`).
     pub scope: PhantomData<&'c &'a ()>,
@@ -73,7 +74,8 @@ pub struct Work<'c, 'a> {
     pub scope: PhantomData<&'c &'a ()>,
 }
 
-/// Runs `change` in one transaction for `caller`, who must be a verified user; after it
+/// Runs `change` in one transaction for `caller`, who must act in companies (a verified
+/// user or an API key: acts for people alone check [`Caller::verified`] first); after it
 /// commits, acts on what it `touches`.
 pub async fn write<'a, T: Send>(
     app: &'a App,
@@ -81,7 +83,7 @@ pub async fn write<'a, T: Send>(
     touches: Touches,
     change: impl for<'c> FnOnce(Change<'c, 'a>) -> BoxFuture<'c, AppResult<T>> + Send + 'a,
 ) -> AppResult<T> {
-    let actor = caller.verified()?;
+    let actor = caller.acting()?;
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     let value = conn

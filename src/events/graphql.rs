@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use super::cursor::{self, Stream};
 use super::model::{EventRow, NotificationRow};
 use super::service::{self, StreamPage, StreamRequest};
+use crate::api_keys::graphql::ApiKey;
 use crate::companies::graphql::Company;
 use crate::companies::loader::CompanyLoader;
 use crate::graphql::connection::ConnectionTotals;
@@ -68,6 +69,11 @@ impl ActivityEvent {
             return Ok(None);
         };
         Ok(loader::<UserLoader>(ctx).load_one(actor).await?.map(User::new))
+    }
+
+    /// The API key that did it, when an integration did.
+    async fn api_key(&self, ctx: &Context<'_>) -> Result<Option<ApiKey>> {
+        ApiKey::load(ctx, self.0.api_key_id).await
     }
 
     /// What happened, e.g. "row.created", "member.invited", "table.field_added".

@@ -51,7 +51,7 @@ async fn run(app: App, mut stop: watch::Receiver<bool>) {
                 }
                 backoff = Duration::from_millis(100);
                 // Standing changes announced while nobody listened went unheard.
-                app.standings.forget_all();
+                app.forget_standing();
                 app.hub.set_listening(true);
                 let mut notifications = std::pin::pin!(conn.notifications_stream());
                 loop {
@@ -116,7 +116,7 @@ fn parse(payload: &str) -> Option<(Topic, i64)> {
 /// and publishes it, when someone here follows its topic.
 async fn deliver(app: &App, payload: &str) -> AppResult<()> {
     if payload == standing::ANNOUNCEMENT {
-        app.standings.forget_all();
+        app.forget_standing();
         return Ok(());
     }
     let Some((topic, seq)) = parse(payload) else {

@@ -20,6 +20,7 @@ use super::listener::live_event;
 use super::model::NotificationRow;
 use super::store;
 use crate::app::App;
+use crate::auth::caller::Actor;
 use crate::cache::Ticket;
 use crate::error::{AppError, AppResult};
 use crate::rbac::standing::{Standing, standing_of};
@@ -45,12 +46,12 @@ fn fell_behind(stream: CursorStream, missed: u64, position: i64) -> AppError {
     ))
 }
 
-/// Follows a company's activity as the member `user_id`, whose standing is `standing`,
-/// sees it.
+/// Follows a company's activity as `actor` (a member or a key), whose standing is
+/// `standing`, sees it.
 pub async fn company_events(
     app: App,
     company_id: Uuid,
-    user_id: Uuid,
+    actor: Actor,
     standing: Arc<Standing>,
     start: Start,
 ) -> AppResult<impl Stream<Item = AppResult<Arc<LiveEvent>>> + Send + use<>> {
@@ -61,7 +62,7 @@ pub async fn company_events(
     let feed = CompanyFeed {
         app,
         company_id,
-        user_id,
+        actor,
         standing,
         marker,
         receiver,
@@ -123,7 +124,7 @@ async fn position_of(app: &App, topic: Topic, start: Start) -> AppResult<(i64, b
 struct CompanyFeed {
     app: App,
     company_id: Uuid,
-    user_id: Uuid,
+    actor: Actor,
     standing: Arc<Standing>,
     /// Where the standing memory stood when `standing` was read.
     marker: Ticket,
@@ -194,7 +195,7 @@ impl CompanyFeed {
     /// they no longer belong to the company.
     async fn reload_standing(&mut self) -> AppResult<()> {
         self.marker = self.app.standings.marker();
-        self.standing = standing_of(&self.app, self.user_id).await?;
+        self.standing = standing_of(&self.app, self.actor).await?;
         if self.standing.company(self.company_id).is_none() {
             return Err(AppError::forbidden(
                 "you are no longer a member of this company; the subscription has ended",

@@ -22,6 +22,7 @@ pub struct EventRow {
     pub data: Option<serde_json::Value>,
     pub visible_with: String,
     pub created_at: DateTime<Utc>,
+    pub api_key_id: Option<Uuid>,
 }
 
 /// A message to one person.

@@ -31,11 +31,10 @@ pub struct StreamRequest {
     pub count_total: bool,
 }
 
-/// The caller's remembered standing, or NOT_FOUND when they are not a member of the
-/// company.
+/// The caller's remembered standing, or NOT_FOUND when they do not reach the company.
 pub async fn standing(app: &App, caller: &Caller, company_id: Uuid) -> AppResult<Arc<Standing>> {
-    let actor = caller.signed_in()?;
-    let standing = standing_of(app, actor.user_id).await?;
+    let actor = caller.acting()?;
+    let standing = standing_of(app, actor).await?;
     if standing.company(company_id).is_none() {
         return Err(AppError::not_found("company"));
     }
@@ -82,14 +81,14 @@ pub async fn my_notifications(
     unread_only: bool,
     page: StreamRequest,
 ) -> AppResult<StreamPage<NotificationRow>> {
-    let actor = caller.signed_in()?;
+    let actor = caller.signed_in()?.user_id;
     let mut conn = app.pool.get().await?;
     let mut items =
-        store::notifications_page(&mut conn, actor.user_id, unread_only, page.before, page.size + 1).await?;
+        store::notifications_page(&mut conn, actor, unread_only, page.before, page.size + 1).await?;
     let has_next = items.len() as i64 > page.size;
     items.truncate(usize::try_from(page.size).unwrap_or(0));
     let total = if page.count_total {
-        store::notification_count(&mut conn, actor.user_id, unread_only).await?
+        store::notification_count(&mut conn, actor, unread_only).await?
     } else {
         0
     };
@@ -102,23 +101,23 @@ pub async fn my_notifications(
 
 /// How many of the caller's notifications are unread.
 pub async fn unread_count(app: &App, caller: &Caller) -> AppResult<i64> {
-    let actor = caller.signed_in()?;
+    let actor = caller.signed_in()?.user_id;
     let mut conn = app.pool.get().await?;
-    Ok(store::notification_count(&mut conn, actor.user_id, true).await?)
+    Ok(store::notification_count(&mut conn, actor, true).await?)
 }
 
 /// Marks one of the caller's notifications read; another person's is NOT_FOUND.
 pub async fn mark_read(app: &App, caller: &Caller, id: Uuid) -> AppResult<NotificationRow> {
-    let actor = caller.signed_in()?;
+    let actor = caller.signed_in()?.user_id;
     let mut conn = app.pool.get().await?;
-    store::mark_read(&mut conn, actor.user_id, id, app.clock.now())
+    store::mark_read(&mut conn, actor, id, app.clock.now())
         .await?
         .ok_or_else(|| AppError::not_found("notification"))
 }
 
 /// Marks all the caller's notifications read; returns how many were unread.
 pub async fn mark_all_read(app: &App, caller: &Caller) -> AppResult<usize> {
-    let actor = caller.signed_in()?;
+    let actor = caller.signed_in()?.user_id;
     let mut conn = app.pool.get().await?;
-    Ok(store::mark_all_read(&mut conn, actor.user_id, app.clock.now()).await?)
+    Ok(store::mark_all_read(&mut conn, actor, app.clock.now()).await?)
 }

@@ -18,6 +18,8 @@ use super::hub::LiveEvent;
 use super::live::{self, Start};
 use super::model::RowChangeRow;
 use super::shared_answer::{LiveActivity, selection_shape};
+use crate::api_keys::graphql::ApiKey;
+use crate::auth::caller::Actor;
 use crate::error::{AppError, AppResult};
 use crate::graphql::context::{app, caller, loader, parse_id, signed_in};
 use crate::projects::service as projects;
@@ -41,6 +43,7 @@ pub struct RowChange {
     kind: RowChangeKind,
     row_id: Uuid,
     actor_id: Option<Uuid>,
+    api_key_id: Option<Uuid>,
     at: DateTime<Utc>,
 }
 
@@ -55,6 +58,7 @@ impl RowChange {
             kind,
             row_id: change.row_id,
             actor_id: live.event.actor_id,
+            api_key_id: live.event.api_key_id,
             at: live.event.created_at,
         }
     }
@@ -89,6 +93,11 @@ impl RowChange {
         Ok(loader::<UserLoader>(ctx).load_one(actor).await?.map(User::new))
     }
 
+    /// The API key that made the change, when an integration did.
+    async fn api_key(&self, ctx: &Context<'_>) -> Result<Option<ApiKey>> {
+        ApiKey::load(ctx, self.api_key_id).await
+    }
+
     async fn at(&self) -> DateTime<Utc> {
         self.at
     }
@@ -101,13 +110,13 @@ fn start(stream: CursorStream, after: Option<&str>) -> AppResult<Start> {
     })
 }
 
-/// The verified caller and their standing in a company they belong to (NOT_FOUND
-/// otherwise).
-async fn member(ctx: &Context<'_>, company_id: Uuid) -> AppResult<(Uuid, Arc<Standing>)> {
+/// Who acts (a verified person or a key) and their standing in a company they reach
+/// (NOT_FOUND otherwise).
+async fn member(ctx: &Context<'_>, company_id: Uuid) -> AppResult<(Actor, Arc<Standing>)> {
     let caller = caller(ctx);
-    let actor = caller.verified()?;
+    let actor = caller.acting()?;
     let standing = super::service::standing(app(ctx), caller, company_id).await?;
-    Ok((actor.user_id, standing))
+    Ok((actor, standing))
 }
 
 /// Live streams.
@@ -122,9 +131,9 @@ impl EventsSubscription {
         ctx: &Context<'_>,
         after: Option<String>,
     ) -> Result<impl Stream<Item = Result<Notification>> + use<>> {
-        let actor = signed_in(ctx)?;
+        let actor = signed_in(ctx)?.user_id;
         let start = start(CursorStream::Notifications, after.as_deref())?;
-        let stream = Box::pin(live::notifications(app(ctx).clone(), actor.user_id, start)).await?;
+        let stream = Box::pin(live::notifications(app(ctx).clone(), actor, start)).await?;
         Ok(stream.map(|item| {
             item.map(|row| Notification(Arc::unwrap_or_clone(row)))
                 .map_err(Into::into)
@@ -143,7 +152,7 @@ impl EventsSubscription {
         let shape = selection_shape(ctx);
         let start = start(CursorStream::Activity, after.as_deref())?;
         let (stream, project_id) = Box::pin(async {
-            let (user_id, standing) = member(ctx, company_id).await?;
+            let (actor, standing) = member(ctx, company_id).await?;
             let project_id = match project_id {
                 Some(id) => {
                     let (project, _) =
@@ -155,7 +164,7 @@ impl EventsSubscription {
                 }
                 None => None,
             };
-            let events = live::company_events(app(ctx).clone(), company_id, user_id, standing, start).await?;
+            let events = live::company_events(app(ctx).clone(), company_id, actor, standing, start).await?;
             Ok::<_, AppError>((events, project_id))
         })
         .await?;
@@ -182,11 +191,12 @@ impl EventsSubscription {
         let stream = Box::pin(async {
             let company_id = {
                 let mut conn = app(ctx).pool.get().await?;
-                let access = rows::table_access(&mut conn, signed_in(ctx)?, table_id, Action::View).await?;
+                let access =
+                    rows::table_access(&mut conn, caller(ctx).acting()?, table_id, Action::View).await?;
                 access.project.company_id
             };
-            let (user_id, standing) = member(ctx, company_id).await?;
-            live::company_events(app(ctx).clone(), company_id, user_id, standing, Start::Now).await
+            let (actor, standing) = member(ctx, company_id).await?;
+            live::company_events(app(ctx).clone(), company_id, actor, standing, Start::Now).await
         })
         .await?;
         Ok(stream.flat_map(move |item| {

@@ -44,11 +44,13 @@ pub enum Verb {
     RowImported,
     ApiKeyDocumentsRegistered,
     ApiKeyDocumentDeleted,
+    ApiKeyCreated,
+    ApiKeyRevoked,
 }
 
 impl Verb {
     /// Every verb, in the order of the list above.
-    pub const ALL: [Self; 38] = [
+    pub const ALL: [Self; 40] = [
         Self::CompanyCreated,
         Self::CompanyUpdated,
         Self::MemberInvited,
@@ -87,6 +89,8 @@ impl Verb {
         Self::RowImported,
         Self::ApiKeyDocumentsRegistered,
         Self::ApiKeyDocumentDeleted,
+        Self::ApiKeyCreated,
+        Self::ApiKeyRevoked,
     ];
 
     /// The text the database and clients know it by.
@@ -130,6 +134,8 @@ impl Verb {
             Self::RowImported => "row.imported",
             Self::ApiKeyDocumentsRegistered => "api_key.documents_registered",
             Self::ApiKeyDocumentDeleted => "api_key.document_deleted",
+            Self::ApiKeyCreated => "api_key.created",
+            Self::ApiKeyRevoked => "api_key.revoked",
         }
     }
 
@@ -166,7 +172,10 @@ impl Verb {
             | Self::TableFieldUpdated
             | Self::TableFieldRemoved => Resource::Table,
             Self::RowCreated | Self::RowUpdated | Self::RowDeleted | Self::RowImported => Resource::Row,
-            Self::ApiKeyDocumentsRegistered | Self::ApiKeyDocumentDeleted => Resource::ApiKey,
+            Self::ApiKeyDocumentsRegistered
+            | Self::ApiKeyDocumentDeleted
+            | Self::ApiKeyCreated
+            | Self::ApiKeyRevoked => Resource::ApiKey,
         }
     }
 

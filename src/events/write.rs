@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::access::permission_name;
 use super::verb::Verb;
+use crate::auth::caller::Actor;
 use crate::error::AppResult;
 use crate::rbac::catalog::{Action, Permission, Resource};
 
@@ -25,7 +26,7 @@ const SUMMARY_CHARS: usize = 300;
 pub struct Activity {
     company_id: Uuid,
     project_id: Option<Uuid>,
-    actor_id: Option<Uuid>,
+    actor: Option<Actor>,
     verb: Verb,
     target_type: &'static str,
     target_id: Uuid,
@@ -35,11 +36,12 @@ pub struct Activity {
 }
 
 impl Activity {
-    /// `actor` did `verb` to a `target_type` object in a company. Who may read the event
-    /// follows from the verb (see [`Verb::revealed_by`] and [`Activity::visible_with`]).
+    /// `actor` (a person or a key; None: nobody, e.g. a timer) did `verb` to a
+    /// `target_type` object in a company. Who may read the event follows from the verb (see
+    /// [`Verb::revealed_by`] and [`Activity::visible_with`]).
     pub fn new(
         company_id: Uuid,
-        actor_id: Option<Uuid>,
+        actor: Option<Actor>,
         verb: Verb,
         target: (&'static str, Uuid),
         summary: impl Into<String>,
@@ -51,7 +53,7 @@ impl Activity {
         Self {
             company_id,
             project_id: None,
-            actor_id,
+            actor,
             verb,
             target_type: target.0,
             target_id: target.1,
@@ -64,13 +66,12 @@ impl Activity {
     /// `actor` did `verb` to something in `project` (company and project taken from it).
     pub fn in_project_of(
         project: &impl ProjectScope,
-        actor_id: Uuid,
+        actor: Actor,
         verb: Verb,
         target: (&'static str, Uuid),
         summary: impl Into<String>,
     ) -> Self {
-        Self::new(project.company_id(), Some(actor_id), verb, target, summary)
-            .in_project(project.project_id())
+        Self::new(project.company_id(), Some(actor), verb, target, summary).in_project(project.project_id())
     }
 
     /// The project the event happened in (its readers' permissions are taken there).
@@ -180,8 +181,8 @@ pub async fn record(conn: &mut AsyncPgConnection, now: DateTime<Utc>, activity: 
         stream_lock!("activity", "$2"),
         "), inserted AS ( \
              INSERT INTO activity_events (id, company_id, project_id, actor_id, verb, target_type, \
-                 target_id, summary, data, visible_with, created_at) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM stream \
+                 target_id, summary, data, visible_with, created_at, api_key_id) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $13 FROM stream \
              RETURNING seq \
          ) \
          SELECT inserted.seq FROM inserted CROSS JOIN LATERAL pg_notify($12, 'a:' || $2::text || ':' || inserted.seq) AS sent",
@@ -189,7 +190,7 @@ pub async fn record(conn: &mut AsyncPgConnection, now: DateTime<Utc>, activity: 
     .bind::<SqlUuid, _>(Uuid::now_v7())
     .bind::<SqlUuid, _>(activity.company_id)
     .bind::<Nullable<SqlUuid>, _>(activity.project_id)
-    .bind::<Nullable<SqlUuid>, _>(activity.actor_id)
+    .bind::<Nullable<SqlUuid>, _>(activity.actor.and_then(Actor::user_id))
     .bind::<Text, _>(activity.verb.as_str())
     .bind::<Text, _>(activity.target_type)
     .bind::<SqlUuid, _>(activity.target_id)
@@ -198,6 +199,7 @@ pub async fn record(conn: &mut AsyncPgConnection, now: DateTime<Utc>, activity: 
     .bind::<Text, _>(&visible_with)
     .bind::<Timestamptz, _>(now)
     .bind::<Text, _>(CHANNEL)
+    .bind::<Nullable<SqlUuid>, _>(activity.actor.and_then(Actor::api_key_id))
     .get_result(conn)
     .await?;
     Ok(recorded.seq)

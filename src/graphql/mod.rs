@@ -25,6 +25,8 @@ use tracing::Instrument;
 use self::limits::QueryLimits;
 use self::validator::{DocumentValidator, ValidateOnly};
 
+use crate::api_keys::graphql::ApiKeysMutation;
+use crate::api_keys::loader::ApiKeyLoader;
 use crate::app::App;
 use crate::companies::graphql::{CompaniesMutation, CompaniesQuery};
 use crate::companies::loader::{CompanyLoader, RoleLoader};
@@ -75,6 +77,7 @@ pub struct Mutation(
     RowsMutation,
     EventsMutation,
     PersistedMutation,
+    ApiKeysMutation,
 );
 
 /// The root subscription type.
@@ -118,6 +121,7 @@ fn configured(app: &App) -> SchemaBuilder<Query, Mutation, Subscription> {
     let mut builder = schema_builder()
         .data(app.clone())
         .data(DataLoader::new(UserLoader(app.clone()), spawn_in_span))
+        .data(DataLoader::new(ApiKeyLoader(app.clone()), spawn_in_span))
         .data(DataLoader::new(CompanyLoader(app.clone()), spawn_in_span))
         .data(DataLoader::new(RoleLoader(app.clone()), spawn_in_span))
         .data(DataLoader::new(RolePermissionsLoader(app.clone()), spawn_in_span))

@@ -10,7 +10,7 @@ use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, Request, ServerError};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, RawQuery, State};
-use axum::http::header::{ACCEPT, ALLOW, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::header::{ACCEPT, ALLOW, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Serialize;
@@ -20,9 +20,9 @@ use super::client::{bearer_token, client_info, request_id};
 use super::log::GraphqlOutcome;
 use super::multipart::{MultipartLimits, MultipartRequest, Refusal};
 use crate::auth::caller::{Caller, Principal};
-use crate::error::ErrorCode;
+use crate::error::{AppError, ErrorCode};
 use crate::graphql::errors::finish_response;
-use crate::sessions::service as sessions;
+use crate::graphql::live_session;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -152,7 +152,7 @@ async fn read_multipart(
         ));
     }
     let caller = identify(state, headers, peer, media).await?;
-    if let Err(err) = caller.verified() {
+    if let Err(err) = caller.acting() {
         return Err(request_error(StatusCode::FORBIDDEN, media, err.code, err.message));
     }
     let limits = MultipartLimits {
@@ -304,8 +304,9 @@ pub async fn get_graphql(
     }
 }
 
-/// Who sends the request: anonymous without a bearer token, the token's user otherwise; a
-/// refused token is answered 401 (500 when it could not be checked).
+/// Who sends the request: anonymous without a bearer token, the token's user or API key
+/// otherwise; a refused credential is answered 401, a key past its budget 429 (500 when it
+/// could not be checked).
 async fn identify(
     state: &HttpState,
     headers: &HeaderMap,
@@ -315,8 +316,9 @@ async fn identify(
     let request_id = request_id(headers);
     let principal = match bearer_token(headers) {
         None => Principal::Anonymous,
-        Some(token) => match sessions::authenticate(&state.app, token).await {
-            Ok(user) => Principal::User(user),
+        Some(token) => match live_session::authenticate(&state.app, token).await {
+            Ok(principal) => principal,
+            Err(err) if err.code == ErrorCode::RateLimited => return Err(rate_limited(media, &err)),
             Err(err) => {
                 let code = err.code;
                 let message = if code == ErrorCode::Internal {
@@ -435,6 +437,31 @@ fn request_error(status: StatusCode, media: Media, code: ErrorCode, message: imp
     response.extensions_mut().insert(GraphqlOutcome {
         operation: "-".to_owned(),
         outcome: code.as_str().to_owned(),
+    });
+    response
+}
+
+/// 429 for a key past its budget: RATE_LIMITED with `retryAfter`, and `Retry-After`.
+fn rate_limited(media: Media, err: &AppError) -> Response {
+    let retry_after = err.retry_after.unwrap_or(1);
+    let body = serde_json::json!({
+        "errors": [{
+            "message": "this API key made too many requests; slow down",
+            "extensions": { "code": ErrorCode::RateLimited.as_str(), "retryAfter": retry_after }
+        }]
+    });
+    let mut response = (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(CONTENT_TYPE, media.content_type())],
+        body.to_string(),
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
+        response.headers_mut().insert(RETRY_AFTER, value);
+    }
+    response.extensions_mut().insert(GraphqlOutcome {
+        operation: "-".to_owned(),
+        outcome: ErrorCode::RateLimited.as_str().to_owned(),
     });
     response
 }

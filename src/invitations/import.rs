@@ -146,9 +146,9 @@ pub async fn read_upload(file: std::fs::File) -> AppResult<Vec<u8>> {
 /// Whether `actor` may import a member list into the company (invitation:create): asked
 /// before an upload's file is received.
 pub async fn may_import(app: &App, caller: &Caller, company_id: Uuid) -> AppResult<()> {
-    let actor = caller.verified()?;
+    let actor = caller.acting()?;
     let mut conn = app.pool.get().await?;
-    access::member(&mut conn, company_id, actor.user_id)
+    access::member(&mut conn, company_id, actor)
         .await?
         .require(Resource::Invitation, Action::Create)
 }
@@ -162,7 +162,7 @@ pub async fn import_members(
 ) -> AppResult<ImportReport> {
     tx::write(app, caller, Touches::MAIL, |Change { conn, actor, now, .. }| {
         async move {
-            let caller = access::member(conn, company_id, actor.user_id).await?;
+            let caller = access::member(conn, company_id, actor).await?;
             caller.require(Resource::Invitation, Action::Create)?;
             let (lines, mut errors) = read_lines(csv)?;
                         let roles = company_store::list_roles(conn, company_id).await?;
@@ -220,7 +220,7 @@ pub async fn import_members(
             // reported, not sent.
             let company_quota = rate_limit::remaining(conn, INVITATIONS_PER_COMPANY, &company_id.to_string(), now).await?;
             let inviter_quota =
-                rate_limit::remaining(conn, INVITATIONS_PER_INVITER, &actor.user_id.to_string(), now).await?;
+                rate_limit::remaining(conn, INVITATIONS_PER_INVITER, &actor.id().to_string(), now).await?;
             let quota = usize::try_from(company_quota.min(inviter_quota)).unwrap_or(usize::MAX);
             let mut invited = Vec::new();
             for (number, email, name, role) in &valid {
@@ -248,7 +248,7 @@ pub async fn import_members(
             if !invited.is_empty() {
                 let activity = Activity::new(
                     company_id,
-                    Some(actor.user_id),
+                    Some(actor),
                     Verb::MemberInvited,
                     ("invitation_import", import_id),
                     format!("{} people invited from a CSV file", invited.len()),

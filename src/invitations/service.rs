@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::model::{InvitationRow, InvitationState, NewInvitation};
 use super::store;
 use crate::app::App;
-use crate::auth::caller::{Caller, ClientInfo, SignedInUser};
+use crate::auth::caller::{Actor, Caller, ClientInfo};
 use crate::auth::tokens::{OpaqueToken, hash_token};
 use crate::companies::access::{self, Member, MemberRights};
 use crate::companies::model::{MembershipRow, NewMembership, RoleRow};
@@ -54,7 +54,7 @@ pub async fn invite(
     caller: &Caller,
     input: InviteInput,
 ) -> AppResult<(InvitationRow, MemberRights)> {
-    caller.verified()?;
+    caller.acting()?;
     let mut check = InputCheck::default();
     let email = check.take(Email::parse(&input.email, "input.email"));
     let message = check.take(input::optional_text(
@@ -69,7 +69,7 @@ pub async fn invite(
         |Change { conn, actor, now, .. }| {
             async move {
                 company_store::lock_company(conn, input.company_id).await?;
-                let caller = access::member(conn, input.company_id, actor.user_id).await?;
+                let caller = access::member(conn, input.company_id, actor).await?;
                 caller.require(Resource::Invitation, Action::Create)?;
                 check.finish()?;
                 let (Some(email), Some(message)) = (email, message) else {
@@ -89,7 +89,7 @@ pub async fn invite(
                 let invitation = send_invitation(app, conn, &caller, invite, now).await?;
                 let activity = Activity::new(
                     invitation.company_id,
-                    Some(actor.user_id),
+                    Some(actor),
                     Verb::MemberInvited,
                     ("invitation", invitation.id),
                     format!("{} invited as {}", invitation.email, role.name),
@@ -161,7 +161,7 @@ pub async fn send_invitation(
     invite: Invite<'_>,
     now: DateTime<Utc>,
 ) -> AppResult<InvitationRow> {
-    let company_id = inviter.membership.company_id;
+    let company_id = inviter.company_id;
     inviter.require_can_grant(invite.role, role_permissions(conn, invite.role).await?)?;
     if is_member(conn, company_id, invite.email).await? {
         return Err(AppError::conflict(format!(
@@ -170,7 +170,7 @@ pub async fn send_invitation(
         )));
     }
     rate_limit::hit(conn, INVITATIONS_PER_COMPANY, &company_id.to_string(), now).await?;
-    let inviter_id = inviter.membership.user_id.to_string();
+    let inviter_id = inviter.actor.id().to_string();
     rate_limit::hit(conn, INVITATIONS_PER_INVITER, &inviter_id, now).await?;
     store::retire_open(conn, company_id, invite.email.as_str(), now).await?;
     let token = OpaqueToken::generate();
@@ -181,7 +181,7 @@ pub async fn send_invitation(
             company_id,
             email: invite.email.as_str(),
             role_id: invite.role.id,
-            invited_by: Some(inviter.membership.user_id),
+            invited_by: inviter.actor.user_id(),
             message: invite.message,
             token_hash: &token.hash,
             created_at: now,
@@ -248,14 +248,14 @@ async fn mail_invitation(
 /// An invitation of a company the caller belongs to, if they may do `action` to invitations.
 async fn invitation_for(
     conn: &mut AsyncPgConnection,
-    actor: &SignedInUser,
+    actor: Actor,
     id: Uuid,
     action: Action,
 ) -> AppResult<(InvitationRow, Member)> {
-    let invitation = store::find_for_member(conn, id, actor.user_id)
+    let invitation = store::find_for(conn, id, actor)
         .await?
         .ok_or_else(|| AppError::not_found("invitation"))?;
-    let caller = access::member(conn, invitation.company_id, actor.user_id).await?;
+    let caller = access::member(conn, invitation.company_id, actor).await?;
     caller.require(Resource::Invitation, action)?;
     Ok((invitation, caller))
 }
@@ -291,7 +291,7 @@ pub async fn resend(app: &App, caller: &Caller, id: Uuid) -> AppResult<(Invitati
                     now,
                 )
                 .await?;
-                rate_limit::hit(conn, INVITATIONS_PER_INVITER, &actor.user_id.to_string(), now).await?;
+                rate_limit::hit(conn, INVITATIONS_PER_INVITER, &actor.id().to_string(), now).await?;
                 let token = OpaqueToken::generate();
                 let invitation =
                     store::reissue(conn, invitation.id, &token.hash, now + INVITATION_TTL).await?;
@@ -302,7 +302,7 @@ pub async fn resend(app: &App, caller: &Caller, id: Uuid) -> AppResult<(Invitati
                 mail_invitation(app, conn, &invitation, &role, None, &token.secret, now).await?;
                 let activity = Activity::new(
                     invitation.company_id,
-                    Some(actor.user_id),
+                    Some(actor),
                     Verb::InvitationResent,
                     ("invitation", invitation.id),
                     format!("Invitation to {} sent again", invitation.email),
@@ -336,7 +336,7 @@ pub async fn revoke(app: &App, caller: &Caller, id: Uuid) -> AppResult<(Invitati
                         let revoked = store::revoke(conn, invitation.id, now).await?;
                         let activity = Activity::new(
                             invitation.company_id,
-                            Some(actor.user_id),
+                            Some(actor),
                             Verb::InvitationRevoked,
                             ("invitation", invitation.id),
                             format!("Invitation to {} revoked", invitation.email),
@@ -361,7 +361,7 @@ pub async fn list(
     page: PageRequest,
 ) -> AppResult<Page<InvitationRow>> {
     viewer.require(Resource::Invitation, Action::View)?;
-    let company_id = viewer.membership.company_id;
+    let company_id = viewer.company_id;
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
     let rows = store::list(&mut conn, company_id, state, page, now).await?;
@@ -465,7 +465,7 @@ async fn join(
         .map_or_else(|| invitation.email.clone(), |u| u.name);
     let activity = Activity::new(
         invitation.company_id,
-        Some(user_id),
+        Some(Actor::User(user_id)),
         Verb::MemberJoined,
         ("user", user_id),
         format!("{person} joined as {role}"),
@@ -500,8 +500,9 @@ pub async fn accept(app: &App, caller: &Caller, token: &str) -> AppResult<Member
         Touches::STANDING,
         |Change { conn, actor, now, .. }| {
             async move {
+                let user_id = actor.person()?;
                 let invitation = pending_invitation(conn, token, now).await?;
-                let user = user_store::find_by_id(conn, actor.user_id)
+                let user = user_store::find_by_id(conn, user_id)
                     .await?
                     .ok_or_else(|| AppError::unauthenticated("the account no longer exists"))?;
                 if user.email.as_deref() != Some(invitation.email.as_str()) {

@@ -7,7 +7,9 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::model::{InvitationRow, InvitationState, NewInvitation};
-use crate::db::schema::{invitations, memberships};
+use crate::auth::caller::Actor;
+use crate::companies::store::reached_by;
+use crate::db::schema::invitations;
 use crate::pagination::{Cursor, PageRequest};
 
 /// Stores an invitation.
@@ -65,15 +67,14 @@ pub async fn find_by_token(
 }
 
 /// The invitation, if `user_id` belongs to its company.
-pub async fn find_for_member(
+pub async fn find_for(
     conn: &mut AsyncPgConnection,
     id: Uuid,
-    user_id: Uuid,
+    actor: Actor,
 ) -> QueryResult<Option<InvitationRow>> {
     invitations::table
-        .inner_join(memberships::table.on(memberships::company_id.eq(invitations::company_id)))
         .filter(invitations::id.eq(id))
-        .filter(memberships::user_id.eq(user_id))
+        .filter(reached_by(actor, invitations::company_id))
         .select(InvitationRow::as_select())
         .for_update()
         .first(conn)

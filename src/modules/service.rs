@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::model::{ModuleChanges, ModuleRow, NewModule};
 use super::store;
 use crate::app::App;
-use crate::auth::caller::{Caller, SignedInUser};
+use crate::auth::caller::{Actor, Caller};
 use crate::db::tx::{self, Change, Touches};
 use crate::error::{AppError, AppResult, InputCheck};
 use crate::events::verb::Verb;
@@ -57,11 +57,11 @@ fn check(input: ModuleInput) -> AppResult<(ModuleChanges, Option<i32>)> {
 /// The project (locked) of a write, if the caller may do `action` to its modules.
 async fn writable_project(
     conn: &mut AsyncPgConnection,
-    actor: &SignedInUser,
+    actor: Actor,
     project_id: Uuid,
     action: Action,
 ) -> AppResult<ProjectRow> {
-    let (project, member) = project_member(conn, project_id, actor.user_id, true).await?;
+    let (project, member) = project_member(conn, project_id, actor, true).await?;
     member.require(Resource::Module, action)?;
     if project.archived_at.is_some() {
         return Err(AppError::conflict(
@@ -104,7 +104,7 @@ pub async fn create_module(
     description: Option<String>,
     scope: Option<i32>,
 ) -> AppResult<(ModuleRow, ProjectRow)> {
-    caller.verified()?;
+    caller.acting()?;
     let input = ModuleInput {
         name: Some(name.to_owned()),
         description: Some(description),
@@ -137,7 +137,7 @@ pub async fn create_module(
                 let summary = format!("Module {} added to {}", module.name, project.name);
                 let activity = Activity::in_project_of(
                     &project,
-                    actor.user_id,
+                    actor,
                     Verb::ModuleCreated,
                     ("module", module.id),
                     summary,
@@ -159,7 +159,7 @@ pub async fn update_module(
     module_id: Uuid,
     input: ModuleInput,
 ) -> AppResult<(ModuleRow, ProjectRow)> {
-    caller.verified()?;
+    caller.acting()?;
     let checked = check(input);
     tx::write(
         app,
@@ -167,24 +167,24 @@ pub async fn update_module(
         Touches::ROWS,
         |Change { conn, actor, now, .. }| {
             async move {
-                let module = store::find_for_member(conn, module_id, actor.user_id)
+                let module = store::find_for(conn, module_id, actor)
                     .await?
                     .ok_or_else(|| AppError::not_found("module"))?;
                 let project = writable_project(conn, actor, module.project_id, Action::Edit).await?;
                 // Re-read under the project lock: a concurrent delete may have won.
-                let module = store::find_for_member(conn, module.id, actor.user_id)
+                let module = store::find_for(conn, module.id, actor)
                     .await?
                     .ok_or_else(|| AppError::not_found("module"))?;
                 let (changes, position) = checked?;
                 store::update(conn, module.id, &changes, now).await?;
                 reorder(conn, project.id, module.id, position).await?;
-                let updated = store::find_for_member(conn, module_id, actor.user_id)
+                let updated = store::find_for(conn, module_id, actor)
                     .await?
                     .ok_or_else(|| AppError::not_found("module"))?;
                 let summary = format!("Module {} of {} updated", updated.name, project.name);
                 let activity = Activity::in_project_of(
                     &project,
-                    actor.user_id,
+                    actor,
                     Verb::ModuleUpdated,
                     ("module", module.id),
                     summary,
@@ -210,11 +210,11 @@ pub async fn delete_module(app: &App, caller: &Caller, module_id: Uuid) -> AppRe
         Touches::ROWS,
         |Change { conn, actor, now, .. }| {
             async move {
-                let module = store::find_for_member(conn, module_id, actor.user_id)
+                let module = store::find_for(conn, module_id, actor)
                     .await?
                     .ok_or_else(|| AppError::not_found("module"))?;
                 let project = writable_project(conn, actor, module.project_id, Action::Delete).await?;
-                store::find_for_member(conn, module.id, actor.user_id)
+                store::find_for(conn, module.id, actor)
                     .await?
                     .ok_or_else(|| AppError::not_found("module"))?;
                 store::delete(conn, module.id).await?;
@@ -222,7 +222,7 @@ pub async fn delete_module(app: &App, caller: &Caller, module_id: Uuid) -> AppRe
                 let summary = format!("Module {} removed from {}", module.name, project.name);
                 let activity = Activity::in_project_of(
                     &project,
-                    actor.user_id,
+                    actor,
                     Verb::ModuleDeleted,
                     ("module", module.id),
                     summary,
@@ -242,9 +242,9 @@ pub async fn list_modules(
     caller: &Caller,
     project_id: Uuid,
 ) -> AppResult<(Vec<ModuleRow>, ProjectRow)> {
-    let actor = caller.verified()?;
+    let actor = caller.acting()?;
     let mut conn = app.pool.get().await?;
-    let (project, member) = project_member(&mut conn, project_id, actor.user_id, false).await?;
+    let (project, member) = project_member(&mut conn, project_id, actor, false).await?;
     member.require(Resource::Module, Action::View)?;
     Ok((store::list(&mut conn, project.id).await?, project))
 }

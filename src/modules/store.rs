@@ -7,7 +7,9 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::model::{ModuleChanges, ModuleRow, NewModule};
-use crate::db::schema::{memberships, modules, projects};
+use crate::auth::caller::Actor;
+use crate::companies::store::reached_by;
+use crate::db::schema::{modules, projects};
 
 /// Creates a module.
 pub async fn insert(conn: &mut AsyncPgConnection, module: &NewModule<'_>) -> QueryResult<ModuleRow> {
@@ -19,16 +21,15 @@ pub async fn insert(conn: &mut AsyncPgConnection, module: &NewModule<'_>) -> Que
 }
 
 /// The module, if `user_id` belongs to its project's company.
-pub async fn find_for_member(
+pub async fn find_for(
     conn: &mut AsyncPgConnection,
     id: Uuid,
-    user_id: Uuid,
+    actor: Actor,
 ) -> QueryResult<Option<ModuleRow>> {
     modules::table
         .inner_join(projects::table)
-        .inner_join(memberships::table.on(memberships::company_id.eq(projects::company_id)))
         .filter(modules::id.eq(id))
-        .filter(memberships::user_id.eq(user_id))
+        .filter(reached_by(actor, projects::company_id))
         .select(ModuleRow::as_select())
         .first(conn)
         .await

@@ -30,5 +30,6 @@ pub struct NewRegisteredDocument<'a> {
     pub name: Option<&'a str>,
     pub operation_type: &'a str,
     pub created_by: Option<Uuid>,
+    pub created_by_api_key: Option<Uuid>,
     pub created_at: DateTime<Utc>,
 }

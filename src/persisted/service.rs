@@ -48,7 +48,7 @@ pub async fn register(
         |Change { conn, actor, now, .. }| {
             async move {
                 company_store::lock_company(conn, company_id).await?;
-                let member = access::member(conn, company_id, actor.user_id).await?;
+                let member = access::member(conn, company_id, actor).await?;
                 member.require(Resource::ApiKey, Action::Manage)?;
                 let mut distinct: Vec<&CheckedDocument> = Vec::with_capacity(documents.len());
                 for document in &documents {
@@ -65,7 +65,8 @@ pub async fn register(
                         body: &document.body,
                         name: document.name.as_deref(),
                         operation_type: document.operation_type,
-                        created_by: Some(actor.user_id),
+                        created_by: actor.user_id(),
+                        created_by_api_key: actor.api_key_id(),
                         created_at: now,
                     })
                     .collect();
@@ -86,7 +87,7 @@ pub async fn register(
                 );
                 let activity = Activity::new(
                     company_id,
-                    Some(actor.user_id),
+                    Some(actor),
                     Verb::ApiKeyDocumentsRegistered,
                     ("company", company_id),
                     summary,
@@ -103,9 +104,9 @@ pub async fn register(
 
 /// The company's registered documents (api_key:manage).
 pub async fn list(app: &App, caller: &Caller, company_id: Uuid) -> AppResult<Vec<RegisteredDocumentRow>> {
-    let actor = caller.verified()?;
+    let actor = caller.acting()?;
     let mut conn = app.pool.get().await?;
-    access::member(&mut conn, company_id, actor.user_id)
+    access::member(&mut conn, company_id, actor)
         .await?
         .require(Resource::ApiKey, Action::Manage)?;
     Ok(store::registered_for(&mut conn, company_id).await?)
@@ -120,7 +121,7 @@ pub async fn delete(app: &App, caller: &Caller, company_id: Uuid, id: Uuid) -> A
         Touches::ROWS,
         |Change { conn, actor, now, .. }| {
             async move {
-                let member = access::member(conn, company_id, actor.user_id).await?;
+                let member = access::member(conn, company_id, actor).await?;
                 member.require(Resource::ApiKey, Action::Manage)?;
                 let removed = store::unregister(conn, company_id, id)
                     .await?
@@ -128,7 +129,7 @@ pub async fn delete(app: &App, caller: &Caller, company_id: Uuid, id: Uuid) -> A
                 let name = removed.name.as_deref().unwrap_or("an unnamed operation");
                 let activity = Activity::new(
                     company_id,
-                    Some(actor.user_id),
+                    Some(actor),
                     Verb::ApiKeyDocumentDeleted,
                     ("persisted_query", removed.id),
                     format!("Registered operation {name} removed"),

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::model::ProjectRow;
 use super::store;
 use crate::app::App;
-use crate::auth::caller::Caller;
+use crate::auth::caller::{Actor, Caller};
 use crate::companies::access::{self, Member};
 use crate::error::{AppError, AppResult};
 use crate::events::write::ProjectScope;
@@ -16,19 +16,22 @@ use crate::rbac::catalog::PermissionSet;
 use crate::rbac::standing::{in_project, role_permissions};
 
 /// The project and the caller's effective standing in it; NOT_FOUND when the caller does
-/// not belong to its company.
+/// not reach its company. A key has no grants: its role is the same in every project.
 pub async fn project_member(
     conn: &mut AsyncPgConnection,
     project_id: Uuid,
-    user_id: Uuid,
+    actor: Actor,
     lock: bool,
 ) -> AppResult<(ProjectRow, Member)> {
-    let project = store::find_for_member(conn, project_id, user_id, lock)
+    let project = store::find_for(conn, project_id, actor, lock)
         .await?
         .ok_or_else(|| AppError::not_found("project"))?;
-    let mut member = access::member(conn, project.company_id, user_id).await?;
-    let grant = match store::find_grant(conn, project.id, user_id).await? {
-        Some((_, role)) => Some(role_permissions(conn, &role).await?),
+    let mut member = access::member(conn, project.company_id, actor).await?;
+    let grant = match actor.user_id() {
+        Some(user_id) => match store::find_grant(conn, project.id, user_id).await? {
+            Some((_, role)) => Some(role_permissions(conn, &role).await?),
+            None => None,
+        },
         None => None,
     };
     member.permissions = in_project(member.permissions, grant);
@@ -54,13 +57,13 @@ pub async fn effective_permissions(
     company_id: Uuid,
     project_id: Option<Uuid>,
 ) -> AppResult<PermissionSet> {
-    let actor = caller.verified()?;
+    let actor = caller.acting()?;
     let mut conn = app.pool.get().await?;
-    let member = access::member(&mut conn, company_id, actor.user_id).await?;
+    let member = access::member(&mut conn, company_id, actor).await?;
     let Some(project_id) = project_id else {
         return Ok(member.permissions);
     };
-    let (project, there) = project_member(&mut conn, project_id, actor.user_id, false).await?;
+    let (project, there) = project_member(&mut conn, project_id, actor, false).await?;
     if project.company_id != company_id {
         return Err(AppError::not_found("project"));
     }

@@ -9,7 +9,7 @@ use super::access::project_member;
 use super::model::{NewProject, ProjectChanges, ProjectRow};
 use super::store::{self, ProjectFilter};
 use crate::app::App;
-use crate::auth::caller::{Caller, SignedInUser};
+use crate::auth::caller::{Actor, Caller};
 use crate::companies::access::{self, Member};
 use crate::companies::model::RoleRow;
 use crate::companies::store as company_store;
@@ -48,7 +48,7 @@ pub async fn create_project(
     name: &str,
     description: Option<String>,
 ) -> AppResult<(ProjectRow, Member)> {
-    caller.verified()?;
+    caller.acting()?;
     let mut check = InputCheck::default();
     let name = check.take(parse_name(name, "name"));
     let description = check.take(input::optional_text(
@@ -63,7 +63,7 @@ pub async fn create_project(
         |Change { conn, actor, now, .. }| {
             async move {
                 company_store::lock_company(conn, company_id).await?;
-                let member = access::member(conn, company_id, actor.user_id).await?;
+                let member = access::member(conn, company_id, actor).await?;
                 member.require(Resource::Project, Action::Create)?;
                 check.finish()?;
                 let (Some(name), Some(description)) = (name, description) else {
@@ -86,7 +86,7 @@ pub async fn create_project(
                     now,
                     Activity::in_project_of(
                         &project,
-                        actor.user_id,
+                        actor,
                         Verb::ProjectCreated,
                         ("project", project.id),
                         summary,
@@ -103,9 +103,9 @@ pub async fn create_project(
 
 /// A project the caller may see, with their standing in it.
 pub async fn get_project(app: &App, caller: &Caller, project_id: Uuid) -> AppResult<(ProjectRow, Member)> {
-    let actor = caller.verified()?;
+    let actor = caller.acting()?;
     let mut conn = app.pool.get().await?;
-    let (project, member) = project_member(&mut conn, project_id, actor.user_id, false).await?;
+    let (project, member) = project_member(&mut conn, project_id, actor, false).await?;
     member.require(Resource::Project, Action::View)?;
     Ok((project, member))
 }
@@ -119,7 +119,7 @@ pub async fn list_projects(
     page: PageRequest,
 ) -> AppResult<Page<ProjectRow>> {
     viewer.require(Resource::Project, Action::View)?;
-    let company_id = viewer.membership.company_id;
+    let company_id = viewer.company_id;
     let mut conn = app.pool.get().await?;
     let rows = store::list(&mut conn, company_id, &filter, page).await?;
     let total = store::count(&mut conn, company_id, &filter).await?;
@@ -134,7 +134,7 @@ pub async fn update_project(
     name: Option<String>,
     description: Option<Option<String>>,
 ) -> AppResult<(ProjectRow, Member)> {
-    caller.verified()?;
+    caller.acting()?;
     let mut check = InputCheck::default();
     let changes = ProjectChanges {
         name: name.and_then(|n| check.take(parse_name(&n, "name"))),
@@ -150,7 +150,7 @@ pub async fn update_project(
         Touches::ROWS,
         |Change { conn, actor, now, .. }| {
             async move {
-                let (project, member) = project_member(conn, project_id, actor.user_id, true).await?;
+                let (project, member) = project_member(conn, project_id, actor, true).await?;
                 member.require(Resource::Project, Action::Edit)?;
                 require_active(&project)?;
                 check.finish()?;
@@ -162,7 +162,7 @@ pub async fn update_project(
                 );
                 let activity = Activity::in_project_of(
                     &updated,
-                    actor.user_id,
+                    actor,
                     Verb::ProjectUpdated,
                     ("project", project.id),
                     summary,
@@ -190,7 +190,7 @@ pub async fn set_archived(
         Touches::ROWS,
         |Change { conn, actor, now, .. }| {
             async move {
-                let (project, member) = project_member(conn, project_id, actor.user_id, true).await?;
+                let (project, member) = project_member(conn, project_id, actor, true).await?;
                 member.require(Resource::Project, Action::Manage)?;
                 let archived_at = if archive {
                     Some(project.archived_at.unwrap_or(now))
@@ -213,13 +213,7 @@ pub async fn set_archived(
                     write::record(
                         conn,
                         now,
-                        Activity::in_project_of(
-                            &updated,
-                            actor.user_id,
-                            verb,
-                            ("project", project.id),
-                            summary,
-                        ),
+                        Activity::in_project_of(&updated, actor, verb, ("project", project.id), summary),
                     )
                     .await?;
                 }
@@ -234,7 +228,7 @@ pub async fn set_archived(
 /// Deletes an archived project and everything in it (project:delete there).
 pub async fn delete_project(app: &App, caller: &Caller, project_id: Uuid) -> AppResult<()> {
     tx::write(app, caller, Touches::STANDING, |Change { conn, actor, now, .. }| async move {
-        let (project, member) = project_member(conn, project_id, actor.user_id, true).await?;
+        let (project, member) = project_member(conn, project_id, actor, true).await?;
         member.require(Resource::Project, Action::Delete)?;
                 if project.archived_at.is_none() {
             return Err(AppError::conflict("archive the project before deleting it"));
@@ -247,7 +241,7 @@ pub async fn delete_project(app: &App, caller: &Caller, project_id: Uuid) -> App
         }
         store::delete(conn, project.id).await?;
         let summary = format!("Project {} deleted with everything in it", project.name);
-        write::record(conn, now, Activity::in_project_of(&project, actor.user_id, Verb::ProjectDeleted, ("project", project.id), summary))
+        write::record(conn, now, Activity::in_project_of(&project, actor, Verb::ProjectDeleted, ("project", project.id), summary))
             .await?;
         Ok(())
     }.boxed()).await?;
@@ -261,13 +255,13 @@ pub async fn delete_project(app: &App, caller: &Caller, project_id: Uuid) -> App
 /// there, an active project, and an existing grant no stronger than the caller.
 async fn grant_manager(
     conn: &mut diesel_async::AsyncPgConnection,
-    actor: &SignedInUser,
+    actor: Actor,
     project_id: Uuid,
     user_id: Uuid,
 ) -> AppResult<(ProjectRow, Member)> {
-    let (project, _) = project_member(conn, project_id, actor.user_id, false).await?;
+    let (project, _) = project_member(conn, project_id, actor, false).await?;
     company_store::lock_company(conn, project.company_id).await?;
-    let (project, caller) = project_member(conn, project_id, actor.user_id, true).await?;
+    let (project, caller) = project_member(conn, project_id, actor, true).await?;
     caller.require(Resource::Project, Action::Manage)?;
     require_active(&project)?;
     if let Some((_, existing)) = store::find_grant(conn, project.id, user_id).await? {
@@ -292,7 +286,7 @@ pub async fn grant_project_role(
         |Change { conn, actor, now, .. }| {
             async move {
                 let (project, caller) = grant_manager(conn, actor, project_id, user_id).await?;
-                access::member(conn, project.company_id, user_id)
+                access::member(conn, project.company_id, Actor::User(user_id))
                     .await
                     .map_err(|_| AppError::not_found("member"))?;
                 let role = company_store::find_role(conn, project.company_id, role_id)
@@ -308,7 +302,7 @@ pub async fn grant_project_role(
                 let summary = format!("{} given the {} role in {}", user.name, role.name, project.name);
                 let activity = Activity::in_project_of(
                     &project,
-                    actor.user_id,
+                    actor,
                     Verb::ProjectRoleGranted,
                     ("user", user_id),
                     summary,
@@ -352,7 +346,7 @@ pub async fn revoke_project_role(
                 }
                 let activity = Activity::in_project_of(
                     &project,
-                    actor.user_id,
+                    actor,
                     Verb::ProjectRoleRevoked,
                     ("user", user_id),
                     format!("A project role in {} was taken away", project.name),
@@ -386,9 +380,9 @@ pub async fn list_grants(
     caller: &Caller,
     project_id: Uuid,
 ) -> AppResult<(Vec<(UserRow, RoleRow)>, Member)> {
-    let actor = caller.signed_in()?;
+    let actor = caller.acting()?;
     let (project, _) = get_project(app, caller, project_id).await?;
     let mut conn = app.pool.get().await?;
-    let company_member = access::member(&mut conn, project.company_id, actor.user_id).await?;
+    let company_member = access::member(&mut conn, project.company_id, actor).await?;
     Ok((store::list_grants(&mut conn, project.id).await?, company_member))
 }

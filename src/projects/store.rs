@@ -8,9 +8,10 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::model::{GrantRow, NewProject, ProjectChanges, ProjectRow};
+use crate::auth::caller::Actor;
 use crate::companies::model::RoleRow;
-use crate::companies::store::escape_like;
-use crate::db::schema::{memberships, project_role_grants, projects, roles, users};
+use crate::companies::store::{escape_like, reached_by};
+use crate::db::schema::{project_role_grants, projects, roles, users};
 use crate::pagination::{Cursor, PageRequest};
 use crate::users::model::UserRow;
 
@@ -26,17 +27,16 @@ pub async fn insert_project(
         .await
 }
 
-/// The project, if `user_id` belongs to its company; `lock` takes a row lock for a change.
-pub async fn find_for_member(
+/// The project, if `actor` reaches its company; `lock` takes a row lock for a change.
+pub async fn find_for(
     conn: &mut AsyncPgConnection,
     project_id: Uuid,
-    user_id: Uuid,
+    actor: Actor,
     lock: bool,
 ) -> QueryResult<Option<ProjectRow>> {
     let query = projects::table
-        .inner_join(memberships::table.on(memberships::company_id.eq(projects::company_id)))
         .filter(projects::id.eq(project_id))
-        .filter(memberships::user_id.eq(user_id))
+        .filter(reached_by(actor, projects::company_id))
         .select(ProjectRow::as_select());
     if lock {
         query.for_update().first(conn).await.optional()

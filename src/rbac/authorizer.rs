@@ -1,4 +1,4 @@
-//! The authorizer: what a user may do in a company. Services that change data ask the
+//! The authorizer: what a person or an API key may do in a company. Services that change data ask the
 //! member inside their transaction (the real gate); reads and field guards ask the
 //! [`Authorizer`], which answers from the user's remembered standing (see
 //! [`crate::rbac::standing`]): forgotten on this instance as soon as it commits a change,
@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::catalog::{Action, PermissionSet, Resource};
 use super::standing::{Standing, standing_of};
 use crate::app::App;
-use crate::auth::caller::Caller;
+use crate::auth::caller::{Actor, Caller};
 use crate::cache::Ticket;
 use crate::error::{AppError, AppResult};
 
@@ -32,23 +32,23 @@ pub fn forbidden(resource: Resource, action: Action) -> AppError {
 /// change as soon as this instance hears of it.
 pub struct Authorizer {
     app: App,
-    user_id: Option<Uuid>,
+    actor: Option<Actor>,
     /// The standing last read, with the memory's marker before reading it.
     standing: Mutex<Option<(Ticket, Arc<Standing>)>>,
 }
 
 impl Authorizer {
-    /// An authorizer for one request of `user_id` (None: anonymous, who may do nothing).
-    pub fn new(app: App, user_id: Option<Uuid>) -> Self {
+    /// An authorizer for one request of `actor` (None: anonymous, who may do nothing).
+    pub fn new(app: App, actor: Option<Actor>) -> Self {
         Self {
             app,
-            user_id,
+            actor,
             standing: Mutex::new(None),
         }
     }
 
     /// The caller's standing, read again only when something was forgotten since.
-    async fn standing(&self, user_id: Uuid) -> AppResult<Arc<Standing>> {
+    async fn standing(&self, actor: Actor) -> AppResult<Arc<Standing>> {
         let mut kept = self.standing.lock().await;
         let marker = self.app.standings.marker();
         if let Some((seen, standing)) = kept.as_ref()
@@ -56,23 +56,23 @@ impl Authorizer {
         {
             return Ok(standing.clone());
         }
-        let standing = standing_of(&self.app, user_id).await?;
+        let standing = standing_of(&self.app, actor).await?;
         *kept = Some((marker, standing.clone()));
         Ok(standing)
     }
 
     /// An authorizer for `caller`.
     pub fn for_caller(app: App, caller: &Caller) -> Self {
-        Self::new(app, caller.user_id())
+        Self::new(app, caller.actor())
     }
 
     /// The caller's permissions in the company (empty when not a member).
     pub async fn permissions(&self, company_id: Uuid) -> AppResult<PermissionSet> {
-        let Some(user_id) = self.user_id else {
+        let Some(actor) = self.actor else {
             return Ok(PermissionSet::default());
         };
         Ok(self
-            .standing(user_id)
+            .standing(actor)
             .await?
             .company(company_id)
             .unwrap_or_default())
@@ -85,10 +85,10 @@ impl Authorizer {
         company_id: Uuid,
         project_id: Uuid,
     ) -> AppResult<Option<PermissionSet>> {
-        let Some(user_id) = self.user_id else {
+        let Some(actor) = self.actor else {
             return Ok(None);
         };
-        Ok(self.standing(user_id).await?.project(company_id, project_id))
+        Ok(self.standing(actor).await?.project(company_id, project_id))
     }
 
     /// Whether the caller may do `action` to `resource` in the company.

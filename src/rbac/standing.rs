@@ -1,5 +1,6 @@
-//! The permission model: a user's [`Standing`], the permissions they hold in every company
-//! they belong to and in every project where they hold a grant, with the two rules that
+//! The permission model: an actor's [`Standing`], the permissions a person holds in every
+//! company they belong to and in every project where they hold a grant (an API key: its
+//! role's, in its one company), with the two rules that
 //! make it (a role's permissions, [`role_permissions`]; a project's, the company role's
 //! plus the grant's, [`in_project`]). Reads, field guards and subscriptions take it from
 //! memory ([`standing_of`]); writes check the member inside their transaction with the
@@ -23,6 +24,7 @@ use uuid::Uuid;
 use super::catalog::{PermissionSet, built_in_permissions};
 use super::store;
 use crate::app::App;
+use crate::auth::caller::Actor;
 use crate::cache::{FreshCache, Ticket};
 use crate::companies::model::RoleRow;
 use crate::error::AppResult;
@@ -118,8 +120,8 @@ pub async fn permissions_of(
         .collect())
 }
 
-/// Users' standing by user id.
-pub struct Standings(FreshCache<Uuid, Arc<Standing>>);
+/// Actors' standing by actor.
+pub struct Standings(FreshCache<Actor, Arc<Standing>>);
 
 impl Standings {
     /// A memory keeping each user's standing for `ttl` (zero: read it every time).
@@ -140,31 +142,31 @@ impl Standings {
     }
 }
 
-/// The user's current standing (a pooled connection reads it when not remembered).
-pub async fn standing_of(app: &App, user_id: Uuid) -> AppResult<Arc<Standing>> {
-    if let Some(standing) = remembered(app, user_id) {
+/// The actor's current standing (a pooled connection reads it when not remembered).
+pub async fn standing_of(app: &App, actor: Actor) -> AppResult<Arc<Standing>> {
+    if let Some(standing) = remembered(app, actor) {
         return Ok(standing);
     }
     let mut conn = app.pool.get().await?;
-    read_and_remember(app, &mut conn, user_id).await
+    read_and_remember(app, &mut conn, actor).await
 }
 
-/// The user's current standing, read through `conn` when not remembered (for callers that
+/// The actor's current standing, read through `conn` when not remembered (for callers that
 /// already hold a connection: taking a second one could wait on a drained pool).
 pub async fn standing_with(
     app: &App,
     conn: &mut AsyncPgConnection,
-    user_id: Uuid,
+    actor: Actor,
 ) -> AppResult<Arc<Standing>> {
-    if let Some(standing) = remembered(app, user_id) {
+    if let Some(standing) = remembered(app, actor) {
         return Ok(standing);
     }
-    read_and_remember(app, conn, user_id).await
+    read_and_remember(app, conn, actor).await
 }
 
-fn remembered(app: &App, user_id: Uuid) -> Option<Arc<Standing>> {
+fn remembered(app: &App, actor: Actor) -> Option<Arc<Standing>> {
     if app.hub.is_listening() {
-        app.standings.0.get(&user_id)
+        app.standings.0.get(&actor)
     } else {
         None
     }
@@ -173,20 +175,33 @@ fn remembered(app: &App, user_id: Uuid) -> Option<Arc<Standing>> {
 async fn read_and_remember(
     app: &App,
     conn: &mut AsyncPgConnection,
-    user_id: Uuid,
+    actor: Actor,
 ) -> AppResult<Arc<Standing>> {
     let trusted = app.hub.is_listening();
     let ticket = app.standings.0.ticket();
-    let standing = Arc::new(read(conn, user_id).await?);
+    let standing = Arc::new(read(conn, actor).await?);
     if trusted && app.hub.is_listening() {
-        app.standings.0.put(ticket, user_id, standing.clone());
+        app.standings.0.put(ticket, actor, standing.clone());
     }
     Ok(standing)
 }
 
-/// Reads the user's standing afresh: their memberships and grants with their roles'
-/// permissions (writes check through this, inside their transaction).
-pub async fn read(conn: &mut AsyncPgConnection, user_id: Uuid) -> AppResult<Standing> {
+/// Reads the actor's standing afresh: a person's memberships and grants with their roles'
+/// permissions; an unrevoked key's role in its company (a revoked key stands nowhere).
+pub async fn read(conn: &mut AsyncPgConnection, actor: Actor) -> AppResult<Standing> {
+    let user_id = match actor {
+        Actor::User(user_id) => user_id,
+        Actor::ApiKey { key_id, .. } => {
+            let Some((key, role)) = crate::api_keys::store::unrevoked_with_role(conn, key_id).await? else {
+                return Ok(Standing::default());
+            };
+            let permissions = role_permissions(conn, &role).await?;
+            return Ok(Standing {
+                companies: HashMap::from([(key.company_id, permissions)]),
+                projects: HashMap::new(),
+            });
+        }
+    };
     let memberships = crate::companies::store::roles_of_user(conn, user_id).await?;
     let grants = crate::projects::store::grants_of_user(conn, user_id).await?;
     let roles: Vec<RoleRow> = memberships

@@ -6,6 +6,7 @@ use diesel_async::AsyncPgConnection;
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::auth::caller::Actor;
 use crate::error::AppResult;
 use crate::events::verb::Verb;
 use crate::events::write::{self, Activity};
@@ -52,7 +53,7 @@ impl RowChange {
 pub async fn record(
     conn: &mut AsyncPgConnection,
     now: DateTime<Utc>,
-    actor_id: Uuid,
+    actor: Actor,
     (table, project): (&TableRow, &ProjectRow),
     change: RowChange,
     row_ids: &[Uuid],
@@ -63,7 +64,7 @@ pub async fn record(
         .map_or(("data_table", table.id), |row| ("data_row", *row));
     let activity = Activity::new(
         project.company_id,
-        Some(actor_id),
+        Some(actor),
         change.verb(),
         target,
         change.phrase(row_ids.len(), &table.name),

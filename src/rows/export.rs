@@ -11,8 +11,9 @@ use uuid::Uuid;
 
 use super::service::{TableAccess, table_access};
 use super::store;
+use crate::api_keys::store as key_store;
 use crate::app::App;
-use crate::auth::caller::{Caller, SignedInUser};
+use crate::auth::caller::{Actor, Caller, Principal};
 use crate::cycles::store as cycle_store;
 use crate::error::{AppError, AppResult};
 use crate::rbac::catalog::Action;
@@ -24,12 +25,19 @@ pub const LINK_TTL: Duration = Duration::minutes(5);
 /// Rows read per round trip while streaming.
 const BATCH: i64 = 1_000;
 
+/// Who asked for an export link; their rights are checked again when it is fetched, and
+/// the link dies with the session or the key that asked.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+enum Requester {
+    Session { user: Uuid, session: Uuid },
+    Key { key: Uuid, company: Uuid },
+}
+
 /// What an export link stands for.
 #[derive(Debug, Serialize, Deserialize)]
 struct ExportClaims {
-    /// The user who asked; their rights are checked again when the link is fetched.
-    user: Uuid,
-    session: Uuid,
+    requester: Requester,
     table: Uuid,
     cycle: Option<Uuid>,
     /// Unix seconds after which the link is dead.
@@ -43,18 +51,30 @@ pub async fn export_link(
     table_id: Uuid,
     cycle_id: Option<Uuid>,
 ) -> AppResult<String> {
-    let actor = caller.verified()?;
+    let actor = caller.acting()?;
     let mut conn = app.pool.get().await?;
     let access = table_access(&mut conn, actor, table_id, Action::Export).await?;
     if let Some(cycle_id) = cycle_id {
-        let cycle = cycle_store::find_for_member(&mut conn, cycle_id, actor.user_id).await?;
+        let cycle = cycle_store::find_for(&mut conn, cycle_id, actor).await?;
         if cycle.is_none_or(|c| c.project_id != access.project.id) {
             return Err(AppError::not_found("cycle"));
         }
     }
+    let requester = match &caller.principal {
+        Principal::ApiKey(key) => Requester::Key {
+            key: key.key_id,
+            company: key.company_id,
+        },
+        _ => {
+            let user = caller.verified()?;
+            Requester::Session {
+                user: user.user_id,
+                session: user.session_id,
+            }
+        }
+    };
     let claims = ExportClaims {
-        user: actor.user_id,
-        session: actor.session_id,
+        requester,
         table: table_id,
         cycle: cycle_id,
         expires: (app.clock.now() + LINK_TTL).timestamp(),
@@ -81,20 +101,34 @@ pub async fn open_download(app: &App, token: &str) -> AppResult<Download> {
     if claims.expires < app.clock.now().timestamp() {
         return Err(not_found());
     }
-    let actor = SignedInUser {
-        user_id: claims.user,
-        session_id: claims.session,
-        email_verified: true,
-    };
     let mut conn = app.pool.get().await?;
-    // A link dies with the session that asked for it (sign-out, password change).
-    if session_store::find_live(&mut conn, claims.session, app.clock.now())
-        .await?
-        .is_none_or(|(session, _)| session.user_id != claims.user)
-    {
-        return Err(not_found());
-    }
-    let access = table_access(&mut conn, &actor, claims.table, Action::Export).await?;
+    let now = app.clock.now();
+    let actor = match claims.requester {
+        // A link dies with the session that asked for it (sign-out, password change)...
+        Requester::Session { user, session } => {
+            if session_store::find_live(&mut conn, session, now)
+                .await?
+                .is_none_or(|(session, _)| session.user_id != user)
+            {
+                return Err(not_found());
+            }
+            Actor::User(user)
+        }
+        // ...or with the key (revoked, expired).
+        Requester::Key { key, company } => {
+            if key_store::unrevoked_with_role(&mut conn, key)
+                .await?
+                .is_none_or(|(key, _)| !key.is_live(now))
+            {
+                return Err(not_found());
+            }
+            Actor::ApiKey {
+                key_id: key,
+                company_id: company,
+            }
+        }
+    };
+    let access = table_access(&mut conn, actor, claims.table, Action::Export).await?;
     let filename = file_name(&access.table.name);
     let (sender, chunks) = mpsc::channel(4);
     let app = app.clone();

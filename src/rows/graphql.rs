@@ -16,6 +16,7 @@ use super::model::{ImportRow, RowRecord};
 use super::query::Order;
 use super::service::{self, RowCounter, RowPage};
 use super::{export, import};
+use crate::api_keys::graphql::ApiKey;
 use crate::cycles::graphql::Cycle;
 use crate::cycles::loader::CycleLoader;
 use crate::error::AppError;
@@ -138,6 +139,11 @@ impl DataRow {
             return Ok(None);
         };
         Ok(loader::<UserLoader>(ctx).load_one(user_id).await?.map(User::new))
+    }
+
+    /// The API key that added the row, when an integration did.
+    async fn created_by_api_key(&self, ctx: &Context<'_>) -> Result<Option<ApiKey>> {
+        ApiKey::load(ctx, self.record.created_by_api_key).await
     }
 
     async fn created_at(&self) -> DateTime<Utc> {

@@ -17,7 +17,7 @@ use super::service::{Candidate, TableAccess, open_cycle, store_candidates, table
 use super::values::ValueError;
 use super::{indexes, store};
 use crate::app::App;
-use crate::auth::caller::{Caller, SignedInUser};
+use crate::auth::caller::{Actor, Caller};
 use crate::error::{AppError, AppResult};
 use crate::events::verb::Verb;
 use crate::events::write::{self, Activity, Notice};
@@ -255,7 +255,7 @@ impl From<AppError> for Undo {
 async fn load_lines(
     conn: &mut AsyncPgConnection,
     access: &TableAccess,
-    actor: &SignedInUser,
+    actor: Actor,
     cycle_id: Option<Uuid>,
     keys: &[String],
     receiver: &mut mpsc::Receiver<Chunk>,
@@ -354,7 +354,7 @@ async fn load_lines(
 /// this instance has room for an import: asked before an upload's file is received, so
 /// nobody streams a file that could not be used.
 pub async fn may_import(app: &App, caller: &Caller, table_id: Uuid) -> AppResult<()> {
-    let actor = caller.verified()?;
+    let actor = caller.acting()?;
     if app.import_slots.available_permits() == 0 {
         return Err(server_busy(app));
     }
@@ -381,7 +381,7 @@ pub async fn list_imports(
     table_id: Uuid,
     page: PageRequest,
 ) -> AppResult<Page<ImportRow>> {
-    let actor = caller.verified()?;
+    let actor = caller.acting()?;
     let mut conn = app.pool.get().await?;
     let access = table_access(&mut conn, actor, table_id, Action::View).await?;
     let (rows, total) = store::imports(&mut conn, access.table.id, page).await?;
@@ -397,7 +397,7 @@ pub async fn import_csv(
     file: File,
     mode: ImportMode,
 ) -> AppResult<ImportReport> {
-    let actor = caller.verified()?;
+    let actor = caller.acting()?;
     let Ok(_slot) = app.import_slots.try_acquire() else {
         return Err(server_busy(app));
     };
@@ -444,7 +444,7 @@ pub async fn import_csv(
                 id: Uuid::new_v4(),
                 table_id: access.table.id,
                 cycle_id,
-                actor_id: Some(actor.user_id),
+                actor_id: actor.user_id(),
                 mode: mode.as_str().to_owned(),
                 status: status.to_owned(),
                 lines: count(lines),
@@ -470,11 +470,11 @@ pub async fn import_csv(
     report
 }
 
-/// One event for the whole import (with its counts) and a notification to whoever started
-/// it. Imports do not list their rows as row changes: a grid reloads on the event.
+/// One event for the whole import (with its counts) and a notification to the person who
+/// started it (a key gets none). Imports do not list their rows as row changes: a grid reloads on the event.
 async fn record_import(
     conn: &mut AsyncPgConnection,
-    actor: &SignedInUser,
+    actor: Actor,
     access: &TableAccess,
     import: &ImportRow,
 ) -> AppResult<()> {
@@ -492,7 +492,7 @@ async fn record_import(
     };
     let activity = Activity::new(
         access.project.company_id,
-        Some(import.actor_id.unwrap_or(actor.user_id)),
+        Some(actor),
         Verb::RowImported,
         ("data_table", access.table.id),
         outcome.clone(),
@@ -508,8 +508,11 @@ async fn record_import(
         "rejected": import.rejected,
     }));
     write::record(conn, import.created_at, activity).await?;
+    let Some(user_id) = actor.user_id() else {
+        return Ok(());
+    };
     let notice = Notice {
-        user_id: actor.user_id,
+        user_id,
         company_id: Some(access.project.company_id),
         kind: "import.finished",
         title: format!("Your import into {table} finished"),

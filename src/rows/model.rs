@@ -26,6 +26,8 @@ pub struct RowRecord {
     pub created_at: DateTime<Utc>,
     #[diesel(sql_type = diesel::sql_types::Timestamptz)]
     pub updated_at: DateTime<Utc>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>)]
+    pub created_by_api_key: Option<Uuid>,
 }
 
 /// A row to store.
@@ -37,6 +39,7 @@ pub struct NewRow {
     pub cycle_id: Option<Uuid>,
     pub cells: serde_json::Value,
     pub created_by: Option<Uuid>,
+    pub created_by_api_key: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

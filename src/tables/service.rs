@@ -13,7 +13,7 @@ use super::model::{FieldRow, NewTable, SchemaChangeRow, TableRow};
 use super::restricted::OPENS_RESTRICTED;
 use super::store;
 use crate::app::App;
-use crate::auth::caller::{Caller, SignedInUser};
+use crate::auth::caller::{Actor, Caller};
 use crate::companies::access::Member;
 use crate::db::tx::{self, Change, Touches};
 use crate::error::{AppError, AppResult, FieldError, InputCheck};
@@ -43,11 +43,11 @@ pub struct NewTableInput {
 
 async fn writable_project(
     conn: &mut AsyncPgConnection,
-    actor: &SignedInUser,
+    actor: Actor,
     project_id: Uuid,
     action: Action,
 ) -> AppResult<(ProjectRow, Member)> {
-    let (project, member) = project_member(conn, project_id, actor.user_id, true).await?;
+    let (project, member) = project_member(conn, project_id, actor, true).await?;
     member.require(Resource::Table, action)?;
     if project.archived_at.is_some() {
         return Err(AppError::conflict(
@@ -60,7 +60,7 @@ async fn writable_project(
 /// NOT_FOUND unless a REFERENCE points at a table of the same company the caller can see.
 async fn check_reference(
     conn: &mut AsyncPgConnection,
-    actor: &SignedInUser,
+    actor: Actor,
     spec: &FieldSpec,
     company_id: Uuid,
 ) -> AppResult<()> {
@@ -69,13 +69,13 @@ async fn check_reference(
     };
     let not_found = || AppError::not_found("referenced table");
     // Locked so it cannot be deleted while the reference is made.
-    let table = store::find_for_member(conn, target, actor.user_id, true)
+    let table = store::find_for(conn, target, actor, true)
         .await?
         .ok_or_else(not_found)?;
     if store::home_of(conn, target).await?.map(|(_, company)| company) != Some(company_id) {
         return Err(not_found());
     }
-    let (_, member) = project_member(conn, table.project_id, actor.user_id, false).await?;
+    let (_, member) = project_member(conn, table.project_id, actor, false).await?;
     if !member.can(Resource::Table, Action::View) {
         return Err(not_found());
     }
@@ -88,7 +88,7 @@ pub async fn create_table(
     caller: &Caller,
     new: NewTableInput,
 ) -> AppResult<(TableRow, ProjectRow)> {
-    caller.verified()?;
+    caller.acting()?;
     let mut check = InputCheck::default();
     let name = check.take(input::text(&new.name, "name", 1, 100));
     let description = check.take(input::optional_text(new.description, "description", 2_000));
@@ -125,7 +125,7 @@ pub async fn create_table(
             async move {
                 let (project, _) = writable_project(conn, actor, new.project_id, Action::Create).await?;
                 if let Some(module_id) = new.module_id {
-                    let module = module_store::find_for_member(conn, module_id, actor.user_id).await?;
+                    let module = module_store::find_for(conn, module_id, actor).await?;
                     if module.is_none_or(|m| m.project_id != project.id) {
                         return Err(AppError::not_found("module"));
                     }
@@ -175,7 +175,7 @@ pub async fn create_table(
                 );
                 let activity = Activity::in_project_of(
                     &project,
-                    actor.user_id,
+                    actor,
                     Verb::TableCreated,
                     ("data_table", table.id),
                     summary,
@@ -193,21 +193,21 @@ pub async fn create_table(
 /// The table and its project, for a caller who may do `action` to tables there.
 async fn table_for(
     conn: &mut AsyncPgConnection,
-    actor: &SignedInUser,
+    actor: Actor,
     table_id: Uuid,
     action: Action,
 ) -> AppResult<(TableRow, ProjectRow)> {
-    let table = store::find_for_member(conn, table_id, actor.user_id, false)
+    let table = store::find_for(conn, table_id, actor, false)
         .await?
         .ok_or_else(|| AppError::not_found("table"))?;
     let (project, _) = if action == Action::View {
-        let (project, member) = project_member(conn, table.project_id, actor.user_id, false).await?;
+        let (project, member) = project_member(conn, table.project_id, actor, false).await?;
         member.require(Resource::Table, Action::View)?;
         (project, member)
     } else {
         writable_project(conn, actor, table.project_id, action).await?
     };
-    let table = store::find_for_member(conn, table_id, actor.user_id, action != Action::View)
+    let table = store::find_for(conn, table_id, actor, action != Action::View)
         .await?
         .ok_or_else(|| AppError::not_found("table"))?;
     Ok((table, project))
@@ -215,7 +215,7 @@ async fn table_for(
 
 /// A table the caller may see (table:view).
 pub async fn get_table(app: &App, caller: &Caller, table_id: Uuid) -> AppResult<(TableRow, ProjectRow)> {
-    let actor = caller.verified()?;
+    let actor = caller.acting()?;
     let mut conn = app.pool.get().await?;
     table_for(&mut conn, actor, table_id, Action::View).await
 }
@@ -227,9 +227,9 @@ pub async fn list_tables(
     project_id: Uuid,
     page: PageRequest,
 ) -> AppResult<(Page<TableRow>, ProjectRow)> {
-    let actor = caller.verified()?;
+    let actor = caller.acting()?;
     let mut conn = app.pool.get().await?;
-    let (project, member) = project_member(&mut conn, project_id, actor.user_id, false).await?;
+    let (project, member) = project_member(&mut conn, project_id, actor, false).await?;
     member.require(Resource::Table, Action::View)?;
     let (rows, total) = store::list(&mut conn, project.id, page).await?;
     Ok((Page::from_rows(rows, page, total), project))
@@ -258,7 +258,7 @@ pub async fn update_table(
     name: Option<String>,
     description: Option<Option<String>>,
 ) -> AppResult<(TableRow, ProjectRow)> {
-    caller.verified()?;
+    caller.acting()?;
     let mut check = InputCheck::default();
     let name = name.and_then(|n| check.take(input::text(&n, "name", 1, 100)));
     let description = description.map(|d| {
@@ -289,7 +289,7 @@ pub async fn update_table(
                 );
                 let activity = Activity::in_project_of(
                     &project,
-                    actor.user_id,
+                    actor,
                     Verb::TableUpdated,
                     ("data_table", table.id),
                     summary,
@@ -323,7 +323,7 @@ pub async fn delete_table(app: &App, caller: &Caller, table_id: Uuid) -> AppResu
                 let summary = format!("Table {} deleted from {}", table.name, project.name);
                 let activity = Activity::in_project_of(
                     &project,
-                    actor.user_id,
+                    actor,
                     Verb::TableDeleted,
                     ("data_table", table.id),
                     summary,
@@ -350,7 +350,7 @@ struct FieldChange<'a> {
 /// event (readable with table:manage when the field is restricted).
 async fn record_change(
     conn: &mut AsyncPgConnection,
-    actor: &SignedInUser,
+    actor: Actor,
     (table, project): (&TableRow, &ProjectRow),
     field_change: FieldChange<'_>,
     now: DateTime<Utc>,
@@ -368,7 +368,7 @@ async fn record_change(
         &SchemaChangeRow {
             id: Uuid::new_v4(),
             table_id,
-            actor_id: Some(actor.user_id),
+            actor_id: actor.user_id(),
             change: change.to_owned(),
             field_key: key.to_owned(),
             before: before.map(FieldSpec::snapshot),
@@ -386,7 +386,7 @@ async fn record_change(
     let restricted = before.is_some_and(|f| f.restricted) || after.is_some_and(|f| f.restricted);
     let mut activity = Activity::in_project_of(
         project,
-        actor.user_id,
+        actor,
         verb,
         ("data_table", table_id),
         format!("Field {key} {done} {}", table.name),
@@ -409,7 +409,7 @@ async fn record_change(
 
 /// Adds a field at the end (table:manage).
 pub async fn add_field(app: &App, caller: &Caller, table_id: Uuid, draft: FieldDraft) -> AppResult<FieldRow> {
-    caller.verified()?;
+    caller.acting()?;
     let checked = fields::check(draft, "field");
     let row = tx::write(
         app,
@@ -458,15 +458,15 @@ pub async fn add_field(app: &App, caller: &Caller, table_id: Uuid, draft: FieldD
 /// locked, so a concurrent removal that won shows as NOT_FOUND.
 async fn managed_field(
     conn: &mut AsyncPgConnection,
-    actor: &SignedInUser,
+    actor: Actor,
     field_id: Uuid,
 ) -> AppResult<(FieldRow, TableRow, ProjectRow)> {
     let not_found = || AppError::not_found("field");
-    let field = store::find_field_for_member(conn, field_id, actor.user_id)
+    let field = store::find_field_for(conn, field_id, actor)
         .await?
         .ok_or_else(not_found)?;
     let (table, project) = table_for(conn, actor, field.table_id, Action::Manage).await?;
-    let field = store::find_field_for_member(conn, field.id, actor.user_id)
+    let field = store::find_field_for(conn, field.id, actor)
         .await?
         .ok_or_else(not_found)?;
     Ok((field, table, project))
@@ -479,7 +479,7 @@ pub async fn update_field(
     field_id: Uuid,
     draft: FieldDraft,
 ) -> AppResult<FieldRow> {
-    caller.verified()?;
+    caller.acting()?;
     let checked = fields::check(draft, "field");
     let row = tx::write(
         app,
@@ -557,7 +557,7 @@ pub async fn schema_changes(
     table_id: Uuid,
     page: PageRequest,
 ) -> AppResult<Page<SchemaChangeRow>> {
-    let actor = caller.verified()?;
+    let actor = caller.acting()?;
     let mut conn = app.pool.get().await?;
     let (table, _) = table_for(&mut conn, actor, table_id, Action::View).await?;
     let (rows, total) = store::changes(&mut conn, table.id, page).await?;

@@ -7,8 +7,10 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::model::{FieldRow, NewTable, SchemaChangeRow, TableRow};
+use crate::auth::caller::Actor;
+use crate::companies::store::reached_by;
 use crate::db::prepared::prepared;
-use crate::db::schema::{data_fields, data_tables, memberships, projects, schema_changes};
+use crate::db::schema::{data_fields, data_tables, projects, schema_changes};
 use crate::pagination::{Cursor, PageRequest};
 use crate::projects::model::ProjectRow;
 
@@ -22,17 +24,16 @@ pub async fn insert_table(conn: &mut AsyncPgConnection, table: &NewTable<'_>) ->
 }
 
 /// The table, if `user_id` belongs to its project's company; `lock` takes a row lock.
-pub async fn find_for_member(
+pub async fn find_for(
     conn: &mut AsyncPgConnection,
     id: Uuid,
-    user_id: Uuid,
+    actor: Actor,
     lock: bool,
 ) -> QueryResult<Option<TableRow>> {
     let query = data_tables::table
         .inner_join(projects::table)
-        .inner_join(memberships::table.on(memberships::company_id.eq(projects::company_id)))
         .filter(data_tables::id.eq(id))
-        .filter(memberships::user_id.eq(user_id))
+        .filter(reached_by(actor, projects::company_id))
         .select(TableRow::as_select());
     if lock {
         query.for_update().first(conn).await.optional()
@@ -223,18 +224,17 @@ pub async fn fields_of(conn: &mut AsyncPgConnection, table_ids: &[Uuid]) -> Quer
         .await
 }
 
-/// A field, if `user_id` belongs to its table's company.
-pub async fn find_field_for_member(
+/// A field, if `actor` reaches its table's company.
+pub async fn find_field_for(
     conn: &mut AsyncPgConnection,
     id: Uuid,
-    user_id: Uuid,
+    actor: Actor,
 ) -> QueryResult<Option<FieldRow>> {
     data_fields::table
         .inner_join(data_tables::table.on(data_tables::id.eq(data_fields::table_id)))
         .inner_join(projects::table.on(projects::id.eq(data_tables::project_id)))
-        .inner_join(memberships::table.on(memberships::company_id.eq(projects::company_id)))
         .filter(data_fields::id.eq(id))
-        .filter(memberships::user_id.eq(user_id))
+        .filter(reached_by(actor, projects::company_id))
         .select(FieldRow::as_select())
         .first(conn)
         .await

@@ -129,7 +129,7 @@ impl Me {
         let rows = companies::my_memberships(app(ctx), caller(ctx)).await?;
         Ok(rows
             .into_iter()
-            .map(|(member, company)| Membership::own(member, company, self.0.clone()))
+            .map(|(row, member, company)| Membership::own(row, member, company, self.0.clone()))
             .collect())
     }
 

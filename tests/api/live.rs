@@ -384,13 +384,13 @@ async fn a_subscriber_that_falls_behind_is_closed_and_resumes_by_cursor() {
     let owner = t.verified_user("owner@example.com", "Olga").await;
     let company = t.create_company(&owner, "Acme").await;
     let caller = t.caller(&owner).await;
-    let user_id = caller.user_id().unwrap();
+    let actor = caller.actor().unwrap();
     let company_id = company.id.parse().unwrap();
     let standing = guildhall::events::service::standing(&t.app, &caller, company_id)
         .await
         .unwrap();
     let mut slow = Box::pin(
-        live::company_events(t.app.clone(), company_id, user_id, standing.clone(), Start::Now)
+        live::company_events(t.app.clone(), company_id, actor, standing.clone(), Start::Now)
             .await
             .unwrap(),
     );
@@ -407,7 +407,7 @@ async fn a_subscriber_that_falls_behind_is_closed_and_resumes_by_cursor() {
     let cursor = err.message.split('"').nth(1).unwrap().to_owned();
     let after =
         guildhall::events::cursor::decode(guildhall::events::cursor::Stream::Activity, &cursor).unwrap();
-    let resumed = live::company_events(t.app.clone(), company_id, user_id, standing, Start::After(after))
+    let resumed = live::company_events(t.app.clone(), company_id, actor, standing, Start::After(after))
         .await
         .unwrap();
     let summaries: Vec<String> = resumed

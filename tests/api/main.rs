@@ -8,6 +8,7 @@ mod helpers;
 
 mod account_profile;
 mod activity;
+mod api_keys;
 mod companies;
 mod csv;
 mod hostile;

@@ -6,10 +6,10 @@ use uuid::Uuid;
 
 use super::move_active_company_off;
 use crate::app::App;
-use crate::auth::caller::Caller;
+use crate::auth::caller::{Actor, Caller};
 use crate::companies::access::{self, Member};
 use crate::companies::model::{
-    BuiltIn, CompanyChanges, CompanyRow, NewCompany, NewMembership, NewRole, RoleRow,
+    BuiltIn, CompanyChanges, CompanyRow, MembershipRow, NewCompany, NewMembership, NewRole, RoleRow,
 };
 use crate::companies::store;
 use crate::db::tx::{self, Change, Touches};
@@ -57,7 +57,7 @@ pub async fn create_company(
     caller: &Caller,
     new: NewCompanyInput,
 ) -> AppResult<(CompanyRow, Member)> {
-    caller.verified()?;
+    let user_id = caller.verified()?.user_id;
     let mut check = InputCheck::default();
     let name = check.take(parse_company_name(&new.name, "input.name"));
     let industry = check
@@ -81,7 +81,7 @@ pub async fn create_company(
         Touches::STANDING,
         |Change { conn, actor, now, .. }| {
             async move {
-                rate_limit::hit(conn, COMPANIES_PER_USER, &actor.user_id.to_string(), now).await?;
+                rate_limit::hit(conn, COMPANIES_PER_USER, &user_id.to_string(), now).await?;
                 let base = slugify(&name);
                 let mut attempt = 1;
                 let company = loop {
@@ -126,30 +126,33 @@ pub async fn create_company(
                     &NewMembership {
                         id: Uuid::new_v4(),
                         company_id: company.id,
-                        user_id: actor.user_id,
+                        user_id,
                         role_id: owner.id,
                         joined_at: now,
                     },
                 )
                 .await?;
-                activate_if_none(conn, actor.user_id, company.id).await?;
+                activate_if_none(conn, user_id, company.id).await?;
                 let summary = format!("Company {} created", company.name);
                 write::record(
                     conn,
                     now,
                     Activity::new(
                         company.id,
-                        Some(actor.user_id),
+                        Some(actor),
                         Verb::CompanyCreated,
                         ("company", company.id),
                         summary,
                     ),
                 )
                 .await?;
+                let company_id = company.id;
                 Ok((
                     company,
                     Member {
-                        membership,
+                        company_id,
+                        actor,
+                        membership: Some(membership),
                         role: owner,
                         permissions: built_in_permissions(BuiltIn::Owner),
                     },
@@ -176,11 +179,11 @@ pub async fn activate_if_none(
 
 /// A company the caller belongs to, with their standing in it.
 pub async fn get_company(app: &App, caller: &Caller, company_id: Uuid) -> AppResult<(CompanyRow, Member)> {
-    let actor = caller.verified()?;
+    let actor = caller.acting()?;
     let mut conn = app.pool.get().await?;
-    let member = access::member(&mut conn, company_id, actor.user_id).await?;
+    let member = access::member(&mut conn, company_id, actor).await?;
     member.require(Resource::Company, Action::View)?;
-    let company = store::find_for_member(&mut conn, company_id, actor.user_id)
+    let company = store::find_for(&mut conn, company_id, actor)
         .await?
         .ok_or_else(|| AppError::not_found("company"))?;
     Ok((company, member))
@@ -193,7 +196,7 @@ pub async fn update_company(
     company_id: Uuid,
     update: CompanyUpdate,
 ) -> AppResult<(CompanyRow, Member)> {
-    caller.verified()?;
+    caller.acting()?;
     let mut check = InputCheck::default();
     let changes = CompanyChanges {
         name: match update.name {
@@ -222,7 +225,7 @@ pub async fn update_company(
         Touches::ROWS,
         |Change { conn, actor, now, .. }| {
             async move {
-                let member = access::member(conn, company_id, actor.user_id).await?;
+                let member = access::member(conn, company_id, actor).await?;
                 member.require(Resource::Company, Action::Edit)?;
                 check.finish()?;
                 let company = store::update_company(conn, company_id, &changes, now).await?;
@@ -232,7 +235,7 @@ pub async fn update_company(
                     now,
                     Activity::new(
                         company.id,
-                        Some(actor.user_id),
+                        Some(actor),
                         Verb::CompanyUpdated,
                         ("company", company.id),
                         summary,
@@ -262,9 +265,9 @@ pub async fn delete_company(
         |Change { conn, actor, now, .. }| {
             async move {
                 store::lock_company(conn, company_id).await?;
-                let member = access::member(conn, company_id, actor.user_id).await?;
+                let member = access::member(conn, company_id, actor).await?;
                 member.require(Resource::Company, Action::Delete)?;
-                let company = store::find_for_member(conn, company_id, actor.user_id)
+                let company = store::find_for(conn, company_id, actor)
                     .await?
                     .ok_or_else(|| AppError::not_found("company"))?;
                 if confirm_name.trim() != company.name {
@@ -297,7 +300,7 @@ pub async fn delete_company(
 pub async fn list_roles(app: &App, viewer: &Member) -> AppResult<Vec<RoleRow>> {
     viewer.require(Resource::Role, Action::View)?;
     let mut conn = app.pool.get().await?;
-    Ok(store::list_roles(&mut conn, viewer.membership.company_id).await?)
+    Ok(store::list_roles(&mut conn, viewer.company_id).await?)
 }
 
 /// Makes a company the caller's active one.
@@ -306,18 +309,21 @@ pub async fn set_active_company(
     caller: &Caller,
     company_id: Uuid,
 ) -> AppResult<(CompanyRow, Member)> {
-    let actor = caller.signed_in()?;
+    let actor = caller.signed_in()?.user_id;
     let (company, member) = get_company(app, caller, company_id).await?;
     let mut conn = app.pool.get().await?;
-    store::set_active_company(&mut conn, actor.user_id, Some(company_id)).await?;
+    store::set_active_company(&mut conn, actor, Some(company_id)).await?;
     Ok((company, member))
 }
 
-/// The caller's memberships with their roles and companies, oldest first.
-pub async fn my_memberships(app: &App, caller: &Caller) -> AppResult<Vec<(Member, CompanyRow)>> {
-    let actor = caller.signed_in()?;
+/// The caller's memberships with their standing and companies, oldest first.
+pub async fn my_memberships(
+    app: &App,
+    caller: &Caller,
+) -> AppResult<Vec<(MembershipRow, Member, CompanyRow)>> {
+    let actor = caller.signed_in()?.user_id;
     let mut conn = app.pool.get().await?;
-    let rows = store::memberships_of_user_detailed(&mut conn, actor.user_id).await?;
+    let rows = store::memberships_of_user_detailed(&mut conn, actor).await?;
     let roles: Vec<RoleRow> = rows.iter().map(|(_, role, _)| role.clone()).collect();
     let permissions = permissions_of(&mut conn, &roles).await?;
     Ok(rows
@@ -325,31 +331,34 @@ pub async fn my_memberships(app: &App, caller: &Caller) -> AppResult<Vec<(Member
         .map(|(membership, role, company)| {
             let permissions = permissions.get(&role.id).copied().unwrap_or_default();
             let member = Member {
-                membership,
+                company_id: membership.company_id,
+                actor: Actor::User(actor),
+                membership: Some(membership.clone()),
                 role,
                 permissions,
             };
-            (member, company)
+            (membership, member, company)
         })
         .collect())
 }
 
 /// The caller's active company, if they belong to any.
 pub async fn active_company(app: &App, caller: &Caller) -> AppResult<Option<(CompanyRow, Member)>> {
-    let actor = caller.signed_in()?;
+    let user_id = caller.signed_in()?.user_id;
+    let actor = Actor::User(user_id);
     let mut conn = app.pool.get().await?;
-    let Some(company_id) = user_store::find_by_id(&mut conn, actor.user_id)
+    let Some(company_id) = user_store::find_by_id(&mut conn, user_id)
         .await?
         .and_then(|user| user.active_company_id)
     else {
         return Ok(None);
     };
-    let Ok(member) = access::member(&mut conn, company_id, actor.user_id).await else {
+    let Ok(member) = access::member(&mut conn, company_id, actor).await else {
         // No longer a member there: fall back to another company of theirs.
-        store::move_active_company_off(&mut conn, actor.user_id, company_id).await?;
+        store::move_active_company_off(&mut conn, user_id, company_id).await?;
         return Ok(None);
     };
-    let company = store::find_for_member(&mut conn, company_id, actor.user_id).await?;
+    let company = store::find_for(&mut conn, company_id, actor).await?;
     Ok(company.map(|company| (company, member)))
 }
 

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::move_active_company_off;
 use crate::app::App;
-use crate::auth::caller::{Caller, SignedInUser};
+use crate::auth::caller::{Actor, Caller};
 use crate::companies::access::{self, Member};
 use crate::companies::model::{BuiltIn, CompanyRow, MembershipRow, RoleRow};
 use crate::companies::store::{self, MemberFilter};
@@ -31,7 +31,7 @@ pub async fn list_members(
     page: PageRequest,
 ) -> AppResult<Page<(MembershipRow, UserRow, RoleRow)>> {
     viewer.require(Resource::Member, Action::View)?;
-    let company_id = viewer.membership.company_id;
+    let company_id = viewer.company_id;
     let mut conn = app.pool.get().await?;
     let rows = store::list_members(&mut conn, company_id, &filter, page).await?;
     let total = store::count_members(&mut conn, company_id, &filter).await?;
@@ -43,7 +43,7 @@ async fn ensure_other_owner(conn: &mut AsyncPgConnection, target: &Member, what:
     if !target.is_owner() {
         return Ok(());
     }
-    let owners = store::lock_and_count_owners(conn, target.membership.company_id, target.role.id).await?;
+    let owners = store::lock_and_count_owners(conn, target.company_id, target.role.id).await?;
     if owners <= 1 {
         return Err(AppError::conflict(format!(
             "the company's last owner cannot {what}; make another member owner first"
@@ -53,7 +53,7 @@ async fn ensure_other_owner(conn: &mut AsyncPgConnection, target: &Member, what:
 }
 
 async fn target_member(conn: &mut AsyncPgConnection, company_id: Uuid, user_id: Uuid) -> AppResult<Member> {
-    access::member(conn, company_id, user_id)
+    access::member(conn, company_id, Actor::User(user_id))
         .await
         .map_err(|_| AppError::not_found("member"))
 }
@@ -62,12 +62,12 @@ async fn target_member(conn: &mut AsyncPgConnection, company_id: Uuid, user_id: 
 /// member:manage, and the target holds nothing the caller lacks.
 async fn manageable_member(
     conn: &mut AsyncPgConnection,
-    actor: &SignedInUser,
+    actor: Actor,
     company_id: Uuid,
     user_id: Uuid,
 ) -> AppResult<(Member, Member)> {
     store::lock_company(conn, company_id).await?;
-    let caller = access::member(conn, company_id, actor.user_id).await?;
+    let caller = access::member(conn, company_id, actor).await?;
     caller.require(Resource::Member, Action::Manage)?;
     let target = target_member(conn, company_id, user_id).await?;
     caller.require_outranks(&target)?;
@@ -98,11 +98,11 @@ pub async fn change_member_role(
                 if !grants_owner {
                     ensure_other_owner(conn, &target, "be given another role").await?;
                 }
-                let membership = store::set_member_role(conn, target.membership.id, role.id).await?;
+                let membership = store::set_member_role(conn, target.membership()?.id, role.id).await?;
                 let (company, person) = names(conn, company_id, user_id).await?;
                 let activity = Activity::new(
                     company_id,
-                    Some(actor.user_id),
+                    Some(actor),
                     Verb::MemberRoleChanged,
                     ("user", user_id),
                     format!("{person} is now {}", role.name),
@@ -139,13 +139,13 @@ pub async fn remove_member(app: &App, caller: &Caller, company_id: Uuid, user_id
             async move {
                 let (_, target) = manageable_member(conn, actor, company_id, user_id).await?;
                 ensure_other_owner(conn, &target, "be removed").await?;
-                store::delete_membership(conn, target.membership.id).await?;
+                store::delete_membership(conn, target.membership()?.id).await?;
                 project_store::delete_grants_in_company(conn, company_id, user_id).await?;
                 move_active_company_off(conn, user_id, company_id).await?;
                 let (company, person) = names(conn, company_id, user_id).await?;
                 let activity = Activity::new(
                     company_id,
-                    Some(actor.user_id),
+                    Some(actor),
                     Verb::MemberRemoved,
                     ("user", user_id),
                     format!("{person} was removed from the company"),
@@ -176,18 +176,19 @@ pub async fn leave_company(app: &App, caller: &Caller, company_id: Uuid) -> AppR
         Touches::STANDING,
         |Change { conn, actor, now, .. }| {
             async move {
+                let user_id = actor.person()?;
                 store::lock_company(conn, company_id).await?;
-                let member = access::member(conn, company_id, actor.user_id).await?;
+                let member = access::member(conn, company_id, actor).await?;
                 ensure_other_owner(conn, &member, "leave").await?;
-                store::delete_membership(conn, member.membership.id).await?;
-                project_store::delete_grants_in_company(conn, company_id, actor.user_id).await?;
-                move_active_company_off(conn, actor.user_id, company_id).await?;
-                let (_, person) = names(conn, company_id, actor.user_id).await?;
+                store::delete_membership(conn, member.membership()?.id).await?;
+                project_store::delete_grants_in_company(conn, company_id, user_id).await?;
+                move_active_company_off(conn, user_id, company_id).await?;
+                let (_, person) = names(conn, company_id, user_id).await?;
                 let activity = Activity::new(
                     company_id,
-                    Some(actor.user_id),
+                    Some(actor),
                     Verb::MemberLeft,
-                    ("user", actor.user_id),
+                    ("user", user_id),
                     format!("{person} left the company"),
                 );
                 write::record(conn, now, activity).await.map(|_| ())
@@ -212,23 +213,23 @@ pub async fn transfer_ownership(
         |Change { conn, actor, now, .. }| {
             async move {
                 store::lock_company(conn, company_id).await?;
-                let caller = access::member(conn, company_id, actor.user_id).await?;
+                let caller = access::member(conn, company_id, actor).await?;
                 caller.require_owner()?;
                 let target = target_member(conn, company_id, user_id).await?;
-                if target.membership.user_id == caller.membership.user_id {
+                if target.actor == caller.actor {
                     return Err(AppError::invalid("userId", "is already an owner: it is you"));
                 }
                 let owner = store::built_in_role(conn, company_id, BuiltIn::Owner).await?;
                 let admin = store::built_in_role(conn, company_id, BuiltIn::Admin).await?;
-                store::set_member_role(conn, target.membership.id, owner.id).await?;
-                let membership = store::set_member_role(conn, caller.membership.id, admin.id).await?;
-                let company = store::find_for_member(conn, company_id, actor.user_id)
+                store::set_member_role(conn, target.membership()?.id, owner.id).await?;
+                let membership = store::set_member_role(conn, caller.membership()?.id, admin.id).await?;
+                let company = store::find_for(conn, company_id, actor)
                     .await?
                     .ok_or_else(|| AppError::not_found("company"))?;
                 let (_, person) = names(conn, company_id, user_id).await?;
                 let activity = Activity::new(
                     company_id,
-                    Some(actor.user_id),
+                    Some(actor),
                     Verb::MemberOwnershipTransferred,
                     ("user", user_id),
                     format!("{person} is now the owner"),
@@ -245,7 +246,9 @@ pub async fn transfer_ownership(
                 };
                 write::notify(conn, now, vec![notice]).await?;
                 let member = Member {
-                    membership,
+                    company_id,
+                    actor,
+                    membership: Some(membership),
                     role: admin,
                     permissions: built_in_permissions(BuiltIn::Admin),
                 };

@@ -6,8 +6,9 @@ use futures_util::FutureExt;
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::api_keys::store as key_store;
 use crate::app::App;
-use crate::auth::caller::{Caller, SignedInUser};
+use crate::auth::caller::{Actor, Caller};
 use crate::companies::access::{self, Member};
 use crate::companies::model::{NewRole, RoleRow};
 use crate::companies::store as company_store;
@@ -88,7 +89,7 @@ fn require_holds(caller: &Member, set: PermissionSet, what: &str) -> AppResult<(
 
 /// Creates a custom role (role:manage, and only with permissions the caller holds).
 pub async fn create_role(app: &App, caller: &Caller, spec: RoleSpec) -> AppResult<RoleRow> {
-    caller.verified()?;
+    caller.acting()?;
     let company_id = spec.company_id;
     let checked = check_spec(spec);
     tx::write(
@@ -98,7 +99,7 @@ pub async fn create_role(app: &App, caller: &Caller, spec: RoleSpec) -> AppResul
         |Change { conn, actor, now, .. }| {
             async move {
                 company_store::lock_company(conn, company_id).await?;
-                let caller = access::member(conn, company_id, actor.user_id).await?;
+                let caller = access::member(conn, company_id, actor).await?;
                 caller.require(Resource::Role, Action::Manage)?;
                 let spec = checked?;
                 require_holds(&caller, spec.permissions, "grant")?;
@@ -138,7 +139,7 @@ pub async fn create_role(app: &App, caller: &Caller, spec: RoleSpec) -> AppResul
 async fn record_role(
     conn: &mut diesel_async::AsyncPgConnection,
     now: chrono::DateTime<chrono::Utc>,
-    actor: &SignedInUser,
+    actor: Actor,
     role: &RoleRow,
     verb: Verb,
     permissions: Option<PermissionSet>,
@@ -150,7 +151,7 @@ async fn record_role(
     };
     let mut activity = Activity::new(
         role.company_id,
-        Some(actor.user_id),
+        Some(actor),
         verb,
         ("role", role.id),
         format!("Role {} {done}", role.name),
@@ -166,14 +167,14 @@ async fn record_role(
 /// not built-in, and holding nothing the caller lacks.
 async fn changeable_role(
     conn: &mut diesel_async::AsyncPgConnection,
-    actor: &SignedInUser,
+    actor: Actor,
     role_id: Uuid,
 ) -> AppResult<(RoleRow, Member)> {
-    let role = company_store::find_role_for_member(conn, role_id, actor.user_id)
+    let role = company_store::find_role_for(conn, role_id, actor)
         .await?
         .ok_or_else(|| AppError::not_found("role"))?;
     company_store::lock_company(conn, role.company_id).await?;
-    let caller = access::member(conn, role.company_id, actor.user_id).await?;
+    let caller = access::member(conn, role.company_id, actor).await?;
     caller.require(Resource::Role, Action::Manage)?;
     if role.built_in().is_some() {
         return Err(AppError::forbidden(
@@ -190,7 +191,7 @@ async fn changeable_role(
 
 /// Renames, describes and re-permissions a custom role.
 pub async fn update_role(app: &App, caller: &Caller, role_id: Uuid, spec: RoleSpec) -> AppResult<RoleRow> {
-    caller.verified()?;
+    caller.acting()?;
     let company_id = spec.company_id;
     let checked = check_spec(spec);
     tx::write(
@@ -235,13 +236,16 @@ pub async fn delete_role(app: &App, caller: &Caller, role_id: Uuid) -> AppResult
             async move {
                 let (role, _) = changeable_role(conn, actor, role_id).await?;
                 let (members, grants, invitations) = store::holders(conn, role.id, now).await?;
-                if members + grants + invitations > 0 {
+                let keys = key_store::count_live_with_role(conn, role.id, now).await?;
+                if members + grants + invitations + keys > 0 {
                     return Err(AppError::conflict(format!(
                         "the role {} is still in use ({members} member(s), {grants} project grant(s), \
-                 {invitations} pending invitation(s)); move them to another role first",
+                 {invitations} pending invitation(s), {keys} live API key(s)); move or revoke them first",
                         role.name
                     )));
                 }
+                // Keys that no longer act (revoked, expired) go with their role.
+                key_store::delete_dead_with_role(conn, role.id, now).await?;
                 company_store::delete_role(conn, role.id).await?;
                 record_role(conn, now, actor, &role, Verb::RoleDeleted, None).await
             }

@@ -36,7 +36,7 @@ use super::client::client_info;
 use crate::app::App;
 use crate::auth::caller::{Caller, ClientInfo, Principal};
 use crate::error::ErrorCode;
-use crate::graphql::live_session::ConnectionCredentials;
+use crate::graphql::live_session::{self, ConnectionCredentials};
 use crate::graphql::pipeline::SocketExecutor;
 use crate::graphql::socket_budget::SocketSeat;
 use crate::sessions::service as sessions;
@@ -93,6 +93,8 @@ struct Credentials {
     initialised: AtomicBool,
     /// connection_init was refused (a bad token, or too many sockets for the account).
     refused: AtomicBool,
+    /// The socket signed in with an API key (it closes 4403 once the key no longer acts).
+    by_key: AtomicBool,
     /// The account's seat among its open sockets (`WS_MAX_SOCKETS_PER_USER`), held for
     /// the socket's life.
     seat: Mutex<Option<SocketSeat>>,
@@ -233,7 +235,12 @@ async fn serve_socket(
                 next_ping = Instant::now() + ping_every;
                 // Boxed: a step of its own, kept out of every idle socket's own size.
                 if !Box::pin(session_still_live(&state.app, &credentials)).await {
-                    Box::pin(close(&mut sink, UNAUTHORIZED, "the session has ended; sign in again")).await;
+                    if credentials.by_key.load(Ordering::Relaxed) {
+                        let reason = "the API key was revoked or expired";
+                        Box::pin(close(&mut sink, FORBIDDEN, reason)).await;
+                    } else {
+                        Box::pin(close(&mut sink, UNAUTHORIZED, "the session has ended; sign in again")).await;
+                    }
                     break;
                 }
                 if sink.send(Message::Ping(Default::default())).await.is_err() {
@@ -382,7 +389,7 @@ async fn session_still_live(app: &App, credentials: &Credentials) -> bool {
         .clone();
     match connection {
         None => true,
-        Some(connection) => match connection.recheck(app).await {
+        Some(connection) => match connection.still_live(app).await {
             Ok(()) => true,
             Err(err) => err.code != ErrorCode::Unauthenticated,
         },
@@ -449,36 +456,51 @@ async fn init_connection(
     let principal = match token_of(&payload) {
         None => Principal::Anonymous,
         Some(access_token) => {
-            let verified = match sessions::authenticate(&app, &access_token).await {
-                Ok(user) => app
-                    .jwt
-                    .verify(&access_token, app.clock.now())
-                    .map(|claims| (user, claims.exp)),
-                Err(err) => Err(err),
-            };
-            let (user, expires_at) = match verified {
-                Ok(verified) => verified,
+            let principal = match live_session::authenticate(&app, &access_token).await {
+                Ok(principal) => principal,
                 Err(err) => {
                     credentials.refused.store(true, Ordering::Relaxed);
                     return Err(err.into());
                 }
             };
+            // A person's socket lives until their access token expires (a renewal in a ping
+            // extends it); a key's until it is revoked or expires (seen at a ping). Sockets
+            // are counted per person or per key.
+            let (holder, seat_holder) = match &principal {
+                Principal::ApiKey(key) => {
+                    credentials.by_key.store(true, Ordering::Relaxed);
+                    (None, key.key_id)
+                }
+                Principal::User(user) => match app.jwt.verify(&access_token, app.clock.now()) {
+                    Ok(claims) => {
+                        let holder = Holder {
+                            session_id: user.session_id,
+                            expires_at: claims.exp,
+                        };
+                        (Some(holder), user.user_id)
+                    }
+                    Err(err) => {
+                        credentials.refused.store(true, Ordering::Relaxed);
+                        return Err(err.into());
+                    }
+                },
+                Principal::Anonymous => return Err(async_graphql::Error::new("no credential")),
+            };
             let max_sockets = app.config.ws_max_sockets_per_user;
-            let Some(seat) = app.sockets.open(user.user_id, max_sockets) else {
+            let Some(seat) = app.sockets.open(seat_holder, max_sockets) else {
                 credentials.refused.store(true, Ordering::Relaxed);
                 return Err(async_graphql::Error::new(format!(
                     "this account already holds {max_sockets} open websockets, the limit (WS_MAX_SOCKETS_PER_USER)"
                 )));
             };
             *credentials.seat.lock().unwrap_or_else(PoisonError::into_inner) = Some(seat);
-            credentials.set_holder(Holder {
-                session_id: user.session_id,
-                expires_at,
-            });
+            if let Some(holder) = holder {
+                credentials.set_holder(holder);
+            }
             let connection = Arc::new(ConnectionCredentials::new(access_token));
             *credentials.token.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&connection));
             data.insert(connection);
-            Principal::User(user)
+            principal
         }
     };
     data.insert(Caller {

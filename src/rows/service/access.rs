@@ -6,7 +6,7 @@ use diesel_async::AsyncPgConnection;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::auth::caller::SignedInUser;
+use crate::auth::caller::Actor;
 use crate::companies::access::Member;
 use crate::cycles::model::CycleRow;
 use crate::cycles::store as cycle_store;
@@ -45,14 +45,14 @@ impl TableAccess {
 /// project (against archiving) and the table (against field changes) until they commit.
 pub async fn table_access(
     conn: &mut AsyncPgConnection,
-    actor: &SignedInUser,
+    actor: Actor,
     table_id: Uuid,
     action: Action,
 ) -> AppResult<TableAccess> {
-    let table = table_store::find_for_member(conn, table_id, actor.user_id, false)
+    let table = table_store::find_for(conn, table_id, actor, false)
         .await?
         .ok_or_else(|| AppError::not_found("table"))?;
-    let (project, member) = project_member(conn, table.project_id, actor.user_id, false).await?;
+    let (project, member) = project_member(conn, table.project_id, actor, false).await?;
     member.require(Resource::Row, action)?;
     if action != Action::View && action != Action::Export {
         match store::share_project(conn, project.id).await? {

@@ -17,7 +17,7 @@ use crate::rows::store;
 
 /// Deletes rows (row:delete), all or none; CONFLICT while other rows reference them.
 pub async fn delete_rows(app: &App, caller: &Caller, ids: Vec<Uuid>) -> AppResult<usize> {
-    caller.verified()?;
+    caller.acting()?;
     let ids: Vec<Uuid> = ids.into_iter().collect::<HashSet<_>>().into_iter().collect();
     if ids.is_empty() || ids.len() > MAX_ROWS_PER_CALL {
         return Err(AppError::invalid(
@@ -31,7 +31,7 @@ pub async fn delete_rows(app: &App, caller: &Caller, ids: Vec<Uuid>) -> AppResul
         Touches::ROWS,
         |Change { conn, actor, now, .. }| {
             async move {
-                let rows = store::find_for_member(conn, &ids, actor.user_id, false).await?;
+                let rows = store::find_for(conn, &ids, actor, false).await?;
                 if rows.len() != ids.len() {
                     return Err(AppError::not_found("row"));
                 }
@@ -49,7 +49,7 @@ pub async fn delete_rows(app: &App, caller: &Caller, ids: Vec<Uuid>) -> AppResul
                     }
                     accesses.push(access);
                 }
-                let locked = store::find_for_member(conn, &ids, actor.user_id, true).await?;
+                let locked = store::find_for(conn, &ids, actor, true).await?;
                 if locked.len() != ids.len() {
                     return Err(AppError::not_found("row"));
                 }
@@ -76,7 +76,7 @@ pub async fn delete_rows(app: &App, caller: &Caller, ids: Vec<Uuid>) -> AppResul
                     activity::record(
                         conn,
                         now,
-                        actor.user_id,
+                        actor,
                         (&access.table, &access.project),
                         RowChange::Deleted,
                         &of_table,

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::MAX_ROWS_PER_CALL;
 use super::access::{TableAccess, open_cycle, strip, table_access};
 use crate::app::App;
-use crate::auth::caller::{Caller, SignedInUser};
+use crate::auth::caller::{Actor, Caller};
 use crate::db::tx::{self, Change, Touches};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::projects::model::ProjectRow;
@@ -35,7 +35,7 @@ pub struct Candidate {
 pub async fn store_candidates(
     conn: &mut AsyncPgConnection,
     access: &TableAccess,
-    actor: &SignedInUser,
+    actor: Actor,
     cycle_id: Option<Uuid>,
     candidates: Vec<Candidate>,
     now: DateTime<Utc>,
@@ -94,7 +94,8 @@ pub async fn store_candidates(
                 table_id: access.table.id,
                 cycle_id,
                 cells: Value::Object(c.cells),
-                created_by: Some(actor.user_id),
+                created_by: actor.user_id(),
+                created_by_api_key: actor.api_key_id(),
                 created_at: now,
                 updated_at: now,
             }
@@ -147,6 +148,7 @@ pub(super) fn record_of(row: NewRow, version: i32) -> RowRecord {
         created_by: row.created_by,
         created_at: row.created_at,
         updated_at: row.updated_at,
+        created_by_api_key: row.created_by_api_key,
     }
 }
 
@@ -179,7 +181,7 @@ pub async fn insert_rows(
     cycle_id: Option<Uuid>,
     rows: Vec<Value>,
 ) -> AppResult<(Vec<RowRecord>, TableRow, ProjectRow)> {
-    caller.verified()?;
+    caller.acting()?;
     if rows.is_empty() || rows.len() > MAX_ROWS_PER_CALL {
         return Err(AppError::invalid(
             "rows",
@@ -214,7 +216,7 @@ pub async fn insert_rows(
                 activity::record(
                     conn,
                     now,
-                    actor.user_id,
+                    actor,
                     (&access.table, &access.project),
                     RowChange::Created,
                     &ids,

@@ -24,7 +24,7 @@ use crate::tables::restricted;
 /// come from memory; a second query reads the restricted field keys, only for callers
 /// without table:manage.
 pub async fn get_row(app: &App, caller: &Caller, row_id: Uuid) -> AppResult<RowRecord> {
-    let actor = caller.verified()?;
+    let actor = caller.acting()?;
     let mut conn = app.pool.get().await?;
     let row = store::find_row(&mut conn, row_id)
         .await?
@@ -32,7 +32,7 @@ pub async fn get_row(app: &App, caller: &Caller, row_id: Uuid) -> AppResult<RowR
     let home = home_of(app, &mut conn, row.table_id)
         .await?
         .ok_or_else(|| AppError::not_found("row"))?;
-    let permissions = standing_with(app, &mut conn, actor.user_id)
+    let permissions = standing_with(app, &mut conn, actor)
         .await?
         .project(home.company_id, home.project_id)
         .ok_or_else(|| AppError::not_found("row"))?;

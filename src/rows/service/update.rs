@@ -43,12 +43,12 @@ pub async fn update_row(
         |Change { conn, actor, now, .. }| {
             async move {
         let not_found = || AppError::not_found("row");
-        let row = store::find_for_member(conn, &[row_id], actor.user_id, false)
+        let row = store::find_for(conn, &[row_id], actor, false)
             .await?
             .pop()
             .ok_or_else(not_found)?;
         let access = table_access(conn, actor, row.table_id, Action::Edit).await?;
-        let row = store::find_for_member(conn, &[row_id], actor.user_id, true)
+        let row = store::find_for(conn, &[row_id], actor, true)
             .await?
             .pop()
             .ok_or_else(not_found)?;
@@ -115,7 +115,7 @@ pub async fn update_row(
         activity::record(
             conn,
             now,
-            actor.user_id,
+            actor,
             (&access.table, &access.project),
             RowChange::Updated,
             &[row.id],

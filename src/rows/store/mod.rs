@@ -20,6 +20,8 @@ use diesel::sql_types;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use crate::auth::caller::Actor;
+use crate::companies::store::reach_ids;
 use crate::db::prepared::prepared;
 use crate::db::schema::{data_fields, data_rows, data_tables, projects};
 use crate::rows::model::{NewRow, RowRecord};
@@ -37,7 +39,7 @@ struct Count {
 const ROW_COLUMNS: &str = "r.id, r.table_id, r.cycle_id, \
      (CASE WHEN cardinality($1::text[]) = 0 OR jsonb_typeof(r.cells) = 'object' \
       THEN r.cells - $1::text[] ELSE '{}'::jsonb END)::text AS cells, \
-     r.version, r.created_by, r.created_at, r.updated_at";
+     r.version, r.created_by, r.created_at, r.updated_at, r.created_by_api_key";
 
 /// Locks the project against archiving while rows are written: None when it is gone,
 /// else its `archived_at`.
@@ -93,23 +95,27 @@ pub async fn existing_rows(
 }
 
 /// Rows by id, if `user_id` belongs to their company (with the values' `strip` keys removed).
-pub async fn find_for_member(
+pub async fn find_for(
     conn: &mut AsyncPgConnection,
     ids: &[Uuid],
-    user_id: Uuid,
+    actor: Actor,
     lock: bool,
 ) -> QueryResult<Vec<RowRecord>> {
+    // `companies::store::reached_by` in SQL: a key's own company, or a person's companies.
     let sql = format!(
         "SELECT {ROW_COLUMNS} FROM data_rows r \
          JOIN data_tables t ON t.id = r.table_id JOIN projects p ON p.id = t.project_id \
-         JOIN memberships m ON m.company_id = p.company_id AND m.user_id = $2 \
-         WHERE r.id = ANY($3) ORDER BY r.id {}",
+         WHERE r.id = ANY($3) AND (p.company_id = $4 OR p.company_id IN \
+             (SELECT m.company_id FROM memberships m WHERE m.user_id = $2)) \
+         ORDER BY r.id {}",
         if lock { "FOR UPDATE OF r" } else { "" }
     );
+    let (person, own_company) = reach_ids(actor);
     diesel::sql_query(sql)
         .bind::<sql_types::Array<sql_types::Text>, _>(Vec::<String>::new())
-        .bind::<sql_types::Uuid, _>(user_id)
+        .bind::<sql_types::Uuid, _>(person)
         .bind::<sql_types::Array<sql_types::Uuid>, _>(ids)
+        .bind::<sql_types::Uuid, _>(own_company)
         .load(conn)
         .await
 }
@@ -122,7 +128,7 @@ pub async fn first_rows(
 ) -> QueryResult<Vec<RowRecord>> {
     prepared(diesel::sql_query(
         "SELECT r.id, r.table_id, r.cycle_id, r.cells::text AS cells, r.version, r.created_by, r.created_at, \
-         r.updated_at FROM unnest($1::uuid[]) AS t(id) CROSS JOIN LATERAL \
+         r.updated_at, r.created_by_api_key FROM unnest($1::uuid[]) AS t(id) CROSS JOIN LATERAL \
          (SELECT * FROM data_rows WHERE table_id = t.id ORDER BY created_at, id LIMIT $2) r",
     )
     .bind::<sql_types::Array<sql_types::Uuid>, _>(table_ids)
@@ -136,7 +142,7 @@ pub async fn find_row(conn: &mut AsyncPgConnection, row_id: Uuid) -> QueryResult
     prepared(
         diesel::sql_query(
             "SELECT id, table_id, cycle_id, cells::text AS cells, version, created_by, created_at, \
-             updated_at FROM data_rows WHERE id = $1",
+             updated_at, created_by_api_key FROM data_rows WHERE id = $1",
         )
         .bind::<sql_types::Uuid, _>(row_id),
     )

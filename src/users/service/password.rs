@@ -91,6 +91,7 @@ pub async fn change_password(
     new_password: &str,
 ) -> AppResult<()> {
     let actor = caller.verified()?;
+    let session_id = actor.session_id;
     let mut check = InputCheck::default();
     let password = check.take(app.passwords.check_new(new_password, "input.newPassword"));
     let user = {
@@ -108,27 +109,16 @@ pub async fn change_password(
     };
     let password_hash = app.passwords.hash(password).await?;
     let user_id = user.id;
-    tx::write(
-        app,
-        caller,
-        Touches::MAIL,
-        |Change { conn, actor, now, .. }| {
-            async move {
-                store::set_password_hash(conn, user.id, &password_hash, now).await?;
-                session_store::revoke_all_for_user(
-                    conn,
-                    user.id,
-                    Some(actor.session_id),
-                    "password changed",
-                    now,
-                )
+    tx::write(app, caller, Touches::MAIL, |Change { conn, now, .. }| {
+        async move {
+            store::set_password_hash(conn, user.id, &password_hash, now).await?;
+            session_store::revoke_all_for_user(conn, user.id, Some(session_id), "password changed", now)
                 .await?;
-                invalidate_account_tokens(conn, user.id, now).await?;
-                queue_password_changed(app, conn, &user, now).await
-            }
-            .boxed()
-        },
-    )
+            invalidate_account_tokens(conn, user.id, now).await?;
+            queue_password_changed(app, conn, &user, now).await
+        }
+        .boxed()
+    })
     .await?;
     app.sessions.forget_user(user_id);
     Ok(())

@@ -4,7 +4,7 @@ use futures_util::FutureExt;
 
 use super::{confirm_password, issue_token, load_user, parse_name};
 use crate::app::App;
-use crate::auth::caller::Caller;
+use crate::auth::caller::{Actor, Caller};
 use crate::companies::service::members;
 use crate::companies::store as company_store;
 use crate::db::tx::{self, Change, Touches};
@@ -185,7 +185,7 @@ pub async fn delete_account(app: &App, caller: &Caller, password: &str) -> AppRe
             for company_id in companies {
                 let activity = Activity::new(
                     company_id,
-                    Some(user.id),
+                    Some(Actor::User(user.id)),
                     Verb::MemberLeft,
                     ("user", user.id),
                     "A member deleted their account",

@@ -15,9 +15,10 @@ use guildhall::app::{App, AppBuilder};
 use guildhall::auth::caller::{Caller, ClientInfo, Principal};
 use guildhall::clock::OffsetClock;
 use guildhall::config::Config;
+use guildhall::graphql::live_session;
 use guildhall::graphql::pipeline::Pipeline;
 use guildhall::mail::worker::{self, Transport};
-use guildhall::sessions::service as sessions;
+
 use serde_json::{Value, json};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
@@ -122,13 +123,13 @@ impl TestApp {
         self.gql_from("127.0.0.1", token, query, variables).await
     }
 
-    /// The caller holding `token`, as services receive it.
+    /// The caller holding `token` (an access token or an API key), as services receive it.
     pub async fn caller(&self, token: &str) -> Caller {
-        let user = sessions::authenticate(&self.app, token)
+        let principal = live_session::authenticate(&self.app, token)
             .await
             .expect("a live token");
         Caller {
-            principal: Principal::User(user),
+            principal,
             client: ClientInfo::default(),
             request_id: "test-request".to_owned(),
         }
@@ -138,8 +139,8 @@ impl TestApp {
     pub async fn gql_from(&self, ip: &str, token: Option<&str>, query: &str, variables: Value) -> Value {
         let principal = match token {
             None => Principal::Anonymous,
-            Some(token) => match sessions::authenticate(&self.app, token).await {
-                Ok(user) => Principal::User(user),
+            Some(token) => match live_session::authenticate(&self.app, token).await {
+                Ok(principal) => principal,
                 Err(err) => {
                     return json!({ "errors": [{ "message": err.message, "extensions": { "code": err.code.as_str() } }] });
                 }
