@@ -205,6 +205,16 @@ pub struct Config {
     #[arg(long, env = "PERSISTED_QUERIES_PER_COMPANY", default_value_t = 5_000)]
     pub persisted_queries_per_company: u32,
 
+    /// Every caller may run only documents registered for a company they act in, or
+    /// globally (PERSISTED_QUERY_NOT_ALLOWED otherwise); keys made with `persistedOnly`
+    /// follow this rule whatever the setting.
+    #[arg(long, env = "PERSISTED_ONLY", default_value_t = false)]
+    pub persisted_only: bool,
+
+    /// An Apollo persisted-query manifest registered for every company at startup.
+    #[arg(long, env = "PERSISTED_QUERIES_MANIFEST")]
+    pub persisted_queries_manifest: Option<std::path::PathBuf>,
+
     /// Rows from which a table's number and date fields get their own ordered index.
     #[arg(long, env = "ROW_INDEX_THRESHOLD", default_value_t = 10_000)]
     pub row_index_threshold: usize,

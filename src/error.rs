@@ -123,6 +123,14 @@ impl AppError {
         Self::new(ErrorCode::PersistedQueryNotFound, "PersistedQueryNotFound")
     }
 
+    /// The caller may run only documents registered in advance, and this is not one.
+    pub fn persisted_query_not_allowed() -> Self {
+        Self::new(
+            ErrorCode::PersistedQueryNotAllowed,
+            "only documents registered for your company may run here: send a registered document by its hash",
+        )
+    }
+
     /// The account must verify its email address first.
     pub fn email_not_verified() -> Self {
         Self::new(

@@ -4,12 +4,17 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::app::AppBuilder;
+use std::path::Path;
+
+use crate::app::{App, AppBuilder};
 use crate::config::Config;
 use crate::db;
+use crate::error::FieldError;
 use crate::events::listener;
+use crate::graphql::{self, limits::QueryLimits};
 use crate::http;
 use crate::mail::worker::{self, Transport};
+use crate::persisted;
 
 /// Creates the database if needed and applies pending migrations.
 pub async fn prepare_database(config: &Config) -> anyhow::Result<()> {
@@ -26,6 +31,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     prepare_database(&config).await?;
     let transport = Transport::new(config.smtp_url.as_deref(), &config.mail_from)?;
     let app = AppBuilder::new(config).build()?;
+    register_startup_documents(&app).await?;
     let listener = TcpListener::bind(app.config.listen_addr)
         .await
         .with_context(|| format!("cannot listen on {} (set LISTEN_ADDR)", app.config.listen_addr))?;
@@ -44,6 +50,60 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _ = event_listener.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Registers the documents every company may run by hash: the built-in pages' own under
+/// `PERSISTED_ONLY` (so the mail flows keep working), and `PERSISTED_QUERIES_MANIFEST`'s.
+pub async fn register_startup_documents(app: &App) -> anyhow::Result<()> {
+    if app.config.persisted_only {
+        let pages = http::page_operations()
+            .into_iter()
+            .enumerate()
+            .map(|(index, text)| (format!("page operation {index}"), text))
+            .collect();
+        register_global(app, pages, "the built-in pages").await?;
+    }
+    if let Some(path) = &app.config.persisted_queries_manifest {
+        let added = register_manifest(app, path).await?;
+        tracing::info!(added, manifest = %path.display(), "global persisted documents registered");
+    }
+    Ok(())
+}
+
+/// Registers the documents of an Apollo persisted-query manifest for every company
+/// (`PERSISTED_QUERIES_MANIFEST`); answers how many were new. A manifest that cannot be read
+/// or holds a document that fails validation stops the start, naming every failure.
+pub async fn register_manifest(app: &App, path: &Path) -> anyhow::Result<usize> {
+    let origin = format!("PERSISTED_QUERIES_MANIFEST {}", path.display());
+    let text = tokio::fs::read_to_string(path)
+        .await
+        .with_context(|| format!("cannot read {origin}"))?;
+    let manifest: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{origin} is not JSON"))?;
+    let texts = persisted::manifest::documents(&manifest).map_err(|err| described(&origin, err.fields))?;
+    register_global(app, texts, &origin).await
+}
+
+/// Validates and registers `(place, text)` documents for every company; `origin` names
+/// them in errors.
+async fn register_global(app: &App, texts: Vec<(String, String)>, origin: &str) -> anyhow::Result<usize> {
+    let validator = graphql::document_validator(app, QueryLimits::of(&app.config));
+    let checked = validator
+        .check_all(texts)
+        .await
+        .map_err(|failures| described(origin, failures))?;
+    persisted::service::register_global(app, checked)
+        .await
+        .map_err(|err| anyhow::anyhow!("cannot register {origin}: {}", err.message))
+}
+
+/// One error naming every failure of `origin`'s documents by its place.
+fn described(origin: &str, failures: Vec<FieldError>) -> anyhow::Error {
+    let failures: Vec<String> = failures
+        .into_iter()
+        .map(|failure| format!("{}: {}", failure.path, failure.message))
+        .collect();
+    anyhow::anyhow!("{origin}: {}", failures.join("; "))
 }
 
 /// Registers the ctrl-c and SIGTERM handlers now, so a signal that arrives during startup

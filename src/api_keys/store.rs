@@ -124,21 +124,21 @@ pub async fn count_live_with_role(
         .await
 }
 
-/// Deletes the keys of a role that no longer act (revoked or expired), before the role goes.
-pub async fn delete_dead_with_role(
+/// Gives the keys of a role that no longer act (revoked or expired) another role, before
+/// the role goes.
+pub async fn move_dead_to_role(
     conn: &mut AsyncPgConnection,
     role_id: Uuid,
+    to: Uuid,
     now: DateTime<Utc>,
 ) -> QueryResult<usize> {
-    diesel::delete(
-        api_keys::table.filter(api_keys::role_id.eq(role_id)).filter(
-            api_keys::revoked_at
-                .is_not_null()
-                .or(api_keys::expires_at.le(now)),
-        ),
-    )
-    .execute(conn)
-    .await
+    let dead = api_keys::revoked_at
+        .is_not_null()
+        .or(api_keys::expires_at.le(now));
+    diesel::update(api_keys::table.filter(api_keys::role_id.eq(role_id)).filter(dead))
+        .set(api_keys::role_id.eq(to))
+        .execute(conn)
+        .await
 }
 
 /// Revokes a key at `now`.
@@ -150,11 +150,19 @@ pub async fn revoke(conn: &mut AsyncPgConnection, id: Uuid, now: DateTime<Utc>) 
         .await
 }
 
-/// Marks the key used at `now` (the caller writes it at most once a minute).
+/// Marks the key used at `now`, unless it was marked within the last minute (by any
+/// instance).
 pub async fn touch(conn: &mut AsyncPgConnection, id: Uuid, now: DateTime<Utc>) -> QueryResult<()> {
-    diesel::update(api_keys::table.filter(api_keys::id.eq(id)))
-        .set(api_keys::last_used_at.eq(now))
-        .execute(conn)
-        .await
-        .map(|_| ())
+    let a_minute_ago = now - chrono::Duration::minutes(1);
+    diesel::update(
+        api_keys::table.filter(api_keys::id.eq(id)).filter(
+            api_keys::last_used_at
+                .is_null()
+                .or(api_keys::last_used_at.le(a_minute_ago)),
+        ),
+    )
+    .set(api_keys::last_used_at.eq(now))
+    .execute(conn)
+    .await
+    .map(|_| ())
 }

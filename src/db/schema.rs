@@ -250,7 +250,7 @@ diesel::table! {
 diesel::table! {
     registered_documents (id) {
         id -> Uuid,
-        company_id -> Uuid,
+        company_id -> Nullable<Uuid>,
         sha256 -> Text,
         body -> Text,
         name -> Nullable<Text>,

@@ -109,7 +109,7 @@ fn build_schema(
 
 /// The checker of documents registered in advance: the full schema, answering what
 /// passes validation without running it.
-fn document_validator(app: &App, limits: QueryLimits) -> Arc<DocumentValidator> {
+pub fn document_validator(app: &App, limits: QueryLimits) -> Arc<DocumentValidator> {
     let schema = configured(app).extension(ValidateOnly).finish();
     Arc::new(DocumentValidator::new(schema, limits))
 }

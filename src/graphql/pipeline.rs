@@ -34,6 +34,7 @@ use async_graphql::{
 use futures_util::future::BoxFuture;
 use futures_util::stream::{self, BoxStream};
 use futures_util::{FutureExt, Stream, StreamExt};
+use sha2::{Digest, Sha256};
 use tracing::{Instrument, Span};
 
 use super::document_cache::{DocumentCache, KnownDocument};
@@ -44,8 +45,9 @@ use super::live_session::ConnectionCredentials;
 use super::{GuildhallSchema, uploads};
 use crate::app::App;
 use crate::auth::caller::{ANONYMOUS, Caller};
-use crate::error::ErrorCode;
+use crate::error::{AppError, ErrorCode};
 use crate::persisted::automatic::{AutomaticDocuments, Learned};
+use crate::persisted::store as persisted_store;
 use crate::rbac::authorizer::Authorizer;
 
 /// Every operation's steps, shared by both transports (cheap to clone).
@@ -103,11 +105,45 @@ impl Pipeline {
             .automatic
             .resolve(&self.0.app, request, may_learn)
             .await
-            .map_err(|err| {
-                let mut error = async_graphql::Error::from(err).into_server_error(Pos::default());
-                error.locations.clear();
-                error
-            })
+            .map_err(without_location)
+    }
+
+    /// Whether `caller` may run only registered documents: a key made `persistedOnly`, or
+    /// anyone under `PERSISTED_ONLY`.
+    fn trusted_only(&self, caller: &Caller) -> bool {
+        self.0.app.config.persisted_only || caller.key().is_some_and(|key| key.persisted_only)
+    }
+
+    /// Step 0 too, after the document is resolved: a caller who may run only registered
+    /// documents gets PERSISTED_QUERY_NOT_ALLOWED for any other (by hash or in full, its
+    /// SHA-256 must be registered for a company they act in, or globally); nothing runs.
+    pub async fn admit(&self, request: &Request, caller: &Caller) -> Result<(), ServerError> {
+        if !self.trusted_only(caller) {
+            return Ok(());
+        }
+        let hash = format!("{:x}", Sha256::digest(request.query.as_bytes()));
+        let registered = async {
+            let mut conn = self.0.app.pool.get().await?;
+            Ok::<_, AppError>(persisted_store::is_registered_for(&mut conn, &hash, caller.actor()).await?)
+        };
+        match registered.await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(without_location(AppError::persisted_query_not_allowed())),
+            Err(err) => Err(without_location(err)),
+        }
+    }
+
+    /// [`Self::admit`] for every request of a (POST) batch; the first refusal.
+    pub async fn admit_batch(&self, batch: &BatchRequest, caller: &Caller) -> Result<(), ServerError> {
+        match batch {
+            BatchRequest::Single(request) => self.admit(request, caller).await,
+            BatchRequest::Batch(requests) => {
+                for request in requests {
+                    self.admit(request, caller).await?;
+                }
+                Ok(())
+            }
+        }
     }
 
     /// [`Self::resolve_persisted`] for every request of a (POST) batch; the first refusal.
@@ -133,6 +169,9 @@ impl Pipeline {
     /// Runs one operation for `caller`.
     pub async fn execute(&self, mut request: Request, caller: Caller) -> Response {
         if let Err(error) = self.resolve_persisted(&mut request, true).await {
+            return refusal(error, &caller.request_id);
+        }
+        if let Err(error) = self.admit(&request, &caller).await {
             return refusal(error, &caller.request_id);
         }
         let begun = match self.begin(request, &caller, None) {
@@ -198,21 +237,23 @@ impl Pipeline {
     /// Runs one websocket operation (a subscription's every event, or a query's answer)
     /// for the connection whose data is `session`.
     pub fn execute_stream(&self, request: Request, session: Arc<Data>) -> BoxStream<'static, Response> {
-        if !request.extensions.contains_key("persistedQuery") {
+        let caller = connection_data::<Caller>(&session)
+            .cloned()
+            .unwrap_or_else(|| ANONYMOUS.clone());
+        if !request.extensions.contains_key("persistedQuery") && !self.trusted_only(&caller) {
             return self.execute_resolved_stream(request, session);
         }
         // Boxed, so the stream keeps a pointer, not the whole future, once it has resolved.
         let pipeline = self.clone();
         let resolving: BoxFuture<'static, BoxStream<'static, Response>> = async move {
             let mut request = request;
-            match pipeline.resolve_persisted(&mut request, true).await {
+            let admitted = match pipeline.resolve_persisted(&mut request, true).await {
+                Ok(()) => pipeline.admit(&request, &caller).await,
+                Err(error) => Err(error),
+            };
+            match admitted {
                 Ok(()) => pipeline.execute_resolved_stream(request, session),
-                Err(error) => {
-                    let request_id = connection_data::<Caller>(&session)
-                        .map(|caller| caller.request_id.clone())
-                        .unwrap_or_default();
-                    stream::once(async move { refusal(error, &request_id) }).boxed()
-                }
+                Err(error) => stream::once(async move { refusal(error, &caller.request_id) }).boxed(),
             }
         }
         .boxed();
@@ -470,4 +511,12 @@ impl Executor for SocketExecutor {
     fn execute_stream(&self, request: Request, session: Option<Arc<Data>>) -> BoxStream<'static, Response> {
         self.0.execute_stream(request, session.unwrap_or_default())
     }
+}
+
+/// A refusal before execution as a GraphQL error, without a location (it is about the
+/// request, not a place in its document).
+fn without_location(err: AppError) -> ServerError {
+    let mut error = async_graphql::Error::from(err).into_server_error(Pos::default());
+    error.locations.clear();
+    error
 }

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use super::GuildhallSchema;
 use super::document_cache::only_operation;
 use super::limits::QueryLimits;
+use crate::error::FieldError;
 use crate::persisted::service::CheckedDocument;
 
 /// The checker, shared through the schema's data.
@@ -55,6 +56,28 @@ impl DocumentValidator {
             name,
             operation_type,
         })
+    }
+}
+
+impl DocumentValidator {
+    /// Checks every `(place, text)`; all of them checked, or every failure by its place.
+    pub async fn check_all(
+        &self,
+        texts: Vec<(String, String)>,
+    ) -> Result<Vec<CheckedDocument>, Vec<FieldError>> {
+        let mut checked = Vec::with_capacity(texts.len());
+        let mut failures = Vec::new();
+        for (path, text) in texts {
+            match self.check(&text).await {
+                Ok(document) => checked.push(document),
+                Err(message) => failures.push(FieldError { path, message }),
+            }
+        }
+        if failures.is_empty() {
+            Ok(checked)
+        } else {
+            Err(failures)
+        }
     }
 }
 

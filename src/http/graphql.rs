@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use super::HttpState;
 use super::client::{bearer_token, client_info, request_id};
+use super::document_id;
 use super::log::GraphqlOutcome;
 use super::multipart::{MultipartLimits, MultipartRequest, Refusal};
 use crate::auth::caller::{Caller, Principal};
@@ -118,7 +119,10 @@ async fn read_json(
     let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
         return Err(too_large(media, "MAX_BODY_BYTES", limit));
     };
-    receive_batch_body(Some(content_type), bytes.as_ref(), MultipartOptions::default())
+    let rewritten = document_id::rewrite_body(&bytes)
+        .map_err(|message| request_error(StatusCode::BAD_REQUEST, media, ErrorCode::BadUserInput, message))?;
+    let body = rewritten.as_deref().unwrap_or(bytes.as_ref());
+    receive_batch_body(Some(content_type), body, MultipartOptions::default())
         .await
         .map_err(|err| {
             request_error(
@@ -166,6 +170,9 @@ async fn read_multipart(
         return Err(refusal);
     }
     if let Err(error) = state.pipeline.resolve_persisted_batch(&mut batch).await {
+        return Err(refused_before_running(headers, media, error));
+    }
+    if let Err(error) = state.pipeline.admit_batch(&batch, &caller).await {
         return Err(refused_before_running(headers, media, error));
     }
     if let Err(error) = state.pipeline.authorize_uploads(&caller, &batch).await {
@@ -251,9 +258,9 @@ pub async fn get_graphql(
 ) -> Response {
     let query = query.unwrap_or_default();
     // A document sent by hash comes as `extensions` alone.
-    let has_query = query
-        .split('&')
-        .any(|pair| pair.starts_with("query=") || pair.starts_with("extensions="));
+    let has_query = query.split('&').any(|pair| {
+        pair.starts_with("query=") || pair.starts_with("extensions=") || pair.starts_with("documentId=")
+    });
     if !has_query {
         if state.app.config.playground_enabled() && accepts_html(&headers) {
             return Html(playground_html()).into_response();
@@ -279,6 +286,21 @@ pub async fn get_graphql(
             );
         }
     };
+    let document_id = form_urlencoded::parse(query.as_bytes())
+        .find(|(name, _)| name == document_id::DOCUMENT_ID)
+        .map(|(_, value)| document_id::extension_for(&value));
+    match document_id {
+        Some(Ok(extension)) => {
+            request.extensions.insert(
+                "persistedQuery".to_owned(),
+                async_graphql::Value::from_json(extension).unwrap_or_default(),
+            );
+        }
+        Some(Err(message)) => {
+            return request_error(StatusCode::BAD_REQUEST, media, ErrorCode::BadUserInput, message);
+        }
+        None => {}
+    }
     if let Err(error) = state.pipeline.resolve_persisted(&mut request, false).await {
         return refused_before_running(&headers, media, error);
     }

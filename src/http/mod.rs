@@ -1,6 +1,7 @@
 //! The axum application: routes, middleware, and serving with graceful shutdown.
 
 mod client;
+mod document_id;
 mod downloads;
 mod graphql;
 mod health;
@@ -21,6 +22,8 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 
 use crate::app::App;
 use crate::graphql::pipeline::Pipeline;
+
+pub use pages::operations as page_operations;
 
 /// Header carrying the request id, accepted from the client or generated.
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");

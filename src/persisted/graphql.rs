@@ -5,16 +5,13 @@
 use async_graphql::{Context, ID, Json, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
+use super::manifest;
 use super::model::RegisteredDocumentRow;
-use super::service::{self, CheckedDocument, MAX_DOCUMENTS_PER_CALL};
-use crate::error::{AppError, FieldError};
+use super::service::{self, MAX_DOCUMENTS_PER_CALL};
+use crate::error::AppError;
 use crate::graphql::context::{app, caller, parse_id};
 use crate::graphql::validator::DocumentValidator;
-
-/// The manifest format Apollo's tools write.
-const MANIFEST_FORMAT: &str = "apollo-persisted-query-manifest";
 
 /// A document a company registered: integrations run it by its hash.
 pub struct PersistedQuery(pub RegisteredDocumentRow);
@@ -83,7 +80,7 @@ impl PersistedMutation {
             .map(|(index, text)| (format!("documents.{index}"), text))
             .collect();
         if let Some(Json(manifest)) = manifest {
-            texts.extend(manifest_documents(&manifest)?);
+            texts.extend(manifest::documents(&manifest)?);
         }
         if texts.is_empty() {
             return Err(AppError::invalid("documents", "give documents or a manifest").into());
@@ -96,17 +93,10 @@ impl PersistedMutation {
             .into());
         }
         let validator = ctx.data_unchecked::<std::sync::Arc<DocumentValidator>>();
-        let mut checked: Vec<CheckedDocument> = Vec::with_capacity(texts.len());
-        let mut errors = Vec::new();
-        for (path, text) in texts {
-            match validator.check(&text).await {
-                Ok(document) => checked.push(document),
-                Err(message) => errors.push(FieldError { path, message }),
-            }
-        }
-        if !errors.is_empty() {
-            return Err(AppError::invalid_fields(errors).into());
-        }
+        let checked = validator
+            .check_all(texts)
+            .await
+            .map_err(AppError::invalid_fields)?;
         let registered = service::register(app(ctx), caller(ctx), company_id, checked).await?;
         Ok(PersistedQueryRegistration {
             registered: i32::try_from(registered).unwrap_or(i32::MAX),
@@ -120,50 +110,5 @@ impl PersistedMutation {
         let id = parse_id(&id, "persisted query")?;
         service::delete(app(ctx), caller(ctx), company_id, id).await?;
         Ok(true)
-    }
-}
-
-/// The documents of an Apollo persisted-query manifest, each with its place; an entry
-/// whose `id` is not the SHA-256 of its `body` is refused.
-fn manifest_documents(manifest: &Value) -> Result<Vec<(String, String)>, AppError> {
-    let format_ok = manifest.get("format").and_then(Value::as_str) == Some(MANIFEST_FORMAT)
-        && manifest.get("version").and_then(Value::as_u64) == Some(1);
-    let Some(operations) = manifest
-        .get("operations")
-        .and_then(Value::as_array)
-        .filter(|_| format_ok)
-    else {
-        return Err(AppError::invalid(
-            "manifest",
-            format!("give {{\"format\": \"{MANIFEST_FORMAT}\", \"version\": 1, \"operations\": [...]}}"),
-        ));
-    };
-    let mut documents = Vec::with_capacity(operations.len());
-    let mut errors = Vec::new();
-    for (index, operation) in operations.iter().enumerate() {
-        let path = format!("manifest.operations.{index}");
-        let Some(body) = operation.get("body").and_then(Value::as_str) else {
-            errors.push(FieldError {
-                path: format!("{path}.body"),
-                message: "each operation needs its body".to_owned(),
-            });
-            continue;
-        };
-        let hash = format!("{:x}", Sha256::digest(body.as_bytes()));
-        if let Some(id) = operation.get("id").and_then(Value::as_str)
-            && !id.eq_ignore_ascii_case(&hash)
-        {
-            errors.push(FieldError {
-                path: format!("{path}.id"),
-                message: "the id is not the SHA-256 of the body".to_owned(),
-            });
-            continue;
-        }
-        documents.push((format!("{path}.body"), body.to_owned()));
-    }
-    if errors.is_empty() {
-        Ok(documents)
-    } else {
-        Err(AppError::invalid_fields(errors))
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod automatic;
 pub mod graphql;
+pub mod manifest;
 pub mod model;
 pub mod service;
 pub mod store;

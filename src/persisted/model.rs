@@ -11,7 +11,8 @@ use crate::db::schema::registered_documents;
 #[diesel(table_name = registered_documents)]
 pub struct RegisteredDocumentRow {
     pub id: Uuid,
-    pub company_id: Uuid,
+    /// None: registered for every company (`PERSISTED_QUERIES_MANIFEST`).
+    pub company_id: Option<Uuid>,
     pub sha256: String,
     pub name: Option<String>,
     pub operation_type: String,
@@ -24,7 +25,7 @@ pub struct RegisteredDocumentRow {
 #[diesel(table_name = registered_documents)]
 pub struct NewRegisteredDocument<'a> {
     pub id: Uuid,
-    pub company_id: Uuid,
+    pub company_id: Option<Uuid>,
     pub sha256: &'a str,
     pub body: &'a str,
     pub name: Option<&'a str>,

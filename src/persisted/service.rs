@@ -2,6 +2,7 @@
 //! (api_key:manage), lists them and removes them. Documents arrive here already parsed and
 //! validated against the schema (see `crate::graphql::validator`).
 
+use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
 use serde_json::json;
 use uuid::Uuid;
@@ -9,10 +10,10 @@ use uuid::Uuid;
 use super::model::{NewRegisteredDocument, RegisteredDocumentRow};
 use super::store;
 use crate::app::App;
-use crate::auth::caller::Caller;
+use crate::auth::caller::{Actor, Caller};
 use crate::companies::access;
 use crate::companies::store as company_store;
-use crate::db::tx::{self, Change, Touches};
+use crate::db::tx::{self, Change, Touches, Work};
 use crate::error::{AppError, AppResult};
 use crate::events::verb::Verb;
 use crate::events::write::{self, Activity};
@@ -41,6 +42,7 @@ pub async fn register(
     company_id: Uuid,
     documents: Vec<CheckedDocument>,
 ) -> AppResult<usize> {
+    refuse_persisted_only_key(caller)?;
     tx::write(
         app,
         caller,
@@ -50,26 +52,7 @@ pub async fn register(
                 company_store::lock_company(conn, company_id).await?;
                 let member = access::member(conn, company_id, actor).await?;
                 member.require(Resource::ApiKey, Action::Manage)?;
-                let mut distinct: Vec<&CheckedDocument> = Vec::with_capacity(documents.len());
-                for document in &documents {
-                    if !distinct.iter().any(|seen| seen.sha256 == document.sha256) {
-                        distinct.push(document);
-                    }
-                }
-                let rows: Vec<NewRegisteredDocument<'_>> = distinct
-                    .iter()
-                    .map(|document| NewRegisteredDocument {
-                        id: Uuid::new_v4(),
-                        company_id,
-                        sha256: &document.sha256,
-                        body: &document.body,
-                        name: document.name.as_deref(),
-                        operation_type: document.operation_type,
-                        created_by: actor.user_id(),
-                        created_by_api_key: actor.api_key_id(),
-                        created_at: now,
-                    })
-                    .collect();
+                let rows = rows_of(&documents, Some(company_id), Some(actor), now);
                 let added = store::register(conn, &rows).await?;
                 let limit = app.config.persisted_queries_per_company;
                 if store::count_registered(conn, company_id).await? > i64::from(limit) {
@@ -102,6 +85,57 @@ pub async fn register(
     .await
 }
 
+/// Registers documents for every company (`PERSISTED_QUERIES_MANIFEST`, at startup); one
+/// already registered globally stays as it is. Answers how many were new.
+pub async fn register_global(app: &App, documents: Vec<CheckedDocument>) -> AppResult<usize> {
+    tx::transaction(app, Touches::ROWS, |Work { conn, now, .. }| {
+        async move {
+            let rows = rows_of(&documents, None, None, now);
+            Ok(store::register(conn, &rows).await?)
+        }
+        .boxed()
+    })
+    .await
+}
+
+/// FORBIDDEN for a key that may run only registered documents: were it to choose them, the
+/// rule would bind it to nothing.
+fn refuse_persisted_only_key(caller: &Caller) -> AppResult<()> {
+    if caller.key().is_some_and(|key| key.persisted_only) {
+        return Err(AppError::forbidden(
+            "a persisted-only key cannot change which documents are registered",
+        ));
+    }
+    Ok(())
+}
+
+/// The rows to register for `documents` (the same document twice is one).
+fn rows_of<'a>(
+    documents: &'a [CheckedDocument],
+    company_id: Option<Uuid>,
+    actor: Option<Actor>,
+    now: DateTime<Utc>,
+) -> Vec<NewRegisteredDocument<'a>> {
+    let mut rows: Vec<NewRegisteredDocument<'a>> = Vec::with_capacity(documents.len());
+    for document in documents {
+        if rows.iter().any(|row| row.sha256 == document.sha256) {
+            continue;
+        }
+        rows.push(NewRegisteredDocument {
+            id: Uuid::new_v4(),
+            company_id,
+            sha256: &document.sha256,
+            body: &document.body,
+            name: document.name.as_deref(),
+            operation_type: document.operation_type,
+            created_by: actor.and_then(Actor::user_id),
+            created_by_api_key: actor.and_then(Actor::api_key_id),
+            created_at: now,
+        });
+    }
+    rows
+}
+
 /// The company's registered documents (api_key:manage).
 pub async fn list(app: &App, caller: &Caller, company_id: Uuid) -> AppResult<Vec<RegisteredDocumentRow>> {
     let actor = caller.acting()?;
@@ -115,6 +149,7 @@ pub async fn list(app: &App, caller: &Caller, company_id: Uuid) -> AppResult<Vec
 /// Removes one of the company's registered documents (api_key:manage); NOT_FOUND when the
 /// company has no such document.
 pub async fn delete(app: &App, caller: &Caller, company_id: Uuid, id: Uuid) -> AppResult<()> {
+    refuse_persisted_only_key(caller)?;
     tx::write(
         app,
         caller,

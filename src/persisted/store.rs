@@ -7,6 +7,8 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::model::{NewRegisteredDocument, RegisteredDocumentRow};
+use crate::auth::caller::Actor;
+use crate::companies::store::reach_ids;
 use crate::db::schema::{persisted_documents, registered_documents};
 
 /// The text persisted under `sha256`, marked used at `now`; None when none is.
@@ -56,7 +58,8 @@ pub async fn evict_beyond(conn: &mut AsyncPgConnection, keep: i64) -> QueryResul
     .await
 }
 
-/// Registers documents for a company; one already registered there stays as it is.
+/// Registers documents for a company (or globally); one already registered there stays as
+/// it is.
 pub async fn register(
     conn: &mut AsyncPgConnection,
     documents: &[NewRegisteredDocument<'_>],
@@ -112,6 +115,34 @@ pub async fn use_registered_body(
             .get_results(conn)
             .await?;
     Ok(bodies.into_iter().next())
+}
+
+/// Whether `sha256` is registered for a company `actor` reaches, or globally (None: an
+/// anonymous caller, for whom only global documents count).
+pub async fn is_registered_for(
+    conn: &mut AsyncPgConnection,
+    sha256: &str,
+    actor: Option<Actor>,
+) -> QueryResult<bool> {
+    #[derive(QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = sql_types::Bool)]
+        registered: bool,
+    }
+    // `companies::store::reached_by` in SQL, with global documents admitted too.
+    let (person, own_company) = actor.map_or((Uuid::nil(), Uuid::nil()), reach_ids);
+    let found: Found = diesel::sql_query(
+        "SELECT EXISTS (SELECT 1 FROM registered_documents d WHERE d.sha256 = $1 \
+           AND (d.company_id IS NULL OR d.company_id = $3 \
+                OR d.company_id IN (SELECT m.company_id FROM memberships m WHERE m.user_id = $2))) \
+         AS registered",
+    )
+    .bind::<sql_types::Text, _>(sha256)
+    .bind::<sql_types::Uuid, _>(person)
+    .bind::<sql_types::Uuid, _>(own_company)
+    .get_result(conn)
+    .await?;
+    Ok(found.registered)
 }
 
 /// How many documents the company has registered.

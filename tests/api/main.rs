@@ -32,4 +32,5 @@ mod standing;
 mod startup;
 mod tables;
 mod transport;
+mod trusted_documents;
 mod uploads;

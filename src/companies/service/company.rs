@@ -250,14 +250,15 @@ pub async fn update_company(
     .await
 }
 
-/// Deletes the company and everything it owns (Owner only, with the name typed to confirm);
-/// every member is told by mail.
+/// Deletes the company and everything it owns (company:delete, a person's act whatever a
+/// key's role holds, with the name typed to confirm); every member is told by mail.
 pub async fn delete_company(
     app: &App,
     caller: &Caller,
     company_id: Uuid,
     confirm_name: &str,
 ) -> AppResult<()> {
+    caller.verified()?;
     tx::write(
         app,
         caller,

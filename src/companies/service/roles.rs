@@ -10,6 +10,7 @@ use crate::api_keys::store as key_store;
 use crate::app::App;
 use crate::auth::caller::{Actor, Caller};
 use crate::companies::access::{self, Member};
+use crate::companies::model::BuiltIn;
 use crate::companies::model::{NewRole, RoleRow};
 use crate::companies::store as company_store;
 use crate::db::tx::{self, Change, Touches};
@@ -244,8 +245,10 @@ pub async fn delete_role(app: &App, caller: &Caller, role_id: Uuid) -> AppResult
                         role.name
                     )));
                 }
-                // Keys that no longer act (revoked, expired) go with their role.
-                key_store::delete_dead_with_role(conn, role.id, now).await?;
+                // Keys that no longer act (revoked, expired) stay, so what they did still
+                // names them; they are shown with the company's Viewer role instead.
+                let viewer = company_store::built_in_role(conn, role.company_id, BuiltIn::Viewer).await?;
+                key_store::move_dead_to_role(conn, role.id, viewer.id, now).await?;
                 company_store::delete_role(conn, role.id).await?;
                 record_role(conn, now, actor, &role, Verb::RoleDeleted, None).await
             }
