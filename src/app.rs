@@ -16,6 +16,7 @@ use crate::db::{self, DbPool, StatementCounter};
 use crate::events::hub::Hub;
 use crate::graphql::socket_budget::SocketsPerUser;
 use crate::mail::Mailer;
+use crate::persisted::admission::Admissions;
 use crate::rbac::standing::Standings;
 use crate::rows::indexes::IndexBuilds;
 use crate::sessions::cache::SessionCache;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub standings: Standings,
     /// API keys recently found by their secret, and their request budgets.
     pub api_keys: KeyMemory,
+    /// Registered documents recently found runnable by persisted-only callers.
+    pub admissions: Admissions,
     /// Where tables live (never changes).
     pub table_homes: TableHomes,
     /// Live subscribers on this instance, by topic.
@@ -56,11 +59,13 @@ pub struct AppState {
 }
 
 impl App {
-    /// Forgets everyone's remembered standing and every key found: after a commit that
-    /// changed memberships, roles, permissions, grants or keys, here or (announced) elsewhere.
+    /// Forgets everyone's remembered standing, every key found and every document found
+    /// runnable: after a commit that changed memberships, roles, permissions, grants, keys
+    /// or removed a registered document, here or (announced) elsewhere.
     pub fn forget_standing(&self) {
         self.standings.forget_all();
         self.api_keys.forget_all();
+        self.admissions.forget_all();
     }
 }
 
@@ -134,6 +139,7 @@ impl AppBuilder {
             std::time::Duration::from_secs(config.standing_cache_secs),
             config.api_key_requests_per_minute,
         );
+        let config_standing_secs = config.standing_cache_secs;
         let hub = Hub::new(config.subscriber_queue);
         let passwords = Passwords::new(self.password_params)?;
         let mailer = Mailer::new(&config.product_name, &config.app_url())?;
@@ -150,6 +156,7 @@ impl AppBuilder {
             sessions,
             standings,
             api_keys,
+            admissions: Admissions::new(std::time::Duration::from_secs(config_standing_secs)),
             table_homes: TableHomes::default(),
             hub,
             sockets: Arc::default(),

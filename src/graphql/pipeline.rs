@@ -46,8 +46,8 @@ use super::{GuildhallSchema, uploads};
 use crate::app::App;
 use crate::auth::caller::{ANONYMOUS, Caller};
 use crate::error::{AppError, ErrorCode};
+use crate::persisted::admission;
 use crate::persisted::automatic::{AutomaticDocuments, Learned};
-use crate::persisted::store as persisted_store;
 use crate::rbac::authorizer::Authorizer;
 
 /// Every operation's steps, shared by both transports (cheap to clone).
@@ -122,11 +122,7 @@ impl Pipeline {
             return Ok(());
         }
         let hash = format!("{:x}", Sha256::digest(request.query.as_bytes()));
-        let registered = async {
-            let mut conn = self.0.app.pool.get().await?;
-            Ok::<_, AppError>(persisted_store::is_registered_for(&mut conn, &hash, caller.actor()).await?)
-        };
-        match registered.await {
+        match admission::is_admitted(&self.0.app, caller.actor(), &hash).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(without_location(AppError::persisted_query_not_allowed())),
             Err(err) => Err(without_location(err)),

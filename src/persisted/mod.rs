@@ -4,6 +4,7 @@
 //! instance knows it from then on. Trusted documents are registered by a company in
 //! advance, validated then, and run by hash like the others.
 
+pub mod admission;
 pub mod automatic;
 pub mod graphql;
 pub mod manifest;

@@ -153,7 +153,7 @@ pub async fn delete(app: &App, caller: &Caller, company_id: Uuid, id: Uuid) -> A
     tx::write(
         app,
         caller,
-        Touches::ROWS,
+        Touches::STANDING,
         |Change { conn, actor, now, .. }| {
             async move {
                 let member = access::member(conn, company_id, actor).await?;

@@ -245,6 +245,32 @@ async fn a_viewer_key_cannot_write_and_no_key_leaves_its_company() {
     .await;
     assert_eq!(error_code(&other_table), "NOT_FOUND", "{other_table}");
 
+    // Deleting the company stays a person's act, whatever a key's role holds.
+    let closer = t
+        .ok(
+            Some(&owner),
+            "mutation($c: ID!) { createRole(input: { companyId: $c, name: \"Closer\", permissions: [
+                { resource: COMPANY, action: VIEW }, { resource: COMPANY, action: DELETE }] }) { id } }",
+            json!({ "c": company.id }),
+        )
+        .await["createRole"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (closer_key, _) = create_key(&t, &owner, &company.id, "Closer", &closer).await;
+    let (_, kept, _) = post_to(
+        t.addr,
+        &closer_key,
+        "mutation($c: ID!) { deleteCompany(companyId: $c, confirmName: \"Acme\") }",
+        json!({ "c": company.id }),
+    )
+    .await;
+    assert_eq!(error_code(&kept), "FORBIDDEN", "{kept}");
+    assert!(
+        kept["errors"][0]["message"].as_str().unwrap().contains("person"),
+        "{kept}"
+    );
+
     // No key acts as Owner, and nobody makes a key stronger than themselves.
     let owner_key = t
         .gql(

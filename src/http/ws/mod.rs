@@ -266,7 +266,14 @@ async fn serve_socket(
             }
         }
     }
+    // The closing handshake: the peer answers a close frame with its own. Reading until it
+    // does (briefly) lets the connection end cleanly; dropping it with unread data (a pong
+    // in flight) would reset it, and the peer could lose the close frame and its code.
+    let _ = tokio::time::timeout(CLOSE_GRACE, async { while messages.next().await.is_some() {} }).await;
 }
+
+/// How long a closing socket waits for the peer's close frame.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Most messages written in one go before the socket is flushed.
 const WRITE_BATCH: usize = 64;
