@@ -4,6 +4,8 @@
 //! the operation pipeline, limits) → each feature's GraphQL tier → its rules (services) →
 //! its data (store, SQL) → `db`. Features and the direction they import one another in
 //! are listed in the README ("Feature dependencies").
+// The merged root types nest deeply; an optimised build needs more room to lay them out.
+#![recursion_limit = "256"]
 
 pub mod api_keys;
 pub mod app;

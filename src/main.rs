@@ -1,4 +1,6 @@
 //! The `guildhall` command: `serve` (default), `migrate`, `print-schema`.
+// The merged root types nest deeply; an optimised build needs more room to lay them out.
+#![recursion_limit = "256"]
 
 use std::io::Write;
 use std::process::ExitCode;
