@@ -193,6 +193,10 @@ pub struct Config {
     #[arg(long, env = "PERSISTED_QUERIES_MAX", default_value_t = 10_000)]
     pub persisted_queries_max: u32,
 
+    /// Days an audit entry is kept; a daily purge removes older ones.
+    #[arg(long, env = "AUDIT_RETENTION_DAYS", default_value_t = 365)]
+    pub audit_retention_days: u32,
+
     /// Requests one API key may make per minute on one instance (RATE_LIMITED beyond).
     #[arg(long, env = "API_KEY_REQUESTS_PER_MINUTE", default_value_t = 600)]
     pub api_key_requests_per_minute: u32,

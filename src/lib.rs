@@ -9,6 +9,7 @@
 
 pub mod api_keys;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod cache;
 pub mod clock;

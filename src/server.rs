@@ -7,6 +7,7 @@ use tokio::sync::watch;
 use std::path::Path;
 
 use crate::app::{App, AppBuilder};
+use crate::audit::service as audit;
 use crate::config::Config;
 use crate::db;
 use crate::error::FieldError;
@@ -37,6 +38,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {} (set LISTEN_ADDR)", app.config.listen_addr))?;
     let (stop_workers, workers_stopped) = watch::channel(false);
     let mail_worker = worker::spawn(app.clone(), transport, workers_stopped.clone());
+    let retention = audit::spawn_retention(app.clone(), workers_stopped.clone());
     let event_listener = listener::spawn(app.clone(), workers_stopped);
     tracing::info!(
         "serving GraphQL on {url}/graphql (playground: {playground}, websocket: {ws})",
@@ -48,6 +50,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _ = stop_workers.send(true);
     let _ = mail_worker.await;
     let _ = event_listener.await;
+    let _ = retention.await;
     tracing::info!("stopped");
     Ok(())
 }

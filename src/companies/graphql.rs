@@ -13,6 +13,8 @@ use super::service::members;
 use super::store::MemberFilter;
 use crate::api_keys::graphql::ApiKey;
 use crate::api_keys::service as api_keys;
+use crate::audit::graphql::{AuditConnection, AuditFilter, audit_connection};
+use crate::audit::service as audit;
 use crate::error::AppError;
 use crate::events::cursor::Stream;
 use crate::events::graphql::{ActivityConnection, activity_connection, stream_request};
@@ -213,6 +215,25 @@ impl Company {
     async fn api_keys(&self, ctx: &Context<'_>) -> Result<Option<Vec<ApiKey>>> {
         let keys = api_keys::list(app(ctx), caller(ctx), self.row.id).await?;
         Ok(Some(keys.into_iter().map(ApiKey).collect()))
+    }
+
+    /// Who did what, newest first, filtered by actor, action, target type or time
+    /// (audit:view).
+    #[graphql(
+        complexity = "crate::graphql::connection::page_cost(first, child_complexity)",
+        guard = "CompanyPermission { company_id: self.row.id, resource: Resource::Audit, action: Action::View }"
+    )]
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<AuditFilter>,
+    ) -> Result<Option<AuditConnection>> {
+        let request = PageRequest::parse(first, after.as_deref())?;
+        let filter = filter.unwrap_or_default().parse()?;
+        let page = audit::company_log(app(ctx), caller(ctx), self.row.id, filter, request).await?;
+        Ok(Some(audit_connection(page, request.after.is_some())))
     }
 
     /// Operations registered for integrations to run by hash (api_key:manage).

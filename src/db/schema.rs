@@ -74,6 +74,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_log (id) {
+        id -> Uuid,
+        company_id -> Nullable<Uuid>,
+        actor_id -> Nullable<Uuid>,
+        actor_deleted -> Bool,
+        api_key_id -> Nullable<Uuid>,
+        action -> Text,
+        target_type -> Text,
+        target_id -> Nullable<Uuid>,
+        changes -> Nullable<Jsonb>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     companies (id) {
         id -> Uuid,
         name -> Text,
@@ -394,6 +412,7 @@ diesel::joinable!(user_tokens -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     activity_events,
     api_keys,
+    audit_log,
     companies,
     cycles,
     data_fields,

@@ -7,7 +7,7 @@
 use std::marker::PhantomData;
 
 use chrono::{DateTime, Utc};
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::future::BoxFuture;
 
 use crate::app::App;
@@ -88,6 +88,7 @@ pub async fn write<'a, T: Send>(
     let mut conn = app.pool.get().await?;
     let value = conn
         .transaction::<_, AppError, _>(async |conn| {
+            describe_client(conn, caller).await?;
             change(Change {
                 conn,
                 actor,
@@ -99,6 +100,23 @@ pub async fn write<'a, T: Send>(
         .await?;
     touches.after_commit(app);
     Ok(value)
+}
+
+/// Tells the database, for this transaction only, where the change comes from: the audit
+/// entry written with each activity event records it (see the audit_log migration).
+async fn describe_client(conn: &mut AsyncPgConnection, caller: &Caller) -> AppResult<()> {
+    use diesel::sql_types::{Nullable, Text};
+    diesel::sql_query(
+        "SELECT set_config('guildhall.client_ip', COALESCE($1, ''), true), \
+                set_config('guildhall.user_agent', COALESCE($2, ''), true), \
+                set_config('guildhall.request_id', $3, true)",
+    )
+    .bind::<Nullable<Text>, _>(caller.client.ip.as_deref())
+    .bind::<Nullable<Text>, _>(caller.client.user_agent.as_deref())
+    .bind::<Text, _>(&caller.request_id)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Runs `work` in one transaction on a pooled connection, with the moment it happens;

@@ -3,11 +3,13 @@
 use chrono::{DateTime, Duration, Utc};
 use diesel_async::AsyncPgConnection;
 use futures_util::FutureExt;
+use serde_json::json;
 use uuid::Uuid;
 
 use super::model::{NewSession, SessionRow};
 use super::store;
 use crate::app::App;
+use crate::audit::service::{self as audit, SecurityEvent};
 use crate::auth::caller::{Caller, ClientInfo, SignedInUser};
 use crate::auth::password;
 use crate::auth::tokens::{OpaqueToken, hash_token};
@@ -49,6 +51,7 @@ pub struct SignIn {
 /// Signs in with email and password. Unknown address and wrong password answer alike.
 pub async fn login(app: &App, credentials: Credentials, client: &ClientInfo) -> AppResult<SignIn> {
     let email = credentials.email.trim().to_lowercase();
+    let attempted = email.clone();
     // Longer credentials than any account can hold match none: refused without a lookup.
     if email.len() > email::MAX_LENGTH || credentials.password.chars().count() > password::MAX_LENGTH {
         return Err(AppError::unauthenticated("invalid email or password"));
@@ -66,7 +69,18 @@ pub async fn login(app: &App, credentials: Credentials, client: &ClientInfo) -> 
     .await?;
     let stored_hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
     let valid = app.passwords.verify(&credentials.password, stored_hash).await?;
+    let account = user.as_ref().map(|user| user.id);
     let Some(user) = user.filter(|_| valid) else {
+        // Recorded in a transaction of its own, as the failure counted above was.
+        let failed = SecurityEvent {
+            user_id: account,
+            action: "session.sign_in_failed",
+            target: ("user", account),
+            details: Some(json!({ "email": attempted })),
+            client,
+            request_id: None,
+        };
+        audit::record_security_alone(app, failed).await?;
         return Err(AppError::unauthenticated("invalid email or password"));
     };
     let (user, session_id, refresh_token, now) =
@@ -78,6 +92,15 @@ pub async fn login(app: &App, credentials: Credentials, client: &ClientInfo) -> 
                 }
                 let user = user_store::touch_last_login(conn, user.id, now).await?;
                 let (session_id, refresh_token) = open_session(app, conn, user.id, client, now).await?;
+                let signed_in = SecurityEvent {
+                    user_id: Some(user.id),
+                    action: "session.signed_in",
+                    target: ("session", Some(session_id)),
+                    details: None,
+                    client,
+                    request_id: None,
+                };
+                audit::record_security(conn, now, signed_in).await?;
                 Ok((user, session_id, refresh_token, now))
             }
             .boxed()
@@ -213,6 +236,15 @@ pub async fn refresh(app: &App, refresh_token: &str) -> AppResult<SignIn> {
             };
             if token.used_at.is_some() {
                 store::revoke(conn, session.user_id, session.id, "refresh token reuse", now).await?;
+                let reused = SecurityEvent {
+                    user_id: Some(session.user_id),
+                    action: "session.refresh_token_reused",
+                    target: ("session", Some(session.id)),
+                    details: None,
+                    client: &ClientInfo::default(),
+                    request_id: None,
+                };
+                audit::record_security(conn, now, reused).await?;
                 return Ok(RefreshOutcome::Reused(session.user_id));
             }
             if session.revoked_at.is_some() || session.expires_at <= now {
@@ -246,37 +278,50 @@ pub async fn refresh(app: &App, refresh_token: &str) -> AppResult<SignIn> {
 /// Ends the caller's current session.
 pub async fn logout(app: &App, caller: &Caller) -> AppResult<()> {
     let actor = caller.signed_in()?;
-    let mut conn = app.pool.get().await?;
-    store::revoke(
-        &mut conn,
-        actor.user_id,
-        actor.session_id,
-        "logout",
-        app.clock.now(),
-    )
-    .await?;
-    app.sessions.forget_user(actor.user_id);
+    end_session(app, caller, actor.user_id, actor.session_id, "logout").await?;
     Ok(())
 }
 
 /// Ends one of the caller's sessions (another device, say).
 pub async fn revoke_session(app: &App, caller: &Caller, session_id: Uuid) -> AppResult<()> {
     let actor = caller.verified()?;
-    let mut conn = app.pool.get().await?;
-    let revoked = store::revoke(
-        &mut conn,
-        actor.user_id,
-        session_id,
-        "revoked by user",
-        app.clock.now(),
-    )
-    .await?;
-    app.sessions.forget_user(actor.user_id);
-    if revoked {
+    if end_session(app, caller, actor.user_id, session_id, "revoked by user").await? {
         Ok(())
     } else {
         Err(AppError::not_found("session"))
     }
+}
+
+/// Revokes one of the user's sessions and records it; false when it was not theirs or
+/// already ended.
+async fn end_session(
+    app: &App,
+    caller: &Caller,
+    user_id: Uuid,
+    session_id: Uuid,
+    reason: &'static str,
+) -> AppResult<bool> {
+    let revoked = tx::transaction(app, Touches::ROWS, |Work { conn, now, .. }| {
+        async move {
+            let revoked = store::revoke(conn, user_id, session_id, reason, now).await?;
+            if revoked {
+                let ended = SecurityEvent {
+                    user_id: Some(user_id),
+                    action: "session.revoked",
+                    target: ("session", Some(session_id)),
+                    details: Some(json!({ "reason": reason })),
+                    client: &caller.client,
+                    request_id: Some(&caller.request_id),
+                };
+                audit::record_security(conn, now, ended).await?;
+            }
+            Ok(revoked)
+        }
+        .boxed()
+    })
+    .await?;
+    app.sessions.forget_user(user_id);
+    Ok(revoked)
 }
 
 /// The caller's live sessions.

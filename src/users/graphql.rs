@@ -7,6 +7,8 @@ use super::model::UserRow;
 use super::service::password;
 use super::service::profile::{self, ProfileUpdate};
 use super::service::registration::{self, Registration};
+use crate::audit::graphql::{AuditConnection, audit_connection};
+use crate::audit::service as audit;
 use crate::companies::access::MemberRights;
 use crate::companies::graphql::{Company, Membership};
 use crate::companies::service::company as companies;
@@ -15,6 +17,7 @@ use crate::events::graphql::{NotificationConnection, notification_connection, st
 use crate::events::service as events;
 use crate::graphql::context::{app, caller, parse_id, presence, signed_in};
 use crate::graphql::guards::SelfOr;
+use crate::pagination::PageRequest;
 use crate::projects::access::effective_permissions;
 use crate::rbac::graphql::{PermissionObject, permission_list};
 use crate::sessions::graphql::Session;
@@ -168,6 +171,20 @@ impl Me {
         let page =
             events::my_notifications(app(ctx), caller(ctx), unread_only.unwrap_or(false), request).await?;
         Ok(notification_connection(page, request.before.is_some()))
+    }
+
+    /// Your sign-ins, failed sign-ins and account changes, newest first, with the address
+    /// and device of each: a stranger's attempt shows here.
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, child_complexity)")]
+    async fn security_events(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<AuditConnection> {
+        let request = PageRequest::parse(first, after.as_deref())?;
+        let page = audit::security_events(app(ctx), caller(ctx), request).await?;
+        Ok(audit_connection(page, request.after.is_some()))
     }
 
     async fn unread_notification_count(&self, ctx: &Context<'_>) -> Result<i32> {

@@ -9,6 +9,7 @@ mod helpers;
 mod account_profile;
 mod activity;
 mod api_keys;
+mod audit;
 mod companies;
 mod csv;
 mod hostile;

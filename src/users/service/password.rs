@@ -5,6 +5,7 @@ use futures_util::FutureExt;
 
 use super::{confirm_password, issue_token, limit_mail_request, load_user};
 use crate::app::App;
+use crate::audit::service::{self as audit, SecurityEvent};
 use crate::auth::caller::{Caller, ClientInfo};
 use crate::auth::tokens::hash_token;
 use crate::db::tx::{self, Change, Touches, Work};
@@ -73,6 +74,15 @@ pub async fn reset_password(app: &App, token: &str, new_password: &str) -> AppRe
             }
             session_store::revoke_all_for_user(conn, user.id, None, "password reset", now).await?;
             invalidate_account_tokens(conn, user.id, now).await?;
+            let event = SecurityEvent {
+                user_id: Some(user.id),
+                action: "password.reset",
+                target: ("user", Some(user.id)),
+                details: None,
+                client: &ClientInfo::default(),
+                request_id: None,
+            };
+            audit::record_security(conn, now, event).await?;
             queue_password_changed(app, conn, &user, now).await?;
             Ok(user.id)
         }
@@ -115,6 +125,15 @@ pub async fn change_password(
             session_store::revoke_all_for_user(conn, user.id, Some(session_id), "password changed", now)
                 .await?;
             invalidate_account_tokens(conn, user.id, now).await?;
+            let event = SecurityEvent {
+                user_id: Some(user.id),
+                action: "password.changed",
+                target: ("user", Some(user.id)),
+                details: None,
+                client: &caller.client,
+                request_id: Some(&caller.request_id),
+            };
+            audit::record_security(conn, now, event).await?;
             queue_password_changed(app, conn, &user, now).await
         }
         .boxed()

@@ -4,6 +4,7 @@ use futures_util::FutureExt;
 
 use super::{confirm_password, issue_token, load_user, parse_name};
 use crate::app::App;
+use crate::audit::store as audit_store;
 use crate::auth::caller::{Actor, Caller};
 use crate::companies::service::members;
 use crate::companies::store as company_store;
@@ -192,6 +193,8 @@ pub async fn delete_account(app: &App, caller: &Caller, password: &str) -> AppRe
                 );
                 write::record(conn, now, activity).await?;
             }
+            // Last, so the entries just written are pseudonymised too.
+            audit_store::pseudonymise(conn, user.id).await?;
             Ok(())
         }
         .boxed()

@@ -2,10 +2,12 @@
 //! already has an account: the difference goes only to that address's inbox.
 
 use futures_util::FutureExt;
+use serde_json::json;
 use uuid::Uuid;
 
 use super::{issue_token, limit_mail_request, parse_name};
 use crate::app::App;
+use crate::audit::service::{self as audit, SecurityEvent};
 use crate::auth::caller::ClientInfo;
 use crate::auth::tokens::hash_token;
 use crate::db::tx::{self, Touches, Work};
@@ -114,7 +116,7 @@ pub async fn verify_email(app: &App, token: &str) -> AppResult<UserRow> {
                     {
                         return Err(AppError::conflict("that address now belongs to another account"));
                     }
-                    store::set_email(conn, user.id, &new_email, now)
+                    let changed = store::set_email(conn, user.id, &new_email, now)
                         .await
                         .map_err(|err| {
                             if is_unique_violation(&err) {
@@ -122,7 +124,17 @@ pub async fn verify_email(app: &App, token: &str) -> AppResult<UserRow> {
                             } else {
                                 AppError::from(err)
                             }
-                        })
+                        })?;
+                    let event = SecurityEvent {
+                        user_id: Some(user.id),
+                        action: "email.changed",
+                        target: ("user", Some(user.id)),
+                        details: Some(json!({ "before": user.email, "after": changed.email })),
+                        client: &ClientInfo::default(),
+                        request_id: None,
+                    };
+                    audit::record_security(conn, now, event).await?;
+                    Ok(changed)
                 }
                 _ if user.email_verified_at.is_some() => Ok(user),
                 _ => Ok(store::mark_email_verified(conn, user.id, now).await?),
