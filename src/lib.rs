@@ -33,6 +33,7 @@ pub mod rbac;
 pub mod rows;
 pub mod server;
 pub mod sessions;
+pub mod spreadsheet;
 pub mod tables;
 pub mod telemetry;
 pub mod users;

@@ -5,12 +5,13 @@ use async_graphql::connection::{ConnectionNameType, Edge, EdgeNameType, EmptyFie
 use async_graphql::{Context, ID, InputObject, Json, Object, OutputType, Result};
 use chrono::{DateTime, Utc};
 
+use super::export::{self, ExportFormat};
 use super::model::AuditRow;
 use super::service::cursor_of;
 use super::store;
 use crate::api_keys::graphql::ApiKey;
 use crate::graphql::connection::ConnectionTotals;
-use crate::graphql::context::{loader, parse_id};
+use crate::graphql::context::{app, caller, loader, parse_id};
 use crate::pagination::Page;
 use crate::users::graphql::User;
 use crate::users::loader::UserLoader;
@@ -143,4 +144,26 @@ pub fn audit_connection(page: Page<AuditRow>, had_cursor: bool) -> AuditConnecti
             .map(|row| Edge::with_additional_fields(cursor_of(&row).encode(), AuditEntry(row), EmptyFields)),
     );
     connection
+}
+
+/// Mutations of the audit log (there is only its export: entries never change).
+#[derive(Default)]
+pub struct AuditMutation;
+
+#[Object]
+impl AuditMutation {
+    /// A link, valid five minutes, to the company's filtered log as `csv` (the default) or
+    /// `json` (audit:export); fetching it streams the file.
+    async fn export_audit_log(
+        &self,
+        ctx: &Context<'_>,
+        company_id: ID,
+        filter: Option<AuditFilter>,
+        format: Option<String>,
+    ) -> Result<String> {
+        let company_id = parse_id(&company_id, "company")?;
+        let filter = filter.unwrap_or_default().parse()?;
+        let format = ExportFormat::parse(format.as_deref())?;
+        Ok(export::export_link(app(ctx), caller(ctx), company_id, filter, format).await?)
+    }
 }

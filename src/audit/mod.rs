@@ -4,6 +4,7 @@
 //! any update or delete except the retention purge and the pseudonymisation of a deleted
 //! account.
 
+pub mod export;
 pub mod graphql;
 pub mod model;
 pub mod service;

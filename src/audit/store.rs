@@ -11,8 +11,8 @@ use super::model::{AuditRow, NewAuditRow};
 use crate::db::schema::audit_log;
 use crate::pagination::Cursor;
 
-/// Narrows a company's log.
-#[derive(Debug, Default, Clone)]
+/// Narrows a company's log (kept in export links too).
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct AuditFilter {
     pub actor_id: Option<Uuid>,
     pub action: Option<String>,

@@ -84,6 +84,34 @@ impl Actor {
     }
 }
 
+/// Who asked for a signed download link (an export): the link works only while that
+/// session or key still acts, and its rights are checked again when it is fetched.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum LinkRequester {
+    Session { user: Uuid, session: Uuid },
+    Key { key: Uuid, company: Uuid },
+}
+
+impl LinkRequester {
+    /// The caller as a link's requester: a verified person's session, or a key.
+    pub fn of(caller: &Caller) -> AppResult<Self> {
+        match &caller.principal {
+            Principal::ApiKey(key) => Ok(Self::Key {
+                key: key.key_id,
+                company: key.company_id,
+            }),
+            _ => {
+                let user = caller.verified()?;
+                Ok(Self::Session {
+                    user: user.user_id,
+                    session: user.session_id,
+                })
+            }
+        }
+    }
+}
+
 /// FORBIDDEN for an API key asking for what only a person may do.
 fn person_only() -> AppError {
     AppError::forbidden("an API key cannot do this: it needs a person's session")

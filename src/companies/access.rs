@@ -3,17 +3,19 @@
 //! company the caller does not reach is NOT_FOUND, so its existence is never revealed; a
 //! permission they lack in a company they see is FORBIDDEN.
 
+use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
 
 use super::model::{BuiltIn, MembershipRow, RoleRow};
 use super::store;
 use crate::api_keys::store as key_store;
-use crate::auth::caller::Actor;
+use crate::auth::caller::{Actor, LinkRequester};
 use crate::error::{AppError, AppResult};
 use crate::rbac::authorizer::forbidden;
 use crate::rbac::catalog::{Action, PermissionSet, Resource};
 use crate::rbac::standing::role_permissions;
+use crate::sessions::store as session_store;
 
 /// What a viewer may see of the members of one company.
 #[derive(Debug, Clone, Copy, Default)]
@@ -113,6 +115,28 @@ impl Member {
             Err(AppError::forbidden("only the company's owners may do this"))
         }
     }
+}
+
+/// Who a signed link's requester is now, if they still act: the link dies with the session
+/// that asked for it (sign-out, password change) or with the key (revoked, expired).
+pub async fn still_acting(
+    conn: &mut AsyncPgConnection,
+    requester: LinkRequester,
+    now: DateTime<Utc>,
+) -> AppResult<Option<Actor>> {
+    Ok(match requester {
+        LinkRequester::Session { user, session } => session_store::find_live(conn, session, now)
+            .await?
+            .filter(|(session, _)| session.user_id == user)
+            .map(|_| Actor::User(user)),
+        LinkRequester::Key { key, company } => key_store::unrevoked_with_role(conn, key)
+            .await?
+            .filter(|(key, _)| key.is_live(now))
+            .map(|_| Actor::ApiKey {
+                key_id: key,
+                company_id: company,
+            }),
+    })
 }
 
 /// The actor's standing in the company, read afresh; NOT_FOUND when a person is no member

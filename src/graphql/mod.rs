@@ -28,6 +28,7 @@ use self::validator::{DocumentValidator, ValidateOnly};
 use crate::api_keys::graphql::ApiKeysMutation;
 use crate::api_keys::loader::ApiKeyLoader;
 use crate::app::App;
+use crate::audit::graphql::AuditMutation;
 use crate::companies::graphql::{CompaniesMutation, CompaniesQuery};
 use crate::companies::loader::{CompanyLoader, RoleLoader};
 use crate::cycles::graphql::CyclesMutation;
@@ -78,6 +79,7 @@ pub struct Mutation(
     EventsMutation,
     PersistedMutation,
     ApiKeysMutation,
+    AuditMutation,
 );
 
 /// The root subscription type.

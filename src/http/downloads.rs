@@ -1,4 +1,5 @@
-//! GET /exports/{token}: streams a CSV export behind a signed, short-lived link.
+//! GET /exports/{token} and /exports/audit/{token}: stream an export (a table's rows, a
+//! company's audit log) behind a signed, short-lived link.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -7,22 +8,45 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 
 use super::HttpState;
-use crate::error::ErrorCode;
+use crate::audit::export as audit_export;
+use crate::error::{AppResult, ErrorCode};
 use crate::rows::export;
 
-/// Streams the export the link stands for; 404 for a bad or expired link.
+/// A file to stream: its name, media type and chunks.
+type Download = (
+    String,
+    &'static str,
+    tokio::sync::mpsc::Receiver<Result<axum::body::Bytes, std::io::Error>>,
+);
+
+/// Streams the table export the link stands for; 404 for a bad or expired link.
 pub async fn export_csv(State(state): State<HttpState>, Path(token): Path<String>) -> Response {
-    match export::open_download(&state.app, &token).await {
-        Ok(download) => {
-            let chunks = futures_util::stream::unfold(download.chunks, |mut chunks| async move {
+    let opened = export::open_download(&state.app, &token)
+        .await
+        .map(|download| (download.filename, "text/csv; charset=utf-8", download.chunks));
+    respond(opened)
+}
+
+/// Streams the audit log export the link stands for; 404 for a bad or expired link.
+pub async fn export_audit(State(state): State<HttpState>, Path(token): Path<String>) -> Response {
+    let opened = audit_export::open_download(&state.app, &token)
+        .await
+        .map(|download| (download.filename, download.format.content_type(), download.chunks));
+    respond(opened)
+}
+
+fn respond(opened: AppResult<Download>) -> Response {
+    match opened {
+        Ok((filename, content_type, chunks)) => {
+            let chunks = futures_util::stream::unfold(chunks, |mut chunks| async move {
                 chunks.recv().await.map(|chunk| (chunk, chunks))
             });
             (
                 [
-                    (CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                    (CONTENT_TYPE, content_type.to_owned()),
                     (
                         CONTENT_DISPOSITION,
-                        format!("attachment; filename=\"{}\"", download.filename),
+                        format!("attachment; filename=\"{filename}\""),
                     ),
                     (CACHE_CONTROL, "no-store".to_owned()),
                 ],

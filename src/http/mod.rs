@@ -49,6 +49,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/reset-password", get(pages::reset_password))
         .route("/accept-invitation", get(pages::accept_invitation))
         .route("/exports/{token}", get(downloads::export_csv))
+        .route("/exports/audit/{token}", get(downloads::export_audit))
         .with_state(state)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
         .layer(axum::middleware::from_fn(log::log_request))

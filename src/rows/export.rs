@@ -11,13 +11,13 @@ use uuid::Uuid;
 
 use super::service::{TableAccess, table_access};
 use super::store;
-use crate::api_keys::store as key_store;
 use crate::app::App;
-use crate::auth::caller::{Actor, Caller, Principal};
+use crate::auth::caller::{Caller, LinkRequester};
+use crate::companies::access;
 use crate::cycles::store as cycle_store;
 use crate::error::{AppError, AppResult};
 use crate::rbac::catalog::Action;
-use crate::sessions::store as session_store;
+use crate::spreadsheet::{csv_lines, defused};
 use crate::tables::model::FieldType;
 
 /// How long an export link works.
@@ -25,19 +25,10 @@ pub const LINK_TTL: Duration = Duration::minutes(5);
 /// Rows read per round trip while streaming.
 const BATCH: i64 = 1_000;
 
-/// Who asked for an export link; their rights are checked again when it is fetched, and
-/// the link dies with the session or the key that asked.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "by", rename_all = "snake_case")]
-enum Requester {
-    Session { user: Uuid, session: Uuid },
-    Key { key: Uuid, company: Uuid },
-}
-
 /// What an export link stands for.
 #[derive(Debug, Serialize, Deserialize)]
 struct ExportClaims {
-    requester: Requester,
+    requester: LinkRequester,
     table: Uuid,
     cycle: Option<Uuid>,
     /// Unix seconds after which the link is dead.
@@ -60,21 +51,8 @@ pub async fn export_link(
             return Err(AppError::not_found("cycle"));
         }
     }
-    let requester = match &caller.principal {
-        Principal::ApiKey(key) => Requester::Key {
-            key: key.key_id,
-            company: key.company_id,
-        },
-        _ => {
-            let user = caller.verified()?;
-            Requester::Session {
-                user: user.user_id,
-                session: user.session_id,
-            }
-        }
-    };
     let claims = ExportClaims {
-        requester,
+        requester: LinkRequester::of(caller)?,
         table: table_id,
         cycle: cycle_id,
         expires: (app.clock.now() + LINK_TTL).timestamp(),
@@ -102,32 +80,9 @@ pub async fn open_download(app: &App, token: &str) -> AppResult<Download> {
         return Err(not_found());
     }
     let mut conn = app.pool.get().await?;
-    let now = app.clock.now();
-    let actor = match claims.requester {
-        // A link dies with the session that asked for it (sign-out, password change)...
-        Requester::Session { user, session } => {
-            if session_store::find_live(&mut conn, session, now)
-                .await?
-                .is_none_or(|(session, _)| session.user_id != user)
-            {
-                return Err(not_found());
-            }
-            Actor::User(user)
-        }
-        // ...or with the key (revoked, expired).
-        Requester::Key { key, company } => {
-            if key_store::unrevoked_with_role(&mut conn, key)
-                .await?
-                .is_none_or(|(key, _)| !key.is_live(now))
-            {
-                return Err(not_found());
-            }
-            Actor::ApiKey {
-                key_id: key,
-                company_id: company,
-            }
-        }
-    };
+    let actor = access::still_acting(&mut conn, claims.requester, app.clock.now())
+        .await?
+        .ok_or_else(not_found)?;
     let access = table_access(&mut conn, actor, claims.table, Action::Export).await?;
     let filename = file_name(&access.table.name);
     let (sender, chunks) = mpsc::channel(4);
@@ -204,20 +159,6 @@ async fn stream_rows(
     }
 }
 
-/// Lines of cells as RFC 4180 CSV.
-fn csv_lines(lines: Vec<Vec<String>>) -> AppResult<Bytes> {
-    let mut writer = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::new());
-    for line in lines {
-        writer.write_record(line).map_err(AppError::internal)?;
-    }
-    let bytes = writer
-        .into_inner()
-        .map_err(|e| AppError::internal(anyhow::anyhow!("{e}")))?;
-    Ok(Bytes::from(bytes))
-}
-
 /// One value as a CSV cell: lists joined by ";", and text that a spreadsheet would take
 /// for a formula prefixed with ' (OWASP's CSV injection advice): text starting with a tab,
 /// carriage return or line feed, or whose first character after any whitespace is one of
@@ -234,17 +175,11 @@ fn cell(value: Option<&Value>, field_type: FieldType) -> String {
         Some(other) => other.to_string(),
     };
     // Numbers were validated as numbers: "-5" is a value, not a formula.
-    let numeric = matches!(field_type, FieldType::Integer | FieldType::Decimal);
-    if !numeric && looks_like_a_formula(&text) {
-        format!("'{text}")
-    } else {
+    if matches!(field_type, FieldType::Integer | FieldType::Decimal) {
         text
+    } else {
+        defused(text)
     }
-}
-
-/// Whether a spreadsheet opening `text` as a cell might run it.
-fn looks_like_a_formula(text: &str) -> bool {
-    text.starts_with(['\t', '\r', '\n']) || text.trim_start().starts_with(['=', '+', '-', '@'])
 }
 
 #[cfg(test)]

@@ -275,3 +275,97 @@ struct Text {
     #[diesel(sql_type = diesel::sql_types::Text)]
     text: String,
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_log_exports_as_csv_or_json_through_a_link_that_dies_with_its_session() {
+    let t = TestApp::spawn().await;
+    let _ = t.verified_user("owner@example.com", "Olga").await;
+    let (owner, _) = t.login("owner@example.com", PASSWORD).await;
+    let company = t.create_company(&owner, "Acme").await;
+    // A change made from a client whose user agent a spreadsheet would run.
+    let renamed: Value = t
+        .http
+        .post(format!("{}/graphql", t.base_url()))
+        .bearer_auth(&owner)
+        .header("user-agent", "=HYPERLINK(\"http://evil\")")
+        .json(&json!({
+            "query": "mutation($c: ID!) { createProject(companyId: $c, name: \"Footprint\") { id } }",
+            "variables": { "c": company.id }
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(renamed.get("errors").is_none(), "{renamed}");
+    let export = "mutation($c: ID!, $f: String) { exportAuditLog(companyId: $c, format: $f) }";
+    let link = |format: &str| {
+        let format = format.to_owned();
+        let (t, owner, company) = (&t, &owner, &company);
+        async move {
+            let link = t
+                .ok(Some(owner), export, json!({ "c": company.id, "f": format }))
+                .await["exportAuditLog"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let path = link
+                .strip_prefix("http://guildhall.test")
+                .expect("a link to this server");
+            assert!(path.starts_with("/exports/audit/"), "{link}");
+            format!("{}{path}", t.base_url())
+        }
+    };
+    let csv = t.http.get(link("csv").await).send().await.unwrap();
+    assert_eq!(csv.status(), 200);
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let csv = csv.text().await.unwrap();
+    assert!(csv.starts_with("createdAt,action,targetType"), "{csv}");
+    assert!(
+        csv.contains("company.created") && csv.contains("project.created"),
+        "{csv}"
+    );
+    assert!(csv.contains("'=HYPERLINK"), "the user agent is defused: {csv}");
+    let json: Value = t
+        .http
+        .get(link("json").await)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        vec!["project.created", "company.created"],
+        "newest first"
+    );
+
+    let wrong = t
+        .gql(Some(&owner), export, json!({ "c": company.id, "f": "xml" }))
+        .await;
+    assert_eq!(error_code(&wrong), "BAD_USER_INPUT", "{wrong}");
+    let viewer = t
+        .member(&owner, &company, "vic@example.com", "Vic", "Viewer")
+        .await;
+    let denied = t
+        .gql(Some(&viewer), export, json!({ "c": company.id, "f": "csv" }))
+        .await;
+    assert_eq!(error_code(&denied), "FORBIDDEN", "{denied}");
+    // A link dies with the session that asked for it.
+    let kept = link("csv").await;
+    t.ok(Some(&owner), "mutation { logout }", json!({})).await;
+    assert_eq!(t.http.get(kept).send().await.unwrap().status(), 404);
+}

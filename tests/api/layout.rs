@@ -18,6 +18,7 @@ const FOUNDATIONS: &[&str] = &[
     "mail",
     "pagination",
     "rate_limit",
+    "spreadsheet",
     "telemetry",
 ];
 
