@@ -14,7 +14,7 @@ use crate::helpers::{PASSWORD, TestApp, error_code};
 const LOG: &str = "query($c: ID!, $f: AuditFilter) { company(id: $c) { auditLog(first: 50, filter: $f) {
     totalCount edges { node { action targetType changes ip userAgent requestId actor { name } apiKey { name } } } } } }";
 const SECURITY: &str =
-    "{ me { securityEvents(first: 20) { totalCount edges { node { action ip userAgent } } } } }";
+    "{ me { securityEvents(first: 20) { totalCount edges { node { action ip userAgent changes } } } } }";
 
 fn actions(log: &Value) -> Vec<String> {
     log["company"]["auditLog"]["edges"]
@@ -138,8 +138,23 @@ async fn every_change_and_sign_in_names_who_and_where() {
     let denied = t.gql(Some(&viewer), LOG, json!({ "c": company.id })).await;
     assert_eq!(error_code(&denied), "FORBIDDEN", "{denied}");
 
+    // Changes to one's own account are audited too, naming the fields, not their values.
+    t.ok(
+        Some(&owner),
+        "mutation { updateProfile(input: { name: \"Olga K\", bio: \"CFO\" }) { name } }",
+        json!({}),
+    )
+    .await;
     // The owner sees their own sign-ins, the stranger's failed one included.
     let mine = t.ok(Some(&owner), SECURITY, json!({})).await;
+    let profile = mine["me"]["securityEvents"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["node"]["action"] == "profile.updated")
+        .expect("profile.updated");
+    assert_eq!(profile["node"]["changes"]["fields"], json!(["name", "bio"]));
+    assert!(!profile["node"]["changes"].to_string().contains("CFO"));
     let events: Vec<(String, String)> = mine["me"]["securityEvents"]["edges"]
         .as_array()
         .unwrap()

@@ -1,14 +1,18 @@
 //! The signed-in user's own account: profile, preferences, address change and deletion.
 
+use chrono::{DateTime, Utc};
+use diesel_async::AsyncPgConnection;
 use futures_util::FutureExt;
+use serde_json::json;
 
 use super::{confirm_password, issue_token, load_user, parse_name};
 use crate::app::App;
+use crate::audit::service::{self as audit, SecurityEvent};
 use crate::audit::store as audit_store;
 use crate::auth::caller::{Actor, Caller};
 use crate::companies::service::members;
 use crate::companies::store as company_store;
-use crate::db::tx::{self, Change, Touches};
+use crate::db::tx::{self, Change, Touches, Work};
 use crate::error::{AppError, AppResult, InputCheck};
 use crate::events::verb::Verb;
 use crate::events::write::{self, Activity};
@@ -61,9 +65,46 @@ pub async fn update_profile(app: &App, caller: &Caller, update: ProfileUpdate) -
             .map(|v| check.take(input::optional_url(v, "input.avatarUrl")).flatten()),
     };
     check.finish()?;
-    let mut conn = app.pool.get().await?;
-    load_user(&mut conn, actor).await?;
-    Ok(store::update_profile(&mut conn, actor.user_id, &changes, app.clock.now()).await?)
+    let fields: Vec<&str> = [
+        ("name", changes.name.is_some()),
+        ("phone", changes.phone.is_some()),
+        ("bio", changes.bio.is_some()),
+        ("avatarUrl", changes.avatar_url.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(field, given)| given.then_some(field))
+    .collect();
+    tx::transaction(app, Touches::ROWS, |Work { conn, now, .. }| {
+        async move {
+            load_user(conn, actor).await?;
+            let user = store::update_profile(conn, actor.user_id, &changes, now).await?;
+            // Which fields changed, not their values (personal data stays in the account).
+            record_own_change(conn, now, caller, "profile.updated", json!({ "fields": fields })).await?;
+            Ok(user)
+        }
+        .boxed()
+    })
+    .await
+}
+
+/// Audits a change a person made to their own account.
+async fn record_own_change(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    caller: &Caller,
+    action: &str,
+    details: serde_json::Value,
+) -> AppResult<()> {
+    let user_id = caller.signed_in()?.user_id;
+    let event = SecurityEvent {
+        user_id: Some(user_id),
+        action,
+        target: ("user", Some(user_id)),
+        details: Some(details),
+        client: &caller.client,
+        request_id: Some(&caller.request_id),
+    };
+    audit::record_security(conn, now, event).await
 }
 
 /// Replaces the caller's UI preferences (a JSON object of at most 16 KiB).
@@ -85,10 +126,16 @@ pub async fn update_preferences(
             format!("must be at most {MAX_PREFERENCES_BYTES} bytes (got {size})"),
         ));
     }
-    let mut conn = app.pool.get().await?;
-    load_user(&mut conn, actor).await?;
-    let user = store::set_preferences(&mut conn, actor.user_id, &preferences, app.clock.now()).await?;
-    Ok(user.preferences)
+    tx::transaction(app, Touches::ROWS, |Work { conn, now, .. }| {
+        async move {
+            load_user(conn, actor).await?;
+            let user = store::set_preferences(conn, actor.user_id, &preferences, now).await?;
+            record_own_change(conn, now, caller, "preferences.updated", json!({ "bytes": size })).await?;
+            Ok(user.preferences)
+        }
+        .boxed()
+    })
+    .await
 }
 
 /// Mails a confirmation link to `new_email`; the address changes only once it is opened.
