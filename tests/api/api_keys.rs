@@ -499,6 +499,12 @@ async fn a_key_has_its_own_request_budget_and_marks_its_use_once_a_minute() {
     assert_eq!(error_code(&limited), "RATE_LIMITED");
     assert!(limited["errors"][0]["extensions"]["retryAfter"].as_u64().unwrap() >= 1);
     assert!(headers.contains_key("retry-after"));
+    // A websocket opened with the spent key is told to come back later, not that it is refused.
+    let mut socket = WsClient::open(t.addr, &secret).await;
+    match socket.receive().await {
+        Received::Closed(Some(frame)) => assert_eq!(u16::from(frame.code), 4429, "{frame:?}"),
+        other => panic!("expected 4429, got {other:?}"),
+    }
     // People are not held back by a key's budget.
     t.ok(Some(&owner), query, vars).await;
 }

@@ -51,6 +51,8 @@ const FORBIDDEN: u16 = 4403;
 const INIT_TIMEOUT: u16 = 4408;
 /// graphql-transport-ws: a subscribe reused the id of a running operation.
 const SUBSCRIBER_EXISTS: u16 = 4409;
+/// The credential is good but spent its request budget (an API key): come back later.
+const TOO_MANY_REQUESTS: u16 = 4429;
 
 /// GET /graphql/ws.
 pub async fn upgrade(
@@ -95,6 +97,8 @@ struct Credentials {
     refused: AtomicBool,
     /// The socket signed in with an API key (it closes 4403 once the key no longer acts).
     by_key: AtomicBool,
+    /// connection_init came with a key past its request budget (closed with 4429).
+    rate_limited: AtomicBool,
     /// The account's seat among its open sockets (`WS_MAX_SOCKETS_PER_USER`), held for
     /// the socket's life.
     seat: Mutex<Option<SocketSeat>>,
@@ -375,10 +379,12 @@ async fn close(sink: &mut SplitSink<WebSocket, Message>, code: u16, reason: &str
 }
 
 /// The close code for a close the protocol handler asked for: 4403 when connection_init
-/// was refused.
+/// was refused, 4429 when its key had spent its request budget.
 fn protocol_close_code(credentials: &Credentials, code: u16) -> u16 {
     if credentials.refused.load(Ordering::Relaxed) {
         FORBIDDEN
+    } else if credentials.rate_limited.load(Ordering::Relaxed) {
+        TOO_MANY_REQUESTS
     } else {
         code
     }
@@ -466,7 +472,12 @@ async fn init_connection(
             let principal = match live_session::authenticate(&app, &access_token).await {
                 Ok(principal) => principal,
                 Err(err) => {
-                    credentials.refused.store(true, Ordering::Relaxed);
+                    let refusal = if err.code == ErrorCode::RateLimited {
+                        &credentials.rate_limited
+                    } else {
+                        &credentials.refused
+                    };
+                    refusal.store(true, Ordering::Relaxed);
                     return Err(err.into());
                 }
             };
