@@ -34,7 +34,6 @@ use async_graphql::{
 use futures_util::future::BoxFuture;
 use futures_util::stream::{self, BoxStream};
 use futures_util::{FutureExt, Stream, StreamExt};
-use sha2::{Digest, Sha256};
 use tracing::{Instrument, Span};
 
 use super::document_cache::{DocumentCache, KnownDocument};
@@ -46,8 +45,8 @@ use super::{GuildhallSchema, uploads};
 use crate::app::App;
 use crate::auth::caller::{ANONYMOUS, Caller};
 use crate::error::{AppError, ErrorCode};
-use crate::persisted::admission;
 use crate::persisted::automatic::{AutomaticDocuments, Learned};
+use crate::persisted::{admission, document_hash};
 use crate::rbac::authorizer::Authorizer;
 
 /// Every operation's steps, shared by both transports (cheap to clone).
@@ -121,7 +120,7 @@ impl Pipeline {
         if !self.trusted_only(caller) {
             return Ok(());
         }
-        let hash = format!("{:x}", Sha256::digest(request.query.as_bytes()));
+        let hash = document_hash(&request.query);
         match admission::is_admitted(&self.0.app, caller.actor(), &hash).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(without_location(AppError::persisted_query_not_allowed())),

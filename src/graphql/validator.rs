@@ -8,12 +8,12 @@ use std::sync::Arc;
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute};
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{Request, Response, Value};
-use sha2::{Digest, Sha256};
 
 use super::GuildhallSchema;
 use super::document_cache::only_operation;
 use super::limits::QueryLimits;
 use crate::error::FieldError;
+use crate::persisted::document_hash;
 use crate::persisted::service::CheckedDocument;
 
 /// The checker, shared through the schema's data.
@@ -52,7 +52,7 @@ impl DocumentValidator {
         }
         Ok(CheckedDocument {
             body: text.to_owned(),
-            sha256: format!("{:x}", Sha256::digest(text.as_bytes())),
+            sha256: document_hash(text),
             name,
             operation_type,
         })

@@ -14,7 +14,6 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_graphql::{Request, Value};
 use chrono::{DateTime, TimeDelta, Utc};
-use sha2::{Digest, Sha256};
 
 use super::store;
 use crate::app::App;
@@ -79,7 +78,7 @@ impl AutomaticDocuments {
             request.query = self.document(app, &hash).await?.to_string();
             return Ok(());
         }
-        if format!("{:x}", Sha256::digest(request.query.as_bytes())) != hash {
+        if super::document_hash(&request.query) != hash {
             return Err(AppError::invalid(
                 "extensions.persistedQuery.sha256Hash",
                 "the hash is not the SHA-256 of the query; nothing ran",

@@ -3,7 +3,6 @@
 //! and `PERSISTED_QUERIES_MANIFEST` take it.
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::error::{AppError, FieldError};
 
@@ -36,7 +35,7 @@ pub fn documents(manifest: &Value) -> Result<Vec<(String, String)>, AppError> {
             });
             continue;
         };
-        let hash = format!("{:x}", Sha256::digest(body.as_bytes()));
+        let hash = super::document_hash(body);
         if let Some(id) = operation.get("id").and_then(Value::as_str)
             && !id.eq_ignore_ascii_case(&hash)
         {

@@ -11,3 +11,11 @@ pub mod manifest;
 pub mod model;
 pub mod service;
 pub mod store;
+
+use sha2::{Digest, Sha256};
+
+/// The name a document goes by when sent by hash: the SHA-256 of its text, in lowercase hex
+/// (what Apollo's clients send and what `documentId: "sha256:<hex>"` names).
+pub fn document_hash(text: &str) -> String {
+    format!("{:x}", Sha256::digest(text.as_bytes()))
+}
