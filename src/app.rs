@@ -9,6 +9,7 @@ use rand::RngCore;
 use crate::api_keys::memory::KeyMemory;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::password::Passwords;
+use crate::auth::sealing::Sealer;
 use crate::auth::signed_link::LinkSigner;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub jwt: JwtKeys,
     /// Signs short-lived links (CSV downloads).
     pub links: LinkSigner,
+    /// Seals the secrets the server must read back (webhook signing secrets).
+    pub sealer: Sealer,
     /// Sessions recently found live.
     pub sessions: SessionCache,
     /// Members' and keys' standing recently read.
@@ -56,6 +59,8 @@ pub struct AppState {
     /// Field index builds on this instance.
     pub index_builds: IndexBuilds,
     pub mailer: Mailer,
+    /// Wakes this instance's webhook senders: an event was recorded somewhere.
+    pub webhooks_due: tokio::sync::Notify,
 }
 
 impl App {
@@ -133,6 +138,7 @@ impl AppBuilder {
             config.access_token_ttl().as_secs(),
         );
         let links = LinkSigner::new(&secret)?;
+        let sealer = Sealer::new(config.secrets_key.as_deref())?;
         let sessions = SessionCache::new(std::time::Duration::from_secs(config.session_cache_secs));
         let standings = Standings::new(std::time::Duration::from_secs(config.standing_cache_secs));
         let api_keys = KeyMemory::new(
@@ -153,6 +159,7 @@ impl AppBuilder {
             passwords,
             jwt,
             links,
+            sealer,
             sessions,
             standings,
             api_keys,
@@ -162,6 +169,7 @@ impl AppBuilder {
             sockets: Arc::default(),
             index_builds: IndexBuilds::default(),
             mailer,
+            webhooks_due: tokio::sync::Notify::new(),
         })))
     }
 }

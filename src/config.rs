@@ -197,6 +197,49 @@ pub struct Config {
     #[arg(long, env = "AUDIT_RETENTION_DAYS", default_value_t = 365)]
     pub audit_retention_days: u32,
 
+    /// Base64 of 32 random bytes (`openssl rand -base64 32`): encrypts the secrets the
+    /// server must read back, such as webhook signing secrets. Required in production;
+    /// development uses a fixed development key.
+    #[arg(long, env = "SECRETS_KEY", hide_env_values = true)]
+    pub secrets_key: Option<String>,
+
+    /// Webhooks one company may hold.
+    #[arg(long, env = "WEBHOOKS_PER_COMPANY", default_value_t = 20)]
+    pub webhooks_per_company: u32,
+
+    /// Let webhooks call loopback, private, link-local and other internal addresses
+    /// (off: such endpoints are refused, when created and again when each address is resolved).
+    #[arg(long, env = "ALLOW_PRIVATE_WEBHOOKS", default_value_t = false)]
+    pub allow_private_webhooks: bool,
+
+    /// Seconds a webhook endpoint has to answer one delivery.
+    #[arg(long, env = "WEBHOOK_TIMEOUT_SECS", default_value_t = 15)]
+    pub webhook_timeout_secs: u64,
+
+    /// Waits between a failed delivery attempt and the next, comma-separated (`5s,5m,2h`);
+    /// after the last the delivery is FAILED. Each wait varies by up to a tenth.
+    #[arg(
+        long,
+        env = "WEBHOOK_RETRY_SCHEDULE",
+        value_delimiter = ',',
+        value_parser = humantime::parse_duration,
+        default_value = "5s,5m,30m,2h,5h,10h,14h,20h,24h"
+    )]
+    pub webhook_retry_schedule: Vec<std::time::Duration>,
+
+    /// How often each instance looks for webhook deliveries that fell due (new events
+    /// wake it at once).
+    #[arg(long, env = "WEBHOOK_POLL_MS", default_value_t = 1000)]
+    pub webhook_poll_ms: u64,
+
+    /// Deliveries one instance sends at the same time (at most one per endpoint).
+    #[arg(long, env = "WEBHOOK_CONCURRENCY", default_value_t = 4)]
+    pub webhook_concurrency: usize,
+
+    /// Days a finished (delivered or failed) webhook delivery stays listed.
+    #[arg(long, env = "WEBHOOK_DELIVERY_RETENTION_DAYS", default_value_t = 30)]
+    pub webhook_delivery_retention_days: u32,
+
     /// Requests one API key may make per minute on one instance (RATE_LIMITED beyond).
     #[arg(long, env = "API_KEY_REQUESTS_PER_MINUTE", default_value_t = 600)]
     pub api_key_requests_per_minute: u32,
@@ -270,11 +313,11 @@ impl Config {
             if self.smtp_url.as_deref().is_none_or(str::is_empty) {
                 missing.push("SMTP_URL");
             }
+            if self.secrets_key.as_deref().is_none_or(str::is_empty) {
+                missing.push("SECRETS_KEY");
+            }
             if !missing.is_empty() {
-                bail!(
-                    "GUILDHALL_ENV=production needs {} to be set",
-                    missing.join(" and ")
-                );
+                bail!("GUILDHALL_ENV=production needs {} to be set", missing.join(", "));
             }
             if self.jwt_secret.as_deref().is_some_and(|s| s.len() < 32) {
                 bail!("JWT_SECRET must be at least 32 characters in production");

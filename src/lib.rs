@@ -37,3 +37,4 @@ pub mod spreadsheet;
 pub mod tables;
 pub mod telemetry;
 pub mod users;
+pub mod webhooks;

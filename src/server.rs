@@ -16,6 +16,7 @@ use crate::graphql::{self, limits::QueryLimits};
 use crate::http;
 use crate::mail::worker::{self, Transport};
 use crate::persisted;
+use crate::webhooks::worker as webhook_worker;
 
 /// Creates the database if needed and applies pending migrations.
 pub async fn prepare_database(config: &Config) -> anyhow::Result<()> {
@@ -39,6 +40,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let (stop_workers, workers_stopped) = watch::channel(false);
     let mail_worker = worker::spawn(app.clone(), transport, workers_stopped.clone());
     let retention = audit::spawn_retention(app.clone(), workers_stopped.clone());
+    let webhook_senders = webhook_worker::spawn(app.clone(), workers_stopped.clone());
     let event_listener = listener::spawn(app.clone(), workers_stopped);
     tracing::info!(
         "serving GraphQL on {url}/graphql (playground: {playground}, websocket: {ws})",
@@ -51,6 +53,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _ = mail_worker.await;
     let _ = event_listener.await;
     let _ = retention.await;
+    let _ = webhook_senders.await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -4,5 +4,6 @@
 pub mod caller;
 pub mod jwt;
 pub mod password;
+pub mod sealing;
 pub mod signed_link;
 pub mod tokens;

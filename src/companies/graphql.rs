@@ -36,6 +36,8 @@ use crate::rbac::loader::RolePermissionsLoader;
 use crate::users::graphql::User;
 use crate::users::loader::UserLoader;
 use crate::users::model::UserRow;
+use crate::webhooks::graphql::Webhook;
+use crate::webhooks::service as webhooks;
 
 /// The five roles every company has.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -215,6 +217,15 @@ impl Company {
     async fn api_keys(&self, ctx: &Context<'_>) -> Result<Option<Vec<ApiKey>>> {
         let keys = api_keys::list(app(ctx), caller(ctx), self.row.id).await?;
         Ok(Some(keys.into_iter().map(ApiKey).collect()))
+    }
+
+    /// The company's webhooks, oldest first (webhook:manage).
+    #[graphql(
+        guard = "CompanyPermission { company_id: self.row.id, resource: Resource::Webhook, action: Action::Manage }"
+    )]
+    async fn webhooks(&self, ctx: &Context<'_>) -> Result<Option<Vec<Webhook>>> {
+        let webhooks = webhooks::list(app(ctx), caller(ctx), self.row.id).await?;
+        Ok(Some(webhooks.into_iter().map(Webhook).collect()))
     }
 
     /// Who did what, newest first, filtered by actor, action, target type or time

@@ -378,6 +378,39 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Uuid,
+        webhook_id -> Uuid,
+        event_seq -> Int8,
+        verb -> Text,
+        status -> Text,
+        attempts -> Int4,
+        response_status -> Nullable<Int4>,
+        last_error -> Nullable<Text>,
+        last_attempt_at -> Nullable<Timestamptz>,
+        next_attempt_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhooks (id) {
+        id -> Uuid,
+        company_id -> Uuid,
+        role_id -> Uuid,
+        url -> Text,
+        events -> Array<Text>,
+        secret_sealed -> Bytea,
+        active -> Bool,
+        disabled_reason -> Nullable<Text>,
+        busy_until -> Nullable<Timestamptz>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(api_keys -> companies (company_id));
 diesel::joinable!(api_keys -> roles (role_id));
 diesel::joinable!(api_keys -> users (created_by));
@@ -408,6 +441,9 @@ diesel::joinable!(schema_changes -> users (actor_id));
 diesel::joinable!(registered_documents -> companies (company_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(user_tokens -> users (user_id));
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
+diesel::joinable!(webhooks -> companies (company_id));
+diesel::joinable!(webhooks -> roles (role_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     activity_events,
@@ -438,4 +474,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     user_tokens,
     users,
+    webhook_deliveries,
+    webhooks,
 );

@@ -11,7 +11,7 @@ use crate::rbac::standing::Standing;
 
 /// Whether the holder of `standing` may read `event`.
 pub fn may_read(standing: &Standing, event: &EventRow) -> bool {
-    parse_permission(&event.visible_with).is_some_and(|permission| {
+    revealed_by(event).is_some_and(|permission| {
         standing
             .at(event.company_id, event.project_id)
             .is_some_and(|held| held.contains(permission))
@@ -36,8 +36,9 @@ pub fn permission_name(permission: Permission) -> String {
     format!("{}:{}", permission.resource.as_str(), permission.action.as_str())
 }
 
-fn parse_permission(name: &str) -> Option<Permission> {
-    let (resource, action) = name.split_once(':')?;
+/// The permission a reader of `event` needs (in its project, when it has one).
+pub fn revealed_by(event: &EventRow) -> Option<Permission> {
+    let (resource, action) = event.visible_with.split_once(':')?;
     Some(Permission {
         resource: Resource::parse(resource)?,
         action: Action::parse(action)?,

@@ -123,6 +123,10 @@ async fn deliver(app: &App, payload: &str) -> AppResult<()> {
         tracing::warn!(payload, "unknown event announcement");
         return Ok(());
     };
+    if let Topic::Company(_) = topic {
+        // The event may have queued webhook deliveries: this instance's senders look now.
+        app.webhooks_due.notify_waiters();
+    }
     if !app.hub.wants(topic) {
         return Ok(());
     }

@@ -46,11 +46,16 @@ pub enum Verb {
     ApiKeyDocumentDeleted,
     ApiKeyCreated,
     ApiKeyRevoked,
+    WebhookCreated,
+    WebhookUpdated,
+    WebhookDeleted,
+    WebhookRedelivered,
+    WebhookDisabled,
 }
 
 impl Verb {
     /// Every verb, in the order of the list above.
-    pub const ALL: [Self; 40] = [
+    pub const ALL: [Self; 45] = [
         Self::CompanyCreated,
         Self::CompanyUpdated,
         Self::MemberInvited,
@@ -91,6 +96,11 @@ impl Verb {
         Self::ApiKeyDocumentDeleted,
         Self::ApiKeyCreated,
         Self::ApiKeyRevoked,
+        Self::WebhookCreated,
+        Self::WebhookUpdated,
+        Self::WebhookDeleted,
+        Self::WebhookRedelivered,
+        Self::WebhookDisabled,
     ];
 
     /// The text the database and clients know it by.
@@ -136,6 +146,11 @@ impl Verb {
             Self::ApiKeyDocumentDeleted => "api_key.document_deleted",
             Self::ApiKeyCreated => "api_key.created",
             Self::ApiKeyRevoked => "api_key.revoked",
+            Self::WebhookCreated => "webhook.created",
+            Self::WebhookUpdated => "webhook.updated",
+            Self::WebhookDeleted => "webhook.deleted",
+            Self::WebhookRedelivered => "webhook.redelivered",
+            Self::WebhookDisabled => "webhook.disabled",
         }
     }
 
@@ -176,6 +191,11 @@ impl Verb {
             | Self::ApiKeyDocumentDeleted
             | Self::ApiKeyCreated
             | Self::ApiKeyRevoked => Resource::ApiKey,
+            Self::WebhookCreated
+            | Self::WebhookUpdated
+            | Self::WebhookDeleted
+            | Self::WebhookRedelivered
+            | Self::WebhookDisabled => Resource::Webhook,
         }
     }
 
@@ -184,6 +204,7 @@ impl Verb {
     pub fn revealed_by(self) -> (Resource, Action) {
         match self.subject() {
             Resource::ApiKey => (Resource::ApiKey, Action::Manage),
+            Resource::Webhook => (Resource::Webhook, Action::Manage),
             subject => (subject, Action::View),
         }
     }

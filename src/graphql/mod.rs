@@ -50,6 +50,7 @@ use crate::tables::graphql::{TablesMutation, TablesQuery};
 use crate::tables::loader::{FieldsLoader, TableLoader, TablesPageLoader};
 use crate::users::graphql::{UsersMutation, UsersQuery};
 use crate::users::loader::UserLoader;
+use crate::webhooks::graphql::WebhooksMutation;
 
 /// The root query type.
 #[derive(MergedObject, Default)]
@@ -80,6 +81,7 @@ pub struct Mutation(
     PersistedMutation,
     ApiKeysMutation,
     AuditMutation,
+    WebhooksMutation,
 );
 
 /// The root subscription type.

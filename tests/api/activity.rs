@@ -356,7 +356,7 @@ async fn a_feed_page_counts_its_total_only_when_asked() {
     let t = TestApp::spawn().await;
     let owner = t.verified_user("owner@example.com", "Owner").await;
     let company = t.create_company(&owner, "Acme").await;
-    t.stop_mail_worker().await;
+    t.stop_workers().await;
     let page = |total: &str| {
         format!(
             "query($c: ID!) {{ company(id: $c) {{ activity(first: 5) {{ {total} edges {{ node {{ verb }} }} }} }} }}"

@@ -245,7 +245,7 @@ async fn listing_members_costs_the_same_statements_for_3_or_100() {
     seed_members(&t, &large.id, large.role("Editor"), 99).await;
     let query = "query($id: ID!) { company(id: $id) { members(first: 100) { totalCount edges { node {
         id isPrimary joinedAt user { name email } role { name builtIn } company { name } } } } } }";
-    t.stop_mail_worker().await;
+    t.stop_workers().await;
     let mut costs = Vec::new();
     for (company, expected) in [(&small, 3), (&large, 100)] {
         let before = t.app.statements.total();

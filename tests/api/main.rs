@@ -35,3 +35,4 @@ mod tables;
 mod transport;
 mod trusted_documents;
 mod uploads;
+mod webhooks;

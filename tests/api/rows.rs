@@ -838,7 +838,7 @@ async fn projects_with_their_tables_and_rows_cost_the_same_statements_for_1_or_6
     }
     let query = "query($c: ID!) { company(id: $c) { projects(first: 10) { edges { node { name
         tables(first: 5) { totalCount edges { node { name fields { key } rows(first: 20) { edges { node { id values version } } } } } } } } } } }";
-    t.stop_mail_worker().await;
+    t.stop_workers().await;
     // The owner's standing is read once, then remembered: count steady requests only.
     t.ok(Some(&owner), query, json!({ "c": small.id })).await;
     let mut costs = Vec::new();

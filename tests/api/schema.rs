@@ -77,6 +77,11 @@ fn described_schema() -> (Vec<Column>, Vec<(String, String)>) {
             Some(inner) => (inner, true),
             None => (sql_type, false),
         };
+        // PostgreSQL names an array type after its element, with a leading underscore.
+        let sql_type = match sql_type.strip_prefix("Array<").and_then(|t| t.strip_suffix('>')) {
+            Some(element) => format!("_{element}"),
+            None => sql_type.to_owned(),
+        };
         columns.push(Column {
             table: table.clone(),
             name: name.to_owned(),

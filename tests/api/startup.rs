@@ -40,11 +40,16 @@ fn production_refuses_to_start_without_secrets() {
     config.environment = Environment::Production;
     config.jwt_secret = None;
     config.smtp_url = None;
+    config.secrets_key = None;
     let err = config.check().unwrap_err().to_string();
-    assert!(err.contains("JWT_SECRET") && err.contains("SMTP_URL"), "{err}");
+    assert!(
+        err.contains("JWT_SECRET") && err.contains("SMTP_URL") && err.contains("SECRETS_KEY"),
+        "{err}"
+    );
 
     config.jwt_secret = Some("a-production-secret-of-at-least-32-chars".to_owned());
     config.smtp_url = Some("smtps://user:pass@mail.example.com".to_owned());
+    config.secrets_key = Some("c2VjcmV0cy1rZXktb2YtZXhhY3RseS0zMi1ieXRlcyE=".to_owned());
     config.check().unwrap();
     assert!(!config.introspection_enabled());
     assert!(!config.playground_enabled());

@@ -22,6 +22,7 @@ use crate::input;
 use crate::rbac::catalog::{Action, Permission, PermissionSet, Resource};
 use crate::rbac::standing::role_permissions;
 use crate::rbac::store;
+use crate::webhooks::store as webhook_store;
 
 /// A custom role as submitted.
 pub struct RoleSpec {
@@ -238,10 +239,12 @@ pub async fn delete_role(app: &App, caller: &Caller, role_id: Uuid) -> AppResult
                 let (role, _) = changeable_role(conn, actor, role_id).await?;
                 let (members, grants, invitations) = store::holders(conn, role.id, now).await?;
                 let keys = key_store::count_live_with_role(conn, role.id, now).await?;
-                if members + grants + invitations + keys > 0 {
+                let webhooks = webhook_store::count_with_role(conn, role.id).await?;
+                if members + grants + invitations + keys + webhooks > 0 {
                     return Err(AppError::conflict(format!(
                         "the role {} is still in use ({members} member(s), {grants} project grant(s), \
-                 {invitations} pending invitation(s), {keys} live API key(s)); move or revoke them first",
+                 {invitations} pending invitation(s), {keys} live API key(s), {webhooks} webhook(s)); \
+                 move, revoke or delete them first",
                         role.name
                     )));
                 }

@@ -3,6 +3,7 @@
 
 pub mod db;
 pub mod node;
+pub mod receiver;
 pub mod smtp;
 pub mod ws;
 
@@ -40,6 +41,8 @@ pub struct TestApp {
     stop_server: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
     stop_worker: watch::Sender<bool>,
+    /// The webhook senders (a test may kill them mid-delivery).
+    pub webhook_senders: JoinHandle<()>,
     stop_listener: watch::Sender<bool>,
     // Declared last: dropped after everything that holds connections to it.
     pub db: TestDb,
@@ -65,6 +68,11 @@ impl TestApp {
         config.jwt_secret = Some("test-secret-that-is-long-enough-for-hs256".to_owned());
         config.smtp_url = Some(smtp.url());
         config.mail_poll_ms = 50;
+        config.allow_private_webhooks = true;
+        config.webhook_timeout_secs = 2;
+        config.webhook_retry_schedule = vec![std::time::Duration::from_secs(1); 2];
+        config.webhook_poll_ms = 100;
+        config.webhook_concurrency = 2;
         configure(&mut config);
         let clock = Arc::new(OffsetClock::default());
         let cheap = argon2::Params::new(1024, 1, 1, None).expect("argon2 params");
@@ -76,7 +84,8 @@ impl TestApp {
         let (stop_worker, worker_stopped) = watch::channel(false);
         let transport =
             Transport::new(app.config.smtp_url.as_deref(), &app.config.mail_from).expect("transport");
-        worker::spawn(app.clone(), transport, worker_stopped);
+        worker::spawn(app.clone(), transport, worker_stopped.clone());
+        let webhook_senders = guildhall::webhooks::worker::spawn(app.clone(), worker_stopped);
         let (stop_listener, listener_stopped) = watch::channel(false);
         guildhall::events::listener::spawn(app.clone(), listener_stopped);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -96,6 +105,7 @@ impl TestApp {
             stop_server: Some(stop_server),
             server: Some(server),
             stop_worker,
+            webhook_senders,
             stop_listener,
             db,
         }
@@ -364,8 +374,9 @@ impl TestApp {
         }
     }
 
-    /// Stops the mail worker (so statement counts see only the test's own queries).
-    pub async fn stop_mail_worker(&self) {
+    /// Stops the mail worker and the webhook senders (so statement counts see only the
+    /// test's own queries).
+    pub async fn stop_workers(&self) {
         let _ = self.stop_worker.send(true);
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
@@ -388,6 +399,7 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         let _ = self.stop_worker.send(true);
         let _ = self.stop_listener.send(true);
+        self.webhook_senders.abort();
         if let Some(server) = self.server.take() {
             server.abort();
         }

@@ -1,0 +1,323 @@
+//! SQL for webhooks and their deliveries. Webhooks are reached through their company;
+//! deliveries are written by the outbox trigger, claimed one per endpoint at a time, and
+//! finished with what the endpoint answered.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::Timestamptz;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::model::{DeliveryRow, DeliveryStatus, NewWebhook, WebhookRow};
+use crate::db::schema::{webhook_deliveries, webhooks};
+use crate::pagination::Cursor;
+
+/// Stores a new webhook.
+pub async fn insert(conn: &mut AsyncPgConnection, webhook: &NewWebhook<'_>) -> QueryResult<WebhookRow> {
+    diesel::insert_into(webhooks::table)
+        .values(webhook)
+        .returning(WebhookRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// The company a webhook belongs to (for a caller who names it by id alone).
+pub async fn company_of(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Uuid>> {
+    webhooks::table
+        .filter(webhooks::id.eq(id))
+        .select(webhooks::company_id)
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// A webhook of the company, row-locked for a change.
+pub async fn lock_in_company(
+    conn: &mut AsyncPgConnection,
+    company_id: Uuid,
+    id: Uuid,
+) -> QueryResult<Option<WebhookRow>> {
+    webhooks::table
+        .filter(webhooks::id.eq(id))
+        .filter(webhooks::company_id.eq(company_id))
+        .select(WebhookRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The company's webhooks, oldest first.
+pub async fn list(conn: &mut AsyncPgConnection, company_id: Uuid) -> QueryResult<Vec<WebhookRow>> {
+    webhooks::table
+        .filter(webhooks::company_id.eq(company_id))
+        .order((webhooks::created_at, webhooks::id))
+        .select(WebhookRow::as_select())
+        .load(conn)
+        .await
+}
+
+/// How many webhooks the company holds.
+pub async fn count(conn: &mut AsyncPgConnection, company_id: Uuid) -> QueryResult<i64> {
+    webhooks::table
+        .filter(webhooks::company_id.eq(company_id))
+        .count()
+        .get_result(conn)
+        .await
+}
+
+/// How many webhooks act with the role (a role in use cannot be deleted).
+pub async fn count_with_role(conn: &mut AsyncPgConnection, role_id: Uuid) -> QueryResult<i64> {
+    webhooks::table
+        .filter(webhooks::role_id.eq(role_id))
+        .count()
+        .get_result(conn)
+        .await
+}
+
+/// A change to a webhook's endpoint, events or switch.
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = webhooks)]
+pub struct WebhookChange<'a> {
+    pub url: Option<&'a str>,
+    pub events: Option<&'a [String]>,
+    pub active: Option<bool>,
+    /// Some(None) clears the reason the server turned it off (it was turned back on).
+    pub disabled_reason: Option<Option<&'a str>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Applies `change` to the webhook.
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    change: &WebhookChange<'_>,
+) -> QueryResult<WebhookRow> {
+    diesel::update(webhooks::table.find(id))
+        .set(change)
+        .returning(WebhookRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Deletes the webhook and its deliveries.
+pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<()> {
+    diesel::delete(webhooks::table.find(id))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// One page of the webhook's deliveries, newest first.
+pub async fn deliveries_page(
+    conn: &mut AsyncPgConnection,
+    webhook_id: Uuid,
+    after: Option<Cursor>,
+    limit: i64,
+) -> QueryResult<Vec<DeliveryRow>> {
+    let mut query = webhook_deliveries::table
+        .filter(webhook_deliveries::webhook_id.eq(webhook_id))
+        .into_boxed();
+    if let Some(Cursor { at, id }) = after {
+        query = query.filter(
+            webhook_deliveries::created_at
+                .lt(at)
+                .or(webhook_deliveries::created_at
+                    .eq(at)
+                    .and(webhook_deliveries::id.lt(id))),
+        );
+    }
+    query
+        .order((
+            webhook_deliveries::created_at.desc(),
+            webhook_deliveries::id.desc(),
+        ))
+        .limit(limit)
+        .select(DeliveryRow::as_select())
+        .load(conn)
+        .await
+}
+
+/// How many deliveries the webhook has.
+pub async fn delivery_count(conn: &mut AsyncPgConnection, webhook_id: Uuid) -> QueryResult<i64> {
+    webhook_deliveries::table
+        .filter(webhook_deliveries::webhook_id.eq(webhook_id))
+        .count()
+        .get_result(conn)
+        .await
+}
+
+/// A delivery and the company of its webhook, both rows locked for a change.
+pub async fn lock_delivery(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<Option<(DeliveryRow, Uuid)>> {
+    webhook_deliveries::table
+        .inner_join(webhooks::table)
+        .filter(webhook_deliveries::id.eq(id))
+        .select((DeliveryRow::as_select(), webhooks::company_id))
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Puts a delivery back in line to be sent now, with a fresh set of attempts.
+pub async fn requeue(conn: &mut AsyncPgConnection, id: Uuid, now: DateTime<Utc>) -> QueryResult<DeliveryRow> {
+    diesel::update(webhook_deliveries::table.find(id))
+        .set((
+            webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()),
+            webhook_deliveries::attempts.eq(0),
+            webhook_deliveries::next_attempt_at.eq(Some(now)),
+        ))
+        .returning(DeliveryRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// What a sender needs of the endpoint it claimed.
+#[derive(Debug, Clone, QueryableByName, Queryable, Selectable)]
+#[diesel(table_name = webhooks)]
+pub struct ClaimedEndpoint {
+    pub id: Uuid,
+    pub company_id: Uuid,
+    pub role_id: Uuid,
+    pub url: String,
+    pub secret_sealed: Vec<u8>,
+}
+
+/// Claims the active endpoint, with no delivery in flight, whose delivery has waited
+/// longest (`FOR UPDATE SKIP LOCKED`: instances never claim the same one, and busy
+/// endpoints are passed over), marks it busy until `busy_until`, and returns it with its
+/// earliest due delivery in event order.
+pub async fn claim_due(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    busy_until: DateTime<Utc>,
+) -> QueryResult<Option<(ClaimedEndpoint, DeliveryRow)>> {
+    let endpoint: Option<ClaimedEndpoint> = diesel::sql_query(
+        "UPDATE webhooks SET busy_until = $2 \
+         WHERE id = ( \
+             SELECT w.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
+             WHERE d.status = 'PENDING' AND d.next_attempt_at <= $1 \
+               AND w.active AND (w.busy_until IS NULL OR w.busy_until <= $1) \
+             ORDER BY d.next_attempt_at \
+             LIMIT 1 FOR UPDATE OF w SKIP LOCKED \
+         ) \
+         RETURNING id, company_id, role_id, url, secret_sealed",
+    )
+    .bind::<Timestamptz, _>(now)
+    .bind::<Timestamptz, _>(busy_until)
+    .get_result(conn)
+    .await
+    .optional()?;
+    let Some(endpoint) = endpoint else {
+        return Ok(None);
+    };
+    let delivery = webhook_deliveries::table
+        .filter(webhook_deliveries::webhook_id.eq(endpoint.id))
+        .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+        .filter(webhook_deliveries::next_attempt_at.le(now))
+        .order(webhook_deliveries::event_seq)
+        .select(DeliveryRow::as_select())
+        .first(conn)
+        .await
+        .optional()?;
+    match delivery {
+        Some(delivery) => Ok(Some((endpoint, delivery))),
+        None => {
+            release(conn, endpoint.id).await?;
+            Ok(None)
+        }
+    }
+}
+
+/// Frees an endpoint for the next delivery.
+pub async fn release(conn: &mut AsyncPgConnection, webhook_id: Uuid) -> QueryResult<()> {
+    diesel::update(webhooks::table.find(webhook_id))
+        .set(webhooks::busy_until.eq(None::<DateTime<Utc>>))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// What one attempt came to.
+#[derive(Debug, Clone)]
+pub struct Attempt<'a> {
+    pub status: DeliveryStatus,
+    pub response_status: Option<i32>,
+    pub error: Option<&'a str>,
+    pub at: DateTime<Utc>,
+    /// When to try again (pending deliveries only).
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+/// Records an attempt on a delivery still pending (one requeued meanwhile keeps its new
+/// place); answers whether it was recorded.
+pub async fn record_attempt(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    attempt: &Attempt<'_>,
+) -> QueryResult<bool> {
+    diesel::update(
+        webhook_deliveries::table
+            .find(id)
+            .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str())),
+    )
+    .set((
+        webhook_deliveries::status.eq(attempt.status.as_str()),
+        webhook_deliveries::attempts.eq(webhook_deliveries::attempts + 1),
+        webhook_deliveries::response_status.eq(attempt.response_status),
+        webhook_deliveries::last_error.eq(attempt.error),
+        webhook_deliveries::last_attempt_at.eq(Some(attempt.at)),
+        webhook_deliveries::next_attempt_at.eq(attempt.next_attempt_at),
+    ))
+    .execute(conn)
+    .await
+    .map(|changed| changed > 0)
+}
+
+/// Drops a delivery the endpoint's role may not read (it was never sent).
+pub async fn drop_delivery(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<()> {
+    diesel::delete(webhook_deliveries::table.find(id))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Turns an endpoint off for `reason` (it said it is gone); true when it was on.
+pub async fn disable(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    diesel::update(webhooks::table.find(id).filter(webhooks::active))
+        .set((
+            webhooks::active.eq(false),
+            webhooks::disabled_reason.eq(Some(reason)),
+            webhooks::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .await
+        .map(|changed| changed > 0)
+}
+
+/// Removes up to `batch` finished deliveries whose last attempt was before `before`;
+/// answers how many.
+pub async fn purge_finished(
+    conn: &mut AsyncPgConnection,
+    before: DateTime<Utc>,
+    batch: i64,
+) -> QueryResult<usize> {
+    diesel::sql_query(
+        "DELETE FROM webhook_deliveries WHERE id IN ( \
+             SELECT id FROM webhook_deliveries \
+             WHERE status <> 'PENDING' AND last_attempt_at < $1 LIMIT $2 \
+         )",
+    )
+    .bind::<Timestamptz, _>(before)
+    .bind::<diesel::sql_types::BigInt, _>(batch)
+    .execute(conn)
+    .await
+}

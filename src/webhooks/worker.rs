@@ -1,0 +1,409 @@
+//! Sends webhook deliveries. Every instance runs `WEBHOOK_CONCURRENCY` senders; each
+//! claims one endpoint with a delivery due (`FOR UPDATE SKIP LOCKED`, marking it busy for
+//! a while, so one delivery per endpoint is in flight and instances never collide), sends
+//! its earliest due delivery in event order, and records the answer. A sender that dies
+//! mid-delivery leaves the delivery pending: once the endpoint's busy mark lapses, it is
+//! sent again with the same `webhook-id` (at least once; receivers skip repeats by id).
+
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use rand::Rng;
+use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, USER_AGENT};
+use reqwest::{Client, Response, StatusCode, redirect};
+use serde_json::json;
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+use uuid::Uuid;
+
+use super::endpoint::{self, GuardedResolver};
+use super::model::{DeliveryRow, DeliveryStatus};
+use super::payload;
+use super::signature;
+use super::store::{self, Attempt, ClaimedEndpoint};
+use crate::app::App;
+use crate::companies::store as company_store;
+use crate::db::tx::{self, Touches, Work};
+use crate::error::{AppError, AppResult};
+use crate::events::access::revealed_by;
+use crate::events::store as event_store;
+use crate::events::verb::Verb;
+use crate::events::write::{self, Activity};
+use crate::rbac::standing::role_permissions;
+
+/// Bytes of an endpoint's answer read before the connection is let go.
+const RESPONSE_BYTES: usize = 1024;
+/// Longest wait a `Retry-After` answer can ask for.
+const LONGEST_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+/// Finished deliveries removed per statement by the retention purge.
+const PURGE_BATCH: i64 = 1000;
+/// How often the retention purge runs.
+const PURGE_EVERY: Duration = Duration::from_secs(60 * 60);
+
+/// Starts the senders and the retention purge; they stop when `shutdown` turns true
+/// (a delivery in flight is finished first).
+pub fn spawn(app: App, shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let client = match delivery_client(&app) {
+            Ok(client) => client,
+            Err(err) => {
+                tracing::error!(error = ?err, "webhook deliveries are off: no HTTP client");
+                return;
+            }
+        };
+        let mut tasks = JoinSet::new();
+        for _ in 0..app.config.webhook_concurrency.max(1) {
+            tasks.spawn(send_until_stopped(app.clone(), client.clone(), shutdown.clone()));
+        }
+        tasks.spawn(purge_until_stopped(app, shutdown));
+        while tasks.join_next().await.is_some() {}
+    })
+}
+
+/// The client every delivery goes through: checked addresses only, no redirects, no
+/// proxies from the environment, the configured timeout.
+fn delivery_client(app: &App) -> reqwest::Result<Client> {
+    let timeout = Duration::from_secs(app.config.webhook_timeout_secs.max(1));
+    Client::builder()
+        .dns_resolver(std::sync::Arc::new(GuardedResolver {
+            allow_private: app.config.allow_private_webhooks,
+        }))
+        .redirect(redirect::Policy::none())
+        .no_proxy()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .pool_idle_timeout(Duration::from_secs(30))
+        .build()
+}
+
+async fn send_until_stopped(app: App, client: Client, mut shutdown: watch::Receiver<bool>) {
+    let poll = Duration::from_millis(app.config.webhook_poll_ms.max(10));
+    loop {
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            match send_next(&app, &client).await {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(err) => {
+                    tracing::error!(error = ?err, "webhook sender cannot reach the outbox");
+                    break;
+                }
+            }
+        }
+        tokio::select! {
+            () = app.webhooks_due.notified() => {}
+            () = tokio::time::sleep(poll) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+async fn purge_until_stopped(app: App, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let before =
+            app.clock.now() - chrono::Duration::days(i64::from(app.config.webhook_delivery_retention_days));
+        loop {
+            let purged = match app.pool.get().await {
+                Ok(mut conn) => store::purge_finished(&mut conn, before, PURGE_BATCH).await,
+                Err(err) => {
+                    tracing::warn!(error = ?err, "webhook delivery purge cannot reach the database");
+                    break;
+                }
+            };
+            match purged {
+                Ok(count) if usize::try_from(PURGE_BATCH).is_ok_and(|batch| count == batch) => {}
+                Ok(_) => break,
+                Err(err) => {
+                    tracing::warn!(error = ?err, "webhook delivery purge failed");
+                    break;
+                }
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(PURGE_EVERY) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Sends the next due delivery, if any; true when one was handled.
+async fn send_next(app: &App, client: &Client) -> AppResult<bool> {
+    let now = app.clock.now();
+    let timeout = app.config.webhook_timeout_secs.max(1);
+    // Long enough for one attempt to finish; a sender gone for longer has died.
+    let busy_until = now + chrono::Duration::seconds(i64::try_from(2 * timeout + 5).unwrap_or(i64::MAX));
+    let mut conn = app.pool.get().await?;
+    let Some((endpoint, delivery)) = store::claim_due(&mut conn, now, busy_until).await? else {
+        return Ok(false);
+    };
+    let prepared = prepare(app, &mut conn, &endpoint, &delivery).await;
+    drop(conn);
+    let result = match prepared {
+        Ok(Some(message)) => Some(send(client, app, &endpoint, &delivery, message).await),
+        Ok(None) => None,
+        Err(err) => {
+            release(app, endpoint.id).await;
+            return Err(err);
+        }
+    };
+    finish(app, &endpoint, &delivery, result).await?;
+    Ok(true)
+}
+
+/// What one attempt sends: the body and the key that signs it.
+struct Message {
+    body: Vec<u8>,
+    key: Result<Vec<u8>, &'static str>,
+}
+
+/// The message for `delivery`, or None when it must not be sent: its event is gone, or the
+/// endpoint's role may not read it.
+async fn prepare(
+    app: &App,
+    conn: &mut diesel_async::AsyncPgConnection,
+    endpoint: &ClaimedEndpoint,
+    delivery: &DeliveryRow,
+) -> AppResult<Option<Message>> {
+    let Some(event) = event_store::event_at(conn, delivery.event_seq).await? else {
+        return Ok(None);
+    };
+    let role = company_store::find_role(conn, endpoint.company_id, endpoint.role_id)
+        .await?
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("webhook {} has no role", endpoint.id)))?;
+    // A webhook reads with its role company-wide (it holds no project grants).
+    let Some(needed) = revealed_by(&event) else {
+        return Ok(None);
+    };
+    if !role_permissions(conn, &role).await?.contains(needed) {
+        return Ok(None);
+    }
+    let rows: Vec<Uuid> = if Verb::parse(&event.verb).is_some_and(Verb::lists_rows) {
+        event_store::row_changes_of(conn, event.seq)
+            .await?
+            .into_iter()
+            .map(|change| change.row_id)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let key = app
+        .sealer
+        .open(endpoint.id.as_bytes(), &endpoint.secret_sealed)
+        .and_then(|secret| signature::secret_key(std::str::from_utf8(&secret).ok()?))
+        .ok_or("the signing secret does not open with this server's SECRETS_KEY");
+    Ok(Some(Message {
+        body: payload::body(&event, &rows),
+        key,
+    }))
+}
+
+/// What an endpoint answered, or why no answer came.
+enum Answer {
+    Status {
+        code: StatusCode,
+        retry_after: Option<Duration>,
+    },
+    Failed(String),
+}
+
+/// One signed attempt.
+async fn send(
+    client: &Client,
+    app: &App,
+    endpoint: &ClaimedEndpoint,
+    delivery: &DeliveryRow,
+    message: Message,
+) -> Answer {
+    let key = match message.key {
+        Ok(key) => key,
+        Err(why) => return Answer::Failed(why.to_owned()),
+    };
+    // Checked again before each attempt: literal addresses never reach the resolver.
+    let url = match endpoint::parse(&endpoint.url, app.config.allow_private_webhooks) {
+        Ok(url) => url,
+        Err(err) => return Answer::Failed(err.message),
+    };
+    let message_id = delivery.message_id();
+    // Receivers compare this with their own clock, so it is the real time of the attempt.
+    let timestamp = chrono::Utc::now().timestamp();
+    let signed = signature::sign(&key, &message_id, timestamp, &message.body);
+    let sent = client
+        .post(url)
+        .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+        .header(
+            USER_AGENT,
+            HeaderValue::from_static(concat!("Guildhall-Webhooks/", env!("CARGO_PKG_VERSION"))),
+        )
+        .header("webhook-id", message_id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signed)
+        .body(message.body)
+        .send()
+        .await;
+    match sent {
+        Ok(response) => {
+            let code = response.status();
+            let retry_after = retry_after(&response);
+            drain(response).await;
+            Answer::Status { code, retry_after }
+        }
+        Err(err) => Answer::Failed(describe(&err, app.config.webhook_timeout_secs)),
+    }
+}
+
+/// Reads a little of the answer (so a short one leaves the connection reusable) and no more.
+async fn drain(mut response: Response) {
+    let mut read = 0;
+    while read < RESPONSE_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => read += chunk.len(),
+            _ => break,
+        }
+    }
+}
+
+/// How long a `Retry-After` header asks to wait (seconds or an HTTP date), at most a day.
+fn retry_after(response: &Response) -> Option<Duration> {
+    let value = response.headers().get(RETRY_AFTER)?.to_str().ok()?.trim();
+    let wait = match value.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => {
+            let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+            (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
+                .to_std()
+                .unwrap_or_default()
+        }
+    };
+    Some(wait.min(LONGEST_RETRY_AFTER))
+}
+
+/// Why an attempt got no answer, without the URL (its path may hold the receiver's token).
+fn describe(err: &reqwest::Error, timeout_secs: u64) -> String {
+    if err.is_timeout() {
+        return format!("no answer within {timeout_secs} s");
+    }
+    let mut cause: &dyn std::error::Error = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    if err.is_connect() {
+        format!("could not connect: {cause}")
+    } else {
+        format!("the request failed: {cause}")
+    }
+}
+
+/// The wait before attempt number `attempts + 1`, from `WEBHOOK_RETRY_SCHEDULE` with up to
+/// a tenth either way so failing endpoints are not all retried at once (a `Retry-After`
+/// answer replaces it); None when every attempt is spent.
+fn next_wait(schedule: &[Duration], attempts: i32, retry_after: Option<Duration>) -> Option<Duration> {
+    let step = usize::try_from(attempts).ok()?.checked_sub(1)?;
+    let scheduled = *schedule.get(step)?;
+    Some(retry_after.unwrap_or_else(|| {
+        let spread = rand::rng().random_range(0.9..=1.1);
+        scheduled.mul_f64(spread)
+    }))
+}
+
+/// Records what happened to `delivery` and frees its endpoint, in one transaction.
+async fn finish(
+    app: &App,
+    endpoint: &ClaimedEndpoint,
+    delivery: &DeliveryRow,
+    answer: Option<Answer>,
+) -> AppResult<()> {
+    tx::transaction(app, Touches::ROWS, |Work { conn, now, .. }| {
+        async move {
+            let Some(answer) = answer else {
+                store::drop_delivery(conn, delivery.id).await?;
+                return store::release(conn, endpoint.id).await.map_err(AppError::from);
+            };
+            let attempts = delivery.attempts + 1;
+            let (response_status, error, retry_after) = match &answer {
+                Answer::Status { code, retry_after } => (
+                    Some(i32::from(code.as_u16())),
+                    (!code.is_success()).then(|| format!("the endpoint answered {code}")),
+                    *retry_after,
+                ),
+                Answer::Failed(why) => (None, Some(why.clone()), None),
+            };
+            let gone = matches!(&answer, Answer::Status { code, .. } if *code == StatusCode::GONE);
+            let (status, next_attempt_at) = if error.is_none() {
+                (DeliveryStatus::Delivered, None)
+            } else if gone {
+                (DeliveryStatus::Failed, None)
+            } else {
+                match next_wait(&app.config.webhook_retry_schedule, attempts, retry_after) {
+                    Some(wait) => (
+                        DeliveryStatus::Pending,
+                        Some(now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX)),
+                    ),
+                    None => (DeliveryStatus::Failed, None),
+                }
+            };
+            let attempt = Attempt {
+                status,
+                response_status,
+                error: error.as_deref(),
+                at: now,
+                next_attempt_at,
+            };
+            store::record_attempt(conn, delivery.id, &attempt).await?;
+            tracing::info!(
+                delivery = %delivery.id,
+                webhook = %endpoint.id,
+                attempts,
+                status = status.as_str(),
+                response = ?response_status,
+                error = error.as_deref().unwrap_or(""),
+                "webhook delivery attempted"
+            );
+            if gone && store::disable(conn, endpoint.id, "the endpoint answered 410 Gone", now).await? {
+                let activity = Activity::new(
+                    endpoint.company_id,
+                    None,
+                    Verb::WebhookDisabled,
+                    ("webhook", endpoint.id),
+                    "Webhook turned off: its endpoint answered 410 Gone",
+                )
+                .data(json!({ "responseStatus": 410 }));
+                write::record(conn, now, activity).await?;
+            }
+            store::release(conn, endpoint.id).await?;
+            Ok(())
+        }
+        .boxed()
+    })
+    .await
+}
+
+/// Frees an endpoint after a failure to prepare its delivery (it is tried again later).
+async fn release(app: &App, webhook_id: Uuid) {
+    if let Ok(mut conn) = app.pool.get().await
+        && let Err(err) = store::release(&mut conn, webhook_id).await
+    {
+        tracing::warn!(error = ?err, webhook = %webhook_id, "cannot free a webhook endpoint");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_follow_the_schedule_then_stop() {
+        let schedule = [Duration::from_secs(5), Duration::from_secs(300)];
+        let first = next_wait(&schedule, 1, None).unwrap();
+        assert!((4500..=5500).contains(&first.as_millis()), "{first:?}");
+        let second = next_wait(&schedule, 2, None).unwrap();
+        assert!((270..=330).contains(&second.as_secs()), "{second:?}");
+        assert_eq!(next_wait(&schedule, 3, None), None);
+        assert_eq!(
+            next_wait(&schedule, 1, Some(Duration::from_secs(60))),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(next_wait(&schedule, 3, Some(Duration::from_secs(60))), None);
+    }
+}
