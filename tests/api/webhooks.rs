@@ -526,3 +526,211 @@ async fn a_webhook_is_told_only_what_its_role_may_read() {
         .unwrap();
     assert_eq!(left, 0);
 }
+
+/// The example receiver (frontend-examples/webhook-receiver) running under Node.
+struct ExampleReceiver {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl ExampleReceiver {
+    async fn start(port: u16, secret: &str, seen: &std::path::Path) -> Self {
+        let dir = crate::helpers::node::webhook_receiver().await;
+        let mut child = std::process::Command::new("node")
+            .arg(dir.join("receiver.mjs"))
+            .args(["--port", &port.to_string(), "--seen"])
+            .arg(seen)
+            .env("WEBHOOK_SECRET", secret)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("node runs the example receiver");
+        let (send, lines) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().expect("stdout");
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = send.send(line);
+            }
+        });
+        // It says so on stderr once it listens.
+        let mut stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+        let mut ready = String::new();
+        tokio::task::block_in_place(|| std::io::BufRead::read_line(&mut stderr, &mut ready)).expect("stderr");
+        assert!(ready.contains("listening"), "{ready}");
+        Self { child, lines }
+    }
+
+    /// The next printed event (at most 30 s away).
+    fn next(&self) -> Value {
+        let line = self
+            .lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the receiver printed an event");
+        serde_json::from_str(&line).expect("one JSON line per event")
+    }
+
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The README's walk-through: a key inserts rows, the example receiver (Node, the Standard
+/// Webhooks library) verifies and prints each `row.created`, is stopped for a while, and
+/// on its return gets every event it missed, each printed once; the audit log shows each
+/// step with who and from where, and exports as CSV.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_example_receiver_verifies_prints_and_catches_up_and_the_audit_log_shows_the_walk() {
+    let t = TestApp::spawn_with(|config| {
+        config.webhook_retry_schedule = vec![Duration::from_secs(1); 8];
+    })
+    .await;
+    let (owner, company, table) = acme(&t).await;
+    let key = t
+        .ok(
+            Some(&owner),
+            "mutation($c: ID!, $r: ID!) { createApiKey(companyId: $c, name: \"ERP\", roleId: $r) { secret } }",
+            json!({ "c": company.id, "r": company.role("Editor") }),
+        )
+        .await["createApiKey"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let created = t
+        .ok(
+            Some(&owner),
+            CREATE,
+            json!({ "c": company.id, "u": format!("http://127.0.0.1:{port}/"), "e": ["row.created"] }),
+        )
+        .await;
+    let secret = created["createWebhook"]["signingSecret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let seen = tempfile::NamedTempFile::new().unwrap();
+    let insert_as_key = |site: &'static str| {
+        let (t, key, table) = (&t, &key, &table);
+        async move {
+            let answer: Value = t
+                .http
+                .post(format!("{}/graphql", t.base_url()))
+                .bearer_auth(key)
+                .header("user-agent", "erp-sync/1.0")
+                .json(&json!({ "query": INSERT, "variables": { "t": table, "r": [{ "site": site }] } }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            answer["data"]["insertRows"][0]["id"].as_str().unwrap().to_owned()
+        }
+    };
+
+    let receiver = ExampleReceiver::start(port, &secret, seen.path()).await;
+    let first = insert_as_key("Leeds").await;
+    let printed = receiver.next();
+    assert_eq!(printed["type"], "row.created");
+    assert_eq!(printed["data"]["rowIds"], json!([first]));
+    assert_eq!(printed["data"]["actor"]["type"], "api_key");
+    receiver.stop();
+
+    // Down: the deliveries wait and are retried.
+    let missed = [insert_as_key("York").await, insert_as_key("Hull").await];
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let receiver = ExampleReceiver::start(port, &secret, seen.path()).await;
+    let caught_up = [receiver.next(), receiver.next()];
+    let rows: Vec<&Value> = caught_up
+        .iter()
+        .map(|event| &event["data"]["rowIds"][0])
+        .collect();
+    assert_eq!(rows, [&json!(missed[0]), &json!(missed[1])], "in event order");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(receiver.lines.try_recv().is_err(), "each event printed once");
+    receiver.stop();
+
+    // The audit log shows the walk: the key made, rows inserted by it from its address,
+    // a failed and a good sign-in.
+    for password in ["not the password 1", crate::helpers::PASSWORD] {
+        t.http
+            .post(format!("{}/graphql", t.base_url()))
+            .json(&json!({
+                "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
+                "variables": { "i": { "email": "owner@example.com", "password": password } }
+            }))
+            .send()
+            .await
+            .unwrap();
+    }
+    let log = t
+        .ok(
+            Some(&owner),
+            "query($c: ID!) { company(id: $c) { auditLog(first: 50) { edges { node {
+                action apiKey { name } ip userAgent changes } } } } }",
+            json!({ "c": company.id }),
+        )
+        .await;
+    let entries: Vec<Value> = log["company"]["auditLog"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|edge| edge["node"].clone())
+        .collect();
+    let by_key: Vec<&Value> = entries
+        .iter()
+        .filter(|entry| entry["action"] == "row.created")
+        .collect();
+    assert_eq!(by_key.len(), 3);
+    assert!(by_key.iter().all(|entry| entry["apiKey"]["name"] == "ERP"
+        && entry["ip"] == "127.0.0.1"
+        && entry["userAgent"] == "erp-sync/1.0"
+        && entry["changes"]["count"] == 1));
+    assert!(entries.iter().any(|entry| entry["action"] == "api_key.created"));
+    assert!(entries.iter().any(|entry| entry["action"] == "webhook.created"));
+    let security = t
+        .ok(
+            Some(&owner),
+            "{ me { securityEvents(first: 10) { edges { node { action ip } } } } }",
+            json!({}),
+        )
+        .await;
+    let actions: Vec<&str> = security["me"]["securityEvents"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|edge| edge["node"]["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"session.sign_in_failed") && actions.contains(&"session.signed_in"),
+        "{actions:?}"
+    );
+    let link = t
+        .ok(
+            Some(&owner),
+            "mutation($c: ID!) { exportAuditLog(companyId: $c, format: \"csv\") }",
+            json!({ "c": company.id }),
+        )
+        .await["exportAuditLog"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = link.strip_prefix("http://guildhall.test").unwrap();
+    let csv = t
+        .http
+        .get(format!("{}{path}", t.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        csv.contains("row.created") && csv.contains("erp-sync/1.0") && csv.contains("api_key.created"),
+        "{csv}"
+    );
+}

@@ -1,26 +1,36 @@
-//! Stock npm clients (tests/clients) run by Node against a test server; their packages,
-//! pinned by package-lock.json, are installed on first use.
+//! Stock npm clients (tests/clients) and the examples (frontend-examples) run by Node
+//! against a test server; their packages, pinned by package-lock.json, are installed on
+//! first use.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use tokio::sync::OnceCell;
 
-static INSTALLED: OnceCell<PathBuf> = OnceCell::const_new();
+static CLIENTS: OnceCell<PathBuf> = OnceCell::const_new();
+static WEBHOOK_RECEIVER: OnceCell<PathBuf> = OnceCell::const_new();
 
 /// The clients' folder, with `npm ci` run there when its packages are missing or older
 /// than package-lock.json. A file lock keeps test processes from installing at once.
 async fn clients() -> &'static PathBuf {
-    INSTALLED
-        .get_or_init(|| async {
-            let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients"));
-            let at = dir.clone();
-            tokio::task::spawn_blocking(move || install(&at))
-                .await
-                .expect("npm ci");
-            dir
-        })
-        .await
+    installed(&CLIENTS, "tests/clients").await
+}
+
+/// frontend-examples/webhook-receiver, its packages installed.
+pub async fn webhook_receiver() -> &'static PathBuf {
+    installed(&WEBHOOK_RECEIVER, "frontend-examples/webhook-receiver").await
+}
+
+async fn installed(cell: &'static OnceCell<PathBuf>, folder: &'static str) -> &'static PathBuf {
+    cell.get_or_init(|| async move {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(folder);
+        let at = dir.clone();
+        tokio::task::spawn_blocking(move || install(&at))
+            .await
+            .expect("npm ci");
+        dir
+    })
+    .await
 }
 
 fn install(dir: &Path) {
@@ -38,7 +48,7 @@ fn install(dir: &Path) {
             .current_dir(dir)
             .status()
             .expect("npm runs (Node and npm are on the machine)");
-        assert!(status.success(), "npm ci in tests/clients failed");
+        assert!(status.success(), "npm ci in {} failed", dir.display());
     }
 }
 
