@@ -21,7 +21,9 @@ def free_port():
 
 
 def psql(database, sql):
-    subprocess.run(["psql", f"{SERVER}/{database}", "-qAtc", sql], check=True, capture_output=True)
+    """Runs `sql` in `database`; its output (unaligned, tuples only)."""
+    return subprocess.run(["psql", f"{SERVER}/{database}", "-qAtc", sql], check=True, capture_output=True,
+                          text=True).stdout
 
 
 def gql(url, query, variables=None, token=None, headers=None):

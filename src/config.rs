@@ -323,6 +323,21 @@ impl Config {
                 bail!("JWT_SECRET must be at least 32 characters in production");
             }
         }
+        if !(1..=300).contains(&self.webhook_timeout_secs) {
+            bail!(
+                "WEBHOOK_TIMEOUT_SECS must be 1 to 300 (got {})",
+                self.webhook_timeout_secs
+            );
+        }
+        let longest_wait = std::time::Duration::from_secs(7 * 24 * 60 * 60);
+        if self.webhook_retry_schedule.len() > 50
+            || self
+                .webhook_retry_schedule
+                .iter()
+                .any(|wait| *wait > longest_wait)
+        {
+            bail!("WEBHOOK_RETRY_SCHEDULE holds at most 50 waits of at most 7 days each");
+        }
         for (name, url) in [("PUBLIC_URL", &self.public_url), ("APP_URL", &self.app_url)] {
             if let Some(url) = url
                 && !(url.starts_with("http://") || url.starts_with("https://"))

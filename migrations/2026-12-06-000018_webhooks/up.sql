@@ -10,9 +10,12 @@ CREATE TABLE webhooks (
     active BOOLEAN NOT NULL DEFAULT TRUE,
     -- Why the server turned the endpoint off (it answered 410 Gone); NULL otherwise.
     disabled_reason TEXT,
-    -- An instance is sending to this endpoint until then: one delivery in flight per
-    -- endpoint, and a sender that died frees it when the time passes.
+    -- An instance is sending to this endpoint until then (or it asked to be left alone
+    -- until then with Retry-After): one delivery in flight per endpoint, and a sender that
+    -- died frees it when the time passes. The token names the claim, so only its holder
+    -- frees it.
     busy_until TIMESTAMPTZ,
+    busy_token UUID,
     created_by UUID REFERENCES users (id) ON DELETE SET NULL,
     created_at TIMESTAMPTZ NOT NULL,
     updated_at TIMESTAMPTZ NOT NULL
@@ -46,7 +49,11 @@ CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (last_attempt_at)
 -- becomes a delivery in the event's own transaction: a committed change has its
 -- deliveries, a rolled-back one none. Whether the endpoint's role may read the event is
 -- the server's rule, applied before sending (deliveries it may not read are dropped).
+-- When it queued any, the commit wakes a sender on some instance ('w' on the event
+-- channel). A pending delivery of an endpoint that is off has no next attempt.
 CREATE FUNCTION webhook_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    queued integer;
 BEGIN
     INSERT INTO webhook_deliveries (id, webhook_id, event_seq, verb, next_attempt_at, created_at)
     SELECT gen_random_uuid(), w.id, NEW.seq, NEW.verb, NEW.created_at, NEW.created_at
@@ -54,6 +61,10 @@ BEGIN
     WHERE w.company_id = NEW.company_id
       AND w.active
       AND w.events && ARRAY[NEW.verb, split_part(NEW.verb, '.', 1) || '.*', '*'];
+    GET DIAGNOSTICS queued = ROW_COUNT;
+    IF queued > 0 THEN
+        PERFORM pg_notify('guildhall_events', 'w');
+    END IF;
     RETURN NULL;
 END
 $$;

@@ -405,6 +405,7 @@ diesel::table! {
         active -> Bool,
         disabled_reason -> Nullable<Text>,
         busy_until -> Nullable<Timestamptz>,
+        busy_token -> Nullable<Uuid>,
         created_by -> Nullable<Uuid>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,

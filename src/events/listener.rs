@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::hub::{LiveEvent, Published, Topic};
 use super::store;
 use super::verb::Verb;
-use super::write::CHANNEL;
+use super::write::{CHANNEL, WEBHOOKS_DUE};
 use crate::app::App;
 use crate::error::AppResult;
 use crate::rbac::standing;
@@ -119,14 +119,15 @@ async fn deliver(app: &App, payload: &str) -> AppResult<()> {
         app.forget_standing();
         return Ok(());
     }
+    if payload == WEBHOOKS_DUE {
+        // One of this instance's webhook senders looks now (every instance hears it).
+        app.webhooks_due.notify_one();
+        return Ok(());
+    }
     let Some((topic, seq)) = parse(payload) else {
         tracing::warn!(payload, "unknown event announcement");
         return Ok(());
     };
-    if let Topic::Company(_) = topic {
-        // The event may have queued webhook deliveries: this instance's senders look now.
-        app.webhooks_due.notify_waiters();
-    }
     if !app.hub.wants(topic) {
         return Ok(());
     }

@@ -119,6 +119,7 @@ pub async fn event_at(conn: &mut AsyncPgConnection, seq: i64) -> QueryResult<Opt
 pub async fn row_changes_of(conn: &mut AsyncPgConnection, event_seq: i64) -> QueryResult<Vec<RowChangeRow>> {
     row_changes::table
         .filter(row_changes::event_seq.eq(event_seq))
+        .order(row_changes::row_id)
         .select(RowChangeRow::as_select())
         .load(conn)
         .await

@@ -18,6 +18,10 @@ use crate::rbac::catalog::{Action, Permission, Resource};
 /// or `n:<user id>:<seq>` (a notification): ids only, far below NOTIFY's 8 KB.
 pub const CHANNEL: &str = "guildhall_events";
 
+/// What the webhook outbox trigger announces on [`CHANNEL`] when an event queued
+/// deliveries (see the webhooks migration).
+pub const WEBHOOKS_DUE: &str = "w";
+
 /// Longest summary kept (the column's CHECK allows 500).
 const SUMMARY_CHARS: usize = 300;
 

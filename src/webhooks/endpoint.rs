@@ -25,6 +25,12 @@ pub fn parse(url: &str, allow_private: bool) -> AppResult<Url> {
         ));
     }
     let parsed = Url::parse(url).map_err(|_| AppError::invalid("url", "is not an absolute URL"))?;
+    if parsed.as_str().len() > MAX_URL_CHARS {
+        return Err(AppError::invalid(
+            "url",
+            format!("at most {MAX_URL_CHARS} characters once encoded"),
+        ));
+    }
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(AppError::invalid("url", "must start with http:// or https://"));
     }
@@ -83,8 +89,10 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         Ipv4Addr::new(a, b, c, d)
     };
     match segments {
-        // NAT64 reaches the IPv4 address in its last 32 bits.
+        // NAT64 (well-known prefix) reaches the IPv4 address in its last 32 bits.
         [0x64, 0xff9b, 0, 0, 0, 0, high, low] => is_public_v4(embedded_v4(high, low)),
+        // NAT64 for local use, and IPv4-translated addresses: they lead inside.
+        [0x64, 0xff9b, 1, ..] | [0, 0, 0, 0, 0xffff, 0, _, _] => false,
         // 6to4 reaches the IPv4 address in bits 16 to 48.
         [0x2002, high, low, ..] => is_public_v4(embedded_v4(high, low)),
         _ => {
@@ -114,13 +122,19 @@ impl Resolve for GuardedResolver {
         let allow_private = self.allow_private;
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            // One answer whether the name is unknown or leads inside, so deliveries cannot
+            // be used to learn which internal names exist.
+            let refused = || format!("{host} resolves to no address webhooks may call");
+            let found: Vec<SocketAddr> = match tokio::net::lookup_host((host.as_str(), 0)).await {
+                Ok(found) => found.collect(),
+                Err(_) => return Err(refused().into()),
+            };
             let allowed: Vec<SocketAddr> = found
                 .into_iter()
                 .filter(|addr| allow_private || is_public(addr.ip()))
                 .collect();
             if allowed.is_empty() {
-                return Err(format!("{host} resolves to no public address").into());
+                return Err(refused().into());
             }
             let addrs: Addrs = Box::new(allowed.into_iter());
             Ok(addrs)
@@ -158,6 +172,8 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
             "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::a00:1",
+            "::ffff:0:a00:1",
             "2002:7f00:1::",
             "2001:db8::1",
             "ff02::1",
@@ -194,5 +210,33 @@ mod tests {
         }
         assert!(parse("http://127.0.0.1:9000/hook", true).is_ok());
         assert!(parse("gopher://127.0.0.1/", true).is_err());
+        let long = format!("https://example.com/{}", "é".repeat(700));
+        assert!(long.chars().count() < MAX_URL_CHARS && parse(&long, false).is_err());
+    }
+
+    #[tokio::test]
+    async fn the_resolver_hands_out_only_addresses_it_may() {
+        let guarded = GuardedResolver { allow_private: false };
+        let refused = guarded.resolve("localhost".parse().unwrap()).await.err().unwrap();
+        let unknown = guarded
+            .resolve("no-such-host.invalid".parse().unwrap())
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(
+            refused.to_string(),
+            "localhost resolves to no address webhooks may call"
+        );
+        assert_eq!(
+            unknown.to_string(),
+            "no-such-host.invalid resolves to no address webhooks may call"
+        );
+        let open = GuardedResolver { allow_private: true };
+        let addrs: Vec<SocketAddr> = open
+            .resolve("localhost".parse().unwrap())
+            .await
+            .unwrap()
+            .collect();
+        assert!(addrs.iter().all(|addr| addr.ip().is_loopback()) && !addrs.is_empty());
     }
 }

@@ -7,7 +7,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::endpoint;
-use super::model::{DeliveryRow, NewWebhook, WebhookRow};
+use super::model::{DeliveryRow, DeliveryStatus, NewWebhook, WebhookRow};
 use super::signature;
 use super::store::{self, WebhookChange};
 use super::subscription;
@@ -17,7 +17,7 @@ use crate::companies::access;
 use crate::companies::model::BuiltIn;
 use crate::companies::store as company_store;
 use crate::db::tx::{self, Change, Touches};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::events::verb::Verb;
 use crate::events::write::{self, Activity};
 use crate::pagination::{Cursor, Page, PageRequest};
@@ -123,8 +123,9 @@ pub async fn create(app: &App, caller: &Caller, request: WebhookRequest) -> AppR
     .await
 }
 
-/// Changes a webhook's endpoint, events or switch (webhook:manage). Turning it on again
-/// resumes its pending deliveries and clears why the server had turned it off.
+/// Changes a webhook's endpoint, events or switch (webhook:manage, and every permission
+/// of its role). Turning it off holds its pending deliveries back; turning it on again
+/// makes them due and clears why the server had turned it off.
 pub async fn update(app: &App, caller: &Caller, id: Uuid, update: WebhookUpdate) -> AppResult<WebhookRow> {
     let url = update
         .url
@@ -147,6 +148,11 @@ pub async fn update(app: &App, caller: &Caller, id: Uuid, update: WebhookUpdate)
                     updated_at: now,
                 };
                 let updated = store::update(conn, webhook.id, &change).await?;
+                match (webhook.active, updated.active) {
+                    (true, false) => store::hold_pending(conn, updated.id).await?,
+                    (false, true) => store::resume_pending(conn, updated.id, now).await?,
+                    _ => {}
+                }
                 let mut changed = Vec::new();
                 if updated.url != webhook.url {
                     changed.push("url");
@@ -181,7 +187,7 @@ pub async fn update(app: &App, caller: &Caller, id: Uuid, update: WebhookUpdate)
     .await
 }
 
-/// Deletes a webhook and its deliveries (webhook:manage).
+/// Deletes a webhook and its deliveries (webhook:manage, and every permission of its role).
 pub async fn delete(app: &App, caller: &Caller, id: Uuid) -> AppResult<bool> {
     tx::write(
         app,
@@ -208,8 +214,9 @@ pub async fn delete(app: &App, caller: &Caller, id: Uuid) -> AppResult<bool> {
     .await
 }
 
-/// Sends a delivery again, now, with its `webhook-id` unchanged and a fresh set of
-/// attempts (webhook:manage).
+/// Sends a finished delivery again, now, with its `webhook-id` unchanged and a fresh set
+/// of attempts (webhook:manage, and every permission of the webhook's role). CONFLICT
+/// while it is still pending or its webhook is off.
 pub async fn redeliver(app: &App, caller: &Caller, delivery_id: Uuid) -> AppResult<DeliveryRow> {
     tx::write(
         app,
@@ -217,16 +224,26 @@ pub async fn redeliver(app: &App, caller: &Caller, delivery_id: Uuid) -> AppResu
         Touches::ROWS,
         |Change { conn, actor, now, .. }| {
             async move {
-                let (delivery, company_id) = store::lock_delivery(conn, delivery_id)
+                let webhook_id = store::webhook_of_delivery(conn, delivery_id)
                     .await?
                     .ok_or_else(|| AppError::not_found("webhook delivery"))?;
-                access::member(conn, company_id, actor)
+                let webhook = managed(conn, actor, webhook_id)
                     .await
-                    .map_err(|_| AppError::not_found("webhook delivery"))?
-                    .require(Resource::Webhook, Action::Manage)?;
+                    .map_err(|err| if err.code == ErrorCode::NotFound { AppError::not_found("webhook delivery") } else { err })?;
+                let delivery = store::lock_delivery(conn, delivery_id)
+                    .await?
+                    .ok_or_else(|| AppError::not_found("webhook delivery"))?;
+                if delivery.status == DeliveryStatus::Pending.as_str() {
+                    return Err(AppError::conflict(
+                        "this delivery is still waiting to be sent; redeliver it once it is delivered or failed",
+                    ));
+                }
+                if !webhook.active {
+                    return Err(AppError::conflict("the webhook is off: turn it on (updateWebhook) first"));
+                }
                 let delivery = store::requeue(conn, delivery.id, now).await?;
                 let activity = Activity::new(
-                    company_id,
+                    webhook.company_id,
                     Some(actor),
                     Verb::WebhookRedelivered,
                     ("webhook_delivery", delivery.id),
@@ -277,8 +294,10 @@ pub fn delivery_cursor(delivery: &DeliveryRow) -> Cursor {
     }
 }
 
-/// The webhook named by id, locked, for a member holding webhook:manage in its company;
-/// NOT_FOUND for anyone who does not act there.
+/// The webhook named by id, locked, for a member holding webhook:manage in its company
+/// and every permission of the webhook's role (whoever may point a webhook elsewhere
+/// could otherwise read through it what they may not); NOT_FOUND for anyone who does not
+/// act there. Takes the company's event stream lock first, as event writers do.
 async fn managed(
     conn: &mut diesel_async::AsyncPgConnection,
     actor: Actor,
@@ -291,9 +310,15 @@ async fn managed(
         .await
         .map_err(|_| AppError::not_found("webhook"))?;
     member.require(Resource::Webhook, Action::Manage)?;
-    store::lock_in_company(conn, company_id, id)
+    write::lock_stream(conn, company_id).await?;
+    let webhook = store::lock_in_company(conn, company_id, id)
         .await?
-        .ok_or_else(|| AppError::not_found("webhook"))
+        .ok_or_else(|| AppError::not_found("webhook"))?;
+    let role = company_store::find_role(conn, company_id, webhook.role_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("role"))?;
+    member.require_can_grant(&role, role_permissions(conn, &role).await?)?;
+    Ok(webhook)
 }
 
 /// An endpoint's scheme, host and port: what activity and the audit log name, since a

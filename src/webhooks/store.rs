@@ -31,7 +31,9 @@ pub async fn company_of(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<O
         .optional()
 }
 
-/// A webhook of the company, row-locked for a change.
+/// A webhook of the company, row-locked for a change (`FOR NO KEY UPDATE`: event writers
+/// queuing deliveries for it are not held up). Take the company's event stream lock
+/// first, as event writers do, so the two never wait on each other in a cycle.
 pub async fn lock_in_company(
     conn: &mut AsyncPgConnection,
     company_id: Uuid,
@@ -41,7 +43,7 @@ pub async fn lock_in_company(
         .filter(webhooks::id.eq(id))
         .filter(webhooks::company_id.eq(company_id))
         .select(WebhookRow::as_select())
-        .for_update()
+        .for_no_key_update()
         .first(conn)
         .await
         .optional()
@@ -147,27 +149,36 @@ pub async fn delivery_count(conn: &mut AsyncPgConnection, webhook_id: Uuid) -> Q
         .await
 }
 
-/// A delivery and the company of its webhook, both rows locked for a change.
-pub async fn lock_delivery(
-    conn: &mut AsyncPgConnection,
-    id: Uuid,
-) -> QueryResult<Option<(DeliveryRow, Uuid)>> {
+/// The webhook a delivery belongs to (for a caller who names the delivery by id alone).
+pub async fn webhook_of_delivery(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Uuid>> {
     webhook_deliveries::table
-        .inner_join(webhooks::table)
         .filter(webhook_deliveries::id.eq(id))
-        .select((DeliveryRow::as_select(), webhooks::company_id))
-        .for_update()
+        .select(webhook_deliveries::webhook_id)
         .first(conn)
         .await
         .optional()
 }
 
-/// Puts a delivery back in line to be sent now, with a fresh set of attempts.
+/// A delivery, row-locked for a change.
+pub async fn lock_delivery(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<DeliveryRow>> {
+    webhook_deliveries::table
+        .find(id)
+        .select(DeliveryRow::as_select())
+        .for_no_key_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Puts a finished delivery back in line to be sent now, as if new: no attempts, no answer.
 pub async fn requeue(conn: &mut AsyncPgConnection, id: Uuid, now: DateTime<Utc>) -> QueryResult<DeliveryRow> {
     diesel::update(webhook_deliveries::table.find(id))
         .set((
             webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()),
             webhook_deliveries::attempts.eq(0),
+            webhook_deliveries::response_status.eq(None::<i32>),
+            webhook_deliveries::last_error.eq(None::<String>),
+            webhook_deliveries::last_attempt_at.eq(None::<DateTime<Utc>>),
             webhook_deliveries::next_attempt_at.eq(Some(now)),
         ))
         .returning(DeliveryRow::as_returning())
@@ -175,8 +186,40 @@ pub async fn requeue(conn: &mut AsyncPgConnection, id: Uuid, now: DateTime<Utc>)
         .await
 }
 
-/// What a sender needs of the endpoint it claimed.
-#[derive(Debug, Clone, QueryableByName, Queryable, Selectable)]
+/// Holds back an endpoint's pending deliveries while it is off: without a next attempt,
+/// senders never look at them.
+pub async fn hold_pending(conn: &mut AsyncPgConnection, webhook_id: Uuid) -> QueryResult<()> {
+    diesel::update(
+        webhook_deliveries::table
+            .filter(webhook_deliveries::webhook_id.eq(webhook_id))
+            .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str())),
+    )
+    .set(webhook_deliveries::next_attempt_at.eq(None::<DateTime<Utc>>))
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// Makes an endpoint's held-back deliveries due at `now` (it was turned on again).
+pub async fn resume_pending(
+    conn: &mut AsyncPgConnection,
+    webhook_id: Uuid,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(
+        webhook_deliveries::table
+            .filter(webhook_deliveries::webhook_id.eq(webhook_id))
+            .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+            .filter(webhook_deliveries::next_attempt_at.is_null()),
+    )
+    .set(webhook_deliveries::next_attempt_at.eq(Some(now)))
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// What a sender needs of the endpoint it claimed, and the token naming its claim.
+#[derive(Debug, Clone, QueryableByName)]
 #[diesel(table_name = webhooks)]
 pub struct ClaimedEndpoint {
     pub id: Uuid,
@@ -184,27 +227,28 @@ pub struct ClaimedEndpoint {
     pub role_id: Uuid,
     pub url: String,
     pub secret_sealed: Vec<u8>,
+    pub busy_token: Option<Uuid>,
 }
 
 /// Claims the active endpoint, with no delivery in flight, whose delivery has waited
-/// longest (`FOR UPDATE SKIP LOCKED`: instances never claim the same one, and busy
-/// endpoints are passed over), marks it busy until `busy_until`, and returns it with its
-/// earliest due delivery in event order.
+/// longest (`SKIP LOCKED`: instances never claim the same one, and busy endpoints are
+/// passed over), marks it busy until `busy_until` under a new token, and returns it with
+/// its earliest due delivery in event order.
 pub async fn claim_due(
     conn: &mut AsyncPgConnection,
     now: DateTime<Utc>,
     busy_until: DateTime<Utc>,
 ) -> QueryResult<Option<(ClaimedEndpoint, DeliveryRow)>> {
     let endpoint: Option<ClaimedEndpoint> = diesel::sql_query(
-        "UPDATE webhooks SET busy_until = $2 \
+        "UPDATE webhooks SET busy_until = $2, busy_token = gen_random_uuid() \
          WHERE id = ( \
              SELECT w.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
              WHERE d.status = 'PENDING' AND d.next_attempt_at <= $1 \
                AND w.active AND (w.busy_until IS NULL OR w.busy_until <= $1) \
              ORDER BY d.next_attempt_at \
-             LIMIT 1 FOR UPDATE OF w SKIP LOCKED \
+             LIMIT 1 FOR NO KEY UPDATE OF w SKIP LOCKED \
          ) \
-         RETURNING id, company_id, role_id, url, secret_sealed",
+         RETURNING id, company_id, role_id, url, secret_sealed, busy_token",
     )
     .bind::<Timestamptz, _>(now)
     .bind::<Timestamptz, _>(busy_until)
@@ -226,19 +270,31 @@ pub async fn claim_due(
     match delivery {
         Some(delivery) => Ok(Some((endpoint, delivery))),
         None => {
-            release(conn, endpoint.id).await?;
+            release(conn, &endpoint, None).await?;
             Ok(None)
         }
     }
 }
 
-/// Frees an endpoint for the next delivery.
-pub async fn release(conn: &mut AsyncPgConnection, webhook_id: Uuid) -> QueryResult<()> {
-    diesel::update(webhooks::table.find(webhook_id))
-        .set(webhooks::busy_until.eq(None::<DateTime<Utc>>))
-        .execute(conn)
-        .await
-        .map(|_| ())
+/// Ends a claim on an endpoint: free at once, or (`until`, after a `Retry-After`) left
+/// alone until then. A claim that lapsed and was taken by another sender is not touched.
+pub async fn release(
+    conn: &mut AsyncPgConnection,
+    claimed: &ClaimedEndpoint,
+    until: Option<DateTime<Utc>>,
+) -> QueryResult<()> {
+    diesel::update(
+        webhooks::table
+            .find(claimed.id)
+            .filter(webhooks::busy_token.is_not_distinct_from(claimed.busy_token)),
+    )
+    .set((
+        webhooks::busy_until.eq(until),
+        webhooks::busy_token.eq(None::<Uuid>),
+    ))
+    .execute(conn)
+    .await
+    .map(|_| ())
 }
 
 /// What one attempt came to.
@@ -252,8 +308,7 @@ pub struct Attempt<'a> {
     pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
-/// Records an attempt on a delivery still pending (one requeued meanwhile keeps its new
-/// place); answers whether it was recorded.
+/// Records an attempt on a delivery still pending; answers whether it was recorded.
 pub async fn record_attempt(
     conn: &mut AsyncPgConnection,
     id: Uuid,
@@ -285,22 +340,27 @@ pub async fn drop_delivery(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResul
         .map(|_| ())
 }
 
-/// Turns an endpoint off for `reason` (it said it is gone); true when it was on.
+/// Turns an endpoint off for `reason` (it said it is gone); true when it was on. Its other
+/// pending deliveries are held back until it is turned on again.
 pub async fn disable(
     conn: &mut AsyncPgConnection,
     id: Uuid,
     reason: &str,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
-    diesel::update(webhooks::table.find(id).filter(webhooks::active))
+    let turned_off = diesel::update(webhooks::table.find(id).filter(webhooks::active))
         .set((
             webhooks::active.eq(false),
             webhooks::disabled_reason.eq(Some(reason)),
             webhooks::updated_at.eq(now),
         ))
         .execute(conn)
-        .await
-        .map(|changed| changed > 0)
+        .await?
+        > 0;
+    if turned_off {
+        hold_pending(conn, id).await?;
+    }
+    Ok(turned_off)
 }
 
 /// Removes up to `batch` finished deliveries whose last attempt was before `before`;

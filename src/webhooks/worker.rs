@@ -130,11 +130,15 @@ async fn purge_until_stopped(app: App, mut shutdown: watch::Receiver<bool>) {
 
 /// Sends the next due delivery, if any; true when one was handled.
 async fn send_next(app: &App, client: &Client) -> AppResult<bool> {
-    let now = app.clock.now();
-    let timeout = app.config.webhook_timeout_secs.max(1);
-    // Long enough for one attempt to finish; a sender gone for longer has died.
-    let busy_until = now + chrono::Duration::seconds(i64::try_from(2 * timeout + 5).unwrap_or(i64::MAX));
     let mut conn = app.pool.get().await?;
+    let now = app.clock.now();
+    // Long enough for one attempt to finish; a sender gone for longer has died.
+    let hold = app
+        .config
+        .webhook_timeout_secs
+        .saturating_mul(2)
+        .saturating_add(5);
+    let busy_until = now + chrono::Duration::seconds(i64::try_from(hold).unwrap_or(i64::from(u32::MAX)));
     let Some((endpoint, delivery)) = store::claim_due(&mut conn, now, busy_until).await? else {
         return Ok(false);
     };
@@ -144,7 +148,7 @@ async fn send_next(app: &App, client: &Client) -> AppResult<bool> {
         Ok(Some(message)) => Some(send(client, app, &endpoint, &delivery, message).await),
         Ok(None) => None,
         Err(err) => {
-            release(app, endpoint.id).await;
+            release(app, &endpoint).await;
             return Err(err);
         }
     };
@@ -318,7 +322,7 @@ async fn finish(
         async move {
             let Some(answer) = answer else {
                 store::drop_delivery(conn, delivery.id).await?;
-                return store::release(conn, endpoint.id).await.map_err(AppError::from);
+                return store::release(conn, endpoint, None).await.map_err(AppError::from);
             };
             let attempts = delivery.attempts + 1;
             let (response_status, error, retry_after) = match &answer {
@@ -330,6 +334,11 @@ async fn finish(
                 Answer::Failed(why) => (None, Some(why.clone()), None),
             };
             let gone = matches!(&answer, Answer::Status { code, .. } if *code == StatusCode::GONE);
+            if gone {
+                // Turning the endpoint off records an event: the stream lock comes first,
+                // as for every event writer.
+                write::lock_stream(conn, endpoint.company_id).await?;
+            }
             let (status, next_attempt_at) = if error.is_none() {
                 (DeliveryStatus::Delivered, None)
             } else if gone {
@@ -338,7 +347,7 @@ async fn finish(
                 match next_wait(&app.config.webhook_retry_schedule, attempts, retry_after) {
                     Some(wait) => (
                         DeliveryStatus::Pending,
-                        Some(now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX)),
+                        Some(now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::days(1))),
                     ),
                     None => (DeliveryStatus::Failed, None),
                 }
@@ -371,7 +380,9 @@ async fn finish(
                 .data(json!({ "responseStatus": 410 }));
                 write::record(conn, now, activity).await?;
             }
-            store::release(conn, endpoint.id).await?;
+            // An endpoint that asked to be left alone is: its other deliveries wait too.
+            let paused_until = retry_after.and(next_attempt_at);
+            store::release(conn, endpoint, paused_until).await?;
             Ok(())
         }
         .boxed()
@@ -380,11 +391,11 @@ async fn finish(
 }
 
 /// Frees an endpoint after a failure to prepare its delivery (it is tried again later).
-async fn release(app: &App, webhook_id: Uuid) {
+async fn release(app: &App, endpoint: &ClaimedEndpoint) {
     if let Ok(mut conn) = app.pool.get().await
-        && let Err(err) = store::release(&mut conn, webhook_id).await
+        && let Err(err) = store::release(&mut conn, endpoint, None).await
     {
-        tracing::warn!(error = ?err, webhook = %webhook_id, "cannot free a webhook endpoint");
+        tracing::warn!(error = ?err, webhook = %endpoint.id, "cannot free a webhook endpoint");
     }
 }
 

@@ -159,6 +159,23 @@ async fn a_row_change_reaches_the_receiver_signed_in_event_order_and_names_its_r
 
     // The secret is stored sealed: nowhere in the database in the clear.
     let mut conn = t.db.connect().await;
+    let sealed: Vec<u8> = guildhall::db::schema::webhooks::table
+        .select(guildhall::db::schema::webhooks::secret_sealed)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    let key = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(secret.trim_start_matches("whsec_"))
+            .unwrap()
+    };
+    for plain in [secret.as_bytes(), &key[..], &key[..8]] {
+        assert!(
+            !sealed.windows(plain.len()).any(|window| window == plain),
+            "the secret is in the clear"
+        );
+    }
     let dump: Vec<String> = diesel::sql_query(
         "SELECT row_to_json(w)::text AS text FROM webhooks w \
          UNION ALL SELECT row_to_json(a)::text FROM audit_log a \
@@ -369,6 +386,14 @@ async fn a_timeout_and_retry_after_are_honoured_and_410_turns_the_endpoint_off()
     let off = first_webhook(&t, &owner, &company).await;
     assert_eq!(off["active"], false);
     assert!(off["disabledReason"].as_str().unwrap().contains("410"));
+    let while_off = t
+        .gql(
+            Some(&owner),
+            "mutation($d: ID!) { redeliverWebhook(deliveryId: $d) { id } }",
+            json!({ "d": gone["id"] }),
+        )
+        .await;
+    assert_eq!(error_code(&while_off), "CONFLICT");
     insert_row(&t, &owner, &table, "Hull").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
@@ -428,9 +453,10 @@ async fn a_receiver_that_was_down_gets_everything_it_missed_once_it_is_back() {
         .into_iter()
         .map(|delivery| delivery.id)
         .collect();
+    assert_eq!(ids.len(), 5, "every event, each once: {arrived:?}");
     ids.sort();
     ids.dedup();
-    assert_eq!(ids.len(), 5, "every event, each once: {arrived:?}");
+    assert_eq!(ids.len(), 5, "five distinct events: {arrived:?}");
     wait_for_status(&t, &owner, &company, "DELIVERED").await;
 }
 
@@ -449,6 +475,18 @@ async fn a_sender_killed_mid_delivery_leads_to_the_same_message_again() {
     let pending = deliveries(&first_webhook(&t, &owner, &company).await)[0].clone();
     assert_eq!(pending["status"], "PENDING");
     assert_eq!(pending["attempts"], 0, "the attempt never finished");
+    let early = t
+        .gql(
+            Some(&owner),
+            "mutation($d: ID!) { redeliverWebhook(deliveryId: $d) { id } }",
+            json!({ "d": pending["id"] }),
+        )
+        .await;
+    assert_eq!(
+        error_code(&early),
+        "CONFLICT",
+        "a pending delivery is not queued twice"
+    );
     // Another instance takes over once the dead sender's hold on the endpoint lapses.
     let (_stop, stopped) = tokio::sync::watch::channel(false);
     t.webhook_senders = guildhall::webhooks::worker::spawn(t.app.clone(), stopped);
@@ -733,4 +771,149 @@ async fn the_example_receiver_verifies_prints_and_catches_up_and_the_audit_log_s
         csv.contains("row.created") && csv.contains("erp-sync/1.0") && csv.contains("api_key.created"),
         "{csv}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_name_or_address_that_leads_inside_is_refused_when_sending() {
+    let t = TestApp::spawn_with(|config| config.allow_private_webhooks = false).await;
+    let (owner, company, table) = acme(&t).await;
+    let receiver = Receiver::start().await;
+    let created = t
+        .ok(
+            Some(&owner),
+            CREATE,
+            json!({ "c": company.id, "u": "https://hooks.example.com/in", "e": ["row.created"] }),
+        )
+        .await;
+    receiver.trust(created["createWebhook"]["signingSecret"].as_str().unwrap());
+    let port = receiver.addr.port();
+    let mut conn = t.db.connect().await;
+    // The endpoint now names an address inside (stored before the rules changed), then
+    // `localhost`, then the machine's own name, which its resolver answers with an address
+    // inside (as a changed DNS record would): each is refused before connecting.
+    let mut cases = vec![
+        (format!("http://127.0.0.1:{port}/hook"), "internal address"),
+        (format!("http://localhost:{port}/hook"), "internal address"),
+    ];
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let host = host.trim().to_owned();
+    let inside = tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .map(|found| found.collect::<Vec<_>>())
+        .unwrap_or_default();
+    if !inside.is_empty()
+        && inside
+            .iter()
+            .all(|addr| !guildhall::webhooks::endpoint::is_public(addr.ip()))
+    {
+        cases.push((
+            format!("http://{host}:{port}/hook"),
+            "resolves to no address webhooks may call",
+        ));
+    }
+    for (url, error) in cases {
+        diesel::sql_query("UPDATE webhooks SET url = $1")
+            .bind::<diesel::sql_types::Text, _>(&url)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let before = deliveries(&first_webhook(&t, &owner, &company).await).len();
+        insert_row(&t, &owner, &table, "Leeds").await;
+        let refused = wait_for_newest(&t, &owner, &company, |delivery| {
+            delivery["attempts"] == 1 && delivery["lastError"].is_string()
+        })
+        .await;
+        assert!(
+            refused["lastError"].as_str().unwrap().contains(error),
+            "{url}: {refused}"
+        );
+        assert_eq!(refused["responseStatus"], Value::Null);
+        assert_eq!(
+            deliveries(&first_webhook(&t, &owner, &company).await).len(),
+            before + 1
+        );
+    }
+    assert!(
+        receiver.deliveries().is_empty(),
+        "nothing reached the internal receiver"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_a_manager_holding_the_webhooks_rights_may_repoint_it_and_changes_never_deadlock_with_writes() {
+    let t = TestApp::spawn().await;
+    let (owner, company, table) = acme(&t).await;
+    let receiver = Receiver::start().await;
+    let webhook = subscribe(&t, &owner, &company, &receiver, json!(["row.created"])).await;
+    // Someone who manages webhooks but may not read rows cannot send rows to themselves.
+    let role = t
+        .ok(
+            Some(&owner),
+            "mutation($c: ID!) { createRole(input: { companyId: $c, name: \"Hooks\",
+                permissions: [{ resource: WEBHOOK, action: MANAGE }, { resource: COMPANY, action: VIEW }] }) { id } }",
+            json!({ "c": company.id }),
+        )
+        .await["createRole"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let hooks = t
+        .member(&owner, &company, "hank@example.com", "Hank", "Viewer")
+        .await;
+    let hank = t.user_id(&hooks).await;
+    t.ok(
+        Some(&owner),
+        "mutation($c: ID!, $u: ID!, $r: ID!) { changeMemberRole(companyId: $c, userId: $u, roleId: $r) { id } }",
+        json!({ "c": company.id, "u": hank, "r": role }),
+    )
+    .await;
+    let repoint = t
+        .gql(
+            Some(&hooks),
+            "mutation($id: ID!) { updateWebhook(id: $id, url: \"https://evil.example.com/\") { url } }",
+            json!({ "id": webhook }),
+        )
+        .await;
+    assert_eq!(error_code(&repoint), "FORBIDDEN", "{repoint}");
+    assert!(
+        repoint["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("row:view"),
+        "{repoint}"
+    );
+
+    // Changing the webhook while rows are written (each queuing a delivery for it) never
+    // deadlocks: both take the company's event lock first.
+    let writes = async {
+        for n in 0..15 {
+            let answer = t
+                .gql(
+                    Some(&owner),
+                    INSERT,
+                    json!({ "t": table, "r": [{ "site": format!("Site {n}") }] }),
+                )
+                .await;
+            assert!(answer["errors"].is_null(), "{answer}");
+        }
+    };
+    let changes = async {
+        for n in 0..15 {
+            let events = if n % 2 == 0 {
+                json!(["row.*"])
+            } else {
+                json!(["row.created"])
+            };
+            let answer = t
+                .gql(
+                    Some(&owner),
+                    "mutation($id: ID!, $e: [String!]) { updateWebhook(id: $id, events: $e) { id } }",
+                    json!({ "id": webhook, "e": events }),
+                )
+                .await;
+            assert!(answer["errors"].is_null(), "{answer}");
+        }
+    };
+    tokio::join!(writes, changes);
+    receiver.wait_for(15).await;
 }
