@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::model::AuditRow;
-use super::service::cursor_of;
+use super::service::{CompanyAct, cursor_of, record_company_act};
 use super::store::{self, AuditFilter};
 use crate::app::App;
 use crate::auth::caller::{Caller, LinkRequester};
@@ -96,6 +96,14 @@ pub async fn export_link(
     access::member(&mut conn, company_id, actor)
         .await?
         .require(Resource::Audit, Action::Export)?;
+    drop(conn);
+    let act = CompanyAct {
+        company_id,
+        action: "audit.exported",
+        target: ("company", company_id),
+        details: serde_json::json!({ "format": format, "filter": &filter }),
+    };
+    record_company_act(app, caller, act).await?;
     let claims = AuditExportClaims {
         requester: LinkRequester::of(caller)?,
         company: company_id,

@@ -26,12 +26,14 @@ pub struct AuditRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// An entry to write (sign-in events; changes are written by the database).
+/// An entry to write (sign-in events and exports; changes are written by the database).
 #[derive(Debug, Insertable)]
 #[diesel(table_name = audit_log)]
 pub struct NewAuditRow<'a> {
     pub id: Uuid,
+    pub company_id: Option<Uuid>,
     pub actor_id: Option<Uuid>,
+    pub api_key_id: Option<Uuid>,
     pub action: &'a str,
     pub target_type: &'a str,
     pub target_id: Option<Uuid>,

@@ -41,7 +41,9 @@ pub async fn record_security(
         conn,
         &NewAuditRow {
             id: Uuid::now_v7(),
+            company_id: None,
             actor_id: event.user_id,
+            api_key_id: None,
             action: event.action,
             target_type: event.target.0,
             target_id: event.target.1,
@@ -50,6 +52,43 @@ pub async fn record_security(
             user_agent: event.client.user_agent.as_deref(),
             request_id: event.request_id,
             created_at: now,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// An act in a company that changes nothing there but matters to whoever watches its
+/// security: taking data out (an export link).
+pub struct CompanyAct<'a> {
+    pub company_id: Uuid,
+    /// e.g. `row.exported`, `audit.exported`.
+    pub action: &'a str,
+    pub target: (&'a str, Uuid),
+    /// What was taken (filters, format); never a secret.
+    pub details: serde_json::Value,
+}
+
+/// Records `act` by the caller (a person or a key), with their address, device and
+/// request id, in a transaction of its own.
+pub async fn record_company_act(app: &App, caller: &Caller, act: CompanyAct<'_>) -> AppResult<()> {
+    let actor = caller.acting()?;
+    let mut conn = app.pool.get().await?;
+    store::insert(
+        &mut conn,
+        &NewAuditRow {
+            id: Uuid::now_v7(),
+            company_id: Some(act.company_id),
+            actor_id: actor.user_id(),
+            api_key_id: actor.api_key_id(),
+            action: act.action,
+            target_type: act.target.0,
+            target_id: Some(act.target.1),
+            changes: Some(act.details),
+            ip: caller.client.ip.as_deref(),
+            user_agent: caller.client.user_agent.as_deref(),
+            request_id: Some(&caller.request_id),
+            created_at: app.clock.now(),
         },
     )
     .await?;

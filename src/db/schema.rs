@@ -442,6 +442,7 @@ diesel::joinable!(schema_changes -> users (actor_id));
 diesel::joinable!(registered_documents -> companies (company_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(user_tokens -> users (user_id));
+diesel::joinable!(webhook_deliveries -> activity_events (event_seq));
 diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::joinable!(webhooks -> companies (company_id));
 diesel::joinable!(webhooks -> roles (role_id));

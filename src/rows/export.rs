@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::service::{TableAccess, table_access};
 use super::store;
 use crate::app::App;
+use crate::audit::service::{self as audit, CompanyAct};
 use crate::auth::caller::{Caller, LinkRequester};
 use crate::companies::access;
 use crate::cycles::store as cycle_store;
@@ -51,6 +52,14 @@ pub async fn export_link(
             return Err(AppError::not_found("cycle"));
         }
     }
+    drop(conn);
+    let act = CompanyAct {
+        company_id: access.project.company_id,
+        action: "row.exported",
+        target: ("data_table", table_id),
+        details: serde_json::json!({ "projectId": access.project.id, "cycleId": cycle_id, "format": "csv" }),
+    };
+    audit::record_company_act(app, caller, act).await?;
     let claims = ExportClaims {
         requester: LinkRequester::of(caller)?,
         table: table_id,

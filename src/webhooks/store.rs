@@ -9,7 +9,8 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::model::{DeliveryRow, DeliveryStatus, NewWebhook, WebhookRow};
-use crate::db::schema::{webhook_deliveries, webhooks};
+use crate::db::schema::{activity_events, webhook_deliveries, webhooks};
+use crate::events::model::EventRow;
 use crate::pagination::Cursor;
 
 /// Stores a new webhook.
@@ -218,7 +219,8 @@ pub async fn resume_pending(
     .map(|_| ())
 }
 
-/// What a sender needs of the endpoint it claimed, and the token naming its claim.
+/// What a sender needs of the endpoint it claimed, and its claim: the token naming it and
+/// until when it holds.
 #[derive(Debug, Clone, QueryableByName)]
 #[diesel(table_name = webhooks)]
 pub struct ClaimedEndpoint {
@@ -228,18 +230,19 @@ pub struct ClaimedEndpoint {
     pub url: String,
     pub secret_sealed: Vec<u8>,
     pub busy_token: Option<Uuid>,
+    #[diesel(sql_type = Timestamptz)]
+    pub busy_until: DateTime<Utc>,
 }
 
 /// Claims the active endpoint, with no delivery in flight, whose delivery has waited
 /// longest (`SKIP LOCKED`: instances never claim the same one, and busy endpoints are
-/// passed over), marks it busy until `busy_until` under a new token, and returns it with
-/// its earliest due delivery in event order.
+/// passed over), marking it busy until `busy_until` under a new token.
 pub async fn claim_due(
     conn: &mut AsyncPgConnection,
     now: DateTime<Utc>,
     busy_until: DateTime<Utc>,
-) -> QueryResult<Option<(ClaimedEndpoint, DeliveryRow)>> {
-    let endpoint: Option<ClaimedEndpoint> = diesel::sql_query(
+) -> QueryResult<Option<ClaimedEndpoint>> {
+    diesel::sql_query(
         "UPDATE webhooks SET busy_until = $2, busy_token = gen_random_uuid() \
          WHERE id = ( \
              SELECT w.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
@@ -248,32 +251,52 @@ pub async fn claim_due(
              ORDER BY d.next_attempt_at \
              LIMIT 1 FOR NO KEY UPDATE OF w SKIP LOCKED \
          ) \
-         RETURNING id, company_id, role_id, url, secret_sealed, busy_token",
+         RETURNING id, company_id, role_id, url, secret_sealed, busy_token, busy_until",
     )
     .bind::<Timestamptz, _>(now)
     .bind::<Timestamptz, _>(busy_until)
     .get_result(conn)
     .await
-    .optional()?;
-    let Some(endpoint) = endpoint else {
-        return Ok(None);
-    };
-    let delivery = webhook_deliveries::table
-        .filter(webhook_deliveries::webhook_id.eq(endpoint.id))
+    .optional()
+}
+
+/// Holds a claim longer; false when it lapsed and another sender took the endpoint.
+pub async fn extend_claim(
+    conn: &mut AsyncPgConnection,
+    claimed: &mut ClaimedEndpoint,
+    busy_until: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let held = diesel::update(
+        webhooks::table
+            .find(claimed.id)
+            .filter(webhooks::busy_token.is_not_distinct_from(claimed.busy_token)),
+    )
+    .set(webhooks::busy_until.eq(Some(busy_until)))
+    .execute(conn)
+    .await?
+        > 0;
+    if held {
+        claimed.busy_until = busy_until;
+    }
+    Ok(held)
+}
+
+/// The endpoint's earliest due delivery in event order, with its event.
+pub async fn next_due(
+    conn: &mut AsyncPgConnection,
+    webhook_id: Uuid,
+    now: DateTime<Utc>,
+) -> QueryResult<Option<(DeliveryRow, EventRow)>> {
+    webhook_deliveries::table
+        .inner_join(activity_events::table)
+        .filter(webhook_deliveries::webhook_id.eq(webhook_id))
         .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()))
         .filter(webhook_deliveries::next_attempt_at.le(now))
         .order(webhook_deliveries::event_seq)
-        .select(DeliveryRow::as_select())
+        .select((DeliveryRow::as_select(), EventRow::as_select()))
         .first(conn)
         .await
-        .optional()?;
-    match delivery {
-        Some(delivery) => Ok(Some((endpoint, delivery))),
-        None => {
-            release(conn, &endpoint, None).await?;
-            Ok(None)
-        }
-    }
+        .optional()
 }
 
 /// Ends a claim on an endpoint: free at once, or (`until`, after a `Retry-After`) left

@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
 use rand::Rng;
 use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, USER_AGENT};
@@ -35,6 +36,9 @@ use crate::rbac::standing::role_permissions;
 const RESPONSE_BYTES: usize = 1024;
 /// Longest wait a `Retry-After` answer can ask for.
 const LONGEST_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+/// Most deliveries one claim sends before the endpoint is let go, so other endpoints
+/// waiting for a sender get their turn.
+const DELIVERIES_PER_CLAIM: usize = 100;
 /// Finished deliveries removed per statement by the retention purge.
 const PURGE_BATCH: i64 = 1000;
 /// How often the retention purge runs.
@@ -128,79 +132,109 @@ async fn purge_until_stopped(app: App, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-/// Sends the next due delivery, if any; true when one was handled.
+/// Claims the endpoint whose delivery has waited longest and sends its due deliveries in
+/// event order; true when there was one.
 async fn send_next(app: &App, client: &Client) -> AppResult<bool> {
-    let mut conn = app.pool.get().await?;
-    let now = app.clock.now();
-    // Long enough for one attempt to finish; a sender gone for longer has died.
+    let claimed = {
+        let mut conn = app.pool.get().await?;
+        let now = app.clock.now();
+        store::claim_due(&mut conn, now, hold_until(app, now)).await?
+    };
+    let Some(mut endpoint) = claimed else {
+        return Ok(false);
+    };
+    match send_claimed(app, client, &mut endpoint).await {
+        Ok(pause) => {
+            release(app, &endpoint, pause).await;
+            Ok(true)
+        }
+        Err(err) => {
+            release(app, &endpoint, None).await;
+            Err(err)
+        }
+    }
+}
+
+/// How long a claim made at `now` holds an endpoint: long enough for one attempt to
+/// finish; a sender gone for longer has died.
+fn hold_until(app: &App, now: DateTime<Utc>) -> DateTime<Utc> {
     let hold = app
         .config
         .webhook_timeout_secs
         .saturating_mul(2)
         .saturating_add(5);
-    let busy_until = now + chrono::Duration::seconds(i64::try_from(hold).unwrap_or(i64::from(u32::MAX)));
-    let Some((endpoint, delivery)) = store::claim_due(&mut conn, now, busy_until).await? else {
-        return Ok(false);
-    };
-    let prepared = prepare(app, &mut conn, &endpoint, &delivery).await;
-    drop(conn);
-    let result = match prepared {
-        Ok(Some(message)) => Some(send(client, app, &endpoint, &delivery, message).await),
-        Ok(None) => None,
-        Err(err) => {
-            release(app, &endpoint).await;
-            return Err(err);
-        }
-    };
-    finish(app, &endpoint, &delivery, result).await?;
-    Ok(true)
+    now + chrono::Duration::seconds(i64::try_from(hold).unwrap_or(i64::from(u32::MAX)))
 }
 
-/// What one attempt sends: the body and the key that signs it.
-struct Message {
-    body: Vec<u8>,
-    key: Result<Vec<u8>, &'static str>,
-}
-
-/// The message for `delivery`, or None when it must not be sent: its event is gone, or the
-/// endpoint's role may not read it.
-async fn prepare(
+/// Sends the claimed endpoint's due deliveries, one at a time in event order, at most
+/// [`DELIVERIES_PER_CLAIM`], until one fails; answers until when the endpoint asked to be
+/// left alone (`Retry-After`), if it did.
+async fn send_claimed(
     app: &App,
-    conn: &mut diesel_async::AsyncPgConnection,
-    endpoint: &ClaimedEndpoint,
-    delivery: &DeliveryRow,
-) -> AppResult<Option<Message>> {
-    let Some(event) = event_store::event_at(conn, delivery.event_seq).await? else {
-        return Ok(None);
-    };
-    let role = company_store::find_role(conn, endpoint.company_id, endpoint.role_id)
-        .await?
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("webhook {} has no role", endpoint.id)))?;
-    // A webhook reads with its role company-wide (it holds no project grants).
-    let Some(needed) = revealed_by(&event) else {
-        return Ok(None);
-    };
-    if !role_permissions(conn, &role).await?.contains(needed) {
-        return Ok(None);
-    }
-    let rows: Vec<Uuid> = if Verb::parse(&event.verb).is_some_and(Verb::lists_rows) {
-        event_store::row_changes_of(conn, event.seq)
+    client: &Client,
+    endpoint: &mut ClaimedEndpoint,
+) -> AppResult<Option<DateTime<Utc>>> {
+    // What the endpoint may read and how it signs, once per claim.
+    let readable = {
+        let mut conn = app.pool.get().await?;
+        let role = company_store::find_role(&mut conn, endpoint.company_id, endpoint.role_id)
             .await?
-            .into_iter()
-            .map(|change| change.row_id)
-            .collect()
-    } else {
-        Vec::new()
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("webhook {} has no role", endpoint.id)))?;
+        role_permissions(&mut conn, &role).await?
     };
     let key = app
         .sealer
         .open(endpoint.id.as_bytes(), &endpoint.secret_sealed)
         .and_then(|secret| signature::secret_key(std::str::from_utf8(&secret).ok()?))
         .ok_or("the signing secret does not open with this server's SECRETS_KEY");
-    Ok(Some(Message {
-        body: payload::body(&event, &rows),
-        key,
-    }))
+    for _ in 0..DELIVERIES_PER_CLAIM {
+        let next = {
+            let mut conn = app.pool.get().await?;
+            let now = app.clock.now();
+            let timeout =
+                chrono::Duration::seconds(i64::try_from(app.config.webhook_timeout_secs).unwrap_or(300));
+            if endpoint.busy_until < now + timeout + chrono::Duration::seconds(5)
+                && !store::extend_claim(&mut conn, endpoint, hold_until(app, now)).await?
+            {
+                return Ok(None);
+            }
+            match store::next_due(&mut conn, endpoint.id, now).await? {
+                // A webhook reads with its role company-wide (it holds no project grants).
+                Some((delivery, event))
+                    if revealed_by(&event).is_none_or(|needed| !readable.contains(needed)) =>
+                {
+                    store::drop_delivery(&mut conn, delivery.id).await?;
+                    continue;
+                }
+                Some((delivery, event)) => {
+                    let rows: Vec<Uuid> = if Verb::parse(&event.verb).is_some_and(Verb::lists_rows) {
+                        event_store::row_changes_of(&mut conn, event.seq)
+                            .await?
+                            .into_iter()
+                            .map(|change| change.row_id)
+                            .collect()
+                    } else {
+                        Vec::new()
+                    };
+                    Some((delivery, payload::body(&event, &rows)))
+                }
+                None => None,
+            }
+        };
+        let Some((delivery, body)) = next else {
+            return Ok(None);
+        };
+        let answer = match &key {
+            Ok(key) => send(client, app, endpoint, &delivery, key, body).await,
+            Err(why) => Answer::Failed((*why).to_owned()),
+        };
+        match record(app, endpoint, &delivery, answer).await? {
+            Recorded::Delivered => {}
+            Recorded::Failed => return Ok(None),
+            Recorded::Paused(until) => return Ok(Some(until)),
+        }
+    }
+    Ok(None)
 }
 
 /// What an endpoint answered, or why no answer came.
@@ -218,12 +252,9 @@ async fn send(
     app: &App,
     endpoint: &ClaimedEndpoint,
     delivery: &DeliveryRow,
-    message: Message,
+    key: &[u8],
+    body: Vec<u8>,
 ) -> Answer {
-    let key = match message.key {
-        Ok(key) => key,
-        Err(why) => return Answer::Failed(why.to_owned()),
-    };
     // Checked again before each attempt: literal addresses never reach the resolver.
     let url = match endpoint::parse(&endpoint.url, app.config.allow_private_webhooks) {
         Ok(url) => url,
@@ -232,7 +263,7 @@ async fn send(
     let message_id = delivery.message_id();
     // Receivers compare this with their own clock, so it is the real time of the attempt.
     let timestamp = chrono::Utc::now().timestamp();
-    let signed = signature::sign(&key, &message_id, timestamp, &message.body);
+    let signed = signature::sign(key, &message_id, timestamp, &body);
     let sent = client
         .post(url)
         .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
@@ -243,7 +274,7 @@ async fn send(
         .header("webhook-id", message_id)
         .header("webhook-timestamp", timestamp.to_string())
         .header("webhook-signature", signed)
-        .body(message.body)
+        .body(body)
         .send()
         .await;
     match sent {
@@ -311,90 +342,102 @@ fn next_wait(schedule: &[Duration], attempts: i32, retry_after: Option<Duration>
     }))
 }
 
-/// Records what happened to `delivery` and frees its endpoint, in one transaction.
-async fn finish(
+/// What became of an attempt, for the rest of the claim.
+enum Recorded {
+    /// Delivered: the next one may go.
+    Delivered,
+    /// It failed (it waits for its retry, or is FAILED): the endpoint is let go.
+    Failed,
+    /// The endpoint asked to be left alone until then.
+    Paused(DateTime<Utc>),
+}
+
+/// Records what `answer` means for `delivery`. A 410 also turns the endpoint off, with
+/// its event, in one transaction.
+async fn record(
     app: &App,
     endpoint: &ClaimedEndpoint,
     delivery: &DeliveryRow,
-    answer: Option<Answer>,
-) -> AppResult<()> {
-    tx::transaction(app, Touches::ROWS, |Work { conn, now, .. }| {
-        async move {
-            let Some(answer) = answer else {
-                store::drop_delivery(conn, delivery.id).await?;
-                return store::release(conn, endpoint, None).await.map_err(AppError::from);
-            };
-            let attempts = delivery.attempts + 1;
-            let (response_status, error, retry_after) = match &answer {
-                Answer::Status { code, retry_after } => (
-                    Some(i32::from(code.as_u16())),
-                    (!code.is_success()).then(|| format!("the endpoint answered {code}")),
-                    *retry_after,
-                ),
-                Answer::Failed(why) => (None, Some(why.clone()), None),
-            };
-            let gone = matches!(&answer, Answer::Status { code, .. } if *code == StatusCode::GONE);
-            if gone {
+    answer: Answer,
+) -> AppResult<Recorded> {
+    let now = app.clock.now();
+    let attempts = delivery.attempts + 1;
+    let (response_status, error, retry_after) = match &answer {
+        Answer::Status { code, retry_after } => (
+            Some(i32::from(code.as_u16())),
+            (!code.is_success()).then(|| format!("the endpoint answered {code}")),
+            *retry_after,
+        ),
+        Answer::Failed(why) => (None, Some(why.clone()), None),
+    };
+    let gone = matches!(&answer, Answer::Status { code, .. } if *code == StatusCode::GONE);
+    let (status, next_attempt_at) = if error.is_none() {
+        (DeliveryStatus::Delivered, None)
+    } else if gone {
+        (DeliveryStatus::Failed, None)
+    } else {
+        match next_wait(&app.config.webhook_retry_schedule, attempts, retry_after) {
+            Some(wait) => (
+                DeliveryStatus::Pending,
+                Some(now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::days(1))),
+            ),
+            None => (DeliveryStatus::Failed, None),
+        }
+    };
+    let attempt = Attempt {
+        status,
+        response_status,
+        error: error.as_deref(),
+        at: now,
+        next_attempt_at,
+    };
+    if let Some(error) = &error {
+        tracing::info!(delivery = %delivery.id, webhook = %endpoint.id, attempts, status = status.as_str(), %error, "webhook delivery failed");
+    }
+    if gone {
+        tx::transaction(app, Touches::ROWS, |Work { conn, now, .. }| {
+            async move {
                 // Turning the endpoint off records an event: the stream lock comes first,
                 // as for every event writer.
                 write::lock_stream(conn, endpoint.company_id).await?;
-            }
-            let (status, next_attempt_at) = if error.is_none() {
-                (DeliveryStatus::Delivered, None)
-            } else if gone {
-                (DeliveryStatus::Failed, None)
-            } else {
-                match next_wait(&app.config.webhook_retry_schedule, attempts, retry_after) {
-                    Some(wait) => (
-                        DeliveryStatus::Pending,
-                        Some(now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::days(1))),
-                    ),
-                    None => (DeliveryStatus::Failed, None),
+                store::record_attempt(conn, delivery.id, &attempt).await?;
+                if store::disable(conn, endpoint.id, "the endpoint answered 410 Gone", now).await? {
+                    let activity = Activity::new(
+                        endpoint.company_id,
+                        None,
+                        Verb::WebhookDisabled,
+                        ("webhook", endpoint.id),
+                        "Webhook turned off: its endpoint answered 410 Gone",
+                    )
+                    .data(json!({ "responseStatus": 410 }));
+                    write::record(conn, now, activity).await?;
                 }
-            };
-            let attempt = Attempt {
-                status,
-                response_status,
-                error: error.as_deref(),
-                at: now,
-                next_attempt_at,
-            };
-            store::record_attempt(conn, delivery.id, &attempt).await?;
-            tracing::info!(
-                delivery = %delivery.id,
-                webhook = %endpoint.id,
-                attempts,
-                status = status.as_str(),
-                response = ?response_status,
-                error = error.as_deref().unwrap_or(""),
-                "webhook delivery attempted"
-            );
-            if gone && store::disable(conn, endpoint.id, "the endpoint answered 410 Gone", now).await? {
-                let activity = Activity::new(
-                    endpoint.company_id,
-                    None,
-                    Verb::WebhookDisabled,
-                    ("webhook", endpoint.id),
-                    "Webhook turned off: its endpoint answered 410 Gone",
-                )
-                .data(json!({ "responseStatus": 410 }));
-                write::record(conn, now, activity).await?;
+                Ok(())
             }
-            // An endpoint that asked to be left alone is: its other deliveries wait too.
-            let paused_until = retry_after.and(next_attempt_at);
-            store::release(conn, endpoint, paused_until).await?;
-            Ok(())
-        }
-        .boxed()
+            .boxed()
+        })
+        .await?;
+        return Ok(Recorded::Failed);
+    }
+    let mut conn = app.pool.get().await?;
+    store::record_attempt(&mut conn, delivery.id, &attempt).await?;
+    Ok(match (error, retry_after.and(next_attempt_at)) {
+        (None, _) => Recorded::Delivered,
+        // An endpoint that asked to be left alone is: its other deliveries wait too.
+        (Some(_), Some(until)) => Recorded::Paused(until),
+        (Some(_), None) => Recorded::Failed,
     })
-    .await
 }
 
-/// Frees an endpoint after a failure to prepare its delivery (it is tried again later).
-async fn release(app: &App, endpoint: &ClaimedEndpoint) {
-    if let Ok(mut conn) = app.pool.get().await
-        && let Err(err) = store::release(&mut conn, endpoint, None).await
-    {
+/// Ends the claim on an endpoint (`until`: left alone until then).
+async fn release(app: &App, endpoint: &ClaimedEndpoint, until: Option<DateTime<Utc>>) {
+    let released = match app.pool.get().await {
+        Ok(mut conn) => store::release(&mut conn, endpoint, until)
+            .await
+            .map_err(AppError::from),
+        Err(err) => Err(err.into()),
+    };
+    if let Err(err) = released {
         tracing::warn!(error = ?err, webhook = %endpoint.id, "cannot free a webhook endpoint");
     }
 }

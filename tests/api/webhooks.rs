@@ -771,6 +771,37 @@ async fn the_example_receiver_verifies_prints_and_catches_up_and_the_audit_log_s
         csv.contains("row.created") && csv.contains("erp-sync/1.0") && csv.contains("api_key.created"),
         "{csv}"
     );
+
+    // Taking data out is recorded too: who asked for which export, from where.
+    t.ok(
+        Some(&owner),
+        "mutation($t: ID!) { exportCsv(tableId: $t) }",
+        json!({ "t": table }),
+    )
+    .await;
+    let exports = t
+        .ok(
+            Some(&owner),
+            "query($c: ID!) { company(id: $c) { auditLog(first: 10, filter: { targetType: \"data_table\" }) {
+                edges { node { action actor { name } ip changes } } }
+                audit: auditLog(first: 10, filter: { action: \"audit.exported\" }) { edges { node { changes } } } } }",
+            json!({ "c": company.id }),
+        )
+        .await;
+    let row_exports: Vec<&Value> = exports["company"]["auditLog"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|edge| &edge["node"])
+        .filter(|node| node["action"] == "row.exported")
+        .collect();
+    assert_eq!(row_exports.len(), 1, "{exports}");
+    assert_eq!(row_exports[0]["actor"]["name"], "Olga");
+    assert_eq!(row_exports[0]["ip"], "127.0.0.1");
+    assert_eq!(
+        exports["company"]["audit"]["edges"][0]["node"]["changes"]["format"],
+        "csv"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
