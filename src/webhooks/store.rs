@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::Timestamptz;
+use diesel::sql_types::{Array, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -281,19 +281,24 @@ pub async fn extend_claim(
     Ok(held)
 }
 
-/// The endpoint's earliest due delivery in event order, with its event.
+/// The endpoint's earliest due delivery in event order, with its event and the rows the
+/// event touched (in id order; none for events about anything but rows).
 pub async fn next_due(
     conn: &mut AsyncPgConnection,
     webhook_id: Uuid,
     now: DateTime<Utc>,
-) -> QueryResult<Option<(DeliveryRow, EventRow)>> {
+) -> QueryResult<Option<(DeliveryRow, EventRow, Vec<Uuid>)>> {
+    let touched = diesel::dsl::sql::<Array<SqlUuid>>(
+        "ARRAY(SELECT r.row_id FROM row_changes r \
+         WHERE r.event_seq = webhook_deliveries.event_seq ORDER BY r.row_id)",
+    );
     webhook_deliveries::table
         .inner_join(activity_events::table)
         .filter(webhook_deliveries::webhook_id.eq(webhook_id))
         .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()))
         .filter(webhook_deliveries::next_attempt_at.le(now))
         .order(webhook_deliveries::event_seq)
-        .select((DeliveryRow::as_select(), EventRow::as_select()))
+        .select((DeliveryRow::as_select(), EventRow::as_select(), touched))
         .first(conn)
         .await
         .optional()

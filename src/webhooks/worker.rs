@@ -15,7 +15,6 @@ use reqwest::{Client, Response, StatusCode, redirect};
 use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
-use uuid::Uuid;
 
 use super::endpoint::{self, GuardedResolver};
 use super::model::{DeliveryRow, DeliveryStatus};
@@ -27,7 +26,6 @@ use crate::companies::store as company_store;
 use crate::db::tx::{self, Touches, Work};
 use crate::error::{AppError, AppResult};
 use crate::events::access::revealed_by;
-use crate::events::store as event_store;
 use crate::events::verb::Verb;
 use crate::events::write::{self, Activity};
 use crate::rbac::standing::role_permissions;
@@ -200,24 +198,13 @@ async fn send_claimed(
             }
             match store::next_due(&mut conn, endpoint.id, now).await? {
                 // A webhook reads with its role company-wide (it holds no project grants).
-                Some((delivery, event))
+                Some((delivery, event, _))
                     if revealed_by(&event).is_none_or(|needed| !readable.contains(needed)) =>
                 {
                     store::drop_delivery(&mut conn, delivery.id).await?;
                     continue;
                 }
-                Some((delivery, event)) => {
-                    let rows: Vec<Uuid> = if Verb::parse(&event.verb).is_some_and(Verb::lists_rows) {
-                        event_store::row_changes_of(&mut conn, event.seq)
-                            .await?
-                            .into_iter()
-                            .map(|change| change.row_id)
-                            .collect()
-                    } else {
-                        Vec::new()
-                    };
-                    Some((delivery, payload::body(&event, &rows)))
-                }
+                Some((delivery, event, rows)) => Some((delivery, payload::body(&event, &rows))),
                 None => None,
             }
         };

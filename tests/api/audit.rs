@@ -364,7 +364,12 @@ async fn the_log_exports_as_csv_or_json_through_a_link_that_dies_with_its_sessio
         .collect();
     assert_eq!(
         actions,
-        vec!["audit.exported", "audit.exported", "project.created", "company.created"],
+        vec![
+            "audit.exported",
+            "audit.exported",
+            "project.created",
+            "company.created"
+        ],
         "newest first, the two exports asked for included"
     );
 
@@ -383,4 +388,56 @@ async fn the_log_exports_as_csv_or_json_through_a_link_that_dies_with_its_sessio
     let kept = link("csv").await;
     t.ok(Some(&owner), "mutation { logout }", json!({})).await;
     assert_eq!(t.http.get(kept).send().await.unwrap().status(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_person_sees_who_asked_to_reset_their_password_and_an_unknown_address_leaves_no_trace() {
+    let t = TestApp::spawn().await;
+    let owner = t.verified_user("owner@example.com", "Olga").await;
+    let reset = "mutation($e: String!) { requestPasswordReset(email: $e) }";
+    let count = || async {
+        let mut conn = t.db.connect().await;
+        audit_log::table
+            .count()
+            .get_result::<i64>(&mut conn)
+            .await
+            .unwrap()
+    };
+    let before = count().await;
+    t.gql_from("203.0.113.9", None, reset, json!({ "e": "nobody@example.com" }))
+        .await;
+    assert_eq!(
+        count().await,
+        before,
+        "no account, no entry (and the same answer)"
+    );
+    t.gql_from("203.0.113.9", None, reset, json!({ "e": "owner@example.com" }))
+        .await;
+    let events = t
+        .ok(
+            Some(&owner),
+            "{ me { securityEvents(first: 20) { edges { node { action ip } } } } }",
+            json!({}),
+        )
+        .await;
+    let actions: Vec<(String, Value)> = events["me"]["securityEvents"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|edge| {
+            (
+                edge["node"]["action"].as_str().unwrap().to_owned(),
+                edge["node"]["ip"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions[0],
+        ("password.reset_requested".to_owned(), json!("203.0.113.9"))
+    );
+    let names: Vec<&str> = actions.iter().map(|(action, _)| action.as_str()).collect();
+    assert!(
+        names.contains(&"account.registered") && names.contains(&"email.verified"),
+        "{names:?}"
+    );
 }

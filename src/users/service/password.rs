@@ -30,6 +30,16 @@ pub async fn request_password_reset(app: &App, email: &str, client: &ClientInfo)
                 return Ok(());
             };
             let token = issue_token(conn, user.id, TokenPurpose::ResetPassword, None, now).await?;
+            // The account's owner sees who asked, from where (a stranger's try included).
+            let event = SecurityEvent {
+                user_id: Some(user.id),
+                action: "password.reset_requested",
+                target: ("user", Some(user.id)),
+                details: None,
+                client,
+                request_id: None,
+            };
+            audit::record_security(conn, now, event).await?;
             let letter = Letter::new(
                 MailKind::PasswordReset,
                 email.as_str(),

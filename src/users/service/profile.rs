@@ -160,6 +160,15 @@ pub async fn request_email_change(
     tx::write(app, caller, Touches::MAIL, |Change { conn, now, .. }| {
         async move {
             rate_limit::hit(conn, EMAIL_CHANGES_PER_USER, &user.id.to_string(), now).await?;
+            let event = SecurityEvent {
+                user_id: Some(user.id),
+                action: "email.change_requested",
+                target: ("user", Some(user.id)),
+                details: Some(json!({ "requested": new_email.as_str() })),
+                client: &caller.client,
+                request_id: Some(&caller.request_id),
+            };
+            audit::record_security(conn, now, event).await?;
             if let Some(owner) = store::find_by_email(conn, new_email.as_str()).await? {
                 // Tell that address's owner, and the caller nothing.
                 let letter = Letter::new(

@@ -68,6 +68,15 @@ pub async fn register(app: &App, input: Registration, client: &ClientInfo) -> Ap
             match created {
                 Some(user) => {
                     let token = issue_token(conn, user.id, TokenPurpose::VerifyEmail, None, now).await?;
+                    let event = SecurityEvent {
+                        user_id: Some(user.id),
+                        action: "account.registered",
+                        target: ("user", Some(user.id)),
+                        details: None,
+                        client,
+                        request_id: None,
+                    };
+                    audit::record_security(conn, now, event).await?;
                     let letter = Letter::new(
                         MailKind::VerifyEmail,
                         email.as_str(),
@@ -137,7 +146,18 @@ pub async fn verify_email(app: &App, token: &str) -> AppResult<UserRow> {
                     Ok(changed)
                 }
                 _ if user.email_verified_at.is_some() => Ok(user),
-                _ => Ok(store::mark_email_verified(conn, user.id, now).await?),
+                _ => {
+                    let event = SecurityEvent {
+                        user_id: Some(user.id),
+                        action: "email.verified",
+                        target: ("user", Some(user.id)),
+                        details: Some(json!({ "email": user.email })),
+                        client: &ClientInfo::default(),
+                        request_id: None,
+                    };
+                    audit::record_security(conn, now, event).await?;
+                    Ok(store::mark_email_verified(conn, user.id, now).await?)
+                }
             }
         }
         .boxed()
@@ -169,6 +189,15 @@ pub async fn resend_verification(app: &App, email: &str, client: &ClientInfo) ->
                 return Ok(());
             }
             let token = issue_token(conn, user.id, TokenPurpose::VerifyEmail, None, now).await?;
+            let event = SecurityEvent {
+                user_id: Some(user.id),
+                action: "email.verification_resent",
+                target: ("user", Some(user.id)),
+                details: None,
+                client,
+                request_id: None,
+            };
+            audit::record_security(conn, now, event).await?;
             let letter = Letter::new(
                 MailKind::VerifyEmail,
                 email.as_str(),
