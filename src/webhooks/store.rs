@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Array, Int4, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -281,13 +281,17 @@ pub async fn extend_claim(
     Ok(held)
 }
 
-/// The endpoint's earliest due delivery in event order, with its event and the rows the
-/// event touched (in id order; none for events about anything but rows).
-pub async fn next_due(
+/// A due delivery with its event and the rows the event touched (in id order; none for
+/// events about anything but rows).
+pub type DueDelivery = (DeliveryRow, EventRow, Vec<Uuid>);
+
+/// The endpoint's earliest `limit` due deliveries in event order, each with its event.
+pub async fn due_batch(
     conn: &mut AsyncPgConnection,
     webhook_id: Uuid,
     now: DateTime<Utc>,
-) -> QueryResult<Option<(DeliveryRow, EventRow, Vec<Uuid>)>> {
+    limit: i64,
+) -> QueryResult<Vec<DueDelivery>> {
     let touched = diesel::dsl::sql::<Array<SqlUuid>>(
         "ARRAY(SELECT r.row_id FROM row_changes r \
          WHERE r.event_seq = webhook_deliveries.event_seq ORDER BY r.row_id)",
@@ -298,10 +302,10 @@ pub async fn next_due(
         .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()))
         .filter(webhook_deliveries::next_attempt_at.le(now))
         .order(webhook_deliveries::event_seq)
+        .limit(limit)
         .select((DeliveryRow::as_select(), EventRow::as_select(), touched))
-        .first(conn)
+        .load(conn)
         .await
-        .optional()
 }
 
 /// Ends a claim on an endpoint: free at once, or (`until`, after a `Retry-After`) left
@@ -327,42 +331,60 @@ pub async fn release(
 
 /// What one attempt came to.
 #[derive(Debug, Clone)]
-pub struct Attempt<'a> {
+pub struct Attempt {
     pub status: DeliveryStatus,
     pub response_status: Option<i32>,
-    pub error: Option<&'a str>,
+    pub error: Option<String>,
     pub at: DateTime<Utc>,
     /// When to try again (pending deliveries only).
     pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
 /// Records an attempt on a delivery still pending; answers whether it was recorded.
-pub async fn record_attempt(
-    conn: &mut AsyncPgConnection,
-    id: Uuid,
-    attempt: &Attempt<'_>,
-) -> QueryResult<bool> {
-    diesel::update(
-        webhook_deliveries::table
-            .find(id)
-            .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str())),
-    )
-    .set((
-        webhook_deliveries::status.eq(attempt.status.as_str()),
-        webhook_deliveries::attempts.eq(webhook_deliveries::attempts + 1),
-        webhook_deliveries::response_status.eq(attempt.response_status),
-        webhook_deliveries::last_error.eq(attempt.error),
-        webhook_deliveries::last_attempt_at.eq(Some(attempt.at)),
-        webhook_deliveries::next_attempt_at.eq(attempt.next_attempt_at),
-    ))
-    .execute(conn)
-    .await
-    .map(|changed| changed > 0)
+pub async fn record_attempt(conn: &mut AsyncPgConnection, id: Uuid, attempt: &Attempt) -> QueryResult<bool> {
+    record_attempts(conn, &[(id, attempt.clone())])
+        .await
+        .map(|recorded| recorded > 0)
 }
 
-/// Drops a delivery the endpoint's role may not read (it was never sent).
-pub async fn drop_delivery(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<()> {
-    diesel::delete(webhook_deliveries::table.find(id))
+/// Records attempts on deliveries still pending, in one statement; answers how many were.
+pub async fn record_attempts(
+    conn: &mut AsyncPgConnection,
+    attempts: &[(Uuid, Attempt)],
+) -> QueryResult<usize> {
+    if attempts.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<Uuid> = attempts.iter().map(|(id, _)| *id).collect();
+    let statuses: Vec<&str> = attempts.iter().map(|(_, a)| a.status.as_str()).collect();
+    let responses: Vec<Option<i32>> = attempts.iter().map(|(_, a)| a.response_status).collect();
+    let errors: Vec<Option<&str>> = attempts.iter().map(|(_, a)| a.error.as_deref()).collect();
+    let times: Vec<DateTime<Utc>> = attempts.iter().map(|(_, a)| a.at).collect();
+    let next: Vec<Option<DateTime<Utc>>> = attempts.iter().map(|(_, a)| a.next_attempt_at).collect();
+    diesel::sql_query(
+        "UPDATE webhook_deliveries d SET status = a.status, attempts = d.attempts + 1, \
+             response_status = a.response_status, last_error = a.error, \
+             last_attempt_at = a.at, next_attempt_at = a.next \
+         FROM unnest($1::uuid[], $2::text[], $3::int4[], $4::text[], $5::timestamptz[], $6::timestamptz[]) \
+             AS a(id, status, response_status, error, at, next) \
+         WHERE d.id = a.id AND d.status = 'PENDING'",
+    )
+    .bind::<Array<SqlUuid>, _>(&ids)
+    .bind::<Array<Text>, _>(&statuses)
+    .bind::<Array<Nullable<Int4>>, _>(&responses)
+    .bind::<Array<Nullable<Text>>, _>(&errors)
+    .bind::<Array<Timestamptz>, _>(&times)
+    .bind::<Array<Nullable<Timestamptz>>, _>(&next)
+    .execute(conn)
+    .await
+}
+
+/// Drops deliveries the endpoint's role may not read (they were never sent).
+pub async fn drop_deliveries(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::id.eq_any(ids)))
         .execute(conn)
         .await
         .map(|_| ())

@@ -36,7 +36,9 @@ const RESPONSE_BYTES: usize = 1024;
 const LONGEST_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 /// Most deliveries one claim sends before the endpoint is let go, so other endpoints
 /// waiting for a sender get their turn.
-const DELIVERIES_PER_CLAIM: usize = 100;
+const DELIVERIES_PER_CLAIM: usize = 200;
+/// Deliveries read from the outbox, and their attempts recorded, at once.
+const BATCH: i64 = 50;
 /// Finished deliveries removed per statement by the retention purge.
 const PURGE_BATCH: i64 = 1000;
 /// How often the retention purge runs.
@@ -166,7 +168,9 @@ fn hold_until(app: &App, now: DateTime<Utc>) -> DateTime<Utc> {
 
 /// Sends the claimed endpoint's due deliveries, one at a time in event order, at most
 /// [`DELIVERIES_PER_CLAIM`], until one fails; answers until when the endpoint asked to be
-/// left alone (`Retry-After`), if it did.
+/// left alone (`Retry-After`), if it did. Deliveries are read [`BATCH`] at a time and
+/// their attempts recorded together: a sender that dies mid-batch leaves them pending, to
+/// be sent again with the same ids.
 async fn send_claimed(
     app: &App,
     client: &Client,
@@ -185,43 +189,87 @@ async fn send_claimed(
         .open(endpoint.id.as_bytes(), &endpoint.secret_sealed)
         .and_then(|secret| signature::secret_key(std::str::from_utf8(&secret).ok()?))
         .ok_or("the signing secret does not open with this server's SECRETS_KEY");
-    for _ in 0..DELIVERIES_PER_CLAIM {
-        let next = {
+    let mut sent = 0;
+    while sent < DELIVERIES_PER_CLAIM {
+        let batch = {
             let mut conn = app.pool.get().await?;
-            let now = app.clock.now();
-            let timeout =
-                chrono::Duration::seconds(i64::try_from(app.config.webhook_timeout_secs).unwrap_or(300));
-            if endpoint.busy_until < now + timeout + chrono::Duration::seconds(5)
-                && !store::extend_claim(&mut conn, endpoint, hold_until(app, now)).await?
-            {
+            let batch = store::due_batch(&mut conn, endpoint.id, app.clock.now(), BATCH).await?;
+            // A webhook reads with its role company-wide (it holds no project grants).
+            let (batch, unreadable): (Vec<_>, Vec<_>) = batch.into_iter().partition(|(_, event, _)| {
+                revealed_by(event).is_some_and(|needed| readable.contains(needed))
+            });
+            let unreadable: Vec<_> = unreadable.iter().map(|(delivery, _, _)| delivery.id).collect();
+            store::drop_deliveries(&mut conn, &unreadable).await?;
+            if batch.is_empty() && unreadable.is_empty() {
                 return Ok(None);
             }
-            match store::next_due(&mut conn, endpoint.id, now).await? {
-                // A webhook reads with its role company-wide (it holds no project grants).
-                Some((delivery, event, _))
-                    if revealed_by(&event).is_none_or(|needed| !readable.contains(needed)) =>
-                {
-                    store::drop_delivery(&mut conn, delivery.id).await?;
-                    continue;
-                }
-                Some((delivery, event, rows)) => Some((delivery, payload::body(&event, &rows))),
-                None => None,
+            batch
+        };
+        let mut attempts = Vec::with_capacity(batch.len());
+        let mut stop = None;
+        for (delivery, event, rows) in batch {
+            if !keep_claim(app, endpoint).await? {
+                stop = Some(Verdict::Failed);
+                break;
             }
-        };
-        let Some((delivery, body)) = next else {
-            return Ok(None);
-        };
-        let answer = match &key {
-            Ok(key) => send(client, app, endpoint, &delivery, key, body).await,
-            Err(why) => Answer::Failed((*why).to_owned()),
-        };
-        match record(app, endpoint, &delivery, answer).await? {
-            Recorded::Delivered => {}
-            Recorded::Failed => return Ok(None),
-            Recorded::Paused(until) => return Ok(Some(until)),
+            let answer = match &key {
+                Ok(key) => {
+                    send(
+                        client,
+                        app,
+                        endpoint,
+                        &delivery,
+                        key,
+                        payload::body(&event, &rows),
+                    )
+                    .await
+                }
+                Err(why) => Answer::Failed((*why).to_owned()),
+            };
+            sent += 1;
+            let (attempt, verdict) = judge(app, &delivery, answer);
+            if let Some(error) = &attempt.error {
+                tracing::info!(delivery = %delivery.id, webhook = %endpoint.id, status = attempt.status.as_str(), %error, "webhook delivery failed");
+            }
+            if verdict == Verdict::Gone {
+                record_attempts(app, &attempts).await?;
+                turn_off(app, endpoint, delivery.id, attempt).await?;
+                return Ok(None);
+            }
+            attempts.push((delivery.id, attempt));
+            if verdict != Verdict::Delivered {
+                stop = Some(verdict);
+                break;
+            }
+        }
+        record_attempts(app, &attempts).await?;
+        match stop {
+            None => {}
+            Some(Verdict::Paused(until)) => return Ok(Some(until)),
+            Some(_) => return Ok(None),
         }
     }
     Ok(None)
+}
+
+/// Keeps the claim on the endpoint long enough for one more attempt; false when it
+/// lapsed and another sender took the endpoint.
+async fn keep_claim(app: &App, endpoint: &mut ClaimedEndpoint) -> AppResult<bool> {
+    let now = app.clock.now();
+    let timeout = chrono::Duration::seconds(i64::try_from(app.config.webhook_timeout_secs).unwrap_or(300));
+    if endpoint.busy_until >= now + timeout + chrono::Duration::seconds(5) {
+        return Ok(true);
+    }
+    let mut conn = app.pool.get().await?;
+    Ok(store::extend_claim(&mut conn, endpoint, hold_until(app, now)).await?)
+}
+
+async fn record_attempts(app: &App, attempts: &[(uuid::Uuid, Attempt)]) -> AppResult<()> {
+    if !attempts.is_empty() {
+        let mut conn = app.pool.get().await?;
+        store::record_attempts(&mut conn, attempts).await?;
+    }
+    Ok(())
 }
 
 /// What an endpoint answered, or why no answer came.
@@ -329,35 +377,32 @@ fn next_wait(schedule: &[Duration], attempts: i32, retry_after: Option<Duration>
     }))
 }
 
-/// What became of an attempt, for the rest of the claim.
-enum Recorded {
+/// What an attempt means for the rest of the claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
     /// Delivered: the next one may go.
     Delivered,
     /// It failed (it waits for its retry, or is FAILED): the endpoint is let go.
     Failed,
     /// The endpoint asked to be left alone until then.
     Paused(DateTime<Utc>),
+    /// The endpoint said it is gone (410): it is turned off.
+    Gone,
 }
 
-/// Records what `answer` means for `delivery`. A 410 also turns the endpoint off, with
-/// its event, in one transaction.
-async fn record(
-    app: &App,
-    endpoint: &ClaimedEndpoint,
-    delivery: &DeliveryRow,
-    answer: Answer,
-) -> AppResult<Recorded> {
+/// What `answer` means for `delivery`: its attempt as recorded, and for the claim.
+fn judge(app: &App, delivery: &DeliveryRow, answer: Answer) -> (Attempt, Verdict) {
     let now = app.clock.now();
     let attempts = delivery.attempts + 1;
-    let (response_status, error, retry_after) = match &answer {
+    let (response_status, error, retry_after) = match answer {
         Answer::Status { code, retry_after } => (
             Some(i32::from(code.as_u16())),
             (!code.is_success()).then(|| format!("the endpoint answered {code}")),
-            *retry_after,
+            retry_after,
         ),
-        Answer::Failed(why) => (None, Some(why.clone()), None),
+        Answer::Failed(why) => (None, Some(why), None),
     };
-    let gone = matches!(&answer, Answer::Status { code, .. } if *code == StatusCode::GONE);
+    let gone = response_status == Some(i32::from(StatusCode::GONE.as_u16()));
     let (status, next_attempt_at) = if error.is_none() {
         (DeliveryStatus::Delivered, None)
     } else if gone {
@@ -371,49 +416,52 @@ async fn record(
             None => (DeliveryStatus::Failed, None),
         }
     };
+    let verdict = match (&error, retry_after.and(next_attempt_at)) {
+        (None, _) => Verdict::Delivered,
+        _ if gone => Verdict::Gone,
+        // An endpoint that asked to be left alone is: its other deliveries wait too.
+        (Some(_), Some(until)) => Verdict::Paused(until),
+        (Some(_), None) => Verdict::Failed,
+    };
     let attempt = Attempt {
         status,
         response_status,
-        error: error.as_deref(),
+        error,
         at: now,
         next_attempt_at,
     };
-    if let Some(error) = &error {
-        tracing::info!(delivery = %delivery.id, webhook = %endpoint.id, attempts, status = status.as_str(), %error, "webhook delivery failed");
-    }
-    if gone {
-        tx::transaction(app, Touches::ROWS, |Work { conn, now, .. }| {
-            async move {
-                // Turning the endpoint off records an event: the stream lock comes first,
-                // as for every event writer.
-                write::lock_stream(conn, endpoint.company_id).await?;
-                store::record_attempt(conn, delivery.id, &attempt).await?;
-                if store::disable(conn, endpoint.id, "the endpoint answered 410 Gone", now).await? {
-                    let activity = Activity::new(
-                        endpoint.company_id,
-                        None,
-                        Verb::WebhookDisabled,
-                        ("webhook", endpoint.id),
-                        "Webhook turned off: its endpoint answered 410 Gone",
-                    )
-                    .data(json!({ "responseStatus": 410 }));
-                    write::record(conn, now, activity).await?;
-                }
-                Ok(())
+    (attempt, verdict)
+}
+
+/// Records a 410 answer and turns the endpoint off, with its event, in one transaction.
+async fn turn_off(
+    app: &App,
+    endpoint: &ClaimedEndpoint,
+    delivery_id: uuid::Uuid,
+    attempt: Attempt,
+) -> AppResult<()> {
+    tx::transaction(app, Touches::ROWS, |Work { conn, now, .. }| {
+        async move {
+            // Turning the endpoint off records an event: the stream lock comes first, as
+            // for every event writer.
+            write::lock_stream(conn, endpoint.company_id).await?;
+            store::record_attempt(conn, delivery_id, &attempt).await?;
+            if store::disable(conn, endpoint.id, "the endpoint answered 410 Gone", now).await? {
+                let activity = Activity::new(
+                    endpoint.company_id,
+                    None,
+                    Verb::WebhookDisabled,
+                    ("webhook", endpoint.id),
+                    "Webhook turned off: its endpoint answered 410 Gone",
+                )
+                .data(json!({ "responseStatus": 410 }));
+                write::record(conn, now, activity).await?;
             }
-            .boxed()
-        })
-        .await?;
-        return Ok(Recorded::Failed);
-    }
-    let mut conn = app.pool.get().await?;
-    store::record_attempt(&mut conn, delivery.id, &attempt).await?;
-    Ok(match (error, retry_after.and(next_attempt_at)) {
-        (None, _) => Recorded::Delivered,
-        // An endpoint that asked to be left alone is: its other deliveries wait too.
-        (Some(_), Some(until)) => Recorded::Paused(until),
-        (Some(_), None) => Recorded::Failed,
+            Ok(())
+        }
+        .boxed()
     })
+    .await
 }
 
 /// Ends the claim on an endpoint (`until`: left alone until then).
