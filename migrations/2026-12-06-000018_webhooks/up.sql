@@ -28,7 +28,8 @@ CREATE INDEX webhooks_role ON webhooks (role_id);
 CREATE TABLE webhook_deliveries (
     id UUID PRIMARY KEY,
     webhook_id UUID NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
-    event_seq BIGINT NOT NULL REFERENCES activity_events (seq) ON DELETE CASCADE,
+    -- Checked at commit: the delivery is written just before its event (see activity_trail).
+    event_id UUID NOT NULL REFERENCES activity_events (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
     verb TEXT NOT NULL,
     status TEXT NOT NULL DEFAULT 'PENDING' CHECK (status IN ('PENDING', 'DELIVERED', 'FAILED')),
     attempts INTEGER NOT NULL DEFAULT 0,
@@ -40,33 +41,47 @@ CREATE TABLE webhook_deliveries (
 );
 -- What falls due; an endpoint's pending deliveries in event order; an endpoint's list.
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'PENDING';
-CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (webhook_id, event_seq) WHERE status = 'PENDING';
+CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (webhook_id, next_attempt_at) WHERE status = 'PENDING';
 CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries (webhook_id, created_at DESC, id DESC);
-CREATE INDEX webhook_deliveries_event ON webhook_deliveries (event_seq);
+CREATE INDEX webhook_deliveries_event ON webhook_deliveries (event_id);
 CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (last_attempt_at) WHERE status <> 'PENDING';
 
--- Every event an active endpoint subscribed to (its verb, its verb's `prefix.*`, or `*`)
--- becomes a delivery in the event's own transaction: a committed change has its
--- deliveries, a rolled-back one none. Whether the endpoint's role may read the event is
--- the server's rule, applied before sending (deliveries it may not read are dropped).
--- When it queued any, the commit wakes a sender on some instance ('w' on the event
--- channel). A pending delivery of an endpoint that is off has no next attempt.
-CREATE FUNCTION webhook_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
+-- What follows from an activity event, written by the event's writer in the event's
+-- transaction just before the event itself (so outside the company's event-stream lock,
+-- which the event's insert takes and holds until commit: writers of one company wait for
+-- each other only as long as they must):
+-- - its audit entry, with the client details the write helper declared for the
+--   transaction (this replaces the trigger of the audit_log migration);
+-- - a webhook delivery for every active endpoint of the company subscribed to its verb,
+--   its verb's `prefix.*`, or `*`. Whether the endpoint's role may read the event is the
+--   server's rule, applied before sending. When any was queued, the commit wakes a sender
+--   ('w' on the event channel). A committed change has its deliveries; a rolled-back one
+--   none.
+DROP TRIGGER activity_events_audit ON activity_events;
+DROP FUNCTION audit_activity();
+CREATE FUNCTION activity_trail(
+    event_id UUID, company UUID, actor UUID, api_key UUID, verb TEXT, target_type TEXT,
+    target UUID, changes JSONB, at TIMESTAMPTZ
+) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     queued integer;
 BEGIN
-    INSERT INTO webhook_deliveries (id, webhook_id, event_seq, verb, next_attempt_at, created_at)
-    SELECT gen_random_uuid(), w.id, NEW.seq, NEW.verb, NEW.created_at, NEW.created_at
+    INSERT INTO audit_log (id, company_id, actor_id, api_key_id, action, target_type, target_id,
+                           changes, ip, user_agent, request_id, created_at)
+    VALUES (event_id, company, actor, api_key, verb, target_type, target, changes,
+            NULLIF(current_setting('guildhall.client_ip', true), ''),
+            NULLIF(current_setting('guildhall.user_agent', true), ''),
+            NULLIF(current_setting('guildhall.request_id', true), ''),
+            at);
+    INSERT INTO webhook_deliveries (id, webhook_id, event_id, verb, next_attempt_at, created_at)
+    SELECT gen_random_uuid(), w.id, event_id, verb, at, at
     FROM webhooks w
-    WHERE w.company_id = NEW.company_id
+    WHERE w.company_id = company
       AND w.active
-      AND w.events && ARRAY[NEW.verb, split_part(NEW.verb, '.', 1) || '.*', '*'];
+      AND w.events && ARRAY[verb, split_part(verb, '.', 1) || '.*', '*'];
     GET DIAGNOSTICS queued = ROW_COUNT;
     IF queued > 0 THEN
         PERFORM pg_notify('guildhall_events', 'w');
     END IF;
-    RETURN NULL;
 END
 $$;
-CREATE TRIGGER activity_events_webhooks AFTER INSERT ON activity_events
-    FOR EACH ROW EXECUTE FUNCTION webhook_outbox();

@@ -382,7 +382,7 @@ diesel::table! {
     webhook_deliveries (id) {
         id -> Uuid,
         webhook_id -> Uuid,
-        event_seq -> Int8,
+        event_id -> Uuid,
         verb -> Text,
         status -> Text,
         attempts -> Int4,
@@ -442,7 +442,6 @@ diesel::joinable!(schema_changes -> users (actor_id));
 diesel::joinable!(registered_documents -> companies (company_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(user_tokens -> users (user_id));
-diesel::joinable!(webhook_deliveries -> activity_events (event_seq));
 diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::joinable!(webhooks -> companies (company_id));
 diesel::joinable!(webhooks -> roles (role_id));

@@ -103,7 +103,7 @@ pub async fn write<'a, T: Send>(
 }
 
 /// Tells the database, for this transaction only, where the change comes from: the audit
-/// entry written with each activity event records it (see the audit_log migration).
+/// entry written with each activity event records it (see `activity_trail` in the webhooks migration).
 async fn describe_client(conn: &mut AsyncPgConnection, caller: &Caller) -> AppResult<()> {
     use diesel::sql_types::{Nullable, Text};
     diesel::sql_query(

@@ -166,8 +166,11 @@ pub async fn lock_stream(conn: &mut AsyncPgConnection, company_id: Uuid) -> AppR
     Ok(())
 }
 
-/// Records `activity`; returns its stream position. Call it as the transaction's last
-/// write: it holds the company's stream lock until commit.
+/// Records `activity`, and first what follows from it (its audit entry and webhook
+/// deliveries: the database's `activity_trail`, written before the stream lock is taken so
+/// the lock is held no longer than the event's own insert needs); returns its stream
+/// position. Call it as the transaction's last write: it holds the company's stream lock
+/// until commit.
 pub async fn record(conn: &mut AsyncPgConnection, now: DateTime<Utc>, activity: Activity) -> AppResult<i64> {
     #[derive(diesel::QueryableByName)]
     struct Recorded {
@@ -178,6 +181,21 @@ pub async fn record(conn: &mut AsyncPgConnection, now: DateTime<Utc>, activity: 
         resource: activity.visible_with.0,
         action: activity.visible_with.1,
     });
+    let id = Uuid::now_v7();
+    let actor_id = activity.actor.and_then(Actor::user_id);
+    let api_key_id = activity.actor.and_then(Actor::api_key_id);
+    diesel::sql_query("SELECT activity_trail($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+        .bind::<SqlUuid, _>(id)
+        .bind::<SqlUuid, _>(activity.company_id)
+        .bind::<Nullable<SqlUuid>, _>(actor_id)
+        .bind::<Nullable<SqlUuid>, _>(api_key_id)
+        .bind::<Text, _>(activity.verb.as_str())
+        .bind::<Text, _>(activity.target_type)
+        .bind::<SqlUuid, _>(activity.target_id)
+        .bind::<Nullable<Jsonb>, _>(activity.data.as_ref())
+        .bind::<Timestamptz, _>(now)
+        .execute(conn)
+        .await?;
     // The lock is taken before the identity is drawn (the insert reads the lock's row), so
     // a company's events commit in `seq` order.
     let recorded: Recorded = diesel::sql_query(concat!(
@@ -191,10 +209,10 @@ pub async fn record(conn: &mut AsyncPgConnection, now: DateTime<Utc>, activity: 
          ) \
          SELECT inserted.seq FROM inserted CROSS JOIN LATERAL pg_notify($12, 'a:' || $2::text || ':' || inserted.seq) AS sent",
     ))
-    .bind::<SqlUuid, _>(Uuid::now_v7())
+    .bind::<SqlUuid, _>(id)
     .bind::<SqlUuid, _>(activity.company_id)
     .bind::<Nullable<SqlUuid>, _>(activity.project_id)
-    .bind::<Nullable<SqlUuid>, _>(activity.actor.and_then(Actor::user_id))
+    .bind::<Nullable<SqlUuid>, _>(actor_id)
     .bind::<Text, _>(activity.verb.as_str())
     .bind::<Text, _>(activity.target_type)
     .bind::<SqlUuid, _>(activity.target_id)
@@ -203,7 +221,7 @@ pub async fn record(conn: &mut AsyncPgConnection, now: DateTime<Utc>, activity: 
     .bind::<Text, _>(&visible_with)
     .bind::<Timestamptz, _>(now)
     .bind::<Text, _>(CHANNEL)
-    .bind::<Nullable<SqlUuid>, _>(activity.actor.and_then(Actor::api_key_id))
+    .bind::<Nullable<SqlUuid>, _>(api_key_id)
     .get_result(conn)
     .await?;
     Ok(recorded.seq)

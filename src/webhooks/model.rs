@@ -65,7 +65,7 @@ impl DeliveryStatus {
 pub struct DeliveryRow {
     pub id: Uuid,
     pub webhook_id: Uuid,
-    pub event_seq: i64,
+    pub event_id: Uuid,
     pub verb: String,
     pub status: String,
     pub attempts: i32,

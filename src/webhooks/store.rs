@@ -294,14 +294,14 @@ pub async fn due_batch(
 ) -> QueryResult<Vec<DueDelivery>> {
     let touched = diesel::dsl::sql::<Array<SqlUuid>>(
         "ARRAY(SELECT r.row_id FROM row_changes r \
-         WHERE r.event_seq = webhook_deliveries.event_seq ORDER BY r.row_id)",
+         WHERE r.event_seq = activity_events.seq ORDER BY r.row_id)",
     );
     webhook_deliveries::table
-        .inner_join(activity_events::table)
+        .inner_join(activity_events::table.on(activity_events::id.eq(webhook_deliveries::event_id)))
         .filter(webhook_deliveries::webhook_id.eq(webhook_id))
         .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()))
         .filter(webhook_deliveries::next_attempt_at.le(now))
-        .order(webhook_deliveries::event_seq)
+        .order(activity_events::seq)
         .limit(limit)
         .select((DeliveryRow::as_select(), EventRow::as_select(), touched))
         .load(conn)
