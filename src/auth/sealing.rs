@@ -49,7 +49,7 @@ impl Sealer {
     }
 
     /// `secret` encrypted for the row `owner` (format byte, nonce, ciphertext and tag).
-    pub fn seal(&self, owner: &[u8], secret: &[u8]) -> Vec<u8> {
+    pub fn seal(&self, owner: &[u8], secret: &[u8]) -> anyhow::Result<Vec<u8>> {
         let mut nonce = [0u8; NONCE_BYTES];
         rand::rng().fill_bytes(&mut nonce);
         let sealed = self
@@ -61,12 +61,12 @@ impl Sealer {
                     aad: owner,
                 },
             )
-            .unwrap_or_default();
+            .map_err(|_| anyhow::anyhow!("a secret could not be sealed"))?;
         let mut out = Vec::with_capacity(1 + NONCE_BYTES + sealed.len());
         out.push(FORMAT);
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&sealed);
-        out
+        Ok(out)
     }
 
     /// The secret sealed for `owner`; None when it was sealed with another key, for
@@ -97,7 +97,7 @@ mod tests {
     #[test]
     fn a_sealed_secret_opens_only_for_its_row_and_key() {
         let sealer = Sealer::new(Some(&STANDARD.encode([7u8; 32]))).unwrap();
-        let sealed = sealer.seal(b"row-1", b"whsec_secret");
+        let sealed = sealer.seal(b"row-1", b"whsec_secret").unwrap();
         assert!(!sealed.windows(12).any(|w| w == b"whsec_secret"));
         assert_eq!(
             sealer.open(b"row-1", &sealed).as_deref(),

@@ -167,9 +167,9 @@ pub async fn lock_stream(conn: &mut AsyncPgConnection, company_id: Uuid) -> AppR
 }
 
 /// Records `activity`, and first what follows from it (its audit entry and webhook
-/// deliveries: the database's `activity_trail`, written before the stream lock is taken so
-/// the lock is held no longer than the event's own insert needs); returns its stream
-/// position. Call it as the transaction's last write: it holds the company's stream lock
+/// deliveries: the database's `activity_trail`, written in the same statement before the
+/// stream lock is taken, so the lock is held no longer than the event's own insert needs);
+/// returns its stream position. Call it as the transaction's last write: it holds the company's stream lock
 /// until commit.
 pub async fn record(conn: &mut AsyncPgConnection, now: DateTime<Utc>, activity: Activity) -> AppResult<i64> {
     #[derive(diesel::QueryableByName)]
@@ -184,24 +184,14 @@ pub async fn record(conn: &mut AsyncPgConnection, now: DateTime<Utc>, activity: 
     let id = Uuid::now_v7();
     let actor_id = activity.actor.and_then(Actor::user_id);
     let api_key_id = activity.actor.and_then(Actor::api_key_id);
-    diesel::sql_query("SELECT activity_trail($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-        .bind::<SqlUuid, _>(id)
-        .bind::<SqlUuid, _>(activity.company_id)
-        .bind::<Nullable<SqlUuid>, _>(actor_id)
-        .bind::<Nullable<SqlUuid>, _>(api_key_id)
-        .bind::<Text, _>(activity.verb.as_str())
-        .bind::<Text, _>(activity.target_type)
-        .bind::<SqlUuid, _>(activity.target_id)
-        .bind::<Nullable<Jsonb>, _>(activity.data.as_ref())
-        .bind::<Timestamptz, _>(now)
-        .execute(conn)
-        .await?;
-    // The lock is taken before the identity is drawn (the insert reads the lock's row), so
-    // a company's events commit in `seq` order.
+    // The trail is written first, then the lock is taken (it reads the trail's row), then
+    // the identity is drawn (the insert reads the lock's row): one statement, the lock held
+    // only from the event's own insert, and a company's events commit in `seq` order.
     let recorded: Recorded = diesel::sql_query(concat!(
-        "WITH stream AS MATERIALIZED (SELECT ",
+        "WITH trail AS MATERIALIZED (SELECT activity_trail($1, $2, $4, $13, $5, $6, $7, $9, $11)), \
+         stream AS MATERIALIZED (SELECT ",
         stream_lock!("activity", "$2"),
-        "), inserted AS ( \
+        " FROM trail), inserted AS ( \
              INSERT INTO activity_events (id, company_id, project_id, actor_id, verb, target_type, \
                  target_id, summary, data, visible_with, created_at, api_key_id) \
              SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $13 FROM stream \

@@ -53,7 +53,10 @@ pub async fn create(app: &App, caller: &Caller, request: WebhookRequest) -> AppR
     let events = subscription::parse(&request.events)?;
     let signing_secret = signature::generate_secret();
     let id = Uuid::now_v7();
-    let sealed = app.sealer.seal(id.as_bytes(), signing_secret.as_bytes());
+    let sealed = app
+        .sealer
+        .seal(id.as_bytes(), signing_secret.as_bytes())
+        .map_err(AppError::internal)?;
     tx::write(
         app,
         caller,
