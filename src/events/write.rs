@@ -169,9 +169,38 @@ pub async fn lock_stream(conn: &mut AsyncPgConnection, company_id: Uuid) -> AppR
 /// Records `activity`, and first what follows from it (its audit entry and webhook
 /// deliveries: the database's `activity_trail`, written in the same statement before the
 /// stream lock is taken, so the lock is held no longer than the event's own insert needs);
-/// returns its stream position. Call it as the transaction's last write: it holds the company's stream lock
-/// until commit.
+/// returns its stream position. Call it as the transaction's last write: it holds the
+/// company's stream lock until commit.
 pub async fn record(conn: &mut AsyncPgConnection, now: DateTime<Utc>, activity: Activity) -> AppResult<i64> {
+    insert_event(conn, now, activity, None).await
+}
+
+/// The rows a row event touched, which live grids receive as row changes.
+#[derive(Debug, Clone, Copy)]
+pub struct TouchedRows<'r> {
+    pub table_id: Uuid,
+    /// CREATED, UPDATED or DELETED.
+    pub kind: &'static str,
+    pub row_ids: &'r [Uuid],
+}
+
+/// [`record`]s a row event with the rows it touched, in the event's own statement: a
+/// write holding the company's stream lock makes no further round trip before it commits.
+pub async fn record_touching(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    activity: Activity,
+    rows: TouchedRows<'_>,
+) -> AppResult<i64> {
+    insert_event(conn, now, activity, Some(rows)).await
+}
+
+async fn insert_event(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    activity: Activity,
+    rows: Option<TouchedRows<'_>>,
+) -> AppResult<i64> {
     #[derive(diesel::QueryableByName)]
     struct Recorded {
         #[diesel(sql_type = BigInt)]
@@ -185,8 +214,9 @@ pub async fn record(conn: &mut AsyncPgConnection, now: DateTime<Utc>, activity: 
     let actor_id = activity.actor.and_then(Actor::user_id);
     let api_key_id = activity.actor.and_then(Actor::api_key_id);
     // The trail is written first, then the lock is taken (it reads the trail's row), then
-    // the identity is drawn (the insert reads the lock's row): one statement, the lock held
-    // only from the event's own insert, and a company's events commit in `seq` order.
+    // the identity is drawn (the insert reads the lock's row) and the touched rows are
+    // written with it: one statement, the lock held only from the event's own insert, and a
+    // company's events commit in `seq` order.
     let recorded: Recorded = diesel::sql_query(concat!(
         "WITH trail AS MATERIALIZED (SELECT activity_trail($1, $2, $4, $13, $5, $6, $7, $9, $11)), \
          stream AS MATERIALIZED (SELECT ",
@@ -196,6 +226,10 @@ pub async fn record(conn: &mut AsyncPgConnection, now: DateTime<Utc>, activity: 
                  target_id, summary, data, visible_with, created_at, api_key_id) \
              SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $13 FROM stream \
              RETURNING seq \
+         ), touched AS ( \
+             INSERT INTO row_changes (event_seq, row_id, table_id, kind) \
+             SELECT inserted.seq, row_id, $14, $15 FROM inserted CROSS JOIN unnest($16::uuid[]) AS row_id \
+             ON CONFLICT DO NOTHING \
          ) \
          SELECT inserted.seq FROM inserted CROSS JOIN LATERAL pg_notify($12, 'a:' || $2::text || ':' || inserted.seq) AS sent",
     ))
@@ -212,30 +246,12 @@ pub async fn record(conn: &mut AsyncPgConnection, now: DateTime<Utc>, activity: 
     .bind::<Timestamptz, _>(now)
     .bind::<Text, _>(CHANNEL)
     .bind::<Nullable<SqlUuid>, _>(api_key_id)
+    .bind::<Nullable<SqlUuid>, _>(rows.map(|rows| rows.table_id))
+    .bind::<Nullable<Text>, _>(rows.map(|rows| rows.kind))
+    .bind::<Array<SqlUuid>, _>(rows.map_or(&[][..], |rows| rows.row_ids))
     .get_result(conn)
     .await?;
     Ok(recorded.seq)
-}
-
-/// Records which rows a row event touched (`kind`: CREATED, UPDATED or DELETED).
-pub async fn record_row_changes(
-    conn: &mut AsyncPgConnection,
-    event_seq: i64,
-    table_id: Uuid,
-    kind: &str,
-    row_ids: &[Uuid],
-) -> AppResult<()> {
-    diesel::sql_query(
-        "INSERT INTO row_changes (event_seq, row_id, table_id, kind) \
-         SELECT $1, row_id, $2, $3 FROM unnest($4::uuid[]) AS row_id ON CONFLICT DO NOTHING",
-    )
-    .bind::<BigInt, _>(event_seq)
-    .bind::<SqlUuid, _>(table_id)
-    .bind::<Text, _>(kind)
-    .bind::<Array<SqlUuid>, _>(row_ids)
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 /// Delivers notices, one per distinct recipient, each in its recipient's stream order.

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::auth::caller::Actor;
 use crate::error::AppResult;
 use crate::events::verb::Verb;
-use crate::events::write::{self, Activity};
+use crate::events::write::{self, Activity, TouchedRows};
 use crate::projects::model::ProjectRow;
 use crate::tables::model::TableRow;
 
@@ -71,6 +71,12 @@ pub async fn record(
     )
     .in_project(project.id)
     .data(json!({ "tableId": table.id, "table": table.name, "count": row_ids.len() }));
-    let seq = write::record(conn, now, activity).await?;
-    write::record_row_changes(conn, seq, table.id, change.as_str(), row_ids).await
+    let rows = TouchedRows {
+        table_id: table.id,
+        kind: change.as_str(),
+        row_ids,
+    };
+    write::record_touching(conn, now, activity, rows)
+        .await
+        .map(|_| ())
 }
