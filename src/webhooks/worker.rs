@@ -39,6 +39,10 @@ const LONGEST_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 const DELIVERIES_PER_CLAIM: usize = 200;
 /// Deliveries read from the outbox, and their attempts recorded, at once.
 const BATCH: i64 = 50;
+/// How long a sender woken by a commit waits before it claims: the deliveries of the
+/// commits that follow in that moment go out under the same claim, so a busy company's
+/// stream of events costs one claim per batch, not one per event.
+const GATHER: Duration = Duration::from_millis(50);
 /// Finished deliveries removed per statement by the retention purge.
 const PURGE_BATCH: i64 = 1000;
 /// How often the retention purge runs.
@@ -97,7 +101,10 @@ async fn send_until_stopped(app: App, client: Client, mut shutdown: watch::Recei
             }
         }
         tokio::select! {
-            () = app.webhooks_due.notified() => {}
+            () = app.webhooks_due.notified() => tokio::select! {
+                () = tokio::time::sleep(GATHER) => {}
+                _ = shutdown.changed() => return,
+            },
             () = tokio::time::sleep(poll) => {}
             _ = shutdown.changed() => return,
         }
