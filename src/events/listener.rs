@@ -119,11 +119,14 @@ async fn deliver(app: &App, payload: &str) -> AppResult<()> {
         app.forget_standing();
         return Ok(());
     }
-    if payload == WEBHOOKS_DUE {
-        // One of this instance's webhook senders looks now (every instance hears it).
-        app.webhooks_due.notify_one();
-        return Ok(());
-    }
+    let payload = match payload.strip_suffix(WEBHOOKS_DUE) {
+        Some(event) => {
+            // One of this instance's webhook senders looks now (every instance hears it).
+            app.webhooks_due.notify_one();
+            event
+        }
+        None => payload,
+    };
     let Some((topic, seq)) = parse(payload) else {
         tracing::warn!(payload, "unknown event announcement");
         return Ok(());

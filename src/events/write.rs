@@ -14,13 +14,21 @@ use crate::auth::caller::Actor;
 use crate::error::AppResult;
 use crate::rbac::catalog::{Action, Permission, Resource};
 
-/// The channel every instance LISTENs on; payloads are `a:<company id>:<seq>` (activity)
-/// or `n:<user id>:<seq>` (a notification): ids only, far below NOTIFY's 8 KB.
+/// The channel every instance LISTENs on; payloads are `a:<company id>:<seq>` (activity,
+/// ending in [`WEBHOOKS_DUE`] when it queued webhook deliveries) or `n:<user id>:<seq>`
+/// (a notification): ids only, far below NOTIFY's 8 KB.
 pub const CHANNEL: &str = "guildhall_events";
 
-/// What the webhook outbox trigger announces on [`CHANNEL`] when an event queued
-/// deliveries (see the webhooks migration).
-pub const WEBHOOKS_DUE: &str = "w";
+/// The text of [`WEBHOOKS_DUE`], for the SQL that writes it.
+macro_rules! webhooks_due {
+    () => {
+        ":w"
+    };
+}
+
+/// What ends an event's announcement on [`CHANNEL`] when the event queued webhook
+/// deliveries (`a:<company id>:<seq>:w`; see `activity_trail`).
+pub const WEBHOOKS_DUE: &str = webhooks_due!();
 
 /// Longest summary kept (the column's CHECK allows 500).
 const SUMMARY_CHARS: usize = 300;
@@ -218,10 +226,10 @@ async fn insert_event(
     // written with it: one statement, the lock held only from the event's own insert, and a
     // company's events commit in `seq` order.
     let recorded: Recorded = diesel::sql_query(concat!(
-        "WITH trail AS MATERIALIZED (SELECT activity_trail($1, $2, $4, $13, $5, $6, $7, $9, $11)), \
+        "WITH trail AS MATERIALIZED (SELECT activity_trail($1, $2, $4, $13, $5, $6, $7, $9, $11) AS queued), \
          stream AS MATERIALIZED (SELECT ",
         stream_lock!("activity", "$2"),
-        " FROM trail), inserted AS ( \
+        ", trail.queued FROM trail), inserted AS ( \
              INSERT INTO activity_events (id, company_id, project_id, actor_id, verb, target_type, \
                  target_id, summary, data, visible_with, created_at, api_key_id) \
              SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $13 FROM stream \
@@ -231,7 +239,10 @@ async fn insert_event(
              SELECT inserted.seq, row_id, $14, $15 FROM inserted CROSS JOIN unnest($16::uuid[]) AS row_id \
              ON CONFLICT DO NOTHING \
          ) \
-         SELECT inserted.seq FROM inserted CROSS JOIN LATERAL pg_notify($12, 'a:' || $2::text || ':' || inserted.seq) AS sent",
+         SELECT inserted.seq FROM inserted CROSS JOIN stream CROSS JOIN LATERAL pg_notify($12, \
+             'a:' || $2::text || ':' || inserted.seq || CASE WHEN stream.queued THEN '",
+        webhooks_due!(),
+        "' ELSE '' END) AS sent",
     ))
     .bind::<SqlUuid, _>(id)
     .bind::<SqlUuid, _>(activity.company_id)
