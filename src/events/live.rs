@@ -42,17 +42,18 @@ fn fell_behind(stream: CursorStream, missed: u64, position: i64) -> AppError {
     AppError::conflict(format!(
         "this subscription fell {missed} item(s) behind and was closed; subscribe again with \
          after: \"{}\" to receive everything since",
-        cursor::encode(stream, position)
+        cursor::after_all_of(stream, position)
     ))
 }
 
 /// Follows a company's activity as `actor` (a member or a key), whose standing is
-/// `standing`, sees it.
+/// `standing`, sees it; `stream` names the cursors the subscriber resumes with (the
+/// activity feed's, or row changes').
 pub async fn company_events(
     app: App,
     company_id: Uuid,
-    actor: Actor,
-    standing: Arc<Standing>,
+    (actor, standing): (Actor, Arc<Standing>),
+    stream: CursorStream,
     start: Start,
 ) -> AppResult<impl Stream<Item = AppResult<Arc<LiveEvent>>> + Send + use<>> {
     let topic = Topic::Company(company_id);
@@ -64,6 +65,7 @@ pub async fn company_events(
         company_id,
         actor,
         standing,
+        stream,
         marker,
         receiver,
         position,
@@ -126,6 +128,7 @@ struct CompanyFeed {
     company_id: Uuid,
     actor: Actor,
     standing: Arc<Standing>,
+    stream: CursorStream,
     /// Where the standing memory stood when `standing` was read.
     marker: Ticket,
     receiver: broadcast::Receiver<Published>,
@@ -171,7 +174,7 @@ impl CompanyFeed {
                 Ok(_) => {}
                 Err(RecvError::Lagged(missed)) => {
                     self.done = true;
-                    return Some(Err(fell_behind(CursorStream::Activity, missed, self.position)));
+                    return Some(Err(fell_behind(self.stream, missed, self.position)));
                 }
                 Err(RecvError::Closed) => return None,
             }

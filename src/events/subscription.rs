@@ -16,8 +16,9 @@ use super::cursor::{self, Stream as CursorStream};
 use super::graphql::Notification;
 use super::hub::LiveEvent;
 use super::live::{self, Start};
-use super::model::RowChangeRow;
+use super::model::EventRow;
 use super::shared_answer::{LiveActivity, selection_shape};
+use super::verb::Verb;
 use crate::api_keys::graphql::ApiKey;
 use crate::auth::caller::Actor;
 use crate::error::{AppError, AppResult};
@@ -30,38 +31,82 @@ use crate::rows::service as rows;
 use crate::users::graphql::User;
 use crate::users::loader::UserLoader;
 
-/// What happened to a row.
+/// What happened to a row, or to many at once.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum RowChangeKind {
     Created,
     Updated,
     Deleted,
+    /// An import or a field change rewrote `count` rows without naming them: refetch.
+    Bulk,
 }
 
-/// One row's change, for live grids.
+/// One row's change (or a bulk change of many), for live grids.
 pub struct RowChange {
     kind: RowChangeKind,
-    row_id: Uuid,
+    row_id: Option<Uuid>,
+    count: i32,
+    cursor: String,
     actor_id: Option<Uuid>,
     api_key_id: Option<Uuid>,
     at: DateTime<Utc>,
 }
 
 impl RowChange {
-    fn of(change: &RowChangeRow, live: &LiveEvent) -> Self {
-        let kind = match change.kind.as_str() {
-            "CREATED" => RowChangeKind::Created,
-            "DELETED" => RowChangeKind::Deleted,
-            _ => RowChangeKind::Updated,
-        };
-        Self {
+    /// The changes `live` made to the rows of `table_id`, in the order their cursors name.
+    fn all_in(live: &LiveEvent, table_id: Uuid) -> Vec<Self> {
+        let event = &live.event;
+        let change = |index: u32, kind, row_id, count| Self {
             kind,
-            row_id: change.row_id,
-            actor_id: live.event.actor_id,
-            api_key_id: live.event.api_key_id,
-            at: live.event.created_at,
+            row_id,
+            count,
+            cursor: cursor::encode_within(CursorStream::RowChanges, event.seq, index),
+            actor_id: event.actor_id,
+            api_key_id: event.api_key_id,
+            at: event.created_at,
+        };
+        if let Some(count) = rewritten_rows(event, table_id) {
+            return vec![change(0, RowChangeKind::Bulk, None, count)];
         }
+        live.rows
+            .iter()
+            .filter(|row| row.table_id == table_id)
+            .zip(0..)
+            .map(|(row, index)| {
+                let kind = match row.kind.as_str() {
+                    "CREATED" => RowChangeKind::Created,
+                    "DELETED" => RowChangeKind::Deleted,
+                    _ => RowChangeKind::Updated,
+                };
+                change(index, kind, Some(row.row_id), 1)
+            })
+            .collect()
     }
+}
+
+/// How many rows of `table_id` the event changed without naming them (a CSV import's
+/// inserted rows, the rows a field change rewrote); None when it named them or changed none.
+fn rewritten_rows(event: &EventRow, table_id: Uuid) -> Option<i32> {
+    let data = event.data.as_ref()?;
+    let table = data.get("tableId")?.as_str()?;
+    if Uuid::parse_str(table).ok()? != table_id {
+        return None;
+    }
+    let count = if event.verb == Verb::RowImported.as_str() {
+        data.get("inserted")
+    } else if [
+        Verb::TableFieldAdded,
+        Verb::TableFieldUpdated,
+        Verb::TableFieldRemoved,
+    ]
+    .iter()
+    .any(|verb| verb.as_str() == event.verb)
+    {
+        data.get("rowsRewritten")
+    } else {
+        None
+    }?;
+    i32::try_from(count.as_i64()?).ok().filter(|count| *count > 0)
 }
 
 #[Object]
@@ -70,20 +115,31 @@ impl RowChange {
         self.kind
     }
 
-    /// The row as it is now, as the subscriber may see it (null once deleted).
+    /// The row as it is now, as the subscriber may see it (null once deleted, and for BULK).
     async fn row(&self, ctx: &Context<'_>) -> Result<Option<DataRow>> {
-        if self.kind == RowChangeKind::Deleted {
+        let Some(row_id) = self.row_id.filter(|_| self.kind != RowChangeKind::Deleted) else {
             return Ok(None);
-        }
-        match rows::get_row(app(ctx), caller(ctx), self.row_id).await {
+        };
+        match rows::get_row(app(ctx), caller(ctx), row_id).await {
             Ok(record) => Ok(Some(DataRow::alone(record))),
             Err(err) if err.code == crate::error::ErrorCode::NotFound => Ok(None),
             Err(err) => Err(err.into()),
         }
     }
 
-    async fn row_id(&self) -> ID {
-        ID(self.row_id.to_string())
+    /// The changed row (null for BULK).
+    async fn row_id(&self) -> Option<ID> {
+        self.row_id.map(|id| ID(id.to_string()))
+    }
+
+    /// How many rows changed: 1, or a BULK change's count.
+    async fn count(&self) -> Option<i32> {
+        Some(self.count)
+    }
+
+    /// Resumes `rowChanges(after:)` right after this change.
+    async fn cursor(&self) -> Option<String> {
+        Some(self.cursor.clone())
     }
 
     async fn actor(&self, ctx: &Context<'_>) -> Result<Option<User>> {
@@ -152,7 +208,7 @@ impl EventsSubscription {
         let shape = selection_shape(ctx);
         let start = start(CursorStream::Activity, after.as_deref())?;
         let (stream, project_id) = Box::pin(async {
-            let (actor, standing) = member(ctx, company_id).await?;
+            let member = member(ctx, company_id).await?;
             let project_id = match project_id {
                 Some(id) => {
                     let (project, _) =
@@ -164,7 +220,14 @@ impl EventsSubscription {
                 }
                 None => None,
             };
-            let events = live::company_events(app(ctx).clone(), company_id, actor, standing, start).await?;
+            let events = live::company_events(
+                app(ctx).clone(),
+                company_id,
+                member,
+                CursorStream::Activity,
+                start,
+            )
+            .await?;
             Ok::<_, AppError>((events, project_id))
         })
         .await?;
@@ -181,13 +244,22 @@ impl EventsSubscription {
         }))
     }
 
-    /// Row changes in one table, for live grids and dashboards.
+    /// Row changes in one table, for live grids and dashboards: one per row, or one BULK
+    /// change when an import or a field change rewrote many. With `after` (a change's
+    /// cursor), first replays the changes that came after it.
     async fn row_changes(
         &self,
         ctx: &Context<'_>,
         table_id: ID,
+        after: Option<String>,
     ) -> Result<impl Stream<Item = Result<RowChange>> + use<>> {
         let table_id = parse_id(&table_id, "table")?;
+        // The change the client saw last; replay starts with its event, skipping up to it.
+        let seen = after
+            .as_deref()
+            .map(|text| cursor::decode_within(CursorStream::RowChanges, text))
+            .transpose()?;
+        let start = seen.map_or(Start::Now, |(seq, _)| Start::After(seq - 1));
         let stream = Box::pin(async {
             let company_id = {
                 let mut conn = app(ctx).pool.get().await?;
@@ -195,18 +267,30 @@ impl EventsSubscription {
                     rows::table_access(&mut conn, caller(ctx).acting()?, table_id, Action::View).await?;
                 access.project.company_id
             };
-            let (actor, standing) = member(ctx, company_id).await?;
-            live::company_events(app(ctx).clone(), company_id, actor, standing, Start::Now).await
+            let member = member(ctx, company_id).await?;
+            live::company_events(
+                app(ctx).clone(),
+                company_id,
+                member,
+                CursorStream::RowChanges,
+                start,
+            )
+            .await
         })
         .await?;
         Ok(stream.flat_map(move |item| {
             let changes: Vec<Result<RowChange>> = match item {
-                Ok(live) => live
-                    .rows
-                    .iter()
-                    .filter(|change| change.table_id == table_id)
-                    .map(|change| Ok(RowChange::of(change, &live)))
-                    .collect(),
+                Ok(live) => {
+                    let seen_here = seen
+                        .filter(|(seq, _)| *seq == live.event.seq)
+                        .map(|(_, index)| index);
+                    RowChange::all_in(&live, table_id)
+                        .into_iter()
+                        .zip(0u32..)
+                        .filter(|(_, index)| seen_here.is_none_or(|seen| *index > seen))
+                        .map(|(change, _)| Ok(change))
+                        .collect()
+                }
                 Err(err) => vec![Err(err.into())],
             };
             futures_util::stream::iter(changes)

@@ -39,14 +39,15 @@ fn is_widening(before: &FieldSpec, after: &FieldSpec) -> bool {
 }
 
 /// Checks (and converts) the table's rows for a field being added (`before` None) or
-/// changed; refuses with BAD_USER_INPUT on `field` when any row would not fit.
+/// changed; refuses with BAD_USER_INPUT on `field` when any row would not fit. Answers how
+/// many rows' stored cells it rewrote.
 pub async fn revalidate(
     conn: &mut AsyncPgConnection,
     table_id: Uuid,
     field_id: Uuid,
     before: Option<&FieldSpec>,
     after: &FieldSpec,
-) -> AppResult<()> {
+) -> AppResult<usize> {
     if let Some(before) = before {
         if before.key != after.key && store::has_rows(conn, table_id).await? {
             return Err(AppError::invalid(
@@ -58,20 +59,20 @@ pub async fn revalidate(
             if before.unique && !after.unique {
                 store::release_all(conn, field_id).await?;
             }
-            return Ok(());
+            return Ok(0);
         }
     } else if !after.required {
-        return Ok(());
+        return Ok(0);
     }
     store::release_all(conn, field_id).await?;
     if after.field_type == FieldType::Formula {
-        store::remove_key(conn, table_id, &after.key).await?;
-        return Ok(());
+        return Ok(store::remove_key(conn, table_id, &after.key).await?);
     }
     let rule = FieldRule::new(field_id, after.clone());
     let source_key = before.map_or(after.key.as_str(), |b| b.key.as_str());
     let mut bad_rows: Vec<Uuid> = Vec::new();
     let mut bad_count = 0usize;
+    let mut rewritten = 0usize;
     let mut after_cursor = None;
     loop {
         let batch = store::cells_batch(conn, table_id, None, after_cursor, BATCH).await?;
@@ -115,6 +116,7 @@ pub async fn revalidate(
         if bad.is_empty() && bad_count == 0 {
             let updates: Vec<(Uuid, Value)> = rewrites.iter().map(|(id, v)| (*id, v.clone())).collect();
             store::set_values(conn, &after.key, &updates).await?;
+            rewritten += updates.len();
             let claims: Vec<(Uuid, String, Uuid)> = batch
                 .iter()
                 .filter_map(|row| {
@@ -139,5 +141,5 @@ pub async fn revalidate(
             ),
         ));
     }
-    Ok(())
+    Ok(rewritten)
 }

@@ -344,6 +344,8 @@ struct FieldChange<'a> {
     key: &'a str,
     before: Option<&'a FieldSpec>,
     after: Option<&'a FieldSpec>,
+    /// Rows whose stored cells the change rewrote (live grids refetch them).
+    rows_rewritten: usize,
 }
 
 /// Bumps the table's schema version and records the change under it, and as an activity
@@ -361,6 +363,7 @@ async fn record_change(
         key,
         before,
         after,
+        rows_rewritten,
     } = field_change;
     let version = store::bump_version(conn, table_id, now).await?;
     store::insert_change(
@@ -398,6 +401,7 @@ async fn record_change(
         "schemaVersion": version,
         "before": before.map(FieldSpec::snapshot),
         "after": after.map(FieldSpec::snapshot),
+        "rowsRewritten": rows_rewritten,
     }));
     if restricted {
         let (resource, action) = OPENS_RESTRICTED;
@@ -436,12 +440,13 @@ pub async fn add_field(app: &App, caller: &Caller, table_id: Uuid, draft: FieldD
                 let position = i32::try_from(existing.len()).unwrap_or(i32::MAX);
                 let row = spec.to_row(Uuid::new_v4(), table.id, position, now);
                 store::insert_fields(conn, std::slice::from_ref(&row)).await?;
-                revalidate(conn, table.id, row.id, None, &spec).await?;
+                let rows_rewritten = revalidate(conn, table.id, row.id, None, &spec).await?;
                 let change = FieldChange {
                     change: "field_added",
                     key: &spec.key,
                     before: None,
                     after: Some(&spec),
+                    rows_rewritten,
                 };
                 record_change(conn, actor, (&table, &project), change, now).await?;
                 Ok(row)
@@ -498,7 +503,7 @@ pub async fn update_field(
                     )));
                 }
                 let before = FieldSpec::of_row(&field);
-                revalidate(conn, table.id, field.id, Some(&before), &spec).await?;
+                let rows_rewritten = revalidate(conn, table.id, field.id, Some(&before), &spec).await?;
                 let updated = store::replace_field(
                     conn,
                     &spec.to_row(field.id, table.id, field.position, field.created_at),
@@ -509,6 +514,7 @@ pub async fn update_field(
                     key: &spec.key,
                     before: Some(&before),
                     after: Some(&spec),
+                    rows_rewritten,
                 };
                 record_change(conn, actor, (&table, &project), change, now).await?;
                 Ok(updated)
@@ -531,13 +537,14 @@ pub async fn remove_field(app: &App, caller: &Caller, field_id: Uuid) -> AppResu
             async move {
                 let (field, table, project) = managed_field(conn, actor, field_id).await?;
                 store::delete_field(conn, &field).await?;
-                row_store::remove_key(conn, table.id, &field.key).await?;
+                let rows_rewritten = row_store::remove_key(conn, table.id, &field.key).await?;
                 let before = FieldSpec::of_row(&field);
                 let change = FieldChange {
                     change: "field_removed",
                     key: &field.key,
                     before: Some(&before),
                     after: None,
+                    rows_rewritten,
                 };
                 record_change(conn, actor, (&table, &project), change, now).await?;
                 Ok(table.id)

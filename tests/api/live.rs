@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use guildhall::events::cursor::Stream;
 use guildhall::events::live::{self, Start};
 use serde_json::{Value, json};
 
@@ -390,9 +391,15 @@ async fn a_subscriber_that_falls_behind_is_closed_and_resumes_by_cursor() {
         .await
         .unwrap();
     let mut slow = Box::pin(
-        live::company_events(t.app.clone(), company_id, actor, standing.clone(), Start::Now)
-            .await
-            .unwrap(),
+        live::company_events(
+            t.app.clone(),
+            company_id,
+            (actor, standing.clone()),
+            Stream::Activity,
+            Start::Now,
+        )
+        .await
+        .unwrap(),
     );
     for name in ["A", "B", "C", "D", "E"] {
         t.create_project(&owner, &company, name).await;
@@ -407,9 +414,15 @@ async fn a_subscriber_that_falls_behind_is_closed_and_resumes_by_cursor() {
     let cursor = err.message.split('"').nth(1).unwrap().to_owned();
     let after =
         guildhall::events::cursor::decode(guildhall::events::cursor::Stream::Activity, &cursor).unwrap();
-    let resumed = live::company_events(t.app.clone(), company_id, actor, standing, Start::After(after))
-        .await
-        .unwrap();
+    let resumed = live::company_events(
+        t.app.clone(),
+        company_id,
+        (actor, standing),
+        Stream::Activity,
+        Start::After(after),
+    )
+    .await
+    .unwrap();
     let summaries: Vec<String> = resumed
         .take(5)
         .map(|item| item.unwrap().event.summary.clone())
@@ -711,4 +724,106 @@ async fn a_subscriber_s_rights_follow_every_standing_change_whatever_the_event_n
         "project.created",
         "as a Viewer, Sam no longer receives a restricted field's change"
     );
+}
+
+const ROW_CHANGES: &str =
+    "subscription($t: ID!, $a: String) { rowChanges(tableId: $t, after: $a) { kind rowId count cursor } }";
+
+/// The next `n` row changes a socket receives, as (kind, rowId, count).
+async fn row_changes(ws: &mut WsClient, n: usize) -> Vec<(String, Value, i64)> {
+    let mut changes = Vec::new();
+    for _ in 0..n {
+        let payload = ws.next_payload().await;
+        assert!(payload["errors"].is_null(), "{payload}");
+        let change = &payload["data"]["rowChanges"];
+        changes.push((
+            change["kind"].as_str().unwrap().to_owned(),
+            change["rowId"].clone(),
+            change["count"].as_i64().unwrap(),
+        ));
+    }
+    changes
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_live_grid_hears_imports_and_field_rewrites_and_resumes_after_any_change() {
+    let t = TestApp::spawn().await;
+    let (owner, company, ann) = acme_with_an_editor(&t).await;
+    let project = t.create_project(&owner, &company, "Footprint").await;
+    let table = fuel_table(&t, &owner, &project).await;
+    let mut live = WsClient::connect(t.addr, &ann).await;
+    live.subscribe("grid", ROW_CHANGES, json!({ "t": table })).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let inserted = t
+        .ok(
+            Some(&owner),
+            INSERT,
+            json!({ "t": table, "r": [{ "site": "A" }, { "site": "B" }, { "site": "C" }] }),
+        )
+        .await;
+    let first = live.next_payload().await["data"]["rowChanges"].clone();
+    assert_eq!(first["kind"], "CREATED", "{first}");
+    let imported = t
+        .upload(
+            &owner,
+            "mutation($t: ID!, $file: Upload!) { importCsv(tableId: $t, csv: $file) { inserted } }",
+            json!({ "t": table }),
+            "fuel.csv",
+            "site\nD\nE\n",
+        )
+        .await;
+    assert_eq!(imported["data"]["importCsv"]["inserted"], 2, "{imported}");
+    let note = t
+        .ok(
+            Some(&owner),
+            "mutation($t: ID!) { addField(tableId: $t, field: { key: \"note\", label: \"Note\", type: TEXT }) { id } }",
+            json!({ "t": table }),
+        )
+        .await["addField"]["id"]
+        .clone();
+    let a = inserted["insertRows"][0]["id"].clone();
+    t.ok(
+        Some(&owner),
+        "mutation($id: ID!) { updateRow(id: $id, values: { note: \"checked\" }) { id } }",
+        json!({ "id": a }),
+    )
+    .await;
+    t.ok(
+        Some(&owner),
+        "mutation($id: ID!) { removeField(id: $id) }",
+        json!({ "id": note }),
+    )
+    .await;
+
+    let rest = row_changes(&mut live, 5).await;
+    let kinds: Vec<&str> = rest.iter().map(|(kind, _, _)| kind.as_str()).collect();
+    assert_eq!(kinds, ["CREATED", "CREATED", "BULK", "UPDATED", "BULK"]);
+    assert_eq!(
+        (&rest[2].1, rest[2].2),
+        (&Value::Null, 2),
+        "the import: two rows, none named"
+    );
+    assert_eq!((&rest[3].1, rest[3].2), (&a, 1));
+    assert_eq!(
+        (&rest[4].1, rest[4].2),
+        (&Value::Null, 1),
+        "the removed field was only in one row"
+    );
+
+    // A grid that saw only the first of the three inserted rows gets exactly the rest.
+    let mut resumed = WsClient::connect(t.addr, &ann).await;
+    resumed
+        .subscribe("grid", ROW_CHANGES, json!({ "t": table, "a": first["cursor"] }))
+        .await;
+    assert_eq!(row_changes(&mut resumed, 5).await, rest);
+    resumed.expect_quiet(300).await;
+
+    let mut refused = WsClient::connect(t.addr, &ann).await;
+    let activity_cursor = newest_cursor(&t, &ann, &company.id).await;
+    refused
+        .subscribe("grid", ROW_CHANGES, json!({ "t": table, "a": activity_cursor }))
+        .await;
+    let refusal = refused.next_payload().await;
+    assert_eq!(error_code(&refusal), "BAD_USER_INPUT", "{refusal}");
 }

@@ -67,13 +67,12 @@ pub async fn set_values(
 }
 
 /// Removes `key` from every row of the table (a field was removed).
-pub async fn remove_key(conn: &mut AsyncPgConnection, table_id: Uuid, key: &str) -> QueryResult<()> {
+pub async fn remove_key(conn: &mut AsyncPgConnection, table_id: Uuid, key: &str) -> QueryResult<usize> {
     diesel::sql_query("UPDATE data_rows SET cells = cells - $2 WHERE table_id = $1 AND cells ? $2")
         .bind::<sql_types::Uuid, _>(table_id)
         .bind::<sql_types::Text, _>(key)
         .execute(conn)
         .await
-        .map(|_| ())
 }
 
 /// Whether the table holds any row.
