@@ -112,6 +112,11 @@ impl AppError {
         Self::new(ErrorCode::NotFound, format!("{what} not found"))
     }
 
+    /// The object existed and was deleted (what a live stream following it ends with).
+    pub fn deleted(what: &str) -> Self {
+        Self::new(ErrorCode::NotFound, format!("the {what} was deleted"))
+    }
+
     /// The request conflicts with the current state (duplicate, stale, last owner...).
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Conflict, message)

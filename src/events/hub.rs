@@ -35,6 +35,8 @@ pub struct LiveEvent {
 pub enum Published {
     Activity(Arc<LiveEvent>),
     Notification(Arc<NotificationRow>),
+    /// The company was deleted: its feed has nothing more to say, and ends.
+    CompanyDeleted,
 }
 
 impl Published {
@@ -43,6 +45,8 @@ impl Published {
         match self {
             Self::Activity(live) => live.event.seq,
             Self::Notification(row) => row.seq,
+            // After every position: nothing the topic published before is outrun by it.
+            Self::CompanyDeleted => i64::MAX,
         }
     }
 }

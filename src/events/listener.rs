@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::hub::{LiveEvent, Published, Topic};
 use super::store;
 use super::verb::Verb;
-use super::write::{CHANNEL, WEBHOOKS_DUE};
+use super::write::{CHANNEL, COMPANY_DELETED, WEBHOOKS_DUE};
 use crate::app::App;
 use crate::error::AppResult;
 use crate::rbac::standing;
@@ -38,6 +38,9 @@ async fn run(app: App, mut stop: watch::Receiver<bool>) {
                 if reconnecting {
                     tracing::info!("event listener reconnected; catching up");
                 }
+                // Standing changes announced while nobody listened went unheard: forgotten
+                // before the events committed after them are published.
+                app.forget_standing();
                 // Also on the first connection: subscribers may have opened before it.
                 if let Err(err) = catch_up(&app).await {
                     tracing::warn!(error = ?err, "event catch-up failed; reconnecting");
@@ -50,8 +53,6 @@ async fn run(app: App, mut stop: watch::Receiver<bool>) {
                     continue;
                 }
                 backoff = Duration::from_millis(100);
-                // Standing changes announced while nobody listened went unheard.
-                app.forget_standing();
                 app.hub.set_listening(true);
                 let mut notifications = std::pin::pin!(conn.notifications_stream());
                 loop {
@@ -112,11 +113,18 @@ fn parse(payload: &str) -> Option<(Topic, i64)> {
     }
 }
 
-/// Forgets members' standing when a commit changed it; otherwise loads an announced row
-/// and publishes it, when someone here follows its topic.
+/// Forgets members' standing when a commit changed it; ends a deleted company's feeds;
+/// otherwise loads an announced row and publishes it, when someone here follows its topic.
 async fn deliver(app: &App, payload: &str) -> AppResult<()> {
     if payload == standing::ANNOUNCEMENT {
         app.forget_standing();
+        return Ok(());
+    }
+    if let Some(company) = payload.strip_prefix(COMPANY_DELETED) {
+        if let Ok(company) = Uuid::parse_str(company) {
+            app.hub
+                .publish(Topic::Company(company), Published::CompanyDeleted);
+        }
         return Ok(());
     }
     let payload = match payload.strip_suffix(WEBHOOKS_DUE) {
@@ -170,6 +178,13 @@ pub async fn live_event(conn: &mut AsyncPgConnection, event: super::model::Event
 async fn catch_up(app: &App) -> AppResult<()> {
     let mut conn = app.pool.get().await?;
     for (topic, mut last) in app.hub.positions() {
+        if let Topic::Company(company) = topic
+            && !store::company_exists(&mut conn, company).await?
+        {
+            // Deleted while nobody here listened.
+            app.hub.publish(topic, Published::CompanyDeleted);
+            continue;
+        }
         loop {
             let items: Vec<Published> = match topic {
                 Topic::Company(company) => {

@@ -23,7 +23,7 @@ use crate::app::App;
 use crate::auth::caller::Actor;
 use crate::cache::Ticket;
 use crate::error::{AppError, AppResult};
-use crate::rbac::standing::{Standing, standing_of};
+use crate::rbac::standing::{self, Standing, standing_of};
 
 /// How long a new subscription waits for the event listener to be connected.
 const LISTENER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -171,6 +171,10 @@ impl CompanyFeed {
                 Ok(Published::Activity(live)) if live.event.seq > self.position => {
                     self.backlog.push_back(live)
                 }
+                Ok(Published::CompanyDeleted) => {
+                    self.done = true;
+                    return Some(Err(AppError::deleted("company")));
+                }
                 Ok(_) => {}
                 Err(RecvError::Lagged(missed)) => {
                     self.done = true;
@@ -181,29 +185,42 @@ impl CompanyFeed {
         }
     }
 
+    /// Reads the next events from the table. The replay reads ahead of this instance's
+    /// listener, which may not yet have heard of a change to the subscriber's standing
+    /// committed before them: the standing is read from the database after the events
+    /// were, so it is never older than any of them.
     async fn replay(&mut self) -> AppResult<()> {
         let mut conn = self.app.pool.get().await?;
         let events = store::events_after(&mut conn, self.company_id, self.position, REPLAY_BATCH).await?;
         if events.is_empty() {
             self.replaying = false;
+            return Ok(());
         }
         for event in events {
             self.backlog
                 .push_back(Arc::new(live_event(&mut conn, event).await?));
         }
-        Ok(())
+        let standing = Arc::new(standing::read(&mut conn, self.actor).await?);
+        self.keep_standing(standing)
     }
 
-    /// Reads the member's standing again after the memory forgot some; FORBIDDEN once
-    /// they no longer belong to the company.
+    /// Reads the member's standing again after the memory forgot some.
     async fn reload_standing(&mut self) -> AppResult<()> {
         self.marker = self.app.standings.marker();
-        self.standing = standing_of(&self.app, self.actor).await?;
-        if self.standing.company(self.company_id).is_none() {
+        let standing = standing_of(&self.app, self.actor).await?;
+        self.keep_standing(standing)
+    }
+
+    /// Checks events against `standing` from now on; FORBIDDEN once the member no longer
+    /// belongs to the company.
+    fn keep_standing(&mut self, standing: Arc<Standing>) -> AppResult<()> {
+        if standing.company(self.company_id).is_none() {
+            self.backlog.clear();
             return Err(AppError::forbidden(
                 "you are no longer a member of this company; the subscription has ended",
             ));
         }
+        self.standing = standing;
         Ok(())
     }
 }

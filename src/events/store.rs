@@ -9,7 +9,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::model::{EventRow, NotificationRow, RowChangeRow};
-use crate::db::schema::{activity_events, notifications, row_changes};
+use crate::db::schema::{activity_events, companies, notifications, row_changes};
 
 /// Which events of a company a feed shows.
 #[derive(Debug, Clone, Default)]
@@ -103,6 +103,13 @@ pub async fn last_event_seq(conn: &mut AsyncPgConnection, company_id: Uuid) -> Q
         .get_result::<Option<i64>>(conn)
         .await
         .map(|seq| seq.unwrap_or(0))
+}
+
+/// Whether the company still exists (a followed company's feed ends when it does not).
+pub async fn company_exists(conn: &mut AsyncPgConnection, company_id: Uuid) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(companies::table.find(company_id)))
+        .get_result(conn)
+        .await
 }
 
 /// One event by position (any company: the fan-out loads what was announced).

@@ -149,6 +149,20 @@ pub struct Notice {
     pub link: Option<String>,
 }
 
+/// What announces on [`CHANNEL`] that a company was deleted: `d:<company id>`.
+pub const COMPANY_DELETED: &str = "d:";
+
+/// Announces, at commit, that the company is deleted: its live feeds on every instance end
+/// (they would otherwise wait for an event that never comes).
+pub async fn announce_company_deleted(conn: &mut AsyncPgConnection, company_id: Uuid) -> AppResult<()> {
+    diesel::sql_query("SELECT pg_notify($1, $2)")
+        .bind::<Text, _>(CHANNEL)
+        .bind::<Text, _>(format!("{COMPANY_DELETED}{company_id}"))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// The SQL expression taking a stream's transaction lock: `$kind` names the stream, `$owner`
 /// the parameter holding its company or person id. Every writer and every waiter uses this
 /// one text, so they always contend on the same lock.

@@ -827,3 +827,76 @@ async fn a_live_grid_hears_imports_and_field_rewrites_and_resumes_after_any_chan
     let refusal = refused.next_payload().await;
     assert_eq!(error_code(&refusal), "BAD_USER_INPUT", "{refusal}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_a_company_ends_its_feeds_with_a_clear_error() {
+    let t = TestApp::spawn().await;
+    let (owner, company, ann) = acme_with_an_editor(&t).await;
+    let project = t.create_project(&owner, &company, "Footprint").await;
+    let table = fuel_table(&t, &owner, &project).await;
+    let mut ws = WsClient::connect(t.addr, &ann).await;
+    ws.subscribe("feed", ACTIVITY, json!({ "c": company.id, "a": null }))
+        .await;
+    ws.subscribe("grid", ROW_CHANGES, json!({ "t": table })).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    t.ok(
+        Some(&owner),
+        "mutation($c: ID!) { deleteCompany(companyId: $c, confirmName: \"Acme\") }",
+        json!({ "c": company.id }),
+    )
+    .await;
+    let mut ended = Vec::new();
+    while ended.len() < 2 {
+        match ws.receive().await {
+            Received::Message(message) if message["type"] == "next" => {
+                let payload = &message["payload"];
+                assert_eq!(error_code(payload), "NOT_FOUND", "{message}");
+                assert_eq!(payload["errors"][0]["message"], "the company was deleted");
+            }
+            Received::Message(message) if message["type"] == "complete" => {
+                ended.push(message["id"].as_str().unwrap().to_owned());
+            }
+            other => panic!("expected the feeds to end, got {other:?}"),
+        }
+    }
+    ended.sort();
+    assert_eq!(ended, ["feed", "grid"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replay_never_shows_a_removed_member_what_came_after_the_removal() {
+    let t = TestApp::spawn().await;
+    let (owner, company, ann) = acme_with_an_editor(&t).await;
+    let start = newest_cursor(&t, &ann, &company.id).await;
+    let after = guildhall::events::cursor::decode(Stream::Activity, start.as_str().unwrap()).unwrap();
+    let caller = t.caller(&ann).await;
+    let company_id = company.id.parse().unwrap();
+    // What Ann's subscription knew of her before the removal: the listener has not told it yet.
+    let stale = guildhall::events::service::standing(&t.app, &caller, company_id)
+        .await
+        .unwrap();
+    let ann_id = t.user_id(&ann).await;
+    t.ok(
+        Some(&owner),
+        "mutation($c: ID!, $u: ID!) { removeMember(companyId: $c, userId: $u) }",
+        json!({ "c": company.id, "u": ann_id }),
+    )
+    .await;
+    t.create_project(&owner, &company, "After Ann left").await;
+
+    let mut replay = Box::pin(
+        live::company_events(
+            t.app.clone(),
+            company_id,
+            (caller.actor().unwrap(), stale),
+            Stream::Activity,
+            Start::After(after),
+        )
+        .await
+        .unwrap(),
+    );
+    let err = replay.next().await.unwrap().unwrap_err();
+    assert_eq!(err.code.as_str(), "FORBIDDEN", "{}", err.message);
+    assert!(replay.next().await.is_none(), "the stream ends");
+}

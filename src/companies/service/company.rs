@@ -278,6 +278,7 @@ pub async fn delete_company(
                 let members = store::member_ids(conn, company_id).await?;
                 write::lock_stream(conn, company_id).await?;
                 store::delete_company(conn, company_id).await?;
+                write::announce_company_deleted(conn, company_id).await?;
                 for user_id in members {
                     move_active_company_off(conn, user_id, company_id).await?;
                 }
