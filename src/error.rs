@@ -79,6 +79,8 @@ pub struct AppError {
     pub fields: Vec<FieldError>,
     /// Seconds until a rate-limited caller may try again.
     pub retry_after: Option<u64>,
+    /// What a client can act on beyond the code (`extensions.reason`, e.g. TOTP_REQUIRED).
+    pub reason: Option<&'static str>,
     /// The hidden cause of an INTERNAL error; logged, never shown.
     pub source: Option<anyhow::Error>,
 }
@@ -93,8 +95,16 @@ impl AppError {
             message: message.into(),
             fields: Vec::new(),
             retry_after: None,
+            reason: None,
             source: None,
         }
+    }
+
+    /// Adds what a client can act on beyond the code (`extensions.reason`).
+    #[must_use]
+    pub fn with_reason(mut self, reason: &'static str) -> Self {
+        self.reason = Some(reason);
+        self
     }
 
     /// The caller is not signed in, or their credentials are no longer valid.

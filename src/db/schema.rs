@@ -307,6 +307,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    recovery_codes (user_id, code_hash) {
+        user_id -> Uuid,
+        code_hash -> Bytea,
+        used_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     roles (id) {
         id -> Uuid,
         company_id -> Uuid,
@@ -342,6 +351,16 @@ diesel::table! {
         revoked_reason -> Nullable<Text>,
         user_agent -> Nullable<Text>,
         ip -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    user_totp (user_id) {
+        user_id -> Uuid,
+        secret_sealed -> Nullable<Bytea>,
+        pending_sealed -> Nullable<Bytea>,
+        last_step -> Nullable<Int8>,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -442,6 +461,8 @@ diesel::joinable!(schema_changes -> users (actor_id));
 diesel::joinable!(registered_documents -> companies (company_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(user_tokens -> users (user_id));
+diesel::joinable!(user_totp -> users (user_id));
+diesel::joinable!(recovery_codes -> users (user_id));
 diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::joinable!(webhooks -> companies (company_id));
 diesel::joinable!(webhooks -> roles (role_id));
@@ -465,6 +486,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     persisted_documents,
     project_role_grants,
     projects,
+    recovery_codes,
     rate_limit_hits,
     refresh_tokens,
     registered_documents,
@@ -474,6 +496,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     schema_changes,
     sessions,
     user_tokens,
+    user_totp,
     users,
     webhook_deliveries,
     webhooks,

@@ -20,6 +20,9 @@ impl From<AppError> for async_graphql::Error {
         if let Some(seconds) = err.retry_after {
             extensions.set("retryAfter", seconds);
         }
+        if let Some(reason) = err.reason {
+            extensions.set("reason", reason);
+        }
         async_graphql::Error {
             message: err.message,
             source: None,

@@ -27,6 +27,7 @@ pub enum MailKind {
     EmailChangeNotice,
     Invitation,
     CompanyDeleted,
+    TwoFactorChanged,
 }
 
 impl MailKind {
@@ -41,6 +42,7 @@ impl MailKind {
             Self::EmailChangeNotice => "email_change_notice",
             Self::Invitation => "invitation",
             Self::CompanyDeleted => "company_deleted",
+            Self::TwoFactorChanged => "two_factor_changed",
         }
     }
 
@@ -65,6 +67,10 @@ impl MailKind {
                 detail("company")
             ),
             Self::CompanyDeleted => format!("{} was deleted from {product}", detail("company")),
+            Self::TwoFactorChanged => format!(
+                "Two-factor sign-in on your {product} account was {}",
+                detail("change")
+            ),
         }
     }
 }

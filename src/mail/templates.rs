@@ -69,6 +69,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         "company_deleted.txt",
         include_str!("../../templates/mail/company_deleted.txt"),
     ),
+    (
+        "two_factor_changed.html",
+        include_str!("../../templates/mail/two_factor_changed.html"),
+    ),
+    (
+        "two_factor_changed.txt",
+        include_str!("../../templates/mail/two_factor_changed.txt"),
+    ),
 ];
 
 /// The compiled template set.

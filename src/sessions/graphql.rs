@@ -79,7 +79,9 @@ impl Session {
 struct LoginInput {
     email: String,
     password: String,
-    /// Accepted now; checked once two-factor authentication can be enabled.
+    /// The authenticator's current code, or an unused recovery code, for an account with
+    /// two-factor sign-in on (without it such an account's sign-in answers UNAUTHENTICATED
+    /// with `extensions.reason: "TOTP_REQUIRED"`).
     totp_code: Option<String>,
 }
 
@@ -94,6 +96,7 @@ impl SessionsMutation {
         let credentials = Credentials {
             email: input.email,
             password: input.password,
+            totp_code: input.totp_code,
         };
         Ok(service::login(app(ctx), credentials, &caller(ctx).client)
             .await?

@@ -18,6 +18,7 @@ use crate::error::{AppError, AppResult};
 use crate::rate_limit::{self, Hit, Limit};
 use crate::users::email;
 use crate::users::model::UserRow;
+use crate::users::service::two_factor;
 use crate::users::store as user_store;
 
 /// Failed sign-ins to one account from one client address. The tight limit: a guesser at
@@ -38,6 +39,8 @@ const MAX_CLIENT_TEXT: usize = 512;
 pub struct Credentials {
     pub email: String,
     pub password: String,
+    /// The second factor, for an account with two-factor sign-in on.
+    pub totp_code: Option<String>,
 }
 
 /// Tokens for a client that signed in or refreshed.
@@ -70,18 +73,42 @@ pub async fn login(app: &App, credentials: Credentials, client: &ClientInfo) -> 
     let stored_hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
     let valid = app.passwords.verify(&credentials.password, stored_hash).await?;
     let account = user.as_ref().map(|user| user.id);
+    let failed = |reason: &'static str| SecurityEvent {
+        user_id: account,
+        action: "session.sign_in_failed",
+        target: ("user", account),
+        details: Some(json!({ "email": attempted, "reason": reason })),
+        client,
+        request_id: None,
+    };
+    // Failures are recorded in a transaction of their own, as the attempt counted above was.
     let Some(user) = user.filter(|_| valid) else {
-        // Recorded in a transaction of its own, as the failure counted above was.
-        let failed = SecurityEvent {
-            user_id: account,
-            action: "session.sign_in_failed",
-            target: ("user", account),
-            details: Some(json!({ "email": attempted })),
-            client,
-            request_id: None,
-        };
-        audit::record_security_alone(app, failed).await?;
+        audit::record_security_alone(app, failed("password")).await?;
         return Err(AppError::unauthenticated("invalid email or password"));
+    };
+    // The second factor: the attempt's hits stay counted until it is given right.
+    let second_factor = if user.totp_enabled {
+        let Some(code) = credentials.totp_code.as_deref() else {
+            return Err(AppError::unauthenticated(
+                "enter the code from your authenticator app, or a recovery code",
+            )
+            .with_reason("TOTP_REQUIRED"));
+        };
+        let user_id = user.id;
+        let checked = tx::transaction(app, Touches::ROWS, |Work { conn, now, .. }| {
+            two_factor::check_second_factor(app, conn, user_id, code, now).boxed()
+        })
+        .await?;
+        let Some(second_factor) = checked else {
+            audit::record_security_alone(app, failed("second_factor")).await?;
+            return Err(
+                AppError::unauthenticated("invalid or already used two-factor code")
+                    .with_reason("TOTP_INVALID"),
+            );
+        };
+        Some(second_factor)
+    } else {
+        None
     };
     let (user, session_id, refresh_token, now) =
         tx::transaction(app, Touches::ROWS, |Work { conn, now, .. }| {
@@ -96,7 +123,7 @@ pub async fn login(app: &App, credentials: Credentials, client: &ClientInfo) -> 
                     user_id: Some(user.id),
                     action: "session.signed_in",
                     target: ("session", Some(session_id)),
-                    details: None,
+                    details: second_factor.map(|factor| json!({ "secondFactor": factor.as_str() })),
                     client,
                     request_id: None,
                 };

@@ -4,9 +4,9 @@ use async_graphql::{Context, ID, InputObject, Json, MaybeUndefined, Object, Resu
 use chrono::{DateTime, Utc};
 
 use super::model::UserRow;
-use super::service::password;
 use super::service::profile::{self, ProfileUpdate};
 use super::service::registration::{self, Registration};
+use super::service::{password, two_factor};
 use crate::audit::graphql::{AuditConnection, audit_connection};
 use crate::audit::service as audit;
 use crate::companies::access::MemberRights;
@@ -288,6 +288,29 @@ impl UsersMutation {
             &input.new_password,
         )
         .await?;
+        Ok(true)
+    }
+
+    /// Starts turning on two-factor sign-in (the password again): answers the otpauth://
+    /// URI an authenticator app reads; confirmTotp turns it on.
+    async fn setup_totp(&self, ctx: &Context<'_>, password: String) -> Result<String> {
+        Ok(two_factor::setup(app(ctx), caller(ctx), &password).await?)
+    }
+
+    /// Turns two-factor sign-in on with the authenticator's current code and signs out
+    /// every other session; answers ten single-use recovery codes, shown this once.
+    async fn confirm_totp(&self, ctx: &Context<'_>, code: String) -> Result<Vec<String>> {
+        Ok(two_factor::confirm(app(ctx), caller(ctx), &code).await?)
+    }
+
+    /// Replaces the recovery codes (the password again); the old ones stop working.
+    async fn regenerate_recovery_codes(&self, ctx: &Context<'_>, password: String) -> Result<Vec<String>> {
+        Ok(two_factor::regenerate_recovery_codes(app(ctx), caller(ctx), &password).await?)
+    }
+
+    /// Turns two-factor sign-in off (the password again).
+    async fn disable_totp(&self, ctx: &Context<'_>, password: String) -> Result<bool> {
+        two_factor::disable(app(ctx), caller(ctx), &password).await?;
         Ok(true)
     }
 

@@ -6,7 +6,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::model::{NewUser, NewUserToken, ProfileChanges, TokenPurpose, UserRow, UserTokenRow};
-use crate::db::schema::{user_tokens, users};
+use crate::db::schema::{recovery_codes, user_tokens, user_totp, users};
 
 /// Inserts an account; None when the address already has one.
 pub async fn insert_user(conn: &mut AsyncPgConnection, user: &NewUser<'_>) -> QueryResult<Option<UserRow>> {
@@ -229,4 +229,159 @@ pub async fn mark_token_used(conn: &mut AsyncPgConnection, id: Uuid, now: DateTi
         .execute(conn)
         .await
         .map(|_| ())
+}
+
+/// The account's two-factor secrets: (the one in use, the one waiting for its first code,
+/// the last step a code was accepted for), the secrets sealed.
+pub async fn totp_state(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+) -> QueryResult<(Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>)> {
+    user_totp::table
+        .find(user_id)
+        .select((
+            user_totp::secret_sealed,
+            user_totp::pending_sealed,
+            user_totp::last_step,
+        ))
+        .first(conn)
+        .await
+        .optional()
+        .map(Option::unwrap_or_default)
+}
+
+/// Keeps a new sealed secret waiting for its first code (replacing any earlier one).
+pub async fn set_pending_totp(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    sealed: &[u8],
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::insert_into(user_totp::table)
+        .values((
+            user_totp::user_id.eq(user_id),
+            user_totp::pending_sealed.eq(sealed),
+            user_totp::updated_at.eq(now),
+        ))
+        .on_conflict(user_totp::user_id)
+        .do_update()
+        .set((
+            user_totp::pending_sealed.eq(sealed),
+            user_totp::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Turns two-factor sign-in on with the waiting secret `sealed`, whose code for `step` was
+/// just given; false when that secret is no longer the one waiting.
+pub async fn enable_totp(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    sealed: &[u8],
+    step: i64,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let moved = diesel::update(
+        user_totp::table
+            .find(user_id)
+            .filter(user_totp::pending_sealed.eq(sealed)),
+    )
+    .set((
+        user_totp::secret_sealed.eq(sealed),
+        user_totp::pending_sealed.eq(None::<Vec<u8>>),
+        user_totp::last_step.eq(step),
+        user_totp::updated_at.eq(now),
+    ))
+    .execute(conn)
+    .await?;
+    if moved != 1 {
+        return Ok(false);
+    }
+    diesel::update(users::table.find(user_id))
+        .set((users::totp_enabled.eq(true), users::updated_at.eq(now)))
+        .execute(conn)
+        .await
+        .map(|_| true)
+}
+
+/// Turns two-factor sign-in off and forgets its secrets and recovery codes.
+pub async fn disable_totp(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(users::table.find(user_id))
+        .set((users::totp_enabled.eq(false), users::updated_at.eq(now)))
+        .execute(conn)
+        .await?;
+    diesel::delete(user_totp::table.find(user_id))
+        .execute(conn)
+        .await?;
+    diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(user_id)))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Accepts a code for `step` unless one for it or a later step was accepted already
+/// (RFC 6238's single use); true when accepted.
+pub async fn accept_totp_step(conn: &mut AsyncPgConnection, user_id: Uuid, step: i64) -> QueryResult<bool> {
+    diesel::update(
+        user_totp::table
+            .find(user_id)
+            .filter(user_totp::secret_sealed.is_not_null())
+            .filter(user_totp::last_step.is_null().or(user_totp::last_step.lt(step))),
+    )
+    .set(user_totp::last_step.eq(step))
+    .execute(conn)
+    .await
+    .map(|updated| updated == 1)
+}
+
+/// Replaces the account's recovery codes with these hashes.
+pub async fn replace_recovery_codes(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    hashes: &[Vec<u8>],
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(user_id)))
+        .execute(conn)
+        .await?;
+    let rows: Vec<_> = hashes
+        .iter()
+        .map(|hash| {
+            (
+                recovery_codes::user_id.eq(user_id),
+                recovery_codes::code_hash.eq(hash),
+                recovery_codes::created_at.eq(now),
+            )
+        })
+        .collect();
+    diesel::insert_into(recovery_codes::table)
+        .values(&rows)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Uses up the recovery code with this hash; true when it existed unused.
+pub async fn use_recovery_code(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    hash: &[u8],
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    diesel::update(
+        recovery_codes::table
+            .filter(recovery_codes::user_id.eq(user_id))
+            .filter(recovery_codes::code_hash.eq(hash))
+            .filter(recovery_codes::used_at.is_null()),
+    )
+    .set(recovery_codes::used_at.eq(now))
+    .execute(conn)
+    .await
+    .map(|updated| updated == 1)
 }

@@ -34,5 +34,6 @@ mod startup;
 mod tables;
 mod transport;
 mod trusted_documents;
+mod two_factor;
 mod uploads;
 mod webhooks;

@@ -3,6 +3,7 @@
 pub mod password;
 pub mod profile;
 pub mod registration;
+pub mod two_factor;
 
 use chrono::{DateTime, Duration, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};

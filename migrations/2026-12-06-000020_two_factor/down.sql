@@ -1,0 +1,3 @@
+DROP TABLE recovery_codes;
+DROP TABLE user_totp;
+UPDATE users SET totp_enabled = FALSE;
