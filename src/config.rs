@@ -283,6 +283,11 @@ pub struct Config {
     #[arg(long, env = "WS_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub ws_allowed_origins: Vec<String>,
 
+    /// Origins whose browser pages may call the HTTP API (CORS), comma-separated (default:
+    /// WS_ALLOWED_ORIGINS, so one list can serve both; this one wins for HTTP when both are set).
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub cors_allowed_origins: Vec<String>,
+
     /// Take the client address from X-Forwarded-For (only behind a trusted proxy).
     #[arg(long, env = "TRUST_PROXY_HEADERS", default_value_t = false)]
     pub trust_proxy_headers: bool,
@@ -386,22 +391,34 @@ impl Config {
 
     /// Whether a websocket handshake from `origin` is accepted.
     pub fn websocket_origin_allowed(&self, origin: Option<&str>) -> bool {
-        let allowed: Vec<String> = if self.ws_allowed_origins.is_empty() {
-            if !self.is_production() {
-                return true;
-            }
-            vec![origin_of(&self.public_url()), origin_of(&self.app_url())]
-        } else {
-            self.ws_allowed_origins
-                .iter()
-                .map(|o| o.trim().trim_end_matches('/').to_owned())
-                .collect()
-        };
         match origin {
             // Non-browser clients send no Origin; browsers always do.
             None => true,
-            Some(origin) => allowed.iter().any(|a| a == "*" || a == origin),
+            Some(origin) => self.origin_in(&self.ws_allowed_origins, origin),
         }
+    }
+
+    /// Whether a browser page from `origin` may call the HTTP API (CORS).
+    pub fn cors_origin_allowed(&self, origin: &str) -> bool {
+        if self.cors_allowed_origins.is_empty() {
+            self.origin_in(&self.ws_allowed_origins, origin)
+        } else {
+            self.origin_in(&self.cors_allowed_origins, origin)
+        }
+    }
+
+    /// Whether `list` (an origins setting) allows `origin`: an empty list allows any origin
+    /// in development, and PUBLIC_URL's and APP_URL's in production.
+    fn origin_in(&self, list: &[String], origin: &str) -> bool {
+        if list.is_empty() {
+            return !self.is_production()
+                || [origin_of(&self.public_url()), origin_of(&self.app_url())]
+                    .iter()
+                    .any(|allowed| allowed == origin);
+        }
+        list.iter()
+            .map(|o| o.trim().trim_end_matches('/'))
+            .any(|allowed| allowed == "*" || allowed == origin)
     }
 
     /// Access token lifetime.

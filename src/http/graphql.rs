@@ -263,7 +263,11 @@ pub async fn get_graphql(
     });
     if !has_query {
         if state.app.config.playground_enabled() && accepts_html(&headers) {
-            return Html(playground_html()).into_response();
+            return (
+                [(axum::http::header::CONTENT_SECURITY_POLICY, PLAYGROUND.1.as_str())],
+                Html(PLAYGROUND.0.as_str()),
+            )
+                .into_response();
         }
         return request_error(
             StatusCode::BAD_REQUEST,
@@ -558,10 +562,19 @@ fn outcome(response: &BatchResponse) -> String {
     }
 }
 
-fn playground_html() -> String {
-    GraphiQLSource::build()
+/// The playground's page and its security policy: its own inline scripts, GraphiQL from
+/// its CDN, queries and subscriptions to this server.
+static PLAYGROUND: std::sync::LazyLock<(String, String)> = std::sync::LazyLock::new(|| {
+    let html = GraphiQLSource::build()
         .endpoint("/graphql")
         .subscription_endpoint("/graphql/ws")
         .title("Guildhall GraphQL")
-        .finish()
-}
+        .finish();
+    let policy = super::security_headers::page_policy(
+        &html,
+        "'self' ws: wss:",
+        "https://unpkg.com https://graphql.org",
+        true,
+    );
+    (html, policy)
+});

@@ -1,6 +1,7 @@
 //! The axum application: routes, middleware, and serving with graceful shutdown.
 
 mod client;
+mod cors;
 mod document_id;
 mod downloads;
 mod graphql;
@@ -8,6 +9,7 @@ mod health;
 mod log;
 mod multipart;
 mod pages;
+mod security_headers;
 mod ws;
 
 use std::future::Future;
@@ -40,6 +42,8 @@ pub struct HttpState {
 
 /// The router with every route and middleware.
 pub fn router(state: HttpState) -> Router {
+    let https = state.app.config.public_url().starts_with("https://");
+    let cors = cors::layer(&state.app.config);
     Router::new()
         .route("/graphql", get(graphql::get_graphql).post(graphql::post_graphql))
         .route("/graphql/ws", get(ws::upgrade))
@@ -51,6 +55,11 @@ pub fn router(state: HttpState) -> Router {
         .route("/exports/{token}", get(downloads::export_csv))
         .route("/exports/audit/{token}", get(downloads::export_audit))
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            https,
+            security_headers::secure,
+        ))
+        .layer(cors)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
         .layer(axum::middleware::from_fn(log::log_request))
         .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestUuid))

@@ -10,6 +10,7 @@ mod account_profile;
 mod activity;
 mod api_keys;
 mod audit;
+mod browser;
 mod companies;
 mod csv;
 mod hostile;
