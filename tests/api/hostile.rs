@@ -366,6 +366,15 @@ async fn introspection_through_a_fragment_is_refused_when_it_is_off() {
         )
         .await;
     assert_eq!(error_code(&inline), "FORBIDDEN", "{inline}");
+    let aliased_and_nested = t
+        .gql(
+            None,
+            "{ ...A } fragment A on Query { ... on Query { ...B } } \
+             fragment B on Query { s: __schema { queryType { name } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&aliased_and_nested), "FORBIDDEN", "{aliased_and_nested}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
