@@ -1,5 +1,6 @@
-//! GET /exports/{token} and /exports/audit/{token}: stream an export (a table's rows, a
-//! company's audit log) behind a signed, short-lived link.
+//! GET /exports/{token}, /exports/audit/{token} and /exports/me/{token}: stream an export
+//! (a table's rows, a company's audit log, a person's own data) behind a signed,
+//! short-lived link.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -11,6 +12,7 @@ use super::HttpState;
 use crate::audit::export as audit_export;
 use crate::error::{AppResult, ErrorCode};
 use crate::rows::export;
+use crate::users::data_export;
 
 /// A file to stream: its name, media type and chunks.
 type Download = (
@@ -32,6 +34,14 @@ pub async fn export_audit(State(state): State<HttpState>, Path(token): Path<Stri
     let opened = audit_export::open_download(&state.app, &token)
         .await
         .map(|download| (download.filename, download.format.content_type(), download.chunks));
+    respond(opened)
+}
+
+/// Streams the personal data export the link stands for; 404 for a bad or expired link.
+pub async fn export_personal(State(state): State<HttpState>, Path(token): Path<String>) -> Response {
+    let opened = data_export::open_download(&state.app, &token)
+        .await
+        .map(|chunks| ("my-data.json".to_owned(), "application/json", chunks));
     respond(opened)
 }
 

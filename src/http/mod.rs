@@ -54,6 +54,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/accept-invitation", get(pages::accept_invitation))
         .route("/exports/{token}", get(downloads::export_csv))
         .route("/exports/audit/{token}", get(downloads::export_audit))
+        .route("/exports/me/{token}", get(downloads::export_personal))
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(
             https,

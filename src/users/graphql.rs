@@ -3,6 +3,7 @@
 use async_graphql::{Context, ID, InputObject, Json, MaybeUndefined, Object, Result};
 use chrono::{DateTime, Utc};
 
+use super::data_export;
 use super::model::UserRow;
 use super::service::profile::{self, ProfileUpdate};
 use super::service::registration::{self, Registration};
@@ -289,6 +290,13 @@ impl UsersMutation {
         )
         .await?;
         Ok(true)
+    }
+
+    /// A link, valid five minutes, to a JSON file of everything the server holds about
+    /// you: profile, preferences, sessions, memberships, notifications, your security
+    /// events and what you did in your companies.
+    async fn export_my_data(&self, ctx: &Context<'_>) -> Result<String> {
+        Ok(data_export::export_link(app(ctx), caller(ctx)).await?)
     }
 
     /// Starts turning on two-factor sign-in (the password again): answers the otpauth://

@@ -1,6 +1,7 @@
 //! Accounts: registration and email verification, password reset and change, profile,
 //! preferences, email change and account deletion.
 
+pub mod data_export;
 pub mod email;
 pub mod graphql;
 pub mod loader;

@@ -170,6 +170,10 @@ pub async fn anonymise(conn: &mut AsyncPgConnection, id: Uuid, now: DateTime<Utc
         .await?;
     diesel::delete(user_tokens::table.filter(user_tokens::user_id.eq(id)))
         .execute(conn)
+        .await?;
+    diesel::delete(user_totp::table.find(id)).execute(conn).await?;
+    diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(id)))
+        .execute(conn)
         .await
         .map(|_| ())
 }

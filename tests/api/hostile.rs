@@ -374,7 +374,11 @@ async fn introspection_through_a_fragment_is_refused_when_it_is_off() {
             json!({}),
         )
         .await;
-    assert_eq!(error_code(&aliased_and_nested), "FORBIDDEN", "{aliased_and_nested}");
+    assert_eq!(
+        error_code(&aliased_and_nested),
+        "FORBIDDEN",
+        "{aliased_and_nested}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

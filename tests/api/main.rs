@@ -13,6 +13,7 @@ mod audit;
 mod browser;
 mod companies;
 mod csv;
+mod data_rights;
 mod hostile;
 mod invitations;
 mod isolation;
