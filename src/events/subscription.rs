@@ -46,7 +46,9 @@ pub struct RowChange {
     kind: RowChangeKind,
     row_id: Option<Uuid>,
     count: i32,
-    cursor: String,
+    /// Its event's position and its place among the event's changes (the cursor).
+    seq: i64,
+    index: u32,
     actor_id: Option<Uuid>,
     api_key_id: Option<Uuid>,
     at: DateTime<Utc>,
@@ -60,7 +62,8 @@ impl RowChange {
             kind,
             row_id,
             count,
-            cursor: cursor::encode_within(CursorStream::RowChanges, event.seq, index),
+            seq: event.seq,
+            index,
             actor_id: event.actor_id,
             api_key_id: event.api_key_id,
             at: event.created_at,
@@ -92,19 +95,12 @@ fn rewritten_rows(event: &EventRow, table_id: Uuid) -> Option<i32> {
     if Uuid::parse_str(table).ok()? != table_id {
         return None;
     }
-    let count = if event.verb == Verb::RowImported.as_str() {
-        data.get("inserted")
-    } else if [
-        Verb::TableFieldAdded,
-        Verb::TableFieldUpdated,
-        Verb::TableFieldRemoved,
-    ]
-    .iter()
-    .any(|verb| verb.as_str() == event.verb)
-    {
-        data.get("rowsRewritten")
-    } else {
-        None
+    let count = match Verb::parse(&event.verb)? {
+        Verb::RowImported => data.get("inserted"),
+        Verb::TableFieldAdded | Verb::TableFieldUpdated | Verb::TableFieldRemoved => {
+            data.get("rowsRewritten")
+        }
+        _ => None,
     }?;
     i32::try_from(count.as_i64()?).ok().filter(|count| *count > 0)
 }
@@ -139,7 +135,11 @@ impl RowChange {
 
     /// Resumes `rowChanges(after:)` right after this change.
     async fn cursor(&self) -> Option<String> {
-        Some(self.cursor.clone())
+        Some(cursor::encode_within(
+            CursorStream::RowChanges,
+            self.seq,
+            self.index,
+        ))
     }
 
     async fn actor(&self, ctx: &Context<'_>) -> Result<Option<User>> {
@@ -286,9 +286,8 @@ impl EventsSubscription {
                         .map(|(_, index)| index);
                     RowChange::all_in(&live, table_id)
                         .into_iter()
-                        .zip(0u32..)
-                        .filter(|(_, index)| seen_here.is_none_or(|seen| *index > seen))
-                        .map(|(change, _)| Ok(change))
+                        .filter(|change| seen_here.is_none_or(|seen| change.index > seen))
+                        .map(Ok)
                         .collect()
                 }
                 Err(err) => vec![Err(err.into())],

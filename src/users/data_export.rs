@@ -6,6 +6,7 @@
 
 use axum::body::Bytes;
 use chrono::Duration;
+use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -144,31 +145,27 @@ async fn stream_file(app: &App, user_id: Uuid, sender: &Sender) -> AppResult<()>
     if !send(sender, format!("{head},\"notifications\":[")).await {
         return Ok(());
     }
-    let mut after = 0;
-    let mut first = true;
-    loop {
-        let batch = {
-            let mut conn = app.pool.get().await?;
-            event_store::notifications_after(&mut conn, user_id, after, BATCH).await?
-        };
-        let mut text = String::new();
-        for row in &batch {
-            push_item(
-                &mut text,
-                &mut first,
-                &json!({
-                    "kind": row.kind, "title": row.title, "body": row.body, "link": row.link,
-                    "companyId": row.company_id, "readAt": row.read_at, "createdAt": row.created_at,
-                }),
-            )?;
-        }
-        if !send(sender, text).await {
-            return Ok(());
-        }
-        match batch.last() {
-            Some(last) if full(&batch) => after = last.seq,
-            _ => break,
-        }
+    let notifications = stream_pages(
+        app,
+        sender,
+        |conn, after| {
+            Box::pin(event_store::notifications_after(
+                conn,
+                user_id,
+                after.unwrap_or(0),
+                BATCH,
+            ))
+        },
+        |row| row.seq,
+        |row| {
+            json!({
+                "kind": row.kind, "title": row.title, "body": row.body, "link": row.link,
+                "companyId": row.company_id, "readAt": row.read_at, "createdAt": row.created_at,
+            })
+        },
+    );
+    if !notifications.await? {
+        return Ok(());
     }
     if !send(sender, "],\"securityEvents\":[").await
         || !stream_audit(app, sender, |conn, after| {
@@ -212,19 +209,6 @@ async fn stream_file(app: &App, user_id: Uuid, sender: &Sender) -> AppResult<()>
     Ok(())
 }
 
-fn full<T>(batch: &[T]) -> bool {
-    usize::try_from(BATCH).is_ok_and(|size| batch.len() == size)
-}
-
-fn push_item(text: &mut String, first: &mut bool, item: &serde_json::Value) -> AppResult<()> {
-    if !*first {
-        text.push(',');
-    }
-    *first = false;
-    text.push_str(&to_json(item)?);
-    Ok(())
-}
-
 /// Streams audit entries page by page, newest first, as JSON array items; false when the
 /// client stopped reading.
 async fn stream_audit(
@@ -233,7 +217,30 @@ async fn stream_audit(
     page: impl for<'c> Fn(
         &'c mut diesel_async::AsyncPgConnection,
         Option<crate::pagination::Cursor>,
-    ) -> futures_util::future::BoxFuture<'c, diesel::QueryResult<Vec<AuditRow>>>,
+    ) -> BoxFuture<'c, diesel::QueryResult<Vec<AuditRow>>>,
+) -> AppResult<bool> {
+    stream_pages(app, sender, page, cursor_of, |row| {
+        json!({
+            "createdAt": row.created_at, "action": row.action, "targetType": row.target_type,
+            "targetId": row.target_id, "apiKeyId": row.api_key_id, "ip": row.ip,
+            "userAgent": row.user_agent, "requestId": row.request_id, "changes": row.changes,
+        })
+    })
+    .await
+}
+
+/// Streams rows page by page as JSON array items: `page` reads the rows after a position
+/// (None: from the start), `position` names a row's, `item` writes one; false when the
+/// client stopped reading.
+async fn stream_pages<Row, Position: Copy>(
+    app: &App,
+    sender: &Sender,
+    page: impl for<'c> Fn(
+        &'c mut diesel_async::AsyncPgConnection,
+        Option<Position>,
+    ) -> BoxFuture<'c, diesel::QueryResult<Vec<Row>>>,
+    position: impl Fn(&Row) -> Position,
+    item: impl Fn(&Row) -> serde_json::Value,
 ) -> AppResult<bool> {
     let mut after = None;
     let mut first = true;
@@ -244,21 +251,19 @@ async fn stream_audit(
         };
         let mut text = String::new();
         for row in &batch {
-            push_item(
-                &mut text,
-                &mut first,
-                &json!({
-                    "createdAt": row.created_at, "action": row.action, "targetType": row.target_type,
-                    "targetId": row.target_id, "apiKeyId": row.api_key_id, "ip": row.ip,
-                    "userAgent": row.user_agent, "requestId": row.request_id, "changes": row.changes,
-                }),
-            )?;
+            if !first {
+                text.push(',');
+            }
+            first = false;
+            text.push_str(&to_json(&item(row))?);
         }
         if !send(sender, text).await {
             return Ok(false);
         }
         match batch.last() {
-            Some(last) if full(&batch) => after = Some(cursor_of(last)),
+            Some(last) if usize::try_from(BATCH).is_ok_and(|size| batch.len() == size) => {
+                after = Some(position(last));
+            }
             _ => return Ok(true),
         }
     }

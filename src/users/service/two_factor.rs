@@ -79,10 +79,7 @@ fn open_secret(app: &App, user_id: Uuid, sealed: &[u8]) -> AppResult<Vec<u8>> {
 /// Starts turning two-factor sign-in on (the password again): a new secret waits for its
 /// first code; answers the otpauth:// URI an authenticator app reads.
 pub async fn setup(app: &App, caller: &Caller, password: &str) -> AppResult<String> {
-    let actor = caller.verified()?;
-    let mut conn = app.pool.get().await?;
-    let user = load_user(&mut conn, actor).await?;
-    confirm_password(app, &mut conn, &user, password, "password").await?;
+    let user = confirmed_user(app, caller, password).await?;
     if user.totp_enabled {
         return Err(AppError::conflict(
             "two-factor sign-in is already on; turn it off first to move it to a new device",
@@ -98,6 +95,7 @@ pub async fn setup(app: &App, caller: &Caller, password: &str) -> AppResult<Stri
         .sealer
         .seal(user.id.as_bytes(), &secret)
         .map_err(AppError::internal)?;
+    let mut conn = app.pool.get().await?;
     store::set_pending_totp(&mut conn, user.id, &sealed, app.clock.now()).await?;
     Ok(uri)
 }
