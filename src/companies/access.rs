@@ -12,7 +12,7 @@ use super::store;
 use crate::api_keys::store as key_store;
 use crate::auth::caller::{Actor, LinkRequester};
 use crate::error::{AppError, AppResult};
-use crate::rbac::authorizer::forbidden;
+use crate::rbac::authorizer::{forbidden, two_factor_required};
 use crate::rbac::catalog::{Action, PermissionSet, Resource};
 use crate::rbac::standing::role_permissions;
 use crate::sessions::store as session_store;
@@ -140,29 +140,54 @@ pub async fn still_acting(
 }
 
 /// The actor's standing in the company, read afresh; NOT_FOUND when a person is no member
-/// or a key belongs to another company (or was revoked meanwhile).
+/// or a key belongs to another company (or was revoked meanwhile), FORBIDDEN
+/// ([`two_factor_required`]) when the company holds the person back.
 pub async fn member(conn: &mut AsyncPgConnection, company_id: Uuid, actor: Actor) -> AppResult<Member> {
-    let (membership, role) = match actor {
+    let (member, held_back) = standing_in(conn, company_id, actor).await?;
+    if held_back {
+        return Err(two_factor_required());
+    }
+    Ok(member)
+}
+
+/// The actor's standing in the company even when the company holds them back for want of
+/// a second factor: for leaving it, and for others managing their membership.
+pub async fn member_without_two_factor(
+    conn: &mut AsyncPgConnection,
+    company_id: Uuid,
+    actor: Actor,
+) -> AppResult<Member> {
+    Ok(standing_in(conn, company_id, actor).await?.0)
+}
+
+/// The actor's standing and whether the company holds them back.
+async fn standing_in(
+    conn: &mut AsyncPgConnection,
+    company_id: Uuid,
+    actor: Actor,
+) -> AppResult<(Member, bool)> {
+    let (membership, role, held_back) = match actor {
         Actor::User(user_id) => {
-            let (membership, role) = store::find_membership(conn, company_id, user_id)
+            let (membership, role, held_back) = store::find_member(conn, company_id, user_id)
                 .await?
                 .ok_or_else(|| AppError::not_found("company"))?;
-            (Some(membership), role)
+            (Some(membership), role, held_back)
         }
         Actor::ApiKey { key_id, .. } => {
             let (_, role) = key_store::unrevoked_with_role(conn, key_id)
                 .await?
                 .filter(|(key, _)| key.company_id == company_id)
                 .ok_or_else(|| AppError::not_found("company"))?;
-            (None, role)
+            (None, role, false)
         }
     };
     let permissions = role_permissions(conn, &role).await?;
-    Ok(Member {
+    let member = Member {
         company_id,
         actor,
         membership,
         role,
         permissions,
-    })
+    };
+    Ok((member, held_back))
 }

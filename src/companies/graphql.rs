@@ -8,7 +8,7 @@ use tokio::sync::OnceCell;
 use super::access::{Member, MemberRights};
 use super::loader::{CompanyLoader, RoleLoader};
 use super::model::{BuiltIn, CompanyRow, MembershipRow, RoleRow};
-use super::service::company::{self, CompanyUpdate, NewCompanyInput};
+use super::service::company::{self, CompanyUpdate, NewCompanyInput, OwnMembership};
 use super::service::members;
 use super::store::MemberFilter;
 use crate::api_keys::graphql::ApiKey;
@@ -167,6 +167,12 @@ impl Company {
 
     async fn created_at(&self) -> DateTime<Utc> {
         self.row.created_at
+    }
+
+    /// Whether members reach the company's data only once they have turned on two-factor
+    /// sign-in (until then its fields answer FORBIDDEN with `reason: TWO_FACTOR_REQUIRED`).
+    async fn require_two_factor(&self) -> bool {
+        self.row.require_two_factor
     }
 
     /// The viewer's company-wide role.
@@ -365,14 +371,26 @@ impl Membership {
         }
     }
 
-    /// One of the viewer's own memberships, with everything already loaded.
-    pub fn own(row: MembershipRow, member: Member, company: CompanyRow, user: UserRow) -> Self {
+    /// One of the viewer's own memberships, with everything already loaded (a company that
+    /// holds the viewer back answers its fields with why).
+    pub fn own(own: OwnMembership, user: UserRow) -> Self {
+        let OwnMembership {
+            membership,
+            member,
+            company,
+            held_back,
+        } = own;
+        let (rights, company) = if held_back {
+            (MemberRights::default(), Company::loaded(company))
+        } else {
+            (member.member_rights(), Company::new(company, member.clone()))
+        };
         Self {
-            row,
-            rights: member.member_rights(),
+            row: membership,
+            rights,
             user: Some(user),
-            role: Some(member.role.clone()),
-            company: Some(Company::new(company, member)),
+            role: Some(member.role),
+            company: Some(company),
         }
     }
 
@@ -459,6 +477,9 @@ struct UpdateCompanyInput {
     size: MaybeUndefined<String>,
     website: MaybeUndefined<String>,
     logo_url: MaybeUndefined<String>,
+    /// Require members to sign in with a second factor (company:manage; you need one on
+    /// yourself to turn it on).
+    require_two_factor: Option<bool>,
 }
 
 /// Company and team mutations.
@@ -488,6 +509,7 @@ impl CompaniesMutation {
             size: presence(input.size),
             website: presence(input.website),
             logo_url: presence(input.logo_url),
+            require_two_factor: input.require_two_factor,
         };
         let (row, viewer) = company::update_company(app(ctx), caller(ctx), company_id, update).await?;
         Ok(Company::new(row, viewer))

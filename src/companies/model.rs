@@ -19,6 +19,8 @@ pub struct CompanyRow {
     pub logo_url: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Whether members reach the company's data only with two-factor sign-in on.
+    pub require_two_factor: bool,
 }
 
 /// A company to create.
@@ -44,6 +46,7 @@ pub struct CompanyChanges {
     pub size: Option<Option<String>>,
     pub website: Option<Option<String>>,
     pub logo_url: Option<Option<String>>,
+    pub require_two_factor: Option<bool>,
 }
 
 /// The five roles every company has.

@@ -304,31 +304,74 @@ pub async fn find_membership(
         .optional()
 }
 
-/// The user's memberships with their roles and companies, oldest first.
-pub async fn memberships_of_user_detailed(
+/// The user's membership in the company with its role, and whether the company holds
+/// them back because it requires a second factor they have not turned on.
+pub async fn find_member(
     conn: &mut AsyncPgConnection,
+    company_id: Uuid,
     user_id: Uuid,
-) -> QueryResult<Vec<(MembershipRow, RoleRow, CompanyRow)>> {
+) -> QueryResult<Option<(MembershipRow, RoleRow, bool)>> {
     memberships::table
         .inner_join(roles::table)
         .inner_join(companies::table)
+        .inner_join(users::table)
+        .filter(memberships::company_id.eq(company_id))
+        .filter(memberships::user_id.eq(user_id))
+        .select((
+            MembershipRow::as_select(),
+            RoleRow::as_select(),
+            held_back_by_two_factor(),
+        ))
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Whether a membership's company requires a second factor its member has not turned on
+/// (for queries joining memberships to companies and users).
+#[diesel::dsl::auto_type]
+fn held_back_by_two_factor() -> _ {
+    companies::require_two_factor.and(diesel::dsl::not(users::totp_enabled))
+}
+
+/// The user's memberships with their roles and companies, oldest first, each saying
+/// whether its company holds them back for want of a second factor.
+pub async fn memberships_of_user_detailed(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+) -> QueryResult<Vec<(MembershipRow, RoleRow, CompanyRow, bool)>> {
+    memberships::table
+        .inner_join(roles::table)
+        .inner_join(companies::table)
+        .inner_join(users::table)
         .filter(memberships::user_id.eq(user_id))
         .order((memberships::joined_at, memberships::id))
         .select((
             MembershipRow::as_select(),
             RoleRow::as_select(),
             CompanyRow::as_select(),
+            held_back_by_two_factor(),
         ))
         .load(conn)
         .await
 }
 
-/// Each company the user belongs to, with their role there.
-pub async fn roles_of_user(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<Vec<(Uuid, RoleRow)>> {
+/// Each company the user belongs to, with their role there and whether it holds them back
+/// for want of a second factor.
+pub async fn roles_of_user(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+) -> QueryResult<Vec<(Uuid, RoleRow, bool)>> {
     memberships::table
         .inner_join(roles::table.on(roles::id.eq(memberships::role_id)))
+        .inner_join(companies::table)
+        .inner_join(users::table)
         .filter(memberships::user_id.eq(user_id))
-        .select((memberships::company_id, RoleRow::as_select()))
+        .select((
+            memberships::company_id,
+            RoleRow::as_select(),
+            held_back_by_two_factor(),
+        ))
         .load(conn)
         .await
 }

@@ -102,6 +102,7 @@ diesel::table! {
         logo_url -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        require_two_factor -> Bool,
     }
 }
 

@@ -23,6 +23,7 @@ use crate::app::App;
 use crate::auth::caller::Actor;
 use crate::cache::Ticket;
 use crate::error::{AppError, AppResult};
+use crate::rbac::authorizer::two_factor_required;
 use crate::rbac::standing::{self, Standing, standing_of};
 
 /// How long a new subscription waits for the event listener to be connected.
@@ -216,9 +217,11 @@ impl CompanyFeed {
     fn keep_standing(&mut self, standing: Arc<Standing>) -> AppResult<()> {
         if standing.company(self.company_id).is_none() {
             self.backlog.clear();
-            return Err(AppError::forbidden(
-                "you are no longer a member of this company; the subscription has ended",
-            ));
+            return Err(if standing.holds_back(self.company_id) {
+                two_factor_required()
+            } else {
+                AppError::forbidden("you are no longer a member of this company; the subscription has ended")
+            });
         }
         self.standing = standing;
         Ok(())

@@ -31,13 +31,11 @@ pub struct StreamRequest {
     pub count_total: bool,
 }
 
-/// The caller's remembered standing, or NOT_FOUND when they do not reach the company.
+/// The caller's remembered standing, or why they do not reach the company.
 pub async fn standing(app: &App, caller: &Caller, company_id: Uuid) -> AppResult<Arc<Standing>> {
     let actor = caller.acting()?;
     let standing = standing_of(app, actor).await?;
-    if standing.company(company_id).is_none() {
-        return Err(AppError::not_found("company"));
-    }
+    standing.reach(company_id)?;
     Ok(standing)
 }
 

@@ -26,6 +26,15 @@ pub fn forbidden(resource: Resource, action: Action) -> AppError {
     ))
 }
 
+/// FORBIDDEN for a member of a company that requires a second factor they have not turned
+/// on: they keep the membership, and the error says what to do.
+pub fn two_factor_required() -> AppError {
+    AppError::forbidden(
+        "this company requires two-factor sign-in: turn it on for your account (setupTotp, then confirmTotp) to reach its data",
+    )
+    .with_reason("TWO_FACTOR_REQUIRED")
+}
+
 /// What the caller of one request or websocket operation may do. It reads the caller's
 /// [`standing_of`] once and keeps it until the shared memory forgets anything, so the many
 /// concurrent checks of one request read it once, and a long-lived subscription sees a

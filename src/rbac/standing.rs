@@ -14,7 +14,7 @@
 //!
 //! While the event listener is disconnected (announcements could be missed) it is not used.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,7 +27,8 @@ use crate::app::App;
 use crate::auth::caller::Actor;
 use crate::cache::{FreshCache, Ticket};
 use crate::companies::model::RoleRow;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
+use crate::rbac::authorizer::two_factor_required;
 
 /// What the event listener hears when a commit changed someone's standing.
 pub const ANNOUNCEMENT: &str = "standing";
@@ -39,12 +40,37 @@ pub struct Standing {
     companies: HashMap<Uuid, PermissionSet>,
     /// Project id → the permissions of the user's grant there.
     projects: HashMap<Uuid, PermissionSet>,
+    /// Companies the user belongs to that hold them back until they turn on a second
+    /// factor: there they stand nowhere.
+    held_back: HashSet<Uuid>,
 }
 
 impl Standing {
     /// The user's permissions in the company (None: not a member).
     pub fn company(&self, company_id: Uuid) -> Option<PermissionSet> {
         self.companies.get(&company_id).copied()
+    }
+
+    /// The user's permissions in the company, or why they have none there: NOT_FOUND when
+    /// not a member, FORBIDDEN when the company requires a second factor they lack.
+    pub fn reach(&self, company_id: Uuid) -> AppResult<PermissionSet> {
+        self.company(company_id)
+            .ok_or_else(|| self.unreached(company_id, "company"))
+    }
+
+    /// Whether the company holds the user back until they turn on a second factor.
+    pub fn holds_back(&self, company_id: Uuid) -> bool {
+        self.held_back.contains(&company_id)
+    }
+
+    /// Why the user stands nowhere in the company: it holds them back for want of a second
+    /// factor (FORBIDDEN, saying so), or they are no member (NOT_FOUND, naming `what`).
+    pub fn unreached(&self, company_id: Uuid, what: &str) -> AppError {
+        if self.holds_back(company_id) {
+            two_factor_required()
+        } else {
+            AppError::not_found(what)
+        }
     }
 
     /// The user's permissions in a project of the company (None: not a member of the
@@ -198,23 +224,27 @@ pub async fn read(conn: &mut AsyncPgConnection, actor: Actor) -> AppResult<Stand
             let permissions = role_permissions(conn, &role).await?;
             return Ok(Standing {
                 companies: HashMap::from([(key.company_id, permissions)]),
-                projects: HashMap::new(),
+                ..Standing::default()
             });
         }
     };
     let memberships = crate::companies::store::roles_of_user(conn, user_id).await?;
     let grants = crate::projects::store::grants_of_user(conn, user_id).await?;
+    let (held_back, memberships): (Vec<_>, Vec<_>) =
+        memberships.into_iter().partition(|(_, _, held_back)| *held_back);
     let roles: Vec<RoleRow> = memberships
         .iter()
-        .chain(&grants)
-        .map(|(_, role)| role.clone())
+        .map(|(_, role, _)| role)
+        .chain(grants.iter().map(|(_, role)| role))
+        .cloned()
         .collect();
     let permissions = permissions_of(conn, &roles).await?;
     let of = |role: &RoleRow| permissions.get(&role.id).copied().unwrap_or_default();
     Ok(Standing {
+        held_back: held_back.iter().map(|(company, _, _)| *company).collect(),
         companies: memberships
             .iter()
-            .map(|(company, role)| (*company, of(role)))
+            .map(|(company, role, _)| (*company, of(role)))
             .collect(),
         projects: grants
             .iter()

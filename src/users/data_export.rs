@@ -132,7 +132,7 @@ async fn stream_file(app: &App, user_id: Uuid, sender: &Sender) -> AppResult<()>
             "id": s.id, "createdAt": s.created_at, "lastUsedAt": s.last_used_at,
             "expiresAt": s.expires_at, "ip": s.ip, "userAgent": s.user_agent,
         })).collect::<Vec<_>>(),
-        "memberships": memberships.iter().map(|(membership, role, company)| json!({
+        "memberships": memberships.iter().map(|(membership, role, company, _)| json!({
             "companyId": company.id, "company": company.name, "role": role.name,
             "joinedAt": membership.joined_at,
         })).collect::<Vec<_>>(),
@@ -184,7 +184,7 @@ async fn stream_file(app: &App, user_id: Uuid, sender: &Sender) -> AppResult<()>
         ..AuditFilter::default()
     };
     let mut first_company = true;
-    for (_, _, company) in &memberships {
+    for (_, _, company, _) in &memberships {
         let company_id = company.id;
         let prefix = if first_company { "" } else { "," };
         first_company = false;

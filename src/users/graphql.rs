@@ -133,7 +133,7 @@ impl Me {
         let rows = companies::my_memberships(app(ctx), caller(ctx)).await?;
         Ok(rows
             .into_iter()
-            .map(|(row, member, company)| Membership::own(row, member, company, self.0.clone()))
+            .map(|own| Membership::own(own, self.0.clone()))
             .collect())
     }
 

@@ -159,3 +159,228 @@ async fn totp_guards_sign_in_and_no_code_works_twice() {
         .await;
     assert!(login(&t, None).await["errors"].is_null());
 }
+
+/// Turns two-factor sign-in on for the holder of `token`.
+async fn turn_on_totp(t: &TestApp, token: &str) {
+    let uri = t
+        .ok(
+            Some(token),
+            "mutation($p: String!) { setupTotp(password: $p) }",
+            json!({ "p": PASSWORD }),
+        )
+        .await["setupTotp"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.ok(
+        Some(token),
+        "mutation($c: String!) { confirmTotp(code: $c) }",
+        json!({ "c": code_at(t, &uri) }),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_company_requiring_two_factor_keeps_members_without_it_out_of_its_data() {
+    let t = TestApp::spawn().await;
+    let olga = t.verified_user("olga@example.com", "Olga").await;
+    let company = t.create_company(&olga, "Acme").await;
+    let project = t.create_project(&olga, &company, "Carbon").await;
+    let bob = t
+        .member(&olga, &company, "bob@example.com", "Bob", "Editor")
+        .await;
+    let carol = t
+        .member(&olga, &company, "carol@example.com", "Carol", "Viewer")
+        .await;
+    let require = "mutation($c: ID!, $r: Boolean) { updateCompany(input: { companyId: $c, requireTwoFactor: $r }) { requireTwoFactor } }";
+
+    let not_yourself = t
+        .gql(Some(&olga), require, json!({ "c": company.id, "r": true }))
+        .await;
+    assert_eq!(
+        error_fields(&not_yourself),
+        ["input.requireTwoFactor"],
+        "{not_yourself}"
+    );
+    let editor = t
+        .gql(Some(&bob), require, json!({ "c": company.id, "r": true }))
+        .await;
+    assert_eq!(error_code(&editor), "FORBIDDEN", "{editor}");
+
+    turn_on_totp(&t, &olga).await;
+    let required = t
+        .ok(Some(&olga), require, json!({ "c": company.id, "r": true }))
+        .await;
+    assert_eq!(required["updateCompany"]["requireTwoFactor"], true);
+
+    // Bob still signs in and sees his membership, but none of the company's data.
+    let read = "query($c: ID!, $p: ID!) { company(id: $c) { name } project(id: $p) { name } }";
+    let vars = json!({ "c": company.id, "p": project });
+    let held_back = t.gql(Some(&bob), read, vars.clone()).await;
+    assert_eq!(
+        (error_code(&held_back), reason(&held_back)),
+        ("FORBIDDEN", "TWO_FACTOR_REQUIRED"),
+        "{held_back}"
+    );
+    assert!(held_back["data"]["company"].is_null(), "{held_back}");
+    let errors = held_back["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 2, "both roots refused: {held_back}");
+    let write = t
+        .gql(
+            Some(&bob),
+            "mutation($c: ID!) { createProject(companyId: $c, name: \"Sneaky\") { id } }",
+            json!({ "c": company.id }),
+        )
+        .await;
+    assert_eq!(reason(&write), "TWO_FACTOR_REQUIRED", "{write}");
+    let mine = t
+        .ok(
+            Some(&bob),
+            "{ me { memberships { role { name } company { id requireTwoFactor } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(mine["me"]["memberships"][0]["company"]["requireTwoFactor"], true);
+    assert_eq!(mine["me"]["memberships"][0]["role"]["name"], "Editor");
+    let projects = t
+        .gql(
+            Some(&bob),
+            "{ me { memberships { company { projects { totalCount } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(reason(&projects), "TWO_FACTOR_REQUIRED", "{projects}");
+
+    // A member held back may still leave.
+    t.ok(
+        Some(&carol),
+        "mutation($c: ID!) { leaveCompany(companyId: $c) }",
+        json!({ "c": company.id }),
+    )
+    .await;
+
+    turn_on_totp(&t, &bob).await;
+    let reached = t.ok(Some(&bob), read, vars).await;
+    assert_eq!(reached["company"]["name"], "Acme");
+    assert_eq!(reached["project"]["name"], "Carbon");
+
+    // Both changes of the rule are in the company's activity (and so its audit log).
+    t.ok(Some(&olga), require, json!({ "c": company.id, "r": false }))
+        .await;
+    let log = t
+        .ok(
+            Some(&olga),
+            "query($c: ID!) { company(id: $c) { activity(first: 5) { edges { node { summary } } } } }",
+            json!({ "c": company.id }),
+        )
+        .await;
+    let summaries = log["company"]["activity"]["edges"].to_string();
+    assert!(
+        summaries.contains("no longer requires two-factor sign-in"),
+        "{summaries}"
+    );
+    assert!(
+        summaries.contains("now requires two-factor sign-in"),
+        "{summaries}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_second_factor_is_recovered_by_mail_after_a_wait_unless_called_off() {
+    let t = TestApp::spawn().await;
+    let olga = t.verified_user("olga@example.com", "Olga").await;
+    let uri = t
+        .ok(
+            Some(&olga),
+            "mutation($p: String!) { setupTotp(password: $p) }",
+            json!({ "p": PASSWORD }),
+        )
+        .await["setupTotp"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.ok(
+        Some(&olga),
+        "mutation($c: String!) { confirmTotp(code: $c) }",
+        json!({ "c": code_at(&t, &uri) }),
+    )
+    .await;
+    let request = "mutation($e: String!, $p: String!) { requestTwoFactorRecovery(email: $e, password: $p) }";
+    let complete = "mutation($t: String!) { completeTwoFactorRecovery(token: $t) }";
+    let subject = "Someone asked to turn off two-factor sign-in on your Guildhall account";
+
+    let guessed = t
+        .gql(
+            None,
+            request,
+            json!({ "e": "olga@example.com", "p": "a guess at it" }),
+        )
+        .await;
+    assert_eq!(error_code(&guessed), "UNAUTHENTICATED", "{guessed}");
+    t.ok(None, request, json!({ "e": "olga@example.com", "p": PASSWORD }))
+        .await;
+    let first = t.smtp.wait_for("olga@example.com", subject).await;
+    assert!(
+        first.link().contains("/recover-two-factor?token="),
+        "{}",
+        first.link()
+    );
+    let too_soon = t.gql(None, complete, json!({ "t": first.token() })).await;
+    assert_eq!(error_fields(&too_soon), ["token"], "{too_soon}");
+    assert!(too_soon.to_string().contains("works from"), "{too_soon}");
+
+    // Olga still has her phone: signing in with it calls the recovery off.
+    t.advance(chrono::Duration::seconds(30));
+    assert!(login(&t, Some(&code_at(&t, &uri))).await["errors"].is_null());
+    t.advance(chrono::Duration::hours(73));
+    let called_off = t.gql(None, complete, json!({ "t": first.token() })).await;
+    assert_eq!(error_fields(&called_off), ["token"], "{called_off}");
+    assert_eq!(reason(&login(&t, None).await), "TOTP_REQUIRED");
+
+    // Lost for real this time: after the wait the link turns it off and signs out everyone.
+    let signed_in = login(&t, Some(&code_at(&t, &uri))).await;
+    let session = signed_in["data"]["login"]["accessToken"].as_str().unwrap();
+    let before = t.smtp.mails_to("olga@example.com").len();
+    t.ok(None, request, json!({ "e": "olga@example.com", "p": PASSWORD }))
+        .await;
+    let mails = t.smtp.wait_for_count("olga@example.com", before + 1).await;
+    let second = &mails[before];
+    assert_eq!(second.subject, subject);
+    t.advance(chrono::Duration::hours(72));
+    t.ok(None, complete, json!({ "t": second.token() })).await;
+    let reused = t.gql(None, complete, json!({ "t": second.token() })).await;
+    assert_eq!(error_fields(&reused), ["token"], "{reused}");
+    t.smtp
+        .wait_for(
+            "olga@example.com",
+            "Two-factor sign-in on your Guildhall account was turned off by the recovery you asked for",
+        )
+        .await;
+    let me = "{ me { user { totpEnabled } } }";
+    assert_eq!(
+        error_code(&t.gql(Some(session), me, json!({})).await),
+        "UNAUTHENTICATED"
+    );
+    let signed_in = login(&t, None).await;
+    let token = signed_in["data"]["login"]["accessToken"].as_str().unwrap();
+    assert_eq!(
+        t.ok(Some(token), me, json!({})).await["me"]["user"]["totpEnabled"],
+        false
+    );
+
+    let events = t
+        .ok(
+            Some(token),
+            "{ me { securityEvents(first: 30) { edges { node { action } } } } }",
+            json!({}),
+        )
+        .await["me"]["securityEvents"]
+        .to_string();
+    for action in [
+        "totp.recovery_requested",
+        "totp.recovery_called_off",
+        "totp.disabled_by_recovery",
+    ] {
+        assert!(events.contains(action), "{action} in {events}");
+    }
+}

@@ -13,7 +13,7 @@ use crate::companies::model::{
 };
 use crate::companies::store;
 use crate::db::tx::{self, Change, Touches};
-use crate::error::{AppError, AppResult, InputCheck};
+use crate::error::{AppError, AppResult, ErrorCode, InputCheck};
 use crate::events::verb::Verb;
 use crate::events::write::{self, Activity};
 use crate::input;
@@ -42,6 +42,8 @@ pub struct CompanyUpdate {
     pub size: Option<Option<String>>,
     pub website: Option<Option<String>>,
     pub logo_url: Option<Option<String>>,
+    /// Whether members need a second factor (company:manage).
+    pub require_two_factor: Option<bool>,
 }
 
 fn parse_company_name(raw: &str, path: &str) -> AppResult<String> {
@@ -218,35 +220,46 @@ pub async fn update_company(
         logo_url: update
             .logo_url
             .map(|v| check.take(input::optional_url(v, "input.logoUrl")).flatten()),
+        require_two_factor: update.require_two_factor,
     };
-    tx::write(
-        app,
-        caller,
-        Touches::ROWS,
-        |Change { conn, actor, now, .. }| {
-            async move {
-                let member = access::member(conn, company_id, actor).await?;
-                member.require(Resource::Company, Action::Edit)?;
-                check.finish()?;
-                let company = store::update_company(conn, company_id, &changes, now).await?;
-                let summary = format!("Company profile of {} updated", company.name);
-                write::record(
-                    conn,
-                    now,
-                    Activity::new(
-                        company.id,
-                        Some(actor),
-                        Verb::CompanyUpdated,
-                        ("company", company.id),
-                        summary,
-                    ),
-                )
-                .await?;
-                Ok((company, member))
+    let touches = if changes.require_two_factor.is_some() {
+        Touches::STANDING
+    } else {
+        Touches::ROWS
+    };
+    tx::write(app, caller, touches, |Change { conn, actor, now, .. }| {
+        async move {
+            let member = access::member(conn, company_id, actor).await?;
+            member.require(Resource::Company, Action::Edit)?;
+            if let Some(required) = changes.require_two_factor {
+                member.require(Resource::Company, Action::Manage)?;
+                if required {
+                    require_own_second_factor(conn, &member).await?;
+                }
             }
-            .boxed()
-        },
-    )
+            check.finish()?;
+            let company = store::update_company(conn, company_id, &changes, now).await?;
+            let summary = match changes.require_two_factor {
+                Some(true) => format!("{} now requires two-factor sign-in", company.name),
+                Some(false) => format!("{} no longer requires two-factor sign-in", company.name),
+                None => format!("Company profile of {} updated", company.name),
+            };
+            write::record(
+                conn,
+                now,
+                Activity::new(
+                    company.id,
+                    Some(actor),
+                    Verb::CompanyUpdated,
+                    ("company", company.id),
+                    summary,
+                ),
+            )
+            .await?;
+            Ok((company, member))
+        }
+        .boxed()
+    })
     .await
 }
 
@@ -305,6 +318,23 @@ pub async fn list_roles(app: &App, viewer: &Member) -> AppResult<Vec<RoleRow>> {
     Ok(store::list_roles(&mut conn, viewer.company_id).await?)
 }
 
+/// BAD_USER_INPUT unless the person requiring a second factor of everyone has one: they
+/// would otherwise lock themselves out of the company with the same stroke.
+async fn require_own_second_factor(conn: &mut AsyncPgConnection, member: &Member) -> AppResult<()> {
+    let user_id = member.actor.person()?;
+    let has_one = user_store::find_by_id(conn, user_id)
+        .await?
+        .is_some_and(|user| user.totp_enabled);
+    if has_one {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            "input.requireTwoFactor",
+            "turn on two-factor sign-in for your own account first",
+        ))
+    }
+}
+
 /// Makes a company the caller's active one.
 pub async fn set_active_company(
     app: &App,
@@ -318,19 +348,26 @@ pub async fn set_active_company(
     Ok((company, member))
 }
 
+/// One of the caller's memberships, with their standing and its company.
+pub struct OwnMembership {
+    pub membership: MembershipRow,
+    pub member: Member,
+    pub company: CompanyRow,
+    /// Whether the company holds the caller back until they turn on a second factor (its
+    /// data is then out of reach, though the membership stands).
+    pub held_back: bool,
+}
+
 /// The caller's memberships with their standing and companies, oldest first.
-pub async fn my_memberships(
-    app: &App,
-    caller: &Caller,
-) -> AppResult<Vec<(MembershipRow, Member, CompanyRow)>> {
+pub async fn my_memberships(app: &App, caller: &Caller) -> AppResult<Vec<OwnMembership>> {
     let actor = caller.signed_in()?.user_id;
     let mut conn = app.pool.get().await?;
     let rows = store::memberships_of_user_detailed(&mut conn, actor).await?;
-    let roles: Vec<RoleRow> = rows.iter().map(|(_, role, _)| role.clone()).collect();
+    let roles: Vec<RoleRow> = rows.iter().map(|(_, role, _, _)| role.clone()).collect();
     let permissions = permissions_of(&mut conn, &roles).await?;
     Ok(rows
         .into_iter()
-        .map(|(membership, role, company)| {
+        .map(|(membership, role, company, held_back)| {
             let permissions = permissions.get(&role.id).copied().unwrap_or_default();
             let member = Member {
                 company_id: membership.company_id,
@@ -339,7 +376,12 @@ pub async fn my_memberships(
                 role,
                 permissions,
             };
-            (membership, member, company)
+            OwnMembership {
+                membership,
+                member,
+                company,
+                held_back,
+            }
         })
         .collect())
 }
@@ -355,10 +397,15 @@ pub async fn active_company(app: &App, caller: &Caller) -> AppResult<Option<(Com
     else {
         return Ok(None);
     };
-    let Ok(member) = access::member(&mut conn, company_id, actor).await else {
-        // No longer a member there: fall back to another company of theirs.
-        store::move_active_company_off(&mut conn, user_id, company_id).await?;
-        return Ok(None);
+    let member = match access::member(&mut conn, company_id, actor).await {
+        Ok(member) => member,
+        Err(error) if error.code == ErrorCode::NotFound => {
+            // No longer a member there: fall back to another company of theirs.
+            store::move_active_company_off(&mut conn, user_id, company_id).await?;
+            return Ok(None);
+        }
+        // Held back until they turn on a second factor: the choice stands for then.
+        Err(_) => return Ok(None),
     };
     let company = store::find_for(&mut conn, company_id, actor).await?;
     Ok(company.map(|company| (company, member)))

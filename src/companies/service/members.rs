@@ -53,7 +53,7 @@ async fn ensure_other_owner(conn: &mut AsyncPgConnection, target: &Member, what:
 }
 
 async fn target_member(conn: &mut AsyncPgConnection, company_id: Uuid, user_id: Uuid) -> AppResult<Member> {
-    access::member(conn, company_id, Actor::User(user_id))
+    access::member_without_two_factor(conn, company_id, Actor::User(user_id))
         .await
         .map_err(|_| AppError::not_found("member"))
 }
@@ -178,7 +178,7 @@ pub async fn leave_company(app: &App, caller: &Caller, company_id: Uuid) -> AppR
             async move {
                 let user_id = actor.person()?;
                 store::lock_company(conn, company_id).await?;
-                let member = access::member(conn, company_id, actor).await?;
+                let member = access::member_without_two_factor(conn, company_id, actor).await?;
                 ensure_other_owner(conn, &member, "leave").await?;
                 store::delete_membership(conn, member.membership()?.id).await?;
                 project_store::delete_grants_in_company(conn, company_id, user_id).await?;

@@ -32,10 +32,10 @@ pub async fn get_row(app: &App, caller: &Caller, row_id: Uuid) -> AppResult<RowR
     let home = home_of(app, &mut conn, row.table_id)
         .await?
         .ok_or_else(|| AppError::not_found("row"))?;
-    let permissions = standing_with(app, &mut conn, actor)
-        .await?
+    let standing = standing_with(app, &mut conn, actor).await?;
+    let permissions = standing
         .project(home.company_id, home.project_id)
-        .ok_or_else(|| AppError::not_found("row"))?;
+        .ok_or_else(|| standing.unreached(home.company_id, "row"))?;
     if !permissions.allows(Resource::Row, Action::View) {
         return Err(forbidden(Resource::Row, Action::View));
     }

@@ -105,41 +105,46 @@ pub async fn setup(app: &App, caller: &Caller, password: &str) -> AppResult<Stri
 pub async fn confirm(app: &App, caller: &Caller, code: &str) -> AppResult<Vec<String>> {
     let actor = caller.verified()?;
     let (user_id, session_id) = (actor.user_id, actor.session_id);
-    let codes = tx::write(app, caller, Touches::MAIL, |Change { conn, now, .. }| {
-        async move {
-            let user = load_user(conn, actor).await?;
-            let (_, pending, _) = store::totp_state(conn, user.id).await?;
-            let Some(pending) = pending.filter(|_| !user.totp_enabled) else {
-                return Err(AppError::conflict("call setupTotp first"));
-            };
-            let secret = open_secret(app, user.id, &pending)?;
-            let step = match code.len() {
-                0..=MAX_CODE_CHARS => matching_step(secret, code.trim(), now)?,
-                _ => None,
-            };
-            let Some(step) = step else {
-                return Err(AppError::invalid(
-                    "code",
-                    "is not the code your authenticator shows now",
-                ));
-            };
-            if !store::enable_totp(conn, user.id, &pending, step, now).await? {
-                return Err(AppError::conflict("call setupTotp first"));
+    let codes = tx::write(
+        app,
+        caller,
+        Touches::STANDING_AND_MAIL,
+        |Change { conn, now, .. }| {
+            async move {
+                let user = load_user(conn, actor).await?;
+                let (_, pending, _) = store::totp_state(conn, user.id).await?;
+                let Some(pending) = pending.filter(|_| !user.totp_enabled) else {
+                    return Err(AppError::conflict("call setupTotp first"));
+                };
+                let secret = open_secret(app, user.id, &pending)?;
+                let step = match code.len() {
+                    0..=MAX_CODE_CHARS => matching_step(secret, code.trim(), now)?,
+                    _ => None,
+                };
+                let Some(step) = step else {
+                    return Err(AppError::invalid(
+                        "code",
+                        "is not the code your authenticator shows now",
+                    ));
+                };
+                if !store::enable_totp(conn, user.id, &pending, step, now).await? {
+                    return Err(AppError::conflict("call setupTotp first"));
+                }
+                let codes = new_recovery_codes(conn, user.id, now).await?;
+                session_store::revoke_all_for_user(
+                    conn,
+                    user.id,
+                    Some(session_id),
+                    "two-factor sign-in turned on",
+                    now,
+                )
+                .await?;
+                changed(app, conn, caller, &user, "totp.enabled", now).await?;
+                Ok(codes)
             }
-            let codes = new_recovery_codes(conn, user.id, now).await?;
-            session_store::revoke_all_for_user(
-                conn,
-                user.id,
-                Some(session_id),
-                "two-factor sign-in turned on",
-                now,
-            )
-            .await?;
-            changed(app, conn, caller, &user, "totp.enabled", now).await?;
-            Ok(codes)
-        }
-        .boxed()
-    })
+            .boxed()
+        },
+    )
     .await?;
     app.sessions.forget_user(user_id);
     Ok(codes)
@@ -168,13 +173,18 @@ pub async fn disable(app: &App, caller: &Caller, password: &str) -> AppResult<()
     if !user.totp_enabled {
         return Err(AppError::conflict("two-factor sign-in is not on"));
     }
-    tx::write(app, caller, Touches::MAIL, |Change { conn, now, .. }| {
-        async move {
-            store::disable_totp(conn, user.id, now).await?;
-            changed(app, conn, caller, &user, "totp.disabled", now).await
-        }
-        .boxed()
-    })
+    tx::write(
+        app,
+        caller,
+        Touches::STANDING_AND_MAIL,
+        |Change { conn, now, .. }| {
+            async move {
+                store::disable_totp(conn, user.id, now).await?;
+                changed(app, conn, caller, &user, "totp.disabled", now).await
+            }
+            .boxed()
+        },
+    )
     .await
 }
 
