@@ -51,6 +51,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/health/ready", get(health::ready))
         .route("/verify-email", get(pages::verify_email))
         .route("/reset-password", get(pages::reset_password))
+        .route("/recover-two-factor", get(pages::recover_two_factor))
         .route("/accept-invitation", get(pages::accept_invitation))
         .route("/exports/{token}", get(downloads::export_csv))
         .route("/exports/audit/{token}", get(downloads::export_audit))

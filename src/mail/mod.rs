@@ -28,6 +28,7 @@ pub enum MailKind {
     Invitation,
     CompanyDeleted,
     TwoFactorChanged,
+    TwoFactorRecovery,
 }
 
 impl MailKind {
@@ -43,6 +44,7 @@ impl MailKind {
             Self::Invitation => "invitation",
             Self::CompanyDeleted => "company_deleted",
             Self::TwoFactorChanged => "two_factor_changed",
+            Self::TwoFactorRecovery => "two_factor_recovery",
         }
     }
 
@@ -71,6 +73,9 @@ impl MailKind {
                 "Two-factor sign-in on your {product} account was {}",
                 detail("change")
             ),
+            Self::TwoFactorRecovery => {
+                format!("Someone asked to turn off two-factor sign-in on your {product} account")
+            }
         }
     }
 }

@@ -77,6 +77,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         "two_factor_changed.txt",
         include_str!("../../templates/mail/two_factor_changed.txt"),
     ),
+    (
+        "two_factor_recovery.html",
+        include_str!("../../templates/mail/two_factor_recovery.html"),
+    ),
+    (
+        "two_factor_recovery.txt",
+        include_str!("../../templates/mail/two_factor_recovery.txt"),
+    ),
 ];
 
 /// The compiled template set.

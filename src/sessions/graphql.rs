@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::model::SessionRow;
 use super::service::{self, Credentials, SignIn};
+use super::two_factor_recovery;
 use crate::error::AppError;
 use crate::graphql::context::{app, caller, signed_in};
 use crate::users::graphql::User;
@@ -91,6 +92,26 @@ pub struct SessionsMutation;
 
 #[Object]
 impl SessionsMutation {
+    /// For someone who lost both authenticator and recovery codes: with the password (as
+    /// for signing in), mails the account's address a link that turns two-factor sign-in
+    /// off after a 72-hour wait. Signing in with the second factor meanwhile calls it off.
+    async fn request_two_factor_recovery(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+    ) -> Result<bool> {
+        two_factor_recovery::request(app(ctx), &email, &password, &caller(ctx).client).await?;
+        Ok(true)
+    }
+
+    /// Turns two-factor sign-in off with the link of a recovery whose waiting period is
+    /// over; signs out every session.
+    async fn complete_two_factor_recovery(&self, ctx: &Context<'_>, token: String) -> Result<bool> {
+        two_factor_recovery::complete(app(ctx), &token, &caller(ctx).client).await?;
+        Ok(true)
+    }
+
     /// Signs in; a wrong password and an unknown address give the same error.
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<AuthPayload> {
         let credentials = Credentials {

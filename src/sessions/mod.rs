@@ -6,3 +6,4 @@ pub mod graphql;
 pub mod model;
 pub mod service;
 pub mod store;
+pub mod two_factor_recovery;

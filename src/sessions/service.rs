@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::model::{NewSession, SessionRow};
 use super::store;
+use super::two_factor_recovery;
 use crate::app::App;
 use crate::audit::service::{self as audit, SecurityEvent};
 use crate::auth::caller::{Caller, ClientInfo, SignedInUser};
@@ -51,12 +52,27 @@ pub struct SignIn {
     pub user: UserRow,
 }
 
-/// Signs in with email and password. Unknown address and wrong password answer alike.
-pub async fn login(app: &App, credentials: Credentials, client: &ClientInfo) -> AppResult<SignIn> {
-    let email = credentials.email.trim().to_lowercase();
+/// Who passed the password check of a sign-in attempt, with the attempt's hits (which a
+/// completed sign-in takes back).
+pub struct PasswordChecked {
+    hits: AttemptHits,
+    pub user: UserRow,
+    /// The address as typed, for the audit of a later failure.
+    attempted: String,
+}
+
+/// The first half of a sign-in: the attempt counts toward the throttles, then the password
+/// is checked. Unknown address and wrong password answer alike (and are audited).
+pub async fn check_password(
+    app: &App,
+    email: &str,
+    password: &str,
+    client: &ClientInfo,
+) -> AppResult<PasswordChecked> {
+    let email = email.trim().to_lowercase();
     let attempted = email.clone();
     // Longer credentials than any account can hold match none: refused without a lookup.
-    if email.len() > email::MAX_LENGTH || credentials.password.chars().count() > password::MAX_LENGTH {
+    if email.len() > email::MAX_LENGTH || password.chars().count() > password::MAX_LENGTH {
         return Err(AppError::unauthenticated("invalid email or password"));
     }
     // Every attempt counts before the password is checked, so parallel guesses cannot
@@ -71,21 +87,44 @@ pub async fn login(app: &App, credentials: Credentials, client: &ClientInfo) -> 
     })
     .await?;
     let stored_hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
-    let valid = app.passwords.verify(&credentials.password, stored_hash).await?;
+    let valid = app.passwords.verify(password, stored_hash).await?;
     let account = user.as_ref().map(|user| user.id);
-    let failed = |reason: &'static str| SecurityEvent {
+    let Some(user) = user.filter(|_| valid) else {
+        audit::record_security_alone(app, sign_in_failed(account, &attempted, "password", client)).await?;
+        return Err(AppError::unauthenticated("invalid email or password"));
+    };
+    Ok(PasswordChecked {
+        hits,
+        user,
+        attempted,
+    })
+}
+
+/// The audit entry of a failed sign-in (recorded in a transaction of its own, as the
+/// attempt was counted).
+fn sign_in_failed<'a>(
+    account: Option<Uuid>,
+    attempted: &str,
+    reason: &'static str,
+    client: &'a ClientInfo,
+) -> SecurityEvent<'a> {
+    SecurityEvent {
         user_id: account,
         action: "session.sign_in_failed",
         target: ("user", account),
         details: Some(json!({ "email": attempted, "reason": reason })),
         client,
         request_id: None,
-    };
-    // Failures are recorded in a transaction of their own, as the attempt counted above was.
-    let Some(user) = user.filter(|_| valid) else {
-        audit::record_security_alone(app, failed("password")).await?;
-        return Err(AppError::unauthenticated("invalid email or password"));
-    };
+    }
+}
+
+/// Signs in with email and password, and the second factor when the account has one on.
+pub async fn login(app: &App, credentials: Credentials, client: &ClientInfo) -> AppResult<SignIn> {
+    let PasswordChecked {
+        hits,
+        user,
+        attempted,
+    } = check_password(app, &credentials.email, &credentials.password, client).await?;
     // The second factor: the attempt's hits stay counted until it is given right.
     let second_factor = if user.totp_enabled {
         let Some(code) = credentials.totp_code.as_deref() else {
@@ -100,7 +139,8 @@ pub async fn login(app: &App, credentials: Credentials, client: &ClientInfo) -> 
         })
         .await?;
         let Some(second_factor) = checked else {
-            audit::record_security_alone(app, failed("second_factor")).await?;
+            let failed = sign_in_failed(Some(user_id), &attempted, "second_factor", client);
+            audit::record_security_alone(app, failed).await?;
             return Err(
                 AppError::unauthenticated("invalid or already used two-factor code")
                     .with_reason("TOTP_INVALID"),
@@ -128,6 +168,9 @@ pub async fn login(app: &App, credentials: Credentials, client: &ClientInfo) -> 
                     request_id: None,
                 };
                 audit::record_security(conn, now, signed_in).await?;
+                if second_factor.is_some() {
+                    two_factor_recovery::call_off(conn, user.id, client, now).await?;
+                }
                 Ok((user, session_id, refresh_token, now))
             }
             .boxed()

@@ -57,6 +57,9 @@ pub enum TokenPurpose {
     VerifyEmail,
     ResetPassword,
     ChangeEmail,
+    /// Turns two-factor sign-in off for someone who lost both device and recovery codes,
+    /// once its waiting period is over.
+    RecoverTwoFactor,
 }
 
 impl TokenPurpose {
@@ -66,6 +69,7 @@ impl TokenPurpose {
             Self::VerifyEmail => "verify_email",
             Self::ResetPassword => "reset_password",
             Self::ChangeEmail => "change_email",
+            Self::RecoverTwoFactor => "recover_two_factor",
         }
     }
 }
@@ -78,6 +82,7 @@ pub struct UserTokenRow {
     pub user_id: Uuid,
     pub purpose: String,
     pub new_email: Option<String>,
+    pub created_at: DateTime<Utc>,
 }
 
 /// A token to store.

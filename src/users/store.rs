@@ -187,23 +187,24 @@ pub async fn insert_token(conn: &mut AsyncPgConnection, token: &NewUserToken<'_>
         .map(|_| ())
 }
 
-/// Kills every unused token of `purpose` for the user (a new one replaces them).
+/// Kills every live unused token of `purpose` for the user (a new one replaces them, or
+/// the flow was called off); answers how many there were.
 pub async fn invalidate_open_tokens(
     conn: &mut AsyncPgConnection,
     user_id: Uuid,
     purpose: TokenPurpose,
     now: DateTime<Utc>,
-) -> QueryResult<()> {
+) -> QueryResult<usize> {
     diesel::update(
         user_tokens::table
             .filter(user_tokens::user_id.eq(user_id))
             .filter(user_tokens::purpose.eq(purpose.as_str()))
-            .filter(user_tokens::used_at.is_null()),
+            .filter(user_tokens::used_at.is_null())
+            .filter(user_tokens::expires_at.gt(now)),
     )
     .set(user_tokens::used_at.eq(now))
     .execute(conn)
     .await
-    .map(|_| ())
 }
 
 /// The unused, unexpired token with this hash and one of `purposes`, locked for update.

@@ -23,18 +23,25 @@ const PASSWORD_CONFIRMATIONS: Limit = Limit::per_15_minutes("password_confirm_us
 
 const MAX_NAME_CHARS: usize = 100;
 
+/// How long a recovery of a lost second factor waits between the request (and its notice)
+/// and its link working.
+pub const TWO_FACTOR_RECOVERY_WAIT: Duration = Duration::hours(72);
+/// How long that link works once the wait is over.
+const TWO_FACTOR_RECOVERY_USABLE: Duration = Duration::days(7);
+
 impl TokenPurpose {
     fn lifetime(self) -> Duration {
         match self {
             Self::VerifyEmail | Self::ChangeEmail => Duration::hours(24),
             Self::ResetPassword => Duration::minutes(30),
+            Self::RecoverTwoFactor => TWO_FACTOR_RECOVERY_WAIT + TWO_FACTOR_RECOVERY_USABLE,
         }
     }
 }
 
 /// Issues a new one-time token, killing the user's older ones of the same purpose;
 /// returns the secret for the mail link.
-async fn issue_token(
+pub async fn issue_token(
     conn: &mut AsyncPgConnection,
     user_id: Uuid,
     purpose: TokenPurpose,
