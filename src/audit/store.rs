@@ -8,7 +8,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::model::{AuditRow, NewAuditRow};
-use crate::db::schema::audit_log;
+use crate::db::schema::{audit_log, companies};
 use crate::pagination::Cursor;
 
 /// Narrows a company's log (kept in export links too).
@@ -81,6 +81,22 @@ pub async fn company_page(
 ) -> QueryResult<Vec<AuditRow>> {
     older_than(filtered(company_id, filter), after, limit)
         .select(AuditRow::as_select())
+        .load(conn)
+        .await
+}
+
+/// The companies whose log holds entries by the person, members or not any more (one
+/// probe of the company-and-actor index per company: for the rare export of a person's
+/// data, rather than one more index written with every entry).
+pub async fn companies_acted_in(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<Vec<Uuid>> {
+    companies::table
+        .filter(diesel::dsl::exists(
+            audit_log::table
+                .filter(audit_log::company_id.eq(companies::id.nullable()))
+                .filter(audit_log::actor_id.eq(user_id)),
+        ))
+        .order(companies::id)
+        .select(companies::id)
         .load(conn)
         .await
 }

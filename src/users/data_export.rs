@@ -175,7 +175,7 @@ async fn stream_file(app: &App, user_id: Uuid, sender: &Sender) -> AppResult<()>
     {
         return Ok(());
     }
-    // What they did in each company they belong to (the company keeps its own log).
+    // What they did in each company, those they left included (each keeps its own log).
     if !send(sender, "],\"companyAuditEntries\":[").await {
         return Ok(());
     }
@@ -183,9 +183,12 @@ async fn stream_file(app: &App, user_id: Uuid, sender: &Sender) -> AppResult<()>
         actor_id: Some(user_id),
         ..AuditFilter::default()
     };
+    let companies = {
+        let mut conn = app.pool.get().await?;
+        audit_store::companies_acted_in(&mut conn, user_id).await?
+    };
     let mut first_company = true;
-    for (_, _, company, _) in &memberships {
-        let company_id = company.id;
+    for company_id in companies {
         let prefix = if first_company { "" } else { "," };
         first_company = false;
         if !send(

@@ -20,6 +20,22 @@ async fn a_person_downloads_everything_held_about_them_while_their_session_stand
     )
     .await;
 
+    // Ann joins a second company and leaves it: what she did there is hers still.
+    let beta = t.create_company(&olga, "Beta").await;
+    let invitation = t.invite(&olga, &beta, "ann@example.com", "Viewer").await;
+    t.ok(
+        Some(&ann),
+        "mutation($t: String!) { acceptInvitation(token: $t) { id } }",
+        json!({ "t": invitation }),
+    )
+    .await;
+    t.ok(
+        Some(&ann),
+        "mutation($c: ID!) { leaveCompany(companyId: $c) }",
+        json!({ "c": beta.id }),
+    )
+    .await;
+
     let (ann, _) = t.login("ann@example.com", PASSWORD).await;
     let link = t.ok(Some(&ann), "mutation { exportMyData }", json!({})).await["exportMyData"]
         .as_str()
@@ -55,8 +71,18 @@ async fn a_person_downloads_everything_held_about_them_while_their_session_stand
         security.contains(&&json!("account.data_exported")),
         "{security:?}"
     );
-    let in_acme = &file["companyAuditEntries"][0];
-    assert_eq!(in_acme["companyId"], json!(company.id));
+    let in_company = |id: &str| {
+        file["companyAuditEntries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|entries| entries["companyId"] == json!(id))
+            .unwrap_or_else(|| panic!("entries of {id} in {file}"))
+            .clone()
+    };
+    let in_beta = in_company(&beta.id);
+    assert!(in_beta.to_string().contains("member.left"), "{in_beta}");
+    let in_acme = in_company(&company.id);
     let acts: Vec<&Value> = in_acme["entries"]
         .as_array()
         .unwrap()
