@@ -1,6 +1,10 @@
 //! Parsers for free-text input shared by several features: inputs become checked values at
 //! the edge, and every failure names the input field it came from.
 
+use std::str::FromStr;
+
+use bigdecimal::BigDecimal;
+
 use crate::error::{AppError, AppResult};
 
 const MAX_URL_CHARS: usize = 2_048;
@@ -70,4 +74,33 @@ pub fn optional_url(value: Option<String>, path: &str) -> AppResult<Option<Strin
 /// The trimmed value, or None when it is absent or blank.
 pub fn non_empty(value: Option<String>) -> Option<String> {
     value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// Longest decimal as written, and the most digits either side of the point.
+const MAX_DECIMAL_CHARS: usize = 100;
+const MAX_DECIMAL_SCALE: i64 = 40;
+
+/// What a value that is no decimal number is told.
+pub const DECIMAL_EXPECTED: &str =
+    "must be a decimal number like 12.50 (send it as a string to keep every digit)";
+
+/// An exact decimal from its text, normalised (`0012.500` is `12.5`), or why it is
+/// refused: bounded in length before it is parsed, and in digits either side of the point.
+pub fn exact_decimal(text: &str) -> Result<BigDecimal, String> {
+    let text = text.trim();
+    if text.is_empty() || text.len() > MAX_DECIMAL_CHARS {
+        return Err(DECIMAL_EXPECTED.to_owned());
+    }
+    let number = BigDecimal::from_str(text)
+        .map_err(|_| DECIMAL_EXPECTED.to_owned())?
+        .normalized();
+    let (digits, scale) = number.as_bigint_and_exponent();
+    let whole_digits =
+        i64::try_from(digits.to_string().trim_start_matches('-').len()).unwrap_or(i64::MAX) - scale;
+    if !(-MAX_DECIMAL_SCALE..=MAX_DECIMAL_SCALE).contains(&scale) || whole_digits > MAX_DECIMAL_SCALE {
+        return Err(format!(
+            "must have at most {MAX_DECIMAL_SCALE} digits before and after the point"
+        ));
+    }
+    Ok(number)
 }

@@ -19,6 +19,7 @@ pub mod cycles;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod factors;
 pub mod graphql;
 pub mod http;
 pub mod input;

@@ -19,6 +19,8 @@ use crate::error::AppError;
 use crate::events::cursor::Stream;
 use crate::events::graphql::{ActivityConnection, activity_connection, stream_request};
 use crate::events::service as events;
+use crate::factors::graphql::EmissionFactor;
+use crate::factors::service as factors;
 use crate::graphql::connection::{PageConnection, connection};
 use crate::graphql::context::{app, caller, loader, parse_id, presence};
 use crate::invitations::graphql::{Invitation, InvitationStatus};
@@ -251,6 +253,19 @@ impl Company {
         let filter = filter.unwrap_or_default().parse()?;
         let page = audit::company_log(app(ctx), caller(ctx), self.row.id, filter, request).await?;
         Ok(Some(audit_connection(page, request.after.is_some())))
+    }
+
+    /// The company's emission factors with the shipped defaults (factor:view), by key;
+    /// `search` matches part of a key or label, and `on` (an ISO date) keeps only the
+    /// version of each key in effect that day, the company's over the default.
+    async fn emission_factors(
+        &self,
+        ctx: &Context<'_>,
+        search: Option<String>,
+        on: Option<String>,
+    ) -> Result<Vec<EmissionFactor>> {
+        let factors = factors::list(app(ctx), caller(ctx), self.row.id, search, on).await?;
+        Ok(factors.into_iter().map(EmissionFactor).collect())
     }
 
     /// Operations registered for integrations to run by hash (api_key:manage).

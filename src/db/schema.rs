@@ -178,6 +178,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    emission_factors (id) {
+        id -> Uuid,
+        company_id -> Nullable<Uuid>,
+        key -> Text,
+        label -> Text,
+        value -> Numeric,
+        unit -> Text,
+        basis -> Nullable<Text>,
+        source -> Text,
+        source_year -> Nullable<Int4>,
+        licence -> Nullable<Text>,
+        valid_from -> Nullable<Date>,
+        valid_to -> Nullable<Date>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     invitations (id) {
         id -> Uuid,
         company_id -> Uuid,
@@ -442,6 +460,7 @@ diesel::joinable!(data_rows -> cycles (cycle_id));
 diesel::joinable!(data_rows -> data_tables (table_id));
 diesel::joinable!(data_tables -> modules (module_id));
 diesel::joinable!(data_tables -> projects (project_id));
+diesel::joinable!(emission_factors -> companies (company_id));
 diesel::joinable!(invitations -> companies (company_id));
 diesel::joinable!(invitations -> roles (role_id));
 diesel::joinable!(memberships -> companies (company_id));
@@ -479,6 +498,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     data_row_uniques,
     data_rows,
     data_tables,
+    emission_factors,
     invitations,
     mail_outbox,
     memberships,

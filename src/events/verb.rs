@@ -51,11 +51,13 @@ pub enum Verb {
     WebhookDeleted,
     WebhookRedelivered,
     WebhookDisabled,
+    FactorCreated,
+    FactorDeleted,
 }
 
 impl Verb {
     /// Every verb, in the order of the list above.
-    pub const ALL: [Self; 45] = [
+    pub const ALL: [Self; 47] = [
         Self::CompanyCreated,
         Self::CompanyUpdated,
         Self::MemberInvited,
@@ -101,6 +103,8 @@ impl Verb {
         Self::WebhookDeleted,
         Self::WebhookRedelivered,
         Self::WebhookDisabled,
+        Self::FactorCreated,
+        Self::FactorDeleted,
     ];
 
     /// The text the database and clients know it by.
@@ -151,6 +155,8 @@ impl Verb {
             Self::WebhookDeleted => "webhook.deleted",
             Self::WebhookRedelivered => "webhook.redelivered",
             Self::WebhookDisabled => "webhook.disabled",
+            Self::FactorCreated => "factor.created",
+            Self::FactorDeleted => "factor.deleted",
         }
     }
 
@@ -196,6 +202,7 @@ impl Verb {
             | Self::WebhookDeleted
             | Self::WebhookRedelivered
             | Self::WebhookDisabled => Resource::Webhook,
+            Self::FactorCreated | Self::FactorDeleted => Resource::Factor,
         }
     }
 

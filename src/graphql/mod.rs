@@ -35,6 +35,7 @@ use crate::cycles::graphql::CyclesMutation;
 use crate::cycles::loader::CycleLoader;
 use crate::events::graphql::EventsMutation;
 use crate::events::subscription::EventsSubscription;
+use crate::factors::graphql::FactorsMutation;
 use crate::invitations::graphql::{InvitationsMutation, InvitationsQuery};
 use crate::modules::graphql::ModulesMutation;
 use crate::modules::loader::ModuleLoader;
@@ -75,6 +76,7 @@ pub struct Mutation(
     ProjectsMutation,
     ModulesMutation,
     CyclesMutation,
+    FactorsMutation,
     TablesMutation,
     RowsMutation,
     EventsMutation,

@@ -20,6 +20,7 @@ pub enum Resource {
     Audit,
     ApiKey,
     Webhook,
+    Factor,
 }
 
 /// What a permission allows doing to its resource.
@@ -33,7 +34,7 @@ pub enum Action {
     Manage,
 }
 
-const RESOURCES: [Resource; 12] = [
+const RESOURCES: [Resource; 13] = [
     Resource::Company,
     Resource::Member,
     Resource::Invitation,
@@ -46,6 +47,7 @@ const RESOURCES: [Resource; 12] = [
     Resource::Audit,
     Resource::ApiKey,
     Resource::Webhook,
+    Resource::Factor,
 ];
 const ACTIONS: [Action; 6] = [
     Action::View,
@@ -72,6 +74,7 @@ impl Resource {
             Self::Audit => "audit",
             Self::ApiKey => "api_key",
             Self::Webhook => "webhook",
+            Self::Factor => "factor",
         }
     }
 
@@ -189,6 +192,16 @@ pub const CATALOG: &[(Resource, Action, &str)] = &[
         Action::Manage,
         "Change fields and read restricted fields",
     ),
+    (
+        Resource::Factor,
+        Action::View,
+        "See the company's emission factors and the shipped defaults",
+    ),
+    (
+        Resource::Factor,
+        Action::Manage,
+        "Add and delete the company's own emission factor versions",
+    ),
     (Resource::Row, Action::View, "Read rows"),
     (Resource::Row, Action::Create, "Insert and import rows"),
     (Resource::Row, Action::Edit, "Edit rows"),
@@ -300,8 +313,8 @@ impl FromIterator<Permission> for PermissionSet {
 /// The fixed permissions of a built-in role (the table, row by row).
 pub fn built_in_permissions(role: BuiltIn) -> PermissionSet {
     use Action::{Create, Delete, Edit, Export, View};
-    use Resource::{Company, Cycle, Invitation, Member, Module, Project, Row, Table};
-    let work = [Project, Module, Cycle, Table];
+    use Resource::{Company, Cycle, Factor, Invitation, Member, Module, Project, Row, Table};
+    let work = [Project, Module, Cycle, Table, Factor];
     let sees_the_team = PermissionSet::only(&[Company, Member, Resource::Role], &[View]);
     match role {
         BuiltIn::Owner => PermissionSet::all(),

@@ -13,6 +13,7 @@ use regex::Regex;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::input;
 use crate::tables::fields::FieldSpec;
 use crate::tables::model::{FieldRow, FieldType};
 
@@ -20,9 +21,6 @@ use crate::tables::model::{FieldRow, FieldType};
 pub const MAX_TEXT_CHARS: usize = 10_000;
 /// Largest LONG_TEXT value, in bytes.
 pub const MAX_LONG_TEXT_BYTES: usize = 100 * 1024;
-/// Longest decimal as written, and the most digits either side of the point.
-const MAX_DECIMAL_CHARS: usize = 100;
-const MAX_DECIMAL_SCALE: i64 = 40;
 
 /// One field with its rules prepared once: the compiled pattern and exact bounds.
 pub struct FieldRule {
@@ -251,26 +249,11 @@ fn integer(value: &Value) -> Result<i64, String> {
 }
 
 fn decimal(value: &Value) -> Result<BigDecimal, String> {
-    let invalid =
-        || "must be a decimal number like 12.50 (send it as a string to keep every digit)".to_owned();
-    let text = match value {
-        Value::Number(n) => n.to_string(),
-        Value::String(text) => text.trim().to_owned(),
-        _ => return Err(invalid()),
-    };
-    if text.is_empty() || text.len() > MAX_DECIMAL_CHARS {
-        return Err(invalid());
+    match value {
+        Value::Number(n) => input::exact_decimal(&n.to_string()),
+        Value::String(text) => input::exact_decimal(text),
+        _ => Err(input::DECIMAL_EXPECTED.to_owned()),
     }
-    let number = BigDecimal::from_str(&text).map_err(|_| invalid())?.normalized();
-    let (digits, scale) = number.as_bigint_and_exponent();
-    let whole_digits =
-        i64::try_from(digits.to_string().trim_start_matches('-').len()).unwrap_or(i64::MAX) - scale;
-    if !(-MAX_DECIMAL_SCALE..=MAX_DECIMAL_SCALE).contains(&scale) || whole_digits > MAX_DECIMAL_SCALE {
-        return Err(format!(
-            "must have at most {MAX_DECIMAL_SCALE} digits before and after the point"
-        ));
-    }
-    Ok(number)
 }
 
 fn boolean(value: &Value) -> Result<bool, String> {

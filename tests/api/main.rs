@@ -14,6 +14,7 @@ mod browser;
 mod companies;
 mod csv;
 mod data_rights;
+mod factors;
 mod hostile;
 mod invitations;
 mod isolation;

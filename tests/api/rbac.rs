@@ -61,6 +61,7 @@ const TABLE: &[(&str, &str, [&str; 5])] = &[
     ("AUDIT", "VIEW EXPORT", ["*", "*", "", "", ""]),
     ("API_KEY", "MANAGE", ["*", "*", "", "", ""]),
     ("WEBHOOK", "MANAGE", ["*", "*", "", "", ""]),
+    ("FACTOR", "VIEW MANAGE", ["*", "*", "*", "VIEW", "VIEW"]),
 ];
 const ROLES: [&str; 5] = ["Owner", "Admin", "Manager", "Editor", "Viewer"];
 
@@ -366,6 +367,22 @@ async fn attempt(
                 json!({ "t": team.table, "k": format!("note_{cell}") }),
             )
             .await
+        }
+        ("FACTOR", "VIEW") => {
+            t.gql(
+                Some(token),
+                "query($c: ID!) { company(id: $c) { emissionFactors(search: \"diesel\") { key } } }",
+                json!({ "c": c.id }),
+            )
+            .await
+        }
+        ("FACTOR", "MANAGE") => {
+            let create = "mutation($i: EmissionFactorInput!) { createEmissionFactor(input: $i) { id } }";
+            let input = json!({
+                "companyId": c.id, "key": format!("site_{cell}"), "label": "Site mix",
+                "value": "0.1", "unit": "kWh", "source": "Meter",
+            });
+            t.gql(Some(token), create, json!({ "i": input })).await
         }
         ("CYCLE", "MANAGE") => {
             t.gql(

@@ -1,0 +1,1 @@
+DROP TABLE emission_factors;

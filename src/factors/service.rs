@@ -1,0 +1,209 @@
+//! Factor rules: who sees and changes a company's factors (factor:view, factor:manage),
+//! what a version must hold, and that versions are added and deleted, never edited.
+
+use chrono::NaiveDate;
+use futures_util::FutureExt;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::model::{FactorRow, NewFactor};
+use super::store::{self, FactorFilter};
+use crate::app::App;
+use crate::auth::caller::Caller;
+use crate::companies::access;
+use crate::db::tx::{self, Change, Touches};
+use crate::error::{AppError, AppResult, InputCheck};
+use crate::events::verb::Verb;
+use crate::events::write::{self, Activity};
+use crate::input;
+use crate::rbac::catalog::{Action, Resource};
+
+/// Longest search text.
+const MAX_SEARCH_CHARS: usize = 100;
+
+/// A factor version as the client sent it.
+#[derive(Debug, Clone, Default)]
+pub struct FactorDraft {
+    pub company_id: Uuid,
+    pub key: String,
+    pub label: String,
+    pub value: String,
+    pub unit: String,
+    pub source: String,
+    pub source_year: Option<i32>,
+    pub licence: Option<String>,
+    pub basis: Option<String>,
+    pub valid_from: Option<String>,
+    pub valid_to: Option<String>,
+}
+
+/// A factor key: lower-case, a letter first, then letters, digits, `_` or `.` (at most 64).
+pub fn is_factor_key(key: &str) -> bool {
+    let mut chars = key.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && key.len() <= 64
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
+}
+
+fn parse_date(raw: Option<String>, path: &str) -> AppResult<Option<NaiveDate>> {
+    let Some(raw) = input::non_empty(raw) else {
+        return Ok(None);
+    };
+    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+        .map(Some)
+        .map_err(|_| AppError::invalid(path, "must be a date like 2026-01-31"))
+}
+
+/// The company's factors with the defaults (factor:view).
+pub async fn list(
+    app: &App,
+    caller: &Caller,
+    company_id: Uuid,
+    search: Option<String>,
+    on: Option<String>,
+) -> AppResult<Vec<FactorRow>> {
+    let actor = caller.acting()?;
+    let mut check = InputCheck::default();
+    let search = input::non_empty(search).map(|s| check.take(input::text(&s, "search", 1, MAX_SEARCH_CHARS)));
+    let on = check.take(parse_date(on, "on")).flatten();
+    let mut conn = app.pool.get().await?;
+    access::member(&mut conn, company_id, actor)
+        .await?
+        .require(Resource::Factor, Action::View)?;
+    check.finish()?;
+    let filter = FactorFilter {
+        search: search.flatten(),
+        on,
+    };
+    Ok(store::list(&mut conn, company_id, &filter).await?)
+}
+
+/// Adds a version of a factor to the company (factor:manage); CONFLICT when the company
+/// has a version of the key starting the same day.
+pub async fn create(app: &App, caller: &Caller, draft: FactorDraft) -> AppResult<FactorRow> {
+    caller.acting()?;
+    let mut check = InputCheck::default();
+    let key = draft.key.trim().to_owned();
+    if !is_factor_key(&key) {
+        check.take::<()>(Err(AppError::invalid(
+            "input.key",
+            "must be lower-case: a letter, then letters, digits, _ or . (at most 64)",
+        )));
+    }
+    let label = check.take(input::text(&draft.label, "input.label", 1, 200));
+    let value = check.take(
+        input::exact_decimal(&draft.value).map_err(|message| AppError::invalid("input.value", message)),
+    );
+    let unit = check.take(input::text(&draft.unit, "input.unit", 1, 50));
+    let source = check.take(input::text(&draft.source, "input.source", 1, 500));
+    let licence = check.take(input::optional_text(draft.licence, "input.licence", 200));
+    let basis = check.take(input::optional_text(draft.basis, "input.basis", 500));
+    if draft
+        .source_year
+        .is_some_and(|year| !(1900..=2200).contains(&year))
+    {
+        check.take::<()>(Err(AppError::invalid(
+            "input.sourceYear",
+            "must be a year like 2025",
+        )));
+    }
+    let valid_from = check
+        .take(parse_date(draft.valid_from, "input.validFrom"))
+        .flatten();
+    let valid_to = check.take(parse_date(draft.valid_to, "input.validTo")).flatten();
+    if let (Some(from), Some(to)) = (valid_from, valid_to)
+        && from > to
+    {
+        check.take::<()>(Err(AppError::invalid(
+            "input.validTo",
+            "must not be before validFrom",
+        )));
+    }
+    let company_id = draft.company_id;
+    tx::write(app, caller, Touches::ROWS, |Change { conn, actor, now, .. }| {
+        async move {
+            access::member(conn, company_id, actor)
+                .await?
+                .require(Resource::Factor, Action::Manage)?;
+            check.finish()?;
+            let (Some(label), Some(value), Some(unit), Some(source)) = (label, value, unit, source) else {
+                return Err(AppError::internal(anyhow::anyhow!("input check passed without values")));
+            };
+            let factor = NewFactor {
+                id: Uuid::new_v4(),
+                company_id: Some(company_id),
+                key,
+                label,
+                value,
+                unit,
+                basis: basis.flatten(),
+                source,
+                source_year: draft.source_year,
+                licence: licence.flatten(),
+                valid_from,
+                valid_to,
+                created_at: now,
+            };
+            let row = store::insert(conn, &factor).await?.ok_or_else(|| {
+                AppError::conflict(format!(
+                    "the company already has a version of {} starting {}: a version never changes; add one with a later validFrom",
+                    factor.key,
+                    factor.valid_from.map_or_else(|| "with no start".to_owned(), |d| d.to_string())
+                ))
+            })?;
+            let activity = Activity::new(
+                company_id,
+                Some(actor),
+                Verb::FactorCreated,
+                ("factor", row.id),
+                format!("Emission factor {} ({}) added: {} per {}", row.key, period(&row), row.value, row.unit),
+            )
+            .data(json!({ "key": row.key, "value": row.value.to_string(), "validFrom": row.valid_from, "validTo": row.valid_to }));
+            write::record(conn, now, activity).await?;
+            Ok(row)
+        }
+        .boxed()
+    })
+    .await
+}
+
+/// Deletes a company's factor version (factor:manage); the defaults are read-only.
+pub async fn delete(app: &App, caller: &Caller, factor_id: Uuid) -> AppResult<()> {
+    tx::write(app, caller, Touches::ROWS, |Change { conn, actor, now, .. }| {
+        async move {
+            let factor = store::find(conn, factor_id)
+                .await?
+                .ok_or_else(|| AppError::not_found("emission factor"))?;
+            let Some(company_id) = factor.company_id else {
+                return Err(AppError::forbidden(
+                    "the shipped default factors are read-only: add a company version of the key to override one",
+                ));
+            };
+            access::member(conn, company_id, actor)
+                .await?
+                .require(Resource::Factor, Action::Manage)?;
+            store::delete(conn, factor.id).await?;
+            let activity = Activity::new(
+                company_id,
+                Some(actor),
+                Verb::FactorDeleted,
+                ("factor", factor.id),
+                format!("Emission factor {} ({}) deleted", factor.key, period(&factor)),
+            )
+            .data(json!({ "key": factor.key }));
+            write::record(conn, now, activity).await.map(|_| ())
+        }
+        .boxed()
+    })
+    .await
+}
+
+/// The validity period as people read it: `2025-01-01 to 2025-12-31`, `from 2025-01-01`.
+fn period(factor: &FactorRow) -> String {
+    match (factor.valid_from, factor.valid_to) {
+        (Some(from), Some(to)) => format!("{from} to {to}"),
+        (Some(from), None) => format!("from {from}"),
+        (None, Some(to)) => format!("until {to}"),
+        (None, None) => "always".to_owned(),
+    }
+}
