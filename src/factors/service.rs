@@ -2,12 +2,13 @@
 //! what a version must hold, and that versions are added and deleted, never edited.
 
 use chrono::NaiveDate;
+use diesel_async::AsyncPgConnection;
 use futures_util::FutureExt;
 use serde_json::json;
 use uuid::Uuid;
 
 use super::model::{FactorRow, NewFactor};
-use super::store::{self, FactorFilter};
+use super::store;
 use crate::app::App;
 use crate::auth::caller::Caller;
 use crate::companies::access;
@@ -17,6 +18,8 @@ use crate::events::verb::Verb;
 use crate::events::write::{self, Activity};
 use crate::input;
 use crate::rbac::catalog::{Action, Resource};
+use crate::rows::recalculate::recalculate;
+use crate::tables::store as table_store;
 
 /// Longest search text.
 const MAX_SEARCH_CHARS: usize = 100;
@@ -54,7 +57,42 @@ fn parse_date(raw: Option<String>, path: &str) -> AppResult<Option<NaiveDate>> {
         .map_err(|_| AppError::invalid(path, "must be a date like 2026-01-31"))
 }
 
-/// The company's factors with the defaults (factor:view).
+/// The versions of some factors a company sees, ready to say which is in effect on a day:
+/// of the versions whose period holds the day, the company's own over the default's, and
+/// of those the one that started last.
+#[derive(Debug, Default)]
+pub struct FactorBook {
+    /// In key order, the company's first, the latest start first.
+    versions: Vec<FactorRow>,
+}
+
+impl FactorBook {
+    /// Reads every version of `keys` the company sees.
+    pub async fn load(conn: &mut AsyncPgConnection, company_id: Uuid, keys: &[String]) -> AppResult<Self> {
+        if keys.is_empty() {
+            return Ok(Self::default());
+        }
+        Ok(Self {
+            versions: store::versions_of(conn, company_id, keys).await?,
+        })
+    }
+
+    /// The version of `key` in effect on `day`.
+    pub fn in_effect(&self, key: &str, day: NaiveDate) -> Option<&FactorRow> {
+        self.versions
+            .iter()
+            .filter(|factor| factor.key == key)
+            .find(|factor| holds(factor, day))
+    }
+}
+
+/// Whether the factor's period holds the day.
+fn holds(factor: &FactorRow, day: NaiveDate) -> bool {
+    factor.valid_from.is_none_or(|from| from <= day) && factor.valid_to.is_none_or(|to| day <= to)
+}
+
+/// The company's factors with the defaults (factor:view), by key; with `on`, only the
+/// version of each key in effect that day.
 pub async fn list(
     app: &App,
     caller: &Caller,
@@ -64,18 +102,22 @@ pub async fn list(
 ) -> AppResult<Vec<FactorRow>> {
     let actor = caller.acting()?;
     let mut check = InputCheck::default();
-    let search = input::non_empty(search).map(|s| check.take(input::text(&s, "search", 1, MAX_SEARCH_CHARS)));
+    let search =
+        input::non_empty(search).and_then(|s| check.take(input::text(&s, "search", 1, MAX_SEARCH_CHARS)));
     let on = check.take(parse_date(on, "on")).flatten();
     let mut conn = app.pool.get().await?;
     access::member(&mut conn, company_id, actor)
         .await?
         .require(Resource::Factor, Action::View)?;
     check.finish()?;
-    let filter = FactorFilter {
-        search: search.flatten(),
-        on,
+    let versions = store::list(&mut conn, company_id, search.as_deref()).await?;
+    let Some(day) = on else {
+        return Ok(versions);
     };
-    Ok(store::list(&mut conn, company_id, &filter).await?)
+    let mut in_effect: Vec<FactorRow> = versions.into_iter().filter(|f| holds(f, day)).collect();
+    // In book order, the first of each key is the one in effect.
+    in_effect.dedup_by(|later, first| later.key == first.key);
+    Ok(in_effect)
 }
 
 /// Adds a version of a factor to the company (factor:manage); CONFLICT when the company
@@ -151,6 +193,7 @@ pub async fn create(app: &App, caller: &Caller, draft: FactorDraft) -> AppResult
                     factor.valid_from.map_or_else(|| "with no start".to_owned(), |d| d.to_string())
                 ))
             })?;
+            let recalculated = recalculate_users(conn, company_id, &row.key, "input").await?;
             let activity = Activity::new(
                 company_id,
                 Some(actor),
@@ -158,7 +201,10 @@ pub async fn create(app: &App, caller: &Caller, draft: FactorDraft) -> AppResult
                 ("factor", row.id),
                 format!("Emission factor {} ({}) added: {} per {}", row.key, period(&row), row.value, row.unit),
             )
-            .data(json!({ "key": row.key, "value": row.value.to_string(), "validFrom": row.valid_from, "validTo": row.valid_to }));
+            .data(json!({
+                "key": row.key, "value": row.value.to_string(), "validFrom": row.valid_from,
+                "validTo": row.valid_to, "rowsRecalculated": recalculated,
+            }));
             write::record(conn, now, activity).await?;
             Ok(row)
         }
@@ -183,6 +229,7 @@ pub async fn delete(app: &App, caller: &Caller, factor_id: Uuid) -> AppResult<()
                 .await?
                 .require(Resource::Factor, Action::Manage)?;
             store::delete(conn, factor.id).await?;
+            let recalculated = recalculate_users(conn, company_id, &factor.key, "id").await?;
             let activity = Activity::new(
                 company_id,
                 Some(actor),
@@ -190,12 +237,28 @@ pub async fn delete(app: &App, caller: &Caller, factor_id: Uuid) -> AppResult<()
                 ("factor", factor.id),
                 format!("Emission factor {} ({}) deleted", factor.key, period(&factor)),
             )
-            .data(json!({ "key": factor.key }));
+            .data(json!({ "key": factor.key, "rowsRecalculated": recalculated }));
             write::record(conn, now, activity).await.map(|_| ())
         }
         .boxed()
     })
     .await
+}
+
+/// Recomputes the company's rows whose formulas may read the factor (in the change's
+/// transaction: a version that would leave a row unable to compute is refused at `path`);
+/// answers how many rows changed.
+async fn recalculate_users(
+    conn: &mut AsyncPgConnection,
+    company_id: Uuid,
+    key: &str,
+    path: &str,
+) -> AppResult<usize> {
+    let mut changed = 0;
+    for table_id in table_store::tables_with_formulas_naming(conn, company_id, key).await? {
+        changed += recalculate(conn, company_id, table_id, path).await?;
+    }
+    Ok(changed)
 }
 
 /// The validity period as people read it: `2025-01-01 to 2025-12-31`, `from 2025-01-01`.

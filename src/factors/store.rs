@@ -1,23 +1,12 @@
-//! SQL for emission factors. A company sees its own versions and the defaults; on a date,
-//! its version of a key wins over the default's, and of several versions in effect the
-//! one that started last wins.
+//! SQL for emission factors: a company sees its own versions and the defaults, listed in
+//! the order [`crate::factors::service::FactorBook`] picks the version in effect from.
 
-use chrono::NaiveDate;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::model::{FactorRow, NewFactor};
 use crate::db::schema::emission_factors;
-
-/// What a listing asks for.
-#[derive(Debug, Clone, Default)]
-pub struct FactorFilter {
-    /// Part of the key or label, any case.
-    pub search: Option<String>,
-    /// Only the version of each key in effect on this date.
-    pub on: Option<NaiveDate>,
-}
 
 /// Escapes LIKE's wildcards so a search matches what was typed.
 fn like_pattern(search: &str) -> String {
@@ -28,22 +17,15 @@ fn like_pattern(search: &str) -> String {
     format!("%{escaped}%")
 }
 
-/// The company's factors and the defaults, by key (the company's first, then the latest
-/// version first); with `on`, only the one version of each key in effect that day.
+/// The company's factor versions and the defaults, by key (the company's first, then the
+/// latest start first); only keys or labels containing `search` (any case) when given.
 pub async fn list(
     conn: &mut AsyncPgConnection,
     company_id: Uuid,
-    filter: &FactorFilter,
+    search: Option<&str>,
 ) -> QueryResult<Vec<FactorRow>> {
-    let mut query = emission_factors::table
-        .filter(
-            emission_factors::company_id
-                .eq(company_id)
-                .or(emission_factors::company_id.is_null()),
-        )
-        .select(FactorRow::as_select())
-        .into_boxed();
-    if let Some(search) = filter.search.as_deref() {
+    let mut query = visible_to(company_id).select(FactorRow::as_select()).into_boxed();
+    if let Some(search) = search {
         let pattern = like_pattern(search);
         query = query.filter(
             emission_factors::key
@@ -51,32 +33,39 @@ pub async fn list(
                 .or(emission_factors::label.ilike(pattern)),
         );
     }
-    if let Some(day) = filter.on {
-        query = query
-            .filter(
-                emission_factors::valid_from
-                    .is_null()
-                    .or(emission_factors::valid_from.le(day)),
-            )
-            .filter(
-                emission_factors::valid_to
-                    .is_null()
-                    .or(emission_factors::valid_to.ge(day)),
-            );
-    }
-    let mut rows: Vec<FactorRow> = query
-        .order((
-            emission_factors::key,
-            emission_factors::company_id.is_null(),
-            emission_factors::valid_from.desc().nulls_last(),
-        ))
+    query.order(book_order()).load(conn).await
+}
+
+/// Every version of these keys the company sees, in the same order as [`list`].
+pub async fn versions_of(
+    conn: &mut AsyncPgConnection,
+    company_id: Uuid,
+    keys: &[String],
+) -> QueryResult<Vec<FactorRow>> {
+    visible_to(company_id)
+        .filter(emission_factors::key.eq_any(keys))
+        .select(FactorRow::as_select())
+        .order(book_order())
         .load(conn)
-        .await?;
-    if filter.on.is_some() {
-        // In key order, the first of each key is the one in effect.
-        rows.dedup_by(|later, first| later.key == first.key);
-    }
-    Ok(rows)
+        .await
+}
+
+#[diesel::dsl::auto_type]
+fn visible_to(company_id: Uuid) -> _ {
+    emission_factors::table.filter(
+        emission_factors::company_id
+            .eq(company_id)
+            .or(emission_factors::company_id.is_null()),
+    )
+}
+
+#[diesel::dsl::auto_type]
+fn book_order() -> _ {
+    (
+        emission_factors::key,
+        emission_factors::company_id.is_null(),
+        emission_factors::valid_from.desc().nulls_last(),
+    )
 }
 
 /// A factor version by id, a default or any company's (the caller checks whose).

@@ -45,7 +45,7 @@ use crate::projects::loader::ProjectLoader;
 use crate::rbac::graphql::{RbacMutation, RbacQuery};
 use crate::rbac::loader::RolePermissionsLoader;
 use crate::rows::graphql::{RowsMutation, RowsQuery};
-use crate::rows::loader::FirstRowsLoader;
+use crate::rows::loader::{CalculatorLoader, FirstRowsLoader};
 use crate::sessions::graphql::SessionsMutation;
 use crate::tables::graphql::{TablesMutation, TablesQuery};
 use crate::tables::loader::{FieldsLoader, TableLoader, TablesPageLoader};
@@ -132,6 +132,7 @@ fn configured(app: &App) -> SchemaBuilder<Query, Mutation, Subscription> {
         .data(DataLoader::new(RoleLoader(app.clone()), spawn_in_span))
         .data(DataLoader::new(RolePermissionsLoader(app.clone()), spawn_in_span))
         .data(DataLoader::new(FieldsLoader(app.clone()), spawn_in_span))
+        .data(DataLoader::new(CalculatorLoader(app.clone()), spawn_in_span))
         .data(DataLoader::new(TableLoader(app.clone()), spawn_in_span))
         .data(DataLoader::new(ModuleLoader(app.clone()), spawn_in_span))
         .data(DataLoader::new(CycleLoader(app.clone()), spawn_in_span))

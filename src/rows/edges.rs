@@ -39,8 +39,8 @@ enum RowField {
 }
 
 /// The DataRow fields this writer answers by itself: every argument-less scalar field of
-/// the type (a test holds this list to the served schema, so a field added to DataRow
-/// is written here too or the test says so).
+/// the type but `computedWith`, which reads more than the row (a test holds this list to
+/// the served schema, so a field added to DataRow is written here too or the test says so).
 const ROW_FIELDS: &[(&str, RowField)] = &[
     ("__typename", RowField::Typename),
     ("id", RowField::Id),
@@ -201,7 +201,13 @@ mod tests {
             .filter(|n| *n != "__typename")
             .collect();
         written.sort_unstable();
-        assert_eq!(written, crate::graphql::leaf_fields("DataRow"));
+        // computedWith reads the table's formulas and factors: asked for, the page goes
+        // through async-graphql.
+        let plain: Vec<String> = crate::graphql::leaf_fields("DataRow")
+            .into_iter()
+            .filter(|field| field != "computedWith")
+            .collect();
+        assert_eq!(written, plain);
         assert_eq!(crate::graphql::leaf_fields("DataRowEdge"), ["cursor"]);
     }
 

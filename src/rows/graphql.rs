@@ -12,6 +12,7 @@ use async_graphql_value::indexmap::IndexMap;
 use chrono::{DateTime, Utc};
 
 use super::edges::RowEdges;
+use super::loader::CalculatorLoader;
 use super::model::{ImportRow, RowRecord};
 use super::query::Order;
 use super::service::{self, RowCounter, RowPage};
@@ -127,6 +128,33 @@ impl DataRow {
     /// Field key → value (restricted fields are left out for readers without table:manage).
     async fn values(&self) -> StoredJson {
         StoredJson(self.record.cells.clone())
+    }
+
+    /// For a table with formula fields: per formula field (that the reader may see), the
+    /// formula its value was computed with, the day factors were taken on (the row's first
+    /// date field, else its cycle's last day, else the day it was written) and each factor
+    /// version used (null when none was in effect). Null for a table without formulas.
+    async fn computed_with(&self, ctx: &Context<'_>) -> Result<Option<Json<serde_json::Value>>> {
+        let table = self.table_of(ctx).await?;
+        let calculator = loader::<CalculatorLoader>(ctx)
+            .load_one((table.0.id, table.1.company_id))
+            .await?;
+        let Some(calculator) = calculator.as_deref().and_then(Option::as_ref) else {
+            return Ok(None);
+        };
+        let day = match self.record.cycle_id {
+            Some(cycle) => loader::<CycleLoader>(ctx)
+                .load_one(cycle)
+                .await?
+                .map(|c| c.ends_on),
+            None => None,
+        }
+        .unwrap_or_else(|| self.record.created_at.date_naive());
+        let cells = match serde_json::from_str(&self.record.cells) {
+            Ok(serde_json::Value::Object(cells)) => cells,
+            _ => serde_json::Map::new(),
+        };
+        Ok(Some(Json(calculator.computed_with(&cells, day))))
     }
 
     /// Goes up by one with every update; send it back as `expectedVersion`.

@@ -408,7 +408,7 @@ pub async fn import_csv(
     let mut conn = app.pool.get().await?;
     let report = conn
         .transaction::<_, AppError, _>(async |conn| {
-            let access = table_access(conn, actor, table_id, Action::Create).await?;
+            let mut access = table_access(conn, actor, table_id, Action::Create).await?;
             let per_company = app.config.import_max_per_company;
             if !store::take_import_slot(conn, access.project.company_id, per_company).await? {
                 return Err(AppError::busy(
@@ -418,7 +418,8 @@ pub async fn import_csv(
                     IMPORT_RETRY_SECS,
                 ));
             }
-            open_cycle(conn, cycle_id, access.project.id).await?;
+            let cycle = open_cycle(conn, cycle_id, access.project.id).await?;
+            access.take_factors_for(cycle.as_ref(), now);
             let header = match receiver.recv().await {
                 Some(Chunk::Header(header)) => header,
                 _ => Vec::new(),

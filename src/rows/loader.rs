@@ -1,15 +1,18 @@
-//! Batch loader for the first page of many tables' rows (a project list with its tables and
-//! their rows answers with one row query).
+//! Batch loaders for the first page of many tables' rows (a project list with its tables and
+//! their rows answers with one row query) and for tables' formula calculators.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
 use uuid::Uuid;
 
+use super::formulas::Calculator;
 use super::model::RowRecord;
 use super::store;
 use crate::app::App;
 use crate::error::AppError;
+use crate::tables::store as table_store;
 
 /// Loads the first `limit` rows of each (table, limit), one query per distinct limit.
 pub struct FirstRowsLoader(pub App);
@@ -34,5 +37,29 @@ impl Loader<(Uuid, i64)> for FirstRowsLoader {
             }
         }
         Ok(pages)
+    }
+}
+
+/// Loads the formula calculator of each (table, its company): one query for every table's
+/// fields, and one for the factors of each table with formulas (None: it has none).
+pub struct CalculatorLoader(pub App);
+
+impl Loader<(Uuid, Uuid)> for CalculatorLoader {
+    type Value = Arc<Option<Calculator>>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[(Uuid, Uuid)]) -> Result<HashMap<(Uuid, Uuid), Self::Value>, Self::Error> {
+        let mut conn = self.0.pool.get().await.map_err(AppError::from)?;
+        let tables: Vec<Uuid> = keys.iter().map(|(table, _)| *table).collect();
+        let fields = table_store::fields_of(&mut conn, &tables)
+            .await
+            .map_err(AppError::from)?;
+        let mut calculators = HashMap::new();
+        for &(table, company) in keys {
+            let own: Vec<_> = fields.iter().filter(|f| f.table_id == table).cloned().collect();
+            let calculator = Calculator::load(&mut conn, company, &own).await?;
+            calculators.insert((table, company), Arc::new(calculator));
+        }
+        Ok(calculators)
     }
 }

@@ -141,8 +141,8 @@ pub fn parse_order(order_by: Option<&str>, rules: &RowRules) -> AppResult<Order>
     };
     let rule = visible(rules, key)
         .ok_or_else(|| AppError::invalid("orderBy", format!("{key} is not a field of this table")))?;
-    let comparison = Comparison::of(rule.spec.field_type);
-    if comparison == Comparison::List || rule.spec.field_type == FieldType::Formula {
+    let comparison = Comparison::of(rule.stored_as);
+    if comparison == Comparison::List || rule.stored_as == FieldType::Formula {
         return Err(AppError::invalid(
             "orderBy",
             format!("{key} cannot be ordered by"),
@@ -191,7 +191,7 @@ pub fn parse_filter(filter: Option<&Value>, rules: &RowRules) -> AppResult<Vec<C
             match condition(rule, op, operand) {
                 Ok(operator) => conditions.push(Condition {
                     key: key.clone(),
-                    comparison: Comparison::of(rule.spec.field_type),
+                    comparison: Comparison::of(rule.stored_as),
                     operator,
                 }),
                 Err(message) => errors.push(FieldError {
@@ -215,7 +215,7 @@ pub fn parse_filter(filter: Option<&Value>, rules: &RowRules) -> AppResult<Vec<C
 }
 
 fn condition(rule: &FieldRule, op: &str, operand: &Value) -> Result<Operator, String> {
-    let comparison = Comparison::of(rule.spec.field_type);
+    let comparison = Comparison::of(rule.stored_as);
     let relaxed = rule.relaxed();
     let value = |v: &Value| relaxed.normalise(v);
     match op {

@@ -66,7 +66,8 @@ pub async fn revalidate(
     }
     store::release_all(conn, field_id).await?;
     if after.field_type == FieldType::Formula {
-        return Ok(store::remove_key(conn, table_id, &after.key).await?);
+        // Computed afresh once the field is stored (see `recalculate`).
+        return Ok(0);
     }
     let rule = FieldRule::new(field_id, after.clone());
     let source_key = before.map_or(after.key.as_str(), |b| b.key.as_str());

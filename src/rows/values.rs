@@ -9,12 +9,15 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, NaiveDate, SecondsFormat};
+
 use regex::Regex;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::formulas::Calculator;
 use crate::input;
 use crate::tables::fields::FieldSpec;
+use crate::tables::formula::{self, FieldOutline, Kind};
 use crate::tables::model::{FieldRow, FieldType};
 
 /// Longest TEXT (and EMAIL, URL) value, in characters.
@@ -26,6 +29,9 @@ pub const MAX_LONG_TEXT_BYTES: usize = 100 * 1024;
 pub struct FieldRule {
     pub id: Uuid,
     pub spec: FieldSpec,
+    /// The type its stored values have: its own, or for a formula what it computes
+    /// (DECIMAL or BOOLEAN), so filters and orders treat it like those.
+    pub stored_as: FieldType,
     pattern: Option<Regex>,
     min: Option<BigDecimal>,
     max: Option<BigDecimal>,
@@ -39,7 +45,8 @@ pub struct ValueError {
 }
 
 impl ValueError {
-    fn new(key: &str, message: impl Into<String>) -> Self {
+    /// A refusal of the value under `key`.
+    pub fn new(key: &str, message: impl Into<String>) -> Self {
         Self {
             key: key.to_owned(),
             message: message.into(),
@@ -58,6 +65,7 @@ impl FieldRule {
         let (min, max) = (bound(spec.min), bound(spec.max));
         Self {
             id,
+            stored_as: spec.field_type,
             spec,
             pattern,
             min,
@@ -77,6 +85,7 @@ impl FieldRule {
         spec.max = None;
         spec.pattern = None;
         spec.required = false;
+        spec.field_type = self.stored_as;
         Self::new(self.id, spec)
     }
 
@@ -274,12 +283,26 @@ pub struct RowRules {
     by_key: HashMap<String, usize>,
     /// Whether the caller holds table:manage: restricted fields are theirs to read and write.
     manages_table: bool,
+    /// The table's formulas, computed for every row checked (None: it has none).
+    calculator: Option<Calculator>,
+    /// The day factors are taken on for a row without a date of its own.
+    default_day: NaiveDate,
 }
 
 impl RowRules {
     /// The rules for writing rows of a table with these fields.
     pub fn new(fields: &[FieldRow], manages_table: bool) -> Self {
-        let fields: Vec<FieldRule> = fields.iter().map(FieldRule::of_row).collect();
+        let computed = computed_types(fields);
+        let fields: Vec<FieldRule> = fields
+            .iter()
+            .map(|row| {
+                let mut rule = FieldRule::of_row(row);
+                if let Some(stored_as) = computed.get(row.key.as_str()) {
+                    rule.stored_as = *stored_as;
+                }
+                rule
+            })
+            .collect();
         let by_key = fields
             .iter()
             .enumerate()
@@ -289,7 +312,27 @@ impl RowRules {
             fields,
             by_key,
             manages_table,
+            calculator: None,
+            default_day: chrono::Utc::now().date_naive(),
         }
+    }
+
+    /// The same rules computing the table's formulas for every row they check.
+    #[must_use]
+    pub fn computing(mut self, calculator: Option<Calculator>) -> Self {
+        self.calculator = calculator;
+        self
+    }
+
+    /// Takes factors on `day` for rows without a date of their own (a write's cycle's last
+    /// day, else the day of the write).
+    pub fn take_factors_on(&mut self, day: NaiveDate) {
+        self.default_day = day;
+    }
+
+    /// The table's formulas, if it has any.
+    pub fn calculator(&self) -> Option<&Calculator> {
+        self.calculator.as_ref()
     }
 
     /// Whether the caller holds table:manage, which restricted fields need.
@@ -360,8 +403,44 @@ impl RowRules {
             }
             row.insert(key.clone(), value);
         }
-        if errors.is_empty() { Ok(row) } else { Err(errors) }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        if let Some(calculator) = &self.calculator {
+            calculator
+                .compute(&mut row, self.default_day)
+                .map_err(|error| vec![error])?;
+        }
+        Ok(row)
     }
+}
+
+/// The type each formula field's values are stored as (what it computes).
+fn computed_types(fields: &[FieldRow]) -> HashMap<&str, FieldType> {
+    let outline: Vec<FieldOutline<'_>> = fields
+        .iter()
+        .filter_map(|field| {
+            Some(FieldOutline {
+                key: &field.key,
+                field_type: FieldType::parse(&field.field_type)?,
+                formula: field.formula.as_deref(),
+            })
+        })
+        .collect();
+    let Ok(plan) = formula::plan(&outline) else {
+        return HashMap::new();
+    };
+    plan.iter()
+        .filter_map(|(key, _, kind)| {
+            let stored_as = match kind {
+                Kind::Number => FieldType::Decimal,
+                Kind::Bool => FieldType::Boolean,
+                Kind::Text => return None,
+            };
+            let key = fields.iter().find(|f| &f.key == key)?.key.as_str();
+            Some((key, stored_as))
+        })
+        .collect()
 }
 
 /// Null, an empty string or an empty list: what a required field may not hold.

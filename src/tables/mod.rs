@@ -2,6 +2,7 @@
 //! schema change, and the rule for restricted fields (rows live in `crate::rows`).
 
 pub mod fields;
+pub mod formula;
 pub mod graphql;
 pub mod homes;
 pub mod loader;

@@ -2,6 +2,8 @@
 //! never in an archived project, field keys unique per table, references only to tables
 //! of the same company, and every field change recorded with a new schema version.
 
+use std::collections::{BTreeSet, HashMap, HashSet};
+
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use futures_util::FutureExt;
@@ -9,6 +11,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::fields::{self, FieldDraft, FieldSpec};
+use super::formula::{self, FieldOutline};
 use super::model::{FieldRow, NewTable, SchemaChangeRow, TableRow};
 use super::restricted::OPENS_RESTRICTED;
 use super::store;
@@ -26,6 +29,7 @@ use crate::projects::access::project_member;
 use crate::projects::model::ProjectRow;
 use crate::rbac::authorizer::forbidden;
 use crate::rbac::catalog::{Action, PermissionSet, Resource};
+use crate::rows::recalculate::recalculate;
 use crate::rows::revalidate::revalidate;
 use crate::rows::store as row_store;
 
@@ -116,6 +120,12 @@ pub async fn create_table(
     }
     if !duplicates.is_empty() {
         check.take::<()>(Err(AppError::invalid_fields(duplicates)));
+    } else {
+        let all: Vec<&FieldSpec> = specs.iter().map(|(_, spec)| spec).collect();
+        check.take(check_formulas(&all, |key| {
+            let (index, _) = specs.iter().find(|(_, spec)| spec.key == key)?;
+            Some(format!("fields.{index}.formula"))
+        }));
     }
     tx::write(
         app,
@@ -188,6 +198,55 @@ pub async fn create_table(
         },
     )
     .await
+}
+
+/// BAD_USER_INPUT unless the table's formulas, with these fields, all compute: each parses,
+/// reads fields the table has and can read, mixes no kinds and does not depend on itself;
+/// and a formula reading a restricted field (directly or through another formula) is
+/// restricted too, so its value cannot reveal what a reader may not see. `path_of` names
+/// the input a failing field's formula came from (None: a field the change left alone,
+/// named in the message).
+fn check_formulas(fields: &[&FieldSpec], path_of: impl Fn(&str) -> Option<String>) -> AppResult<()> {
+    let outline: Vec<FieldOutline<'_>> = fields
+        .iter()
+        .map(|f| FieldOutline {
+            key: &f.key,
+            field_type: f.field_type,
+            formula: f.formula.as_deref(),
+        })
+        .collect();
+    let refuse = |key: &str, message: String| match path_of(key) {
+        Some(path) => AppError::invalid(path, message),
+        None => AppError::invalid("field", format!("the formula of {key} would break: {message}")),
+    };
+    let plan = formula::plan(&outline).map_err(|(key, error)| refuse(&key, error.to_string()))?;
+    let restricted: HashSet<&str> = fields
+        .iter()
+        .filter(|f| f.restricted)
+        .map(|f| f.key.as_str())
+        .collect();
+    let mut reveals: HashMap<&str, BTreeSet<String>> = HashMap::new();
+    for (key, expr, _) in &plan {
+        let mut read: BTreeSet<String> = BTreeSet::new();
+        for used in expr.fields() {
+            if restricted.contains(used.as_str()) {
+                read.insert(used.clone());
+            }
+            read.extend(reveals.get(used.as_str()).into_iter().flatten().cloned());
+        }
+        if !read.is_empty() && !restricted.contains(key.as_str()) {
+            let names: Vec<String> = read.into_iter().collect();
+            return Err(refuse(
+                key,
+                format!(
+                    "reads the restricted field(s) {}: make this formula field restricted too, so it cannot reveal them",
+                    names.join(", ")
+                ),
+            ));
+        }
+        reveals.insert(key, read);
+    }
+    Ok(())
 }
 
 /// The table and its project, for a caller who may do `action` to tables there.
@@ -437,10 +496,14 @@ pub async fn add_field(app: &App, caller: &Caller, table_id: Uuid, draft: FieldD
                         spec.key
                     )));
                 }
+                let others: Vec<FieldSpec> = existing.iter().map(FieldSpec::of_row).collect();
+                let all: Vec<&FieldSpec> = others.iter().chain([&spec]).collect();
+                check_formulas(&all, |key| (key == spec.key).then(|| "field.formula".to_owned()))?;
                 let position = i32::try_from(existing.len()).unwrap_or(i32::MAX);
                 let row = spec.to_row(Uuid::new_v4(), table.id, position, now);
                 store::insert_fields(conn, std::slice::from_ref(&row)).await?;
-                let rows_rewritten = revalidate(conn, table.id, row.id, None, &spec).await?;
+                let rows_rewritten = revalidate(conn, table.id, row.id, None, &spec).await?
+                    + recalculate(conn, project.company_id, table.id, "field").await?;
                 let change = FieldChange {
                     change: "field_added",
                     key: &spec.key,
@@ -502,6 +565,13 @@ pub async fn update_field(
                         spec.key
                     )));
                 }
+                let others: Vec<FieldSpec> = siblings
+                    .iter()
+                    .filter(|f| f.id != field.id)
+                    .map(FieldSpec::of_row)
+                    .collect();
+                let all: Vec<&FieldSpec> = others.iter().chain([&spec]).collect();
+                check_formulas(&all, |key| (key == spec.key).then(|| "field.formula".to_owned()))?;
                 let before = FieldSpec::of_row(&field);
                 let rows_rewritten = revalidate(conn, table.id, field.id, Some(&before), &spec).await?;
                 let updated = store::replace_field(
@@ -509,6 +579,8 @@ pub async fn update_field(
                     &spec.to_row(field.id, table.id, field.position, field.created_at),
                 )
                 .await?;
+                let rows_rewritten =
+                    rows_rewritten + recalculate(conn, project.company_id, table.id, "field").await?;
                 let change = FieldChange {
                     change: "field_updated",
                     key: &spec.key,
@@ -536,6 +608,13 @@ pub async fn remove_field(app: &App, caller: &Caller, field_id: Uuid) -> AppResu
         |Change { conn, actor, now, .. }| {
             async move {
                 let (field, table, project) = managed_field(conn, actor, field_id).await?;
+                let others: Vec<FieldSpec> = store::fields_of(conn, &[table.id])
+                    .await?
+                    .iter()
+                    .filter(|f| f.id != field.id)
+                    .map(FieldSpec::of_row)
+                    .collect();
+                check_formulas(&others.iter().collect::<Vec<_>>(), |_| None)?;
                 store::delete_field(conn, &field).await?;
                 let rows_rewritten = row_store::remove_key(conn, table.id, &field.key).await?;
                 let before = FieldSpec::of_row(&field);

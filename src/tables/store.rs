@@ -214,6 +214,29 @@ pub async fn tables_by_ids(
         .await
 }
 
+/// The company's tables with a formula that may read the factor `key` (its text names it),
+/// for recomputing them when a version of the factor comes or goes.
+pub async fn tables_with_formulas_naming(
+    conn: &mut AsyncPgConnection,
+    company_id: Uuid,
+    key: &str,
+) -> QueryResult<Vec<Uuid>> {
+    let pattern = format!(
+        "%{}%",
+        key.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    );
+    data_fields::table
+        .inner_join(data_tables::table.on(data_tables::id.eq(data_fields::table_id)))
+        .inner_join(projects::table.on(projects::id.eq(data_tables::project_id)))
+        .filter(projects::company_id.eq(company_id))
+        .filter(data_fields::field_type.eq("formula"))
+        .filter(data_fields::formula.like(pattern))
+        .select(data_fields::table_id)
+        .distinct()
+        .load(conn)
+        .await
+}
+
 /// The table's fields in order.
 pub async fn fields_of(conn: &mut AsyncPgConnection, table_ids: &[Uuid]) -> QueryResult<Vec<FieldRow>> {
     data_fields::table

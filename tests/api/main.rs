@@ -15,6 +15,7 @@ mod companies;
 mod csv;
 mod data_rights;
 mod factors;
+mod formulas;
 mod hostile;
 mod invitations;
 mod isolation;

@@ -2,6 +2,7 @@
 //! table, its project, the member's standing there and the rules for the table's fields;
 //! and the open cycle rows are written into.
 
+use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -14,6 +15,7 @@ use crate::error::{AppError, AppResult};
 use crate::projects::access::project_member;
 use crate::projects::model::ProjectRow;
 use crate::rbac::catalog::{Action, Resource};
+use crate::rows::formulas::Calculator;
 use crate::rows::model::RowRecord;
 use crate::rows::store;
 use crate::rows::values::RowRules;
@@ -69,13 +71,25 @@ pub async fn table_access(
         }
     }
     let fields = table_store::fields_of(conn, &[table.id]).await?;
-    let rules = RowRules::new(&fields, restricted::reads_restricted(member.permissions));
+    let mut rules = RowRules::new(&fields, restricted::reads_restricted(member.permissions));
+    if matches!(action, Action::Create | Action::Edit) {
+        rules = rules.computing(Calculator::load(conn, project.company_id, &fields).await?);
+    }
     Ok(TableAccess {
         table,
         project,
         member,
         rules,
     })
+}
+
+impl TableAccess {
+    /// Takes the factors of rows without a date of their own on the last day of the cycle
+    /// they are written into, else on the day of the write.
+    pub fn take_factors_for(&mut self, cycle: Option<&CycleRow>, now: DateTime<Utc>) {
+        let day = cycle.map_or_else(|| now.date_naive(), |cycle| cycle.ends_on);
+        self.rules.take_factors_on(day);
+    }
 }
 
 /// The cycle rows are written into: of the table's project, and open (locked so it stays

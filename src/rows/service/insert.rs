@@ -194,8 +194,9 @@ pub async fn insert_rows(
         Touches::ROWS,
         |Change { conn, actor, now, .. }| {
             async move {
-                let access = table_access(conn, actor, table_id, Action::Create).await?;
-                open_cycle(conn, cycle_id, access.project.id).await?;
+                let mut access = table_access(conn, actor, table_id, Action::Create).await?;
+                let cycle = open_cycle(conn, cycle_id, access.project.id).await?;
+                access.take_factors_for(cycle.as_ref(), now);
                 let mut problems = Vec::new();
                 let mut candidates = Vec::with_capacity(rows.len());
                 for (position, input) in rows.iter().enumerate() {

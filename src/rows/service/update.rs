@@ -47,12 +47,13 @@ pub async fn update_row(
             .await?
             .pop()
             .ok_or_else(not_found)?;
-        let access = table_access(conn, actor, row.table_id, Action::Edit).await?;
+        let mut access = table_access(conn, actor, row.table_id, Action::Edit).await?;
         let row = store::find_for(conn, &[row_id], actor, true)
             .await?
             .pop()
             .ok_or_else(not_found)?;
-        open_cycle(conn, row.cycle_id, access.project.id).await?;
+        let cycle = open_cycle(conn, row.cycle_id, access.project.id).await?;
+        access.take_factors_for(cycle.as_ref(), now);
         if let Some(expected) = expected_version
             && expected != row.version
         {

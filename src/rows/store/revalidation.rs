@@ -18,6 +18,9 @@ pub struct StoredCells {
     pub created_at: DateTime<Utc>,
     #[diesel(sql_type = sql_types::Jsonb)]
     pub cells: serde_json::Value,
+    /// The last day of the row's cycle, if it has one.
+    #[diesel(sql_type = sql_types::Nullable<sql_types::Date>)]
+    pub cycle_ends_on: Option<chrono::NaiveDate>,
 }
 
 /// The next `limit` rows of the table (of one cycle, if given) after `after`, oldest first.
@@ -30,9 +33,10 @@ pub async fn cells_batch(
 ) -> QueryResult<Vec<StoredCells>> {
     let (at, id) = after.unzip();
     diesel::sql_query(
-        "SELECT id, created_at, cells FROM data_rows WHERE table_id = $1 \
-         AND ($5::uuid IS NULL OR cycle_id = $5) \
-         AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3)) ORDER BY created_at, id LIMIT $4",
+        "SELECT r.id, r.created_at, r.cells, c.ends_on AS cycle_ends_on FROM data_rows r \
+         LEFT JOIN cycles c ON c.id = r.cycle_id WHERE r.table_id = $1 \
+         AND ($5::uuid IS NULL OR r.cycle_id = $5) \
+         AND ($2::timestamptz IS NULL OR (r.created_at, r.id) > ($2, $3)) ORDER BY r.created_at, r.id LIMIT $4",
     )
     .bind::<sql_types::Uuid, _>(table_id)
     .bind::<sql_types::Nullable<sql_types::Timestamptz>, _>(at)
@@ -59,6 +63,27 @@ pub async fn set_values(
          FROM unnest($2::uuid[], $3::jsonb[]) AS v(id, value) WHERE r.id = v.id",
     )
     .bind::<sql_types::Text, _>(key)
+    .bind::<sql_types::Array<sql_types::Uuid>, _>(&ids)
+    .bind::<sql_types::Array<sql_types::Jsonb>, _>(&values)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// Sets the keys of each listed object in its row, keeping the others (recomputed formulas).
+pub async fn merge_values(
+    conn: &mut AsyncPgConnection,
+    updates: &[(Uuid, serde_json::Value)],
+) -> QueryResult<()> {
+    if updates.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = updates.iter().map(|u| u.0).collect();
+    let values: Vec<&serde_json::Value> = updates.iter().map(|u| &u.1).collect();
+    diesel::sql_query(
+        "UPDATE data_rows r SET cells = r.cells || v.value \
+         FROM unnest($1::uuid[], $2::jsonb[]) AS v(id, value) WHERE r.id = v.id",
+    )
     .bind::<sql_types::Array<sql_types::Uuid>, _>(&ids)
     .bind::<sql_types::Array<sql_types::Jsonb>, _>(&values)
     .execute(conn)

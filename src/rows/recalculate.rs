@@ -1,0 +1,82 @@
+//! Recomputes the formula fields of a table's stored rows after what they depend on
+//! changed (a formula or another field of the table, an emission factor version), in
+//! batches, inside the change's transaction: a change that would leave any row unable to
+//! compute is refused, naming how many and the first few.
+
+use chrono::{DateTime, Utc};
+use diesel_async::AsyncPgConnection;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::formulas::Calculator;
+use super::store;
+use crate::error::{AppError, AppResult};
+use crate::tables::store as table_store;
+
+/// Rows read per round trip.
+const BATCH: i64 = 1_000;
+/// Row ids named in a refusal.
+const NAMED_ROWS: usize = 5;
+
+/// Recomputes every row of the table whose formula values change; answers how many did
+/// (zero for a table without formulas). Rows without a date or cycle take factors on the
+/// day they were written. `path` names the input a refusal is about.
+pub async fn recalculate(
+    conn: &mut AsyncPgConnection,
+    company_id: Uuid,
+    table_id: Uuid,
+    path: &str,
+) -> AppResult<usize> {
+    let fields = table_store::fields_of(conn, &[table_id]).await?;
+    let Some(calculator) = Calculator::load(conn, company_id, &fields).await? else {
+        return Ok(0);
+    };
+    let mut rewritten = 0;
+    let mut failures: Vec<(Uuid, String)> = Vec::new();
+    let mut failed = 0usize;
+    let mut after: Option<(DateTime<Utc>, Uuid)> = None;
+    loop {
+        let batch = store::cells_batch(conn, table_id, None, after, BATCH).await?;
+        let Some(last) = batch.last() else {
+            break;
+        };
+        after = Some((last.created_at, last.id));
+        let mut updates = Vec::new();
+        for row in batch {
+            let Value::Object(before) = row.cells else {
+                continue;
+            };
+            let mut cells = before.clone();
+            let day = row.cycle_ends_on.unwrap_or_else(|| row.created_at.date_naive());
+            if let Err(error) = calculator.compute(&mut cells, day) {
+                failed += 1;
+                if failures.len() < NAMED_ROWS {
+                    failures.push((row.id, format!("{}: {}", error.key, error.message)));
+                }
+                continue;
+            }
+            let changed: Map<String, Value> = cells
+                .into_iter()
+                .filter(|(key, value)| before.get(key) != Some(value))
+                .collect();
+            if !changed.is_empty() {
+                updates.push((row.id, Value::Object(changed)));
+            }
+        }
+        if failed == 0 {
+            rewritten += updates.len();
+            store::merge_values(conn, &updates).await?;
+        }
+    }
+    if failed > 0 {
+        let named: Vec<String> = failures.iter().map(|(id, why)| format!("{id} ({why})")).collect();
+        return Err(AppError::invalid(
+            path,
+            format!(
+                "{failed} stored row(s) could not be computed with this change (first: {})",
+                named.join(", ")
+            ),
+        ));
+    }
+    Ok(rewritten)
+}
