@@ -124,6 +124,8 @@ diesel::table! {
         formula -> Nullable<Text>,
         restricted -> Bool,
         created_at -> Timestamptz,
+        unit -> Nullable<Text>,
+        total -> Bool,
     }
 }
 

@@ -1,7 +1,7 @@
 //! GraphQL face of projects: `Project`, `ProjectRoleAssignment`, and the project and grant
 //! mutations.
 
-use async_graphql::{Context, ID, MaybeUndefined, Object, Result};
+use async_graphql::{Context, ID, Json, MaybeUndefined, Object, Result};
 use chrono::{DateTime, Utc};
 
 use super::model::ProjectRow;
@@ -18,6 +18,7 @@ use crate::graphql::context::{app, authorizer, caller, loader, parse_id, presenc
 use crate::modules::graphql::Module;
 use crate::modules::service as modules;
 use crate::pagination::{Cursor, PageRequest};
+use crate::rows::service as row_service;
 use crate::tables::graphql::DataTable;
 use crate::tables::loader::TablesPageLoader;
 use crate::tables::service as tables;
@@ -80,6 +81,16 @@ impl Project {
             .into_iter()
             .map(|row| Module::new(row, project.clone()))
             .collect())
+    }
+
+    /// The fields marked `total` in the project's tables, summed by the scope of each
+    /// table's module (row:view; restricted fields only for table:manage), of one cycle if
+    /// given: `{ "cycleId", "scopes": { "1": { "co2e_kg": "12.5" }, "2": …, "none": … },
+    /// "units": { "co2e_kg": "kg CO2e" } }`, exact decimals as strings.
+    async fn summary(&self, ctx: &Context<'_>, cycle_id: Option<ID>) -> Result<Json<serde_json::Value>> {
+        let cycle_id = cycle_id.as_ref().map(|id| parse_id(id, "cycle")).transpose()?;
+        let summary = row_service::project_summary(app(ctx), caller(ctx), self.row.id, cycle_id).await?;
+        Ok(Json(summary))
     }
 
     /// Reporting cycles in date order (cycle:view).

@@ -4,8 +4,8 @@ use std::sync::{Arc, LazyLock};
 
 use async_graphql::connection::PageInfo;
 use async_graphql::{
-    Context, Enum, ID, InputValueError, InputValueResult, Json, Name, Object, Result, Scalar, ScalarType,
-    Upload, Value,
+    Context, Enum, ID, InputObject, InputValueError, InputValueResult, Json, Name, Object, Result, Scalar,
+    ScalarType, Upload, Value,
 };
 use async_graphql_value::RAW_VALUE_TOKEN;
 use async_graphql_value::indexmap::IndexMap;
@@ -16,6 +16,7 @@ use super::loader::CalculatorLoader;
 use super::model::{ImportRow, RowRecord};
 use super::query::Order;
 use super::service::{self, RowCounter, RowPage};
+use super::store::Aggregate;
 use super::{export, import};
 use crate::api_keys::graphql::ApiKey;
 use crate::cycles::graphql::Cycle;
@@ -441,5 +442,59 @@ impl RowsMutation {
             .collect::<Result<_, _>>()?;
         let deleted = service::delete_rows(app(ctx), caller(ctx), ids).await?;
         Ok(i32::try_from(deleted).unwrap_or(i32::MAX))
+    }
+}
+
+/// How a summary metric aggregates its field.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum SummaryOp {
+    Sum,
+    Avg,
+    Min,
+    Max,
+    Count,
+}
+
+impl From<SummaryOp> for Aggregate {
+    fn from(op: SummaryOp) -> Self {
+        match op {
+            SummaryOp::Sum => Self::Sum,
+            SummaryOp::Avg => Self::Avg,
+            SummaryOp::Min => Self::Min,
+            SummaryOp::Max => Self::Max,
+            SummaryOp::Count => Self::Count,
+        }
+    }
+}
+
+/// One metric of a summary: a field and how to aggregate it.
+#[derive(InputObject)]
+pub struct SummaryMetricInput {
+    pub field: String,
+    pub op: SummaryOp,
+}
+
+impl SummaryMetricInput {
+    /// The metric as the service takes it.
+    pub fn parse(self) -> (String, Aggregate) {
+        (self.field, self.op.into())
+    }
+}
+
+/// One group of a summary: the grouping keys' values and each metric's result, keyed
+/// "<op>_<field>" (`sum_litres`); sums, averages, minima and maxima are exact decimals as
+/// strings, counts numbers.
+pub struct SummaryGroup(pub service::SummaryGroup);
+
+#[Object]
+impl SummaryGroup {
+    /// The grouping fields' values, by field key (empty without groupBy).
+    async fn key(&self) -> Json<serde_json::Value> {
+        Json(self.0.key.clone())
+    }
+
+    /// Each metric's result under "<op>_<field>".
+    async fn values(&self) -> Json<serde_json::Value> {
+        Json(self.0.values.clone())
     }
 }

@@ -155,7 +155,8 @@ pub fn parse_order(order_by: Option<&str>, rules: &RowRules) -> AppResult<Order>
     })
 }
 
-fn visible<'r>(rules: &'r RowRules, key: &str) -> Option<&'r FieldRule> {
+/// The field with this key, if the caller may see it (restricted ones need table:manage).
+pub fn visible<'r>(rules: &'r RowRules, key: &str) -> Option<&'r FieldRule> {
     rules
         .field(key)
         .filter(|rule| rules.manages_table() || !rule.spec.restricted)

@@ -472,6 +472,8 @@ mod tests {
             reference_table_id: None,
             formula: None,
             restricted: false,
+            unit: None,
+            total: false,
         };
         tweak(&mut spec);
         FieldRule::new(Uuid::nil(), spec)

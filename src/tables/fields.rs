@@ -27,6 +27,8 @@ pub struct FieldSpec {
     pub reference_table_id: Option<Uuid>,
     pub formula: Option<String>,
     pub restricted: bool,
+    pub unit: Option<String>,
+    pub total: bool,
 }
 
 /// A field definition as the client sent it.
@@ -44,6 +46,8 @@ pub struct FieldDraft {
     pub reference_table_id: Option<Uuid>,
     pub formula: Option<String>,
     pub restricted: Option<bool>,
+    pub unit: Option<String>,
+    pub total: Option<bool>,
 }
 
 /// Lower-case snake_case: a letter, then letters, digits or `_`, at most 63 characters.
@@ -138,6 +142,24 @@ pub fn check(draft: FieldDraft, prefix: &str) -> AppResult<FieldSpec> {
         (FieldType::Formula, Some(_)) | (_, None) => {}
         (_, Some(_)) => fail("formula", "is only for FORMULA fields"),
     }
+    let unit = draft.unit.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty());
+    if unit
+        .as_ref()
+        .is_some_and(|u| u.chars().count() > 50 || u.chars().any(char::is_control))
+    {
+        fail("unit", "must be at most 50 characters");
+    }
+    let numeric_or_computed = matches!(
+        field_type,
+        FieldType::Integer | FieldType::Decimal | FieldType::Formula
+    );
+    if unit.is_some() && !numeric_or_computed {
+        fail("unit", "is only for INTEGER, DECIMAL and FORMULA fields");
+    }
+    let total = draft.total.unwrap_or(false);
+    if total && !numeric_or_computed {
+        fail("total", "is only for INTEGER, DECIMAL and FORMULA fields");
+    }
     let unique = draft.unique.unwrap_or(false);
     if unique
         && matches!(
@@ -163,6 +185,8 @@ pub fn check(draft: FieldDraft, prefix: &str) -> AppResult<FieldSpec> {
         reference_table_id: draft.reference_table_id,
         formula,
         restricted: draft.restricted.unwrap_or(false),
+        unit,
+        total,
     })
 }
 
@@ -192,6 +216,8 @@ impl FieldSpec {
             formula: self.formula.clone(),
             restricted: self.restricted,
             created_at: now,
+            unit: self.unit.clone(),
+            total: self.total,
         }
     }
 
@@ -213,6 +239,8 @@ impl FieldSpec {
             reference_table_id: row.reference_table_id,
             formula: row.formula.clone(),
             restricted: row.restricted,
+            unit: row.unit.clone(),
+            total: row.total,
         }
     }
 

@@ -17,7 +17,7 @@ use crate::modules::loader::ModuleLoader;
 use crate::pagination::{Cursor, PageRequest};
 use crate::projects::graphql::Project;
 use crate::projects::model::ProjectRow;
-use crate::rows::graphql::{DataRowConnection, Import};
+use crate::rows::graphql::{DataRowConnection, Import, SummaryGroup, SummaryMetricInput};
 use crate::rows::import;
 use crate::rows::loader::FirstRowsLoader;
 use crate::rows::service::{self as row_service, RowListArgs};
@@ -80,9 +80,39 @@ impl DataTable {
         Ok(rows.into_iter().map(DataField).collect())
     }
 
+    /// The rows (of one cycle, if given) grouped by the values of `groupBy` (at most 3
+    /// fields) and aggregated by `metrics` (1 to 10), computed in SQL with exact decimals;
+    /// at most 1,000 groups. SUM, AVG, MIN and MAX take number fields (formulas computing
+    /// numbers included), COUNT any field. Restricted fields need table:manage.
+    async fn summary(
+        &self,
+        ctx: &Context<'_>,
+        cycle_id: Option<ID>,
+        group_by: Option<Vec<String>>,
+        metrics: Vec<SummaryMetricInput>,
+    ) -> Result<Vec<SummaryGroup>> {
+        let cycle_id = cycle_id.as_ref().map(|id| parse_id(id, "cycle")).transpose()?;
+        let metrics = metrics.into_iter().map(SummaryMetricInput::parse).collect();
+        let groups = row_service::table_summary(
+            app(ctx),
+            caller(ctx),
+            self.row.id,
+            cycle_id,
+            group_by.unwrap_or_default(),
+            metrics,
+        )
+        .await?;
+        Ok(groups.into_iter().map(SummaryGroup).collect())
+    }
+
     /// The table's rows: `filter` is `{ key: { eq | ne | lt | lte | gt | gte | in | contains |
-    /// isNull: operand } }` (all combined with AND); `orderBy` is "key" or "-key" (then id).
+    /// isNull: operand } }` (all combined with AND); `orderBy` is "key" or "-key" (then id);
+    /// `updatedSince` keeps the rows written after that instant (a sync's last run).
     #[graphql(complexity = "crate::graphql::connection::page_cost(first, child_complexity)")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "a resolver takes its field's GraphQL arguments as the schema has them"
+    )]
     async fn rows(
         &self,
         ctx: &Context<'_>,
@@ -91,6 +121,7 @@ impl DataTable {
         cycle_id: Option<ID>,
         filter: Option<Json<serde_json::Value>>,
         order_by: Option<String>,
+        updated_since: Option<DateTime<Utc>>,
     ) -> Result<DataRowConnection> {
         let args = RowListArgs {
             cycle_id: cycle_id.as_ref().map(|id| parse_id(id, "cycle")).transpose()?,
@@ -98,11 +129,13 @@ impl DataTable {
             order_by,
             first,
             after,
+            updated_since,
         };
         let default_list = args.filter.is_none()
             && args.order_by.is_none()
             && args.after.is_none()
-            && args.cycle_id.is_none();
+            && args.cycle_id.is_none()
+            && args.updated_since.is_none();
         let rows = if default_list {
             // The common case, a first page, comes from one query for every table listed.
             caller(ctx).acting()?;
@@ -241,6 +274,16 @@ impl DataField {
     async fn restricted(&self) -> bool {
         self.0.restricted
     }
+
+    /// What the values are measured in, e.g. "litre", "kWh", "kg CO2e".
+    async fn unit(&self) -> Option<&str> {
+        self.0.unit.as_deref()
+    }
+
+    /// Whether `Project.summary` adds the field up by module scope.
+    async fn total(&self) -> bool {
+        self.0.total
+    }
 }
 
 /// One change to a table's schema.
@@ -302,6 +345,10 @@ pub struct FieldInput {
     reference_table_id: Option<ID>,
     formula: Option<String>,
     restricted: Option<bool>,
+    /// What the values are measured in, e.g. "litre", "kWh", "kg CO2e" (numbers and formulas).
+    unit: Option<String>,
+    /// Add the field up in `Project.summary` by module scope (numbers and formulas).
+    total: Option<bool>,
 }
 
 impl FieldInput {
@@ -323,6 +370,8 @@ impl FieldInput {
                 .transpose()?,
             formula: self.formula,
             restricted: self.restricted,
+            unit: self.unit,
+            total: self.total,
         })
     }
 }

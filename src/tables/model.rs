@@ -116,6 +116,10 @@ pub struct FieldRow {
     pub formula: Option<String>,
     pub restricted: bool,
     pub created_at: DateTime<Utc>,
+    /// What the values are measured in.
+    pub unit: Option<String>,
+    /// Whether `Project.summary` adds the field up by module scope.
+    pub total: bool,
 }
 
 /// One entry of a table's schema history.

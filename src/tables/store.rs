@@ -280,6 +280,8 @@ pub async fn replace_field(conn: &mut AsyncPgConnection, field: &FieldRow) -> Qu
             data_fields::reference_table_id.eq(field.reference_table_id),
             data_fields::formula.eq(&field.formula),
             data_fields::restricted.eq(field.restricted),
+            data_fields::unit.eq(&field.unit),
+            data_fields::total.eq(field.total),
         ))
         .returning(FieldRow::as_returning())
         .get_result(conn)

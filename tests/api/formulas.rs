@@ -196,3 +196,206 @@ async fn a_sustainability_manager_computes_emissions_and_watches_them_follow_the
         .await;
     assert!(removed.to_string().contains("the formula of"), "{removed}");
 }
+
+/// Creates a table of fuel records in `module` with a restricted cost, and returns its id.
+async fn fuel_table(t: &TestApp, token: &str, project: &str, module: &str, name: &str) -> String {
+    let create = "mutation($p: ID!, $m: ID, $n: String!, $f: [FieldInput!]) { createDataTable(projectId: $p, moduleId: $m, name: $n, fields: $f) { id fields { key unit total } } }";
+    let fields = json!([
+        { "key": "site", "label": "Site", "type": "TEXT" },
+        { "key": "litres", "label": "Litres", "type": "DECIMAL", "unit": "litre" },
+        { "key": "co2e_kg", "label": "CO2e", "type": "FORMULA", "formula": "litres * 2", "unit": "kg CO2e", "total": true },
+        { "key": "cost", "label": "Cost", "type": "DECIMAL", "restricted": true, "total": true },
+    ]);
+    let created = t
+        .ok(
+            Some(token),
+            create,
+            json!({ "p": project, "m": module, "n": name, "f": fields }),
+        )
+        .await;
+    let table = &created["createDataTable"];
+    assert_eq!(
+        table["fields"][2],
+        json!({ "key": "co2e_kg", "unit": "kg CO2e", "total": true })
+    );
+    table["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn summaries_add_up_exactly_per_group_cycle_and_scope() {
+    let t = TestApp::spawn().await;
+    let olga = t.verified_user("olga@example.com", "Olga").await;
+    let company = t.create_company(&olga, "Acme").await;
+    let project = t.create_project(&olga, &company, "Carbon").await;
+    let module = |scope: i32| {
+        let t = &t;
+        let olga = &olga;
+        let project = &project;
+        async move {
+            t.ok(
+                Some(olga),
+                "mutation($p: ID!, $s: Int) { createModule(projectId: $p, name: \"Scope\", scope: $s) { id } }",
+                json!({ "p": project, "s": scope }),
+            )
+            .await["createModule"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let (scope1, scope2) = (module(1).await, module(2).await);
+    let cycle = |name: &'static str, starts: &'static str, ends: &'static str| {
+        let t = &t;
+        let olga = &olga;
+        let project = &project;
+        async move {
+            t.ok(
+                Some(olga),
+                "mutation($p: ID!, $n: String!, $s: String!, $e: String!) { createCycle(projectId: $p, name: $n, startsOn: $s, endsOn: $e) { id } }",
+                json!({ "p": project, "n": name, "s": starts, "e": ends }),
+            )
+            .await["createCycle"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let q1 = cycle("Q1", "2025-01-01", "2025-03-31").await;
+    let q2 = cycle("Q2", "2025-04-01", "2025-06-30").await;
+    let fleet = fuel_table(&t, &olga, &project, &scope1, "Fleet").await;
+    let power = fuel_table(&t, &olga, &project, &scope2, "Power").await;
+    let insert = |table: &str, cycle: &str, rows: Value| {
+        let vars = json!({ "t": table, "c": cycle, "r": rows });
+        let t = &t;
+        let olga = &olga;
+        async move { t.ok(Some(olga), INSERT, vars).await }
+    };
+    insert(
+        &fleet,
+        &q1,
+        json!([
+            { "site": "Leeds", "litres": "0.1", "cost": "10" },
+            { "site": "Leeds", "litres": "0.2", "cost": "20" },
+            { "site": "York", "litres": "1.05" },
+        ]),
+    )
+    .await;
+    insert(&fleet, &q2, json!([{ "site": "Leeds", "litres": "100" }])).await;
+    insert(&power, &q1, json!([{ "site": "Leeds", "litres": "3.3" }])).await;
+
+    let summary = "query($t: ID!, $c: ID, $g: [String!], $m: [SummaryMetricInput!]!) { dataTable(id: $t) { summary(cycleId: $c, groupBy: $g, metrics: $m) { key values } } }";
+    let metrics = json!([
+        { "field": "litres", "op": "SUM" }, { "field": "co2e_kg", "op": "SUM" },
+        { "field": "litres", "op": "AVG" }, { "field": "litres", "op": "MAX" },
+        { "field": "cost", "op": "COUNT" },
+    ]);
+    let by_site = t
+        .ok(
+            Some(&olga),
+            summary,
+            json!({ "t": fleet, "c": q1, "g": ["site"], "m": metrics }),
+        )
+        .await["dataTable"]["summary"]
+        .clone();
+    assert_eq!(
+        by_site,
+        json!([
+            { "key": { "site": "Leeds" }, "values": { "sum_litres": "0.3", "sum_co2e_kg": "0.6", "avg_litres": "0.15", "max_litres": "0.2", "count_cost": 2 } },
+            { "key": { "site": "York" }, "values": { "sum_litres": "1.05", "sum_co2e_kg": "2.1", "avg_litres": "1.05", "max_litres": "1.05", "count_cost": 0 } },
+        ])
+    );
+    let whole = t
+        .ok(
+            Some(&olga),
+            summary,
+            json!({ "t": fleet, "m": [{ "field": "litres", "op": "SUM" }] }),
+        )
+        .await;
+    assert_eq!(
+        whole["dataTable"]["summary"],
+        json!([{ "key": {}, "values": { "sum_litres": "101.35" } }])
+    );
+
+    let bad = t
+        .gql(
+            Some(&olga),
+            summary,
+            json!({ "t": fleet, "g": ["nope"], "m": [{ "field": "site", "op": "SUM" }] }),
+        )
+        .await;
+    let mut fields = error_fields(&bad);
+    fields.sort();
+    assert_eq!(fields, ["groupBy.0", "metrics.0.field"], "{bad}");
+
+    // The project rolls its total fields up by scope; cost is restricted, so an editor
+    // without table:manage sees only the emissions.
+    let project_summary = "query($p: ID!, $c: ID) { project(id: $p) { summary(cycleId: $c) } }";
+    let q1_totals = t
+        .ok(Some(&olga), project_summary, json!({ "p": project, "c": q1 }))
+        .await["project"]["summary"]
+        .clone();
+    assert_eq!(
+        q1_totals["scopes"]["1"],
+        json!({ "co2e_kg": "2.7", "cost": "30" })
+    );
+    assert_eq!(
+        q1_totals["scopes"]["2"],
+        json!({ "co2e_kg": "6.6", "cost": null })
+    );
+    assert_eq!(q1_totals["units"]["co2e_kg"], "kg CO2e");
+    let ed = t.member(&olga, &company, "ed@example.com", "Ed", "Editor").await;
+    let all_year =
+        t.ok(Some(&ed), project_summary, json!({ "p": project })).await["project"]["summary"].clone();
+    assert_eq!(all_year["scopes"]["1"], json!({ "co2e_kg": "202.7" }));
+    let hidden = t
+        .gql(
+            Some(&ed),
+            summary,
+            json!({ "t": fleet, "m": [{ "field": "cost", "op": "SUM" }] }),
+        )
+        .await;
+    assert_eq!(error_fields(&hidden), ["metrics.0.field"], "{hidden}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sync_reads_only_the_rows_written_since_its_last_run() {
+    let t = TestApp::spawn().await;
+    let olga = t.verified_user("olga@example.com", "Olga").await;
+    let company = t.create_company(&olga, "Acme").await;
+    let project = t.create_project(&olga, &company, "Carbon").await;
+    let created = t
+        .ok(
+            Some(&olga),
+            CREATE_TABLE,
+            json!({ "p": project, "f": fuel_fields("litres * 2") }),
+        )
+        .await;
+    let table = created["createDataTable"]["id"].as_str().unwrap().to_owned();
+    let rows = t
+        .ok(
+            Some(&olga),
+            INSERT,
+            json!({ "t": table, "r": [{ "litres": "1" }, { "litres": "2" }] }),
+        )
+        .await["insertRows"]
+        .clone();
+    let since = "query($t: ID!, $s: DateTime) { dataTable(id: $t) { rows(updatedSince: $s) { totalCount edges { node { id values updatedAt } } } } }";
+    let all = t.ok(Some(&olga), since, json!({ "t": table })).await;
+    assert_eq!(all["dataTable"]["rows"]["totalCount"], 2);
+    let last_run = all["dataTable"]["rows"]["edges"][1]["node"]["updatedAt"].clone();
+    t.advance(chrono::Duration::seconds(5));
+    t.ok(
+        Some(&olga),
+        "mutation($id: ID!) { updateRow(id: $id, values: { litres: \"7\" }) { id } }",
+        json!({ "id": rows[0]["id"] }),
+    )
+    .await;
+    let changed = t
+        .ok(Some(&olga), since, json!({ "t": table, "s": last_run }))
+        .await;
+    let edges = changed["dataTable"]["rows"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 1, "{changed}");
+    assert_eq!(edges[0]["node"]["id"], rows[0]["id"]);
+    assert_eq!(edges[0]["node"]["values"]["co2e_kg"], "14");
+    assert_eq!(changed["dataTable"]["rows"]["totalCount"], 1);
+}

@@ -1,5 +1,6 @@
 //! A table's rows filtered, ordered and paged, with their count on demand.
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -20,6 +21,8 @@ pub struct RowListArgs {
     pub order_by: Option<String>,
     pub first: Option<i32>,
     pub after: Option<String>,
+    /// Only rows written (inserted or updated) after this instant.
+    pub updated_since: Option<DateTime<Utc>>,
 }
 
 /// A page of rows with what is needed to count the whole list later.
@@ -34,6 +37,7 @@ pub struct RowPage {
 pub struct RowCounter {
     pub table_id: Uuid,
     pub cycle_id: Option<Uuid>,
+    pub updated_since: Option<DateTime<Utc>>,
     pub conditions: Vec<query::Condition>,
 }
 
@@ -44,6 +48,7 @@ impl RowCounter {
         let query = RowListQuery {
             table_id: self.table_id,
             cycle_id: self.cycle_id,
+            updated_since: self.updated_since,
             conditions: &self.conditions,
             order: &Order::Created,
             strip: &[],
@@ -69,6 +74,7 @@ pub async fn list_rows(app: &App, caller: &Caller, table_id: Uuid, args: RowList
     let list = RowListQuery {
         table_id,
         cycle_id: args.cycle_id,
+        updated_since: args.updated_since,
         conditions: &conditions,
         order: &order,
         strip: &hidden,
@@ -81,6 +87,7 @@ pub async fn list_rows(app: &App, caller: &Caller, table_id: Uuid, args: RowList
         counter: RowCounter {
             table_id,
             cycle_id: args.cycle_id,
+            updated_since: args.updated_since,
             conditions,
         },
     })

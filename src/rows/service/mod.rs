@@ -6,6 +6,7 @@ mod delete;
 mod insert;
 mod list;
 mod read;
+mod summary;
 mod update;
 
 pub use self::access::*;
@@ -13,6 +14,7 @@ pub use self::delete::*;
 pub use self::insert::*;
 pub use self::list::*;
 pub use self::read::*;
+pub use self::summary::*;
 pub use self::update::*;
 
 /// Most rows one insertRows or deleteRows call may carry.

@@ -70,6 +70,7 @@ pub fn first_page(
         counter: RowCounter {
             table_id,
             cycle_id: None,
+            updated_since: None,
             conditions: Vec::new(),
         },
     })

@@ -109,6 +109,8 @@ fn condition_sql(sql: &mut Sql, condition: &Condition) -> String {
 pub struct RowListQuery<'a> {
     pub table_id: Uuid,
     pub cycle_id: Option<Uuid>,
+    /// Only rows written after this instant.
+    pub updated_since: Option<DateTime<Utc>>,
     pub conditions: &'a [Condition],
     pub order: &'a Order,
     /// Keys removed from the values (restricted fields the caller may not read).
@@ -121,6 +123,10 @@ fn where_sql(sql: &mut Sql, query: &RowListQuery<'_>) -> String {
     if let Some(cycle_id) = query.cycle_id {
         let cycle = sql.param(Bind::Uuid(cycle_id));
         clauses.push(format!("r.cycle_id = {cycle}"));
+    }
+    if let Some(since) = query.updated_since {
+        let since = sql.param(Bind::At(since));
+        clauses.push(format!("r.updated_at > {since}"));
     }
     for condition in query.conditions {
         clauses.push(condition_sql(sql, condition));

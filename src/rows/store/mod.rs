@@ -6,12 +6,14 @@ mod imports;
 mod list;
 mod references;
 mod revalidation;
+mod summaries;
 mod uniques;
 
 pub use self::imports::*;
 pub use self::list::*;
 pub use self::references::*;
 pub use self::revalidation::*;
+pub use self::summaries::*;
 pub use self::uniques::*;
 
 use chrono::{DateTime, Utc};

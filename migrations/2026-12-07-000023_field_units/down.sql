@@ -1,0 +1,1 @@
+ALTER TABLE data_fields DROP COLUMN unit, DROP COLUMN total;

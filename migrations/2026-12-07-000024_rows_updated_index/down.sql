@@ -1,0 +1,1 @@
+DROP INDEX data_rows_table_updated;
