@@ -77,6 +77,18 @@ impl FactorBook {
         })
     }
 
+    /// The units the versions of `key` are per (none: the company sees no such factor).
+    pub fn units_of(&self, key: &str) -> Vec<&str> {
+        let mut units: Vec<&str> = self
+            .versions
+            .iter()
+            .filter(|factor| factor.key == key)
+            .map(|factor| factor.unit.as_str())
+            .collect();
+        units.dedup();
+        units
+    }
+
     /// The version of `key` in effect on `day`.
     pub fn in_effect(&self, key: &str, day: NaiveDate) -> Option<&FactorRow> {
         self.versions

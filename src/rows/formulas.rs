@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::values::ValueError;
 use crate::error::{AppError, AppResult};
 use crate::factors::service::FactorBook;
-use crate::tables::formula::{self, FieldOutline, Kind, Plan, RowInputs, Val};
+use crate::tables::formula::{self, FieldOutline, Kind, MAX_RESULT_DIGITS, Plan, RowInputs, Val};
 use crate::tables::model::{FieldRow, FieldType};
 
 /// A table's formulas, planned once for every row a write touches.
@@ -112,10 +112,16 @@ impl Calculator {
                 values: &values,
                 factor: |factor: &str| self.book.in_effect(factor, day).map(|f| f.value.clone()),
             };
-            let cell = expr
+            let value = expr
                 .evaluate(&inputs)
-                .map_err(|message| ValueError::new(key, message))?
-                .into_cell();
+                .map_err(|message| ValueError::new(key, message))?;
+            if value.is_too_large() {
+                return Err(ValueError::new(
+                    key,
+                    format!("the result has more than {MAX_RESULT_DIGITS} digits before the point"),
+                ));
+            }
+            let cell = value.into_cell();
             // Later formulas read the value as stored.
             values.insert(key.clone(), Val::from_cell(&cell, *kind));
             cells.insert(key.clone(), cell);

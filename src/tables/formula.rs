@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::str::FromStr;
+use std::sync::LazyLock;
 
 use bigdecimal::{BigDecimal, RoundingMode, Zero};
 use serde_json::Value;
@@ -427,6 +428,24 @@ impl Expr {
         found
     }
 
+    /// Each product of a field and a factor (`litres * factor("diesel_litre")`, either
+    /// way round) with where it is: the field's unit must be what the factor is per.
+    pub fn field_factor_products(&self) -> Vec<(usize, String, String)> {
+        let mut found = Vec::new();
+        self.visit_expr(&mut |expr| {
+            if let Node::Binary(Op::Mul, left, right) = &expr.node {
+                for (one, other) in [(left, right), (right, left)] {
+                    if let (Node::Field(field), Node::Call(Function::Factor, _)) = (&one.node, &other.node)
+                        && let Some(factor) = other.factor_keys().into_iter().next()
+                    {
+                        found.push((expr.position, field.clone(), factor));
+                    }
+                }
+            }
+        });
+        found
+    }
+
     /// Where the expression first reads `key` (1 when it does not).
     fn position_of_field(&self, key: &str) -> usize {
         let mut found = None;
@@ -725,6 +744,24 @@ impl Planner<'_> {
     }
 }
 
+/// Whether a field measured in `field_unit` fits a factor per `factor_unit`: the same
+/// unit, any case, a plural `s` aside ("litres" fits "litre").
+pub fn units_match(field_unit: &str, factor_unit: &str) -> bool {
+    let norm = |unit: &str| {
+        let unit = unit.trim().to_lowercase();
+        unit.strip_suffix('s').map(str::to_owned).unwrap_or(unit)
+    };
+    norm(field_unit) == norm(factor_unit)
+}
+
+/// Most digits a stored result has before the point.
+pub const MAX_RESULT_DIGITS: usize = 40;
+
+/// The smallest number with more digits than that.
+static TOO_LARGE: LazyLock<BigDecimal> = LazyLock::new(|| {
+    BigDecimal::from_str(&format!("1{}", "0".repeat(MAX_RESULT_DIGITS))).unwrap_or_default()
+});
+
 /// A value while evaluating.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Val {
@@ -745,6 +782,14 @@ impl Val {
             (Value::Bool(b), Kind::Bool) => Self::Bool(*b),
             (Value::String(s), Kind::Text) => Self::Text(s.clone()),
             _ => Self::Null,
+        }
+    }
+
+    /// Whether a number has more digits before the point than a row stores.
+    pub fn is_too_large(&self) -> bool {
+        match self {
+            Self::Number(n) => n.abs() >= *TOO_LARGE,
+            _ => false,
         }
     }
 

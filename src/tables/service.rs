@@ -22,6 +22,7 @@ use crate::db::tx::{self, Change, Touches};
 use crate::error::{AppError, AppResult, FieldError, InputCheck};
 use crate::events::verb::Verb;
 use crate::events::write::{self, Activity};
+use crate::factors::service::FactorBook;
 use crate::input;
 use crate::modules::store as module_store;
 use crate::pagination::{Page, PageRequest};
@@ -146,6 +147,12 @@ pub async fn create_table(
                         "input check passed without values"
                     )));
                 };
+                let all: Vec<&FieldSpec> = specs.iter().map(|(_, spec)| spec).collect();
+                check_factors(conn, project.company_id, &all, |key| {
+                    let (index, _) = specs.iter().find(|(_, spec)| spec.key == key)?;
+                    Some(format!("fields.{index}.formula"))
+                })
+                .await?;
                 for (_, spec) in &specs {
                     check_reference(conn, actor, spec, project.company_id).await?;
                 }
@@ -245,6 +252,58 @@ fn check_formulas(fields: &[&FieldSpec], path_of: impl Fn(&str) -> Option<String
             ));
         }
         reveals.insert(key, read);
+    }
+    Ok(())
+}
+
+/// BAD_USER_INPUT unless every factor the table's formulas name exists for the company,
+/// and every product of a field and a factor multiplies a field measured in the unit the
+/// factor is per (when the field declares its unit): litres times a per-kWh factor is
+/// refused. `path_of` as for [`check_formulas`].
+async fn check_factors(
+    conn: &mut AsyncPgConnection,
+    company_id: Uuid,
+    fields: &[&FieldSpec],
+    path_of: impl Fn(&str) -> Option<String>,
+) -> AppResult<()> {
+    let parsed: Vec<(&FieldSpec, formula::Expr)> = fields
+        .iter()
+        .filter_map(|f| Some((*f, formula::parse(f.formula.as_deref()?).ok()?)))
+        .collect();
+    let keys: BTreeSet<String> = parsed.iter().flat_map(|(_, expr)| expr.factor_keys()).collect();
+    let book = FactorBook::load(conn, company_id, &keys.into_iter().collect::<Vec<_>>()).await?;
+    let refuse = |key: &str, message: String| match path_of(key) {
+        Some(path) => AppError::invalid(path, message),
+        None => AppError::invalid("field", format!("the formula of {key} would break: {message}")),
+    };
+    for (field, expr) in &parsed {
+        for factor in expr.factor_keys() {
+            if book.units_of(&factor).is_empty() {
+                return Err(refuse(
+                    &field.key,
+                    format!("the company has no emission factor {factor} (its own or a default)"),
+                ));
+            }
+        }
+        for (position, input, factor) in expr.field_factor_products() {
+            let Some(unit) = fields
+                .iter()
+                .find(|f| f.key == input)
+                .and_then(|f| f.unit.as_deref())
+            else {
+                continue;
+            };
+            let per = book.units_of(&factor);
+            if !per.iter().any(|per| formula::units_match(unit, per)) {
+                return Err(refuse(
+                    &field.key,
+                    format!(
+                        "at character {position}: {input} is in {unit}, but factor(\"{factor}\") is per {}",
+                        per.join(" or ")
+                    ),
+                ));
+            }
+        }
     }
     Ok(())
 }
@@ -499,6 +558,10 @@ pub async fn add_field(app: &App, caller: &Caller, table_id: Uuid, draft: FieldD
                 let others: Vec<FieldSpec> = existing.iter().map(FieldSpec::of_row).collect();
                 let all: Vec<&FieldSpec> = others.iter().chain([&spec]).collect();
                 check_formulas(&all, |key| (key == spec.key).then(|| "field.formula".to_owned()))?;
+                check_factors(conn, project.company_id, &all, |key| {
+                    (key == spec.key).then(|| "field.formula".to_owned())
+                })
+                .await?;
                 let position = i32::try_from(existing.len()).unwrap_or(i32::MAX);
                 let row = spec.to_row(Uuid::new_v4(), table.id, position, now);
                 store::insert_fields(conn, std::slice::from_ref(&row)).await?;
@@ -572,6 +635,10 @@ pub async fn update_field(
                     .collect();
                 let all: Vec<&FieldSpec> = others.iter().chain([&spec]).collect();
                 check_formulas(&all, |key| (key == spec.key).then(|| "field.formula".to_owned()))?;
+                check_factors(conn, project.company_id, &all, |key| {
+                    (key == spec.key).then(|| "field.formula".to_owned())
+                })
+                .await?;
                 let before = FieldSpec::of_row(&field);
                 let rows_rewritten = revalidate(conn, table.id, field.id, Some(&before), &spec).await?;
                 let updated = store::replace_field(

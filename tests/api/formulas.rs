@@ -283,6 +283,40 @@ async fn summaries_add_up_exactly_per_group_cycle_and_scope() {
     insert(&fleet, &q2, json!([{ "site": "Leeds", "litres": "100" }])).await;
     insert(&power, &q1, json!([{ "site": "Leeds", "litres": "3.3" }])).await;
 
+    // Units are checked against the factors' when a formula is defined.
+    let add = "mutation($t: ID!, $k: String!, $f: String!) { addField(tableId: $t, field: { key: $k, label: \"X\", type: FORMULA, formula: $f }) { id } }";
+    let wrong_unit = t
+        .gql(
+            Some(&olga),
+            add,
+            json!({ "t": fleet, "k": "grid", "f": "litres * factor('uk_electricity_kwh')" }),
+        )
+        .await;
+    assert_eq!(error_fields(&wrong_unit), ["field.formula"], "{wrong_unit}");
+    assert!(
+        wrong_unit.to_string().contains(
+            "at character 8: litres is in litre, but factor(\\\"uk_electricity_kwh\\\") is per kWh"
+        ),
+        "{wrong_unit}"
+    );
+    let unknown = t
+        .gql(
+            Some(&olga),
+            add,
+            json!({ "t": fleet, "k": "typo", "f": "factor('diesel_litr') * litres" }),
+        )
+        .await;
+    assert!(
+        unknown.to_string().contains("no emission factor diesel_litr"),
+        "{unknown}"
+    );
+    t.ok(
+        Some(&olga),
+        add,
+        json!({ "t": power, "k": "diesel", "f": "factor('diesel_litre') * litres" }),
+    )
+    .await;
+
     let summary = "query($t: ID!, $c: ID, $g: [String!], $m: [SummaryMetricInput!]!) { dataTable(id: $t) { summary(cycleId: $c, groupBy: $g, metrics: $m) { key values } } }";
     let metrics = json!([
         { "field": "litres", "op": "SUM" }, { "field": "co2e_kg", "op": "SUM" },
