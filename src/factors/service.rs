@@ -1,7 +1,7 @@
 //! Factor rules: who sees and changes a company's factors (factor:view, factor:manage),
 //! what a version must hold, and that versions are added and deleted, never edited.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel_async::AsyncPgConnection;
 use futures_util::FutureExt;
 use serde_json::json;
@@ -13,7 +13,7 @@ use crate::app::App;
 use crate::auth::caller::Caller;
 use crate::companies::access;
 use crate::db::tx::{self, Change, Touches};
-use crate::error::{AppError, AppResult, InputCheck};
+use crate::error::{AppError, AppResult, ErrorCode, InputCheck};
 use crate::events::verb::Verb;
 use crate::events::write::{self, Activity};
 use crate::input;
@@ -96,6 +96,16 @@ impl FactorBook {
             .filter(|factor| factor.key == key)
             .find(|factor| holds(factor, day))
     }
+}
+
+/// Whether a field measured in `field_unit` fits a factor per `factor_unit`: the same
+/// unit, any case, a plural `s` aside ("litres" fits "litre").
+pub fn units_match(field_unit: &str, factor_unit: &str) -> bool {
+    let norm = |unit: &str| {
+        let unit = unit.trim().to_lowercase();
+        unit.strip_suffix('s').map(str::to_owned).unwrap_or(unit)
+    };
+    norm(field_unit) == norm(factor_unit)
 }
 
 /// Whether the factor's period holds the day.
@@ -183,6 +193,16 @@ pub async fn create(app: &App, caller: &Caller, draft: FactorDraft) -> AppResult
             let (Some(label), Some(value), Some(unit), Some(source)) = (label, value, unit, source) else {
                 return Err(AppError::internal(anyhow::anyhow!("input check passed without values")));
             };
+            let known = store::versions_of(conn, company_id, std::slice::from_ref(&key)).await?;
+            if let Some(other) = known.iter().find(|f| !units_match(&f.unit, &unit)) {
+                return Err(AppError::invalid(
+                    "input.unit",
+                    format!(
+                        "must be {} like the other versions of {key}: formulas multiply fields measured in it",
+                        other.unit
+                    ),
+                ));
+            }
             let factor = NewFactor {
                 id: Uuid::new_v4(),
                 company_id: Some(company_id),
@@ -205,7 +225,7 @@ pub async fn create(app: &App, caller: &Caller, draft: FactorDraft) -> AppResult
                     factor.valid_from.map_or_else(|| "with no start".to_owned(), |d| d.to_string())
                 ))
             })?;
-            let recalculated = recalculate_users(conn, company_id, &row.key, "input").await?;
+            let recalculated = recalculate_users(conn, company_id, &row.key, "input", now).await?;
             let activity = Activity::new(
                 company_id,
                 Some(actor),
@@ -237,11 +257,16 @@ pub async fn delete(app: &App, caller: &Caller, factor_id: Uuid) -> AppResult<()
                     "the shipped default factors are read-only: add a company version of the key to override one",
                 ));
             };
+            // Another company's factor is as unknown as one that never was.
             access::member(conn, company_id, actor)
-                .await?
+                .await
+                .map_err(|error| match error.code {
+                    ErrorCode::NotFound => AppError::not_found("emission factor"),
+                    _ => error,
+                })?
                 .require(Resource::Factor, Action::Manage)?;
             store::delete(conn, factor.id).await?;
-            let recalculated = recalculate_users(conn, company_id, &factor.key, "id").await?;
+            let recalculated = recalculate_users(conn, company_id, &factor.key, "id", now).await?;
             let activity = Activity::new(
                 company_id,
                 Some(actor),
@@ -265,10 +290,11 @@ async fn recalculate_users(
     company_id: Uuid,
     key: &str,
     path: &str,
+    now: DateTime<Utc>,
 ) -> AppResult<usize> {
     let mut changed = 0;
     for table_id in table_store::tables_with_formulas_naming(conn, company_id, key).await? {
-        changed += recalculate(conn, company_id, table_id, path).await?;
+        changed += recalculate(conn, company_id, table_id, path, now).await?;
     }
     Ok(changed)
 }

@@ -1,7 +1,8 @@
 //! Recomputes the formula fields of a table's stored rows after what they depend on
 //! changed (a formula or another field of the table, an emission factor version), in
-//! batches, inside the change's transaction: a change that would leave any row unable to
-//! compute is refused, naming how many and the first few.
+//! batches, inside the change's transaction with the table locked against writers: a
+//! change that would leave any row unable to compute is refused, naming how many and the
+//! first few. Rows of closed cycles keep the figures they were closed with.
 
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
@@ -18,15 +19,17 @@ const BATCH: i64 = 1_000;
 /// Row ids named in a refusal.
 const NAMED_ROWS: usize = 5;
 
-/// Recomputes every row of the table whose formula values change; answers how many did
-/// (zero for a table without formulas). Rows without a date or cycle take factors on the
+/// Recomputes every row of the table whose formula values change (a new version of each,
+/// written `now`); answers how many did (zero for a table without formulas). Rows without a date or cycle take factors on the
 /// day they were written. `path` names the input a refusal is about.
 pub async fn recalculate(
     conn: &mut AsyncPgConnection,
     company_id: Uuid,
     table_id: Uuid,
     path: &str,
+    now: DateTime<Utc>,
 ) -> AppResult<usize> {
+    store::lock_table(conn, table_id).await?;
     let fields = table_store::fields_of(conn, &[table_id]).await?;
     let Some(calculator) = Calculator::load(conn, company_id, &fields).await? else {
         return Ok(0);
@@ -43,6 +46,10 @@ pub async fn recalculate(
         after = Some((last.created_at, last.id));
         let mut updates = Vec::new();
         for row in batch {
+            // A closed cycle's figures stay as they were reported.
+            if row.cycle_closed {
+                continue;
+            }
             let Value::Object(before) = row.cells else {
                 continue;
             };
@@ -65,7 +72,7 @@ pub async fn recalculate(
         }
         if failed == 0 {
             rewritten += updates.len();
-            store::merge_values(conn, &updates).await?;
+            store::merge_values(conn, &updates, now).await?;
         }
     }
     if failed > 0 {

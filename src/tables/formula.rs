@@ -744,16 +744,6 @@ impl Planner<'_> {
     }
 }
 
-/// Whether a field measured in `field_unit` fits a factor per `factor_unit`: the same
-/// unit, any case, a plural `s` aside ("litres" fits "litre").
-pub fn units_match(field_unit: &str, factor_unit: &str) -> bool {
-    let norm = |unit: &str| {
-        let unit = unit.trim().to_lowercase();
-        unit.strip_suffix('s').map(str::to_owned).unwrap_or(unit)
-    };
-    norm(field_unit) == norm(factor_unit)
-}
-
 /// Most digits a stored result has before the point.
 pub const MAX_RESULT_DIGITS: usize = 40;
 

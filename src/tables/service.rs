@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::fields::{self, FieldDraft, FieldSpec};
 use super::formula::{self, FieldOutline};
-use super::model::{FieldRow, NewTable, SchemaChangeRow, TableRow};
+use super::model::{FieldRow, FieldType, NewTable, SchemaChangeRow, TableRow};
 use super::restricted::OPENS_RESTRICTED;
 use super::store;
 use crate::app::App;
@@ -22,7 +22,7 @@ use crate::db::tx::{self, Change, Touches};
 use crate::error::{AppError, AppResult, FieldError, InputCheck};
 use crate::events::verb::Verb;
 use crate::events::write::{self, Activity};
-use crate::factors::service::FactorBook;
+use crate::factors::service::{FactorBook, units_match};
 use crate::input;
 use crate::modules::store as module_store;
 use crate::pagination::{Page, PageRequest};
@@ -232,9 +232,18 @@ fn check_formulas(fields: &[&FieldSpec], path_of: impl Fn(&str) -> Option<String
         .filter(|f| f.restricted)
         .map(|f| f.key.as_str())
         .collect();
+    // A formula naming a factor reads the table's first date too: it picks the version.
+    let day_field = fields
+        .iter()
+        .find(|f| f.field_type == FieldType::Date)
+        .filter(|f| f.restricted)
+        .map(|f| f.key.clone());
     let mut reveals: HashMap<&str, BTreeSet<String>> = HashMap::new();
     for (key, expr, _) in &plan {
         let mut read: BTreeSet<String> = BTreeSet::new();
+        if !expr.factor_keys().is_empty() {
+            read.extend(day_field.clone());
+        }
         for used in expr.fields() {
             if restricted.contains(used.as_str()) {
                 read.insert(used.clone());
@@ -294,7 +303,7 @@ async fn check_factors(
                 continue;
             };
             let per = book.units_of(&factor);
-            if !per.iter().any(|per| formula::units_match(unit, per)) {
+            if !per.iter().any(|per| units_match(unit, per)) {
                 return Err(refuse(
                     &field.key,
                     format!(
@@ -566,7 +575,7 @@ pub async fn add_field(app: &App, caller: &Caller, table_id: Uuid, draft: FieldD
                 let row = spec.to_row(Uuid::new_v4(), table.id, position, now);
                 store::insert_fields(conn, std::slice::from_ref(&row)).await?;
                 let rows_rewritten = revalidate(conn, table.id, row.id, None, &spec).await?
-                    + recalculate(conn, project.company_id, table.id, "field").await?;
+                    + recalculate(conn, project.company_id, table.id, "field", now).await?;
                 let change = FieldChange {
                     change: "field_added",
                     key: &spec.key,
@@ -647,7 +656,7 @@ pub async fn update_field(
                 )
                 .await?;
                 let rows_rewritten =
-                    rows_rewritten + recalculate(conn, project.company_id, table.id, "field").await?;
+                    rows_rewritten + recalculate(conn, project.company_id, table.id, "field", now).await?;
                 let change = FieldChange {
                     change: "field_updated",
                     key: &spec.key,
@@ -683,7 +692,8 @@ pub async fn remove_field(app: &App, caller: &Caller, field_id: Uuid) -> AppResu
                     .collect();
                 check_formulas(&others.iter().collect::<Vec<_>>(), |_| None)?;
                 store::delete_field(conn, &field).await?;
-                let rows_rewritten = row_store::remove_key(conn, table.id, &field.key).await?;
+                let rows_rewritten = row_store::remove_key(conn, table.id, &field.key).await?
+                    + recalculate(conn, project.company_id, table.id, "field", now).await?;
                 let before = FieldSpec::of_row(&field);
                 let change = FieldChange {
                     change: "field_removed",

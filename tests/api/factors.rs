@@ -83,6 +83,12 @@ async fn defaults_carry_their_citations_and_a_company_version_overrides_them_for
         .gql(Some(&olga), CREATE, json!({ "i": override_2024(&company.id) }))
         .await;
     assert_eq!(error_code(&again), "CONFLICT", "{again}");
+    let mut per_litre = override_2024(&company.id);
+    per_litre["unit"] = json!("litre");
+    per_litre["validFrom"] = json!("2026-01-01");
+    per_litre["validTo"] = Value::Null;
+    let other_unit = t.gql(Some(&olga), CREATE, json!({ "i": per_litre })).await;
+    assert_eq!(error_fields(&other_unit), ["input.unit"], "{other_unit}");
 
     let on = |day: &'static str| factors(&t, &vera, &company.id, "uk_electricity_kwh", Some(day));
     assert_eq!(on("2024-06-01").await[0]["value"], "0.185");

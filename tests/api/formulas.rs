@@ -432,4 +432,24 @@ async fn a_sync_reads_only_the_rows_written_since_its_last_run() {
     assert_eq!(edges[0]["node"]["id"], rows[0]["id"]);
     assert_eq!(edges[0]["node"]["values"]["co2e_kg"], "14");
     assert_eq!(changed["dataTable"]["rows"]["totalCount"], 1);
+
+    // Recomputed values are changes too: a new formula rewrites both rows.
+    let second_run = edges[0]["node"]["updatedAt"].clone();
+    t.advance(chrono::Duration::seconds(5));
+    t.ok(
+        Some(&olga),
+        "mutation($f: ID!) { updateField(id: $f, field: { key: \"co2e_kg\", label: \"CO2e\", type: FORMULA, formula: \"litres * 3\" }) { id } }",
+        json!({ "f": created["createDataTable"]["fields"][2]["id"] }),
+    )
+    .await;
+    let recomputed = t
+        .ok(Some(&olga), since, json!({ "t": table, "s": second_run }))
+        .await;
+    let values: Vec<&Value> = recomputed["dataTable"]["rows"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|edge| &edge["node"]["values"]["co2e_kg"])
+        .collect();
+    assert_eq!(values, [&json!("21"), &json!("6")], "{recomputed}");
 }

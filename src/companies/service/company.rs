@@ -233,6 +233,8 @@ pub async fn update_company(
             member.require(Resource::Company, Action::Edit)?;
             if let Some(required) = changes.require_two_factor {
                 member.require(Resource::Company, Action::Manage)?;
+                // A rule about people's sign-in is a person's to set.
+                member.membership()?;
                 if required {
                     require_own_second_factor(conn, &member).await?;
                 }

@@ -85,9 +85,9 @@ pub async fn table_access(
 
 impl TableAccess {
     /// Takes the factors of rows without a date of their own on the last day of the cycle
-    /// they are written into, else on the day of the write.
-    pub fn take_factors_for(&mut self, cycle: Option<&CycleRow>, now: DateTime<Utc>) {
-        let day = cycle.map_or_else(|| now.date_naive(), |cycle| cycle.ends_on);
+    /// they are written into, else on the day `written` (the row's first write).
+    pub fn take_factors_for(&mut self, cycle: Option<&CycleRow>, written: DateTime<Utc>) {
+        let day = cycle.map_or_else(|| written.date_naive(), |cycle| cycle.ends_on);
         self.rules.take_factors_on(day);
     }
 }

@@ -2,7 +2,7 @@
 //! project's total fields by module scope. Restricted fields count only for those who may
 //! read them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -112,16 +112,29 @@ pub async fn project_summary(
     member.require(Resource::Row, Action::View)?;
     let with_restricted = restricted::reads_restricted(member.permissions);
     let totals = store::project_totals(&mut conn, project.id, cycle_id, with_restricted).await?;
+    // A key measured in several units is named with its unit: "co2e (t)", "co2e (kg)".
+    let mut units_of: BTreeMap<&str, BTreeSet<Option<&str>>> = BTreeMap::new();
+    for total in &totals {
+        units_of
+            .entry(&total.key)
+            .or_default()
+            .insert(total.unit.as_deref());
+    }
+    let name = |total: &store::ScopeTotal| match (&total.unit, units_of[total.key.as_str()].len()) {
+        (Some(unit), 2..) => format!("{} ({unit})", total.key),
+        _ => total.key.clone(),
+    };
     let mut scopes: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
     let mut units = Map::new();
-    for total in totals {
+    for total in &totals {
         let scope = total.scope.map_or_else(|| "none".to_owned(), |s| s.to_string());
-        scopes
-            .entry(scope)
-            .or_default()
-            .insert(total.key.clone(), total.total.map_or(Value::Null, Value::String));
-        if let Some(unit) = total.unit {
-            units.insert(total.key, Value::String(unit));
+        let name = name(total);
+        scopes.entry(scope).or_default().insert(
+            name.clone(),
+            total.total.clone().map_or(Value::Null, Value::String),
+        );
+        if let Some(unit) = &total.unit {
+            units.insert(name, Value::String(unit.clone()));
         }
     }
     Ok(json!({ "cycleId": cycle_id, "scopes": scopes, "units": units }))

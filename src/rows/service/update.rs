@@ -53,7 +53,8 @@ pub async fn update_row(
             .pop()
             .ok_or_else(not_found)?;
         let cycle = open_cycle(conn, row.cycle_id, access.project.id).await?;
-        access.take_factors_for(cycle.as_ref(), now);
+        // As recalculation does: a row without date or cycle keeps the day it was written.
+        access.take_factors_for(cycle.as_ref(), row.created_at);
         if let Some(expected) = expected_version
             && expected != row.version
         {

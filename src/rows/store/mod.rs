@@ -70,6 +70,19 @@ pub async fn share_table(conn: &mut AsyncPgConnection, table_id: Uuid) -> QueryR
         .map(|found| found.is_some())
 }
 
+/// Locks the table against every writer of its rows until the transaction ends (they
+/// share it): a recalculation sees, and is seen by, every write.
+pub async fn lock_table(conn: &mut AsyncPgConnection, table_id: Uuid) -> QueryResult<()> {
+    data_tables::table
+        .find(table_id)
+        .select(data_tables::id)
+        .for_update()
+        .first::<Uuid>(conn)
+        .await
+        .optional()
+        .map(|_| ())
+}
+
 /// Stores rows.
 pub async fn insert(conn: &mut AsyncPgConnection, rows: &[NewRow]) -> QueryResult<()> {
     for chunk in rows.chunks(1_000) {

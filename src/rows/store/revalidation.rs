@@ -21,6 +21,9 @@ pub struct StoredCells {
     /// The last day of the row's cycle, if it has one.
     #[diesel(sql_type = sql_types::Nullable<sql_types::Date>)]
     pub cycle_ends_on: Option<chrono::NaiveDate>,
+    /// Whether that cycle is closed (its rows are read-only).
+    #[diesel(sql_type = sql_types::Bool)]
+    pub cycle_closed: bool,
 }
 
 /// The next `limit` rows of the table (of one cycle, if given) after `after`, oldest first.
@@ -33,7 +36,8 @@ pub async fn cells_batch(
 ) -> QueryResult<Vec<StoredCells>> {
     let (at, id) = after.unzip();
     diesel::sql_query(
-        "SELECT r.id, r.created_at, r.cells, c.ends_on AS cycle_ends_on FROM data_rows r \
+        "SELECT r.id, r.created_at, r.cells, c.ends_on AS cycle_ends_on, \
+         c.closed_at IS NOT NULL AS cycle_closed FROM data_rows r \
          LEFT JOIN cycles c ON c.id = r.cycle_id WHERE r.table_id = $1 \
          AND ($5::uuid IS NULL OR r.cycle_id = $5) \
          AND ($2::timestamptz IS NULL OR (r.created_at, r.id) > ($2, $3)) ORDER BY r.created_at, r.id LIMIT $4",
@@ -70,10 +74,13 @@ pub async fn set_values(
     .map(|_| ())
 }
 
-/// Sets the keys of each listed object in its row, keeping the others (recomputed formulas).
+/// Sets the keys of each listed object in its row, keeping the others (recomputed
+/// formulas): a new version of the row, written `now`, so editors holding the old version
+/// and syncs reading by `updatedSince` see the change.
 pub async fn merge_values(
     conn: &mut AsyncPgConnection,
     updates: &[(Uuid, serde_json::Value)],
+    now: DateTime<Utc>,
 ) -> QueryResult<()> {
     if updates.is_empty() {
         return Ok(());
@@ -81,11 +88,12 @@ pub async fn merge_values(
     let ids: Vec<Uuid> = updates.iter().map(|u| u.0).collect();
     let values: Vec<&serde_json::Value> = updates.iter().map(|u| &u.1).collect();
     diesel::sql_query(
-        "UPDATE data_rows r SET cells = r.cells || v.value \
+        "UPDATE data_rows r SET cells = r.cells || v.value, version = r.version + 1, updated_at = $3 \
          FROM unnest($1::uuid[], $2::jsonb[]) AS v(id, value) WHERE r.id = v.id",
     )
     .bind::<sql_types::Array<sql_types::Uuid>, _>(&ids)
     .bind::<sql_types::Array<sql_types::Jsonb>, _>(&values)
+    .bind::<sql_types::Timestamptz, _>(now)
     .execute(conn)
     .await
     .map(|_| ())

@@ -124,7 +124,7 @@ pub struct ScopeTotal {
 
 /// The project's fields marked `total` (restricted ones only when `with_restricted`),
 /// summed over the rows of their tables (of one cycle, if given) by the scope of each
-/// table's module and field key.
+/// table's module, field key and unit (fields of one key in different units are not added).
 pub async fn project_totals(
     conn: &mut AsyncPgConnection,
     project_id: Uuid,
@@ -132,13 +132,13 @@ pub async fn project_totals(
     with_restricted: bool,
 ) -> QueryResult<Vec<ScopeTotal>> {
     diesel::sql_query(
-        "SELECT m.scope, f.key, min(f.unit) AS unit, \
+        "SELECT m.scope, f.key, f.unit, \
                 trim_scale(sum(data_numeric(r.cells ->> f.key)))::text AS total \
          FROM data_fields f JOIN data_tables t ON t.id = f.table_id \
          LEFT JOIN modules m ON m.id = t.module_id \
          JOIN data_rows r ON r.table_id = t.id AND ($2::uuid IS NULL OR r.cycle_id = $2) \
          WHERE t.project_id = $1 AND f.total AND ($3 OR NOT f.restricted) \
-         GROUP BY m.scope, f.key ORDER BY m.scope NULLS LAST, f.key",
+         GROUP BY m.scope, f.key, f.unit ORDER BY m.scope NULLS LAST, f.key, f.unit",
     )
     .bind::<sql_types::Uuid, _>(project_id)
     .bind::<sql_types::Nullable<sql_types::Uuid>, _>(cycle_id)

@@ -153,15 +153,20 @@ pub async fn change_password(
     Ok(())
 }
 
-/// Kills pending reset and email-change links: whoever held the old password must not
-/// keep a way back into the account.
+/// Kills pending reset, email-change and second-factor recovery links: whoever held the
+/// old password must not keep a way back into the account.
 async fn invalidate_account_tokens(
     conn: &mut diesel_async::AsyncPgConnection,
     user_id: uuid::Uuid,
     now: chrono::DateTime<chrono::Utc>,
 ) -> AppResult<()> {
-    store::invalidate_open_tokens(conn, user_id, TokenPurpose::ResetPassword, now).await?;
-    store::invalidate_open_tokens(conn, user_id, TokenPurpose::ChangeEmail, now).await?;
+    for purpose in [
+        TokenPurpose::ResetPassword,
+        TokenPurpose::ChangeEmail,
+        TokenPurpose::RecoverTwoFactor,
+    ] {
+        store::invalidate_open_tokens(conn, user_id, purpose, now).await?;
+    }
     Ok(())
 }
 

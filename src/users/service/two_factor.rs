@@ -19,7 +19,7 @@ use crate::db::tx::{self, Change, Touches};
 use crate::error::{AppError, AppResult};
 use crate::mail::{Letter, MailKind};
 use crate::sessions::store as session_store;
-use crate::users::model::UserRow;
+use crate::users::model::{TokenPurpose, UserRow};
 
 /// Recovery codes issued at once.
 const RECOVERY_CODES: usize = 10;
@@ -281,6 +281,8 @@ async fn changed(
         request_id: Some(&caller.request_id),
     };
     audit::record_security(conn, now, event).await?;
+    // Whoever changes the second factor holds the account: a recovery under way is moot.
+    store::invalidate_open_tokens(conn, user.id, TokenPurpose::RecoverTwoFactor, now).await?;
     let Some(email) = user.email.as_deref() else {
         return Ok(());
     };
