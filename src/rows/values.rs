@@ -406,10 +406,14 @@ impl RowRules {
         if !errors.is_empty() {
             return Err(errors);
         }
-        if let Some(calculator) = &self.calculator {
-            calculator
-                .compute(&mut row, self.default_day)
-                .map_err(|error| vec![error])?;
+        if let Some(calculator) = &self.calculator
+            && let Err(mut error) = calculator.compute(&mut row, self.default_day)
+        {
+            // Why a restricted formula failed could tell of the values it hides.
+            if !self.manages_table && self.field(&error.key).is_some_and(|f| f.spec.restricted) {
+                error.message = "cannot be computed from this row's values".to_owned();
+            }
+            return Err(vec![error]);
         }
         Ok(row)
     }

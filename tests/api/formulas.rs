@@ -185,6 +185,31 @@ async fn a_sustainability_manager_computes_emissions_and_watches_them_follow_the
     )
     .await;
 
+    // Why a restricted formula cannot compute is not told to those it hides values from.
+    let priced = t
+        .ok(
+            Some(&olga),
+            INSERT,
+            json!({ "t": table, "r": [{ "date": "2025-03-03", "litres": "5", "cost": "10" }] }),
+        )
+        .await["insertRows"][0]["id"]
+        .clone();
+    let ed = t.member(&olga, &company, "ed@example.com", "Ed", "Editor").await;
+    let update = "mutation($id: ID!, $v: JSON!) { updateRow(id: $id, values: $v) { id } }";
+    let hidden = t
+        .gql(Some(&ed), update, json!({ "id": priced, "v": { "litres": "0" } }))
+        .await;
+    assert_eq!(error_fields(&hidden), ["values.cost_per_litre"], "{hidden}");
+    assert!(!hidden.to_string().contains("zero"), "{hidden}");
+    let told = t
+        .gql(
+            Some(&olga),
+            update,
+            json!({ "id": priced, "v": { "litres": "0" } }),
+        )
+        .await;
+    assert!(told.to_string().contains("divides by zero"), "{told}");
+
     // Removing a field a formula reads is refused, naming the formula.
     let litres_field = created["createDataTable"]["fields"][1]["id"].as_str().unwrap();
     let removed = t

@@ -407,7 +407,8 @@ pub async fn active_company(app: &App, caller: &Caller) -> AppResult<Option<(Com
             return Ok(None);
         }
         // Held back until they turn on a second factor: the choice stands for then.
-        Err(_) => return Ok(None),
+        Err(error) if error.code == ErrorCode::Forbidden => return Ok(None),
+        Err(error) => return Err(error),
     };
     let company = store::find_for(&mut conn, company_id, actor).await?;
     Ok(company.map(|company| (company, member)))
