@@ -337,6 +337,30 @@ async fn a_lost_second_factor_is_recovered_by_mail_after_a_wait_unless_called_of
     assert_eq!(error_fields(&called_off), ["token"], "{called_off}");
     assert_eq!(reason(&login(&t, None).await), "TOTP_REQUIRED");
 
+    // Whoever replaces the recovery codes holds the account: a recovery under way dies too.
+    let before = t.smtp.mails_to("olga@example.com").len();
+    t.ok(None, request, json!({ "e": "olga@example.com", "p": PASSWORD }))
+        .await;
+    let pending = t.smtp.wait_for_count("olga@example.com", before + 1).await[before].token();
+    t.advance(chrono::Duration::seconds(30));
+    let signed_in = login(&t, Some(&code_at(&t, &uri))).await;
+    let holder = signed_in["data"]["login"]["accessToken"].as_str().unwrap();
+    t.ok(
+        Some(holder),
+        "mutation($p: String!) { regenerateRecoveryCodes(password: $p) }",
+        json!({ "p": PASSWORD }),
+    )
+    .await;
+    t.smtp
+        .wait_for(
+            "olga@example.com",
+            "Two-factor sign-in on your Guildhall account was given new recovery codes",
+        )
+        .await;
+    t.advance(chrono::Duration::hours(73));
+    let moot = t.gql(None, complete, json!({ "t": pending })).await;
+    assert_eq!(error_fields(&moot), ["token"], "{moot}");
+
     // Lost for real this time: after the wait the link turns it off and signs out everyone.
     let signed_in = login(&t, Some(&code_at(&t, &uri))).await;
     let session = signed_in["data"]["login"]["accessToken"].as_str().unwrap();
