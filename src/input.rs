@@ -4,6 +4,7 @@
 use std::str::FromStr;
 
 use bigdecimal::BigDecimal;
+use chrono::NaiveDate;
 
 use crate::error::{AppError, AppResult};
 
@@ -103,4 +104,10 @@ pub fn exact_decimal(text: &str) -> Result<BigDecimal, String> {
         ));
     }
     Ok(number)
+}
+
+/// An ISO date (`2026-01-31`), or BAD_USER_INPUT at `path`.
+pub fn date(raw: &str, path: &str) -> AppResult<NaiveDate> {
+    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+        .map_err(|_| AppError::invalid(path, "must be a date like 2026-01-31"))
 }

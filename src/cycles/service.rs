@@ -1,7 +1,7 @@
 //! Cycle rules: ISO dates, start before end, no overlap within a project, closing and
 //! reopening need cycle:manage, nothing changes in an archived project.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use futures_util::FutureExt;
 use serde_json::json;
@@ -20,11 +20,6 @@ use crate::projects::access::project_member;
 use crate::projects::model::ProjectRow;
 use crate::rbac::catalog::{Action, Resource};
 
-fn parse_date(raw: &str, path: &str) -> AppResult<NaiveDate> {
-    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
-        .map_err(|_| AppError::invalid(path, "must be a date like 2026-01-31"))
-}
-
 /// Adds a cycle to a project (cycle:create); CONFLICT when it overlaps another.
 pub async fn create_cycle(
     app: &App,
@@ -37,8 +32,8 @@ pub async fn create_cycle(
     caller.acting()?;
     let mut check = InputCheck::default();
     let name = check.take(input::text(name, "name", 1, 100));
-    let starts = check.take(parse_date(starts_on, "startsOn"));
-    let ends = check.take(parse_date(ends_on, "endsOn"));
+    let starts = check.take(input::date(starts_on, "startsOn"));
+    let ends = check.take(input::date(ends_on, "endsOn"));
     if let (Some(starts), Some(ends)) = (starts, ends)
         && starts >= ends
     {

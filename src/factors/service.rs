@@ -7,7 +7,7 @@ use futures_util::FutureExt;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::model::{FactorRow, NewFactor};
+use super::model::FactorRow;
 use super::store;
 use crate::app::App;
 use crate::auth::caller::Caller;
@@ -49,12 +49,9 @@ pub fn is_factor_key(key: &str) -> bool {
 }
 
 fn parse_date(raw: Option<String>, path: &str) -> AppResult<Option<NaiveDate>> {
-    let Some(raw) = input::non_empty(raw) else {
-        return Ok(None);
-    };
-    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
-        .map(Some)
-        .map_err(|_| AppError::invalid(path, "must be a date like 2026-01-31"))
+    input::non_empty(raw)
+        .map(|raw| input::date(&raw, path))
+        .transpose()
 }
 
 /// The versions of some factors a company sees, ready to say which is in effect on a day:
@@ -203,7 +200,7 @@ pub async fn create(app: &App, caller: &Caller, draft: FactorDraft) -> AppResult
                     ),
                 ));
             }
-            let factor = NewFactor {
+            let factor = FactorRow {
                 id: Uuid::new_v4(),
                 company_id: Some(company_id),
                 key,

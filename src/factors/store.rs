@@ -5,17 +5,9 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::model::{FactorRow, NewFactor};
+use super::model::FactorRow;
+use crate::companies::store::escape_like;
 use crate::db::schema::emission_factors;
-
-/// Escapes LIKE's wildcards so a search matches what was typed.
-fn like_pattern(search: &str) -> String {
-    let escaped = search
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
-}
 
 /// The company's factor versions and the defaults, by key (the company's first, then the
 /// latest start first); only keys or labels containing `search` (any case) when given.
@@ -26,7 +18,7 @@ pub async fn list(
 ) -> QueryResult<Vec<FactorRow>> {
     let mut query = visible_to(company_id).select(FactorRow::as_select()).into_boxed();
     if let Some(search) = search {
-        let pattern = like_pattern(search);
+        let pattern = format!("%{}%", escape_like(search));
         query = query.filter(
             emission_factors::key
                 .ilike(pattern.clone())
@@ -80,7 +72,7 @@ pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<
 
 /// Stores a version; None when the company already has a version of the key starting
 /// that day.
-pub async fn insert(conn: &mut AsyncPgConnection, factor: &NewFactor) -> QueryResult<Option<FactorRow>> {
+pub async fn insert(conn: &mut AsyncPgConnection, factor: &FactorRow) -> QueryResult<Option<FactorRow>> {
     diesel::insert_into(emission_factors::table)
         .values(factor)
         .on_conflict_do_nothing()

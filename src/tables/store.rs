@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::model::{FieldRow, NewTable, SchemaChangeRow, TableRow};
 use crate::auth::caller::Actor;
-use crate::companies::store::reached_by;
+use crate::companies::store::{escape_like, reached_by};
 use crate::db::prepared::prepared;
 use crate::db::schema::{data_fields, data_tables, projects, schema_changes};
 use crate::pagination::{Cursor, PageRequest};
@@ -221,10 +221,7 @@ pub async fn tables_with_formulas_naming(
     company_id: Uuid,
     key: &str,
 ) -> QueryResult<Vec<Uuid>> {
-    let pattern = format!(
-        "%{}%",
-        key.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
-    );
+    let pattern = format!("%{}%", escape_like(key));
     data_fields::table
         .inner_join(data_tables::table.on(data_tables::id.eq(data_fields::table_id)))
         .inner_join(projects::table.on(projects::id.eq(data_tables::project_id)))

@@ -160,8 +160,9 @@ async fn totp_guards_sign_in_and_no_code_works_twice() {
     assert!(login(&t, None).await["errors"].is_null());
 }
 
-/// Turns two-factor sign-in on for the holder of `token`.
-async fn turn_on_totp(t: &TestApp, token: &str) {
+/// Turns two-factor sign-in on for the holder of `token`; answers the otpauth URI the
+/// authenticator read.
+async fn turn_on_totp(t: &TestApp, token: &str) -> String {
     let uri = t
         .ok(
             Some(token),
@@ -178,6 +179,7 @@ async fn turn_on_totp(t: &TestApp, token: &str) {
         json!({ "c": code_at(t, &uri) }),
     )
     .await;
+    uri
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -289,22 +291,7 @@ async fn a_company_requiring_two_factor_keeps_members_without_it_out_of_its_data
 async fn a_lost_second_factor_is_recovered_by_mail_after_a_wait_unless_called_off() {
     let t = TestApp::spawn().await;
     let olga = t.verified_user("olga@example.com", "Olga").await;
-    let uri = t
-        .ok(
-            Some(&olga),
-            "mutation($p: String!) { setupTotp(password: $p) }",
-            json!({ "p": PASSWORD }),
-        )
-        .await["setupTotp"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    t.ok(
-        Some(&olga),
-        "mutation($c: String!) { confirmTotp(code: $c) }",
-        json!({ "c": code_at(&t, &uri) }),
-    )
-    .await;
+    let uri = turn_on_totp(&t, &olga).await;
     let request = "mutation($e: String!, $p: String!) { requestTwoFactorRecovery(email: $e, password: $p) }";
     let complete = "mutation($t: String!) { completeTwoFactorRecovery(token: $t) }";
     let subject = "Someone asked to turn off two-factor sign-in on your Guildhall account";

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::Count;
 use super::ROW_COLUMNS;
+use crate::companies::store::escape_like;
 use crate::rows::model::RowRecord;
 use crate::rows::query::{Comparison, Condition, Operator, Order, RowCursor};
 
@@ -62,8 +63,7 @@ fn field_expr(key: &str, comparison: Comparison) -> String {
 }
 
 fn like_pattern(text: &str) -> String {
-    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-    format!("%{escaped}%")
+    format!("%{}%", escape_like(text))
 }
 
 fn condition_sql(sql: &mut Sql, condition: &Condition) -> String {
