@@ -262,6 +262,16 @@ pub struct Config {
     #[arg(long, env = "PERSISTED_QUERIES_MANIFEST")]
     pub persisted_queries_manifest: Option<std::path::PathBuf>,
 
+    /// A factor file imported into the shipped defaults at every start (the defaults' own
+    /// layout, or a DESNZ flat file with `DEFAULT_FACTORS_MAPPING`); versions already there
+    /// are left alone, and a bad line stops the start.
+    #[arg(long, env = "DEFAULT_FACTORS_FILE")]
+    pub default_factors_file: Option<std::path::PathBuf>,
+
+    /// The mapping from a DESNZ flat file's lines to factor keys (see `importEmissionFactors`).
+    #[arg(long, env = "DEFAULT_FACTORS_MAPPING")]
+    pub default_factors_mapping: Option<std::path::PathBuf>,
+
     /// Rows from which a table's number and date fields get their own ordered index.
     #[arg(long, env = "ROW_INDEX_THRESHOLD", default_value_t = 10_000)]
     pub row_index_threshold: usize,

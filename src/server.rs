@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::db;
 use crate::error::FieldError;
 use crate::events::listener;
+use crate::factors;
 use crate::graphql::{self, limits::QueryLimits};
 use crate::http;
 use crate::mail::worker::{self, Transport};
@@ -34,6 +35,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let transport = Transport::new(config.smtp_url.as_deref(), &config.mail_from)?;
     let app = AppBuilder::new(config).build()?;
     register_startup_documents(&app).await?;
+    import_default_factors(&app).await?;
     let listener = TcpListener::bind(app.config.listen_addr)
         .await
         .with_context(|| format!("cannot listen on {} (set LISTEN_ADDR)", app.config.listen_addr))?;
@@ -88,6 +90,43 @@ pub async fn register_manifest(app: &App, path: &Path) -> anyhow::Result<usize> 
         serde_json::from_str(&text).with_context(|| format!("{origin} is not JSON"))?;
     let texts = persisted::manifest::documents(&manifest).map_err(|err| described(&origin, err.fields))?;
     register_global(app, texts, &origin).await
+}
+
+/// Imports `DEFAULT_FACTORS_FILE` (with `DEFAULT_FACTORS_MAPPING`) into the shipped default
+/// factors; a file with any bad line stops the start, naming the lines.
+pub async fn import_default_factors(app: &App) -> anyhow::Result<()> {
+    let Some(path) = &app.config.default_factors_file else {
+        return Ok(());
+    };
+    let origin = format!("DEFAULT_FACTORS_FILE {}", path.display());
+    let outcome = factors::import::import_defaults(app, path, app.config.default_factors_mapping.as_deref())
+        .await
+        .map_err(|err| anyhow::anyhow!("{origin}: {}", err.message))?;
+    if !outcome.errors.is_empty() {
+        let lines: Vec<String> = outcome
+            .errors
+            .iter()
+            .take(20)
+            .map(|error| match error.field.as_deref() {
+                Some("mapping") => format!("mapping line {}: {}", error.line, error.message),
+                Some(field) => format!("line {} ({field}): {}", error.line, error.message),
+                None => format!("line {}: {}", error.line, error.message),
+            })
+            .collect();
+        anyhow::bail!(
+            "{origin}: {} line(s) refused: {}",
+            outcome.rejected,
+            lines.join("; ")
+        );
+    }
+    tracing::info!(
+        added = outcome.added,
+        unchanged = outcome.unchanged,
+        rows_recalculated = outcome.rows_recalculated,
+        file = %path.display(),
+        "default emission factors imported"
+    );
+    Ok(())
 }
 
 /// Validates and registers `(place, text)` documents for every company; `origin` names

@@ -53,11 +53,12 @@ pub enum Verb {
     WebhookDisabled,
     FactorCreated,
     FactorDeleted,
+    FactorsImported,
 }
 
 impl Verb {
     /// Every verb, in the order of the list above.
-    pub const ALL: [Self; 47] = [
+    pub const ALL: [Self; 48] = [
         Self::CompanyCreated,
         Self::CompanyUpdated,
         Self::MemberInvited,
@@ -105,6 +106,7 @@ impl Verb {
         Self::WebhookDisabled,
         Self::FactorCreated,
         Self::FactorDeleted,
+        Self::FactorsImported,
     ];
 
     /// The text the database and clients know it by.
@@ -157,6 +159,7 @@ impl Verb {
             Self::WebhookDisabled => "webhook.disabled",
             Self::FactorCreated => "factor.created",
             Self::FactorDeleted => "factor.deleted",
+            Self::FactorsImported => "factor.imported",
         }
     }
 
@@ -202,7 +205,7 @@ impl Verb {
             | Self::WebhookDeleted
             | Self::WebhookRedelivered
             | Self::WebhookDisabled => Resource::Webhook,
-            Self::FactorCreated | Self::FactorDeleted => Resource::Factor,
+            Self::FactorCreated | Self::FactorDeleted | Self::FactorsImported => Resource::Factor,
         }
     }
 

@@ -1,11 +1,14 @@
 //! GraphQL for emission factors: the type, and adding and deleting a company's versions
 //! (`Company.emissionFactors` lists them).
 
-use async_graphql::{Context, ID, InputObject, Object, Result};
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject, Upload};
 
+use super::import::{self, FactorFiles};
 use super::model::FactorRow;
 use super::service::{self, FactorDraft};
 use crate::graphql::context::{app, caller, parse_id};
+use crate::graphql::import_result::RowError;
+use crate::rows::graphql::ImportMode;
 
 /// One version of an emission factor: how much is emitted per unit of activity, from when
 /// to when, and on whose authority. Values are exact decimals, sent as strings.
@@ -90,6 +93,21 @@ struct EmissionFactorInput {
     valid_to: Option<String>,
 }
 
+/// What a factor import stored and refused.
+#[derive(SimpleObject)]
+struct EmissionFactorImport {
+    /// New versions stored.
+    added: i32,
+    /// Versions the company already had exactly (a file may be imported again).
+    unchanged: i32,
+    /// Lines refused, of the file or (errors with field "mapping") of the mapping.
+    rejected: i32,
+    /// Stored rows whose formula values changed with the new versions.
+    rows_recalculated: i32,
+    /// The refused lines (the first 1,000): line, field and reason.
+    errors: Vec<RowError>,
+}
+
 /// Emission factor mutations.
 #[derive(Default)]
 pub struct FactorsMutation;
@@ -104,8 +122,8 @@ impl FactorsMutation {
         ctx: &Context<'_>,
         input: EmissionFactorInput,
     ) -> Result<EmissionFactor> {
+        let company_id = parse_id(&input.company_id, "company")?;
         let draft = FactorDraft {
-            company_id: parse_id(&input.company_id, "company")?,
             key: input.key,
             label: input.label,
             value: input.value,
@@ -118,8 +136,52 @@ impl FactorsMutation {
             valid_to: input.valid_to,
         };
         Ok(EmissionFactor(
-            service::create(app(ctx), caller(ctx), draft).await?,
+            service::create(app(ctx), caller(ctx), company_id, draft).await?,
         ))
+    }
+
+    /// Imports factor versions into a company from a CSV upload (factor:manage): either the
+    /// shipped defaults' layout (`key,label,value,unit,basis,source,source_year,licence,
+    /// valid_from,valid_to,provenance`) or the DESNZ flat file (`ID, Scope, Level 1–4,
+    /// Column Text, UOM, GHG/Unit, GHG Conversion Factor <year>`) with a `mapping` CSV whose
+    /// `key` column names the key each selected line becomes (selecting by any of ID, Scope,
+    /// Level 1–4, Column Text, UOM, GHG/Unit; an optional `label`). DESNZ lines are valid for
+    /// the file's year unless `validFrom`/`validTo` say otherwise. A version the company
+    /// already has exactly is left as it is; one that differs is refused.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "a GraphQL field takes its arguments one by one"
+    )]
+    async fn import_emission_factors(
+        &self,
+        ctx: &Context<'_>,
+        company_id: ID,
+        csv: Upload,
+        mapping: Option<Upload>,
+        valid_from: Option<String>,
+        valid_to: Option<String>,
+        mode: Option<ImportMode>,
+    ) -> Result<EmissionFactorImport> {
+        let company_id = parse_id(&company_id, "company")?;
+        let files = FactorFiles {
+            file: csv.value(ctx)?.content,
+            mapping: mapping
+                .map(|upload| upload.value(ctx))
+                .transpose()?
+                .map(|value| value.content),
+            valid_from,
+            valid_to,
+        };
+        let mode = mode.unwrap_or(ImportMode::AllOrNothing).into();
+        let outcome = import::import(app(ctx), caller(ctx), company_id, files, mode).await?;
+        let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+        Ok(EmissionFactorImport {
+            added: count(outcome.added),
+            unchanged: count(outcome.unchanged),
+            rejected: count(outcome.rejected),
+            rows_recalculated: count(outcome.rows_recalculated),
+            errors: outcome.errors.into_iter().map(RowError::from).collect(),
+        })
     }
 
     /// Deletes a company's factor version (factor:manage); the defaults are read-only.

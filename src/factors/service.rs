@@ -1,6 +1,7 @@
 //! Factor rules: who sees and changes a company's factors (factor:view, factor:manage),
 //! what a version must hold, and that versions are added and deleted, never edited.
 
+use bigdecimal::BigDecimal;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel_async::AsyncPgConnection;
 use futures_util::FutureExt;
@@ -13,21 +14,19 @@ use crate::app::App;
 use crate::auth::caller::Caller;
 use crate::companies::access;
 use crate::db::tx::{self, Change, Touches};
-use crate::error::{AppError, AppResult, ErrorCode, InputCheck};
+use crate::error::{AppError, AppResult, ErrorCode, FieldError, InputCheck};
 use crate::events::verb::Verb;
 use crate::events::write::{self, Activity};
 use crate::input;
 use crate::rbac::catalog::{Action, Resource};
-use crate::rows::recalculate::recalculate;
-use crate::tables::store as table_store;
+use crate::rows::recalculate::recalculate_users;
 
 /// Longest search text.
 const MAX_SEARCH_CHARS: usize = 100;
 
-/// A factor version as the client sent it.
+/// A factor version as a client or a file gave it, before any check.
 #[derive(Debug, Clone, Default)]
 pub struct FactorDraft {
-    pub company_id: Uuid,
     pub key: String,
     pub label: String,
     pub value: String,
@@ -38,6 +37,103 @@ pub struct FactorDraft {
     pub basis: Option<String>,
     pub valid_from: Option<String>,
     pub valid_to: Option<String>,
+}
+
+/// A factor version whose every part passed the checks, not yet stored.
+#[derive(Debug, Clone)]
+pub struct CheckedFactor {
+    key: String,
+    label: String,
+    value: BigDecimal,
+    unit: String,
+    basis: Option<String>,
+    source: String,
+    source_year: Option<i32>,
+    licence: Option<String>,
+    valid_from: Option<NaiveDate>,
+    valid_to: Option<NaiveDate>,
+}
+
+impl FactorDraft {
+    /// Checks every part (the one place a version's rules live), naming each bad part by
+    /// its input name (`key`, `validTo`…).
+    pub fn check(self) -> Result<CheckedFactor, Vec<FieldError>> {
+        let mut check = InputCheck::default();
+        let key = self.key.trim().to_owned();
+        if !is_factor_key(&key) {
+            check.take::<()>(Err(AppError::invalid(
+                "key",
+                "must be lower-case: a letter, then letters, digits, _ or . (at most 64)",
+            )));
+        }
+        let label = check.take(input::text(&self.label, "label", 1, 200));
+        let value = check
+            .take(input::exact_decimal(&self.value).map_err(|message| AppError::invalid("value", message)));
+        let unit = check.take(input::text(&self.unit, "unit", 1, 50));
+        let source = check.take(input::text(&self.source, "source", 1, 500));
+        let licence = check.take(input::optional_text(self.licence, "licence", 200));
+        let basis = check.take(input::optional_text(self.basis, "basis", 500));
+        if self
+            .source_year
+            .is_some_and(|year| !(1900..=2200).contains(&year))
+        {
+            check.take::<()>(Err(AppError::invalid("sourceYear", "must be a year like 2025")));
+        }
+        let valid_from = check.take(parse_date(self.valid_from, "validFrom")).flatten();
+        let valid_to = check.take(parse_date(self.valid_to, "validTo")).flatten();
+        if let (Some(from), Some(to)) = (valid_from, valid_to)
+            && from > to
+        {
+            check.take::<()>(Err(AppError::invalid("validTo", "must not be before validFrom")));
+        }
+        check.finish().map_err(|error| error.fields)?;
+        match (label, value, unit, source, licence, basis) {
+            (Some(label), Some(value), Some(unit), Some(source), Some(licence), Some(basis)) => {
+                Ok(CheckedFactor {
+                    key,
+                    label,
+                    value,
+                    unit,
+                    basis,
+                    source,
+                    source_year: self.source_year,
+                    licence,
+                    valid_from,
+                    valid_to,
+                })
+            }
+            _ => Err(vec![FieldError {
+                path: "value".to_owned(),
+                message: "could not be read".to_owned(),
+            }]),
+        }
+    }
+}
+
+impl CheckedFactor {
+    /// The key it is a version of.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The row to store for `owner` (None: the shipped defaults).
+    pub fn into_row(self, owner: Option<Uuid>, now: DateTime<Utc>) -> FactorRow {
+        FactorRow {
+            id: Uuid::new_v4(),
+            company_id: owner,
+            key: self.key,
+            label: self.label,
+            value: self.value,
+            unit: self.unit,
+            basis: self.basis,
+            source: self.source,
+            source_year: self.source_year,
+            licence: self.licence,
+            valid_from: self.valid_from,
+            valid_to: self.valid_to,
+            created_at: now,
+        }
+    }
 }
 
 /// A factor key: lower-case, a letter first, then letters, digits, `_` or `.` (at most 64).
@@ -141,104 +237,72 @@ pub async fn list(
 
 /// Adds a version of a factor to the company (factor:manage); CONFLICT when the company
 /// has a version of the key starting the same day.
-pub async fn create(app: &App, caller: &Caller, draft: FactorDraft) -> AppResult<FactorRow> {
+pub async fn create(
+    app: &App,
+    caller: &Caller,
+    company_id: Uuid,
+    draft: FactorDraft,
+) -> AppResult<FactorRow> {
     caller.acting()?;
-    let mut check = InputCheck::default();
-    let key = draft.key.trim().to_owned();
-    if !is_factor_key(&key) {
-        check.take::<()>(Err(AppError::invalid(
-            "input.key",
-            "must be lower-case: a letter, then letters, digits, _ or . (at most 64)",
-        )));
-    }
-    let label = check.take(input::text(&draft.label, "input.label", 1, 200));
-    let value = check.take(
-        input::exact_decimal(&draft.value).map_err(|message| AppError::invalid("input.value", message)),
-    );
-    let unit = check.take(input::text(&draft.unit, "input.unit", 1, 50));
-    let source = check.take(input::text(&draft.source, "input.source", 1, 500));
-    let licence = check.take(input::optional_text(draft.licence, "input.licence", 200));
-    let basis = check.take(input::optional_text(draft.basis, "input.basis", 500));
-    if draft
-        .source_year
-        .is_some_and(|year| !(1900..=2200).contains(&year))
-    {
-        check.take::<()>(Err(AppError::invalid(
-            "input.sourceYear",
-            "must be a year like 2025",
-        )));
-    }
-    let valid_from = check
-        .take(parse_date(draft.valid_from, "input.validFrom"))
-        .flatten();
-    let valid_to = check.take(parse_date(draft.valid_to, "input.validTo")).flatten();
-    if let (Some(from), Some(to)) = (valid_from, valid_to)
-        && from > to
-    {
-        check.take::<()>(Err(AppError::invalid(
-            "input.validTo",
-            "must not be before validFrom",
-        )));
-    }
-    let company_id = draft.company_id;
-    tx::write(app, caller, Touches::ROWS, |Change { conn, actor, now, .. }| {
-        async move {
-            access::member(conn, company_id, actor)
-                .await?
-                .require(Resource::Factor, Action::Manage)?;
-            check.finish()?;
-            let (Some(label), Some(value), Some(unit), Some(source)) = (label, value, unit, source) else {
-                return Err(AppError::internal(anyhow::anyhow!("input check passed without values")));
-            };
-            let known = store::versions_of(conn, company_id, std::slice::from_ref(&key)).await?;
-            if let Some(other) = known.iter().find(|f| !units_match(&f.unit, &unit)) {
-                return Err(AppError::invalid(
-                    "input.unit",
+    let checked = draft.check().map_err(|fields| {
+        AppError::invalid_fields(
+            fields
+                .into_iter()
+                .map(|field| FieldError {
+                    path: format!("input.{}", field.path),
+                    message: field.message,
+                })
+                .collect(),
+        )
+    });
+    tx::write(
+        app,
+        caller,
+        Touches::ROWS,
+        |Change { conn, actor, now, .. }| {
+            async move {
+                access::member(conn, company_id, actor)
+                    .await?
+                    .require(Resource::Factor, Action::Manage)?;
+                let factor = checked?.into_row(Some(company_id), now);
+                let known = store::versions_of(conn, company_id, std::slice::from_ref(&factor.key)).await?;
+                if let Some(other) = known.iter().find(|f| !units_match(&f.unit, &factor.unit)) {
+                    return Err(AppError::invalid("input.unit", unit_refusal(other)));
+                }
+                let row = store::insert(conn, &factor)
+                    .await?
+                    .ok_or_else(|| AppError::conflict(already_versioned(&factor)))?;
+                let recalculated = recalculate_users(
+                    conn,
+                    Some(company_id),
+                    std::slice::from_ref(&row.key),
+                    "input",
+                    now,
+                )
+                .await?;
+                let activity = Activity::new(
+                    company_id,
+                    Some(actor),
+                    Verb::FactorCreated,
+                    ("factor", row.id),
                     format!(
-                        "must be {} like the other versions of {key}: formulas multiply fields measured in it",
-                        other.unit
+                        "Emission factor {} ({}) added: {} per {}",
+                        row.key,
+                        period(&row),
+                        row.value,
+                        row.unit
                     ),
-                ));
+                )
+                .data(json!({
+                    "key": row.key, "value": row.value.to_string(), "validFrom": row.valid_from,
+                    "validTo": row.valid_to, "rowsRecalculated": recalculated,
+                }));
+                write::record(conn, now, activity).await?;
+                Ok(row)
             }
-            let factor = FactorRow {
-                id: Uuid::new_v4(),
-                company_id: Some(company_id),
-                key,
-                label,
-                value,
-                unit,
-                basis: basis.flatten(),
-                source,
-                source_year: draft.source_year,
-                licence: licence.flatten(),
-                valid_from,
-                valid_to,
-                created_at: now,
-            };
-            let row = store::insert(conn, &factor).await?.ok_or_else(|| {
-                AppError::conflict(format!(
-                    "the company already has a version of {} starting {}: a version never changes; add one with a later validFrom",
-                    factor.key,
-                    factor.valid_from.map_or_else(|| "with no start".to_owned(), |d| d.to_string())
-                ))
-            })?;
-            let recalculated = recalculate_users(conn, company_id, &row.key, "input", now).await?;
-            let activity = Activity::new(
-                company_id,
-                Some(actor),
-                Verb::FactorCreated,
-                ("factor", row.id),
-                format!("Emission factor {} ({}) added: {} per {}", row.key, period(&row), row.value, row.unit),
-            )
-            .data(json!({
-                "key": row.key, "value": row.value.to_string(), "validFrom": row.valid_from,
-                "validTo": row.valid_to, "rowsRecalculated": recalculated,
-            }));
-            write::record(conn, now, activity).await?;
-            Ok(row)
-        }
-        .boxed()
-    })
+            .boxed()
+        },
+    )
     .await
 }
 
@@ -263,7 +327,8 @@ pub async fn delete(app: &App, caller: &Caller, factor_id: Uuid) -> AppResult<()
                 })?
                 .require(Resource::Factor, Action::Manage)?;
             store::delete(conn, factor.id).await?;
-            let recalculated = recalculate_users(conn, company_id, &factor.key, "id", now).await?;
+            let recalculated =
+                recalculate_users(conn, Some(company_id), std::slice::from_ref(&factor.key), "id", now).await?;
             let activity = Activity::new(
                 company_id,
                 Some(actor),
@@ -279,21 +344,28 @@ pub async fn delete(app: &App, caller: &Caller, factor_id: Uuid) -> AppResult<()
     .await
 }
 
-/// Recomputes the company's rows whose formulas may read the factor (in the change's
-/// transaction: a version that would leave a row unable to compute is refused at `path`);
-/// answers how many rows changed.
-async fn recalculate_users(
-    conn: &mut AsyncPgConnection,
-    company_id: Uuid,
-    key: &str,
-    path: &str,
-    now: DateTime<Utc>,
-) -> AppResult<usize> {
-    let mut changed = 0;
-    for table_id in table_store::tables_with_formulas_naming(conn, company_id, key).await? {
-        changed += recalculate(conn, company_id, table_id, path, now).await?;
-    }
-    Ok(changed)
+/// Why a version of a key cannot be in another unit than `other`, a version it has.
+pub fn unit_refusal(other: &FactorRow) -> String {
+    format!(
+        "must be {} like the other versions of {}: formulas multiply fields measured in it",
+        other.unit, other.key
+    )
+}
+
+/// Why a version cannot be stored where its owner has one of the key starting that day.
+pub fn already_versioned(factor: &FactorRow) -> String {
+    format!(
+        "{} already has a version of {} starting {}: a version never changes; add one with a later validFrom",
+        if factor.company_id.is_some() {
+            "the company"
+        } else {
+            "the default set"
+        },
+        factor.key,
+        factor
+            .valid_from
+            .map_or_else(|| "with no start".to_owned(), |d| d.to_string())
+    )
 }
 
 /// The validity period as people read it: `2025-01-01 to 2025-12-31`, `from 2025-01-01`.

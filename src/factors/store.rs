@@ -89,3 +89,27 @@ pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<()> {
         .await
         .map(|_| ())
 }
+
+/// The versions of these keys that belong to `owner` alone (None: the defaults).
+pub async fn owned_versions(
+    conn: &mut AsyncPgConnection,
+    owner: Option<Uuid>,
+    keys: &[String],
+) -> QueryResult<Vec<FactorRow>> {
+    emission_factors::table
+        .filter(emission_factors::company_id.is_not_distinct_from(owner))
+        .filter(emission_factors::key.eq_any(keys))
+        .select(FactorRow::as_select())
+        .order(book_order())
+        .load(conn)
+        .await
+}
+
+/// Stores versions; answers how many were new (a version its owner already has is skipped).
+pub async fn insert_all(conn: &mut AsyncPgConnection, factors: &[FactorRow]) -> QueryResult<usize> {
+    diesel::insert_into(emission_factors::table)
+        .values(factors)
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await
+}

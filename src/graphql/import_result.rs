@@ -2,6 +2,8 @@
 
 use async_graphql::{ID, SimpleObject};
 
+use crate::rows::import::LineError;
+
 /// One refused line of an import.
 #[derive(SimpleObject)]
 pub struct RowError {
@@ -10,6 +12,16 @@ pub struct RowError {
     /// The column (field key) at fault, when one is.
     pub field: Option<String>,
     pub message: String,
+}
+
+impl From<LineError> for RowError {
+    fn from(error: LineError) -> Self {
+        Self {
+            line: i32::try_from(error.line).unwrap_or(i32::MAX),
+            field: error.field,
+            message: error.message,
+        }
+    }
 }
 
 /// The outcome of an import.

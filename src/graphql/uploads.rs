@@ -11,11 +11,15 @@ use super::limits::each_root_field;
 use crate::app::App;
 use crate::auth::caller::Caller;
 use crate::error::{AppError, ErrorCode};
-use crate::{invitations, rows};
+use crate::{factors, invitations, rows};
 
 /// The root fields with an `Upload` argument, each with the argument naming what the file
 /// goes into (a test holds this list to the schema).
-pub const UPLOAD_FIELDS: [(&str, &str); 2] = [("importCsv", "tableId"), ("importMembers", "companyId")];
+pub const UPLOAD_FIELDS: [(&str, &str); 3] = [
+    ("importCsv", "tableId"),
+    ("importMembers", "companyId"),
+    ("importEmissionFactors", "companyId"),
+];
 
 /// How many upload fields the operation `request` runs selects, once `caller` has been found
 /// allowed to run every one of them.
@@ -46,6 +50,9 @@ pub async fn authorize(
             ("importCsv", Some(table_id)) => rows::import::may_import(app, caller, table_id).await,
             ("importMembers", Some(company_id)) => {
                 invitations::import::may_import(app, caller, company_id).await
+            }
+            ("importEmissionFactors", Some(company_id)) => {
+                factors::import::may_import(app, caller, company_id).await
             }
             (_, None) => Err(AppError::not_found(argument.trim_end_matches("Id"))),
             (other, Some(_)) => Err(AppError::internal(anyhow::anyhow!("no upload check for {other}"))),

@@ -414,15 +414,7 @@ impl RowsMutation {
             import_id: ID(report.import_id.to_string()),
             inserted: count(report.inserted),
             rejected: count(report.rejected),
-            errors: report
-                .errors
-                .into_iter()
-                .map(|e| RowError {
-                    line: count(e.line),
-                    field: e.field,
-                    message: e.message,
-                })
-                .collect(),
+            errors: report.errors.into_iter().map(RowError::from).collect(),
         })
     }
 

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::formulas::Calculator;
 use super::store;
 use crate::error::{AppError, AppResult};
+use crate::tables::formula;
 use crate::tables::store as table_store;
 
 /// Rows read per round trip.
@@ -86,4 +87,31 @@ pub async fn recalculate(
         ));
     }
     Ok(rewritten)
+}
+
+/// Recomputes the rows whose formulas read any of `keys`, of one company or (None: the
+/// defaults changed) of every company, in the change's transaction: a version that would
+/// leave a row unable to compute is refused at `path`. Answers how many rows changed.
+pub async fn recalculate_users(
+    conn: &mut AsyncPgConnection,
+    company_id: Option<Uuid>,
+    keys: &[String],
+    path: &str,
+    now: DateTime<Utc>,
+) -> AppResult<usize> {
+    let mut tables: Vec<(Uuid, Uuid)> = table_store::formula_fields(conn, company_id)
+        .await?
+        .into_iter()
+        .filter(|(_, _, source)| {
+            formula::parse(source).is_ok_and(|expr| keys.iter().any(|key| expr.factor_keys().contains(key)))
+        })
+        .map(|(company, table, _)| (company, table))
+        .collect();
+    tables.sort_unstable();
+    tables.dedup();
+    let mut changed = 0;
+    for (company, table) in tables {
+        changed += recalculate(conn, company, table, path, now).await?;
+    }
+    Ok(changed)
 }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::model::{FieldRow, NewTable, SchemaChangeRow, TableRow};
 use crate::auth::caller::Actor;
-use crate::companies::store::{escape_like, reached_by};
+use crate::companies::store::reached_by;
 use crate::db::prepared::prepared;
 use crate::db::schema::{data_fields, data_tables, projects, schema_changes};
 use crate::pagination::{Cursor, PageRequest};
@@ -214,24 +214,27 @@ pub async fn tables_by_ids(
         .await
 }
 
-/// The company's tables with a formula that may read the factor `key` (its text names it),
-/// for recomputing them when a version of the factor comes or goes.
-pub async fn tables_with_formulas_naming(
+/// The formulas of one company's tables (None: of every company's), each with its
+/// company and table: what to recompute when a factor version comes or goes.
+pub async fn formula_fields(
     conn: &mut AsyncPgConnection,
-    company_id: Uuid,
-    key: &str,
-) -> QueryResult<Vec<Uuid>> {
-    let pattern = format!("%{}%", escape_like(key));
-    data_fields::table
+    company_id: Option<Uuid>,
+) -> QueryResult<Vec<(Uuid, Uuid, String)>> {
+    let mut query = data_fields::table
         .inner_join(data_tables::table.on(data_tables::id.eq(data_fields::table_id)))
         .inner_join(projects::table.on(projects::id.eq(data_tables::project_id)))
-        .filter(projects::company_id.eq(company_id))
         .filter(data_fields::field_type.eq("formula"))
-        .filter(data_fields::formula.like(pattern))
-        .select(data_fields::table_id)
-        .distinct()
-        .load(conn)
-        .await
+        .select((
+            projects::company_id,
+            data_fields::table_id,
+            data_fields::formula.assume_not_null(),
+        ))
+        .filter(data_fields::formula.is_not_null())
+        .into_boxed();
+    if let Some(company_id) = company_id {
+        query = query.filter(projects::company_id.eq(company_id));
+    }
+    query.load(conn).await
 }
 
 /// The table's fields in order.

@@ -962,13 +962,18 @@ async fn a_big_table_gets_ordered_indexes_for_its_number_and_date_fields() {
 /// Waits until no field index reconcile is queued or running and no statement ran for a
 /// moment, so a statement count sees only the request it measures.
 async fn wait_for_background_work(t: &TestApp) {
-    loop {
+    // Quiet for four looks in a row: on a loaded machine the listener may take a while to
+    // pick up the events of the setup's writes.
+    let mut quiet = 0;
+    while quiet < 4 {
         let idle = t.app.index_builds.idle();
         let seen = t.app.statements.total();
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        if idle && seen == t.app.statements.total() {
-            return;
-        }
+        quiet = if idle && seen == t.app.statements.total() {
+            quiet + 1
+        } else {
+            0
+        };
     }
 }
 

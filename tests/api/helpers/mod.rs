@@ -194,14 +194,42 @@ impl TestApp {
         &self,
         token: &str,
         query: &str,
-        mut variables: Value,
+        variables: Value,
         filename: &str,
         content: &str,
     ) -> Value {
-        variables["file"] = Value::Null;
+        self.upload_files(token, query, variables, &[("file", filename, content)])
+            .await
+    }
+
+    /// Sends an operation with one file per `(variable, filename, content)` as a multipart
+    /// request over real HTTP.
+    pub async fn upload_files(
+        &self,
+        token: &str,
+        query: &str,
+        mut variables: Value,
+        files: &[(&str, &str, &str)],
+    ) -> Value {
         let boundary = "guildhall-test-boundary";
+        let mut map = serde_json::Map::new();
+        for (index, (variable, _, _)) in files.iter().enumerate() {
+            variables[*variable] = Value::Null;
+            map.insert(index.to_string(), json!([format!("variables.{variable}")]));
+        }
         let operations = json!({ "query": query, "variables": variables });
-        let body = multipart_body(boundary, &operations, filename, content);
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{operations}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n{}\r\n",
+            Value::Object(map)
+        );
+        for (index, (_, filename, content)) in files.iter().enumerate() {
+            body.push_str(&format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{index}\"; filename=\"{filename}\"\r\n\
+                 Content-Type: text/csv\r\n\r\n{content}\r\n"
+            ));
+        }
+        body.push_str(&format!("--{boundary}--\r\n"));
         self.http
             .post(format!("{}/graphql", self.base_url()))
             .bearer_auth(token)
