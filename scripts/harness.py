@@ -26,13 +26,13 @@ def psql(database, sql):
                           text=True).stdout
 
 
-def gql(url, query, variables=None, token=None, headers=None):
+def gql(url, query, variables=None, token=None, headers=None, timeout=30):
     """Runs one operation; its data, or RuntimeError with its errors."""
     body = json.dumps({"query": query, "variables": variables or {}}).encode()
     request = urllib.request.Request(url, data=body, headers={"content-type": "application/json", **(headers or {})})
     if token:
         request.add_header("authorization", f"Bearer {token}")
-    with urllib.request.urlopen(request, timeout=30) as response:
+    with urllib.request.urlopen(request, timeout=timeout) as response:
         data = json.load(response)
     if "errors" in data:
         raise RuntimeError(data["errors"])
