@@ -61,6 +61,8 @@ pub struct AppState {
     pub mailer: Mailer,
     /// Wakes this instance's webhook senders: an event was recorded somewhere.
     pub webhooks_due: tokio::sync::Notify,
+    /// Wakes this instance's recalculator when a change here asked for one.
+    pub recalculation_due: tokio::sync::Notify,
 }
 
 impl App {
@@ -170,6 +172,7 @@ impl AppBuilder {
             index_builds: IndexBuilds::default(),
             mailer,
             webhooks_due: tokio::sync::Notify::new(),
+            recalculation_due: tokio::sync::Notify::new(),
         })))
     }
 }

@@ -17,6 +17,7 @@ use crate::graphql::{self, limits::QueryLimits};
 use crate::http;
 use crate::mail::worker::{self, Transport};
 use crate::persisted;
+use crate::rows::recalculate;
 use crate::webhooks::worker as webhook_worker;
 
 /// Creates the database if needed and applies pending migrations.
@@ -43,6 +44,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let mail_worker = worker::spawn(app.clone(), transport, workers_stopped.clone());
     let retention = audit::spawn_retention(app.clone(), workers_stopped.clone());
     let webhook_senders = webhook_worker::spawn(app.clone(), workers_stopped.clone());
+    let recalculator = recalculate::spawn(app.clone(), workers_stopped.clone());
     let event_listener = listener::spawn(app.clone(), workers_stopped);
     tracing::info!(
         "serving GraphQL on {url}/graphql (playground: {playground}, websocket: {ws})",
@@ -56,6 +58,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _ = event_listener.await;
     let _ = retention.await;
     let _ = webhook_senders.await;
+    let _ = recalculator.await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -122,7 +125,7 @@ pub async fn import_default_factors(app: &App) -> anyhow::Result<()> {
     tracing::info!(
         added = outcome.added,
         unchanged = outcome.unchanged,
-        rows_recalculated = outcome.rows_recalculated,
+        rows_to_recalculate = outcome.rows_to_recalculate,
         file = %path.display(),
         "default emission factors imported"
     );

@@ -1,6 +1,8 @@
 //! Cycle rules: ISO dates, start before end, no overlap within a project, closing and
 //! reopening need cycle:manage, nothing changes in an archived project.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use futures_util::FutureExt;
@@ -19,6 +21,8 @@ use crate::input;
 use crate::projects::access::project_member;
 use crate::projects::model::ProjectRow;
 use crate::rbac::catalog::{Action, Resource};
+use crate::rows::recalculate;
+use crate::tables::store as table_store;
 
 /// Adds a cycle to a project (cycle:create); CONFLICT when it overlaps another.
 pub async fn create_cycle(
@@ -105,7 +109,7 @@ pub async fn set_closed(
     tx::write(
         app,
         caller,
-        Touches::ROWS,
+        Touches::CALCULATION,
         |Change { conn, actor, now, .. }| {
             async move {
                 let cycle = store::find_for(conn, cycle_id, actor)
@@ -126,6 +130,20 @@ pub async fn set_closed(
                 let updated = store::set_closed(conn, cycle.id, closed_at).await?;
                 if cycle.closed_at.is_some() != close {
                     record_closing(conn, now, actor, &project, &updated).await?;
+                }
+                if cycle.closed_at.is_some() && !close {
+                    // Its rows kept the figures they were closed with; they catch up now.
+                    let reason = format!("cycle {} reopened", updated.name);
+                    for table_id in table_store::formula_fields(conn, Some(project.company_id))
+                        .await?
+                        .into_iter()
+                        .filter(|formula| formula.project_id == project.id)
+                        .map(|formula| formula.table_id)
+                        .collect::<BTreeSet<_>>()
+                    {
+                        recalculate::request(conn, (project.company_id, project.id, table_id), &reason, now)
+                            .await?;
+                    }
                 }
                 Ok((updated, project))
             }

@@ -163,6 +163,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         created_by_api_key -> Nullable<Uuid>,
+        calc_version -> Int4,
     }
 }
 
@@ -176,6 +177,25 @@ diesel::table! {
         schema_version -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        calc_version -> Int4,
+    }
+}
+
+diesel::table! {
+    table_recalculations (table_id) {
+        table_id -> Uuid,
+        company_id -> Uuid,
+        project_id -> Uuid,
+        calc_version -> Int4,
+        reason -> Text,
+        requested_at -> Timestamptz,
+        total -> Int8,
+        done -> Int8,
+        changed -> Int8,
+        failed -> Int8,
+        failures -> Jsonb,
+        after_created_at -> Nullable<Timestamptz>,
+        after_id -> Nullable<Uuid>,
     }
 }
 
@@ -480,6 +500,7 @@ diesel::joinable!(role_permissions -> roles (role_id));
 diesel::joinable!(roles -> companies (company_id));
 diesel::joinable!(schema_changes -> data_tables (table_id));
 diesel::joinable!(schema_changes -> users (actor_id));
+diesel::joinable!(table_recalculations -> data_tables (table_id));
 diesel::joinable!(registered_documents -> companies (company_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(user_tokens -> users (user_id));
@@ -518,6 +539,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     row_changes,
     schema_changes,
     sessions,
+    table_recalculations,
     user_tokens,
     user_totp,
     users,

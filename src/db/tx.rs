@@ -21,6 +21,9 @@ pub struct Touches {
     pub standing: bool,
     /// Mail was queued: the worker is woken.
     pub mail: bool,
+    /// Formula values were asked to be recomputed: this instance's recalculator is woken
+    /// (the others find the request when they next look).
+    pub calculation: bool,
 }
 
 impl Touches {
@@ -28,21 +31,31 @@ impl Touches {
     pub const ROWS: Self = Self {
         standing: false,
         mail: false,
+        calculation: false,
     };
     /// Someone's standing.
     pub const STANDING: Self = Self {
         standing: true,
         mail: false,
+        calculation: false,
     };
     /// The mail outbox.
     pub const MAIL: Self = Self {
         standing: false,
         mail: true,
+        calculation: false,
     };
     /// Standing and the mail outbox.
     pub const STANDING_AND_MAIL: Self = Self {
         standing: true,
         mail: true,
+        calculation: false,
+    };
+    /// What formulas read (fields, factor versions): rows may await recomputing.
+    pub const CALCULATION: Self = Self {
+        standing: false,
+        mail: false,
+        calculation: true,
     };
 
     fn after_commit(self, app: &App) {
@@ -51,6 +64,9 @@ impl Touches {
         }
         if self.mail {
             app.mailer.wake();
+        }
+        if self.calculation {
+            app.recalculation_due.notify_one();
         }
     }
 }

@@ -100,6 +100,7 @@ fn rewritten_rows(event: &EventRow, table_id: Uuid) -> Option<i32> {
         Verb::TableFieldAdded | Verb::TableFieldUpdated | Verb::TableFieldRemoved => {
             data.get("rowsRewritten")
         }
+        Verb::TableRecalculating | Verb::TableRecalculated => data.get("changed"),
         _ => None,
     }?;
     i32::try_from(count.as_i64()?).ok().filter(|count| *count > 0)

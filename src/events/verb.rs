@@ -38,6 +38,8 @@ pub enum Verb {
     TableFieldAdded,
     TableFieldUpdated,
     TableFieldRemoved,
+    TableRecalculating,
+    TableRecalculated,
     RowCreated,
     RowUpdated,
     RowDeleted,
@@ -58,7 +60,7 @@ pub enum Verb {
 
 impl Verb {
     /// Every verb, in the order of the list above.
-    pub const ALL: [Self; 48] = [
+    pub const ALL: [Self; 50] = [
         Self::CompanyCreated,
         Self::CompanyUpdated,
         Self::MemberInvited,
@@ -91,6 +93,8 @@ impl Verb {
         Self::TableFieldAdded,
         Self::TableFieldUpdated,
         Self::TableFieldRemoved,
+        Self::TableRecalculating,
+        Self::TableRecalculated,
         Self::RowCreated,
         Self::RowUpdated,
         Self::RowDeleted,
@@ -144,6 +148,8 @@ impl Verb {
             Self::TableFieldAdded => "table.field_added",
             Self::TableFieldUpdated => "table.field_updated",
             Self::TableFieldRemoved => "table.field_removed",
+            Self::TableRecalculating => "table.recalculating",
+            Self::TableRecalculated => "table.recalculated",
             Self::RowCreated => "row.created",
             Self::RowUpdated => "row.updated",
             Self::RowDeleted => "row.deleted",
@@ -194,7 +200,9 @@ impl Verb {
             | Self::TableDeleted
             | Self::TableFieldAdded
             | Self::TableFieldUpdated
-            | Self::TableFieldRemoved => Resource::Table,
+            | Self::TableFieldRemoved
+            | Self::TableRecalculating
+            | Self::TableRecalculated => Resource::Table,
             Self::RowCreated | Self::RowUpdated | Self::RowDeleted | Self::RowImported => Resource::Row,
             Self::ApiKeyDocumentsRegistered
             | Self::ApiKeyDocumentDeleted

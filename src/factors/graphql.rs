@@ -102,8 +102,9 @@ struct EmissionFactorImport {
     unchanged: i32,
     /// Lines refused, of the file or (errors with field "mapping") of the mapping.
     rejected: i32,
-    /// Stored rows whose formula values changed with the new versions.
-    rows_recalculated: i32,
+    /// Stored rows whose formulas read an imported key: recomputed in the background
+    /// (`DataTable.recalculation` shows how far).
+    rows_to_recalculate: i32,
     /// The refused lines (the first 1,000): line, field and reason.
     errors: Vec<RowError>,
 }
@@ -179,7 +180,7 @@ impl FactorsMutation {
             added: count(outcome.added),
             unchanged: count(outcome.unchanged),
             rejected: count(outcome.rejected),
-            rows_recalculated: count(outcome.rows_recalculated),
+            rows_to_recalculate: i32::try_from(outcome.rows_to_recalculate).unwrap_or(i32::MAX),
             errors: outcome.errors.into_iter().map(RowError::from).collect(),
         })
     }

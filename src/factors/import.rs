@@ -3,7 +3,7 @@
 //! version is checked as `createEmissionFactor` checks one; a version its owner already has
 //! exactly counts as unchanged, so a file can be imported again, while one that differs is
 //! refused (a version never changes). ALL_OR_NOTHING stores nothing when any line is bad.
-//! Rows whose formulas read an imported key are recomputed in the same transaction.
+//! Rows whose formulas read an imported key are then recomputed in the background.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -42,8 +42,8 @@ pub struct FactorImport {
     pub rejected: usize,
     /// The refused lines (the first [`MAX_REPORTED_ERRORS`]).
     pub errors: Vec<LineError>,
-    /// Stored rows whose formula values changed.
-    pub rows_recalculated: usize,
+    /// Stored rows whose formula values are recomputed in the background.
+    pub rows_to_recalculate: i64,
 }
 
 /// The files of a company's import, as uploaded, and the period DESNZ lines are given.
@@ -98,7 +98,7 @@ pub async fn import(
     tx::write(
         app,
         caller,
-        Touches::ROWS,
+        Touches::CALCULATION,
         |Change { conn, actor, now, .. }| {
             async move {
                 access::member(conn, company_id, actor)
@@ -112,8 +112,7 @@ pub async fn import(
                     return Ok(outcome);
                 }
                 let keys = keys_of(&added);
-                outcome.rows_recalculated =
-                    recalculate_users(conn, Some(company_id), &keys, "csv", now).await?;
+                outcome.rows_to_recalculate = recalculate_users(conn, Some(company_id), &keys, now).await?;
                 let activity = Activity::new(
                     company_id,
                     Some(actor),
@@ -126,7 +125,7 @@ pub async fn import(
                 )
                 .data(json!({
                     "keys": keys, "added": outcome.added, "unchanged": outcome.unchanged,
-                    "rejected": outcome.rejected, "rowsRecalculated": outcome.rows_recalculated,
+                    "rejected": outcome.rejected, "rowsToRecalculate": outcome.rows_to_recalculate,
                 }));
                 write::record(conn, now, activity).await?;
                 Ok(outcome)
@@ -146,13 +145,12 @@ pub async fn import_defaults(app: &App, file: &Path, mapping: Option<&Path>) -> 
         Some(path) => Some(contents(open(path).await?, "mapping").await?),
         None => None,
     };
-    tx::transaction(app, Touches::ROWS, |Work { conn, now, .. }| {
+    tx::transaction(app, Touches::CALCULATION, |Work { conn, now, .. }| {
         async move {
             let read = layouts::read(&file, mapping.as_deref(), &Period::default())?;
             let (added, mut outcome) = store_read(conn, None, read, ImportMode::AllOrNothing, now).await?;
             if !added.is_empty() {
-                outcome.rows_recalculated =
-                    recalculate_users(conn, None, &keys_of(&added), "csv", now).await?;
+                outcome.rows_to_recalculate = recalculate_users(conn, None, &keys_of(&added), now).await?;
             }
             Ok(outcome)
         }

@@ -258,7 +258,7 @@ pub async fn create(
     tx::write(
         app,
         caller,
-        Touches::ROWS,
+        Touches::CALCULATION,
         |Change { conn, actor, now, .. }| {
             async move {
                 access::member(conn, company_id, actor)
@@ -272,14 +272,8 @@ pub async fn create(
                 let row = store::insert(conn, &factor)
                     .await?
                     .ok_or_else(|| AppError::conflict(already_versioned(&factor)))?;
-                let recalculated = recalculate_users(
-                    conn,
-                    Some(company_id),
-                    std::slice::from_ref(&row.key),
-                    "input",
-                    now,
-                )
-                .await?;
+                let to_recalculate =
+                    recalculate_users(conn, Some(company_id), std::slice::from_ref(&row.key), now).await?;
                 let activity = Activity::new(
                     company_id,
                     Some(actor),
@@ -295,7 +289,7 @@ pub async fn create(
                 )
                 .data(json!({
                     "key": row.key, "value": row.value.to_string(), "validFrom": row.valid_from,
-                    "validTo": row.valid_to, "rowsRecalculated": recalculated,
+                    "validTo": row.valid_to, "rowsToRecalculate": to_recalculate,
                 }));
                 write::record(conn, now, activity).await?;
                 Ok(row)
@@ -308,7 +302,7 @@ pub async fn create(
 
 /// Deletes a company's factor version (factor:manage); the defaults are read-only.
 pub async fn delete(app: &App, caller: &Caller, factor_id: Uuid) -> AppResult<()> {
-    tx::write(app, caller, Touches::ROWS, |Change { conn, actor, now, .. }| {
+    tx::write(app, caller, Touches::CALCULATION, |Change { conn, actor, now, .. }| {
         async move {
             let factor = store::find(conn, factor_id)
                 .await?
@@ -327,8 +321,8 @@ pub async fn delete(app: &App, caller: &Caller, factor_id: Uuid) -> AppResult<()
                 })?
                 .require(Resource::Factor, Action::Manage)?;
             store::delete(conn, factor.id).await?;
-            let recalculated =
-                recalculate_users(conn, Some(company_id), std::slice::from_ref(&factor.key), "id", now).await?;
+            let to_recalculate =
+                recalculate_users(conn, Some(company_id), std::slice::from_ref(&factor.key), now).await?;
             let activity = Activity::new(
                 company_id,
                 Some(actor),
@@ -336,7 +330,7 @@ pub async fn delete(app: &App, caller: &Caller, factor_id: Uuid) -> AppResult<()
                 ("factor", factor.id),
                 format!("Emission factor {} ({}) deleted", factor.key, period(&factor)),
             )
-            .data(json!({ "key": factor.key, "rowsRecalculated": recalculated }));
+            .data(json!({ "key": factor.key, "rowsToRecalculate": to_recalculate }));
             write::record(conn, now, activity).await.map(|_| ())
         }
         .boxed()

@@ -130,9 +130,25 @@ impl Calculator {
     }
 
     /// What the row's formula values were computed with: per formula field among `cells`
-    /// (those the reader may see), its formula, the day factors were taken on and the
-    /// factor versions used.
-    pub fn computed_with(&self, cells: &Map<String, Value>, default_day: NaiveDate) -> Value {
+    /// (those the reader may see), the table's `calcVersion` they were computed at and, when
+    /// that is the table's current one (`current`), the formula, the day factors were taken
+    /// on and the factor versions used; an older one awaits the background recalculation.
+    pub fn computed_with(
+        &self,
+        cells: &Map<String, Value>,
+        default_day: NaiveDate,
+        (row_version, table_version): (i32, i32),
+    ) -> Value {
+        if row_version < table_version {
+            let pending = json!({ "calcVersion": row_version, "current": false });
+            return Value::Object(
+                self.plan
+                    .iter()
+                    .filter(|(key, _, _)| cells.contains_key(key))
+                    .map(|(key, _, _)| (key.clone(), pending.clone()))
+                    .collect(),
+            );
+        }
         let day = self.day_of(cells, default_day);
         let used: Map<String, Value> = self
             .plan
@@ -152,7 +168,13 @@ impl Calculator {
                         (factor, version.unwrap_or(Value::Null))
                     })
                     .collect();
-                (key.clone(), json!({ "formula": self.sources.get(key), "day": day, "factors": factors }))
+                (
+                    key.clone(),
+                    json!({
+                        "formula": self.sources.get(key), "day": day, "factors": factors,
+                        "calcVersion": row_version, "current": true,
+                    }),
+                )
             })
             .collect();
         Value::Object(used)

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 
 use super::edges::RowEdges;
 use super::loader::CalculatorLoader;
-use super::model::{ImportRow, RowRecord};
+use super::model::{ImportRow, RecalculationRow, RowRecord};
 use super::query::Order;
 use super::service::{self, RowCounter, RowPage};
 use super::store::Aggregate;
@@ -132,9 +132,11 @@ impl DataRow {
     }
 
     /// For a table with formula fields: per formula field (that the reader may see), the
-    /// formula its value was computed with, the day factors were taken on (the row's first
-    /// date field, else its cycle's last day, else the day it was written) and each factor
-    /// version used (null when none was in effect). Null for a table without formulas.
+    /// table's `calcVersion` its value was computed at and whether that is the current one;
+    /// when it is, the formula, the day factors were taken on (the row's first date field,
+    /// else its cycle's last day, else the day it was written) and each factor version used
+    /// (null when none was in effect). `current: false` while a background recalculation
+    /// has not reached the row yet. Null for a table without formulas.
     async fn computed_with(&self, ctx: &Context<'_>) -> Result<Option<Json<serde_json::Value>>> {
         let table = self.table_of(ctx).await?;
         let calculator = loader::<CalculatorLoader>(ctx)
@@ -155,7 +157,8 @@ impl DataRow {
             Ok(serde_json::Value::Object(cells)) => cells,
             _ => serde_json::Map::new(),
         };
-        Ok(Some(Json(calculator.computed_with(&cells, day))))
+        let versions = (self.record.calc_version, table.0.calc_version);
+        Ok(Some(Json(calculator.computed_with(&cells, day, versions))))
     }
 
     /// Goes up by one with every update; send it back as `expectedVersion`.
@@ -282,6 +285,48 @@ impl From<ImportMode> for import::ImportMode {
             ImportMode::AllOrNothing => Self::AllOrNothing,
             ImportMode::SkipInvalid => Self::SkipInvalid,
         }
+    }
+}
+
+/// A background recalculation of a table's formula values: what asked for it and how far
+/// it has come (rows are walked oldest first, 1,000 per transaction).
+pub struct Recalculation(pub RecalculationRow);
+
+#[Object]
+impl Recalculation {
+    /// What changed, e.g. "field co2e_kg changed", "factor diesel_litre".
+    async fn reason(&self) -> &str {
+        &self.0.reason
+    }
+
+    /// The table's `calcVersion` it brings the rows to.
+    async fn calc_version(&self) -> i32 {
+        self.0.calc_version
+    }
+
+    async fn requested_at(&self) -> DateTime<Utc> {
+        self.0.requested_at
+    }
+
+    /// Rows the table held when it was asked for.
+    async fn total(&self) -> i32 {
+        i32::try_from(self.0.total).unwrap_or(i32::MAX)
+    }
+
+    /// Rows walked so far.
+    async fn done(&self) -> i32 {
+        i32::try_from(self.0.done).unwrap_or(i32::MAX)
+    }
+
+    /// Rows whose values changed so far.
+    async fn changed(&self) -> i32 {
+        i32::try_from(self.0.changed).unwrap_or(i32::MAX)
+    }
+
+    /// Rows that could not compute so far (they keep their values; the last event names
+    /// the first few).
+    async fn failed(&self) -> i32 {
+        i32::try_from(self.0.failed).unwrap_or(i32::MAX)
     }
 }
 

@@ -1,10 +1,10 @@
-//! Rows of `data_rows` and `data_imports`.
+//! Rows of `data_rows`, `data_imports` and `table_recalculations`.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use crate::db::schema::{data_imports, data_rows};
+use crate::db::schema::{data_imports, data_rows, table_recalculations};
 
 /// A stored row. `cells` holds the values keyed by field key, as the JSON text the
 /// database returns, so reads can hand it on without rebuilding it.
@@ -28,6 +28,9 @@ pub struct RowRecord {
     pub updated_at: DateTime<Utc>,
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>)]
     pub created_by_api_key: Option<Uuid>,
+    /// The table's `calc_version` its formula values were computed at.
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pub calc_version: i32,
 }
 
 /// A row to store.
@@ -42,6 +45,7 @@ pub struct NewRow {
     pub created_by_api_key: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub calc_version: i32,
 }
 
 /// A finished CSV import.
@@ -58,4 +62,26 @@ pub struct ImportRow {
     pub inserted: i32,
     pub rejected: i32,
     pub created_at: DateTime<Utc>,
+}
+
+/// A recalculation under way: which table, to what `calc_version`, how far and what found.
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
+#[diesel(table_name = table_recalculations)]
+pub struct RecalculationRow {
+    pub table_id: Uuid,
+    pub company_id: Uuid,
+    pub project_id: Uuid,
+    pub calc_version: i32,
+    /// What changed, e.g. "field co2e_kg changed", "factor diesel_litre".
+    pub reason: String,
+    pub requested_at: DateTime<Utc>,
+    /// Rows the table held when it was asked for.
+    pub total: i64,
+    pub done: i64,
+    pub changed: i64,
+    pub failed: i64,
+    /// The first rows that could not compute: `[{ "rowId", "field", "message" }]`.
+    pub failures: serde_json::Value,
+    pub after_created_at: Option<DateTime<Utc>>,
+    pub after_id: Option<Uuid>,
 }

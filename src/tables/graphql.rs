@@ -17,10 +17,10 @@ use crate::modules::loader::ModuleLoader;
 use crate::pagination::{Cursor, PageRequest};
 use crate::projects::graphql::Project;
 use crate::projects::model::ProjectRow;
-use crate::rows::graphql::{DataRowConnection, Import, SummaryGroup, SummaryMetricInput};
-use crate::rows::import;
+use crate::rows::graphql::{DataRowConnection, Import, Recalculation, SummaryGroup, SummaryMetricInput};
 use crate::rows::loader::FirstRowsLoader;
 use crate::rows::service::{self as row_service, RowListArgs};
+use crate::rows::{import, recalculate};
 use crate::users::graphql::User;
 use crate::users::loader::UserLoader;
 
@@ -69,6 +69,19 @@ impl DataTable {
     /// Bumped by every field change.
     async fn schema_version(&self) -> i32 {
         self.row.schema_version
+    }
+
+    /// Bumped by every change formulas depend on (a formula or field, an emission factor
+    /// version); rows computed at an earlier one await the background recalculation.
+    async fn calc_version(&self) -> i32 {
+        self.row.calc_version
+    }
+
+    /// The background recalculation of the table's formula values under way, if one is.
+    async fn recalculation(&self, ctx: &Context<'_>) -> Result<Option<Recalculation>> {
+        Ok(recalculate::under_way(app(ctx), self.row.id)
+            .await?
+            .map(Recalculation))
     }
 
     /// The columns, in order.

@@ -81,6 +81,9 @@ pub struct TableRow {
     pub schema_version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Counts the changes its formula values depend on (formulas, fields, factor versions);
+    /// a row computed at an earlier one awaits the background recalculation.
+    pub calc_version: i32,
 }
 
 /// A table to create.

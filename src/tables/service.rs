@@ -30,7 +30,7 @@ use crate::projects::access::project_member;
 use crate::projects::model::ProjectRow;
 use crate::rbac::authorizer::forbidden;
 use crate::rbac::catalog::{Action, PermissionSet, Resource};
-use crate::rows::recalculate::recalculate;
+use crate::rows::recalculate;
 use crate::rows::revalidate::revalidate;
 use crate::rows::store as row_store;
 
@@ -465,6 +465,16 @@ pub async fn delete_table(app: &App, caller: &Caller, table_id: Uuid) -> AppResu
     Ok(())
 }
 
+/// Why a field change recomputes the table's formulas, as every reader of the table may
+/// see it: a restricted field is not named.
+fn field_reason(field: &FieldSpec, done: &str) -> String {
+    if field.restricted {
+        format!("a restricted field {done}")
+    } else {
+        format!("field {} {done}", field.key)
+    }
+}
+
 /// A field change to record: what happened to which field, and the field before and after.
 struct FieldChange<'a> {
     change: &'static str,
@@ -473,6 +483,8 @@ struct FieldChange<'a> {
     after: Option<&'a FieldSpec>,
     /// Rows whose stored cells the change rewrote (live grids refetch them).
     rows_rewritten: usize,
+    /// Rows whose formula values are recomputed in the background after it.
+    rows_to_recalculate: i64,
 }
 
 /// Bumps the table's schema version and records the change under it, and as an activity
@@ -491,6 +503,7 @@ async fn record_change(
         before,
         after,
         rows_rewritten,
+        rows_to_recalculate,
     } = field_change;
     let version = store::bump_version(conn, table_id, now).await?;
     store::insert_change(
@@ -529,6 +542,7 @@ async fn record_change(
         "before": before.map(FieldSpec::snapshot),
         "after": after.map(FieldSpec::snapshot),
         "rowsRewritten": rows_rewritten,
+        "rowsToRecalculate": rows_to_recalculate,
     }));
     if restricted {
         let (resource, action) = OPENS_RESTRICTED;
@@ -545,7 +559,7 @@ pub async fn add_field(app: &App, caller: &Caller, table_id: Uuid, draft: FieldD
     let row = tx::write(
         app,
         caller,
-        Touches::ROWS,
+        Touches::CALCULATION,
         |Change { conn, actor, now, .. }| {
             async move {
                 let (table, project) = table_for(conn, actor, table_id, Action::Manage).await?;
@@ -574,14 +588,17 @@ pub async fn add_field(app: &App, caller: &Caller, table_id: Uuid, draft: FieldD
                 let position = i32::try_from(existing.len()).unwrap_or(i32::MAX);
                 let row = spec.to_row(Uuid::new_v4(), table.id, position, now);
                 store::insert_fields(conn, std::slice::from_ref(&row)).await?;
-                let rows_rewritten = revalidate(conn, table.id, row.id, None, &spec).await?
-                    + recalculate(conn, project.company_id, table.id, "field", now).await?;
+                let rows_rewritten = revalidate(conn, table.id, row.id, None, &spec).await?;
+                let place = (project.company_id, project.id, table.id);
+                let rows_to_recalculate =
+                    recalculate::request(conn, place, &field_reason(&spec, "added"), now).await?;
                 let change = FieldChange {
                     change: "field_added",
                     key: &spec.key,
                     before: None,
                     after: Some(&spec),
                     rows_rewritten,
+                    rows_to_recalculate,
                 };
                 record_change(conn, actor, (&table, &project), change, now).await?;
                 Ok(row)
@@ -624,7 +641,7 @@ pub async fn update_field(
     let row = tx::write(
         app,
         caller,
-        Touches::ROWS,
+        Touches::CALCULATION,
         |Change { conn, actor, now, .. }| {
             async move {
                 let (field, table, project) = managed_field(conn, actor, field_id).await?;
@@ -655,14 +672,16 @@ pub async fn update_field(
                     &spec.to_row(field.id, table.id, field.position, field.created_at),
                 )
                 .await?;
-                let rows_rewritten =
-                    rows_rewritten + recalculate(conn, project.company_id, table.id, "field", now).await?;
+                let place = (project.company_id, project.id, table.id);
+                let rows_to_recalculate =
+                    recalculate::request(conn, place, &field_reason(&spec, "changed"), now).await?;
                 let change = FieldChange {
                     change: "field_updated",
                     key: &spec.key,
                     before: Some(&before),
                     after: Some(&spec),
                     rows_rewritten,
+                    rows_to_recalculate,
                 };
                 record_change(conn, actor, (&table, &project), change, now).await?;
                 Ok(updated)
@@ -680,7 +699,7 @@ pub async fn remove_field(app: &App, caller: &Caller, field_id: Uuid) -> AppResu
     let table_id = tx::write(
         app,
         caller,
-        Touches::ROWS,
+        Touches::CALCULATION,
         |Change { conn, actor, now, .. }| {
             async move {
                 let (field, table, project) = managed_field(conn, actor, field_id).await?;
@@ -692,8 +711,15 @@ pub async fn remove_field(app: &App, caller: &Caller, field_id: Uuid) -> AppResu
                     .collect();
                 check_formulas(&others.iter().collect::<Vec<_>>(), |_| None)?;
                 store::delete_field(conn, &field).await?;
-                let rows_rewritten = row_store::remove_key(conn, table.id, &field.key).await?
-                    + recalculate(conn, project.company_id, table.id, "field", now).await?;
+                let rows_rewritten = row_store::remove_key(conn, table.id, &field.key).await?;
+                let place = (project.company_id, project.id, table.id);
+                let rows_to_recalculate = recalculate::request(
+                    conn,
+                    place,
+                    &field_reason(&FieldSpec::of_row(&field), "removed"),
+                    now,
+                )
+                .await?;
                 let before = FieldSpec::of_row(&field);
                 let change = FieldChange {
                     change: "field_removed",
@@ -701,6 +727,7 @@ pub async fn remove_field(app: &App, caller: &Caller, field_id: Uuid) -> AppResu
                     before: Some(&before),
                     after: None,
                     rows_rewritten,
+                    rows_to_recalculate,
                 };
                 record_change(conn, actor, (&table, &project), change, now).await?;
                 Ok(table.id)

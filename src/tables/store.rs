@@ -102,7 +102,7 @@ pub async fn first_tables(
     prepared(
         diesel::sql_query(
             "SELECT t.id, t.project_id, t.module_id, t.name, t.description, t.schema_version, \
-             t.created_at, t.updated_at, t.total FROM unnest($1::uuid[]) AS p(id) CROSS JOIN LATERAL \
+             t.created_at, t.updated_at, t.calc_version, t.total FROM unnest($1::uuid[]) AS p(id) CROSS JOIN LATERAL \
          (SELECT *, count(*) OVER () AS total FROM data_tables WHERE project_id = p.id \
           ORDER BY created_at, id LIMIT $2) t",
         )
@@ -214,18 +214,28 @@ pub async fn tables_by_ids(
         .await
 }
 
-/// The formulas of one company's tables (None: of every company's), each with its
-/// company and table: what to recompute when a factor version comes or goes.
+/// A formula and where it is.
+#[derive(Debug, Queryable)]
+pub struct PlacedFormula {
+    pub company_id: Uuid,
+    pub project_id: Uuid,
+    pub table_id: Uuid,
+    pub formula: String,
+}
+
+/// The formulas of one company's tables (None: of every company's): what to recompute
+/// when a factor version comes or goes.
 pub async fn formula_fields(
     conn: &mut AsyncPgConnection,
     company_id: Option<Uuid>,
-) -> QueryResult<Vec<(Uuid, Uuid, String)>> {
+) -> QueryResult<Vec<PlacedFormula>> {
     let mut query = data_fields::table
         .inner_join(data_tables::table.on(data_tables::id.eq(data_fields::table_id)))
         .inner_join(projects::table.on(projects::id.eq(data_tables::project_id)))
         .filter(data_fields::field_type.eq("formula"))
         .select((
             projects::company_id,
+            projects::id,
             data_fields::table_id,
             data_fields::formula.assume_not_null(),
         ))

@@ -130,7 +130,7 @@ async fn defaults_carry_their_citations_and_a_company_version_overrides_them_for
     );
 }
 
-const IMPORT: &str = "mutation($c: ID!, $file: Upload!, $mapping: Upload, $mode: ImportMode) { importEmissionFactors(companyId: $c, csv: $file, mapping: $mapping, mode: $mode) { added unchanged rejected rowsRecalculated errors { line field message } } }";
+const IMPORT: &str = "mutation($c: ID!, $file: Upload!, $mapping: Upload, $mode: ImportMode) { importEmissionFactors(companyId: $c, csv: $file, mapping: $mapping, mode: $mode) { added unchanged rejected rowsToRecalculate errors { line field message } } }";
 
 /// A DESNZ flat file as the government publishes it (title lines, then the header).
 const DESNZ_2026: &str = "\
@@ -243,7 +243,8 @@ async fn a_desnz_flat_file_becomes_the_companys_versions_through_a_mapping_and_r
     let imported = import("olga", mapping).await;
     let outcome = &imported["data"]["importEmissionFactors"];
     assert_eq!(outcome["added"], 1, "{imported}");
-    assert_eq!(outcome["rowsRecalculated"], 1, "{imported}");
+    assert_eq!(outcome["rowsToRecalculate"], 1, "{imported}");
+    t.recalculated(&vera, &table).await;
     let in_2026 = &factors(&t, &vera, &company.id, "diesel_litre", Some("2026-06-01")).await[0];
     assert_eq!(in_2026["builtIn"], false);
     assert_eq!(in_2026["value"], "2.6");

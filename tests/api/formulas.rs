@@ -107,6 +107,7 @@ async fn a_sustainability_manager_computes_emissions_and_watches_them_follow_the
         } }),
     )
     .await;
+    t.recalculated(&olga, &table).await;
     let now = values(&t, &olga, &row).await;
     assert_eq!(now["values"]["co2e_kg"], "3126.25");
     assert_eq!(
@@ -133,6 +134,7 @@ async fn a_sustainability_manager_computes_emissions_and_watches_them_follow_the
         json!({ "f": co2e_field }),
     )
     .await;
+    t.recalculated(&olga, &table).await;
     assert_eq!(values(&t, &olga, &row).await["values"]["co2e_kg"], "0.025");
 
     let upload = t
@@ -467,6 +469,7 @@ async fn a_sync_reads_only_the_rows_written_since_its_last_run() {
         json!({ "f": created["createDataTable"]["fields"][2]["id"] }),
     )
     .await;
+    t.recalculated(&olga, &table).await;
     let recomputed = t
         .ok(Some(&olga), since, json!({ "t": table, "s": second_run }))
         .await;
@@ -477,4 +480,178 @@ async fn a_sync_reads_only_the_rows_written_since_its_last_run() {
         .map(|edge| &edge["node"]["values"]["co2e_kg"])
         .collect();
     assert_eq!(values, [&json!("21"), &json!("6")], "{recomputed}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_changed_formula_is_recomputed_in_the_background_saying_which_rows_are_not_done_yet() {
+    let t = TestApp::spawn().await;
+    let olga = t.verified_user("olga@example.com", "Olga").await;
+    let company = t.create_company(&olga, "Acme").await;
+    let project = t.create_project(&olga, &company, "Carbon").await;
+    let created = t
+        .ok(
+            Some(&olga),
+            "mutation($p: ID!, $f: [FieldInput!]) { createDataTable(projectId: $p, name: \"Ratios\", fields: $f) { id fields { id } } }",
+            json!({ "p": project, "f": [
+                { "key": "litres", "label": "Litres", "type": "DECIMAL" },
+                { "key": "divisor", "label": "Divisor", "type": "DECIMAL" },
+                { "key": "ratio", "label": "Ratio", "type": "FORMULA", "formula": "litres / 2" },
+            ] }),
+        )
+        .await;
+    let table = created["createDataTable"]["id"].as_str().unwrap().to_owned();
+    let ratio_field = created["createDataTable"]["fields"][2]["id"].clone();
+    let rows: Vec<String> = t
+        .ok(
+            Some(&olga),
+            INSERT,
+            json!({ "t": table, "r": [
+                { "litres": "10", "divisor": "2" },
+                { "litres": "4", "divisor": "0" },
+                { "litres": "1", "divisor": "1" },
+            ] }),
+        )
+        .await["insertRows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["id"].as_str().unwrap().to_owned())
+        .collect();
+
+    // With the worker held back, the change commits at once and the rows say they wait.
+    t.stop_workers().await;
+    let changed = t
+        .ok(
+            Some(&olga),
+            "mutation($f: ID!) { updateField(id: $f, field: { key: \"ratio\", label: \"Ratio\", type: FORMULA, formula: \"litres / divisor\" }) { id } }",
+            json!({ "f": ratio_field }),
+        )
+        .await;
+    assert!(changed["updateField"]["id"].is_string());
+    let progress = "query($t: ID!) { dataTable(id: $t) { calcVersion recalculation { reason calcVersion total done failed } } }";
+    let waiting = t.ok(Some(&olga), progress, json!({ "t": table })).await["dataTable"].clone();
+    let calc_version = waiting["calcVersion"].as_i64().unwrap();
+    assert_eq!(
+        waiting["recalculation"],
+        json!({ "reason": "field ratio changed", "calcVersion": calc_version, "total": 3, "done": 0, "failed": 0 })
+    );
+    let stale = values(&t, &olga, &rows[2]).await;
+    assert_eq!(
+        stale["values"]["ratio"], "0.5",
+        "the old value until it is recomputed"
+    );
+    assert_eq!(
+        stale["computedWith"]["ratio"],
+        json!({ "calcVersion": calc_version - 1, "current": false })
+    );
+    let fresh = t
+        .ok(
+            Some(&olga),
+            INSERT,
+            json!({ "t": table, "r": [{ "litres": "9", "divisor": "3" }] }),
+        )
+        .await["insertRows"][0]
+        .clone();
+    assert_eq!(
+        fresh["values"]["ratio"], "3",
+        "new rows use the new formula at once"
+    );
+    assert_eq!(fresh["computedWith"]["ratio"]["current"], true);
+    assert_eq!(fresh["computedWith"]["ratio"]["formula"], "litres / divisor");
+
+    // The worker walks the rows; a row that cannot compute keeps its value and is named.
+    let (_keep_running, running) = tokio::sync::watch::channel(false);
+    guildhall::rows::recalculate::spawn(t.app.clone(), running);
+    t.recalculated(&olga, &table).await;
+    let done = values(&t, &olga, &rows[2]).await;
+    assert_eq!(done["values"]["ratio"], "1");
+    assert_eq!(done["computedWith"]["ratio"]["calcVersion"], calc_version);
+    assert_eq!(done["computedWith"]["ratio"]["current"], true);
+    let failed = values(&t, &olga, &rows[1]).await;
+    assert_eq!(failed["values"]["ratio"], "2");
+    assert_eq!(failed["computedWith"]["ratio"]["current"], false);
+    let events = t
+        .ok(
+            Some(&olga),
+            "query($c: ID!) { company(id: $c) { activity(first: 1) { edges { node { verb summary data } } } } }",
+            json!({ "c": company.id }),
+        )
+        .await["company"]["activity"]["edges"][0]["node"]
+        .clone();
+    assert_eq!(events["verb"], "table.recalculated", "{events}");
+    assert_eq!(events["data"]["done"], 4, "{events}");
+    assert_eq!(events["data"]["changed"], 1, "{events}");
+    assert_eq!(events["data"]["failed"], 1, "{events}");
+    assert_eq!(events["data"]["failures"][0]["rowId"], rows[1], "{events}");
+    assert!(
+        events["data"]["failures"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("divides by zero"),
+        "{events}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_cycle_keeps_its_figures_until_it_is_reopened() {
+    let t = TestApp::spawn().await;
+    let olga = t.verified_user("olga@example.com", "Olga").await;
+    let company = t.create_company(&olga, "Acme").await;
+    let project = t.create_project(&olga, &company, "Carbon").await;
+    let created = t
+        .ok(
+            Some(&olga),
+            CREATE_TABLE,
+            json!({ "p": project, "f": [
+                { "key": "litres", "label": "Litres", "type": "DECIMAL" },
+                { "key": "co2e_kg", "label": "CO2e", "type": "FORMULA", "formula": "litres * 2" },
+            ] }),
+        )
+        .await;
+    let table = created["createDataTable"]["id"].as_str().unwrap().to_owned();
+    let cycle = t
+        .ok(
+            Some(&olga),
+            "mutation($p: ID!) { createCycle(projectId: $p, name: \"Q1\", startsOn: \"2025-01-01\", endsOn: \"2025-03-31\") { id } }",
+            json!({ "p": project }),
+        )
+        .await["createCycle"]["id"]
+        .clone();
+    let row = t
+        .ok(
+            Some(&olga),
+            INSERT,
+            json!({ "t": table, "c": cycle, "r": [{ "litres": "10" }] }),
+        )
+        .await["insertRows"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.ok(
+        Some(&olga),
+        "mutation($id: ID!) { closeCycle(id: $id) { id } }",
+        json!({ "id": cycle }),
+    )
+    .await;
+    t.ok(
+        Some(&olga),
+        "mutation($f: ID!) { updateField(id: $f, field: { key: \"co2e_kg\", label: \"CO2e\", type: FORMULA, formula: \"litres * 3\" }) { id } }",
+        json!({ "f": created["createDataTable"]["fields"][1]["id"] }),
+    )
+    .await;
+    t.recalculated(&olga, &table).await;
+    let closed = values(&t, &olga, &row).await;
+    assert_eq!(closed["values"]["co2e_kg"], "20", "reported as it was closed");
+    assert_eq!(closed["computedWith"]["co2e_kg"]["current"], false);
+
+    t.ok(
+        Some(&olga),
+        "mutation($id: ID!) { reopenCycle(id: $id) { id } }",
+        json!({ "id": cycle }),
+    )
+    .await;
+    t.recalculated(&olga, &table).await;
+    let reopened = values(&t, &olga, &row).await;
+    assert_eq!(reopened["values"]["co2e_kg"], "30");
+    assert_eq!(reopened["computedWith"]["co2e_kg"]["current"], true);
 }

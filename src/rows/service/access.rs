@@ -51,7 +51,7 @@ pub async fn table_access(
     table_id: Uuid,
     action: Action,
 ) -> AppResult<TableAccess> {
-    let table = table_store::find_for(conn, table_id, actor, false)
+    let mut table = table_store::find_for(conn, table_id, actor, false)
         .await?
         .ok_or_else(|| AppError::not_found("table"))?;
     let (project, member) = project_member(conn, table.project_id, actor, false).await?;
@@ -66,9 +66,11 @@ pub async fn table_access(
             }
             Some(None) => {}
         }
-        if !store::share_table(conn, table.id).await? {
-            return Err(AppError::not_found("table"));
-        }
+        // What the formulas are computed at is read under the lock, so it is what the
+        // fields and factors read below say.
+        table.calc_version = store::share_table(conn, table.id)
+            .await?
+            .ok_or_else(|| AppError::not_found("table"))?;
     }
     let fields = table_store::fields_of(conn, &[table.id]).await?;
     let mut rules = RowRules::new(&fields, restricted::reads_restricted(member.permissions));

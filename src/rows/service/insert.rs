@@ -98,6 +98,7 @@ pub async fn store_candidates(
                 created_by_api_key: actor.api_key_id(),
                 created_at: now,
                 updated_at: now,
+                calc_version: access.table.calc_version,
             }
         })
         .collect();
@@ -149,6 +150,7 @@ pub(super) fn record_of(row: NewRow, version: i32) -> RowRecord {
         created_at: row.created_at,
         updated_at: row.updated_at,
         created_by_api_key: row.created_by_api_key,
+        calc_version: row.calc_version,
     }
 }
 

@@ -113,7 +113,7 @@ pub async fn update_row(
             return Err(AppError::invalid_fields(problems));
         }
         let cells = Value::Object(cells);
-        let version = store::update_cells(conn, row.id, &cells, now).await?;
+        let version = store::update_cells(conn, row.id, &cells, access.table.calc_version, now).await?;
         activity::record(
             conn,
             now,
@@ -127,6 +127,7 @@ pub async fn update_row(
             cells: cells.to_string(),
             version,
             updated_at: now,
+            calc_version: access.table.calc_version,
             ..row
         };
         Ok((strip(record, &access.hidden_keys()), access.table, access.project))

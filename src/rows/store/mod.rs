@@ -1,9 +1,10 @@
 //! SQL for rows: the locks that keep writes consistent with field changes, cycle closing
 //! and archiving, and rows themselves; unique claims, references, the row list, imports
-//! and revalidation each have a file of their own.
+//! revalidation and background recalculations each have a file of their own.
 
 mod imports;
 mod list;
+mod recalculations;
 mod references;
 mod revalidation;
 mod summaries;
@@ -11,6 +12,7 @@ mod uniques;
 
 pub use self::imports::*;
 pub use self::list::*;
+pub use self::recalculations::*;
 pub use self::references::*;
 pub use self::revalidation::*;
 pub use self::summaries::*;
@@ -41,7 +43,7 @@ struct Count {
 const ROW_COLUMNS: &str = "r.id, r.table_id, r.cycle_id, \
      (CASE WHEN cardinality($1::text[]) = 0 OR jsonb_typeof(r.cells) = 'object' \
       THEN r.cells - $1::text[] ELSE '{}'::jsonb END)::text AS cells, \
-     r.version, r.created_by, r.created_at, r.updated_at, r.created_by_api_key";
+     r.version, r.created_by, r.created_at, r.updated_at, r.created_by_api_key, r.calc_version";
 
 /// Locks the project against archiving while rows are written: None when it is gone,
 /// else its `archived_at`.
@@ -58,29 +60,16 @@ pub async fn share_project(
         .optional()
 }
 
-/// Locks the table against field changes while rows are written; false when it is gone.
-pub async fn share_table(conn: &mut AsyncPgConnection, table_id: Uuid) -> QueryResult<bool> {
+/// Locks the table against field changes while rows are written; answers its
+/// `calc_version`, or None when it is gone.
+pub async fn share_table(conn: &mut AsyncPgConnection, table_id: Uuid) -> QueryResult<Option<i32>> {
     data_tables::table
         .find(table_id)
-        .select(data_tables::id)
+        .select(data_tables::calc_version)
         .for_share()
-        .first::<Uuid>(conn)
+        .first::<i32>(conn)
         .await
         .optional()
-        .map(|found| found.is_some())
-}
-
-/// Locks the table against every writer of its rows until the transaction ends (they
-/// share it): a recalculation sees, and is seen by, every write.
-pub async fn lock_table(conn: &mut AsyncPgConnection, table_id: Uuid) -> QueryResult<()> {
-    data_tables::table
-        .find(table_id)
-        .select(data_tables::id)
-        .for_update()
-        .first::<Uuid>(conn)
-        .await
-        .optional()
-        .map(|_| ())
 }
 
 /// Stores rows.
@@ -122,7 +111,7 @@ pub async fn find_for(
          JOIN data_tables t ON t.id = r.table_id JOIN projects p ON p.id = t.project_id \
          WHERE r.id = ANY($3) AND (p.company_id = $4 OR p.company_id IN \
              (SELECT m.company_id FROM memberships m WHERE m.user_id = $2)) \
-         ORDER BY r.id {}",
+         ORDER BY r.created_at, r.id {}",
         if lock { "FOR UPDATE OF r" } else { "" }
     );
     let (person, own_company) = reach_ids(actor);
@@ -143,7 +132,7 @@ pub async fn first_rows(
 ) -> QueryResult<Vec<RowRecord>> {
     prepared(diesel::sql_query(
         "SELECT r.id, r.table_id, r.cycle_id, r.cells::text AS cells, r.version, r.created_by, r.created_at, \
-         r.updated_at, r.created_by_api_key FROM unnest($1::uuid[]) AS t(id) CROSS JOIN LATERAL \
+         r.updated_at, r.created_by_api_key, r.calc_version FROM unnest($1::uuid[]) AS t(id) CROSS JOIN LATERAL \
          (SELECT * FROM data_rows WHERE table_id = t.id ORDER BY created_at, id LIMIT $2) r",
     )
     .bind::<sql_types::Array<sql_types::Uuid>, _>(table_ids)
@@ -157,7 +146,7 @@ pub async fn find_row(conn: &mut AsyncPgConnection, row_id: Uuid) -> QueryResult
     prepared(
         diesel::sql_query(
             "SELECT id, table_id, cycle_id, cells::text AS cells, version, created_by, created_at, \
-             updated_at, created_by_api_key FROM data_rows WHERE id = $1",
+             updated_at, created_by_api_key, calc_version FROM data_rows WHERE id = $1",
         )
         .bind::<sql_types::Uuid, _>(row_id),
     )
@@ -181,6 +170,7 @@ pub async fn update_cells(
     conn: &mut AsyncPgConnection,
     id: Uuid,
     cells: &serde_json::Value,
+    calc_version: i32,
     now: DateTime<Utc>,
 ) -> QueryResult<i32> {
     diesel::update(data_rows::table.find(id))
@@ -188,6 +178,7 @@ pub async fn update_cells(
             data_rows::cells.eq(cells),
             data_rows::version.eq(data_rows::version + 1),
             data_rows::updated_at.eq(now),
+            data_rows::calc_version.eq(calc_version),
         ))
         .returning(data_rows::version)
         .get_result(conn)

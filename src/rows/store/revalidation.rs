@@ -74,31 +74,6 @@ pub async fn set_values(
     .map(|_| ())
 }
 
-/// Sets the keys of each listed object in its row, keeping the others (recomputed
-/// formulas): a new version of the row, written `now`, so editors holding the old version
-/// and syncs reading by `updatedSince` see the change.
-pub async fn merge_values(
-    conn: &mut AsyncPgConnection,
-    updates: &[(Uuid, serde_json::Value)],
-    now: DateTime<Utc>,
-) -> QueryResult<()> {
-    if updates.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<Uuid> = updates.iter().map(|u| u.0).collect();
-    let values: Vec<&serde_json::Value> = updates.iter().map(|u| &u.1).collect();
-    diesel::sql_query(
-        "UPDATE data_rows r SET cells = r.cells || v.value, version = r.version + 1, updated_at = $3 \
-         FROM unnest($1::uuid[], $2::jsonb[]) AS v(id, value) WHERE r.id = v.id",
-    )
-    .bind::<sql_types::Array<sql_types::Uuid>, _>(&ids)
-    .bind::<sql_types::Array<sql_types::Jsonb>, _>(&values)
-    .bind::<sql_types::Timestamptz, _>(now)
-    .execute(conn)
-    .await
-    .map(|_| ())
-}
-
 /// Removes `key` from every row of the table (a field was removed).
 pub async fn remove_key(conn: &mut AsyncPgConnection, table_id: Uuid, key: &str) -> QueryResult<usize> {
     diesel::sql_query("UPDATE data_rows SET cells = cells - $2 WHERE table_id = $1 AND cells ? $2")

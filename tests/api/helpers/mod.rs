@@ -85,7 +85,8 @@ impl TestApp {
         let transport =
             Transport::new(app.config.smtp_url.as_deref(), &app.config.mail_from).expect("transport");
         worker::spawn(app.clone(), transport, worker_stopped.clone());
-        let webhook_senders = guildhall::webhooks::worker::spawn(app.clone(), worker_stopped);
+        let webhook_senders = guildhall::webhooks::worker::spawn(app.clone(), worker_stopped.clone());
+        guildhall::rows::recalculate::spawn(app.clone(), worker_stopped);
         let (stop_listener, listener_stopped) = watch::channel(false);
         guildhall::events::listener::spawn(app.clone(), listener_stopped);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -404,6 +405,20 @@ impl TestApp {
 
     /// Stops the mail worker and the webhook senders (so statement counts see only the
     /// test's own queries).
+    /// Waits (up to 30 s) until no background recalculation of the table's formulas is under
+    /// way, as its reader `token` sees.
+    pub async fn recalculated(&self, token: &str, table_id: &str) {
+        let query = "query($t: ID!) { dataTable(id: $t) { recalculation { done total } } }";
+        for _ in 0..600 {
+            let data = self.ok(Some(token), query, json!({ "t": table_id })).await;
+            if data["dataTable"]["recalculation"].is_null() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the table's recalculation did not finish in 30 s");
+    }
+
     pub async fn stop_workers(&self) {
         let _ = self.stop_worker.send(true);
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
