@@ -849,10 +849,16 @@ async fn projects_with_their_tables_and_rows_cost_the_same_statements_for_1_or_6
     t.ok(Some(&owner), query, json!({ "c": small.id })).await;
     let mut costs = Vec::new();
     for (company, tables) in [(&small, 1), (&large, 6)] {
-        wait_for_background_work(&t).await;
-        let before = t.app.statements.total();
-        let data = t.ok(Some(&owner), query, json!({ "c": company.id })).await;
-        costs.push(t.app.statements.total() - before);
+        // The fewer of two tries: anything else the server runs meanwhile only adds.
+        let mut cost = u64::MAX;
+        let mut data = Value::Null;
+        for _ in 0..2 {
+            wait_for_background_work(&t).await;
+            let before = t.app.statements.total();
+            data = t.ok(Some(&owner), query, json!({ "c": company.id })).await;
+            cost = cost.min(t.app.statements.total() - before);
+        }
+        costs.push(cost);
         let listed: Vec<&Value> = data["company"]["projects"]["edges"]
             .as_array()
             .unwrap()

@@ -8,7 +8,6 @@ use diesel::upsert::excluded;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::revalidation::StoredCells;
 use crate::db::schema::{data_rows, data_tables, table_recalculations};
 use crate::rows::model::RecalculationRow;
 
@@ -104,30 +103,6 @@ pub async fn finish(conn: &mut AsyncPgConnection, table_id: Uuid) -> QueryResult
         .execute(conn)
         .await
         .map(|_| ())
-}
-
-/// The next `limit` rows of the table after `after`, oldest first, locked against writers
-/// until the transaction ends.
-pub async fn locked_batch(
-    conn: &mut AsyncPgConnection,
-    table_id: Uuid,
-    after: Option<(DateTime<Utc>, Uuid)>,
-    limit: i64,
-) -> QueryResult<Vec<StoredCells>> {
-    let (at, id) = after.unzip();
-    diesel::sql_query(
-        "SELECT r.id, r.created_at, r.cells, c.ends_on AS cycle_ends_on, \
-         c.closed_at IS NOT NULL AS cycle_closed FROM data_rows r \
-         LEFT JOIN cycles c ON c.id = r.cycle_id WHERE r.table_id = $1 \
-         AND ($2::timestamptz IS NULL OR (r.created_at, r.id) > ($2, $3)) \
-         ORDER BY r.created_at, r.id LIMIT $4 FOR NO KEY UPDATE OF r",
-    )
-    .bind::<sql_types::Uuid, _>(table_id)
-    .bind::<sql_types::Nullable<sql_types::Timestamptz>, _>(at)
-    .bind::<sql_types::Nullable<sql_types::Uuid>, _>(id)
-    .bind::<sql_types::BigInt, _>(limit)
-    .load(conn)
-    .await
 }
 
 /// Marks rows computed at `calc_version`; of them, those with new values (`{key: value}` to

@@ -34,14 +34,35 @@ pub async fn cells_batch(
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
 ) -> QueryResult<Vec<StoredCells>> {
+    batch(conn, (table_id, cycle_id), after, limit, "").await
+}
+
+/// [`cells_batch`] of the whole table, the rows locked against writers (not against
+/// references to them) until the transaction ends.
+pub async fn locked_batch(
+    conn: &mut AsyncPgConnection,
+    table_id: Uuid,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> QueryResult<Vec<StoredCells>> {
+    batch(conn, (table_id, None), after, limit, "FOR NO KEY UPDATE OF r").await
+}
+
+async fn batch(
+    conn: &mut AsyncPgConnection,
+    (table_id, cycle_id): (Uuid, Option<Uuid>),
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+    lock: &str,
+) -> QueryResult<Vec<StoredCells>> {
     let (at, id) = after.unzip();
-    diesel::sql_query(
+    diesel::sql_query(format!(
         "SELECT r.id, r.created_at, r.cells, c.ends_on AS cycle_ends_on, \
          c.closed_at IS NOT NULL AS cycle_closed FROM data_rows r \
          LEFT JOIN cycles c ON c.id = r.cycle_id WHERE r.table_id = $1 \
          AND ($5::uuid IS NULL OR r.cycle_id = $5) \
-         AND ($2::timestamptz IS NULL OR (r.created_at, r.id) > ($2, $3)) ORDER BY r.created_at, r.id LIMIT $4",
-    )
+         AND ($2::timestamptz IS NULL OR (r.created_at, r.id) > ($2, $3)) ORDER BY r.created_at, r.id LIMIT $4 {lock}",
+    ))
     .bind::<sql_types::Uuid, _>(table_id)
     .bind::<sql_types::Nullable<sql_types::Timestamptz>, _>(at)
     .bind::<sql_types::Nullable<sql_types::Uuid>, _>(id)
