@@ -22,6 +22,9 @@ pub enum LogFormat {
     Json,
 }
 
+/// The port `/metrics` is served on unless METRICS_ADDR says otherwise.
+const DEFAULT_METRICS_PORT: u16 = 9090;
+
 /// The server's configuration.
 #[derive(Debug, Clone, Args)]
 pub struct Config {
@@ -40,6 +43,11 @@ pub struct Config {
     /// Address the HTTP server binds.
     #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:8080")]
     pub listen_addr: SocketAddr,
+
+    /// Address `/metrics` is served on, apart from the public one (default
+    /// 127.0.0.1:9090; `off` serves it nowhere).
+    #[arg(long, env = "METRICS_ADDR")]
+    pub metrics_addr: Option<String>,
 
     /// This server's own public address (default: http://LISTEN_ADDR).
     #[arg(long, env = "PUBLIC_URL")]
@@ -318,8 +326,25 @@ impl Config {
         <Wrapper as clap::Parser>::parse_from(["guildhall"]).config
     }
 
+    /// Where `/metrics` is served: None when `METRICS_ADDR=off`; the flag says whether the
+    /// address was asked for (a default address already taken only costs a warning).
+    pub fn metrics_address(&self) -> anyhow::Result<Option<(SocketAddr, bool)>> {
+        match self.metrics_addr.as_deref().map(str::trim) {
+            None | Some("") => Ok(Some((
+                SocketAddr::from(([127, 0, 0, 1], DEFAULT_METRICS_PORT)),
+                false,
+            ))),
+            Some(off) if off.eq_ignore_ascii_case("off") => Ok(None),
+            Some(address) => match address.parse() {
+                Ok(address) => Ok(Some((address, true))),
+                Err(_) => bail!("METRICS_ADDR must be an address such as 127.0.0.1:9090, or off"),
+            },
+        }
+    }
+
     /// Refuses configurations that would be unsafe in production.
     pub fn check(&self) -> anyhow::Result<()> {
+        self.metrics_address()?;
         if self.environment == Environment::Production {
             let mut missing = Vec::new();
             if self.jwt_secret.as_deref().is_none_or(str::is_empty) {

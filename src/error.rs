@@ -167,6 +167,7 @@ impl AppError {
     /// The server (or the company) already runs as much of this as it allows; `message`
     /// says what and which setting, `retry_after` when to try again.
     pub fn busy(message: impl Into<String>, retry_after: u64) -> Self {
+        metrics::counter!("guildhall_rate_limit_refusals_total", "limit" => "capacity").increment(1);
         let mut err = Self::new(ErrorCode::RateLimited, message);
         err.retry_after = Some(retry_after);
         err

@@ -52,7 +52,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         playground = app.config.playground_enabled(),
         ws = "/graphql/ws",
     );
+    let metrics = serve_metrics(&app).await?;
     http::serve(app, listener, shutdown).await?;
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     let _ = stop_workers.send(true);
     let _ = mail_worker.await;
     let _ = event_listener.await;
@@ -61,6 +65,31 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _ = recalculator.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Starts serving `/metrics` on `METRICS_ADDR`. An address that was asked for and cannot
+/// be bound stops the start; the default one, taken by another process, is a warning.
+async fn serve_metrics(app: &App) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    let Some((address, asked)) = app.config.metrics_address()? else {
+        return Ok(None);
+    };
+    let listener = match TcpListener::bind(address).await {
+        Ok(listener) => listener,
+        Err(err) if !asked => {
+            tracing::warn!(%address, error = %err, "metrics are not served: the default address is taken (set METRICS_ADDR)");
+            return Ok(None);
+        }
+        Err(err) => {
+            return Err(err).with_context(|| format!("cannot serve metrics on {address} (METRICS_ADDR)"));
+        }
+    };
+    tracing::info!(%address, "serving metrics on /metrics");
+    let app = app.clone();
+    Ok(Some(tokio::spawn(async move {
+        if let Err(err) = http::serve_metrics(app, listener, std::future::pending()).await {
+            tracing::error!(error = %err, "the metrics server stopped");
+        }
+    })))
 }
 
 /// Registers the documents every company may run by hash: the built-in pages' own under

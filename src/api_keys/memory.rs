@@ -86,6 +86,8 @@ impl KeyMemory {
     /// Counts one request of the key; Err(seconds to wait) when its minute's budget is spent.
     pub fn spend(&self, key_id: Uuid) -> Result<(), u64> {
         self.budget.check_key(&key_id).map_err(|refused| {
+            metrics::counter!("guildhall_rate_limit_refusals_total", "limit" => "api_key_budget")
+                .increment(1);
             let wait = refused.wait_time_from(DefaultClock::default().now());
             wait.as_secs().max(1)
         })?;

@@ -145,8 +145,15 @@ impl Hub {
             return;
         }
         state.published = Some(item.seq());
-        if state.sender.send(item).is_err() {
-            topics.remove(&topic);
+        metrics::counter!("guildhall_events_published_total").increment(1);
+        match state.sender.send(item) {
+            Ok(receivers) => {
+                metrics::counter!("guildhall_event_deliveries_total")
+                    .increment(u64::try_from(receivers).unwrap_or(u64::MAX));
+            }
+            Err(_) => {
+                topics.remove(&topic);
+            }
         }
     }
 

@@ -1,15 +1,17 @@
 //! One log line per request: request id, method, route, status, duration, and for GraphQL
 //! the operation name and outcome. A matched route is logged as its pattern
 //! (`/exports/{token}`), and a path no route matched by its first segment alone, so a
-//! secret carried in a path never reaches the log; query strings are never logged.
+//! secret carried in a path never reaches the log; query strings are never logged. The
+//! same facts feed the request metrics, where an unmatched path counts as `unmatched`.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
 
 use super::client::request_id;
+use crate::telemetry::operation_label;
 
 /// Set by the GraphQL handler on its response so the log line can name the operation.
 #[derive(Debug, Clone)]
@@ -24,12 +26,14 @@ pub async fn log_request(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = request_id(request.headers());
     let method = request.method().clone();
-    let path = match request.extensions().get::<MatchedPath>() {
-        Some(route) => route.as_str().to_owned(),
-        None => unmatched(request.uri().path()),
-    };
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|route| route.as_str().to_owned());
+    let path = route.clone().unwrap_or_else(|| unmatched(request.uri().path()));
     let response = next.run(request).await;
     let graphql = response.extensions().get::<GraphqlOutcome>();
+    count(route, response.status().as_u16(), graphql, started.elapsed());
     tracing::info!(
         request_id = %request_id,
         method = %method,
@@ -41,6 +45,26 @@ pub async fn log_request(request: Request, next: Next) -> Response {
         "request"
     );
     response
+}
+
+/// Records the request in the metrics.
+fn count(route: Option<String>, status: u16, graphql: Option<&GraphqlOutcome>, took: Duration) {
+    let route = route.unwrap_or_else(|| "unmatched".to_owned());
+    let seconds = took.as_secs_f64();
+    metrics::counter!("guildhall_http_requests_total", "route" => route.clone(), "status" => status.to_string())
+        .increment(1);
+    metrics::histogram!("guildhall_http_request_duration_seconds", "route" => route).record(seconds);
+    if let Some(graphql) = graphql {
+        let operation = operation_label(&graphql.operation);
+        metrics::counter!(
+            "guildhall_graphql_operations_total",
+            "operation" => operation.clone(),
+            "outcome" => graphql.outcome.clone()
+        )
+        .increment(1);
+        metrics::histogram!("guildhall_graphql_operation_duration_seconds", "operation" => operation)
+            .record(seconds);
+    }
 }
 
 /// A path no route matched, as logged: its first segment, and `/…` for the rest.

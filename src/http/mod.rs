@@ -7,6 +7,7 @@ mod downloads;
 mod graphql;
 mod health;
 mod log;
+mod metrics;
 mod multipart;
 mod pages;
 mod security_headers;
@@ -25,7 +26,12 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use crate::app::App;
 use crate::graphql::pipeline::Pipeline;
 
+pub use metrics::serve_metrics;
 pub use pages::operations as page_operations;
+
+/// How long in-flight requests may take to finish once the server stops, so the whole
+/// stop (the workers after them) stays well under the 30 s orchestrators wait.
+const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Header carrying the request id, accepted from the client or generated.
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -67,8 +73,8 @@ pub fn router(state: HttpState) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestUuid))
 }
 
-/// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish
-/// and closes websockets with a close frame.
+/// Serves until `shutdown` resolves, then turns not-ready, stops accepting, lets in-flight
+/// requests finish (for up to `DRAIN_LIMIT`) and closes websockets with 1001.
 pub async fn serve(
     app: App,
     listener: TcpListener,
@@ -80,13 +86,24 @@ pub async fn serve(
         app,
         shutdown: shutdown_rx,
     };
+    let mut draining = state.shutdown.clone();
     let service = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, service)
+    let serving = axum::serve(listener, service)
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = notify_shutdown.send(true);
         })
-        .await?;
+        .into_future();
+    let drain_limit = async move {
+        let _ = draining.wait_for(|stopping| *stopping).await;
+        tokio::time::sleep(DRAIN_LIMIT).await;
+    };
+    tokio::select! {
+        served = serving => served?,
+        () = drain_limit => {
+            tracing::warn!(seconds = DRAIN_LIMIT.as_secs(), "requests still running after the drain limit are cut off");
+        }
+    }
     Ok(())
 }

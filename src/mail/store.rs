@@ -16,6 +16,20 @@ pub async fn insert(conn: &mut AsyncPgConnection, mail: &NewMail<'_>) -> QueryRe
         .map(|_| ())
 }
 
+/// How many mails wait to be sent (neither sent nor given up on), and when the oldest
+/// was queued: the outbox's backlog, for the metrics.
+pub async fn backlog(conn: &mut AsyncPgConnection) -> QueryResult<(i64, Option<DateTime<Utc>>)> {
+    mail_outbox::table
+        .filter(mail_outbox::sent_at.is_null())
+        .filter(mail_outbox::failed_at.is_null())
+        .select((
+            diesel::dsl::count_star(),
+            diesel::dsl::min(mail_outbox::created_at),
+        ))
+        .get_result(conn)
+        .await
+}
+
 /// Locks the oldest due mail that no other worker holds (call inside a transaction).
 pub async fn claim_due(conn: &mut AsyncPgConnection, now: DateTime<Utc>) -> QueryResult<Option<MailRow>> {
     mail_outbox::table

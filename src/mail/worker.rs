@@ -97,8 +97,9 @@ pub fn spawn(app: App, transport: Transport, mut shutdown: watch::Receiver<bool>
         loop {
             loop {
                 match deliver_next(&app, &transport).await {
-                    Ok(true) => continue,
-                    Ok(false) => break,
+                    // A stopping server sends the mail in hand, and leaves the rest queued.
+                    Ok(true) if !*shutdown.borrow() => continue,
+                    Ok(_) => break,
                     Err(err) => {
                         tracing::error!(error = ?err, "mail worker cannot reach the outbox");
                         break;

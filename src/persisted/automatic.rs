@@ -75,7 +75,10 @@ impl AutomaticDocuments {
         };
         let hash = requested_hash(&extension)?;
         if request.query.trim().is_empty() {
-            request.query = self.document(app, &hash).await?.to_string();
+            let document = self.document(app, &hash).await;
+            let result = if document.is_ok() { "hit" } else { "miss" };
+            metrics::counter!("guildhall_persisted_documents_total", "result" => result).increment(1);
+            request.query = document?.to_string();
             return Ok(());
         }
         if super::document_hash(&request.query) != hash {

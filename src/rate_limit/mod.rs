@@ -83,6 +83,7 @@ pub async fn hit(
     if count >= i64::from(limit.max) {
         let retry_at = oldest.unwrap_or(now) + limit.window;
         let seconds = (retry_at - now).num_seconds().max(1);
+        metrics::counter!("guildhall_rate_limit_refusals_total", "limit" => limit.bucket).increment(1);
         return Err(AppError::rate_limited(seconds.unsigned_abs()));
     }
     Ok(Hit(store::insert_hit(conn, limit.bucket, key, now).await?))

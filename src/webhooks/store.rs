@@ -150,6 +150,19 @@ pub async fn delivery_count(conn: &mut AsyncPgConnection, webhook_id: Uuid) -> Q
         .await
 }
 
+/// How many deliveries wait (pending, due or retrying), and when the oldest was queued:
+/// the webhook outbox's backlog, for the metrics.
+pub async fn backlog(conn: &mut AsyncPgConnection) -> QueryResult<(i64, Option<DateTime<Utc>>)> {
+    webhook_deliveries::table
+        .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+        .select((
+            diesel::dsl::count_star(),
+            diesel::dsl::min(webhook_deliveries::created_at),
+        ))
+        .get_result(conn)
+        .await
+}
+
 /// The webhook a delivery belongs to (for a caller who names the delivery by id alone).
 pub async fn webhook_of_delivery(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Uuid>> {
     webhook_deliveries::table

@@ -24,6 +24,7 @@ mod limits;
 mod live;
 mod mail_outbox;
 mod modules_cycles;
+mod operations;
 mod passwords;
 mod persisted;
 mod projects;

@@ -498,7 +498,10 @@ async fn shutdown_closes_websockets_with_a_going_away_frame() {
         .unwrap()
         .unwrap();
     assert_eq!(frame.code, CloseCode::Away);
-    assert_eq!(frame.reason.as_str(), "server shutting down");
+    assert_eq!(
+        frame.reason.as_str(),
+        "server shutting down; reconnect and resume from your last cursor"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

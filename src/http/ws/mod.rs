@@ -87,6 +87,22 @@ pub async fn upgrade(
         })
 }
 
+/// One open socket in the `guildhall_websockets_open` gauge, for as long as it lives.
+struct OpenSocket;
+
+impl OpenSocket {
+    fn counted() -> Self {
+        metrics::gauge!("guildhall_websockets_open").increment(1.0);
+        Self
+    }
+}
+
+impl Drop for OpenSocket {
+    fn drop(&mut self) {
+        metrics::gauge!("guildhall_websockets_open").decrement(1.0);
+    }
+}
+
 /// What the connection's authentication decided, shared between the protocol handler and
 /// the socket loop.
 #[derive(Default)]
@@ -158,6 +174,7 @@ async fn serve_socket(
     protocol: WebSocketProtocols,
     client: ClientInfo,
 ) {
+    let _open = OpenSocket::counted();
     let credentials = Arc::new(Credentials::default());
     let renewals = Arc::clone(&credentials);
     let operations = Arc::new(Operations::new(state.app.config.ws_max_subscriptions));
@@ -265,7 +282,7 @@ async fn serve_socket(
                 }
             }
             _ = shutdown.changed() => {
-                Box::pin(close(&mut sink, GOING_AWAY, "server shutting down")).await;
+                Box::pin(close(&mut sink, GOING_AWAY, "server shutting down; reconnect and resume from your last cursor")).await;
                 break;
             }
         }

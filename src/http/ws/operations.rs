@@ -44,6 +44,9 @@ pub enum SocketEvent {
     Duplicate(String),
 }
 
+/// The metric counting operations running on every open socket.
+const RUNNING_GAUGE: &str = "guildhall_websocket_operations_running";
+
 /// One socket's running operations.
 pub struct Operations {
     max: usize,
@@ -91,6 +94,7 @@ impl Operations {
             return Admission::Dropped;
         }
         running.insert(id);
+        metrics::gauge!(RUNNING_GAUGE).increment(1.0);
         Admission::Pass
     }
 
@@ -99,8 +103,10 @@ impl Operations {
         if !(text.starts_with("{\"type\":\"complete\"") || text.starts_with("{\"type\":\"error\"")) {
             return;
         }
-        if let Some(Envelope { id: Some(id), .. }) = Envelope::of(text.as_bytes()) {
-            lock(&self.running).remove(&id);
+        if let Some(Envelope { id: Some(id), .. }) = Envelope::of(text.as_bytes())
+            && lock(&self.running).remove(&id)
+        {
+            metrics::gauge!(RUNNING_GAUGE).decrement(1.0);
         }
     }
 
@@ -140,6 +146,16 @@ pub fn error_message(id: &str, errors: &serde_json::Value) -> String {
 
 fn lock<T>(slot: &Mutex<T>) -> MutexGuard<'_, T> {
     slot.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Drop for Operations {
+    /// A closed socket's operations stop running with it.
+    fn drop(&mut self) {
+        let running = lock(&self.running).len();
+        if running > 0 {
+            metrics::gauge!(RUNNING_GAUGE).decrement(running as f64);
+        }
+    }
 }
 
 #[cfg(test)]

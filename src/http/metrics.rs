@@ -1,0 +1,101 @@
+//! `GET /metrics`: the Prometheus text of every metric the process records, on its own
+//! address (`METRICS_ADDR`, loopback by default), so that nothing about the traffic is
+//! public. What is a state rather than an event (the pool, the outboxes) is read at
+//! scrape time.
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use tokio::net::TcpListener;
+
+use crate::app::App;
+use crate::telemetry;
+
+/// The Prometheus text format's media type.
+const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// The longest a scrape waits for the outbox counts before answering without them.
+const OUTBOX_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Serves `/metrics` on `listener` until `shutdown` resolves.
+pub async fn serve_metrics(
+    app: App,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    // Installed before the first request, so every count starts with the server.
+    telemetry::metrics_registry();
+    let router = Router::new().route("/metrics", get(scrape)).with_state(app);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}
+
+/// GET /metrics.
+async fn scrape(State(app): State<App>) -> Response {
+    let Some(registry) = telemetry::metrics_registry() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "metrics are not recorded in this process",
+        )
+            .into_response();
+    };
+    record_pool(&app);
+    if tokio::time::timeout(OUTBOX_TIMEOUT, record_outboxes(&app))
+        .await
+        .is_err()
+    {
+        tracing::warn!("metrics: the outbox counts took too long; answered without them");
+    }
+    ([(CONTENT_TYPE, TEXT_FORMAT)], registry.render()).into_response()
+}
+
+/// The database pool's connections by state, and the requests waiting for one.
+fn record_pool(app: &App) {
+    let status = app.pool.status();
+    let connections = [
+        ("max", status.max_size),
+        ("open", status.size),
+        ("idle", status.available),
+        ("in_use", status.size.saturating_sub(status.available)),
+    ];
+    for (state, count) in connections {
+        metrics::gauge!("guildhall_db_pool_connections", "state" => state).set(count as f64);
+    }
+    metrics::gauge!("guildhall_db_pool_waiting").set(status.waiting as f64);
+}
+
+/// How many mails and webhook deliveries wait, and how long the oldest of each has.
+async fn record_outboxes(app: &App) {
+    let mut conn = match app.pool.get().await {
+        Ok(conn) => conn,
+        Err(err) => {
+            tracing::warn!(error = %err, "metrics: no database connection for the outbox counts");
+            return;
+        }
+    };
+    let now = app.clock.now();
+    let mail = crate::mail::store::backlog(&mut conn).await;
+    let webhooks = crate::webhooks::store::backlog(&mut conn).await;
+    for (kind, backlog) in [("mail", mail), ("webhooks", webhooks)] {
+        match backlog {
+            Ok((depth, oldest)) => record_outbox(kind, depth, oldest, now),
+            Err(err) => tracing::warn!(error = %err, kind, "metrics: cannot count an outbox"),
+        }
+    }
+}
+
+fn record_outbox(kind: &'static str, depth: i64, oldest: Option<DateTime<Utc>>, now: DateTime<Utc>) {
+    let age = oldest.map_or(0.0, |queued| {
+        (now - queued).num_milliseconds().max(0) as f64 / 1000.0
+    });
+    metrics::gauge!("guildhall_outbox_depth", "kind" => kind).set(depth as f64);
+    metrics::gauge!("guildhall_outbox_oldest_seconds", "kind" => kind).set(age);
+}

@@ -1,0 +1,217 @@
+//! Operating the real binary: `/metrics` (served on METRICS_ADDR only, in Prometheus text,
+//! its counters moving with the traffic) and a stop on SIGTERM.
+
+use std::process::{Child, Command};
+
+use serde_json::{Value, json};
+
+use crate::helpers::TestDb;
+use crate::helpers::ws::{Received, WsClient};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The binary on a fresh database, with `/metrics` on its own port.
+struct Server {
+    process: Child,
+    base: String,
+    metrics: String,
+    _db: TestDb,
+}
+
+impl Server {
+    async fn start() -> Self {
+        let db = TestDb::create().await;
+        let (port, metrics_port) = (free_port(), free_port());
+        let process = Command::new(env!("CARGO_BIN_EXE_guildhall"))
+            .env("DATABASE_URL", &db.url)
+            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+            .env("METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
+            .env("AUTH_RATE_LIMIT_PER_IP", "1")
+            .env("RUST_LOG", "warn")
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start guildhall");
+        let server = Self {
+            process,
+            base: format!("http://127.0.0.1:{port}"),
+            metrics: format!("http://127.0.0.1:{metrics_port}/metrics"),
+            _db: db,
+        };
+        for _ in 0..100 {
+            if reqwest::get(&server.metrics).await.is_ok() {
+                return server;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the server did not serve /metrics");
+    }
+
+    async fn post(&self, body: Value) -> Value {
+        reqwest::Client::new()
+            .post(format!("{}/graphql", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn scrape(&self) -> String {
+        let response = reqwest::get(&self.metrics).await.unwrap();
+        assert_eq!(response.status(), 200);
+        let media = response.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(media.starts_with("text/plain; version=0.0.4"), "{media}");
+        response.text().await.unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// The value of the sample `name{labels}` (labels as rendered), if the text has it.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_count_operations_refusals_sockets_and_the_pool() {
+    let server = Server::start().await;
+    let probe = json!({ "query": "query MetricsProbe { __typename }", "operationName": "MetricsProbe" });
+    for _ in 0..3 {
+        assert_eq!(server.post(probe.clone()).await["data"]["__typename"], "Query");
+    }
+    let invalid = server
+        .post(json!({ "query": "query MetricsBroken { nothingHere }", "operationName": "MetricsBroken" }))
+        .await;
+    assert!(invalid["errors"].is_array(), "{invalid}");
+    let resend = "mutation($e: String!) { resendVerificationEmail(email: $e) }";
+    server
+        .post(json!({ "query": resend, "variables": { "e": "a@example.com" } }))
+        .await;
+    let limited = server
+        .post(json!({ "query": resend, "variables": { "e": "b@example.com" } }))
+        .await;
+    assert_eq!(
+        limited["errors"][0]["extensions"]["code"], "RATE_LIMITED",
+        "{limited}"
+    );
+    let addr = server.base.trim_start_matches("http://").parse().unwrap();
+    let socket = WsClient::connect_anonymous(addr).await;
+
+    let text = server.scrape().await;
+    let value = |series: &str| sample(&text, series).unwrap_or_else(|| panic!("no {series} in:\n{text}"));
+    assert_eq!(
+        value(r#"guildhall_graphql_operations_total{operation="MetricsProbe",outcome="ok"}"#),
+        3.0
+    );
+    assert_eq!(
+        value(r#"guildhall_graphql_operation_duration_seconds_count{operation="MetricsProbe"}"#),
+        3.0
+    );
+    assert_eq!(
+        value(r#"guildhall_graphql_operations_total{operation="MetricsBroken",outcome="BAD_USER_INPUT"}"#),
+        1.0
+    );
+    assert!(value(r#"guildhall_http_requests_total{route="/graphql",status="200"}"#) >= 3.0);
+    assert_eq!(
+        value(r#"guildhall_rate_limit_refusals_total{limit="auth_mail_ip"}"#),
+        1.0
+    );
+    assert_eq!(value("guildhall_websockets_open"), 1.0);
+    assert_eq!(value(r#"guildhall_db_pool_connections{state="max"}"#), 16.0);
+    assert!(value(r#"guildhall_db_pool_connections{state="open"}"#) >= 1.0);
+    assert_eq!(value("guildhall_db_pool_waiting"), 0.0);
+    for kind in ["mail", "webhooks"] {
+        assert!(value(&format!(r#"guildhall_outbox_depth{{kind="{kind}"}}"#)) >= 0.0);
+        assert!(value(&format!(r#"guildhall_outbox_oldest_seconds{{kind="{kind}"}}"#)) >= 0.0);
+    }
+    assert!(
+        text.contains("# HELP guildhall_graphql_operations_total"),
+        "described"
+    );
+
+    socket.close().await;
+    let mut closed = false;
+    for _ in 0..50 {
+        if sample(&server.scrape().await, "guildhall_websockets_open") == Some(0.0) {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(closed, "a closed socket leaves the gauge");
+
+    let public = reqwest::get(format!("{}/metrics", server.base)).await.unwrap();
+    assert_eq!(public.status(), 404, "the public address does not serve metrics");
+}
+
+#[test]
+fn a_metrics_address_that_is_not_an_address_stops_the_start() {
+    let output = Command::new(env!("CARGO_BIN_EXE_guildhall"))
+        .env("METRICS_ADDR", "everywhere")
+        .env("LISTEN_ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "off")
+        .output()
+        .expect("run guildhall");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("METRICS_ADDR"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_closes_sockets_with_a_resume_hint_and_stops_well_within_30_seconds() {
+    let mut server = Server::start().await;
+    let addr = server.base.trim_start_matches("http://").parse().unwrap();
+    let mut sockets = Vec::new();
+    for _ in 0..3 {
+        sockets.push(WsClient::connect_anonymous(addr).await);
+    }
+    let started = std::time::Instant::now();
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.process.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    for socket in &mut sockets {
+        match socket.receive().await {
+            Received::Closed(Some(frame)) => {
+                assert_eq!(u16::from(frame.code), 1001);
+                assert!(
+                    frame.reason.contains("resume from your last cursor"),
+                    "{}",
+                    frame.reason
+                );
+            }
+            other => panic!("expected a going-away close, got {other:?}"),
+        }
+    }
+    let mut status = None;
+    while started.elapsed() < std::time::Duration::from_secs(30) {
+        if let Some(exited) = server.process.try_wait().unwrap() {
+            status = Some(exited);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let status = status.expect("the server stopped within 30 s");
+    assert!(status.success(), "{status:?}");
+    assert!(
+        reqwest::get(format!("{}/health/live", server.base))
+            .await
+            .is_err(),
+        "nothing answers after the stop"
+    );
+}
