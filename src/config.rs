@@ -49,6 +49,11 @@ pub struct Config {
     #[arg(long, env = "METRICS_ADDR")]
     pub metrics_addr: Option<String>,
 
+    /// Seconds a stopping server keeps serving while `/health/ready` answers 503, before it
+    /// stops accepting (0: stop accepting at once).
+    #[arg(long, env = "SHUTDOWN_NOTICE_SECS", default_value_t = 0)]
+    pub shutdown_notice_secs: u64,
+
     /// This server's own public address (default: http://LISTEN_ADDR).
     #[arg(long, env = "PUBLIC_URL")]
     pub public_url: Option<String>,

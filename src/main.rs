@@ -1,13 +1,14 @@
-//! The `guildhall` command: `serve` (default), `migrate`, `print-schema`.
+//! The `guildhall` command: `serve` (default), `migrate`, `print-schema`, `backup`, `restore`.
 // The merged root types nest deeply; an optimised build needs more room to lay them out.
 #![recursion_limit = "256"]
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use guildhall::config::Config;
-use guildhall::{graphql, server, telemetry};
+use guildhall::{db, graphql, server, telemetry};
 
 /// mimalloc: GraphQL answers build and drop many small values; glibc's allocator spent a
 /// third of the nested-read benchmark's time on them.
@@ -31,6 +32,15 @@ enum Command {
     Migrate,
     /// Write the GraphQL schema (SDL) to stdout.
     PrintSchema,
+    /// Write a backup of the database (pg_dump's custom format) to FILE.
+    Backup { file: PathBuf },
+    /// Restore a backup from FILE into the database (created if missing), then migrate it.
+    Restore {
+        file: PathBuf,
+        /// Drop the database first if it already holds Guildhall data.
+        #[arg(long)]
+        replace: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -54,6 +64,21 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match command {
             Command::Migrate => server::prepare_database(&cli.config).await,
+            Command::Backup { file } => {
+                let report = db::backup::backup(&cli.config.database_url, &file).await?;
+                tracing::info!(file = %file.display(), bytes = report.bytes, schema_version = %report.schema_version, "backup written");
+                Ok(())
+            }
+            Command::Restore { file, replace } => {
+                let report = db::backup::restore(&cli.config.database_url, &file, replace).await?;
+                tracing::info!(
+                    file = %file.display(),
+                    schema_version = %report.schema_version,
+                    migrations_applied = report.migrations_applied,
+                    "backup restored"
+                );
+                Ok(())
+            }
             Command::Serve | Command::PrintSchema => server::run(cli.config).await,
         }
     });

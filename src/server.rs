@@ -28,6 +28,9 @@ pub async fn prepare_database(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How long the workers may take, after the requests have drained, to finish their item.
+const WORKER_STOP_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Runs the server until SIGTERM or ctrl-c.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let shutdown = shutdown_signal();
@@ -41,6 +44,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {} (set LISTEN_ADDR)", app.config.listen_addr))?;
     let (stop_workers, workers_stopped) = watch::channel(false);
+    let stop_workers = std::sync::Arc::new(stop_workers);
     let mail_worker = worker::spawn(app.clone(), transport, workers_stopped.clone());
     let retention = audit::spawn_retention(app.clone(), workers_stopped.clone());
     let webhook_senders = webhook_worker::spawn(app.clone(), workers_stopped.clone());
@@ -53,16 +57,28 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ws = "/graphql/ws",
     );
     let metrics = serve_metrics(&app).await?;
-    http::serve(app, listener, shutdown).await?;
+    // The workers are told at the signal, so they finish their item while requests drain.
+    let told = std::sync::Arc::clone(&stop_workers);
+    let signal = async move {
+        shutdown.await;
+        let _ = told.send(true);
+    };
+    let served = http::serve(app, listener, signal).await;
     if let Some(metrics) = metrics {
         metrics.abort();
     }
     let _ = stop_workers.send(true);
-    let _ = mail_worker.await;
-    let _ = event_listener.await;
-    let _ = retention.await;
-    let _ = webhook_senders.await;
-    let _ = recalculator.await;
+    let workers = async {
+        let _ = mail_worker.await;
+        let _ = event_listener.await;
+        let _ = retention.await;
+        let _ = webhook_senders.await;
+        let _ = recalculator.await;
+    };
+    if tokio::time::timeout(WORKER_STOP_LIMIT, workers).await.is_err() {
+        tracing::warn!("workers still busy after the stop limit are cut off; their items stay queued");
+    }
+    served?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -73,6 +89,8 @@ async fn serve_metrics(app: &App) -> anyhow::Result<Option<tokio::task::JoinHand
     let Some((address, asked)) = app.config.metrics_address()? else {
         return Ok(None);
     };
+    // Installed before the first request, so every gauge's rises and falls are both seen.
+    crate::telemetry::metrics_registry();
     let listener = match TcpListener::bind(address).await {
         Ok(listener) => listener,
         Err(err) if !asked => {

@@ -1,5 +1,6 @@
-//! The connection pool, database creation and embedded migrations.
+//! The connection pool, database creation, embedded migrations, and backups (backup.rs).
 
+pub mod backup;
 pub mod prepared;
 pub mod schema;
 pub mod tx;

@@ -16,7 +16,7 @@ pub async fn live() -> Json<Value> {
 /// The server can reach its database and is not stopping; 503 with the reason otherwise,
 /// so a load balancer sends nothing new to a server that drains.
 pub async fn ready(State(state): State<HttpState>) -> (StatusCode, Json<Value>) {
-    if *state.shutdown.borrow() {
+    if *state.draining.borrow() {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({ "status": "draining", "reason": "the server is shutting down" })),

@@ -56,10 +56,16 @@ fn count(route: Option<String>, status: u16, graphql: Option<&GraphqlOutcome>, t
     metrics::histogram!("guildhall_http_request_duration_seconds", "route" => route).record(seconds);
     if let Some(graphql) = graphql {
         let operation = operation_label(&graphql.operation);
+        // The log lists every code; a label takes one value, so the outcomes stay a small set.
+        let outcome = if graphql.outcome.contains(',') {
+            "mixed".to_owned()
+        } else {
+            graphql.outcome.clone()
+        };
         metrics::counter!(
             "guildhall_graphql_operations_total",
             "operation" => operation.clone(),
-            "outcome" => graphql.outcome.clone()
+            "outcome" => outcome
         )
         .increment(1);
         metrics::histogram!("guildhall_graphql_operation_duration_seconds", "operation" => operation)

@@ -13,6 +13,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use tokio::net::TcpListener;
 
 use crate::app::App;
@@ -20,7 +21,7 @@ use crate::telemetry;
 
 /// The Prometheus text format's media type.
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
-/// The longest a scrape waits for the outbox counts before answering without them.
+/// The longest the outbox counts may run; a scrape then answers without fresh ones.
 const OUTBOX_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Serves `/metrics` on `listener` until `shutdown` resolves.
@@ -29,7 +30,6 @@ pub async fn serve_metrics(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    // Installed before the first request, so every count starts with the server.
     telemetry::metrics_registry();
     let router = Router::new().route("/metrics", get(scrape)).with_state(app);
     axum::serve(listener, router)
@@ -48,12 +48,7 @@ async fn scrape(State(app): State<App>) -> Response {
             .into_response();
     };
     record_pool(&app);
-    if tokio::time::timeout(OUTBOX_TIMEOUT, record_outboxes(&app))
-        .await
-        .is_err()
-    {
-        tracing::warn!("metrics: the outbox counts took too long; answered without them");
-    }
+    record_outboxes(&app).await;
     ([(CONTENT_TYPE, TEXT_FORMAT)], registry.render()).into_response()
 }
 
@@ -82,13 +77,28 @@ async fn record_outboxes(app: &App) {
         }
     };
     let now = app.clock.now();
-    let mail = crate::mail::store::backlog(&mut conn).await;
-    let webhooks = crate::webhooks::store::backlog(&mut conn).await;
-    for (kind, backlog) in [("mail", mail), ("webhooks", webhooks)] {
-        match backlog {
-            Ok((depth, oldest)) => record_outbox(kind, depth, oldest, now),
-            Err(err) => tracing::warn!(error = %err, kind, "metrics: cannot count an outbox"),
+    // PostgreSQL stops the counts itself when they run long, so the connection goes back
+    // to the pool free rather than still busy with them.
+    let counted = conn
+        .transaction::<_, diesel::result::Error, _>(async |conn| {
+            diesel::sql_query(format!(
+                "SET LOCAL statement_timeout = {}",
+                OUTBOX_TIMEOUT.as_millis()
+            ))
+            .execute(conn)
+            .await?;
+            let mail = crate::mail::store::backlog(conn).await?;
+            let webhooks = crate::webhooks::store::backlog(conn).await?;
+            Ok((mail, webhooks))
+        })
+        .await;
+    match counted {
+        Ok((mail, webhooks)) => {
+            for (kind, (depth, oldest)) in [("mail", mail), ("webhooks", webhooks)] {
+                record_outbox(kind, depth, oldest, now);
+            }
         }
+        Err(err) => tracing::warn!(error = %err, "metrics: cannot count the outboxes"),
     }
 }
 

@@ -15,6 +15,7 @@ mod ws;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::Router;
 use axum::http::HeaderName;
@@ -31,7 +32,7 @@ pub use pages::operations as page_operations;
 
 /// How long in-flight requests may take to finish once the server stops, so the whole
 /// stop (the workers after them) stays well under the 30 s orchestrators wait.
-const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(20);
+const DRAIN_LIMIT: Duration = Duration::from_secs(20);
 
 /// Header carrying the request id, accepted from the client or generated.
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -42,7 +43,10 @@ pub struct HttpState {
     pub app: App,
     /// Every operation's steps, over HTTP and websockets.
     pub pipeline: Pipeline,
-    /// Turns true when the server shuts down; websockets then close with a close frame.
+    /// Turns true when the server is told to stop: readiness answers 503 from then on.
+    pub draining: watch::Receiver<bool>,
+    /// Turns true when the server stops accepting (after `SHUTDOWN_NOTICE_SECS`);
+    /// websockets then close with a close frame.
     pub shutdown: watch::Receiver<bool>,
 }
 
@@ -73,30 +77,42 @@ pub fn router(state: HttpState) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestUuid))
 }
 
-/// Serves until `shutdown` resolves, then turns not-ready, stops accepting, lets in-flight
-/// requests finish (for up to `DRAIN_LIMIT`) and closes websockets with 1001.
+/// Serves until `shutdown` resolves, then turns not-ready, serves on for
+/// `SHUTDOWN_NOTICE_SECS` (so load balancers stop sending first), stops accepting, lets
+/// in-flight requests finish (for up to `DRAIN_LIMIT`) and closes websockets with 1001.
 pub async fn serve(
     app: App,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let (notify_draining, draining) = watch::channel(false);
     let (notify_shutdown, shutdown_rx) = watch::channel(false);
+    let notice = Duration::from_secs(app.config.shutdown_notice_secs);
     let state = HttpState {
         pipeline: Pipeline::new(&app),
         app,
+        draining,
         shutdown: shutdown_rx,
     };
-    let mut draining = state.shutdown.clone();
+    let mut stopping = state.shutdown.clone();
     let service = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let serving = axum::serve(listener, service)
         .with_graceful_shutdown(async move {
             shutdown.await;
+            let _ = notify_draining.send(true);
+            if !notice.is_zero() {
+                tracing::info!(
+                    seconds = notice.as_secs(),
+                    "stopping: not ready, still serving (SHUTDOWN_NOTICE_SECS)"
+                );
+                tokio::time::sleep(notice).await;
+            }
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = notify_shutdown.send(true);
         })
         .into_future();
     let drain_limit = async move {
-        let _ = draining.wait_for(|stopping| *stopping).await;
+        let _ = stopping.wait_for(|stopped| *stopped).await;
         tokio::time::sleep(DRAIN_LIMIT).await;
     };
     tokio::select! {

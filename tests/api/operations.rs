@@ -1,12 +1,13 @@
 //! Operating the real binary: `/metrics` (served on METRICS_ADDR only, in Prometheus text,
-//! its counters moving with the traffic) and a stop on SIGTERM.
+//! its counters moving with the traffic), a stop on SIGTERM, and backups.
 
 use std::process::{Child, Command};
 
 use serde_json::{Value, json};
 
-use crate::helpers::TestDb;
+use crate::helpers::db::server_url;
 use crate::helpers::ws::{Received, WsClient};
+use crate::helpers::{TestApp, TestDb};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -26,6 +27,11 @@ struct Server {
 
 impl Server {
     async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// The binary with extra settings.
+    async fn start_with(settings: &[(&str, &str)]) -> Self {
         let db = TestDb::create().await;
         let (port, metrics_port) = (free_port(), free_port());
         let process = Command::new(env!("CARGO_BIN_EXE_guildhall"))
@@ -34,6 +40,7 @@ impl Server {
             .env("METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
             .env("AUTH_RATE_LIMIT_PER_IP", "1")
             .env("RUST_LOG", "warn")
+            .envs(settings.iter().copied())
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("start guildhall");
@@ -172,8 +179,12 @@ fn a_metrics_address_that_is_not_an_address_stops_the_start() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn sigterm_closes_sockets_with_a_resume_hint_and_stops_well_within_30_seconds() {
-    let mut server = Server::start().await;
+async fn sigterm_turns_not_ready_closes_sockets_with_a_resume_hint_and_stops_within_30_seconds() {
+    let mut server = Server::start_with(&[("SHUTDOWN_NOTICE_SECS", "2")]).await;
+    let ready = reqwest::get(format!("{}/health/ready", server.base))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
     let addr = server.base.trim_start_matches("http://").parse().unwrap();
     let mut sockets = Vec::new();
     for _ in 0..3 {
@@ -185,6 +196,18 @@ async fn sigterm_closes_sockets_with_a_resume_hint_and_stops_well_within_30_seco
         .status()
         .unwrap();
     assert!(killed.success());
+    let mut draining = None;
+    for _ in 0..20 {
+        let ready = reqwest::get(format!("{}/health/ready", server.base))
+            .await
+            .unwrap();
+        if ready.status() == 503 {
+            draining = Some(ready.json::<Value>().await.unwrap());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(draining.expect("503 while draining")["status"], "draining");
     for socket in &mut sockets {
         match socket.receive().await {
             Received::Closed(Some(frame)) => {
@@ -214,4 +237,104 @@ async fn sigterm_closes_sockets_with_a_resume_hint_and_stops_well_within_30_seco
             .is_err(),
         "nothing answers after the stop"
     );
+}
+
+/// Runs `guildhall <args>` against `database_url`; answers (success, stderr).
+fn guildhall(database_url: &str, args: &[&str]) -> (bool, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_guildhall"))
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run guildhall");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+async fn drop_database(name: &str) {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    let mut admin = AsyncPgConnection::establish(&format!("{}/postgres", server_url()))
+        .await
+        .unwrap();
+    diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+}
+
+/// The names of the companies in the database at `url`.
+async fn company_names(url: &str) -> Vec<String> {
+    use diesel::prelude::*;
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    use guildhall::db::schema::companies;
+    let mut conn = AsyncPgConnection::establish(url).await.unwrap();
+    companies::table
+        .select(companies::name)
+        .order(companies::name)
+        .load(&mut conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backup_restores_into_a_fresh_database_and_never_under_an_older_schema() {
+    use diesel_async::RunQueryDsl;
+    let t = TestApp::spawn().await;
+    let owner = t.verified_user("backup@example.com", "Backup Owner").await;
+    t.create_company(&owner, "Kept Ltd").await;
+    let folder = tempfile::tempdir().unwrap();
+    let file = folder.path().join("guildhall.dump");
+    let file_arg = file.to_str().unwrap();
+
+    let (done, log) = guildhall(&t.db.url, &["backup", file_arg]);
+    assert!(done, "{log}");
+    assert!(std::fs::metadata(&file).unwrap().len() > 0);
+    assert!(
+        !folder.path().join("guildhall.partial").exists(),
+        "no partial file is left"
+    );
+
+    let fresh = format!("guildhall_test_restore_{}", uuid::Uuid::new_v4().simple());
+    let fresh_url = format!("{}/{fresh}", server_url());
+    let (done, log) = guildhall(&fresh_url, &["restore", file_arg]);
+    assert!(done, "{log}");
+    assert_eq!(company_names(&fresh_url).await, ["Kept Ltd"]);
+
+    let (done, log) = guildhall(&fresh_url, &["restore", file_arg]);
+    assert!(!done, "a database with data is not overwritten unasked");
+    assert!(log.contains("--replace"), "{log}");
+    let (done, log) = guildhall(&fresh_url, &["restore", "--replace", file_arg]);
+    assert!(done, "{log}");
+    assert_eq!(company_names(&fresh_url).await, ["Kept Ltd"]);
+
+    // A backup from a release whose schema this binary does not know is refused untouched.
+    let mut conn = t.db.connect().await;
+    diesel::sql_query("INSERT INTO __diesel_schema_migrations (version) VALUES ('99991231000000')")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let newer = folder.path().join("newer.dump");
+    let (done, log) = guildhall(&t.db.url, &["backup", newer.to_str().unwrap()]);
+    assert!(done, "{log}");
+    let (done, log) = guildhall(&fresh_url, &["restore", "--replace", newer.to_str().unwrap()]);
+    assert!(!done);
+    assert!(
+        log.contains("99991231000000") && log.contains("newer than this binary"),
+        "{log}"
+    );
+    assert_eq!(
+        company_names(&fresh_url).await,
+        ["Kept Ltd"],
+        "the database is left as it was"
+    );
+
+    let (done, log) = guildhall(
+        &fresh_url,
+        &["restore", folder.path().join("none.dump").to_str().unwrap()],
+    );
+    assert!(!done);
+    assert!(log.contains("none.dump"), "{log}");
+    drop_database(&fresh).await;
 }

@@ -523,6 +523,8 @@ async fn init_connection(
             };
             let max_sockets = app.config.ws_max_sockets_per_user;
             let Some(seat) = app.sockets.open(seat_holder, max_sockets) else {
+                metrics::counter!("guildhall_rate_limit_refusals_total", "limit" => "ws_sockets_per_user")
+                    .increment(1);
                 credentials.refused.store(true, Ordering::Relaxed);
                 return Err(async_graphql::Error::new(format!(
                     "this account already holds {max_sockets} open websockets, the limit (WS_MAX_SOCKETS_PER_USER)"

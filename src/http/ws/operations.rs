@@ -90,6 +90,8 @@ impl Operations {
             return Admission::Pass;
         }
         if running.len() >= self.max {
+            metrics::counter!("guildhall_rate_limit_refusals_total", "limit" => "ws_subscriptions")
+                .increment(1);
             self.notice(SocketEvent::Refused(id));
             return Admission::Dropped;
         }
