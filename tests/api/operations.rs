@@ -338,3 +338,176 @@ async fn a_backup_restores_into_a_fresh_database_and_never_under_an_older_schema
     assert!(log.contains("none.dump"), "{log}");
     drop_database(&fresh).await;
 }
+
+/// A TCP proxy to PostgreSQL that a test can cut, the way a database restart looks to
+/// its clients: every open connection dropped, new ones turned away until it is back.
+struct DatabaseProxy {
+    addr: std::net::SocketAddr,
+    down: tokio::sync::watch::Sender<bool>,
+}
+
+impl DatabaseProxy {
+    async fn start(target: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (down, is_down) = tokio::sync::watch::channel(false);
+        let target = target.to_owned();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    return;
+                };
+                if *is_down.borrow() {
+                    drop(client);
+                    continue;
+                }
+                let mut cut = is_down.clone();
+                let target = target.clone();
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cut.wait_for(|down| *down) => {}
+                    }
+                });
+            }
+        });
+        Self { addr, down }
+    }
+
+    fn set_down(&self, down: bool) {
+        self.down.send_replace(down);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_restart_fails_requests_briefly_and_loses_nothing_acknowledged() {
+    use std::time::{Duration, Instant};
+    let proxy = DatabaseProxy::start("127.0.0.1:5432").await;
+    let through = proxy.addr.to_string();
+    let t = TestApp::spawn_with(move |config| {
+        assert!(
+            config.database_url.contains("127.0.0.1:5432"),
+            "the tests' PostgreSQL is the default one"
+        );
+        config.database_url = config.database_url.replacen("127.0.0.1:5432", &through, 1);
+    })
+    .await;
+    let owner = t.verified_user("restart@example.com", "Rita").await;
+    let company = t.create_company(&owner, "Steady").await;
+    let create = "mutation($c: ID!, $n: String!) { createProject(companyId: $c, name: $n) { id } }";
+    let mut acknowledged = Vec::new();
+    let mut ws = WsClient::connect(t.addr, &owner).await;
+    ws.subscribe(
+        "feed",
+        "subscription($c: ID!) { activity(companyId: $c) { verb summary } }",
+        json!({ "c": company.id }),
+    )
+    .await;
+    // Several pooled connections, all of which the restart will kill.
+    let warm: Vec<_> = (0..6)
+        .map(|n| {
+            t.gql(
+                Some(&owner),
+                create,
+                json!({ "c": company.id, "n": format!("Before {n}") }),
+            )
+        })
+        .collect();
+    for answer in futures_util::future::join_all(warm).await {
+        assert!(answer["errors"].is_null(), "{answer}");
+        acknowledged.push(answer["data"]["createProject"]["id"].as_str().unwrap().to_owned());
+    }
+    for _ in 0..6 {
+        assert_eq!(next_activity(&mut ws).await["verb"], "project.created");
+    }
+
+    proxy.set_down(true);
+    let outage = Instant::now();
+    let mut failures = 0;
+    while outage.elapsed() < Duration::from_secs(2) {
+        let asked = Instant::now();
+        let answer = tokio::time::timeout(
+            Duration::from_secs(12),
+            t.gql(Some(&owner), create, json!({ "c": company.id, "n": "During" })),
+        )
+        .await
+        .expect("a request during the outage is answered, not left hanging");
+        assert!(asked.elapsed() < Duration::from_secs(11));
+        let code = answer["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or("none");
+        assert_eq!(
+            code, "INTERNAL",
+            "an outage is the server's failure, never the caller's: {answer}"
+        );
+        failures += 1;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(failures > 0);
+    proxy.set_down(false);
+    let back = Instant::now();
+    loop {
+        let answer = t
+            .gql(Some(&owner), create, json!({ "c": company.id, "n": "After 0" }))
+            .await;
+        if answer["errors"].is_null() {
+            acknowledged.push(answer["data"]["createProject"]["id"].as_str().unwrap().to_owned());
+            break;
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(10),
+            "recovered within 10 s: {answer}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!(
+        "time to recovery after the database came back: {:?}",
+        back.elapsed()
+    );
+    for n in 1..20 {
+        let answer = t
+            .gql(
+                Some(&owner),
+                create,
+                json!({ "c": company.id, "n": format!("After {n}") }),
+            )
+            .await;
+        assert!(
+            answer["errors"].is_null(),
+            "no request fails once the database is back: {answer}"
+        );
+        acknowledged.push(answer["data"]["createProject"]["id"].as_str().unwrap().to_owned());
+    }
+    let mut heard = 0;
+    while heard < 20 {
+        let event = next_activity(&mut ws).await;
+        if event["verb"] == "project.created" && event["summary"].as_str().unwrap_or("").contains("After") {
+            heard += 1;
+        }
+    }
+    let mut conn = t.db.connect().await;
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use guildhall::db::schema::projects;
+    let stored: Vec<uuid::Uuid> = projects::table
+        .select(projects::id)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    for id in &acknowledged {
+        assert!(
+            stored.contains(&id.parse().unwrap()),
+            "acknowledged project {id} is stored"
+        );
+    }
+    assert_eq!(stored.len(), acknowledged.len(), "nothing refused was stored");
+}
+
+async fn next_activity(ws: &mut WsClient) -> Value {
+    let payload = ws.next_payload().await;
+    assert!(payload["errors"].is_null(), "{payload}");
+    payload["data"]["activity"].clone()
+}
