@@ -399,11 +399,20 @@ async fn a_database_restart_fails_requests_briefly_and_loses_nothing_acknowledge
     let company = t.create_company(&owner, "Steady").await;
     let create = "mutation($c: ID!, $n: String!) { createProject(companyId: $c, name: $n) { id } }";
     let mut acknowledged = Vec::new();
+    // From the newest event on, so nothing committed while the subscription starts is missed.
+    let newest = t
+        .ok(
+            Some(&owner),
+            "query($c: ID!) { company(id: $c) { activity(first: 1) { edges { cursor } } } }",
+            json!({ "c": company.id }),
+        )
+        .await["company"]["activity"]["edges"][0]["cursor"]
+        .clone();
     let mut ws = WsClient::connect(t.addr, &owner).await;
     ws.subscribe(
         "feed",
-        "subscription($c: ID!) { activity(companyId: $c) { verb summary } }",
-        json!({ "c": company.id }),
+        "subscription($c: ID!, $a: String) { activity(companyId: $c, after: $a) { verb summary } }",
+        json!({ "c": company.id, "a": newest }),
     )
     .await;
     // Several pooled connections, all of which the restart will kill.
