@@ -180,7 +180,7 @@ fn a_metrics_address_that_is_not_an_address_stops_the_start() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_turns_not_ready_closes_sockets_with_a_resume_hint_and_stops_within_30_seconds() {
-    let mut server = Server::start_with(&[("SHUTDOWN_NOTICE_SECS", "2")]).await;
+    let mut server = Server::start_with(&[("SHUTDOWN_NOTICE_SECS", "3")]).await;
     let ready = reqwest::get(format!("{}/health/ready", server.base))
         .await
         .unwrap();
@@ -196,14 +196,13 @@ async fn sigterm_turns_not_ready_closes_sockets_with_a_resume_hint_and_stops_wit
         .status()
         .unwrap();
     assert!(killed.success());
+    // The notice lasts 3 s: the signal is seen well within it, even on a loaded machine.
     let mut draining = None;
-    for _ in 0..20 {
-        let ready = reqwest::get(format!("{}/health/ready", server.base))
-            .await
-            .unwrap();
-        if ready.status() == 503 {
+    while draining.is_none() && started.elapsed() < std::time::Duration::from_millis(2500) {
+        if let Ok(ready) = reqwest::get(format!("{}/health/ready", server.base)).await
+            && ready.status() == 503
+        {
             draining = Some(ready.json::<Value>().await.unwrap());
-            break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
