@@ -33,6 +33,8 @@ pub use pages::operations as page_operations;
 /// How long in-flight requests may take to finish once the server stops, so the whole
 /// stop (the workers after them) stays well under the 30 s orchestrators wait.
 const DRAIN_LIMIT: Duration = Duration::from_secs(20);
+/// How long a stopping server waits for its websockets to send their close frames.
+const SOCKET_CLOSE_LIMIT: Duration = Duration::from_secs(3);
 
 /// Header carrying the request id, accepted from the client or generated.
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -48,6 +50,8 @@ pub struct HttpState {
     /// Turns true when the server stops accepting (after `SHUTDOWN_NOTICE_SECS`);
     /// websockets then close with a close frame.
     pub shutdown: watch::Receiver<bool>,
+    /// How many websockets are open: a stopping server waits for their close frames.
+    pub open_sockets: watch::Sender<usize>,
 }
 
 /// The router with every route and middleware.
@@ -93,7 +97,9 @@ pub async fn serve(
         app,
         draining,
         shutdown: shutdown_rx,
+        open_sockets: watch::Sender::new(0),
     };
+    let mut sockets = state.open_sockets.subscribe();
     let mut stopping = state.shutdown.clone();
     let service = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let serving = axum::serve(listener, service)
@@ -120,6 +126,12 @@ pub async fn serve(
         () = drain_limit => {
             tracing::warn!(seconds = DRAIN_LIMIT.as_secs(), "requests still running after the drain limit are cut off");
         }
+    }
+    // Upgraded connections are no longer the server's to wait for: give each websocket the
+    // moment it needs to send its close frame.
+    let closed = tokio::time::timeout(SOCKET_CLOSE_LIMIT, sockets.wait_for(|open| *open == 0)).await;
+    if closed.is_err() {
+        tracing::warn!("websockets still open after the close limit are cut off");
     }
     Ok(())
 }

@@ -22,7 +22,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{FutureExt, SinkExt, StreamExt, future};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -87,18 +87,21 @@ pub async fn upgrade(
         })
 }
 
-/// One open socket in the `guildhall_websockets_open` gauge, for as long as it lives.
-struct OpenSocket;
+/// One open socket, counted (in the server's count and the `guildhall_websockets_open`
+/// gauge) for as long as it lives.
+struct OpenSocket(watch::Sender<usize>);
 
 impl OpenSocket {
-    fn counted() -> Self {
+    fn counted(open: watch::Sender<usize>) -> Self {
+        open.send_modify(|count| *count += 1);
         metrics::gauge!("guildhall_websockets_open").increment(1.0);
-        Self
+        Self(open)
     }
 }
 
 impl Drop for OpenSocket {
     fn drop(&mut self) {
+        self.0.send_modify(|count| *count = count.saturating_sub(1));
         metrics::gauge!("guildhall_websockets_open").decrement(1.0);
     }
 }
@@ -174,7 +177,7 @@ async fn serve_socket(
     protocol: WebSocketProtocols,
     client: ClientInfo,
 ) {
-    let _open = OpenSocket::counted();
+    let _open = OpenSocket::counted(state.open_sockets.clone());
     let credentials = Arc::new(Credentials::default());
     let renewals = Arc::clone(&credentials);
     let operations = Arc::new(Operations::new(state.app.config.ws_max_subscriptions));
