@@ -10,7 +10,7 @@ use diesel::migration::MigrationSource;
 use diesel::pg::Pg;
 use diesel_async::RunQueryDsl;
 
-use super::{MIGRATIONS, connect, quote_identifier, run_migrations, split_database_name};
+use super::{MIGRATIONS, connect, named_database, quote_identifier, run_migrations};
 use crate::config::redact_url_password;
 
 /// The table diesel records applied migrations in; a backup's schema version is its newest row.
@@ -77,16 +77,11 @@ pub async fn restore(database_url: &str, file: &Path, replace: bool) -> anyhow::
             file.display()
         );
     }
-    let (server_url, name) = split_database_name(database_url).ok_or_else(|| {
-        anyhow!(
-            "DATABASE_URL {} names no database",
-            redact_url_password(database_url)
-        )
-    })?;
-    let mut admin = connect(&format!("{server_url}/postgres"))
-        .await
-        .with_context(|| format!("cannot connect to {}", redact_url_password(&server_url)))?;
     if newest_migration(database_url).await.ok().flatten().is_some() {
+        let (server_url, name) = named_database(database_url)?;
+        let mut admin = connect(&format!("{server_url}/postgres"))
+            .await
+            .with_context(|| format!("cannot connect to {}", redact_url_password(&server_url)))?;
         if !replace {
             bail!(
                 "database {name} already holds Guildhall data; restore into a new database (set DATABASE_URL) or pass --replace to drop it first"

@@ -93,12 +93,7 @@ pub async fn ensure_database(database_url: &str) -> anyhow::Result<()> {
         Err(err) if !err.to_string().contains("does not exist") => return Err(not_reachable(&err)),
         Err(_) => {}
     }
-    let (server_url, name) = split_database_name(database_url).ok_or_else(|| {
-        anyhow!(
-            "DATABASE_URL {} names no database",
-            redact_url_password(database_url)
-        )
-    })?;
+    let (server_url, name) = named_database(database_url)?;
     let mut admin = connect(&format!("{server_url}/postgres"))
         .await
         .map_err(|err| not_reachable(&err))?;
@@ -112,6 +107,17 @@ pub async fn ensure_database(database_url: &str) -> anyhow::Result<()> {
         Err(err) if err.to_string().contains("already exists") => Ok(()),
         Err(err) => Err(anyhow!("cannot create database {name}: {err}")),
     }
+}
+
+/// The server and database `database_url` names, or the error saying it names none: what
+/// creating or dropping that database starts from.
+fn named_database(database_url: &str) -> anyhow::Result<(String, String)> {
+    split_database_name(database_url).ok_or_else(|| {
+        anyhow!(
+            "DATABASE_URL {} names no database",
+            redact_url_password(database_url)
+        )
+    })
 }
 
 /// Applies every pending migration; returns how many ran.

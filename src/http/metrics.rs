@@ -24,13 +24,13 @@ const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// The longest the outbox counts may run; a scrape then answers without fresh ones.
 const OUTBOX_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Serves `/metrics` on `listener` until `shutdown` resolves.
+/// Serves `/metrics` on `listener` until `shutdown` resolves (the caller installs the
+/// registry first, before any request is served).
 pub async fn serve_metrics(
     app: App,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    telemetry::metrics_registry();
     let router = Router::new().route("/metrics", get(scrape)).with_state(app);
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
