@@ -5,14 +5,14 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use async_graphql::http::{GraphiQLSource, MultipartOptions, parse_query_string, receive_batch_body};
+use async_graphql::http::{MultipartOptions, parse_query_string, receive_batch_body};
 use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, Request, ServerError};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::header::{ACCEPT, ALLOW, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::HttpState;
@@ -263,11 +263,7 @@ pub async fn get_graphql(
     });
     if !has_query {
         if state.app.config.playground_enabled() && accepts_html(&headers) {
-            return (
-                [(axum::http::header::CONTENT_SECURITY_POLICY, PLAYGROUND.1.as_str())],
-                Html(PLAYGROUND.0.as_str()),
-            )
-                .into_response();
+            return super::playground::page();
         }
         return request_error(
             StatusCode::BAD_REQUEST,
@@ -561,20 +557,3 @@ fn outcome(response: &BatchResponse) -> String {
         codes.join(",")
     }
 }
-
-/// The playground's page and its security policy: its own inline scripts, GraphiQL from
-/// its CDN, queries and subscriptions to this server.
-static PLAYGROUND: std::sync::LazyLock<(String, String)> = std::sync::LazyLock::new(|| {
-    let html = GraphiQLSource::build()
-        .endpoint("/graphql")
-        .subscription_endpoint("/graphql/ws")
-        .title("Guildhall GraphQL")
-        .finish();
-    let policy = super::security_headers::page_policy(
-        &html,
-        "'self' ws: wss:",
-        "https://unpkg.com https://graphql.org",
-        true,
-    );
-    (html, policy)
-});

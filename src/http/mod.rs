@@ -10,6 +10,7 @@ mod log;
 mod metrics;
 mod multipart;
 mod pages;
+mod playground;
 mod security_headers;
 mod ws;
 
@@ -61,6 +62,7 @@ pub fn router(state: HttpState) -> Router {
     Router::new()
         .route("/graphql", get(graphql::get_graphql).post(graphql::post_graphql))
         .route("/graphql/ws", get(ws::upgrade))
+        .route("/playground/{name}", get(playground::asset))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/verify-email", get(pages::verify_email))

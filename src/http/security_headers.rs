@@ -44,21 +44,38 @@ pub async fn secure(State(https): State<bool>, request: Request, next: Next) -> 
 /// page's scripts add style blocks of their own (the playground's editor), so inline
 /// styles are allowed rather than hashed.
 pub fn page_policy(html: &str, connect: &str, loads: &str, scripted_styles: bool) -> String {
-    let scripts = inline_hashes(html, "script");
+    let scripts = sources(inline_hashes(html, "script"), loads);
     let styles = if scripted_styles {
-        "'unsafe-inline'".to_owned()
+        sources(vec!["'unsafe-inline'".to_owned()], loads)
     } else {
-        inline_hashes(html, "style")
+        sources(inline_hashes(html, "style"), loads)
     };
+    let images = sources(vec!["'self'".to_owned(), "data:".to_owned()], loads);
+    let fonts = sources(vec!["data:".to_owned()], loads);
     format!(
-        "default-src 'none'; script-src {scripts} {loads}; style-src {styles} {loads}; \
-         img-src 'self' data: {loads}; font-src data: {loads}; connect-src {connect}; \
+        "default-src 'none'; script-src {scripts}; style-src {styles}; \
+         img-src {images}; font-src {fonts}; connect-src {connect}; \
          frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
     )
 }
 
+/// A source list: `listed` and `loads` (each source once), or `'none'` when both are empty (a list that
+/// names `'none'` beside other sources is malformed).
+fn sources(mut listed: Vec<String>, loads: &str) -> String {
+    for source in loads.split_whitespace() {
+        if !listed.iter().any(|known| known == source) {
+            listed.push(source.to_owned());
+        }
+    }
+    if listed.is_empty() {
+        "'none'".to_owned()
+    } else {
+        listed.join(" ")
+    }
+}
+
 /// `'sha256-…'` of each inline `<tag>` block's text (blocks with a `src` load a file).
-fn inline_hashes(html: &str, tag: &str) -> String {
+fn inline_hashes(html: &str, tag: &str) -> Vec<String> {
     let open = format!("<{tag}");
     let close = format!("</{tag}>");
     let mut hashes = Vec::new();
@@ -79,11 +96,7 @@ fn inline_hashes(html: &str, tag: &str) -> String {
         }
         rest = &body[body_end + close.len()..];
     }
-    if hashes.is_empty() {
-        "'none'".to_owned()
-    } else {
-        hashes.join(" ")
-    }
+    hashes
 }
 
 #[cfg(test)]
@@ -97,14 +110,16 @@ mod tests {
         let policy = page_policy(html, "'self'", "", false);
         let go = STANDARD.encode(Sha256::digest(b"go()"));
         let style = STANDARD.encode(Sha256::digest(b"p{}"));
+        assert!(policy.contains(&format!("script-src 'sha256-{go}';")), "{policy}");
         assert!(
-            policy.contains(&format!("script-src 'sha256-{go}' ;")),
+            policy.contains(&format!("style-src 'sha256-{style}';")),
             "{policy}"
         );
-        assert!(
-            policy.contains(&format!("style-src 'sha256-{style}' ;")),
-            "{policy}"
+        assert!(policy.contains("default-src 'none'"), "{policy}");
+        assert_eq!(
+            sources(inline_hashes("<p>no scripts</p>", "script"), ""),
+            "'none'"
         );
-        assert_eq!(inline_hashes("<p>no scripts</p>", "script"), "'none'");
+        assert_eq!(sources(Vec::new(), "'self'"), "'self'");
     }
 }

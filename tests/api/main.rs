@@ -11,6 +11,7 @@ mod activity;
 mod api_keys;
 mod audit;
 mod browser;
+mod clients;
 mod companies;
 mod csv;
 mod data_rights;

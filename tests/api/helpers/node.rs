@@ -9,6 +9,7 @@ use tokio::sync::OnceCell;
 
 static CLIENTS: OnceCell<PathBuf> = OnceCell::const_new();
 static WEBHOOK_RECEIVER: OnceCell<PathBuf> = OnceCell::const_new();
+static CHROMIUM: OnceCell<()> = OnceCell::const_new();
 
 /// The clients' folder, with `npm ci` run there when its packages are missing or older
 /// than package-lock.json. A file lock keeps test processes from installing at once.
@@ -50,6 +51,21 @@ fn install(dir: &Path) {
             .expect("npm runs (Node and npm are on the machine)");
         assert!(status.success(), "npm ci in {} failed", dir.display());
     }
+}
+
+/// Makes sure Debian's `chromium`, which the browser scripts drive, is installed: runs
+/// scripts/install-chromium (as .ci/run does) when it is missing.
+pub async fn chromium() {
+    CHROMIUM
+        .get_or_init(|| async {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-chromium");
+            let status = tokio::task::spawn_blocking(move || Command::new(script).status())
+                .await
+                .expect("install-chromium")
+                .expect("scripts/install-chromium runs");
+            assert!(status.success(), "Chromium could not be installed");
+        })
+        .await;
 }
 
 /// Runs `script` of tests/clients with `args`; its standard output, parsed as JSON.

@@ -1,0 +1,35 @@
+// Headless Chromium for the browser tests: Debian's `chromium` package driven by
+// playwright-core. Only 127.0.0.1 is reachable: every other request is refused and
+// reported, so a page that needs the internet fails its test.
+import { chromium } from "playwright-core";
+
+const executablePath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+/** Opens a browser whose pages reach only 127.0.0.1; `outside` collects what they tried. */
+export async function localBrowser() {
+  const args = process.getuid?.() === 0 ? ["--no-sandbox"] : [];
+  const browser = await chromium.launch({ executablePath, args });
+  const context = await browser.newContext();
+  const outside = [];
+  await context.route(
+    (url) => url.hostname !== "127.0.0.1",
+    (route) => {
+      outside.push(route.request().url());
+      return route.abort("internetdisconnected");
+    },
+  );
+  const pageErrors = [];
+  context.on("page", (page) => page.on("pageerror", (error) => pageErrors.push(error.message)));
+  return { browser, context, outside, pageErrors };
+}
+
+/** Waits until `check` returns something truthy, or fails after `millis`. */
+export async function eventually(check, millis, what) {
+  const deadline = Date.now() + millis;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
