@@ -5,22 +5,29 @@ import { chromium } from "playwright-core";
 
 const executablePath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
-/** Opens a browser whose pages reach only 127.0.0.1; `outside` collects what they tried. */
+/**
+ * Opens a browser; `newContext()` gives a fresh profile (one person) whose pages reach
+ * only 127.0.0.1. `outside` collects what they tried beyond it, `pageErrors` their
+ * uncaught script errors.
+ */
 export async function localBrowser() {
   const args = process.getuid?.() === 0 ? ["--no-sandbox"] : [];
   const browser = await chromium.launch({ executablePath, args });
-  const context = await browser.newContext();
   const outside = [];
-  await context.route(
-    (url) => url.hostname !== "127.0.0.1",
-    (route) => {
-      outside.push(route.request().url());
-      return route.abort("internetdisconnected");
-    },
-  );
   const pageErrors = [];
-  context.on("page", (page) => page.on("pageerror", (error) => pageErrors.push(error.message)));
-  return { browser, context, outside, pageErrors };
+  const newContext = async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    await context.route(
+      (url) => url.hostname !== "127.0.0.1",
+      (route) => {
+        outside.push(route.request().url());
+        return route.abort("internetdisconnected");
+      },
+    );
+    context.on("page", (page) => page.on("pageerror", (error) => pageErrors.push(error.message)));
+    return context;
+  };
+  return { browser, newContext, outside, pageErrors };
 }
 
 /** Waits until `check` returns something truthy, or fails after `millis`. */
@@ -30,6 +37,6 @@ export async function eventually(check, millis, what) {
     const value = await check();
     if (value) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

@@ -6,10 +6,10 @@
 import { eventually, localBrowser } from "./browser.mjs";
 
 const [url, token, companyId] = process.argv.slice(2);
-const { browser, context, outside, pageErrors } = await localBrowser();
+const { browser, newContext, outside, pageErrors } = await localBrowser();
 const report = { outside, pageErrors };
 try {
-  const page = await context.newPage();
+  const page = await (await newContext()).newPage();
   await page.goto(`${url}/graphql`);
   await page.waitForSelector(".graphiql-query-editor .CodeMirror", { timeout: 20_000 });
 

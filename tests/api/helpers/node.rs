@@ -9,6 +9,7 @@ use tokio::sync::OnceCell;
 
 static CLIENTS: OnceCell<PathBuf> = OnceCell::const_new();
 static WEBHOOK_RECEIVER: OnceCell<PathBuf> = OnceCell::const_new();
+static DASHBOARD: OnceCell<PathBuf> = OnceCell::const_new();
 static CHROMIUM: OnceCell<()> = OnceCell::const_new();
 
 /// The clients' folder, with `npm ci` run there when its packages are missing or older
@@ -20,6 +21,11 @@ async fn clients() -> &'static PathBuf {
 /// frontend-examples/webhook-receiver, its packages installed.
 pub async fn webhook_receiver() -> &'static PathBuf {
     installed(&WEBHOOK_RECEIVER, "frontend-examples/webhook-receiver").await
+}
+
+/// frontend-examples/dashboard, its packages (Vite among them) installed.
+pub async fn dashboard() -> &'static PathBuf {
+    installed(&DASHBOARD, "frontend-examples/dashboard").await
 }
 
 async fn installed(cell: &'static OnceCell<PathBuf>, folder: &'static str) -> &'static PathBuf {
