@@ -182,3 +182,125 @@ fn screenshots_folder() -> String {
     std::fs::create_dir_all(&folder).unwrap();
     folder.to_string_lossy().into_owned()
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_integration_script_pushes_and_pulls_rows_by_hash_with_a_persisted_only_key() {
+    let t = TestApp::spawn().await;
+    let owner = t.verified_user("owner@example.com", "Owner").await;
+    let company = t.create_company(&owner, "Acme").await;
+    let project = t.create_project(&owner, &company, "Footprint").await;
+    let fields = json!([
+        { "key": "site", "label": "Site", "type": "TEXT", "required": true },
+        { "key": "day", "label": "Day", "type": "DATE" },
+        { "key": "co2e_kg", "label": "CO2e (kg)", "type": "DECIMAL" },
+    ]);
+    let table = t
+        .ok(
+            Some(&owner),
+            "mutation($p: ID!, $f: [FieldInput!]) { createDataTable(projectId: $p, name: \"Fuel use\", fields: $f) { id } }",
+            json!({ "p": project, "f": fields }),
+        )
+        .await["createDataTable"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let key = t
+        .ok(
+            Some(&owner),
+            "mutation($c: ID!, $r: ID!) { createApiKey(companyId: $c, name: \"Nightly sync\", roleId: $r, persistedOnly: true) { secret } }",
+            json!({ "c": company.id, "r": company.role("Editor") }),
+        )
+        .await["createApiKey"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let dir = node::integration().await;
+    let work = tempfile::tempdir().unwrap();
+    let file = |name: &str| work.path().join(name).to_string_lossy().into_owned();
+    let state = file("state.json");
+    let env = [
+        ("GUILDHALL_URL", t.base_url()),
+        ("GUILDHALL_KEY", key.clone()),
+        ("GUILDHALL_TOKEN", owner.clone()),
+        ("GUILDHALL_COMPANY_ID", company.id.clone()),
+        ("SYNC_STATE", state.clone()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let sync = |args: Vec<String>| {
+        let env = env.clone();
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            node::run_in(dir, "sync.mjs", &args, &env).await
+        }
+    };
+    let stored_rows = || async {
+        t.ok(
+            Some(&owner),
+            "query($t: ID!) { dataTable(id: $t) { rows(first: 10) { totalCount } } }",
+            json!({ "t": table }),
+        )
+        .await["dataTable"]["rows"]["totalCount"]
+            .as_u64()
+            .unwrap()
+    };
+
+    // Unregistered, the operations are not the key's to run.
+    let refused = sync(vec!["pull".into(), table.clone(), file("early.csv")]).await;
+    assert!(!refused.success, "{refused:?}");
+    assert!(refused.stderr.contains("PERSISTED_QUERY"), "{refused:?}");
+
+    let registered = sync(vec!["register".into()]).await;
+    assert!(registered.success, "{registered:?}");
+    assert!(
+        registered.stdout.contains("registered 3 documents"),
+        "{registered:?}"
+    );
+
+    std::fs::write(
+        file("bad.csv"),
+        "site,day,co2e_kg\nYork,2026-01-01,12.5\nHull,not a date,7\n,2026-01-03,1\n",
+    )
+    .unwrap();
+    let bad = sync(vec!["push".into(), table.clone(), file("bad.csv")]).await;
+    assert!(!bad.success, "{bad:?}");
+    assert!(bad.stderr.contains("line 3: day: must be a date"), "{bad:?}");
+    assert!(bad.stderr.contains("line 4: site:"), "{bad:?}");
+    assert_eq!(stored_rows().await, 0, "all or none");
+
+    std::fs::write(
+        file("good.csv"),
+        "site,day,co2e_kg\nYork,2026-01-01,12.5\nHull,2026-01-02,7\n",
+    )
+    .unwrap();
+    let pushed = sync(vec!["push".into(), table.clone(), file("good.csv")]).await;
+    assert!(pushed.success, "{pushed:?}");
+    assert!(pushed.stdout.contains("2 rows stored"), "{pushed:?}");
+
+    let first = sync(vec!["pull".into(), table.clone(), file("first.csv")]).await;
+    assert!(first.success, "{first:?}");
+    let pulled = std::fs::read_to_string(file("first.csv")).unwrap();
+    let lines: Vec<&str> = pulled.lines().collect();
+    assert_eq!(lines[0], "id,site,day,co2e_kg,updated_at");
+    assert_eq!(lines.len(), 3, "{pulled}");
+    assert!(pulled.contains(",York,2026-01-01,12.5,"), "{pulled}");
+
+    let york = lines[1..]
+        .iter()
+        .find(|line| line.contains("York"))
+        .and_then(|line| line.split(',').next())
+        .unwrap();
+    t.ok(
+        Some(&owner),
+        "mutation($id: ID!) { updateRow(id: $id, values: { co2e_kg: 13 }) { id } }",
+        json!({ "id": york }),
+    )
+    .await;
+    let second = sync(vec!["pull".into(), table.clone(), file("second.csv")]).await;
+    assert!(second.success, "{second:?}");
+    let changed = std::fs::read_to_string(file("second.csv")).unwrap();
+    assert_eq!(changed.lines().count(), 2, "only the changed row: {changed}");
+    assert!(
+        changed.contains(&format!("{york},York,2026-01-01,13,")),
+        "{changed}"
+    );
+}

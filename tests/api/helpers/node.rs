@@ -10,6 +10,7 @@ use tokio::sync::OnceCell;
 static CLIENTS: OnceCell<PathBuf> = OnceCell::const_new();
 static WEBHOOK_RECEIVER: OnceCell<PathBuf> = OnceCell::const_new();
 static DASHBOARD: OnceCell<PathBuf> = OnceCell::const_new();
+static INTEGRATION: OnceCell<PathBuf> = OnceCell::const_new();
 static CHROMIUM: OnceCell<()> = OnceCell::const_new();
 
 /// The clients' folder, with `npm ci` run there when its packages are missing or older
@@ -26,6 +27,11 @@ pub async fn webhook_receiver() -> &'static PathBuf {
 /// frontend-examples/dashboard, its packages (Vite among them) installed.
 pub async fn dashboard() -> &'static PathBuf {
     installed(&DASHBOARD, "frontend-examples/dashboard").await
+}
+
+/// frontend-examples/integration, its packages installed.
+pub async fn integration() -> &'static PathBuf {
+    installed(&INTEGRATION, "frontend-examples/integration").await
 }
 
 async fn installed(cell: &'static OnceCell<PathBuf>, folder: &'static str) -> &'static PathBuf {
@@ -99,4 +105,30 @@ pub async fn run(script: &str, args: &[&str]) -> serde_json::Value {
             String::from_utf8_lossy(&output.stdout)
         )
     })
+}
+
+/// Runs `node script args` in `dir` with `env` added; what it printed and whether it
+/// succeeded, for examples whose output is meant for people.
+pub async fn run_in(dir: &Path, script: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new("node");
+    command.arg(script).args(args).current_dir(dir);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = tokio::task::spawn_blocking(move || command.output().expect("node runs"))
+        .await
+        .expect("node");
+    Output {
+        success: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// What a script printed, and whether it exited with 0.
+#[derive(Debug)]
+pub struct Output {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
 }
