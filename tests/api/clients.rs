@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
 use crate::helpers::node;
+use crate::helpers::shell::Shell;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_playground_runs_a_query_and_a_subscription_in_a_browser_without_internet() {
@@ -303,4 +304,102 @@ async fn the_integration_script_pushes_and_pulls_rows_by_hash_with_a_persisted_o
         changed.contains(&format!("{york},York,2026-01-01,13,")),
         "{changed}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_curl_recipes_run_as_written() {
+    let t = TestApp::spawn().await;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let recipes = std::fs::read_to_string(root.join("frontend-examples/curl.md")).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let url = format!("{}/graphql", t.base_url());
+    // Links the server writes name its PUBLIC_URL (guildhall.test here): curl reaches it
+    // at the test server's address.
+    std::fs::write(
+        work.path().join(".curlrc"),
+        format!("connect-to = \"guildhall.test:80:{}\"\n", t.addr),
+    )
+    .unwrap();
+    let home = work.path().to_string_lossy().into_owned();
+    let mut shell = Shell::start(work.path(), &[("GUILDHALL", &url), ("CURL_HOME", &home)]).await;
+    let clients = node::clients().await;
+    let subscriber = clients.join(format!("tmp-subscribe-{}.mjs", uuid::Uuid::new_v4()));
+    let mut answers = Vec::new();
+
+    for (language, block) in fenced_blocks(&recipes) {
+        if language == "js" {
+            std::fs::write(&subscriber, &block).unwrap();
+            continue;
+        }
+        let mut block = block;
+        if block.contains("<the token from the verification mail>") {
+            let token = t.smtp.wait_for_count("ada@example.com", 1).await[0].token();
+            block = block.replace("<the token from the verification mail>", &token);
+        }
+        if block.contains("<the token from the invitation mail>") {
+            let token = t.smtp.wait_for_count("bob@example.com", 1).await[0].token();
+            block = block.replace("<the token from the invitation mail>", &token);
+        }
+        if let Some(command) = block
+            .lines()
+            .find_map(|line| line.strip_prefix("# second terminal: node subscribe.mjs "))
+        {
+            let args = shell.run(&format!("printf '%s\\n' {command}")).await;
+            let args: Vec<&str> = args.lines().collect();
+            let heard = hear_while(&subscriber, &args, &mut shell, &block).await;
+            assert!(heard.contains("\"kind\":\"CREATED\""), "{heard}");
+            assert!(heard.contains("Bath"), "{heard}");
+            continue;
+        }
+        answers.push(shell.run(&block).await);
+    }
+    std::fs::remove_file(&subscriber).ok();
+
+    let all = answers.join("\n");
+    assert!(!all.contains("\"errors\":[{"), "{all}");
+    assert!(all.contains("\"emailVerified\":true"), "{all}");
+    assert!(all.contains("\"name\":\"Bob\""), "{all}");
+    assert!(all.contains("\"version\":2"), "the edit: {all}");
+    assert!(all.contains("\"inserted\":2"), "the import: {all}");
+    assert!(all.contains("Leeds,2026-03-02,80"), "the export: {all}");
+}
+
+/// The fenced blocks of a Markdown text, with their language, in order.
+fn fenced_blocks(markdown: &str) -> Vec<(String, String)> {
+    let mut blocks = Vec::new();
+    let mut open: Option<(String, String)> = None;
+    for line in markdown.lines() {
+        match (&mut open, line.strip_prefix("```")) {
+            (None, Some(language)) => open = Some((language.to_owned(), String::new())),
+            (Some(_), Some(_)) => blocks.extend(open.take()),
+            (Some((_, text)), None) => {
+                text.push_str(line);
+                text.push('\n');
+            }
+            (None, None) => {}
+        }
+    }
+    blocks
+}
+
+/// Runs the subscriber script with `args` and `block` (a write) until the subscriber
+/// prints what it heard; that line.
+async fn hear_while(script: &std::path::Path, args: &[&str], shell: &mut Shell, block: &str) -> String {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new("node")
+        .arg(script)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    for _ in 0..20 {
+        shell.run(block).await;
+        let heard = tokio::time::timeout(std::time::Duration::from_millis(500), lines.next_line()).await;
+        if let Ok(line) = heard {
+            return line.unwrap().unwrap_or_default();
+        }
+    }
+    panic!("the subscriber heard nothing");
 }

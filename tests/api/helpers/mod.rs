@@ -4,6 +4,7 @@
 pub mod db;
 pub mod node;
 pub mod receiver;
+pub mod shell;
 pub mod smtp;
 pub mod ws;
 

@@ -15,7 +15,7 @@ static CHROMIUM: OnceCell<()> = OnceCell::const_new();
 
 /// The clients' folder, with `npm ci` run there when its packages are missing or older
 /// than package-lock.json. A file lock keeps test processes from installing at once.
-async fn clients() -> &'static PathBuf {
+pub async fn clients() -> &'static PathBuf {
     installed(&CLIENTS, "tests/clients").await
 }
 
