@@ -108,6 +108,8 @@ async fn two_people_see_each_others_changes_live_in_the_dashboard() {
             "api": t.base_url(),
             "password": crate::helpers::PASSWORD,
             "alice": "alice@example.com",
+            "aliceToken": alice,
+            "tableId": table,
             "bob": "bob@example.com",
             "inviter": { "token": carol, "companyId": other.id, "roleId": other.role("Viewer") },
             "tokenSeconds": TOKEN_SECONDS,
@@ -157,6 +159,10 @@ async fn two_people_see_each_others_changes_live_in_the_dashboard() {
         "{report}"
     );
     assert_eq!(report["unreadAfterMarking"], 0, "{report}");
+    assert_eq!(report["missedEvents"], 2, "nothing missing: {report}");
+    assert_eq!(report["feedDuplicates"], 0, "nothing twice: {report}");
+    // At least the one the outage caused (a token that expired meanwhile can add one).
+    assert!(report["reconnectsAfterOutage"].as_u64().unwrap() >= 1, "{report}");
     let feed = report["feed"].as_array().unwrap();
     assert!(
         feed.iter().any(|line| line.as_str().unwrap().contains("Alice")),

@@ -24,7 +24,13 @@ export async function localBrowser() {
         return route.abort("internetdisconnected");
       },
     );
-    context.on("page", (page) => page.on("pageerror", (error) => pageErrors.push(error.message)));
+    context.on("page", (page) => {
+      page.on("pageerror", (error) => pageErrors.push(error.message));
+      // Shown only if the test fails (the runner prints standard error then).
+      page.on("console", (message) => {
+        if (message.type() === "error") console.error(`console: ${message.text()}`);
+      });
+    });
     return context;
   };
   return { browser, newContext, outside, pageErrors };

@@ -1,13 +1,14 @@
 // The dashboard example (frontend-examples/dashboard) in headless Chromium, two people at
 // once, against a running Guildhall. Usage: node dashboard.mjs CONFIG.json, where the
-// file gives { api, password, alice, bob, inviter: { token, companyId, roleId },
-// tokenSeconds (the server's access token lifetime), screenshots }. Starts the example's dev server (`npm run dev`) pointed at `api`, signs
+// file gives { api, password, alice, aliceToken, tableId, bob, inviter: { token,
+// companyId, roleId }, tokenSeconds (the server's access token lifetime), screenshots }. Starts the example's dev server (`npm run dev`) pointed at `api`, signs
 // Alice and Bob in, has Alice insert, edit and delete a row while Bob watches, makes an
 // edit of Bob's conflict with one of Alice's, has a third person invite Bob and watches
-// his bell, carries on past the access tokens' expiry, and saves screenshots. Prints what each step saw and how long it took.
+// his bell, carries on past the access tokens' expiry, takes the server away for two
+// seconds (through a proxy) while rows are added, and saves screenshots. Prints what each step saw and how long it took.
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -26,12 +27,12 @@ function freePort() {
   });
 }
 
-async function startDevServer() {
+async function startDevServer(api) {
   const port = await freePort();
   const vite = spawn(
     process.execPath,
     [join(example, "node_modules/vite/bin/vite.js"), "--port", String(port), "--strictPort"],
-    { cwd: example, env: { ...process.env, GUILDHALL_URL: config.api }, stdio: ["ignore", "ignore", "inherit"] },
+    { cwd: example, env: { ...process.env, GUILDHALL_URL: api }, stdio: ["ignore", "ignore", "inherit"] },
   );
   const url = `http://127.0.0.1:${port}`;
   await eventually(
@@ -40,6 +41,56 @@ async function startDevServer() {
     "the dashboard's dev server",
   );
   return { url, stop: () => vite.kill() };
+}
+
+/**
+ * A TCP proxy in front of the server, as the dev server sees it: `outage(millis)` drops
+ * every connection and refuses new ones for that long, as a server killed and started
+ * again would.
+ */
+async function serverProxy(target) {
+  const { hostname, port: targetPort } = new URL(target);
+  const sockets = new Set();
+  const server = createServer((client) => {
+    const upstream = connect(Number(targetPort), hostname);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on("close", () => sockets.delete(socket));
+      socket.on("error", () => {});
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  const port = await freePort();
+  const listen = () => new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
+  await listen();
+  return {
+    url: `http://127.0.0.1:${port}`,
+    outage: async (millis, meanwhile) => {
+      const closed = new Promise((resolve) => server.close(resolve));
+      sockets.forEach((socket) => socket.destroy());
+      await closed;
+      await meanwhile();
+      await new Promise((resolve) => setTimeout(resolve, millis));
+      await listen();
+    },
+    close: () => {
+      sockets.forEach((socket) => socket.destroy());
+      server.close();
+    },
+  };
+}
+
+/** Inserts `rows` straight into the server (not through the proxy), as Alice. */
+async function insertDirectly(rows) {
+  const answer = await fetch(`${config.api}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${config.aliceToken}` },
+    body: JSON.stringify({
+      query: "mutation($t: ID!, $rows: [JSON!]!) { insertRows(tableId: $t, rows: $rows) { id } }",
+      variables: { t: config.tableId, rows },
+    }),
+  }).then((r) => r.json());
+  if (answer.errors) throw new Error(JSON.stringify(answer.errors));
 }
 
 async function signIn(context, url, email) {
@@ -66,7 +117,8 @@ async function gone(page, selector, since) {
 
 const cell = (site, key) => `#grid tr:has(td[data-key=site]:text-is("${site}")) td[data-key=${key}]`;
 
-const dev = await startDevServer();
+const proxy = await serverProxy(config.api);
+const dev = await startDevServer(proxy.url);
 const { browser, newContext, outside, pageErrors } = await localBrowser();
 const report = { outside, pageErrors };
 try {
@@ -142,10 +194,30 @@ try {
   report.afterExpirySeenMs = await seen(bob, cell("Sheffield", "site"), since);
   report.reconnects = Number(await bob.getAttribute("#connection", "data-reconnects"));
 
+  // The server goes away for two seconds while two rows are added: when it is back, Bob's
+  // feed has both events once each, and his grid both rows.
+  const feedIds = () => bob.locator("#feed li").evaluateAll((items) => items.map((i) => i.dataset.id));
+  const before = await feedIds();
+  await proxy.outage(2000, async () => {
+    await insertDirectly([{ site: "Bristol", day: "2026-03-04", co2e_kg: 3 }]);
+    await insertDirectly([{ site: "Derby", day: "2026-03-05", co2e_kg: 4 }]);
+    await bob.waitForSelector('#connection:text-is("reconnecting…")', { timeout: SEEN_WITHIN });
+  });
+  since = Date.now();
+  await bob.waitForSelector(cell("Derby", "site"), { timeout: 30_000, state: "attached" });
+  await bob.waitForSelector(cell("Bristol", "site"), { timeout: SEEN_WITHIN, state: "attached" });
+  report.recoveredMs = Date.now() - since;
+  await eventually(async () => (await feedIds()).length >= before.length + 2, SEEN_WITHIN, "the missed events");
+  const after = await feedIds();
+  report.missedEvents = after.filter((id) => !before.includes(id)).length;
+  report.feedDuplicates = after.length - new Set(after).size;
+  report.reconnectsAfterOutage = Number(await bob.getAttribute("#connection", "data-reconnects"));
+
   report.feed = await alice.locator("#feed li").allTextContents();
   await alice.screenshot({ path: join(config.screenshots, "dashboard.png") });
 } finally {
   await browser.close();
   dev.stop();
+  proxy.close();
 }
 console.log(JSON.stringify(report));

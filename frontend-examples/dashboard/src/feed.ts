@@ -32,6 +32,7 @@ export async function showActivity(
     if (seen.has(event.id)) return;
     seen.add(event.id);
     const item = document.createElement("li");
+    item.dataset.id = event.id;
     item.dataset.verb = event.verb;
     const when = new Date(event.createdAt).toLocaleTimeString();
     item.textContent = `${when} · ${event.actor?.name ?? "Guildhall"}: ${event.summary}`;

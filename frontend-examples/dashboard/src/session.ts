@@ -2,9 +2,11 @@
 // sessionStorage (a reload stays signed in, another tab signs in on its own). The access
 // token is refreshed before it expires; listeners hear each new token (the websocket
 // renews itself with it) and the sign-out (null).
-import type { Api } from "./api";
+import { type Api, ApiError } from "./api";
 
 const REFRESH_KEY = "guildhall.refreshToken";
+/** How soon a refresh that could not reach the server is tried again. */
+const RETRY_SECONDS = 3;
 const PAYLOAD = "accessToken refreshToken expiresIn user { id name email }";
 const LOGIN = `mutation SignIn($input: LoginInput!) { login(input: $input) { ${PAYLOAD} } }`;
 const REFRESH = `mutation Refresh($refreshToken: String!) { refreshSession(refreshToken: $refreshToken) { ${PAYLOAD} } }`;
@@ -88,13 +90,22 @@ export class Session {
     this.accessToken = payload.accessToken;
     this.user = payload.user;
     sessionStorage.setItem(REFRESH_KEY, payload.refreshToken);
-    window.clearTimeout(this.timer);
     // A minute before expiry, or at 80 % of a short lifetime.
     const lead = Math.min(60, payload.expiresIn * 0.2);
-    this.timer = window.setTimeout(() => {
-      this.refresh(payload.refreshToken).catch(() => this.end());
-    }, (payload.expiresIn - lead) * 1000);
+    this.refreshIn(payload.expiresIn - lead, payload.refreshToken);
     this.listeners.forEach((listener) => listener(payload.accessToken));
+  }
+
+  /** Refreshes after `seconds`; a refused refresh token signs out, anything else (the
+   * server unreachable for a moment) tries again shortly. */
+  private refreshIn(seconds: number, refreshToken: string): void {
+    window.clearTimeout(this.timer);
+    this.timer = window.setTimeout(() => {
+      this.refresh(refreshToken).catch((error) => {
+        if (error instanceof ApiError && error.code === "UNAUTHENTICATED") this.end();
+        else this.refreshIn(RETRY_SECONDS, refreshToken);
+      });
+    }, seconds * 1000);
   }
 
   private end(): void {
