@@ -32,6 +32,7 @@ export class Session {
   user: User | null = null;
   private api: Api | null = null;
   private timer: number | undefined;
+  private refreshing: Promise<void> | null = null;
   private readonly listeners = new Set<(token: string | null) => void>();
 
   /** The API to sign in through (it reads this session's token, hence set after). */
@@ -76,9 +77,13 @@ export class Session {
     }
   }
 
-  private async refresh(refreshToken: string): Promise<void> {
-    const data = await this.request<{ refreshSession: AuthPayload }>(REFRESH, { refreshToken });
-    this.accept(data.refreshSession);
+  /** One refresh at a time: a refresh token works once, and a second use of it would be
+   * taken for theft (the server then ends the session). */
+  private refresh(refreshToken: string): Promise<void> {
+    this.refreshing ??= this.request<{ refreshSession: AuthPayload }>(REFRESH, { refreshToken })
+      .then((data) => this.accept(data.refreshSession))
+      .finally(() => (this.refreshing = null));
+    return this.refreshing;
   }
 
   private request<T>(query: string, variables: Record<string, unknown>): Promise<T> {
