@@ -22,18 +22,18 @@ pub enum LogFormat {
     Json,
 }
 
+/// The database the server uses when DATABASE_URL is not set.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/guildhall";
+
 /// The port `/metrics` is served on unless METRICS_ADDR says otherwise.
 const DEFAULT_METRICS_PORT: u16 = 9090;
 
 /// The server's configuration.
 #[derive(Debug, Clone, Args)]
 pub struct Config {
-    /// PostgreSQL database; created at startup if missing, then migrated.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/guildhall"
-    )]
+    /// PostgreSQL database; created at startup if missing, then migrated. `embedded`, or
+    /// the default when nothing answers there: a private cluster under the working folder.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
     pub database_url: String,
 
     /// Largest number of pooled database connections.

@@ -61,26 +61,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let mut config = cli.config;
     let result = runtime.block_on(async move {
-        match command {
-            Command::Migrate => server::prepare_database(&cli.config).await,
-            Command::Backup { file } => {
-                let report = db::backup::backup(&cli.config.database_url, &file).await?;
-                tracing::info!(file = %file.display(), bytes = report.bytes, schema_version = %report.schema_version, "backup written");
-                Ok(())
-            }
-            Command::Restore { file, replace } => {
-                let report = db::backup::restore(&cli.config.database_url, &file, replace).await?;
-                tracing::info!(
-                    file = %file.display(),
-                    schema_version = %report.schema_version,
-                    migrations_applied = report.migrations_applied,
-                    "backup restored"
-                );
-                Ok(())
-            }
-            Command::Serve | Command::PrintSchema => server::run(cli.config).await,
+        let cluster = db::embedded::resolve(&mut config).await?;
+        let result = run(command, config).await;
+        if let Some(cluster) = cluster {
+            tokio::task::spawn_blocking(move || cluster.stop()).await.ok();
         }
+        result
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -88,5 +76,28 @@ fn main() -> ExitCode {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Runs `command` against the database `config` names.
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Migrate => server::prepare_database(&config).await,
+        Command::Backup { file } => {
+            let report = db::backup::backup(&config.database_url, &file).await?;
+            tracing::info!(file = %file.display(), bytes = report.bytes, schema_version = %report.schema_version, "backup written");
+            Ok(())
+        }
+        Command::Restore { file, replace } => {
+            let report = db::backup::restore(&config.database_url, &file, replace).await?;
+            tracing::info!(
+                file = %file.display(),
+                schema_version = %report.schema_version,
+                migrations_applied = report.migrations_applied,
+                "backup restored"
+            );
+            Ok(())
+        }
+        Command::Serve | Command::PrintSchema => server::run(config).await,
     }
 }

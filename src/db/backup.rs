@@ -78,10 +78,10 @@ pub async fn restore(database_url: &str, file: &Path, replace: bool) -> anyhow::
         );
     }
     if newest_migration(database_url).await.ok().flatten().is_some() {
-        let (server_url, name) = named_database(database_url)?;
-        let mut admin = connect(&format!("{server_url}/postgres"))
+        let (maintenance_url, name) = named_database(database_url)?;
+        let mut admin = connect(&maintenance_url)
             .await
-            .with_context(|| format!("cannot connect to {}", redact_url_password(&server_url)))?;
+            .with_context(|| format!("cannot connect to {}", redact_url_password(&maintenance_url)))?;
         if !replace {
             bail!(
                 "database {name} already holds Guildhall data; restore into a new database (set DATABASE_URL) or pass --replace to drop it first"

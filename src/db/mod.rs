@@ -1,6 +1,8 @@
-//! The connection pool, database creation, embedded migrations, and backups (backup.rs).
+//! The connection pool, database creation, embedded migrations, backups (backup.rs) and
+//! the private cluster for a machine without a running PostgreSQL (embedded.rs).
 
 pub mod backup;
+pub mod embedded;
 pub mod prepared;
 pub mod schema;
 pub mod tx;
@@ -93,8 +95,8 @@ pub async fn ensure_database(database_url: &str) -> anyhow::Result<()> {
         Err(err) if !err.to_string().contains("does not exist") => return Err(not_reachable(&err)),
         Err(_) => {}
     }
-    let (server_url, name) = named_database(database_url)?;
-    let mut admin = connect(&format!("{server_url}/postgres"))
+    let (maintenance_url, name) = named_database(database_url)?;
+    let mut admin = connect(&maintenance_url)
         .await
         .map_err(|err| not_reachable(&err))?;
     let statement = format!("CREATE DATABASE {}", quote_identifier(&name));
@@ -109,15 +111,22 @@ pub async fn ensure_database(database_url: &str) -> anyhow::Result<()> {
     }
 }
 
-/// The server and database `database_url` names, or the error saying it names none: what
-/// creating or dropping that database starts from.
+/// The URL of the same server's maintenance database (`postgres`, with the URL's options
+/// such as a socket `host` kept) and the database `database_url` names, or the error
+/// saying it names none: what creating or dropping that database starts from.
 fn named_database(database_url: &str) -> anyhow::Result<(String, String)> {
-    split_database_name(database_url).ok_or_else(|| {
+    let named = split_database_name(database_url).ok_or_else(|| {
         anyhow!(
             "DATABASE_URL {} names no database",
             redact_url_password(database_url)
         )
-    })
+    })?;
+    let (server_url, name) = named;
+    let options = database_url
+        .split_once('?')
+        .map(|(_, options)| format!("?{options}"))
+        .unwrap_or_default();
+    Ok((format!("{server_url}/postgres{options}"), name))
 }
 
 /// Applies every pending migration; returns how many ran.

@@ -519,3 +519,139 @@ async fn next_activity(ws: &mut WsClient) -> Value {
     assert!(payload["errors"].is_null(), "{payload}");
     payload["data"]["activity"].clone()
 }
+
+/// A server process, killed if a test fails while it runs.
+struct Running(Option<Child>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut process) = self.0.take() {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+    }
+}
+
+/// The binary with `DATABASE_URL=embedded` in `dir`, once it answers ready.
+async fn embedded_server(dir: &std::path::Path) -> (Running, String) {
+    let port = free_port();
+    let mut process = Command::new(env!("CARGO_BIN_EXE_guildhall"))
+        .current_dir(dir)
+        .env("DATABASE_URL", "embedded")
+        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("METRICS_ADDR", "off")
+        .env("RUST_LOG", "warn")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start guildhall");
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..600 {
+        if let Ok(ready) = reqwest::get(format!("{base}/health/ready")).await
+            && ready.status() == 200
+        {
+            return (Running(Some(process)), base);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = process.kill();
+    let _ = process.wait();
+    panic!("the server on its private cluster never became ready");
+}
+
+async fn stop(mut running: Running) {
+    let mut process = running.0.take().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &process.id().to_string()])
+        .status()
+        .unwrap();
+    let status = tokio::task::spawn_blocking(move || process.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+async fn graphql(base: &str, body: Value) -> Value {
+    reqwest::Client::new()
+        .post(format!("{base}/graphql"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_database_url_embedded_the_server_runs_and_stops_a_private_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    let _cluster = ClusterGuard(dir.path().join(".guildhall/postgres/data/postmaster.pid"));
+    // The cluster may run as another account (as root, `postgres`): it must reach the folder.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let data = dir.path().join(".guildhall/postgres/data");
+
+    let (server, base) = embedded_server(dir.path()).await;
+    assert!(
+        data.join("PG_VERSION").exists(),
+        "the cluster lives in the working folder"
+    );
+    assert!(data.join("postmaster.pid").exists(), "and runs");
+    let made = graphql(
+        &base,
+        json!({ "query": "mutation { register(input: { email: \"ada@example.com\", password: \"a long passphrase\", name: \"Ada\" }) }" }),
+    )
+    .await;
+    assert_eq!(made["data"]["register"], true, "{made}");
+    let socket = dir.path().join(".guildhall/postgres");
+    let url = format!("postgres:///guildhall?user=postgres&host={}", socket.display());
+    let mut conn = <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(&url)
+        .await
+        .unwrap();
+    let accounts: Vec<Count> = diesel_async::RunQueryDsl::load(
+        diesel::sql_query("SELECT count(*) AS n FROM users WHERE email = 'ada@example.com'"),
+        &mut conn,
+    )
+    .await
+    .unwrap();
+    assert_eq!(accounts[0].n, 1, "the account is in the private cluster");
+    drop(conn);
+    stop(server).await;
+    assert!(
+        !data.join("postmaster.pid").exists(),
+        "the cluster stops with the server"
+    );
+
+    // Started again, it finds its cluster and its data.
+    let (server, base) = embedded_server(dir.path()).await;
+    let again = graphql(
+        &base,
+        json!({ "query": "mutation { login(input: { email: \"ada@example.com\", password: \"a long passphrase\" }) { accessToken } }" }),
+    )
+    .await;
+    assert!(
+        again["data"]["login"]["accessToken"].is_string(),
+        "the account made before the restart signs in: {again}"
+    );
+    stop(server).await;
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// Stops a private cluster a failed test left running (its postmaster's pid is the first
+/// line of `postmaster.pid`; SIGQUIT is PostgreSQL's immediate shutdown).
+struct ClusterGuard(std::path::PathBuf);
+
+impl Drop for ClusterGuard {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(&self.0)
+            && let Some(pid) = pid.lines().next()
+        {
+            let _ = Command::new("kill").args(["-QUIT", pid]).status();
+        }
+    }
+}

@@ -1,21 +1,58 @@
 //! One fresh database per test, cloned from a template migrated once per migration set.
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use guildhall::db::{quote_identifier, run_migrations, split_database_name};
+use guildhall::db::{embedded, quote_identifier, run_migrations, split_database_name};
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
 static TEMPLATE: OnceCell<String> = OnceCell::const_new();
 
-/// The server URL (no database) tests connect to.
+/// The machine's PostgreSQL, where the tests look first.
+const DEFAULT_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+
+/// The port of the tests' private cluster, when they need one.
+const PRIVATE_CLUSTER_PORT: u16 = 55432;
+
+static SERVER: OnceLock<String> = OnceLock::new();
+
+/// The server URL (no database) tests connect to: TEST_DATABASE_URL's, else the machine's
+/// PostgreSQL, else (nothing answering there, or `TEST_DATABASE_URL=embedded`) the same
+/// private cluster the server falls back to, under target/ and left running for the next
+/// run.
 pub fn server_url() -> String {
-    let url = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    split_database_name(&url)
-        .map(|(server, _)| server)
-        .expect("TEST_DATABASE_URL names a database")
+    SERVER
+        .get_or_init(|| {
+            let asked = std::env::var("TEST_DATABASE_URL").ok();
+            let private = match asked.as_deref() {
+                Some(embedded::EMBEDDED) => true,
+                Some(_) => false,
+                None => !answers("127.0.0.1:5432"),
+            };
+            if private {
+                let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-postgres");
+                let cluster = embedded::Cluster::start_listening(&root, PRIVATE_CLUSTER_PORT)
+                    .unwrap_or_else(|err| panic!("no PostgreSQL for the tests: {err:#}"));
+                return split_database_name(&cluster.url)
+                    .map(|(server, _)| server)
+                    .expect("the private cluster's URL names a database");
+            }
+            match asked {
+                Some(url) => split_database_name(&url)
+                    .map(|(server, _)| server)
+                    .expect("TEST_DATABASE_URL names a database"),
+                None => DEFAULT_SERVER.to_owned(),
+            }
+        })
+        .clone()
+}
+
+fn answers(address: &str) -> bool {
+    address.parse().is_ok_and(|address| {
+        std::net::TcpStream::connect_timeout(&address, std::time::Duration::from_secs(2)).is_ok()
+    })
 }
 
 async fn admin() -> AsyncPgConnection {
