@@ -655,3 +655,141 @@ impl Drop for ClusterGuard {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_lets_a_running_import_and_open_subscriptions_finish_within_30_seconds() {
+    const LINES: usize = 100_000;
+    let mut server = Server::start_with(&[("SHUTDOWN_NOTICE_SECS", "1")]).await;
+    let signed_up = server
+        .post(json!({ "query": "mutation { register(input: { email: \"ada@example.com\", password: \"a long passphrase\", name: \"Ada\" }) }" }))
+        .await;
+    assert_eq!(signed_up["data"]["register"], true, "{signed_up}");
+    // The binary logs its mail rather than sending it: the address is verified directly.
+    {
+        use diesel_async::RunQueryDsl;
+        let mut conn = server._db.connect().await;
+        diesel::sql_query("UPDATE users SET email_verified_at = now()")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let login = server
+        .post(json!({ "query": "mutation { login(input: { email: \"ada@example.com\", password: \"a long passphrase\" }) { accessToken } }" }))
+        .await;
+    let token = login["data"]["login"]["accessToken"].as_str().unwrap().to_owned();
+    let as_ada = |query: &str, variables: Value| {
+        reqwest::Client::new()
+            .post(format!("{}/graphql", server.base))
+            .bearer_auth(&token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+    };
+    let answer = |response: reqwest::Response| async move { response.json::<Value>().await.unwrap() };
+    let company = answer(
+        as_ada(
+            "mutation { createCompany(input: { name: \"Acme\" }) { id } }",
+            json!({}),
+        )
+        .await
+        .unwrap(),
+    )
+    .await["data"]["createCompany"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let project = answer(
+        as_ada(
+            "mutation($c: ID!) { createProject(companyId: $c, name: \"Footprint\") { id } }",
+            json!({ "c": company }),
+        )
+        .await
+        .unwrap(),
+    )
+    .await["data"]["createProject"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let table = answer(
+        as_ada(
+            "mutation($p: ID!) { createDataTable(projectId: $p, name: \"Fuel\", fields: [{ key: \"site\", label: \"Site\", type: TEXT }, { key: \"litres\", label: \"Litres\", type: DECIMAL }]) { id } }",
+            json!({ "p": project }),
+        )
+        .await
+        .unwrap(),
+    )
+    .await["data"]["createDataTable"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let addr = server.base.trim_start_matches("http://").parse().unwrap();
+    let mut subscriber = WsClient::connect(addr, &token).await;
+    subscriber
+        .subscribe(
+            "feed",
+            "subscription($c: ID!) { activity(companyId: $c) { verb } }",
+            json!({ "c": company }),
+        )
+        .await;
+
+    let mut csv = String::from("site,litres\n");
+    for line in 0..LINES {
+        csv.push_str(&format!("Site {line},{}.5\n", line % 1000));
+    }
+    let operations = json!({
+        "query": "mutation($t: ID!, $file: Upload!) { importCsv(tableId: $t, csv: $file) { inserted rejected } }",
+        "variables": { "t": table, "file": null },
+    });
+    let body = crate::helpers::multipart_body("drain", &operations, "fuel.csv", &csv);
+    let upload = reqwest::Client::new()
+        .post(format!("{}/graphql", server.base))
+        .bearer_auth(&token)
+        .header("content-type", "multipart/form-data; boundary=drain")
+        .header("apollo-require-preflight", "true")
+        .body(body)
+        .send();
+    let import = tokio::spawn(async move {
+        let answer = upload.await.unwrap().json::<Value>().await.unwrap();
+        (answer, std::time::Instant::now())
+    });
+    // The upload is under way (the import of 100,000 lines takes seconds).
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    let started = std::time::Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &server.process.id().to_string()])
+        .status()
+        .unwrap();
+    let (imported, answered) = import.await.unwrap();
+    assert!(answered > started, "the import was still running at the signal");
+    assert_eq!(
+        imported["data"]["importCsv"]["inserted"], LINES,
+        "the import in flight finished: {imported}"
+    );
+    match subscriber.receive().await {
+        Received::Closed(Some(frame)) => assert_eq!(u16::from(frame.code), 1001),
+        Received::Message(event) => {
+            // The import's own event may come first; the close follows.
+            assert_eq!(
+                event["payload"]["data"]["activity"]["verb"], "row.imported",
+                "{event}"
+            );
+            assert!(matches!(subscriber.receive().await, Received::Closed(Some(_))));
+        }
+        other => panic!("expected the import's event or a going-away close, got {other:?}"),
+    }
+    let mut status = None;
+    while started.elapsed() < std::time::Duration::from_secs(30) {
+        if let Some(exited) = server.process.try_wait().unwrap() {
+            status = Some(exited);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let status = status.expect("the server stopped within 30 s");
+    assert!(status.success(), "{status:?}");
+    eprintln!(
+        "import answered {:?} and the server stopped {:?} after SIGTERM",
+        answered - started,
+        started.elapsed()
+    );
+}
