@@ -13,16 +13,54 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
-/// Installs the global subscriber; call once at startup.
-pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-        LogFormat::Text => builder.init(),
+#[cfg(feature = "otlp")]
+mod otlp;
+
+/// What [`init`] installed that must be flushed before the process exits: the OTLP trace
+/// exporter, when there is one. Keep it until the end of `main`.
+#[must_use]
+pub struct TelemetryGuard {
+    #[cfg(feature = "otlp")]
+    traces: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        #[cfg(feature = "otlp")]
+        if let Some(traces) = self.traces.take() {
+            let _ = traces.shutdown();
+        }
     }
+}
+
+/// Installs the global subscriber (log lines, and with the `otlp` feature the trace
+/// export); call once at startup.
+pub fn init(format: LogFormat) -> TelemetryGuard {
+    use tracing_subscriber::prelude::*;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let lines = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let lines = match format {
+        LogFormat::Json => lines.json().flatten_event(true).boxed(),
+        LogFormat::Text => lines.boxed(),
+    };
+    let subscriber = tracing_subscriber::registry().with(filter).with(lines);
+    #[cfg(feature = "otlp")]
+    let guard = {
+        let (export, traces) = otlp::layer();
+        subscriber.with(export).init();
+        TelemetryGuard { traces }
+    };
+    #[cfg(not(feature = "otlp"))]
+    let guard = {
+        subscriber.init();
+        if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some() {
+            tracing::warn!(
+                "OTEL_EXPORTER_OTLP_ENDPOINT is set but this build exports no traces: build with --features otlp"
+            );
+        }
+        TelemetryGuard {}
+    };
+    guard
 }
 
 /// Latency buckets in seconds: a millisecond to half a minute.
