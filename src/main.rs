@@ -6,7 +6,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use guildhall::config::Config;
 use guildhall::{db, graphql, server, telemetry};
 
@@ -44,7 +45,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    // Only a DATABASE_URL left unset may fall back to the private cluster.
+    let database_url_set = matches.value_source("database_url") != Some(ValueSource::DefaultValue);
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
     let command = cli.command.unwrap_or(Command::Serve);
     if let Command::PrintSchema = command {
         let mut stdout = std::io::stdout().lock();
@@ -63,9 +70,10 @@ fn main() -> ExitCode {
     };
     let mut config = cli.config;
     let result = runtime.block_on(async move {
-        let cluster = db::embedded::resolve(&mut config).await?;
+        let fallback = !database_url_set && matches!(command, Command::Serve | Command::Migrate);
+        let cluster = db::embedded::resolve(&mut config, fallback).await?;
         let result = run(command, config).await;
-        if let Some(cluster) = cluster {
+        if let Some(mut cluster) = cluster {
             tokio::task::spawn_blocking(move || cluster.stop()).await.ok();
         }
         result

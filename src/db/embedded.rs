@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use anyhow::{Context, anyhow, bail};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::config::{Config, DEFAULT_DATABASE_URL};
 
@@ -23,18 +24,24 @@ const CLUSTER_ACCOUNT: &str = "postgres";
 /// A Unix socket's path must fit in 107 bytes; the socket file's own name takes 16.
 const SOCKET_DIR_LIMIT: usize = 90;
 
-/// Where the default DATABASE_URL points: when nothing answers there, the private cluster
-/// stands in.
-const DEFAULT_ADDRESS: &str = "127.0.0.1:5432";
+/// The tests' cluster's password file, in the cluster's folder.
+const PASSWORD_FILE: &str = "password";
 
 /// Starts the private cluster when the configuration asks for it (`DATABASE_URL=embedded`)
-/// or leaves it to (the default URL, with nothing answering there), and points
-/// `config.database_url` at it.
-pub async fn resolve(config: &mut Config) -> anyhow::Result<Option<Cluster>> {
-    let wanted = config.database_url == EMBEDDED
-        || (config.database_url == DEFAULT_DATABASE_URL && !answers(DEFAULT_ADDRESS).await);
-    if !wanted {
+/// or, with `fallback` (DATABASE_URL not set, serving or migrating), when nothing answers
+/// at the default URL's address; points `config.database_url` at it.
+pub async fn resolve(config: &mut Config, fallback: bool) -> anyhow::Result<Option<Cluster>> {
+    let asked = config.database_url == EMBEDDED;
+    let stand_in = !asked && fallback && !answers(&default_address()).await;
+    if !asked && !stand_in {
         return Ok(None);
+    }
+    if stand_in {
+        tracing::warn!(
+            address = %default_address(),
+            "nothing answers at DATABASE_URL's default address: using a private PostgreSQL \
+             cluster in {FOLDER} (set DATABASE_URL to use another server)"
+        );
     }
     let root = std::env::current_dir().context("cannot read the working folder")?;
     let cluster = tokio::task::spawn_blocking(move || Cluster::start(&root))
@@ -42,6 +49,14 @@ pub async fn resolve(config: &mut Config) -> anyhow::Result<Option<Cluster>> {
         .context("the private cluster's start was cut off")??;
     config.database_url = cluster.url.clone();
     Ok(Some(cluster))
+}
+
+/// `host:port` of [`DEFAULT_DATABASE_URL`].
+fn default_address() -> String {
+    url::Url::parse(DEFAULT_DATABASE_URL)
+        .ok()
+        .and_then(|url| Some(format!("{}:{}", url.host_str()?, url.port().unwrap_or(5432))))
+        .unwrap_or_else(|| "127.0.0.1:5432".to_owned())
 }
 
 async fn answers(address: &str) -> bool {
@@ -52,14 +67,22 @@ async fn answers(address: &str) -> bool {
     )
 }
 
-/// A running private cluster, stopped by [`Cluster::stop`] if this process started it.
+/// A running private cluster, stopped when dropped (or by [`Cluster::stop`]) if this
+/// process started it.
 pub struct Cluster {
     bin: PathBuf,
     data: PathBuf,
     run_as: Option<String>,
     started_here: bool,
-    /// The URL of its `guildhall` database, over the Unix socket.
+    /// The URL of its `guildhall` database: over the Unix socket, or for the tests over
+    /// TCP with the cluster's password.
     pub url: String,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 impl Cluster {
@@ -69,8 +92,9 @@ impl Cluster {
         Self::start_at(root, None)
     }
 
-    /// The same cluster, also listening on 127.0.0.1:`port` (where anyone on the machine
-    /// may connect as postgres): for the tests, whose URLs name a TCP server.
+    /// The same cluster, also listening on 127.0.0.1:`port` with a password (random, kept
+    /// in the cluster's folder for its account alone): for the tests, whose URLs name a
+    /// TCP server. Keep it in a static to leave it running for the next run.
     pub fn start_listening(root: &Path, port: u16) -> anyhow::Result<Self> {
         Self::start_at(root, Some(port))
     }
@@ -85,48 +109,48 @@ impl Cluster {
             )
         })?;
         let folder = root.join(FOLDER);
-        let data = folder.join("data");
-        let sockets = socket_dir(&folder);
+        check_path(&folder)?;
         let run_as = running_as_root().then(|| CLUSTER_ACCOUNT.to_owned());
-        for dir in [&folder, &sockets] {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-            if let Some(account) = &run_as {
-                hand_over(dir, account)?;
-            }
+        std::fs::create_dir_all(&folder).with_context(|| format!("cannot create {}", folder.display()))?;
+        match &run_as {
+            Some(account) => hand_over(&folder, account)?,
+            None => restrict(&folder, 0o700)?,
         }
+        let url = match tcp_port {
+            Some(port) => {
+                let password = password(&folder, run_as.as_deref())?;
+                format!("postgres://postgres:{password}@127.0.0.1:{port}/guildhall")
+            }
+            None => format!(
+                "postgres:///guildhall?user=postgres&host={}",
+                utf8_percent_encode(&folder.to_string_lossy(), NON_ALPHANUMERIC)
+            ),
+        };
         let mut cluster = Self {
             bin,
-            data,
+            data: folder.join("data"),
             run_as,
             started_here: false,
-            // No host before the path: a `host` option beside one would be a second
-            // address, tried after it.
-            url: match tcp_port {
-                Some(port) => format!("postgres://postgres@127.0.0.1:{port}/guildhall"),
-                None => format!(
-                    "postgres:///guildhall?user=postgres&host={}",
-                    url::form_urlencoded::byte_serialize(sockets.to_string_lossy().as_bytes())
-                        .collect::<String>()
-                ),
-            },
+            url,
         };
         if !cluster.data.join("PG_VERSION").exists() {
-            cluster.initialise()?;
+            cluster.initialise(tcp_port.map(|_| folder.join(PASSWORD_FILE)))?;
         }
         if !cluster.running() {
-            cluster.launch(&folder.join("postgres.log"), &sockets, tcp_port)?;
+            cluster.launch(&folder, tcp_port)?;
             cluster.started_here = true;
         }
         tracing::info!(data = %cluster.data.display(), "using the private PostgreSQL cluster");
         Ok(cluster)
     }
 
-    /// Stops the cluster if this process started it (another's keeps it).
-    pub fn stop(&self) {
-        if !self.started_here {
+    /// Stops the cluster if this process started it (a cluster found running is left to
+    /// whoever started it).
+    pub fn stop(&mut self) {
+        if !std::mem::take(&mut self.started_here) {
             return;
         }
-        let data = self.data.to_string_lossy();
+        let data = self.data.to_string_lossy().into_owned();
         match self.run("pg_ctl", &["stop", "-D", &data, "-m", "fast", "-w"]) {
             Ok(output) if output.status.success() => {
                 tracing::info!("stopped the private PostgreSQL cluster");
@@ -139,22 +163,27 @@ impl Cluster {
         }
     }
 
-    fn initialise(&self) -> anyhow::Result<()> {
+    /// `initdb`: trust on the Unix socket, whose folder only the cluster's account (and
+    /// root) may enter; over TCP, when the cluster listens there, the password in
+    /// `password_file`.
+    fn initialise(&self, password_file: Option<PathBuf>) -> anyhow::Result<()> {
         tracing::info!(data = %self.data.display(), "initialising a private PostgreSQL cluster");
-        let data = self.data.to_string_lossy();
-        // Trust is safe here: the cluster listens on no TCP address, and its socket folder
-        // is the cluster account's alone.
-        let args = [
-            "-D",
-            &data,
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--locale=C",
-            "--no-sync",
+        let mut args = vec![
+            "-D".to_owned(),
+            self.data.to_string_lossy().into_owned(),
+            "-U".to_owned(),
+            "postgres".to_owned(),
+            "--auth-local=trust".to_owned(),
+            "--auth-host=scram-sha-256".to_owned(),
+            "-E".to_owned(),
+            "UTF8".to_owned(),
+            "--locale=C".to_owned(),
+            "--no-sync".to_owned(),
         ];
+        if let Some(file) = password_file {
+            args.push(format!("--pwfile={}", file.display()));
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let output = self.run("initdb", &args)?;
         if !output.status.success() {
             bail!(
@@ -172,18 +201,19 @@ impl Cluster {
             .is_ok_and(|output| output.status.success())
     }
 
-    fn launch(&self, log: &Path, sockets: &Path, tcp_port: Option<u16>) -> anyhow::Result<()> {
-        let socket_dir = sockets.to_string_lossy();
-        if socket_dir.contains('\'') {
-            bail!("the private cluster's folder {socket_dir} may not contain a quote");
-        }
+    /// `pg_ctl start`, its socket in `folder` (checked by [`check_path`], so it is safe in
+    /// the shell command line pg_ctl builds), on TCP only with `tcp_port`.
+    fn launch(&self, folder: &Path, tcp_port: Option<u16>) -> anyhow::Result<()> {
         let listen = match tcp_port {
             Some(port) => format!("-c listen_addresses=127.0.0.1 -c port={port}"),
             None => "-c listen_addresses=''".to_owned(),
         };
-        let options =
-            format!("{listen} -c unix_socket_directories='{socket_dir}' -c unix_socket_permissions=0700");
+        let options = format!(
+            "{listen} -c unix_socket_directories='{}' -c unix_socket_permissions=0700",
+            folder.display()
+        );
         let data = self.data.to_string_lossy();
+        let log = folder.join("postgres.log");
         let log = log.to_string_lossy();
         let args = ["start", "-D", &data, "-l", &log, "-w", "-t", "60", "-o", &options];
         let output = self.run("pg_ctl", &args)?;
@@ -244,14 +274,39 @@ fn server_binaries() -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|path| std::env::split_paths(&path).find(|dir| has_server(dir)))
 }
 
-/// The socket folder: inside the cluster's folder when its path is short enough, else a
-/// folder of its own under the system's temporary folder.
-fn socket_dir(folder: &Path) -> PathBuf {
-    if folder.as_os_str().len() <= SOCKET_DIR_LIMIT {
-        return folder.to_path_buf();
+/// Refuses a folder the cluster cannot use: too long for a Unix socket's path, or holding
+/// a character that the shell command line `pg_ctl` builds, or PostgreSQL's settings,
+/// would read as more than a path.
+fn check_path(folder: &Path) -> anyhow::Result<()> {
+    let path = folder.to_string_lossy();
+    if path.len() > SOCKET_DIR_LIMIT {
+        bail!(
+            "the private PostgreSQL cluster's folder {path} is too long for its Unix socket \
+             (at most {SOCKET_DIR_LIMIT} bytes): start from a shorter working folder, or set \
+             DATABASE_URL"
+        );
     }
-    let digest = crc32fast::hash(folder.as_os_str().as_encoded_bytes());
-    std::env::temp_dir().join(format!("guildhall-{digest:08x}"))
+    if let Some(bad) = path.chars().find(|c| "\"'`$\\,;\n\r".contains(*c)) {
+        bail!("the private PostgreSQL cluster's folder {path} may not contain {bad:?}");
+    }
+    Ok(())
+}
+
+/// The tests' cluster's password: read from its file, or made (32 random characters) and
+/// written there for the cluster's account alone.
+fn password(folder: &Path, run_as: Option<&str>) -> anyhow::Result<String> {
+    use rand::distr::{Alphanumeric, SampleString};
+    let file = folder.join(PASSWORD_FILE);
+    if let Ok(known) = std::fs::read_to_string(&file) {
+        return Ok(known.trim().to_owned());
+    }
+    let password = Alphanumeric.sample_string(&mut rand::rng(), 32);
+    std::fs::write(&file, &password).with_context(|| format!("cannot write {}", file.display()))?;
+    match run_as {
+        Some(account) => hand_over(&file, account)?,
+        None => restrict(&file, 0o600)?,
+    }
+    Ok(password)
 }
 
 fn running_as_root() -> bool {
@@ -261,9 +316,9 @@ fn running_as_root() -> bool {
         .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).trim() == "0")
 }
 
-/// Gives `dir` to `account` (with its group), private to it: PostgreSQL refuses a data
-/// folder others can read, and runs as root never.
-fn hand_over(dir: &Path, account: &str) -> anyhow::Result<()> {
+/// Gives `path` (a folder or a file) to `account` (with its group), private to it:
+/// PostgreSQL refuses a data folder others can read, and never runs as root.
+fn hand_over(path: &Path, account: &str) -> anyhow::Result<()> {
     let id = |flag: &str| -> anyhow::Result<u32> {
         let output = Command::new("id").args([flag, account]).output()?;
         String::from_utf8_lossy(&output.stdout)
@@ -277,10 +332,14 @@ fn hand_over(dir: &Path, account: &str) -> anyhow::Result<()> {
             })
     };
     let (uid, gid) = (id("-u")?, id("-g")?);
-    std::os::unix::fs::chown(dir, Some(uid), Some(gid))
-        .with_context(|| format!("cannot give {} to {account}", dir.display()))?;
+    std::os::unix::fs::chown(path, Some(uid), Some(gid))
+        .with_context(|| format!("cannot give {} to {account}", path.display()))?;
+    restrict(path, if path.is_dir() { 0o700 } else { 0o600 })
+}
+
+/// Sets `path`'s permission bits to `mode`.
+fn restrict(path: &Path, mode: u32) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("cannot make {} private", dir.display()))?;
-    Ok(())
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("cannot make {} private", path.display()))
 }

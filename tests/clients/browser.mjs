@@ -11,7 +11,10 @@ const executablePath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
  * uncaught script errors.
  */
 export async function localBrowser() {
-  const args = process.getuid?.() === 0 ? ["--no-sandbox"] : [];
+  // Names other than 127.0.0.1 resolve to nothing, which also stops websockets (the
+  // routes below see HTTP requests only).
+  const args = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"];
+  if (process.getuid?.() === 0) args.push("--no-sandbox");
   const browser = await chromium.launch({ executablePath, args });
   const outside = [];
   const pageErrors = [];

@@ -35,11 +35,16 @@ async function startDevServer(api) {
     { cwd: example, env: { ...process.env, GUILDHALL_URL: api }, stdio: ["ignore", "ignore", "inherit"] },
   );
   const url = `http://127.0.0.1:${port}`;
-  await eventually(
-    () => fetch(url).then((r) => r.ok, () => false),
-    30_000,
-    "the dashboard's dev server",
-  );
+  try {
+    await eventually(
+      () => fetch(url).then((r) => r.ok, () => false),
+      30_000,
+      "the dashboard's dev server",
+    );
+  } catch (error) {
+    vite.kill();
+    throw error;
+  }
   return { url, stop: () => vite.kill() };
 }
 
@@ -118,10 +123,16 @@ async function gone(page, selector, since) {
 const cell = (site, key) => `#grid tr:has(td[data-key=site]:text-is("${site}")) td[data-key=${key}]`;
 
 const proxy = await serverProxy(config.api);
-const dev = await startDevServer(proxy.url);
-const { browser, newContext, outside, pageErrors } = await localBrowser();
-const report = { outside, pageErrors };
+let dev = null;
+let browser = null;
+const report = {};
 try {
+  dev = await startDevServer(proxy.url);
+  const local = await localBrowser();
+  browser = local.browser;
+  const newContext = local.newContext;
+  report.outside = local.outside;
+  report.pageErrors = local.pageErrors;
   const alice = await signIn(await newContext(), dev.url, config.alice);
   const bob = await signIn(await newContext(), dev.url, config.bob);
   const signedInAt = Date.now();
@@ -216,8 +227,8 @@ try {
   report.feed = await alice.locator("#feed li").allTextContents();
   await alice.screenshot({ path: join(config.screenshots, "dashboard.png") });
 } finally {
-  await browser.close();
-  dev.stop();
+  await browser?.close();
+  dev?.stop();
   proxy.close();
 }
 console.log(JSON.stringify(report));

@@ -59,10 +59,9 @@ export class Grid {
     private readonly onRows: (fields: Field[], rows: Row[]) => void,
   ) {}
 
-  /** Loads the table and follows its changes. */
+  /** Follows the table's changes, then loads it: a change made while it loads is either
+   * in what is loaded or heard (rows keep their newest version either way). */
   async start(): Promise<void> {
-    await this.reload();
-    this.renderForm();
     this.stop = this.live.subscribe<{ rowChanges: RowChange }>({
       query: CHANGES,
       variables: (after) => ({ tableId: this.tableId, after }),
@@ -70,6 +69,8 @@ export class Grid {
       onData: (data) => this.apply(data.rowChanges),
       onError: (error) => this.failed(error),
     });
+    await this.reload();
+    this.renderForm();
   }
 
   /** Stops following the table. */
@@ -85,7 +86,9 @@ export class Grid {
     if (!data.dataTable) throw new ApiError("no such table", "NOT_FOUND");
     this.view.title.textContent = data.dataTable.name;
     this.fields = data.dataTable.fields;
+    const heard = this.rows;
     this.rows = new Map(data.dataTable.rows.nodes.map((row) => [row.id, row]));
+    heard.forEach((row) => this.rows.has(row.id) && this.keep(row));
     this.render();
   }
 

@@ -57,8 +57,11 @@ export class Session {
     try {
       await this.refresh(saved);
       return true;
-    } catch {
-      sessionStorage.removeItem(REFRESH_KEY);
+    } catch (error) {
+      // A refused token is forgotten; an unreachable server leaves it for the next reload.
+      if (error instanceof ApiError && error.code === "UNAUTHENTICATED") {
+        sessionStorage.removeItem(REFRESH_KEY);
+      }
       return false;
     }
   }

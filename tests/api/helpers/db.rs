@@ -17,6 +17,8 @@ const DEFAULT_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
 const PRIVATE_CLUSTER_PORT: u16 = 55432;
 
 static SERVER: OnceLock<String> = OnceLock::new();
+/// Held for good (statics are never dropped), so the cluster outlives the test run.
+static PRIVATE_CLUSTER: OnceLock<embedded::Cluster> = OnceLock::new();
 
 /// The server URL (no database) tests connect to: TEST_DATABASE_URL's, else the machine's
 /// PostgreSQL, else (nothing answering there, or `TEST_DATABASE_URL=embedded`) the same
@@ -33,8 +35,10 @@ pub fn server_url() -> String {
             };
             if private {
                 let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-postgres");
-                let cluster = embedded::Cluster::start_listening(&root, PRIVATE_CLUSTER_PORT)
-                    .unwrap_or_else(|err| panic!("no PostgreSQL for the tests: {err:#}"));
+                let cluster = PRIVATE_CLUSTER.get_or_init(|| {
+                    embedded::Cluster::start_listening(&root, PRIVATE_CLUSTER_PORT)
+                        .unwrap_or_else(|err| panic!("no PostgreSQL for the tests: {err:#}"))
+                });
                 return split_database_name(&cluster.url)
                     .map(|(server, _)| server)
                     .expect("the private cluster's URL names a database");

@@ -83,41 +83,27 @@ pub async fn chromium() {
 /// Runs `script` of tests/clients with `args`; its standard output, parsed as JSON.
 pub async fn run(script: &str, args: &[&str]) -> serde_json::Value {
     let dir = clients().await;
-    let script = dir.join(script);
-    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(script)
-            .args(args)
-            .output()
-            .expect("node runs")
-    })
-    .await
-    .expect("node");
-    assert!(
-        output.status.success(),
-        "the client failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
-        panic!(
-            "the client printed no JSON ({err}): {}",
-            String::from_utf8_lossy(&output.stdout)
-        )
-    })
+    let output = run_in(dir, script, args, &[]).await;
+    assert!(output.success, "the client failed: {}", output.stderr);
+    serde_json::from_str(&output.stdout)
+        .unwrap_or_else(|err| panic!("the client printed no JSON ({err}): {}", output.stdout))
 }
 
-/// Runs `node script args` in `dir` with `env` added; what it printed and whether it
-/// succeeded, for examples whose output is meant for people.
+/// How long one script may run before the test gives up on it (and kills it).
+const SCRIPT_LIMIT: std::time::Duration = std::time::Duration::from_secs(180);
+
+/// Runs `node script args` in `dir` with `env` added (killed after [`SCRIPT_LIMIT`]); what
+/// it printed and whether it succeeded.
 pub async fn run_in(dir: &Path, script: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new("node");
-    command.arg(script).args(args).current_dir(dir);
+    let mut command = tokio::process::Command::new("node");
+    command.arg(script).args(args).current_dir(dir).kill_on_drop(true);
     for (name, value) in env {
         command.env(name, value);
     }
-    let output = tokio::task::spawn_blocking(move || command.output().expect("node runs"))
+    let output = tokio::time::timeout(SCRIPT_LIMIT, command.output())
         .await
-        .expect("node");
+        .unwrap_or_else(|_| panic!("{script} ran for more than {SCRIPT_LIMIT:?}"))
+        .expect("node runs");
     Output {
         success: output.status.success(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -128,7 +114,10 @@ pub async fn run_in(dir: &Path, script: &str, args: &[&str], env: &[(&str, &str)
 /// What a script printed, and whether it exited with 0.
 #[derive(Debug)]
 pub struct Output {
+    /// It exited with 0.
     pub success: bool,
+    /// Its standard output.
     pub stdout: String,
+    /// Its standard error.
     pub stderr: String,
 }
