@@ -108,10 +108,9 @@ async fn two_people_see_each_others_changes_live_in_the_dashboard() {
             "api": t.base_url(),
             "password": crate::helpers::PASSWORD,
             "alice": "alice@example.com",
-            "aliceToken": alice,
             "tableId": table,
             "bob": "bob@example.com",
-            "inviter": { "token": carol, "companyId": other.id, "roleId": other.role("Viewer") },
+            "inviter": { "email": "carol@example.com", "companyId": other.id, "roleId": other.role("Viewer") },
             "tokenSeconds": TOKEN_SECONDS,
             "screenshots": screenshots,
         })
@@ -134,6 +133,7 @@ async fn two_people_see_each_others_changes_live_in_the_dashboard() {
         "deleteSeenMs",
         "bellSeenMs",
         "afterExpirySeenMs",
+        "bulkSeenMs",
     ] {
         assert!(report[step].as_u64().is_some(), "{step}: {report}");
     }

@@ -1,11 +1,12 @@
 // The dashboard example (frontend-examples/dashboard) in headless Chromium, two people at
 // once, against a running Guildhall. Usage: node dashboard.mjs CONFIG.json, where the
-// file gives { api, password, alice, aliceToken, tableId, bob, inviter: { token,
+// file gives { api, password, alice, tableId, bob, inviter: { email,
 // companyId, roleId }, tokenSeconds (the server's access token lifetime), screenshots }. Starts the example's dev server (`npm run dev`) pointed at `api`, signs
 // Alice and Bob in, has Alice insert, edit and delete a row while Bob watches, makes an
 // edit of Bob's conflict with one of Alice's, has a third person invite Bob and watches
 // his bell, carries on past the access tokens' expiry, takes the server away for two
-// seconds (through a proxy) while rows are added, and saves screenshots. Prints what each step saw and how long it took.
+// seconds (through a proxy) while rows are added, imports a CSV (one BULK change), and
+// saves screenshots. Prints what each step saw and how long it took.
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
@@ -85,11 +86,25 @@ async function serverProxy(target) {
   };
 }
 
+/** A fresh access token for `email`, straight from the server (the test's lifetime is short). */
+async function tokenOf(email) {
+  const answer = await fetch(`${config.api}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      query: "mutation($input: LoginInput!) { login(input: $input) { accessToken } }",
+      variables: { input: { email, password: config.password } },
+    }),
+  }).then((r) => r.json());
+  if (answer.errors) throw new Error(JSON.stringify(answer.errors));
+  return answer.data.login.accessToken;
+}
+
 /** Inserts `rows` straight into the server (not through the proxy), as Alice. */
 async function insertDirectly(rows) {
   const answer = await fetch(`${config.api}/graphql`, {
     method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${config.aliceToken}` },
+    headers: { "content-type": "application/json", authorization: `Bearer ${await tokenOf(config.alice)}` },
     body: JSON.stringify({
       query: "mutation($t: ID!, $rows: [JSON!]!) { insertRows(tableId: $t, rows: $rows) { id } }",
       variables: { t: config.tableId, rows },
@@ -178,7 +193,7 @@ try {
   since = Date.now();
   const invited = await fetch(`${config.api}/graphql`, {
     method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${config.inviter.token}` },
+    headers: { "content-type": "application/json", authorization: `Bearer ${await tokenOf(config.inviter.email)}` },
     body: JSON.stringify({
       query: "mutation($input: InviteMemberInput!) { inviteMember(input: $input) { id } }",
       variables: { input: { companyId: config.inviter.companyId, email: config.bob, roleId: config.inviter.roleId } },
@@ -223,6 +238,26 @@ try {
   report.missedEvents = after.filter((id) => !before.includes(id)).length;
   report.feedDuplicates = after.length - new Set(after).size;
   report.reconnectsAfterOutage = Number(await bob.getAttribute("#connection", "data-reconnects"));
+
+  // A CSV import is one BULK change: Bob's grid refetches and shows its rows.
+  const form = new FormData();
+  form.append(
+    "operations",
+    JSON.stringify({
+      query: "mutation($t: ID!, $csv: Upload!) { importCsv(tableId: $t, csv: $csv) { inserted } }",
+      variables: { t: config.tableId, csv: null },
+    }),
+  );
+  form.append("map", JSON.stringify({ 0: ["variables.csv"] }));
+  form.append("0", new Blob(["site,day,co2e_kg\nLeeds,2026-03-06,5\nWhitby,2026-03-07,6\n"], { type: "text/csv" }), "fuel.csv");
+  since = Date.now();
+  const imported = await fetch(`${config.api}/graphql`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${await tokenOf(config.alice)}`, "apollo-require-preflight": "true" },
+    body: form,
+  }).then((r) => r.json());
+  if (imported.errors) throw new Error(JSON.stringify(imported.errors));
+  report.bulkSeenMs = await seen(bob, cell("Whitby", "site"), since);
 
   report.feed = await alice.locator("#feed li").allTextContents();
   await alice.screenshot({ path: join(config.screenshots, "dashboard.png") });
