@@ -18,6 +18,7 @@ mod data_rights;
 mod factors;
 mod formulas;
 mod hostile;
+mod instances;
 mod invitations;
 mod isolation;
 mod layout;

@@ -3,6 +3,7 @@
 
 pub mod db;
 pub mod node;
+pub mod pgbouncer;
 pub mod receiver;
 pub mod shell;
 pub mod smtp;
@@ -383,7 +384,15 @@ impl TestApp {
     /// Starts a second server process's worth of state (its own App, pool, event listener
     /// and HTTP server) on this test's database, as another instance behind a load balancer.
     pub async fn second_instance(&self) -> Instance {
-        let app = AppBuilder::new(self.app.config.clone())
+        self.instance_with(|_| {}).await
+    }
+
+    /// Another instance whose configuration `configure` adjusts (e.g. to reach the
+    /// database through PgBouncer).
+    pub async fn instance_with(&self, configure: impl FnOnce(&mut Config)) -> Instance {
+        let mut config = self.app.config.clone();
+        configure(&mut config);
+        let app = AppBuilder::new(config)
             .clock(self.clock.clone())
             .password_params(argon2::Params::new(1024, 1, 1, None).expect("argon2 params"))
             .build()
