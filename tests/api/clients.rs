@@ -71,8 +71,10 @@ async fn two_people_see_each_others_changes_live_in_the_dashboard() {
     let t = TestApp::spawn_with(|config| config.access_token_ttl_secs = TOKEN_SECONDS).await;
     let alice = t.verified_user("alice@example.com", "Alice").await;
     let company = t.create_company(&alice, "Acme").await;
-    t.member(&alice, &company, "bob@example.com", "Bob", "Editor")
+    let bob = t
+        .member(&alice, &company, "bob@example.com", "Bob", "Editor")
         .await;
+    let bob_id = t.user_id(&bob).await;
     let project = t.create_project(&alice, &company, "Footprint").await;
     let fields = json!([
         { "key": "site", "label": "Site", "type": "TEXT" },
@@ -109,6 +111,9 @@ async fn two_people_see_each_others_changes_live_in_the_dashboard() {
             "password": crate::helpers::PASSWORD,
             "alice": "alice@example.com",
             "tableId": table,
+            "companyId": company.id,
+            "bobId": bob_id,
+            "adminRoleId": company.role("Admin"),
             "bob": "bob@example.com",
             "inviter": { "email": "carol@example.com", "companyId": other.id, "roleId": other.role("Viewer") },
             "tokenSeconds": TOKEN_SECONDS,
@@ -158,6 +163,7 @@ async fn two_people_see_each_others_changes_live_in_the_dashboard() {
         report["notification"].as_str().unwrap().contains("Other Ltd"),
         "{report}"
     );
+    assert_eq!(report["unreadAfterMarkRead"], 0, "{report}");
     assert_eq!(report["unreadAfterMarking"], 0, "{report}");
     assert_eq!(report["missedEvents"], 2, "nothing missing: {report}");
     assert_eq!(report["feedDuplicates"], 0, "nothing twice: {report}");

@@ -1,12 +1,14 @@
 // The dashboard example (frontend-examples/dashboard) in headless Chromium, two people at
 // once, against a running Guildhall. Usage: node dashboard.mjs CONFIG.json, where the
-// file gives { api, password, alice, tableId, bob, inviter: { email,
-// companyId, roleId }, tokenSeconds (the server's access token lifetime), screenshots }. Starts the example's dev server (`npm run dev`) pointed at `api`, signs
-// Alice and Bob in, has Alice insert, edit and delete a row while Bob watches, makes an
-// edit of Bob's conflict with one of Alice's, has a third person invite Bob and watches
-// his bell, carries on past the access tokens' expiry, takes the server away for two
-// seconds (through a proxy) while rows are added, imports a CSV (one BULK change), and
-// saves screenshots. Prints what each step saw and how long it took.
+// file gives { api, password, alice, tableId, companyId, bob, bobId, adminRoleId,
+// inviter: { email, companyId, roleId }, tokenSeconds (the server's access token
+// lifetime), screenshots }. Starts the example's dev server (`npm run dev`) pointed at
+// `api`, signs Alice and Bob in, has Alice insert, edit and delete a row while Bob
+// watches, makes an edit of Bob's conflict with one of Alice's, has a third person invite
+// Bob and Alice promote him while his bell counts (mark read, mark all read), carries on
+// past the access tokens' expiry, takes the server away for two seconds (through a proxy)
+// while rows are added, imports a CSV (one BULK change), and saves screenshots. Prints
+// what each step saw and how long it took.
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
@@ -205,6 +207,20 @@ try {
   await bob.click("#bell summary");
   report.notification = await bob.textContent("#notifications li");
   await bob.screenshot({ path: join(config.screenshots, "notifications.png") });
+  await bob.click("#notifications li button");
+  await bob.waitForSelector('#unread[data-unread="0"]', { timeout: SEEN_WITHIN });
+  report.unreadAfterMarkRead = Number(await bob.textContent("#unread"));
+  // Alice makes Bob an admin: a second notification, then "Mark all read".
+  const promoted = await fetch(`${config.api}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${await tokenOf(config.alice)}` },
+    body: JSON.stringify({
+      query: "mutation($c: ID!, $u: ID!, $r: ID!) { changeMemberRole(companyId: $c, userId: $u, roleId: $r) { id } }",
+      variables: { c: config.companyId, u: config.bobId, r: config.adminRoleId },
+    }),
+  }).then((r) => r.json());
+  if (promoted.errors) throw new Error(JSON.stringify(promoted.errors));
+  await bob.waitForSelector('#unread[data-unread="1"]', { timeout: SEEN_WITHIN });
   await bob.click("#mark-all-read");
   await bob.waitForSelector('#unread[data-unread="0"]', { timeout: SEEN_WITHIN });
   report.unreadAfterMarking = Number(await bob.textContent("#unread"));
