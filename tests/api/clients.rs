@@ -4,9 +4,9 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
 use crate::helpers::node;
 use crate::helpers::shell::Shell;
+use crate::helpers::{Company, TestApp};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_playground_runs_a_query_and_a_subscription_in_a_browser_without_internet() {
@@ -75,22 +75,7 @@ async fn two_people_see_each_others_changes_live_in_the_dashboard() {
         .member(&alice, &company, "bob@example.com", "Bob", "Editor")
         .await;
     let bob_id = t.user_id(&bob).await;
-    let project = t.create_project(&alice, &company, "Footprint").await;
-    let fields = json!([
-        { "key": "site", "label": "Site", "type": "TEXT" },
-        { "key": "day", "label": "Day", "type": "DATE" },
-        { "key": "co2e_kg", "label": "CO2e (kg)", "type": "DECIMAL" },
-    ]);
-    let table = t
-        .ok(
-            Some(&alice),
-            "mutation($p: ID!, $f: [FieldInput!]) { createDataTable(projectId: $p, name: \"Fuel use\", fields: $f) { id } }",
-            json!({ "p": project, "f": fields }),
-        )
-        .await["createDataTable"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let table = fuel_use_table(&t, &alice, &company).await;
     t.ok(
         Some(&alice),
         "mutation($t: ID!, $r: [JSON!]!) { insertRows(tableId: $t, rows: $r) { id } }",
@@ -179,6 +164,26 @@ async fn two_people_see_each_others_changes_live_in_the_dashboard() {
     }
 }
 
+/// A project "Footprint" in `company` with a table "Fuel use" (site, required; day;
+/// co2e_kg), made by the holder of `token`; the table's id.
+async fn fuel_use_table(t: &TestApp, token: &str, company: &Company) -> String {
+    let project = t.create_project(token, company, "Footprint").await;
+    let fields = json!([
+        { "key": "site", "label": "Site", "type": "TEXT", "required": true },
+        { "key": "day", "label": "Day", "type": "DATE" },
+        { "key": "co2e_kg", "label": "CO2e (kg)", "type": "DECIMAL" },
+    ]);
+    t.ok(
+        Some(token),
+        "mutation($p: ID!, $f: [FieldInput!]) { createDataTable(projectId: $p, name: \"Fuel use\", fields: $f) { id } }",
+        json!({ "p": project, "f": fields }),
+    )
+    .await["createDataTable"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// The access token lifetime in the dashboard test: short, so the test outlives the first
 /// tokens and sees them refreshed.
 const TOKEN_SECONDS: u64 = 6;
@@ -201,22 +206,7 @@ async fn the_integration_script_pushes_and_pulls_rows_by_hash_with_a_persisted_o
     let t = TestApp::spawn().await;
     let owner = t.verified_user("owner@example.com", "Owner").await;
     let company = t.create_company(&owner, "Acme").await;
-    let project = t.create_project(&owner, &company, "Footprint").await;
-    let fields = json!([
-        { "key": "site", "label": "Site", "type": "TEXT", "required": true },
-        { "key": "day", "label": "Day", "type": "DATE" },
-        { "key": "co2e_kg", "label": "CO2e (kg)", "type": "DECIMAL" },
-    ]);
-    let table = t
-        .ok(
-            Some(&owner),
-            "mutation($p: ID!, $f: [FieldInput!]) { createDataTable(projectId: $p, name: \"Fuel use\", fields: $f) { id } }",
-            json!({ "p": project, "f": fields }),
-        )
-        .await["createDataTable"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let table = fuel_use_table(&t, &owner, &company).await;
     let key = t
         .ok(
             Some(&owner),

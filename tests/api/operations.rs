@@ -60,15 +60,29 @@ impl Server {
     }
 
     async fn post(&self, body: Value) -> Value {
-        reqwest::Client::new()
+        self.post_as(None, body).await
+    }
+
+    /// Posts `body` with `token`'s bearer header, if any; the answer.
+    async fn post_as(&self, token: Option<&str>, body: Value) -> Value {
+        let mut request = reqwest::Client::new()
             .post(format!("{}/graphql", self.base))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+            .json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap().json().await.unwrap()
+    }
+
+    /// Runs `query` as the holder of `token` and returns the id at `data.<field>.id`.
+    async fn created(&self, token: &str, field: &str, query: &str, variables: Value) -> String {
+        let answer = self
+            .post_as(Some(token), json!({ "query": query, "variables": variables }))
+            .await;
+        answer["data"][field]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{field}: {answer}"))
+            .to_owned()
     }
 
     async fn scrape(&self) -> String {
@@ -677,50 +691,30 @@ async fn sigterm_lets_a_running_import_and_open_subscriptions_finish_within_30_s
         .post(json!({ "query": "mutation { login(input: { email: \"ada@example.com\", password: \"a long passphrase\" }) { accessToken } }" }))
         .await;
     let token = login["data"]["login"]["accessToken"].as_str().unwrap().to_owned();
-    let as_ada = |query: &str, variables: Value| {
-        reqwest::Client::new()
-            .post(format!("{}/graphql", server.base))
-            .bearer_auth(&token)
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-    };
-    let answer = |response: reqwest::Response| async move { response.json::<Value>().await.unwrap() };
-    let company = answer(
-        as_ada(
+    let company = server
+        .created(
+            &token,
+            "createCompany",
             "mutation { createCompany(input: { name: \"Acme\" }) { id } }",
             json!({}),
         )
-        .await
-        .unwrap(),
-    )
-    .await["data"]["createCompany"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let project = answer(
-        as_ada(
+        .await;
+    let project = server
+        .created(
+            &token,
+            "createProject",
             "mutation($c: ID!) { createProject(companyId: $c, name: \"Footprint\") { id } }",
             json!({ "c": company }),
         )
-        .await
-        .unwrap(),
-    )
-    .await["data"]["createProject"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let table = answer(
-        as_ada(
+        .await;
+    let table = server
+        .created(
+            &token,
+            "createDataTable",
             "mutation($p: ID!) { createDataTable(projectId: $p, name: \"Fuel\", fields: [{ key: \"site\", label: \"Site\", type: TEXT }, { key: \"litres\", label: \"Litres\", type: DECIMAL }]) { id } }",
             json!({ "p": project }),
         )
-        .await
-        .unwrap(),
-    )
-    .await["data"]["createDataTable"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .await;
     let addr = server.base.trim_start_matches("http://").parse().unwrap();
     let mut subscriber = WsClient::connect(addr, &token).await;
     subscriber

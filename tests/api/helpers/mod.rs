@@ -474,6 +474,19 @@ impl Drop for Instance {
     }
 }
 
+/// Runs `scripts/<script>`, which installs a Debian package some tests drive when it is
+/// missing (as .ci/run does); fails the test if it cannot.
+pub async fn install_with(script: &'static str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts")
+        .join(script);
+    let status = tokio::task::spawn_blocking(move || std::process::Command::new(path).status())
+        .await
+        .expect(script)
+        .unwrap_or_else(|err| panic!("scripts/{script} does not run: {err}"));
+    assert!(status.success(), "scripts/{script} could not install its package");
+}
+
 /// A multipart request body (GraphQL multipart request spec) carrying `operations` and one
 /// file, part `0`, for the variable `file`.
 pub fn multipart_body(boundary: &str, operations: &Value, filename: &str, content: &str) -> String {

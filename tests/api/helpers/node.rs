@@ -69,14 +69,7 @@ fn install(dir: &Path) {
 /// scripts/install-chromium (as .ci/run does) when it is missing.
 pub async fn chromium() {
     CHROMIUM
-        .get_or_init(|| async {
-            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-chromium");
-            let status = tokio::task::spawn_blocking(move || Command::new(script).status())
-                .await
-                .expect("install-chromium")
-                .expect("scripts/install-chromium runs");
-            assert!(status.success(), "Chromium could not be installed");
-        })
+        .get_or_init(|| super::install_with("install-chromium"))
         .await;
 }
 

@@ -1,7 +1,6 @@
 //! Debian's PgBouncer in front of the tests' PostgreSQL (session mode), for a server
 //! instance that reaches its database through it as production deployments do.
 
-use std::path::Path;
 use std::process::{Child, Command};
 
 use tokio::sync::OnceCell;
@@ -22,14 +21,7 @@ impl PgBouncer {
     /// server the tests use; installs it first (scripts/install-pgbouncer) when missing.
     pub async fn start() -> Self {
         INSTALLED
-            .get_or_init(|| async {
-                let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-pgbouncer");
-                let status = tokio::task::spawn_blocking(move || Command::new(script).status())
-                    .await
-                    .expect("install-pgbouncer")
-                    .expect("scripts/install-pgbouncer runs");
-                assert!(status.success(), "PgBouncer could not be installed");
-            })
+            .get_or_init(|| super::install_with("install-pgbouncer"))
             .await;
         let server = url::Url::parse(&server_url()).expect("the tests' server URL");
         let dir = tempfile::tempdir().unwrap();
