@@ -115,13 +115,12 @@ pub async fn ensure_database(database_url: &str) -> anyhow::Result<()> {
 /// such as a socket `host` kept) and the database `database_url` names, or the error
 /// saying it names none: what creating or dropping that database starts from.
 fn named_database(database_url: &str) -> anyhow::Result<(String, String)> {
-    let named = split_database_name(database_url).ok_or_else(|| {
+    let (server_url, name) = split_database_name(database_url).ok_or_else(|| {
         anyhow!(
             "DATABASE_URL {} names no database",
             redact_url_password(database_url)
         )
     })?;
-    let (server_url, name) = named;
     let options = database_url
         .split_once('?')
         .map(|(_, options)| format!("?{options}"))
