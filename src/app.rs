@@ -120,8 +120,9 @@ impl AppBuilder {
         let config = self.config;
         let statements = Arc::new(StatementCounter::default());
         let pool = db::build_pool(
-            &config.database_url,
+            &db::roles::app_url(&config)?,
             config.database_pool_size,
+            config.database_keep_prepared,
             Arc::clone(&statements),
         )?;
         let secret = match config.jwt_secret.as_deref().filter(|s| !s.is_empty()) {

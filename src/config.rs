@@ -36,6 +36,22 @@ pub struct Config {
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
     pub database_url: String,
 
+    /// What the server's pool connects as: a role that owns no table, is no superuser and
+    /// cannot bypass row-level security (default: DATABASE_URL's server and database as
+    /// `guildhall_app`, which the server lets log in).
+    #[arg(long, env = "DATABASE_APP_URL")]
+    pub database_app_url: Option<String>,
+
+    /// The connection that LISTENs for events (default: the pool's); it must reach
+    /// PostgreSQL itself when the pool's goes through a pooler in transaction mode.
+    #[arg(long, env = "DATABASE_DIRECT_URL")]
+    pub database_direct_url: Option<String>,
+
+    /// Keep each query prepared on its pooled connection (`false` behind a pooler in
+    /// transaction mode, such as PgBouncer before 1.21).
+    #[arg(long, env = "DATABASE_KEEP_PREPARED", default_value_t = true, action = clap::ArgAction::Set)]
+    pub database_keep_prepared: bool,
+
     /// Largest number of pooled database connections.
     #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 16)]
     pub database_pool_size: usize,

@@ -25,6 +25,9 @@ pub async fn prepare_database(config: &Config) -> anyhow::Result<()> {
     db::ensure_database(&config.database_url).await?;
     let applied = db::run_migrations(&config.database_url).await?;
     tracing::info!(applied, "database is migrated");
+    if config.database_app_url.is_none() {
+        db::allow_app_login(&config.database_url).await?;
+    }
     Ok(())
 }
 

@@ -17,6 +17,7 @@ use crate::auth::caller::{Caller, KeyHolder};
 use crate::companies::access;
 use crate::companies::model::BuiltIn;
 use crate::companies::store as company_store;
+use crate::db::scope::{Crossing, Scope};
 use crate::db::tx::{self, Change, Touches};
 use crate::error::{AppError, AppResult};
 use crate::events::verb::Verb;
@@ -168,11 +169,13 @@ pub async fn revoke(app: &App, caller: &Caller, key_id: Uuid) -> AppResult<ApiKe
 /// The company's keys, newest first (api_key:manage).
 pub async fn list(app: &App, caller: &Caller, company_id: Uuid) -> AppResult<Vec<ApiKeyRow>> {
     let actor = caller.acting()?;
-    let mut conn = app.pool.get().await?;
-    access::member(&mut conn, company_id, actor)
-        .await?
-        .require(Resource::ApiKey, Action::Manage)?;
-    Ok(store::list(&mut conn, company_id).await?)
+    tx::read(app, actor.scope(), async |conn| {
+        access::member(conn, company_id, actor)
+            .await?
+            .require(Resource::ApiKey, Action::Manage)?;
+        Ok(store::list(conn, company_id).await?)
+    })
+    .await
 }
 
 /// The caller a presented secret stands for, counted as one request: UNAUTHENTICATED for
@@ -196,15 +199,17 @@ pub async fn find_live(app: &App, presented: &str) -> AppResult<KeyHolder> {
         Some(known) => known,
         None => {
             let ticket = app.api_keys.ticket();
-            let mut conn = app.pool.get().await?;
-            let (key, secret_hash) = store::find_by_public_id(&mut conn, parsed.public_id)
-                .await?
-                .ok_or_else(unknown_key)?;
-            let known = Arc::new(KnownKey::new(key, secret_hash));
-            if app.hub.is_listening() {
-                app.api_keys.put(ticket, parsed.public_id, known.clone());
-            }
-            known
+            tx::read(app, Scope::Crossing(Crossing::Authentication), async |conn| {
+                let (key, secret_hash) = store::find_by_public_id(conn, parsed.public_id)
+                    .await?
+                    .ok_or_else(unknown_key)?;
+                let known = Arc::new(KnownKey::new(key, secret_hash));
+                if app.hub.is_listening() {
+                    app.api_keys.put(ticket, parsed.public_id, known.clone());
+                }
+                Ok(known)
+            })
+            .await?
         }
     };
     if known.secret_hash != parsed.hash {
@@ -221,8 +226,11 @@ pub async fn find_live(app: &App, presented: &str) -> AppResult<KeyHolder> {
         )));
     }
     if known.claim_touch(now) {
-        let mut conn = app.pool.get().await?;
-        store::touch(&mut conn, key.id, now).await?;
+        tx::read(app, Scope::Company(key.company_id), async |conn| {
+            store::touch(conn, key.id, now).await?;
+            Ok(())
+        })
+        .await?;
     }
     Ok(KeyHolder {
         key_id: key.id,

@@ -15,6 +15,7 @@ use super::store::{self, AuditFilter};
 use crate::app::App;
 use crate::auth::caller::{Caller, LinkRequester};
 use crate::companies::access;
+use crate::db::tx;
 use crate::error::{AppError, AppResult};
 use crate::rbac::catalog::{Action, Resource};
 use crate::spreadsheet::{csv_lines, defused};
@@ -92,11 +93,12 @@ pub async fn export_link(
     format: ExportFormat,
 ) -> AppResult<String> {
     let actor = caller.acting()?;
-    let mut conn = app.pool.get().await?;
-    access::member(&mut conn, company_id, actor)
-        .await?
-        .require(Resource::Audit, Action::Export)?;
-    drop(conn);
+    tx::read(app, actor.scope(), async |conn| {
+        access::member(conn, company_id, actor)
+            .await?
+            .require(Resource::Audit, Action::Export)
+    })
+    .await?;
     let act = CompanyAct {
         company_id,
         action: "audit.exported",
@@ -127,15 +129,18 @@ pub async fn open_download(app: &App, token: &str) -> AppResult<AuditDownload> {
         return Err(not_found());
     }
     {
-        let mut conn = app.pool.get().await?;
-        let actor = access::still_acting(&mut conn, claims.requester, app.clock.now())
-            .await?
-            .ok_or_else(not_found)?;
-        access::member(&mut conn, claims.company, actor)
-            .await
-            .map_err(|_| not_found())?
-            .require(Resource::Audit, Action::Export)
-            .map_err(|_| not_found())?;
+        tx::read(app, claims.requester.scope(), async |conn| {
+            let actor = access::still_acting(conn, claims.requester, app.clock.now())
+                .await?
+                .ok_or_else(not_found)?;
+            access::member(conn, claims.company, actor)
+                .await
+                .map_err(|_| not_found())?
+                .require(Resource::Audit, Action::Export)
+                .map_err(|_| not_found())?;
+            Ok(())
+        })
+        .await?;
     }
     let extension = match claims.format {
         ExportFormat::Csv => "csv",
@@ -174,8 +179,10 @@ async fn stream_entries(
     loop {
         // A connection per batch: a client that stops reading holds none.
         let batch = {
-            let mut conn = app.pool.get().await?;
-            store::company_page(&mut conn, claims.company, &claims.filter, after, BATCH).await?
+            tx::read(app, claims.requester.scope(), async |conn| {
+                Ok(store::company_page(conn, claims.company, &claims.filter, after, BATCH).await?)
+            })
+            .await?
         };
         let chunk = match claims.format {
             ExportFormat::Csv => csv_lines(batch.iter().map(csv_line).collect())?,

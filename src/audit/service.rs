@@ -10,6 +10,7 @@ use super::store::{self, AuditFilter};
 use crate::app::App;
 use crate::auth::caller::{Caller, ClientInfo};
 use crate::companies::access;
+use crate::db::scope::{Crossing, Scope};
 use crate::db::tx::{self, Touches, Work};
 use crate::error::AppResult;
 use crate::pagination::{Cursor, Page, PageRequest};
@@ -73,32 +74,34 @@ pub struct CompanyAct<'a> {
 /// request id, in a transaction of its own.
 pub async fn record_company_act(app: &App, caller: &Caller, act: CompanyAct<'_>) -> AppResult<()> {
     let actor = caller.acting()?;
-    let mut conn = app.pool.get().await?;
-    store::insert(
-        &mut conn,
-        &NewAuditRow {
-            id: Uuid::now_v7(),
-            company_id: Some(act.company_id),
-            actor_id: actor.user_id(),
-            api_key_id: actor.api_key_id(),
-            action: act.action,
-            target_type: act.target.0,
-            target_id: Some(act.target.1),
-            changes: Some(act.details),
-            ip: caller.client.ip.as_deref(),
-            user_agent: caller.client.user_agent.as_deref(),
-            request_id: Some(&caller.request_id),
-            created_at: app.clock.now(),
-        },
-    )
-    .await?;
-    Ok(())
+    tx::read(app, actor.scope(), async |conn| {
+        store::insert(
+            conn,
+            &NewAuditRow {
+                id: Uuid::now_v7(),
+                company_id: Some(act.company_id),
+                actor_id: actor.user_id(),
+                api_key_id: actor.api_key_id(),
+                action: act.action,
+                target_type: act.target.0,
+                target_id: Some(act.target.1),
+                changes: Some(act.details),
+                ip: caller.client.ip.as_deref(),
+                user_agent: caller.client.user_agent.as_deref(),
+                request_id: Some(&caller.request_id),
+                created_at: app.clock.now(),
+            },
+        )
+        .await?;
+        Ok(())
+    })
+    .await
 }
 
 /// Records a sign-in event in a transaction of its own (a failure, whose flow commits
 /// nothing else, is still recorded).
 pub async fn record_security_alone(app: &App, event: SecurityEvent<'_>) -> AppResult<()> {
-    tx::transaction(app, Touches::ROWS, |Work { conn, now, .. }| {
+    tx::transaction(app, Scope::Nobody, Touches::ROWS, |Work { conn, now, .. }| {
         Box::pin(async move { record_security(conn, now, event).await })
     })
     .await
@@ -113,22 +116,26 @@ pub async fn company_log(
     page: PageRequest,
 ) -> AppResult<Page<AuditRow>> {
     let actor = caller.acting()?;
-    let mut conn = app.pool.get().await?;
-    access::member(&mut conn, company_id, actor)
-        .await?
-        .require(Resource::Audit, Action::View)?;
-    let rows = store::company_page(&mut conn, company_id, &filter, page.after, page.limit()).await?;
-    let total = store::company_count(&mut conn, company_id, &filter).await?;
-    Ok(Page::from_rows(rows, page, total))
+    tx::read(app, actor.scope(), async |conn| {
+        access::member(conn, company_id, actor)
+            .await?
+            .require(Resource::Audit, Action::View)?;
+        let rows = store::company_page(conn, company_id, &filter, page.after, page.limit()).await?;
+        let total = store::company_count(conn, company_id, &filter).await?;
+        Ok(Page::from_rows(rows, page, total))
+    })
+    .await
 }
 
 /// A page of the signed-in person's own security events, newest first.
 pub async fn security_events(app: &App, caller: &Caller, page: PageRequest) -> AppResult<Page<AuditRow>> {
     let user_id = caller.signed_in()?.user_id;
-    let mut conn = app.pool.get().await?;
-    let rows = store::security_page(&mut conn, user_id, page.after, page.limit()).await?;
-    let total = store::security_count(&mut conn, user_id).await?;
-    Ok(Page::from_rows(rows, page, total))
+    tx::read(app, Scope::Person(user_id), async |conn| {
+        let rows = store::security_page(conn, user_id, page.after, page.limit()).await?;
+        let total = store::security_count(conn, user_id).await?;
+        Ok(Page::from_rows(rows, page, total))
+    })
+    .await
 }
 
 /// The position of an entry in a log.
@@ -166,9 +173,14 @@ pub async fn purge(app: &App) -> AppResult<usize> {
     let cutoff = app.clock.now() - Duration::days(days);
     let mut purged = 0;
     loop {
-        let removed = tx::transaction(app, Touches::ROWS, |Work { conn, .. }| {
-            Box::pin(async move { Ok(store::purge_before(conn, cutoff, PURGE_BATCH).await?) })
-        })
+        let removed = tx::transaction(
+            app,
+            Scope::Crossing(Crossing::Upkeep),
+            Touches::ROWS,
+            |Work { conn, .. }| {
+                Box::pin(async move { Ok(store::purge_before(conn, cutoff, PURGE_BATCH).await?) })
+            },
+        )
         .await?;
         purged += removed;
         if removed < usize::try_from(PURGE_BATCH).unwrap_or(usize::MAX) {

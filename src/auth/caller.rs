@@ -5,6 +5,7 @@
 
 use uuid::Uuid;
 
+use crate::db::scope::Scope;
 use crate::error::{AppError, AppResult};
 
 /// The caller of one operation.
@@ -75,6 +76,14 @@ impl Actor {
         self.user_id().ok_or_else(person_only)
     }
 
+    /// The rows a transaction for this actor reaches: the person's companies, or the key's.
+    pub fn scope(self) -> Scope {
+        match self {
+            Self::User(user_id) => Scope::Person(user_id),
+            Self::ApiKey { company_id, .. } => Scope::Company(company_id),
+        }
+    }
+
     /// The id the actor's standing is remembered under (users and keys never share one).
     pub fn id(self) -> Uuid {
         match self {
@@ -94,6 +103,15 @@ pub enum LinkRequester {
 }
 
 impl LinkRequester {
+    /// The rows a transaction serving the link reaches: the session's person's companies,
+    /// or the key's company.
+    pub fn scope(self) -> Scope {
+        match self {
+            Self::Session { user, .. } => Scope::Person(user),
+            Self::Key { company, .. } => Scope::Company(company),
+        }
+    }
+
     /// The caller as a link's requester: a verified person's session, or a key.
     pub fn of(caller: &Caller) -> AppResult<Self> {
         match &caller.principal {
@@ -143,6 +161,16 @@ pub static ANONYMOUS: Caller = Caller {
 };
 
 impl Caller {
+    /// The rows a transaction for this caller reaches: a signed-in person's companies, a
+    /// key's company, or (anonymous) no company.
+    pub fn scope(&self) -> Scope {
+        match &self.principal {
+            Principal::Anonymous => Scope::Nobody,
+            Principal::User(user) => Scope::Person(user.user_id),
+            Principal::ApiKey(key) => Scope::Company(key.company_id),
+        }
+    }
+
     /// The signed-in user, or UNAUTHENTICATED (FORBIDDEN for an API key).
     pub fn signed_in(&self) -> AppResult<&SignedInUser> {
         match &self.principal {

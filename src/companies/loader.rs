@@ -8,7 +8,8 @@ use uuid::Uuid;
 use super::model::{CompanyRow, RoleRow};
 use super::store;
 use crate::app::App;
-use crate::error::AppError;
+use crate::db::scope::{Crossing, Scope};
+use crate::db::tx;
 
 /// Loads companies by id, one query per batch.
 pub struct CompanyLoader(pub App);
@@ -18,10 +19,10 @@ impl Loader<Uuid> for CompanyLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, CompanyRow>, Self::Error> {
-        let mut conn = self.0.pool.get().await.map_err(AppError::from)?;
-        let rows = store::companies_by_ids(&mut conn, keys)
-            .await
-            .map_err(AppError::from)?;
+        let rows = tx::read(&self.0, Scope::Crossing(Crossing::Loaders), async |conn| {
+            Ok(store::companies_by_ids(conn, keys).await?)
+        })
+        .await?;
         Ok(rows.into_iter().map(|row| (row.id, row)).collect())
     }
 }
@@ -34,10 +35,10 @@ impl Loader<Uuid> for RoleLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, RoleRow>, Self::Error> {
-        let mut conn = self.0.pool.get().await.map_err(AppError::from)?;
-        let rows = store::roles_by_ids(&mut conn, keys)
-            .await
-            .map_err(AppError::from)?;
+        let rows = tx::read(&self.0, Scope::Crossing(Crossing::Loaders), async |conn| {
+            Ok(store::roles_by_ids(conn, keys).await?)
+        })
+        .await?;
         Ok(rows.into_iter().map(|row| (row.id, row)).collect())
     }
 }

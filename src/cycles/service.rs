@@ -216,8 +216,10 @@ pub async fn list_cycles(
     project_id: Uuid,
 ) -> AppResult<(Vec<CycleRow>, ProjectRow)> {
     let actor = caller.acting()?;
-    let mut conn = app.pool.get().await?;
-    let (project, member) = project_member(&mut conn, project_id, actor, false).await?;
-    member.require(Resource::Cycle, Action::View)?;
-    Ok((store::list(&mut conn, project.id).await?, project))
+    tx::read(app, actor.scope(), async |conn| {
+        let (project, member) = project_member(conn, project_id, actor, false).await?;
+        member.require(Resource::Cycle, Action::View)?;
+        Ok((store::list(conn, project.id).await?, project))
+    })
+    .await
 }

@@ -4,7 +4,9 @@
 pub mod backup;
 pub mod embedded;
 pub mod prepared;
+pub mod roles;
 pub mod schema;
+pub mod scope;
 pub mod tx;
 
 use std::sync::Arc;
@@ -12,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use diesel::connection::{Instrumentation, InstrumentationEvent};
+use diesel::connection::{CacheSize, Instrumentation, InstrumentationEvent};
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
 use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
@@ -54,9 +56,12 @@ impl Instrumentation for CountStatements {
 }
 
 /// Builds the pool; connections are opened lazily on first use and count their statements.
+/// Without `keep_prepared` every statement is closed after its run, as a pooler in
+/// transaction mode needs.
 pub fn build_pool(
     database_url: &str,
     max_size: usize,
+    keep_prepared: bool,
     counter: Arc<StatementCounter>,
 ) -> anyhow::Result<DbPool> {
     let mut config = ManagerConfig::<AsyncPgConnection>::default();
@@ -68,6 +73,9 @@ pub fn build_pool(
         Box::pin(async move {
             let mut conn = AsyncPgConnection::establish(url).await?;
             conn.set_instrumentation(CountStatements(counter));
+            if !keep_prepared {
+                conn.set_prepared_statement_cache_size(CacheSize::Disabled);
+            }
             Ok(conn)
         })
     });
@@ -128,11 +136,10 @@ fn named_database(database_url: &str) -> anyhow::Result<(String, String)> {
     Ok((format!("{server_url}/postgres{options}"), name))
 }
 
-/// Applies every pending migration; returns how many ran.
+/// Applies every pending migration and grants the pool's role its rights on what they
+/// made; returns how many ran.
 pub async fn run_migrations(database_url: &str) -> anyhow::Result<usize> {
-    let conn = connect(database_url)
-        .await
-        .with_context(|| format!("cannot connect to {}", redact_url_password(database_url)))?;
+    let conn = owner_connection(database_url).await?;
     let mut harness = AsyncMigrationHarness::new(conn);
     let applied = harness
         .run_pending_migrations(MIGRATIONS)
@@ -140,15 +147,33 @@ pub async fn run_migrations(database_url: &str) -> anyhow::Result<usize> {
     for version in &applied {
         tracing::info!(%version, "applied migration");
     }
-    Ok(applied.len())
+    let count = applied.len();
+    let mut conn = harness.into_inner();
+    roles::grant_app_role(&mut conn).await?;
+    Ok(count)
+}
+
+/// Lets the pool's role log in when the pool uses the default one (DATABASE_APP_URL not
+/// set); see [`roles`].
+pub async fn allow_app_login(database_url: &str) -> anyhow::Result<()> {
+    let mut owner = owner_connection(database_url).await?;
+    roles::allow_login(&mut owner, database_url).await
+}
+
+/// A connection as the database's owner (DATABASE_URL), for what only the owner may do:
+/// migrations, grants, index builds.
+pub async fn owner_connection(database_url: &str) -> anyhow::Result<AsyncPgConnection> {
+    connect(database_url)
+        .await
+        .with_context(|| format!("cannot connect to {}", redact_url_password(database_url)))
 }
 
 /// Checks that the pool can reach the database, for the readiness probe.
 pub async fn ping(pool: &DbPool) -> Result<(), String> {
     let check = async {
         let mut conn = pool.get().await.map_err(|err| err.to_string())?;
-        diesel::sql_query("SELECT 1")
-            .execute(&mut conn)
+        // The simple protocol: one message, which a pooler in transaction mode can carry.
+        diesel_async::SimpleAsyncConnection::batch_execute(&mut *conn, "SELECT 1")
             .await
             .map_err(|err| err.to_string())?;
         Ok(())

@@ -178,6 +178,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         calc_version -> Int4,
+        company_id -> Uuid,
     }
 }
 

@@ -1,18 +1,23 @@
-//! The one way a service writes: [`write`] checks that the caller acts in companies (a
-//! verified user or an API key, see [`Caller::acting`]), opens
-//! one transaction on a pooled connection, runs the change in it, and after the commit does
-//! what the change said it touched (forget everyone's standing, wake the mail worker).
-//! Flows without such a caller (sign-up, sign-in, links from mail) use [`transaction`].
+//! The one way the server uses its database: every use of a pooled connection is one
+//! transaction opened in a [`Scope`], which row-level security holds it to.
+//! - [`write`] checks that the caller acts in companies (a verified user or an API key, see
+//!   [`Caller::acting`]), runs the change in the caller's scope, and after the commit does
+//!   what the change said it touched (forget everyone's standing, wake the mail worker).
+//! - [`transaction`] is the same for flows without such a caller (sign-up, sign-in, links
+//!   from mail, workers), in the scope they name.
+//! - [`read`] runs reads (and small writes of the caller's own, like marking a
+//!   notification read) in a scope; [`within`] does so on a connection already held.
 
 use std::marker::PhantomData;
 
 use chrono::{DateTime, Utc};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, TransactionManager};
 use futures_util::future::BoxFuture;
 
 use crate::app::App;
 use crate::auth::caller::{Actor, Caller};
-use crate::error::{AppError, AppResult};
+use crate::db::scope::Scope;
+use crate::error::AppResult;
 
 /// What a change touches beyond its own rows, acted on after it commits.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -102,18 +107,17 @@ pub async fn write<'a, T: Send>(
     let actor = caller.acting()?;
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
-    let value = conn
-        .transaction::<_, AppError, _>(async |conn| {
-            describe_client(conn, caller).await?;
-            change(Change {
-                conn,
-                actor,
-                now,
-                scope: PhantomData,
-            })
-            .await
+    let value = within(&mut conn, actor.scope(), async |conn| {
+        describe_client(conn, caller).await?;
+        change(Change {
+            conn,
+            actor,
+            now,
+            scope: PhantomData,
         })
-        .await?;
+        .await
+    })
+    .await?;
     touches.after_commit(app);
     Ok(value)
 }
@@ -135,26 +139,65 @@ async fn describe_client(conn: &mut AsyncPgConnection, caller: &Caller) -> AppRe
     Ok(())
 }
 
-/// Runs `work` in one transaction on a pooled connection, with the moment it happens;
-/// after it commits, acts on what it `touches`. For flows whose caller is not (yet) a
-/// verified user.
+/// Runs `work` in one transaction in `scope` on a pooled connection, with the moment it
+/// happens; after it commits, acts on what it `touches`. For flows whose caller is not
+/// (yet) a verified user.
 pub async fn transaction<'a, T: Send>(
     app: &'a App,
+    scope: Scope,
     touches: Touches,
     work: impl for<'c> FnOnce(Work<'c, 'a>) -> BoxFuture<'c, AppResult<T>> + Send + 'a,
 ) -> AppResult<T> {
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
-    let value = conn
-        .transaction::<_, AppError, _>(async |conn| {
-            work(Work {
-                conn,
-                now,
-                scope: PhantomData,
-            })
-            .await
+    let value = within(&mut conn, scope, async |conn| {
+        work(Work {
+            conn,
+            now,
+            scope: PhantomData,
         })
-        .await?;
+        .await
+    })
+    .await?;
     touches.after_commit(app);
     Ok(value)
+}
+
+/// Runs `work` in one transaction in `scope` on a pooled connection.
+pub async fn read<T>(
+    app: &App,
+    scope: Scope,
+    work: impl AsyncFnOnce(&mut AsyncPgConnection) -> AppResult<T>,
+) -> AppResult<T> {
+    let mut conn = app.pool.get().await?;
+    within(&mut conn, scope, work).await
+}
+
+/// Runs `work` in one transaction in `scope` on `conn`: committed when it succeeds, rolled
+/// back when it fails. A transaction dropped half-way leaves the connection marked broken,
+/// and the pool never hands it out again.
+pub async fn within<T>(
+    conn: &mut AsyncPgConnection,
+    scope: Scope,
+    work: impl AsyncFnOnce(&mut AsyncPgConnection) -> AppResult<T>,
+) -> AppResult<T> {
+    AnsiTransactionManager::begin_transaction_sql(conn, &scope.begin_sql()).await?;
+    match work(conn).await {
+        Ok(value) => {
+            AnsiTransactionManager::commit_transaction(conn).await?;
+            Ok(value)
+        }
+        Err(err) => {
+            roll_back(conn).await;
+            Err(err)
+        }
+    }
+}
+
+/// Ends a failed transaction. If even that fails, the transaction manager marks the
+/// connection broken, which keeps it out of the pool, so the failure only needs logging.
+async fn roll_back(conn: &mut AsyncPgConnection) {
+    if let Err(err) = AnsiTransactionManager::rollback_transaction(conn).await {
+        tracing::warn!(%err, "rolling back failed");
+    }
 }

@@ -16,6 +16,8 @@ use super::store;
 use super::verb::Verb;
 use super::write::{CHANNEL, COMPANY_DELETED, WEBHOOKS_DUE};
 use crate::app::App;
+use crate::db::scope::{Crossing, Scope};
+use crate::db::tx;
 use crate::error::AppResult;
 use crate::rbac::standing;
 
@@ -91,7 +93,8 @@ async fn run(app: App, mut stop: watch::Receiver<bool>) {
 }
 
 async fn listen(app: &App) -> AppResult<AsyncPgConnection> {
-    let mut conn = AsyncPgConnection::establish(&app.config.database_url)
+    let url = crate::db::roles::listen_url(&app.config).map_err(crate::error::AppError::internal)?;
+    let mut conn = AsyncPgConnection::establish(&url)
         .await
         .map_err(|err| crate::error::AppError::internal(anyhow::anyhow!("{err}")))?;
     diesel::sql_query(format!("LISTEN {CHANNEL}"))
@@ -142,22 +145,24 @@ async fn deliver(app: &App, payload: &str) -> AppResult<()> {
     if !app.hub.wants(topic) {
         return Ok(());
     }
-    let mut conn = app.pool.get().await?;
-    let item = match topic {
-        Topic::Company(_) => match store::event_at(&mut conn, seq).await? {
-            Some(event) => Some(Published::Activity(std::sync::Arc::new(
-                live_event(&mut conn, event).await?,
-            ))),
-            None => None,
-        },
-        Topic::User(_) => store::notification_at(&mut conn, seq)
-            .await?
-            .map(|row| Published::Notification(std::sync::Arc::new(row))),
-    };
-    if let Some(item) = item {
-        app.hub.publish(topic, item);
-    }
-    Ok(())
+    tx::read(app, Scope::Crossing(Crossing::EventListener), async |conn| {
+        let item = match topic {
+            Topic::Company(_) => match store::event_at(conn, seq).await? {
+                Some(event) => Some(Published::Activity(std::sync::Arc::new(
+                    live_event(conn, event).await?,
+                ))),
+                None => None,
+            },
+            Topic::User(_) => store::notification_at(conn, seq)
+                .await?
+                .map(|row| Published::Notification(std::sync::Arc::new(row))),
+        };
+        if let Some(item) = item {
+            app.hub.publish(topic, item);
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// The event with the rows it touched (row events only).
@@ -176,42 +181,44 @@ pub async fn live_event(conn: &mut AsyncPgConnection, event: super::model::Event
 
 /// Publishes, topic by topic, whatever was written after the topic's last position.
 async fn catch_up(app: &App) -> AppResult<()> {
-    let mut conn = app.pool.get().await?;
-    for (topic, mut last) in app.hub.positions() {
-        if let Topic::Company(company) = topic
-            && !store::company_exists(&mut conn, company).await?
-        {
-            // Deleted while nobody here listened.
-            app.hub.publish(topic, Published::CompanyDeleted);
-            continue;
-        }
-        loop {
-            let items: Vec<Published> = match topic {
-                Topic::Company(company) => {
-                    let mut items = Vec::new();
-                    for event in store::events_after(&mut conn, company, last, CATCH_UP_BATCH).await? {
-                        items.push(Published::Activity(std::sync::Arc::new(
-                            live_event(&mut conn, event).await?,
-                        )));
-                    }
-                    items
-                }
-                Topic::User(user) => store::notifications_after(&mut conn, user, last, CATCH_UP_BATCH)
-                    .await?
-                    .into_iter()
-                    .map(|row| Published::Notification(std::sync::Arc::new(row)))
-                    .collect(),
-            };
-            let Some(newest) = items.last().map(Published::seq) else {
-                break;
-            };
-            for item in items {
-                app.hub.publish(topic, item);
+    tx::read(app, Scope::Crossing(Crossing::EventListener), async |conn| {
+        for (topic, mut last) in app.hub.positions() {
+            if let Topic::Company(company) = topic
+                && !store::company_exists(conn, company).await?
+            {
+                // Deleted while nobody here listened.
+                app.hub.publish(topic, Published::CompanyDeleted);
+                continue;
             }
-            last = newest;
+            loop {
+                let items: Vec<Published> = match topic {
+                    Topic::Company(company) => {
+                        let mut items = Vec::new();
+                        for event in store::events_after(conn, company, last, CATCH_UP_BATCH).await? {
+                            items.push(Published::Activity(std::sync::Arc::new(
+                                live_event(conn, event).await?,
+                            )));
+                        }
+                        items
+                    }
+                    Topic::User(user) => store::notifications_after(conn, user, last, CATCH_UP_BATCH)
+                        .await?
+                        .into_iter()
+                        .map(|row| Published::Notification(std::sync::Arc::new(row)))
+                        .collect(),
+                };
+                let Some(newest) = items.last().map(Published::seq) else {
+                    break;
+                };
+                for item in items {
+                    app.hub.publish(topic, item);
+                }
+                last = newest;
+            }
         }
-    }
-    Ok(())
+        Ok(())
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -22,6 +22,8 @@ use super::store;
 use crate::app::App;
 use crate::auth::caller::Actor;
 use crate::cache::Ticket;
+use crate::db::scope::Scope;
+use crate::db::tx;
 use crate::error::{AppError, AppResult};
 use crate::rbac::authorizer::two_factor_required;
 use crate::rbac::standing::{self, Standing, standing_of};
@@ -109,10 +111,19 @@ async fn position_of(app: &App, topic: Topic, start: Start) -> AppResult<(i64, b
             "the event listener is not connected; live updates are unavailable"
         )));
     }
-    let mut conn = app.pool.get().await?;
     let newest = match topic {
-        Topic::Company(company) => store::last_event_seq(&mut conn, company).await?,
-        Topic::User(user) => store::last_notification_seq(&mut conn, user).await?,
+        Topic::Company(company) => {
+            tx::read(app, Scope::Company(company), async |conn| {
+                Ok(store::last_event_seq(conn, company).await?)
+            })
+            .await?
+        }
+        Topic::User(user) => {
+            tx::read(app, Scope::Person(user), async |conn| {
+                Ok(store::last_notification_seq(conn, user).await?)
+            })
+            .await?
+        }
     };
     app.hub.open_at(topic, newest);
     Ok(match start {
@@ -191,18 +202,27 @@ impl CompanyFeed {
     /// committed before them: the standing is read from the database after the events
     /// were, so it is never older than any of them.
     async fn replay(&mut self) -> AppResult<()> {
-        let mut conn = self.app.pool.get().await?;
-        let events = store::events_after(&mut conn, self.company_id, self.position, REPLAY_BATCH).await?;
-        if events.is_empty() {
+        let (company_id, position, actor) = (self.company_id, self.position, self.actor);
+        // The feed's company, whose events the standing read with them then filters: a
+        // member removed meanwhile is answered FORBIDDEN, not left waiting.
+        let read = tx::read(&self.app, Scope::Company(company_id), async |conn| {
+            let events = store::events_after(conn, company_id, position, REPLAY_BATCH).await?;
+            if events.is_empty() {
+                return Ok(None);
+            }
+            let mut live = Vec::with_capacity(events.len());
+            for event in events {
+                live.push(Arc::new(live_event(conn, event).await?));
+            }
+            Ok(Some((live, standing::read(conn, actor).await?)))
+        })
+        .await?;
+        let Some((events, standing)) = read else {
             self.replaying = false;
             return Ok(());
-        }
-        for event in events {
-            self.backlog
-                .push_back(Arc::new(live_event(&mut conn, event).await?));
-        }
-        let standing = Arc::new(standing::read(&mut conn, self.actor).await?);
-        self.keep_standing(standing)
+        };
+        self.backlog.extend(events);
+        self.keep_standing(Arc::new(standing))
     }
 
     /// Reads the member's standing again after the memory forgot some.
@@ -249,13 +269,10 @@ impl NotificationFeed {
                 return Some(Ok(row));
             }
             if self.replaying {
-                let replayed = Box::pin(async {
-                    let mut conn = self.app.pool.get().await?;
-                    Ok::<_, AppError>(
-                        store::notifications_after(&mut conn, self.user_id, self.position, REPLAY_BATCH)
-                            .await?,
-                    )
-                })
+                let (user_id, position) = (self.user_id, self.position);
+                let replayed = Box::pin(tx::read(&self.app, Scope::Person(user_id), async |conn| {
+                    Ok(store::notifications_after(conn, user_id, position, REPLAY_BATCH).await?)
+                }))
                 .await;
                 match replayed {
                     Ok(rows) if rows.is_empty() => self.replaying = false,

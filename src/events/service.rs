@@ -10,6 +10,8 @@ use super::model::{EventRow, NotificationRow};
 use super::store::{self, FeedFilter};
 use crate::app::App;
 use crate::auth::caller::Caller;
+use crate::db::scope::Scope;
+use crate::db::tx;
 use crate::error::{AppError, AppResult};
 use crate::rbac::standing::{Standing, standing_of};
 
@@ -56,20 +58,22 @@ pub async fn company_activity(
         readable,
         readable_in_projects,
     };
-    let mut conn = app.pool.get().await?;
-    let mut items = store::feed_page(&mut conn, company_id, &filter, page.before, page.size + 1).await?;
-    let has_next = items.len() as i64 > page.size;
-    items.truncate(usize::try_from(page.size).unwrap_or(0));
-    let total = if page.count_total {
-        store::feed_count(&mut conn, company_id, &filter).await?
-    } else {
-        0
-    };
-    Ok(StreamPage {
-        items,
-        has_next,
-        total,
+    tx::read(app, caller.scope(), async |conn| {
+        let mut items = store::feed_page(conn, company_id, &filter, page.before, page.size + 1).await?;
+        let has_next = items.len() as i64 > page.size;
+        items.truncate(usize::try_from(page.size).unwrap_or(0));
+        let total = if page.count_total {
+            store::feed_count(conn, company_id, &filter).await?
+        } else {
+            0
+        };
+        Ok(StreamPage {
+            items,
+            has_next,
+            total,
+        })
     })
+    .await
 }
 
 /// The caller's notifications, newest first.
@@ -80,42 +84,50 @@ pub async fn my_notifications(
     page: StreamRequest,
 ) -> AppResult<StreamPage<NotificationRow>> {
     let actor = caller.signed_in()?.user_id;
-    let mut conn = app.pool.get().await?;
-    let mut items =
-        store::notifications_page(&mut conn, actor, unread_only, page.before, page.size + 1).await?;
-    let has_next = items.len() as i64 > page.size;
-    items.truncate(usize::try_from(page.size).unwrap_or(0));
-    let total = if page.count_total {
-        store::notification_count(&mut conn, actor, unread_only).await?
-    } else {
-        0
-    };
-    Ok(StreamPage {
-        items,
-        has_next,
-        total,
+    tx::read(app, Scope::Person(actor), async |conn| {
+        let mut items =
+            store::notifications_page(conn, actor, unread_only, page.before, page.size + 1).await?;
+        let has_next = items.len() as i64 > page.size;
+        items.truncate(usize::try_from(page.size).unwrap_or(0));
+        let total = if page.count_total {
+            store::notification_count(conn, actor, unread_only).await?
+        } else {
+            0
+        };
+        Ok(StreamPage {
+            items,
+            has_next,
+            total,
+        })
     })
+    .await
 }
 
 /// How many of the caller's notifications are unread.
 pub async fn unread_count(app: &App, caller: &Caller) -> AppResult<i64> {
     let actor = caller.signed_in()?.user_id;
-    let mut conn = app.pool.get().await?;
-    Ok(store::notification_count(&mut conn, actor, true).await?)
+    tx::read(app, Scope::Person(actor), async |conn| {
+        Ok(store::notification_count(conn, actor, true).await?)
+    })
+    .await
 }
 
 /// Marks one of the caller's notifications read; another person's is NOT_FOUND.
 pub async fn mark_read(app: &App, caller: &Caller, id: Uuid) -> AppResult<NotificationRow> {
     let actor = caller.signed_in()?.user_id;
-    let mut conn = app.pool.get().await?;
-    store::mark_read(&mut conn, actor, id, app.clock.now())
-        .await?
-        .ok_or_else(|| AppError::not_found("notification"))
+    tx::read(app, Scope::Person(actor), async |conn| {
+        store::mark_read(conn, actor, id, app.clock.now())
+            .await?
+            .ok_or_else(|| AppError::not_found("notification"))
+    })
+    .await
 }
 
 /// Marks all the caller's notifications read; returns how many were unread.
 pub async fn mark_all_read(app: &App, caller: &Caller) -> AppResult<usize> {
     let actor = caller.signed_in()?.user_id;
-    let mut conn = app.pool.get().await?;
-    Ok(store::mark_all_read(&mut conn, actor, app.clock.now()).await?)
+    tx::read(app, Scope::Person(actor), async |conn| {
+        Ok(store::mark_all_read(conn, actor, app.clock.now()).await?)
+    })
+    .await
 }

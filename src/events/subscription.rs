@@ -21,6 +21,7 @@ use super::shared_answer::{LiveActivity, selection_shape};
 use super::verb::Verb;
 use crate::api_keys::graphql::ApiKey;
 use crate::auth::caller::Actor;
+use crate::db::tx;
 use crate::error::{AppError, AppResult};
 use crate::graphql::context::{app, caller, loader, parse_id, signed_in};
 use crate::projects::service as projects;
@@ -262,12 +263,12 @@ impl EventsSubscription {
             .transpose()?;
         let start = seen.map_or(Start::Now, |(seq, _)| Start::After(seq - 1));
         let stream = Box::pin(async {
-            let company_id = {
-                let mut conn = app(ctx).pool.get().await?;
-                let access =
-                    rows::table_access(&mut conn, caller(ctx).acting()?, table_id, Action::View).await?;
-                access.project.company_id
-            };
+            let actor = caller(ctx).acting()?;
+            let company_id = tx::read(app(ctx), actor.scope(), async |conn| {
+                let access = rows::table_access(conn, actor, table_id, Action::View).await?;
+                Ok(access.project.company_id)
+            })
+            .await?;
             let member = member(ctx, company_id).await?;
             live::company_events(
                 app(ctx).clone(),

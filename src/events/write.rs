@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::access::permission_name;
 use super::verb::Verb;
 use crate::auth::caller::Actor;
+use crate::db::scope::{self, Crossing};
 use crate::error::AppResult;
 use crate::rbac::catalog::{Action, Permission, Resource};
 
@@ -289,27 +290,40 @@ pub async fn notify(
     notices.sort_by_key(|notice| notice.user_id);
     notices.dedup_by_key(|notice| notice.user_id);
     for notice in notices {
-        diesel::sql_query(concat!(
-            "WITH stream AS MATERIALIZED (SELECT ",
-            stream_lock!("notifications", "$2"),
-            "), inserted AS ( \
-                 INSERT INTO notifications (id, user_id, company_id, kind, title, body, link, created_at) \
-                 SELECT $1, $2, $3, $4, $5, $6, $7, $8 FROM stream \
-                 RETURNING seq \
-             ) \
-             SELECT inserted.seq FROM inserted CROSS JOIN LATERAL pg_notify($9, 'n:' || $2::text || ':' || inserted.seq) AS sent",
-        ))
-        .bind::<SqlUuid, _>(Uuid::now_v7())
-        .bind::<SqlUuid, _>(notice.user_id)
-        .bind::<Nullable<SqlUuid>, _>(notice.company_id)
-        .bind::<Text, _>(notice.kind)
-        .bind::<Text, _>(&notice.title)
-        .bind::<Text, _>(&notice.body)
-        .bind::<Nullable<Text>, _>(notice.link.as_deref())
-        .bind::<Timestamptz, _>(now)
-        .bind::<Text, _>(CHANNEL)
-        .execute(conn)
-        .await?;
+        if notice.company_id.is_some() {
+            deliver(conn, now, &notice).await?;
+        } else {
+            scope::while_crossing(conn, Crossing::PersonalNotices, async |conn| {
+                deliver(conn, now, &notice).await
+            })
+            .await?;
+        }
     }
+    Ok(())
+}
+
+/// Writes one notice in its recipient's stream and announces it.
+async fn deliver(conn: &mut AsyncPgConnection, now: DateTime<Utc>, notice: &Notice) -> AppResult<()> {
+    diesel::sql_query(concat!(
+        "WITH stream AS MATERIALIZED (SELECT ",
+        stream_lock!("notifications", "$2"),
+        "), inserted AS ( \
+             INSERT INTO notifications (id, user_id, company_id, kind, title, body, link, created_at) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8 FROM stream \
+             RETURNING seq \
+         ) \
+         SELECT inserted.seq FROM inserted CROSS JOIN LATERAL pg_notify($9, 'n:' || $2::text || ':' || inserted.seq) AS sent",
+    ))
+    .bind::<SqlUuid, _>(Uuid::now_v7())
+    .bind::<SqlUuid, _>(notice.user_id)
+    .bind::<Nullable<SqlUuid>, _>(notice.company_id)
+    .bind::<Text, _>(notice.kind)
+    .bind::<Text, _>(&notice.title)
+    .bind::<Text, _>(&notice.body)
+    .bind::<Nullable<Text>, _>(notice.link.as_deref())
+    .bind::<Timestamptz, _>(now)
+    .bind::<Text, _>(CHANNEL)
+    .execute(conn)
+    .await?;
     Ok(())
 }

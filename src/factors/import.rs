@@ -22,6 +22,7 @@ use super::store;
 use crate::app::App;
 use crate::auth::caller::Caller;
 use crate::companies::access;
+use crate::db::scope::{Crossing, Scope};
 use crate::db::tx::{self, Change, Touches, Work};
 use crate::error::{AppError, AppResult, InputCheck};
 use crate::events::verb::Verb;
@@ -58,10 +59,12 @@ pub struct FactorFiles {
 /// received.
 pub async fn may_import(app: &App, caller: &Caller, company_id: Uuid) -> AppResult<()> {
     let actor = caller.acting()?;
-    let mut conn = app.pool.get().await?;
-    access::member(&mut conn, company_id, actor)
-        .await?
-        .require(Resource::Factor, Action::Manage)
+    tx::read(app, actor.scope(), async |conn| {
+        access::member(conn, company_id, actor)
+            .await?
+            .require(Resource::Factor, Action::Manage)
+    })
+    .await
 }
 
 /// Imports a factor file into a company's own versions (factor:manage).
@@ -145,17 +148,24 @@ pub async fn import_defaults(app: &App, file: &Path, mapping: Option<&Path>) -> 
         Some(path) => Some(contents(open(path).await?, "mapping").await?),
         None => None,
     };
-    tx::transaction(app, Touches::CALCULATION, |Work { conn, now, .. }| {
-        async move {
-            let read = layouts::read(&file, mapping.as_deref(), &Period::default())?;
-            let (added, mut outcome) = store_read(conn, None, read, ImportMode::AllOrNothing, now).await?;
-            if !added.is_empty() {
-                outcome.rows_to_recalculate = recalculate_users(conn, None, &keys_of(&added), now).await?;
+    tx::transaction(
+        app,
+        Scope::Crossing(Crossing::Upkeep),
+        Touches::CALCULATION,
+        |Work { conn, now, .. }| {
+            async move {
+                let read = layouts::read(&file, mapping.as_deref(), &Period::default())?;
+                let (added, mut outcome) =
+                    store_read(conn, None, read, ImportMode::AllOrNothing, now).await?;
+                if !added.is_empty() {
+                    outcome.rows_to_recalculate =
+                        recalculate_users(conn, None, &keys_of(&added), now).await?;
+                }
+                Ok(outcome)
             }
-            Ok(outcome)
-        }
-        .boxed()
-    })
+            .boxed()
+        },
+    )
     .await
 }
 

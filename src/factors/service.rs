@@ -220,19 +220,21 @@ pub async fn list(
     let search =
         input::non_empty(search).and_then(|s| check.take(input::text(&s, "search", 1, MAX_SEARCH_CHARS)));
     let on = check.take(parse_date(on, "on")).flatten();
-    let mut conn = app.pool.get().await?;
-    access::member(&mut conn, company_id, actor)
-        .await?
-        .require(Resource::Factor, Action::View)?;
-    check.finish()?;
-    let versions = store::list(&mut conn, company_id, search.as_deref()).await?;
-    let Some(day) = on else {
-        return Ok(versions);
-    };
-    let mut in_effect: Vec<FactorRow> = versions.into_iter().filter(|f| holds(f, day)).collect();
-    // In book order, the first of each key is the one in effect.
-    in_effect.dedup_by(|later, first| later.key == first.key);
-    Ok(in_effect)
+    tx::read(app, actor.scope(), async |conn| {
+        access::member(conn, company_id, actor)
+            .await?
+            .require(Resource::Factor, Action::View)?;
+        check.finish()?;
+        let versions = store::list(conn, company_id, search.as_deref()).await?;
+        let Some(day) = on else {
+            return Ok(versions);
+        };
+        let mut in_effect: Vec<FactorRow> = versions.into_iter().filter(|f| holds(f, day)).collect();
+        // In book order, the first of each key is the one in effect.
+        in_effect.dedup_by(|later, first| later.key == first.key);
+        Ok(in_effect)
+    })
+    .await
 }
 
 /// Adds a version of a factor to the company (factor:manage); CONFLICT when the company

@@ -13,10 +13,12 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use tokio::net::TcpListener;
 
 use crate::app::App;
+use crate::db::scope::{Crossing, Scope};
+use crate::db::tx;
 use crate::telemetry;
 
 /// The Prometheus text format's media type.
@@ -79,26 +81,25 @@ async fn record_outboxes(app: &App) {
     let now = app.clock.now();
     // PostgreSQL stops the counts itself when they run long, so the connection goes back
     // to the pool free rather than still busy with them.
-    let counted = conn
-        .transaction::<_, diesel::result::Error, _>(async |conn| {
-            diesel::sql_query(format!(
-                "SET LOCAL statement_timeout = {}",
-                OUTBOX_TIMEOUT.as_millis()
-            ))
-            .execute(conn)
-            .await?;
-            let mail = crate::mail::store::backlog(conn).await?;
-            let webhooks = crate::webhooks::store::backlog(conn).await?;
-            Ok((mail, webhooks))
-        })
-        .await;
+    let counted = tx::within(&mut conn, Scope::Crossing(Crossing::Upkeep), async |conn| {
+        diesel::sql_query(format!(
+            "SET LOCAL statement_timeout = {}",
+            OUTBOX_TIMEOUT.as_millis()
+        ))
+        .execute(conn)
+        .await?;
+        let mail = crate::mail::store::backlog(conn).await?;
+        let webhooks = crate::webhooks::store::backlog(conn).await?;
+        Ok((mail, webhooks))
+    })
+    .await;
     match counted {
         Ok((mail, webhooks)) => {
             for (kind, (depth, oldest)) in [("mail", mail), ("webhooks", webhooks)] {
                 record_outbox(kind, depth, oldest, now);
             }
         }
-        Err(err) => tracing::warn!(error = %err, "metrics: cannot count the outboxes"),
+        Err(err) => tracing::warn!(error = ?err, "metrics: cannot count the outboxes"),
     }
 }
 

@@ -147,10 +147,12 @@ pub async fn read_upload(file: std::fs::File) -> AppResult<Vec<u8>> {
 /// before an upload's file is received.
 pub async fn may_import(app: &App, caller: &Caller, company_id: Uuid) -> AppResult<()> {
     let actor = caller.acting()?;
-    let mut conn = app.pool.get().await?;
-    access::member(&mut conn, company_id, actor)
-        .await?
-        .require(Resource::Invitation, Action::Create)
+    tx::read(app, actor.scope(), async |conn| {
+        access::member(conn, company_id, actor)
+            .await?
+            .require(Resource::Invitation, Action::Create)
+    })
+    .await
 }
 
 /// Invites every valid line of `csv` (Owner or Admin) and reports the others.

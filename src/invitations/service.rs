@@ -15,6 +15,7 @@ use crate::companies::access::{self, Member, MemberRights};
 use crate::companies::model::{MembershipRow, NewMembership, RoleRow};
 use crate::companies::service::company::activate_if_none;
 use crate::companies::store as company_store;
+use crate::db::scope::{self, Crossing, Scope};
 use crate::db::tx::{self, Change, Touches, Work};
 use crate::error::{AppError, AppResult, InputCheck};
 use crate::events::verb::Verb;
@@ -363,10 +364,12 @@ pub async fn list(
     viewer.require(Resource::Invitation, Action::View)?;
     let company_id = viewer.company_id;
     let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    let rows = store::list(&mut conn, company_id, state, page, now).await?;
-    let total = store::count(&mut conn, company_id, state, now).await?;
-    Ok(Page::from_rows(rows, page, total))
+    tx::read(app, viewer.actor.scope(), async |conn| {
+        let rows = store::list(conn, company_id, state, page, now).await?;
+        let total = store::count(conn, company_id, state, now).await?;
+        Ok(Page::from_rows(rows, page, total))
+    })
+    .await
 }
 
 /// What an invitation link shows before sign-in.
@@ -383,35 +386,37 @@ pub struct Preview {
 /// The invitation behind a link, for anyone holding the link.
 pub async fn preview(app: &App, token: &str) -> AppResult<Preview> {
     let now = app.clock.now();
-    let mut conn = app.pool.get().await?;
-    let invitation = store::find_by_token(&mut conn, &hash_token(token), false)
-        .await?
-        .filter(|invitation| invitation.state(now) != InvitationState::Revoked)
-        .ok_or_else(|| AppError::not_found("invitation"))?;
-    let company = company_store::companies_by_ids(&mut conn, &[invitation.company_id])
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| AppError::not_found("invitation"))?;
-    let role = company_store::find_role(&mut conn, invitation.company_id, invitation.role_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("invitation"))?;
-    let inviter_name = match invitation.invited_by {
-        Some(id) => user_store::find_by_id(&mut conn, id).await?.map(|u| u.name),
-        None => None,
-    };
-    let existing_account = user_store::find_by_email(&mut conn, &invitation.email)
-        .await?
-        .is_some_and(|user| user.email_verified_at.is_some());
-    Ok(Preview {
-        company_name: company.name,
-        inviter_name,
-        state: invitation.state(now),
-        email: invitation.email,
-        role_name: role.name,
-        expires_at: invitation.expires_at,
-        existing_account,
+    tx::read(app, Scope::Crossing(Crossing::Invitation), async |conn| {
+        let invitation = store::find_by_token(conn, &hash_token(token), false)
+            .await?
+            .filter(|invitation| invitation.state(now) != InvitationState::Revoked)
+            .ok_or_else(|| AppError::not_found("invitation"))?;
+        let company = company_store::companies_by_ids(conn, &[invitation.company_id])
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| AppError::not_found("invitation"))?;
+        let role = company_store::find_role(conn, invitation.company_id, invitation.role_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("invitation"))?;
+        let inviter_name = match invitation.invited_by {
+            Some(id) => user_store::find_by_id(conn, id).await?.map(|u| u.name),
+            None => None,
+        };
+        let existing_account = user_store::find_by_email(conn, &invitation.email)
+            .await?
+            .is_some_and(|user| user.email_verified_at.is_some());
+        Ok(Preview {
+            company_name: company.name,
+            inviter_name,
+            state: invitation.state(now),
+            email: invitation.email,
+            role_name: role.name,
+            expires_at: invitation.expires_at,
+            existing_account,
+        })
     })
+    .await
 }
 
 /// Locks the pending invitation behind a token; NOT_FOUND or CONFLICT otherwise.
@@ -501,6 +506,7 @@ pub async fn accept(app: &App, caller: &Caller, token: &str) -> AppResult<Member
         |Change { conn, actor, now, .. }| {
             async move {
                 let user_id = actor.person()?;
+                scope::cross(conn, Crossing::Invitation).await?;
                 let invitation = pending_invitation(conn, token, now).await?;
                 let user = user_store::find_by_id(conn, user_id)
                     .await?
@@ -537,13 +543,21 @@ pub async fn register_with_invitation(
         )));
     };
     // Check the link before spending a password hash on it.
-    tx::transaction(app, Touches::ROWS, |Work { conn, now, .. }| {
-        async move { pending_invitation(conn, token, now).await.map(|_| ()) }.boxed()
-    })
+    tx::transaction(
+        app,
+        Scope::Crossing(Crossing::Invitation),
+        Touches::ROWS,
+        |Work { conn, now, .. }| {
+            async move { pending_invitation(conn, token, now).await.map(|_| ()) }.boxed()
+        },
+    )
     .await?;
     let password_hash = app.passwords.hash(password).await?;
-    let (user, session_id, refresh_token, discarded, now) =
-        tx::transaction(app, Touches::STANDING, |Work { conn, now, .. }| {
+    let (user, session_id, refresh_token, discarded, now) = tx::transaction(
+        app,
+        Scope::Crossing(Crossing::Invitation),
+        Touches::STANDING,
+        |Work { conn, now, .. }| {
             async move {
                 let invitation = pending_invitation(conn, token, now).await?;
                 let discarded = user_store::delete_unverified(conn, &invitation.email).await?;
@@ -568,8 +582,9 @@ pub async fn register_with_invitation(
                 Ok((user, session_id, refresh_token, discarded, now))
             }
             .boxed()
-        })
-        .await?;
+        },
+    )
+    .await?;
     if let Some(discarded) = discarded {
         app.sessions.forget_user(discarded);
     }

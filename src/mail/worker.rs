@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use super::model::MailRow;
 use super::store;
 use crate::app::App;
+use crate::db::scope::Scope;
 use crate::db::tx::{self, Touches, Work};
 use crate::error::AppResult;
 
@@ -120,7 +121,7 @@ pub fn spawn(app: App, transport: Transport, mut shutdown: watch::Receiver<bool>
 
 /// Sends the next due mail, if any; true when one was handled.
 async fn deliver_next(app: &App, transport: &Transport) -> AppResult<bool> {
-    tx::transaction(app, Touches::ROWS, |Work { conn, now, .. }| async move {
+    tx::transaction(app, Scope::Nobody, Touches::ROWS, |Work { conn, now, .. }| async move {
         let Some(mail) = store::claim_due(conn, now).await? else {
             return Ok(false);
         };

@@ -243,8 +243,10 @@ pub async fn list_modules(
     project_id: Uuid,
 ) -> AppResult<(Vec<ModuleRow>, ProjectRow)> {
     let actor = caller.acting()?;
-    let mut conn = app.pool.get().await?;
-    let (project, member) = project_member(&mut conn, project_id, actor, false).await?;
-    member.require(Resource::Module, Action::View)?;
-    Ok((store::list(&mut conn, project.id).await?, project))
+    tx::read(app, actor.scope(), async |conn| {
+        let (project, member) = project_member(conn, project_id, actor, false).await?;
+        member.require(Resource::Module, Action::View)?;
+        Ok((store::list(conn, project.id).await?, project))
+    })
+    .await
 }

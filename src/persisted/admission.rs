@@ -10,6 +10,8 @@ use super::store;
 use crate::app::App;
 use crate::auth::caller::Actor;
 use crate::cache::FreshCache;
+use crate::db::scope::Scope;
+use crate::db::tx;
 use crate::error::AppResult;
 
 /// Hashes found registered for a caller (None: anonymous).
@@ -36,10 +38,12 @@ pub async fn is_admitted(app: &App, actor: Option<Actor>, sha256: &str) -> AppRe
         return Ok(true);
     }
     let ticket = app.admissions.0.ticket();
-    let mut conn = app.pool.get().await?;
-    let registered = store::is_registered_for(&mut conn, sha256, actor).await?;
-    if registered && trusted && app.hub.is_listening() {
-        app.admissions.0.put(ticket, key, ());
-    }
-    Ok(registered)
+    tx::read(app, actor.map_or(Scope::Nobody, Actor::scope), async |conn| {
+        let registered = store::is_registered_for(conn, sha256, actor).await?;
+        if registered && trusted && app.hub.is_listening() {
+            app.admissions.0.put(ticket, key, ());
+        }
+        Ok(registered)
+    })
+    .await
 }

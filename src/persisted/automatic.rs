@@ -17,6 +17,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::store;
 use crate::app::App;
+use crate::db::scope::{Crossing, Scope};
+use crate::db::tx;
 use crate::error::{AppError, AppResult};
 
 /// Longest document kept; a longer one runs when sent in full, every time.
@@ -137,29 +139,33 @@ impl AutomaticDocuments {
             }
             return Ok(body);
         }
-        let mut conn = app.pool.get().await?;
-        let body = match store::use_body(&mut conn, hash, now).await? {
-            Some(body) => body,
-            None => store::use_registered_body(&mut conn, hash, now)
-                .await?
-                .ok_or_else(AppError::persisted_query_not_found)?,
-        };
-        let body: Arc<str> = body.into();
-        self.lock().remember(hash.to_owned(), Arc::clone(&body), now);
-        Ok(body)
+        tx::read(app, Scope::Crossing(Crossing::PersistedDocuments), async |conn| {
+            let body = match store::use_body(conn, hash, now).await? {
+                Some(body) => body,
+                None => store::use_registered_body(conn, hash, now)
+                    .await?
+                    .ok_or_else(AppError::persisted_query_not_found)?,
+            };
+            let body: Arc<str> = body.into();
+            self.lock().remember(hash.to_owned(), Arc::clone(&body), now);
+            Ok(body)
+        })
+        .await
     }
 
     /// Keeps a document in the shared store; every so many, evicts the least recently used
     /// beyond the bound.
     async fn keep(&self, app: &App, learned: Learned, now: DateTime<Utc>) -> AppResult<()> {
-        let mut conn = app.pool.get().await?;
-        store::keep(&mut conn, &learned.hash, &learned.body, now).await?;
-        let every = (self.max_kept / 10).clamp(1, 100);
-        if self.kept_since_eviction.fetch_add(1, Ordering::Relaxed) + 1 >= every {
-            self.kept_since_eviction.store(0, Ordering::Relaxed);
-            store::evict_beyond(&mut conn, i64::from(self.max_kept)).await?;
-        }
-        Ok(())
+        tx::read(app, Scope::Nobody, async |conn| {
+            store::keep(conn, &learned.hash, &learned.body, now).await?;
+            let every = (self.max_kept / 10).clamp(1, 100);
+            if self.kept_since_eviction.fetch_add(1, Ordering::Relaxed) + 1 >= every {
+                self.kept_since_eviction.store(0, Ordering::Relaxed);
+                store::evict_beyond(conn, i64::from(self.max_kept)).await?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     // Every operation leaves the memory whole, so a panic elsewhere cannot leave it torn.
@@ -170,9 +176,11 @@ impl AutomaticDocuments {
 
 /// Marks a document used in the store.
 async fn touch(app: &App, hash: &str, now: DateTime<Utc>) -> AppResult<()> {
-    let mut conn = app.pool.get().await?;
-    store::use_body(&mut conn, hash, now).await?;
-    Ok(())
+    tx::read(app, Scope::Nobody, async |conn| {
+        store::use_body(conn, hash, now).await?;
+        Ok(())
+    })
+    .await
 }
 
 impl Memory {

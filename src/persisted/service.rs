@@ -13,6 +13,7 @@ use crate::app::App;
 use crate::auth::caller::{Actor, Caller};
 use crate::companies::access;
 use crate::companies::store as company_store;
+use crate::db::scope::{Crossing, Scope};
 use crate::db::tx::{self, Change, Touches, Work};
 use crate::error::{AppError, AppResult};
 use crate::events::verb::Verb;
@@ -88,13 +89,18 @@ pub async fn register(
 /// Registers documents for every company (`PERSISTED_QUERIES_MANIFEST`, at startup); one
 /// already registered globally stays as it is. Answers how many were new.
 pub async fn register_global(app: &App, documents: Vec<CheckedDocument>) -> AppResult<usize> {
-    tx::transaction(app, Touches::ROWS, |Work { conn, now, .. }| {
-        async move {
-            let rows = rows_of(&documents, None, None, now);
-            Ok(store::register(conn, &rows).await?)
-        }
-        .boxed()
-    })
+    tx::transaction(
+        app,
+        Scope::Crossing(Crossing::PersistedDocuments),
+        Touches::ROWS,
+        |Work { conn, now, .. }| {
+            async move {
+                let rows = rows_of(&documents, None, None, now);
+                Ok(store::register(conn, &rows).await?)
+            }
+            .boxed()
+        },
+    )
     .await
 }
 
@@ -139,11 +145,13 @@ fn rows_of<'a>(
 /// The company's registered documents (api_key:manage).
 pub async fn list(app: &App, caller: &Caller, company_id: Uuid) -> AppResult<Vec<RegisteredDocumentRow>> {
     let actor = caller.acting()?;
-    let mut conn = app.pool.get().await?;
-    access::member(&mut conn, company_id, actor)
-        .await?
-        .require(Resource::ApiKey, Action::Manage)?;
-    Ok(store::registered_for(&mut conn, company_id).await?)
+    tx::read(app, actor.scope(), async |conn| {
+        access::member(conn, company_id, actor)
+            .await?
+            .require(Resource::ApiKey, Action::Manage)?;
+        Ok(store::registered_for(conn, company_id).await?)
+    })
+    .await
 }
 
 /// Removes one of the company's registered documents (api_key:manage); NOT_FOUND when the

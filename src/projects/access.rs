@@ -10,6 +10,7 @@ use super::store;
 use crate::app::App;
 use crate::auth::caller::{Actor, Caller};
 use crate::companies::access::{self, Member};
+use crate::db::tx;
 use crate::error::{AppError, AppResult};
 use crate::events::write::ProjectScope;
 use crate::rbac::catalog::PermissionSet;
@@ -58,14 +59,16 @@ pub async fn effective_permissions(
     project_id: Option<Uuid>,
 ) -> AppResult<PermissionSet> {
     let actor = caller.acting()?;
-    let mut conn = app.pool.get().await?;
-    let member = access::member(&mut conn, company_id, actor).await?;
-    let Some(project_id) = project_id else {
-        return Ok(member.permissions);
-    };
-    let (project, there) = project_member(&mut conn, project_id, actor, false).await?;
-    if project.company_id != company_id {
-        return Err(AppError::not_found("project"));
-    }
-    Ok(there.permissions)
+    tx::read(app, actor.scope(), async |conn| {
+        let member = access::member(conn, company_id, actor).await?;
+        let Some(project_id) = project_id else {
+            return Ok(member.permissions);
+        };
+        let (project, there) = project_member(conn, project_id, actor, false).await?;
+        if project.company_id != company_id {
+            return Err(AppError::not_found("project"));
+        }
+        Ok(there.permissions)
+    })
+    .await
 }

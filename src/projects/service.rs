@@ -104,10 +104,12 @@ pub async fn create_project(
 /// A project the caller may see, with their standing in it.
 pub async fn get_project(app: &App, caller: &Caller, project_id: Uuid) -> AppResult<(ProjectRow, Member)> {
     let actor = caller.acting()?;
-    let mut conn = app.pool.get().await?;
-    let (project, member) = project_member(&mut conn, project_id, actor, false).await?;
-    member.require(Resource::Project, Action::View)?;
-    Ok((project, member))
+    tx::read(app, actor.scope(), async |conn| {
+        let (project, member) = project_member(conn, project_id, actor, false).await?;
+        member.require(Resource::Project, Action::View)?;
+        Ok((project, member))
+    })
+    .await
 }
 
 /// A page of the company's projects (project:view in the company), for a viewer whose
@@ -120,10 +122,12 @@ pub async fn list_projects(
 ) -> AppResult<Page<ProjectRow>> {
     viewer.require(Resource::Project, Action::View)?;
     let company_id = viewer.company_id;
-    let mut conn = app.pool.get().await?;
-    let rows = store::list(&mut conn, company_id, &filter, page).await?;
-    let total = store::count(&mut conn, company_id, &filter).await?;
-    Ok(Page::from_rows(rows, page, total))
+    tx::read(app, viewer.actor.scope(), async |conn| {
+        let rows = store::list(conn, company_id, &filter, page).await?;
+        let total = store::count(conn, company_id, &filter).await?;
+        Ok(Page::from_rows(rows, page, total))
+    })
+    .await
 }
 
 /// Renames or re-describes a project (project:edit there; not while archived).
@@ -382,7 +386,9 @@ pub async fn list_grants(
 ) -> AppResult<(Vec<(UserRow, RoleRow)>, Member)> {
     let actor = caller.acting()?;
     let (project, _) = get_project(app, caller, project_id).await?;
-    let mut conn = app.pool.get().await?;
-    let company_member = access::member(&mut conn, project.company_id, actor).await?;
-    Ok((store::list_grants(&mut conn, project.id).await?, company_member))
+    tx::read(app, actor.scope(), async |conn| {
+        let company_member = access::member(conn, project.company_id, actor).await?;
+        Ok((store::list_grants(conn, project.id).await?, company_member))
+    })
+    .await
 }

@@ -8,7 +8,8 @@ use uuid::Uuid;
 use super::catalog::PermissionSet;
 use super::store;
 use crate::app::App;
-use crate::error::AppError;
+use crate::db::scope::{Crossing, Scope};
+use crate::db::tx;
 
 /// Loads the stored permissions of custom roles by role id, one query per batch.
 pub struct RolePermissionsLoader(pub App);
@@ -18,9 +19,11 @@ impl Loader<Uuid> for RolePermissionsLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, PermissionSet>, Self::Error> {
-        let mut conn = self.0.pool.get().await.map_err(AppError::from)?;
-        Ok(store::permissions_of_roles(&mut conn, keys)
-            .await
-            .map_err(AppError::from)?)
+        Ok(
+            tx::read(&self.0, Scope::Crossing(Crossing::Loaders), async |conn| {
+                Ok(store::permissions_of_roles(conn, keys).await?)
+            })
+            .await?,
+        )
     }
 }

@@ -27,6 +27,7 @@ use crate::app::App;
 use crate::auth::caller::Actor;
 use crate::cache::{FreshCache, Ticket};
 use crate::companies::model::RoleRow;
+use crate::db::tx;
 use crate::error::{AppError, AppResult};
 use crate::rbac::authorizer::two_factor_required;
 
@@ -173,8 +174,10 @@ pub async fn standing_of(app: &App, actor: Actor) -> AppResult<Arc<Standing>> {
     if let Some(standing) = remembered(app, actor) {
         return Ok(standing);
     }
-    let mut conn = app.pool.get().await?;
-    read_and_remember(app, &mut conn, actor).await
+    tx::read(app, actor.scope(), async |conn| {
+        read_and_remember(app, conn, actor).await
+    })
+    .await
 }
 
 /// The actor's current standing, read through `conn` when not remembered (for callers that

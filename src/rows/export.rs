@@ -16,6 +16,8 @@ use crate::audit::service::{self as audit, CompanyAct};
 use crate::auth::caller::{Caller, LinkRequester};
 use crate::companies::access;
 use crate::cycles::store as cycle_store;
+use crate::db::scope::Scope;
+use crate::db::tx;
 use crate::error::{AppError, AppResult};
 use crate::rbac::catalog::Action;
 use crate::spreadsheet::{csv_lines, defused};
@@ -44,15 +46,17 @@ pub async fn export_link(
     cycle_id: Option<Uuid>,
 ) -> AppResult<String> {
     let actor = caller.acting()?;
-    let mut conn = app.pool.get().await?;
-    let access = table_access(&mut conn, actor, table_id, Action::Export).await?;
-    if let Some(cycle_id) = cycle_id {
-        let cycle = cycle_store::find_for(&mut conn, cycle_id, actor).await?;
-        if cycle.is_none_or(|c| c.project_id != access.project.id) {
-            return Err(AppError::not_found("cycle"));
+    let access = tx::read(app, actor.scope(), async |conn| {
+        let access = table_access(conn, actor, table_id, Action::Export).await?;
+        if let Some(cycle_id) = cycle_id {
+            let cycle = cycle_store::find_for(conn, cycle_id, actor).await?;
+            if cycle.is_none_or(|c| c.project_id != access.project.id) {
+                return Err(AppError::not_found("cycle"));
+            }
         }
-    }
-    drop(conn);
+        Ok(access)
+    })
+    .await?;
     let act = CompanyAct {
         company_id: access.project.company_id,
         action: "row.exported",
@@ -88,21 +92,23 @@ pub async fn open_download(app: &App, token: &str) -> AppResult<Download> {
     if claims.expires < app.clock.now().timestamp() {
         return Err(not_found());
     }
-    let mut conn = app.pool.get().await?;
-    let actor = access::still_acting(&mut conn, claims.requester, app.clock.now())
-        .await?
-        .ok_or_else(not_found)?;
-    let access = table_access(&mut conn, actor, claims.table, Action::Export).await?;
-    let filename = file_name(&access.table.name);
-    let (sender, chunks) = mpsc::channel(4);
-    let app = app.clone();
-    tokio::spawn(async move {
-        if let Err(err) = stream_rows(&app, &access, claims.cycle, &sender).await {
-            tracing::error!(error = ?err.source, "export stopped");
-            let _ = sender.send(Err(std::io::Error::other("export failed"))).await;
-        }
-    });
-    Ok(Download { filename, chunks })
+    tx::read(app, claims.requester.scope(), async |conn| {
+        let actor = access::still_acting(conn, claims.requester, app.clock.now())
+            .await?
+            .ok_or_else(not_found)?;
+        let access = table_access(conn, actor, claims.table, Action::Export).await?;
+        let filename = file_name(&access.table.name);
+        let (sender, chunks) = mpsc::channel(4);
+        let app = app.clone();
+        tokio::spawn(async move {
+            if let Err(err) = stream_rows(&app, &access, claims.cycle, &sender).await {
+                tracing::error!(error = ?err.source, "export stopped");
+                let _ = sender.send(Err(std::io::Error::other("export failed"))).await;
+            }
+        });
+        Ok(Download { filename, chunks })
+    })
+    .await
 }
 
 fn file_name(table: &str) -> String {
@@ -144,8 +150,10 @@ async fn stream_rows(
     loop {
         // A connection per batch: a client that stops reading holds none.
         let batch = {
-            let mut conn = app.pool.get().await?;
-            store::cells_batch(&mut conn, access.table.id, cycle_id, after, BATCH).await?
+            tx::read(app, Scope::Company(access.project.company_id), async |conn| {
+                Ok(store::cells_batch(conn, access.table.id, cycle_id, after, BATCH).await?)
+            })
+            .await?
         };
         let lines = batch
             .iter()

@@ -18,6 +18,7 @@ use super::values::ValueError;
 use super::{indexes, store};
 use crate::app::App;
 use crate::auth::caller::{Actor, Caller};
+use crate::db::tx;
 use crate::error::{AppError, AppResult};
 use crate::events::verb::Verb;
 use crate::events::write::{self, Activity, Notice};
@@ -358,9 +359,11 @@ pub async fn may_import(app: &App, caller: &Caller, table_id: Uuid) -> AppResult
     if app.import_slots.available_permits() == 0 {
         return Err(server_busy(app));
     }
-    let mut conn = app.pool.get().await?;
-    table_access(&mut conn, actor, table_id, Action::Create).await?;
-    Ok(())
+    tx::read(app, actor.scope(), async |conn| {
+        table_access(conn, actor, table_id, Action::Create).await?;
+        Ok(())
+    })
+    .await
 }
 
 /// The refusal of an import when this instance already runs `IMPORT_MAX_CONCURRENT`.
@@ -382,10 +385,12 @@ pub async fn list_imports(
     page: PageRequest,
 ) -> AppResult<Page<ImportRow>> {
     let actor = caller.acting()?;
-    let mut conn = app.pool.get().await?;
-    let access = table_access(&mut conn, actor, table_id, Action::View).await?;
-    let (rows, total) = store::imports(&mut conn, access.table.id, page).await?;
-    Ok(Page::from_rows(rows, page, total))
+    tx::read(app, actor.scope(), async |conn| {
+        let access = table_access(conn, actor, table_id, Action::View).await?;
+        let (rows, total) = store::imports(conn, access.table.id, page).await?;
+        Ok(Page::from_rows(rows, page, total))
+    })
+    .await
 }
 
 /// Imports a CSV file into the table (row:create), into `cycle_id` if given.
@@ -406,8 +411,7 @@ pub async fn import_csv(
     let reader = tokio::task::spawn_blocking(move || read_csv(file, max_lines, sender));
     let now = app.clock.now();
     let mut conn = app.pool.get().await?;
-    let report = conn
-        .transaction::<_, AppError, _>(async |conn| {
+    let report = tx::within(&mut conn, actor.scope(), async |conn| {
             let mut access = table_access(conn, actor, table_id, Action::Create).await?;
             let per_company = app.config.import_max_per_company;
             if !store::take_import_slot(conn, access.project.company_id, per_company).await? {

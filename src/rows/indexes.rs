@@ -14,7 +14,8 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use crate::app::App;
-use crate::error::AppResult;
+use crate::db;
+use crate::error::{AppError, AppResult};
 use crate::tables::model::FieldType;
 use crate::tables::store as table_store;
 
@@ -114,14 +115,18 @@ impl IndexBuilds {
 
 /// Brings the table's field indexes in line with its fields and size: built from
 /// `threshold` rows, kept down to half of it (so a table near the line does not build and
-/// drop them over and over). Indexes of tables that no longer exist go too.
+/// drop them over and over). Indexes of tables that no longer exist go too. Building
+/// indexes is the tables' owner's right, so this runs on a connection of its own as the
+/// owner (DATABASE_URL), which row-level security does not hold.
 pub async fn reconcile(app: &App, table_id: Uuid) -> AppResult<()> {
     let _one_at_a_time = app.index_builds.one_at_a_time.lock().await;
     // From here on, a new change to the table needs a new reconcile.
     if let Ok(mut pending) = app.index_builds.pending.lock() {
         pending.remove(&table_id);
     }
-    let mut conn = app.pool.get().await?;
+    let mut conn = db::owner_connection(&app.config.database_url)
+        .await
+        .map_err(AppError::internal)?;
     let threshold = i64::try_from(app.config.row_index_threshold).unwrap_or(i64::MAX);
     let fields = table_store::fields_of(&mut conn, &[table_id]).await?;
     let existing = existing(&mut conn, table_id).await?;

@@ -11,7 +11,8 @@ use super::formulas::Calculator;
 use super::model::RowRecord;
 use super::store;
 use crate::app::App;
-use crate::error::AppError;
+use crate::db::scope::{Crossing, Scope};
+use crate::db::tx;
 use crate::tables::store as table_store;
 
 /// Loads the first `limit` rows of each (table, limit), one query per distinct limit.
@@ -26,17 +27,18 @@ impl Loader<(Uuid, i64)> for FirstRowsLoader {
         for (table, limit) in keys {
             by_limit.entry(*limit).or_default().push(*table);
         }
-        let mut conn = self.0.pool.get().await.map_err(AppError::from)?;
-        let mut pages: HashMap<(Uuid, i64), Vec<RowRecord>> = HashMap::new();
-        for (limit, tables) in by_limit {
-            for row in store::first_rows(&mut conn, &tables, limit)
-                .await
-                .map_err(AppError::from)?
-            {
-                pages.entry((row.table_id, limit)).or_default().push(row);
-            }
-        }
-        Ok(pages)
+        Ok(
+            tx::read(&self.0, Scope::Crossing(Crossing::Loaders), async |conn| {
+                let mut pages: HashMap<(Uuid, i64), Vec<RowRecord>> = HashMap::new();
+                for (limit, tables) in by_limit {
+                    for row in store::first_rows(conn, &tables, limit).await? {
+                        pages.entry((row.table_id, limit)).or_default().push(row);
+                    }
+                }
+                Ok(pages)
+            })
+            .await?,
+        )
     }
 }
 
@@ -49,17 +51,19 @@ impl Loader<(Uuid, Uuid)> for CalculatorLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[(Uuid, Uuid)]) -> Result<HashMap<(Uuid, Uuid), Self::Value>, Self::Error> {
-        let mut conn = self.0.pool.get().await.map_err(AppError::from)?;
         let tables: Vec<Uuid> = keys.iter().map(|(table, _)| *table).collect();
-        let fields = table_store::fields_of(&mut conn, &tables)
-            .await
-            .map_err(AppError::from)?;
-        let mut calculators = HashMap::new();
-        for &(table, company) in keys {
-            let own: Vec<_> = fields.iter().filter(|f| f.table_id == table).cloned().collect();
-            let calculator = Calculator::load(&mut conn, company, &own).await?;
-            calculators.insert((table, company), Arc::new(calculator));
-        }
-        Ok(calculators)
+        Ok(
+            tx::read(&self.0, Scope::Crossing(Crossing::Loaders), async |conn| {
+                let fields = table_store::fields_of(conn, &tables).await?;
+                let mut calculators = HashMap::new();
+                for &(table, company) in keys {
+                    let own: Vec<_> = fields.iter().filter(|f| f.table_id == table).cloned().collect();
+                    let calculator = Calculator::load(conn, company, &own).await?;
+                    calculators.insert((table, company), Arc::new(calculator));
+                }
+                Ok(calculators)
+            })
+            .await?,
+        )
     }
 }

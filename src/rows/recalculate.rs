@@ -25,6 +25,7 @@ use super::formulas::Calculator;
 use super::model::RecalculationRow;
 use super::store;
 use crate::app::App;
+use crate::db::scope::{Crossing, Scope};
 use crate::db::tx::{self, Touches, Work};
 use crate::error::AppResult;
 use crate::events::verb::Verb;
@@ -145,35 +146,40 @@ pub fn spawn(app: App, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
 /// Computes the next batch of the longest-waiting recalculation (not of a `resting` table),
 /// noting its table in `claimed`; false when none waits.
 async fn next_batch(app: &App, resting: &[Uuid], claimed: &mut Option<Uuid>) -> AppResult<bool> {
-    tx::transaction(app, Touches::ROWS, |Work { conn, now, .. }| {
-        async move {
-            let Some(mut job) = store::claim(conn, resting).await? else {
-                return Ok(false);
-            };
-            *claimed = Some(job.table_id);
-            let fields = table_store::fields_of(conn, &[job.table_id]).await?;
-            let batch = match Calculator::load(conn, job.company_id, &fields).await? {
-                Some(calculator) => compute_batch(conn, (&calculator, &fields), &mut job, now).await?,
-                None => 0,
-            };
-            let before = job.done;
-            job.done += batch;
-            // Readers of a table with restricted fields could learn from the counts and
-            // failures what they may not see.
-            let restricted = fields.iter().any(|field| field.restricted);
-            if batch < BATCH {
-                store::finish(conn, job.table_id).await?;
-                write::record(conn, now, event(&job, Verb::TableRecalculated, restricted)).await?;
-            } else {
-                store::advance(conn, &job).await?;
-                if before / PROGRESS_EVERY != job.done / PROGRESS_EVERY {
-                    write::record(conn, now, event(&job, Verb::TableRecalculating, restricted)).await?;
+    tx::transaction(
+        app,
+        Scope::Crossing(Crossing::Recalculation),
+        Touches::ROWS,
+        |Work { conn, now, .. }| {
+            async move {
+                let Some(mut job) = store::claim(conn, resting).await? else {
+                    return Ok(false);
+                };
+                *claimed = Some(job.table_id);
+                let fields = table_store::fields_of(conn, &[job.table_id]).await?;
+                let batch = match Calculator::load(conn, job.company_id, &fields).await? {
+                    Some(calculator) => compute_batch(conn, (&calculator, &fields), &mut job, now).await?,
+                    None => 0,
+                };
+                let before = job.done;
+                job.done += batch;
+                // Readers of a table with restricted fields could learn from the counts and
+                // failures what they may not see.
+                let restricted = fields.iter().any(|field| field.restricted);
+                if batch < BATCH {
+                    store::finish(conn, job.table_id).await?;
+                    write::record(conn, now, event(&job, Verb::TableRecalculated, restricted)).await?;
+                } else {
+                    store::advance(conn, &job).await?;
+                    if before / PROGRESS_EVERY != job.done / PROGRESS_EVERY {
+                        write::record(conn, now, event(&job, Verb::TableRecalculating, restricted)).await?;
+                    }
                 }
+                Ok(true)
             }
-            Ok(true)
-        }
-        .boxed()
-    })
+            .boxed()
+        },
+    )
     .await
 }
 
@@ -270,7 +276,11 @@ fn event(job: &RecalculationRow, verb: Verb, restricted: bool) -> Activity {
 }
 
 /// The recalculation under way for a table its caller already may read, if one is.
-pub async fn under_way(app: &App, table_id: Uuid) -> AppResult<Option<RecalculationRow>> {
-    let mut conn = app.pool.get().await?;
-    Ok(store::of_table(&mut conn, table_id).await?)
+pub async fn under_way(app: &App, scope: Scope, table_id: Uuid) -> AppResult<Option<RecalculationRow>> {
+    tx::read(
+        app,
+        scope,
+        async |conn| Ok(store::of_table(conn, table_id).await?),
+    )
+    .await
 }

@@ -14,6 +14,7 @@ use crate::audit::service::{self as audit, SecurityEvent};
 use crate::auth::caller::{Caller, ClientInfo, SignedInUser};
 use crate::auth::password;
 use crate::auth::tokens::{OpaqueToken, hash_token};
+use crate::db::scope::Scope;
 use crate::db::tx::{self, Touches, Work};
 use crate::error::{AppError, AppResult};
 use crate::rate_limit::{self, Hit, Limit};
@@ -78,7 +79,7 @@ pub async fn check_password(
     // Every attempt counts before the password is checked, so parallel guesses cannot
     // slip past the limits; a successful sign-in takes its hits back. No connection is
     // held while the password is checked.
-    let (hits, user) = tx::transaction(app, Touches::ROWS, |Work { conn, now, .. }| {
+    let (hits, user) = tx::transaction(app, Scope::Nobody, Touches::ROWS, |Work { conn, now, .. }| {
         async move {
             let hits = count_attempt(conn, &email, client, now).await?;
             Ok((hits, user_store::find_by_email(conn, &email).await?))
@@ -134,7 +135,7 @@ pub async fn login(app: &App, credentials: Credentials, client: &ClientInfo) -> 
             .with_reason("TOTP_REQUIRED"));
         };
         let user_id = user.id;
-        let checked = tx::transaction(app, Touches::ROWS, |Work { conn, now, .. }| {
+        let checked = tx::transaction(app, Scope::Nobody, Touches::ROWS, |Work { conn, now, .. }| {
             two_factor::check_second_factor(app, conn, user_id, code, now).boxed()
         })
         .await?;
@@ -151,7 +152,7 @@ pub async fn login(app: &App, credentials: Credentials, client: &ClientInfo) -> 
         None
     };
     let (user, session_id, refresh_token, now) =
-        tx::transaction(app, Touches::ROWS, |Work { conn, now, .. }| {
+        tx::transaction(app, Scope::Nobody, Touches::ROWS, |Work { conn, now, .. }| {
             async move {
                 rate_limit::clear(conn, LOGIN_FAILURES_PER_ACCOUNT_AND_IP, &hits.pair_key).await?;
                 for hit in hits.taken_back() {
@@ -296,7 +297,7 @@ enum RefreshOutcome {
 pub async fn refresh(app: &App, refresh_token: &str) -> AppResult<SignIn> {
     let hash = hash_token(refresh_token);
     let now = app.clock.now();
-    let outcome = tx::transaction(app, Touches::ROWS, |Work { conn, .. }| {
+    let outcome = tx::transaction(app, Scope::Nobody, Touches::ROWS, |Work { conn, .. }| {
         async move {
             let Some(token) = store::find_refresh_token(conn, &hash).await? else {
                 return Ok(RefreshOutcome::Invalid);
@@ -371,7 +372,7 @@ async fn end_session(
     session_id: Uuid,
     reason: &'static str,
 ) -> AppResult<bool> {
-    let revoked = tx::transaction(app, Touches::ROWS, |Work { conn, now, .. }| {
+    let revoked = tx::transaction(app, Scope::Nobody, Touches::ROWS, |Work { conn, now, .. }| {
         async move {
             let revoked = store::revoke(conn, user_id, session_id, reason, now).await?;
             if revoked {
@@ -397,8 +398,10 @@ async fn end_session(
 /// The caller's live sessions.
 pub async fn list_sessions(app: &App, caller: &Caller) -> AppResult<Vec<SessionRow>> {
     let actor = caller.signed_in()?;
-    let mut conn = app.pool.get().await?;
-    Ok(store::list_live_for_user(&mut conn, actor.user_id, app.clock.now()).await?)
+    tx::read(app, Scope::Nobody, async |conn| {
+        Ok(store::list_live_for_user(conn, actor.user_id, app.clock.now()).await?)
+    })
+    .await
 }
 
 /// The signed-in user behind an access token, checked against its live session: a token
@@ -411,28 +414,30 @@ pub async fn authenticate(app: &App, access_token: &str) -> AppResult<SignedInUs
     }
     let claims = app.jwt.verify(access_token, now)?;
     let ticket = app.sessions.ticket();
-    let mut conn = app.pool.get().await?;
-    let Some((session, email_verified)) = store::find_live(&mut conn, claims.sid, now).await? else {
-        return Err(AppError::unauthenticated("the session has ended; sign in again"));
-    };
-    if session.user_id != claims.sub {
-        return Err(AppError::unauthenticated("invalid or expired access token"));
-    }
-    if session
-        .last_used_at
-        .is_none_or(|at| now - at > Duration::minutes(1))
-    {
-        store::touch(&mut conn, session.id, now).await?;
-    }
-    let user = SignedInUser {
-        user_id: session.user_id,
-        session_id: session.id,
-        email_verified,
-    };
-    let token_ends = DateTime::from_timestamp(claims.usable_until(), 0).unwrap_or(now);
-    app.sessions
-        .put(ticket, access_token, &user, session.expires_at.min(token_ends));
-    Ok(user)
+    tx::read(app, Scope::Nobody, async |conn| {
+        let Some((session, email_verified)) = store::find_live(conn, claims.sid, now).await? else {
+            return Err(AppError::unauthenticated("the session has ended; sign in again"));
+        };
+        if session.user_id != claims.sub {
+            return Err(AppError::unauthenticated("invalid or expired access token"));
+        }
+        if session
+            .last_used_at
+            .is_none_or(|at| now - at > Duration::minutes(1))
+        {
+            store::touch(conn, session.id, now).await?;
+        }
+        let user = SignedInUser {
+            user_id: session.user_id,
+            session_id: session.id,
+            email_verified,
+        };
+        let token_ends = DateTime::from_timestamp(claims.usable_until(), 0).unwrap_or(now);
+        app.sessions
+            .put(ticket, access_token, &user, session.expires_at.min(token_ends));
+        Ok(user)
+    })
+    .await
 }
 
 fn session_ttl(app: &App) -> Duration {

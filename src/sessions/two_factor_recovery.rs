@@ -16,6 +16,7 @@ use crate::app::App;
 use crate::audit::service::{self as audit, SecurityEvent};
 use crate::auth::caller::ClientInfo;
 use crate::auth::tokens::hash_token;
+use crate::db::scope::Scope;
 use crate::db::tx::{self, Touches, Work};
 use crate::error::{AppError, AppResult};
 use crate::mail::{Letter, MailKind};
@@ -36,7 +37,7 @@ pub async fn request(app: &App, email: &str, password: &str, client: &ClientInfo
     let Some(address) = user.email.clone() else {
         return Err(AppError::unauthenticated("invalid email or password"));
     };
-    tx::transaction(app, Touches::MAIL, |Work { conn, now, .. }| {
+    tx::transaction(app, Scope::Nobody, Touches::MAIL, |Work { conn, now, .. }| {
         async move {
             let token = issue_token(conn, user.id, TokenPurpose::RecoverTwoFactor, None, now).await?;
             let usable_from = now + TWO_FACTOR_RECOVERY_WAIT;
@@ -64,7 +65,7 @@ pub async fn request(app: &App, email: &str, password: &str, client: &ClientInfo
 /// address gets a notice.
 pub async fn complete(app: &App, token: &str, client: &ClientInfo) -> AppResult<()> {
     let hash = hash_token(token);
-    let user_id = tx::transaction(app, Touches::STANDING_AND_MAIL, |Work { conn, now, .. }| {
+    let user_id = tx::transaction(app, Scope::Nobody, Touches::STANDING_AND_MAIL, |Work { conn, now, .. }| {
         async move {
             let invalid = || AppError::invalid("token", "is invalid, called off, already used or expired");
             let found = store::find_open_token(conn, &hash, &[TokenPurpose::RecoverTwoFactor], now)

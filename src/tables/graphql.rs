@@ -79,7 +79,7 @@ impl DataTable {
 
     /// The background recalculation of the table's formula values under way, if one is.
     async fn recalculation(&self, ctx: &Context<'_>) -> Result<Option<Recalculation>> {
-        Ok(recalculate::under_way(app(ctx), self.row.id)
+        Ok(recalculate::under_way(app(ctx), caller(ctx).scope(), self.row.id)
             .await?
             .map(Recalculation))
     }
@@ -151,7 +151,7 @@ impl DataTable {
             && args.updated_since.is_none();
         let rows = if default_list {
             // The common case, a first page, comes from one query for every table listed.
-            caller(ctx).acting()?;
+            let actor = caller(ctx).acting()?;
             let page = PageRequest::parse(args.first, None)?;
             let permissions = authorizer(ctx)?
                 .project_permissions(self.project.company_id, self.project.id)
@@ -164,7 +164,7 @@ impl DataTable {
                 .load_one((self.row.id, page.limit()))
                 .await?
                 .unwrap_or_default();
-            row_service::first_page(permissions, &fields, rows, page, self.row.id)?
+            row_service::first_page(actor.scope(), permissions, &fields, rows, page, self.row.id)?
         } else {
             row_service::list_rows(app(ctx), caller(ctx), self.row.id, args).await?
         };

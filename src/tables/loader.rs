@@ -9,7 +9,8 @@ use uuid::Uuid;
 use super::model::{FieldRow, TableRow};
 use super::store;
 use crate::app::App;
-use crate::error::AppError;
+use crate::db::scope::{Crossing, Scope};
+use crate::db::tx;
 use crate::projects::model::ProjectRow;
 
 /// Loads each table's fields, in order, one query per batch.
@@ -20,8 +21,10 @@ impl Loader<Uuid> for FieldsLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<FieldRow>>, Self::Error> {
-        let mut conn = self.0.pool.get().await.map_err(AppError::from)?;
-        let rows = store::fields_of(&mut conn, keys).await.map_err(AppError::from)?;
+        let rows = tx::read(&self.0, Scope::Crossing(Crossing::Loaders), async |conn| {
+            Ok(store::fields_of(conn, keys).await?)
+        })
+        .await?;
         let mut by_table: HashMap<Uuid, Vec<FieldRow>> = HashMap::new();
         for row in rows {
             by_table.entry(row.table_id).or_default().push(row);
@@ -43,19 +46,19 @@ impl Loader<(Uuid, i64)> for TablesPageLoader {
         for (project, limit) in keys {
             by_limit.entry(*limit).or_default().push(*project);
         }
-        let mut conn = self.0.pool.get().await.map_err(AppError::from)?;
         let mut pages: HashMap<(Uuid, i64), Self::Value> =
             keys.iter().map(|key| (*key, (Vec::new(), 0))).collect();
-        for (limit, projects) in by_limit {
-            for counted in store::first_tables(&mut conn, &projects, limit)
-                .await
-                .map_err(AppError::from)?
-            {
-                let page = pages.entry((counted.table.project_id, limit)).or_default();
-                page.1 = counted.total;
-                page.0.push(counted.table);
+        tx::read(&self.0, Scope::Crossing(Crossing::Loaders), async |conn| {
+            for (limit, projects) in by_limit {
+                for counted in store::first_tables(conn, &projects, limit).await? {
+                    let page = pages.entry((counted.table.project_id, limit)).or_default();
+                    page.1 = counted.total;
+                    page.0.push(counted.table);
+                }
             }
-        }
+            Ok(())
+        })
+        .await?;
         Ok(pages)
     }
 }
@@ -69,10 +72,10 @@ impl Loader<Uuid> for TableLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let mut conn = self.0.pool.get().await.map_err(AppError::from)?;
-        let rows = store::tables_by_ids(&mut conn, keys)
-            .await
-            .map_err(AppError::from)?;
+        let rows = tx::read(&self.0, Scope::Crossing(Crossing::Loaders), async |conn| {
+            Ok(store::tables_by_ids(conn, keys).await?)
+        })
+        .await?;
         Ok(rows
             .into_iter()
             .map(|(table, project)| (table.id, Arc::new((table, project))))

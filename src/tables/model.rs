@@ -92,6 +92,8 @@ pub struct TableRow {
 pub struct NewTable<'a> {
     pub id: Uuid,
     pub project_id: Uuid,
+    /// The project's company, which row-level security finds the table by.
+    pub company_id: Uuid,
     pub module_id: Option<Uuid>,
     pub name: &'a str,
     pub description: Option<&'a str>,

@@ -161,6 +161,7 @@ pub async fn create_table(
                     &NewTable {
                         id: Uuid::new_v4(),
                         project_id: project.id,
+                        company_id: project.company_id,
                         module_id: new.module_id,
                         name: &name,
                         description: description.as_deref(),
@@ -343,8 +344,10 @@ async fn table_for(
 /// A table the caller may see (table:view).
 pub async fn get_table(app: &App, caller: &Caller, table_id: Uuid) -> AppResult<(TableRow, ProjectRow)> {
     let actor = caller.acting()?;
-    let mut conn = app.pool.get().await?;
-    table_for(&mut conn, actor, table_id, Action::View).await
+    tx::read(app, actor.scope(), async |conn| {
+        table_for(conn, actor, table_id, Action::View).await
+    })
+    .await
 }
 
 /// A page of the project's tables (table:view).
@@ -355,11 +358,13 @@ pub async fn list_tables(
     page: PageRequest,
 ) -> AppResult<(Page<TableRow>, ProjectRow)> {
     let actor = caller.acting()?;
-    let mut conn = app.pool.get().await?;
-    let (project, member) = project_member(&mut conn, project_id, actor, false).await?;
-    member.require(Resource::Table, Action::View)?;
-    let (rows, total) = store::list(&mut conn, project.id, page).await?;
-    Ok((Page::from_rows(rows, page, total), project))
+    tx::read(app, actor.scope(), async |conn| {
+        let (project, member) = project_member(conn, project_id, actor, false).await?;
+        member.require(Resource::Table, Action::View)?;
+        let (rows, total) = store::list(conn, project.id, page).await?;
+        Ok((Page::from_rows(rows, page, total), project))
+    })
+    .await
 }
 
 /// The first page of a project's tables from a batch loaded with other projects';
@@ -748,8 +753,10 @@ pub async fn schema_changes(
     page: PageRequest,
 ) -> AppResult<Page<SchemaChangeRow>> {
     let actor = caller.acting()?;
-    let mut conn = app.pool.get().await?;
-    let (table, _) = table_for(&mut conn, actor, table_id, Action::View).await?;
-    let (rows, total) = store::changes(&mut conn, table.id, page).await?;
-    Ok(Page::from_rows(rows, page, total))
+    tx::read(app, actor.scope(), async |conn| {
+        let (table, _) = table_for(conn, actor, table_id, Action::View).await?;
+        let (rows, total) = store::changes(conn, table.id, page).await?;
+        Ok(Page::from_rows(rows, page, total))
+    })
+    .await
 }

@@ -20,6 +20,7 @@ use crate::audit::store::{self as audit_store, AuditFilter};
 use crate::auth::caller::{Caller, LinkRequester};
 use crate::companies::access;
 use crate::companies::store as company_store;
+use crate::db::scope::{Crossing, Scope};
 use crate::db::tx::{self, Change, Touches};
 use crate::error::{AppError, AppResult};
 use crate::events::store as event_store;
@@ -79,11 +80,13 @@ pub async fn open_download(app: &App, token: &str) -> AppResult<Chunks> {
         return Err(not_found());
     }
     let user_id = {
-        let mut conn = app.pool.get().await?;
-        access::still_acting(&mut conn, claims.requester, app.clock.now())
-            .await?
-            .and_then(crate::auth::caller::Actor::user_id)
-            .ok_or_else(not_found)?
+        tx::read(app, claims.requester.scope(), async |conn| {
+            access::still_acting(conn, claims.requester, app.clock.now())
+                .await?
+                .and_then(crate::auth::caller::Actor::user_id)
+                .ok_or_else(not_found)
+        })
+        .await?
     };
     let (sender, chunks) = mpsc::channel(4);
     let app = app.clone();
@@ -110,14 +113,16 @@ fn to_json(value: &impl Serialize) -> AppResult<String> {
 async fn stream_file(app: &App, user_id: Uuid, sender: &Sender) -> AppResult<()> {
     let now = app.clock.now();
     let (user, sessions, memberships) = {
-        let mut conn = app.pool.get().await?;
-        (
-            user_store::find_by_id(&mut conn, user_id)
-                .await?
-                .ok_or_else(|| AppError::not_found("account"))?,
-            session_store::list_live_for_user(&mut conn, user_id, now).await?,
-            company_store::memberships_of_user_detailed(&mut conn, user_id).await?,
-        )
+        tx::read(app, Scope::Person(user_id), async |conn| {
+            Ok((
+                user_store::find_by_id(conn, user_id)
+                    .await?
+                    .ok_or_else(|| AppError::not_found("account"))?,
+                session_store::list_live_for_user(conn, user_id, now).await?,
+                company_store::memberships_of_user_detailed(conn, user_id).await?,
+            ))
+        })
+        .await?
     };
     let head = json!({
         "exportedAt": now,
@@ -184,8 +189,10 @@ async fn stream_file(app: &App, user_id: Uuid, sender: &Sender) -> AppResult<()>
         ..AuditFilter::default()
     };
     let companies = {
-        let mut conn = app.pool.get().await?;
-        audit_store::companies_acted_in(&mut conn, user_id).await?
+        tx::read(app, Scope::Crossing(Crossing::PersonalExport), async |conn| {
+            Ok(audit_store::companies_acted_in(conn, user_id).await?)
+        })
+        .await?
     };
     let mut first_company = true;
     for company_id in companies {
@@ -249,8 +256,10 @@ async fn stream_pages<Row, Position: Copy>(
     let mut first = true;
     loop {
         let batch = {
-            let mut conn = app.pool.get().await?;
-            page(&mut conn, after).await?
+            tx::read(app, Scope::Crossing(Crossing::PersonalExport), async |conn| {
+                Ok(page(conn, after).await?)
+            })
+            .await?
         };
         let mut text = String::new();
         for row in &batch {

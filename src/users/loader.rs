@@ -8,7 +8,8 @@ use uuid::Uuid;
 use super::model::UserRow;
 use super::store;
 use crate::app::App;
-use crate::error::AppError;
+use crate::db::scope::{Crossing, Scope};
+use crate::db::tx;
 
 /// Loads users by id, one query per batch (deleted users come back anonymised).
 pub struct UserLoader(pub App);
@@ -18,10 +19,10 @@ impl Loader<Uuid> for UserLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, UserRow>, Self::Error> {
-        let mut conn = self.0.pool.get().await.map_err(AppError::from)?;
-        let rows = store::users_by_ids(&mut conn, keys)
-            .await
-            .map_err(AppError::from)?;
+        let rows = tx::read(&self.0, Scope::Crossing(Crossing::Loaders), async |conn| {
+            Ok(store::users_by_ids(conn, keys).await?)
+        })
+        .await?;
         Ok(rows.into_iter().map(|row| (row.id, row)).collect())
     }
 }

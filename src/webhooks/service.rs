@@ -265,11 +265,13 @@ pub async fn redeliver(app: &App, caller: &Caller, delivery_id: Uuid) -> AppResu
 /// The company's webhooks, oldest first (webhook:manage).
 pub async fn list(app: &App, caller: &Caller, company_id: Uuid) -> AppResult<Vec<WebhookRow>> {
     let actor = caller.acting()?;
-    let mut conn = app.pool.get().await?;
-    access::member(&mut conn, company_id, actor)
-        .await?
-        .require(Resource::Webhook, Action::Manage)?;
-    Ok(store::list(&mut conn, company_id).await?)
+    tx::read(app, actor.scope(), async |conn| {
+        access::member(conn, company_id, actor)
+            .await?
+            .require(Resource::Webhook, Action::Manage)?;
+        Ok(store::list(conn, company_id).await?)
+    })
+    .await
 }
 
 /// One page of a webhook's deliveries, newest first (webhook:manage).
@@ -280,13 +282,15 @@ pub async fn deliveries(
     page: PageRequest,
 ) -> AppResult<Page<DeliveryRow>> {
     let actor = caller.acting()?;
-    let mut conn = app.pool.get().await?;
-    access::member(&mut conn, webhook.company_id, actor)
-        .await?
-        .require(Resource::Webhook, Action::Manage)?;
-    let rows = store::deliveries_page(&mut conn, webhook.id, page.after, page.limit()).await?;
-    let total = store::delivery_count(&mut conn, webhook.id).await?;
-    Ok(Page::from_rows(rows, page, total))
+    tx::read(app, actor.scope(), async |conn| {
+        access::member(conn, webhook.company_id, actor)
+            .await?
+            .require(Resource::Webhook, Action::Manage)?;
+        let rows = store::deliveries_page(conn, webhook.id, page.after, page.limit()).await?;
+        let total = store::delivery_count(conn, webhook.id).await?;
+        Ok(Page::from_rows(rows, page, total))
+    })
+    .await
 }
 
 /// Where a delivery sits in its webhook's list.

@@ -23,6 +23,7 @@ use super::signature;
 use super::store::{self, Attempt, ClaimedEndpoint};
 use crate::app::App;
 use crate::companies::store as company_store;
+use crate::db::scope::{Crossing, Scope};
 use crate::db::tx::{self, Touches, Work};
 use crate::error::{AppError, AppResult};
 use crate::events::access::revealed_by;
@@ -116,13 +117,10 @@ async fn purge_until_stopped(app: App, mut shutdown: watch::Receiver<bool>) {
         let before =
             app.clock.now() - chrono::Duration::days(i64::from(app.config.webhook_delivery_retention_days));
         loop {
-            let purged = match app.pool.get().await {
-                Ok(mut conn) => store::purge_finished(&mut conn, before, PURGE_BATCH).await,
-                Err(err) => {
-                    tracing::warn!(error = ?err, "webhook delivery purge cannot reach the database");
-                    break;
-                }
-            };
+            let purged = tx::read(&app, Scope::Crossing(Crossing::WebhookOutbox), async |conn| {
+                Ok(store::purge_finished(conn, before, PURGE_BATCH).await?)
+            })
+            .await;
             match purged {
                 Ok(count) if usize::try_from(PURGE_BATCH).is_ok_and(|batch| count == batch) => {}
                 Ok(_) => break,
@@ -142,11 +140,11 @@ async fn purge_until_stopped(app: App, mut shutdown: watch::Receiver<bool>) {
 /// Claims the endpoint whose delivery has waited longest and sends its due deliveries in
 /// event order; true when there was one.
 async fn send_next(app: &App, client: &Client) -> AppResult<bool> {
-    let claimed = {
-        let mut conn = app.pool.get().await?;
-        let now = app.clock.now();
-        store::claim_due(&mut conn, now, hold_until(app, now)).await?
-    };
+    let now = app.clock.now();
+    let claimed = tx::read(app, Scope::Crossing(Crossing::WebhookOutbox), async |conn| {
+        Ok(store::claim_due(conn, now, hold_until(app, now)).await?)
+    })
+    .await?;
     let Some(mut endpoint) = claimed else {
         return Ok(false);
     };
@@ -184,13 +182,13 @@ async fn send_claimed(
     endpoint: &mut ClaimedEndpoint,
 ) -> AppResult<Option<DateTime<Utc>>> {
     // What the endpoint may read and how it signs, once per claim.
-    let readable = {
-        let mut conn = app.pool.get().await?;
-        let role = company_store::find_role(&mut conn, endpoint.company_id, endpoint.role_id)
+    let readable = tx::read(app, Scope::Company(endpoint.company_id), async |conn| {
+        let role = company_store::find_role(conn, endpoint.company_id, endpoint.role_id)
             .await?
             .ok_or_else(|| AppError::internal(anyhow::anyhow!("webhook {} has no role", endpoint.id)))?;
-        role_permissions(&mut conn, &role).await?
-    };
+        role_permissions(conn, &role).await
+    })
+    .await?;
     let key = app
         .sealer
         .open(endpoint.id.as_bytes(), &endpoint.secret_sealed)
@@ -198,20 +196,21 @@ async fn send_claimed(
         .ok_or("the signing secret does not open with this server's SECRETS_KEY");
     let mut sent = 0;
     while sent < DELIVERIES_PER_CLAIM {
-        let batch = {
-            let mut conn = app.pool.get().await?;
-            let batch = store::due_batch(&mut conn, endpoint.id, app.clock.now(), BATCH).await?;
+        let now = app.clock.now();
+        let (batch, dropped) = tx::read(app, Scope::Company(endpoint.company_id), async |conn| {
+            let batch = store::due_batch(conn, endpoint.id, now, BATCH).await?;
             // A webhook reads with its role company-wide (it holds no project grants).
             let (batch, unreadable): (Vec<_>, Vec<_>) = batch.into_iter().partition(|(_, event, _)| {
                 revealed_by(event).is_some_and(|needed| readable.contains(needed))
             });
             let unreadable: Vec<_> = unreadable.iter().map(|(delivery, _, _)| delivery.id).collect();
-            store::drop_deliveries(&mut conn, &unreadable).await?;
-            if batch.is_empty() && unreadable.is_empty() {
-                return Ok(None);
-            }
-            batch
-        };
+            store::drop_deliveries(conn, &unreadable).await?;
+            Ok((batch, unreadable.len()))
+        })
+        .await?;
+        if batch.is_empty() && dropped == 0 {
+            return Ok(None);
+        }
         let mut attempts = Vec::with_capacity(batch.len());
         let mut stop = None;
         for (delivery, event, rows) in batch {
@@ -267,14 +266,19 @@ async fn keep_claim(app: &App, endpoint: &mut ClaimedEndpoint) -> AppResult<bool
     if endpoint.busy_until >= now + timeout + chrono::Duration::seconds(5) {
         return Ok(true);
     }
-    let mut conn = app.pool.get().await?;
-    Ok(store::extend_claim(&mut conn, endpoint, hold_until(app, now)).await?)
+    let until = hold_until(app, now);
+    tx::read(app, Scope::Company(endpoint.company_id), async |conn| {
+        Ok(store::extend_claim(conn, endpoint, until).await?)
+    })
+    .await
 }
 
 async fn record_attempts(app: &App, attempts: &[(uuid::Uuid, Attempt)]) -> AppResult<()> {
     if !attempts.is_empty() {
-        let mut conn = app.pool.get().await?;
-        store::record_attempts(&mut conn, attempts).await?;
+        tx::read(app, Scope::Crossing(Crossing::WebhookOutbox), async |conn| {
+            Ok(store::record_attempts(conn, attempts).await?)
+        })
+        .await?;
     }
     Ok(())
 }
@@ -447,38 +451,41 @@ async fn turn_off(
     delivery_id: uuid::Uuid,
     attempt: Attempt,
 ) -> AppResult<()> {
-    tx::transaction(app, Touches::ROWS, |Work { conn, now, .. }| {
-        async move {
-            // Turning the endpoint off records an event: the stream lock comes first, as
-            // for every event writer.
-            write::lock_stream(conn, endpoint.company_id).await?;
-            store::record_attempt(conn, delivery_id, &attempt).await?;
-            if store::disable(conn, endpoint.id, "the endpoint answered 410 Gone", now).await? {
-                let activity = Activity::new(
-                    endpoint.company_id,
-                    None,
-                    Verb::WebhookDisabled,
-                    ("webhook", endpoint.id),
-                    "Webhook turned off: its endpoint answered 410 Gone",
-                )
-                .data(json!({ "responseStatus": 410 }));
-                write::record(conn, now, activity).await?;
+    tx::transaction(
+        app,
+        Scope::Crossing(Crossing::WebhookOutbox),
+        Touches::ROWS,
+        |Work { conn, now, .. }| {
+            async move {
+                // Turning the endpoint off records an event: the stream lock comes first, as
+                // for every event writer.
+                write::lock_stream(conn, endpoint.company_id).await?;
+                store::record_attempt(conn, delivery_id, &attempt).await?;
+                if store::disable(conn, endpoint.id, "the endpoint answered 410 Gone", now).await? {
+                    let activity = Activity::new(
+                        endpoint.company_id,
+                        None,
+                        Verb::WebhookDisabled,
+                        ("webhook", endpoint.id),
+                        "Webhook turned off: its endpoint answered 410 Gone",
+                    )
+                    .data(json!({ "responseStatus": 410 }));
+                    write::record(conn, now, activity).await?;
+                }
+                Ok(())
             }
-            Ok(())
-        }
-        .boxed()
-    })
+            .boxed()
+        },
+    )
     .await
 }
 
 /// Ends the claim on an endpoint (`until`: left alone until then).
 async fn release(app: &App, endpoint: &ClaimedEndpoint, until: Option<DateTime<Utc>>) {
-    let released = match app.pool.get().await {
-        Ok(mut conn) => store::release(&mut conn, endpoint, until)
-            .await
-            .map_err(AppError::from),
-        Err(err) => Err(err.into()),
-    };
+    let released = tx::read(app, Scope::Company(endpoint.company_id), async |conn| {
+        Ok(store::release(conn, endpoint, until).await?)
+    })
+    .await;
     if let Err(err) = released {
         tracing::warn!(error = ?err, webhook = %endpoint.id, "cannot free a webhook endpoint");
     }

@@ -1,7 +1,7 @@
 //! Several server instances on one database, one of them reaching it through PgBouncer
 //! (session mode), as deployments behind a load balancer run: a mutation through any
 //! instance reaches the subscribers of all, and a key revoked through one is refused by
-//! every other.
+//! every other. And an instance behind PgBouncer in transaction mode.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -26,12 +26,12 @@ async fn post(t: &TestApp, addr: SocketAddr, token: &str, query: &str, variables
 
 #[tokio::test(flavor = "multi_thread")]
 async fn three_instances_one_through_pgbouncer_serve_and_hear_every_event() {
-    let bouncer = PgBouncer::start().await;
+    let bouncer = PgBouncer::start("session", 40).await;
     let t = TestApp::spawn().await;
     let second = t.second_instance().await;
-    let through_bouncer = bouncer.url(&t.db.name);
+    let through_bouncer = bouncer.through(&guildhall::db::roles::derived_url(&t.db.url).unwrap());
     let third = t
-        .instance_with(|config| config.database_url = through_bouncer)
+        .instance_with(|config| config.database_app_url = Some(through_bouncer))
         .await;
     let instances = [t.addr, second.addr, third.addr];
     let owner = t.verified_user("owner@example.com", "Owner").await;
@@ -127,4 +127,68 @@ async fn three_instances_one_through_pgbouncer_serve_and_hear_every_event() {
         }
         assert!(refused, "instance {addr} heard the revocation");
     }
+}
+
+/// PgBouncer 1.18 in transaction mode gives each transaction whichever server connection
+/// is free, so no statement may outlive its transaction: with `DATABASE_KEEP_PREPARED=false`
+/// and LISTEN on a direct connection, an instance whose pool goes through it serves
+/// concurrent reads and writes and hears every event.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_instance_behind_pgbouncer_in_transaction_mode_serves_and_hears_events() {
+    // Two server connections for eight pooled ones: transactions share them all the time.
+    let bouncer = PgBouncer::start("transaction", 2).await;
+    let t = TestApp::spawn().await;
+    let direct = guildhall::db::roles::derived_url(&t.db.url).unwrap();
+    let pooled = bouncer.through(&direct);
+    let behind = t
+        .instance_with(|config| {
+            config.database_app_url = Some(pooled);
+            config.database_direct_url = Some(direct);
+            config.database_keep_prepared = false;
+            config.database_pool_size = 8;
+        })
+        .await;
+    let owner = t.verified_user("owner@example.com", "Owner").await;
+    let company = t.create_company(&owner, "Acme").await;
+    let mut socket = WsClient::connect(behind.addr, &owner).await;
+    socket
+        .subscribe(
+            "feed",
+            "subscription($c: ID!) { activity(companyId: $c) { summary } }",
+            json!({ "c": company.id }),
+        )
+        .await;
+
+    let create = "mutation($c: ID!, $n: String!) { createProject(companyId: $c, name: $n) { id } }";
+    let read = "query($c: ID!) { company(id: $c) { name projects(first: 50) { totalCount edges { node { name } } } } }";
+    let calls = (0..40).map(|n| {
+        let (query, variables) = if n % 2 == 0 {
+            (create, json!({ "c": company.id, "n": format!("P{n:02}") }))
+        } else {
+            (read, json!({ "c": company.id }))
+        };
+        post(&t, behind.addr, &owner, query, variables)
+    });
+    for (status, answer) in futures_util::future::join_all(calls).await {
+        assert_eq!(status, 200, "{answer}");
+        assert!(answer["errors"].is_null(), "{answer}");
+    }
+    let (_, listed) = post(&t, behind.addr, &owner, read, json!({ "c": company.id })).await;
+    assert_eq!(
+        listed["data"]["company"]["projects"]["totalCount"], 20,
+        "{listed}"
+    );
+
+    let mut heard = Vec::new();
+    for _ in 0..20 {
+        let event = socket.next_payload().await;
+        heard.push(event["data"]["activity"]["summary"].as_str().unwrap().to_owned());
+    }
+    heard.sort();
+    let expected: Vec<String> = (0..40)
+        .step_by(2)
+        .map(|n| format!("Project P{n:02} created"))
+        .collect();
+    assert_eq!(heard, expected);
+    socket.expect_quiet(200).await;
 }

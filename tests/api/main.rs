@@ -32,6 +32,7 @@ mod persisted;
 mod projects;
 mod rbac;
 mod registration;
+mod row_security;
 mod rows;
 mod schema;
 mod sessions;

@@ -12,6 +12,7 @@ use crate::companies::model::{
     BuiltIn, CompanyChanges, CompanyRow, MembershipRow, NewCompany, NewMembership, NewRole, RoleRow,
 };
 use crate::companies::store;
+use crate::db::scope::{self, Crossing, Scope};
 use crate::db::tx::{self, Change, Touches};
 use crate::error::{AppError, AppResult, ErrorCode, InputCheck};
 use crate::events::verb::Verb;
@@ -84,6 +85,8 @@ pub async fn create_company(
         |Change { conn, actor, now, .. }| {
             async move {
                 rate_limit::hit(conn, COMPANIES_PER_USER, &user_id.to_string(), now).await?;
+                // Its first rows exist before the caller is its member.
+                scope::cross(conn, Crossing::NewCompany).await?;
                 let base = slugify(&name);
                 let mut attempt = 1;
                 let company = loop {
@@ -182,13 +185,15 @@ pub async fn activate_if_none(
 /// A company the caller belongs to, with their standing in it.
 pub async fn get_company(app: &App, caller: &Caller, company_id: Uuid) -> AppResult<(CompanyRow, Member)> {
     let actor = caller.acting()?;
-    let mut conn = app.pool.get().await?;
-    let member = access::member(&mut conn, company_id, actor).await?;
-    member.require(Resource::Company, Action::View)?;
-    let company = store::find_for(&mut conn, company_id, actor)
-        .await?
-        .ok_or_else(|| AppError::not_found("company"))?;
-    Ok((company, member))
+    tx::read(app, actor.scope(), async |conn| {
+        let member = access::member(conn, company_id, actor).await?;
+        member.require(Resource::Company, Action::View)?;
+        let company = store::find_for(conn, company_id, actor)
+            .await?
+            .ok_or_else(|| AppError::not_found("company"))?;
+        Ok((company, member))
+    })
+    .await
 }
 
 /// Edits the company's profile (Owner or Admin).
@@ -292,6 +297,8 @@ pub async fn delete_company(
                 let contacts = store::member_contacts(conn, company_id).await?;
                 let members = store::member_ids(conn, company_id).await?;
                 write::lock_stream(conn, company_id).await?;
+                // Once it is gone nobody reaches it, yet its members are told.
+                scope::cross(conn, Crossing::CompanyDeletion).await?;
                 store::delete_company(conn, company_id).await?;
                 write::announce_company_deleted(conn, company_id).await?;
                 for user_id in members {
@@ -316,8 +323,10 @@ pub async fn delete_company(
 /// The company's roles (role:view), for a viewer whose standing this request already loaded.
 pub async fn list_roles(app: &App, viewer: &Member) -> AppResult<Vec<RoleRow>> {
     viewer.require(Resource::Role, Action::View)?;
-    let mut conn = app.pool.get().await?;
-    Ok(store::list_roles(&mut conn, viewer.company_id).await?)
+    tx::read(app, viewer.actor.scope(), async |conn| {
+        Ok(store::list_roles(conn, viewer.company_id).await?)
+    })
+    .await
 }
 
 /// BAD_USER_INPUT unless the person requiring a second factor of everyone has one: they
@@ -345,9 +354,11 @@ pub async fn set_active_company(
 ) -> AppResult<(CompanyRow, Member)> {
     let actor = caller.signed_in()?.user_id;
     let (company, member) = get_company(app, caller, company_id).await?;
-    let mut conn = app.pool.get().await?;
-    store::set_active_company(&mut conn, actor, Some(company_id)).await?;
-    Ok((company, member))
+    tx::read(app, Scope::Person(actor), async |conn| {
+        store::set_active_company(conn, actor, Some(company_id)).await?;
+        Ok((company, member))
+    })
+    .await
 }
 
 /// One of the caller's memberships, with their standing and its company.
@@ -363,55 +374,59 @@ pub struct OwnMembership {
 /// The caller's memberships with their standing and companies, oldest first.
 pub async fn my_memberships(app: &App, caller: &Caller) -> AppResult<Vec<OwnMembership>> {
     let actor = caller.signed_in()?.user_id;
-    let mut conn = app.pool.get().await?;
-    let rows = store::memberships_of_user_detailed(&mut conn, actor).await?;
-    let roles: Vec<RoleRow> = rows.iter().map(|(_, role, _, _)| role.clone()).collect();
-    let permissions = permissions_of(&mut conn, &roles).await?;
-    Ok(rows
-        .into_iter()
-        .map(|(membership, role, company, held_back)| {
-            let permissions = permissions.get(&role.id).copied().unwrap_or_default();
-            let member = Member {
-                company_id: membership.company_id,
-                actor: Actor::User(actor),
-                membership: Some(membership.clone()),
-                role,
-                permissions,
-            };
-            OwnMembership {
-                membership,
-                member,
-                company,
-                held_back,
-            }
-        })
-        .collect())
+    tx::read(app, Scope::Person(actor), async |conn| {
+        let rows = store::memberships_of_user_detailed(conn, actor).await?;
+        let roles: Vec<RoleRow> = rows.iter().map(|(_, role, _, _)| role.clone()).collect();
+        let permissions = permissions_of(conn, &roles).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(membership, role, company, held_back)| {
+                let permissions = permissions.get(&role.id).copied().unwrap_or_default();
+                let member = Member {
+                    company_id: membership.company_id,
+                    actor: Actor::User(actor),
+                    membership: Some(membership.clone()),
+                    role,
+                    permissions,
+                };
+                OwnMembership {
+                    membership,
+                    member,
+                    company,
+                    held_back,
+                }
+            })
+            .collect())
+    })
+    .await
 }
 
 /// The caller's active company, if they belong to any.
 pub async fn active_company(app: &App, caller: &Caller) -> AppResult<Option<(CompanyRow, Member)>> {
     let user_id = caller.signed_in()?.user_id;
     let actor = Actor::User(user_id);
-    let mut conn = app.pool.get().await?;
-    let Some(company_id) = user_store::find_by_id(&mut conn, user_id)
-        .await?
-        .and_then(|user| user.active_company_id)
-    else {
-        return Ok(None);
-    };
-    let member = match access::member(&mut conn, company_id, actor).await {
-        Ok(member) => member,
-        Err(error) if error.code == ErrorCode::NotFound => {
-            // No longer a member there: fall back to another company of theirs.
-            store::move_active_company_off(&mut conn, user_id, company_id).await?;
+    tx::read(app, actor.scope(), async |conn| {
+        let Some(company_id) = user_store::find_by_id(conn, user_id)
+            .await?
+            .and_then(|user| user.active_company_id)
+        else {
             return Ok(None);
-        }
-        // Held back until they turn on a second factor: the choice stands for then.
-        Err(error) if error.code == ErrorCode::Forbidden => return Ok(None),
-        Err(error) => return Err(error),
-    };
-    let company = store::find_for(&mut conn, company_id, actor).await?;
-    Ok(company.map(|company| (company, member)))
+        };
+        let member = match access::member(conn, company_id, actor).await {
+            Ok(member) => member,
+            Err(error) if error.code == ErrorCode::NotFound => {
+                // No longer a member there: fall back to another company of theirs.
+                store::move_active_company_off(conn, user_id, company_id).await?;
+                return Ok(None);
+            }
+            // Held back until they turn on a second factor: the choice stands for then.
+            Err(error) if error.code == ErrorCode::Forbidden => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        let company = store::find_for(conn, company_id, actor).await?;
+        Ok(company.map(|company| (company, member)))
+    })
+    .await
 }
 
 /// A URL-safe slug: lower-case ASCII letters and digits joined by single dashes.

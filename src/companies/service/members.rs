@@ -12,6 +12,7 @@ use crate::auth::caller::{Actor, Caller};
 use crate::companies::access::{self, Member};
 use crate::companies::model::{BuiltIn, CompanyRow, MembershipRow, RoleRow};
 use crate::companies::store::{self, MemberFilter};
+use crate::db::scope::{self, Crossing};
 use crate::db::tx::{self, Change, Touches};
 use crate::error::{AppError, AppResult};
 use crate::events::verb::Verb;
@@ -32,10 +33,12 @@ pub async fn list_members(
 ) -> AppResult<Page<(MembershipRow, UserRow, RoleRow)>> {
     viewer.require(Resource::Member, Action::View)?;
     let company_id = viewer.company_id;
-    let mut conn = app.pool.get().await?;
-    let rows = store::list_members(&mut conn, company_id, &filter, page).await?;
-    let total = store::count_members(&mut conn, company_id, &filter).await?;
-    Ok(Page::from_rows(rows, page, total))
+    tx::read(app, viewer.actor.scope(), async |conn| {
+        let rows = store::list_members(conn, company_id, &filter, page).await?;
+        let total = store::count_members(conn, company_id, &filter).await?;
+        Ok(Page::from_rows(rows, page, total))
+    })
+    .await
 }
 
 /// Fails with CONFLICT when `target` is the company's last Owner.
@@ -180,6 +183,8 @@ pub async fn leave_company(app: &App, caller: &Caller, company_id: Uuid) -> AppR
                 store::lock_company(conn, company_id).await?;
                 let member = access::member_without_two_factor(conn, company_id, actor).await?;
                 ensure_other_owner(conn, &member, "leave").await?;
+                // The leaver no longer reaches the company, yet records leaving it.
+                scope::cross(conn, Crossing::Leaving).await?;
                 store::delete_membership(conn, member.membership()?.id).await?;
                 project_store::delete_grants_in_company(conn, company_id, user_id).await?;
                 move_active_company_off(conn, user_id, company_id).await?;

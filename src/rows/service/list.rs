@@ -7,6 +7,8 @@ use uuid::Uuid;
 use super::access::table_access;
 use crate::app::App;
 use crate::auth::caller::Caller;
+use crate::db::scope::Scope;
+use crate::db::tx;
 use crate::error::AppResult;
 use crate::pagination::{Page, PageRequest};
 use crate::rbac::catalog::Action;
@@ -35,6 +37,8 @@ pub struct RowPage {
 
 /// The list's whole size, counted only when a client asks for it.
 pub struct RowCounter {
+    /// Whose rows the count reaches: the caller's.
+    pub scope: Scope,
     pub table_id: Uuid,
     pub cycle_id: Option<Uuid>,
     pub updated_since: Option<DateTime<Utc>>,
@@ -44,16 +48,18 @@ pub struct RowCounter {
 impl RowCounter {
     /// Counts the rows of the list.
     pub async fn count(&self, app: &App) -> AppResult<i64> {
-        let mut conn = app.pool.get().await?;
-        let query = RowListQuery {
-            table_id: self.table_id,
-            cycle_id: self.cycle_id,
-            updated_since: self.updated_since,
-            conditions: &self.conditions,
-            order: &Order::Created,
-            strip: &[],
-        };
-        Ok(store::count(&mut conn, &query).await?)
+        tx::read(app, self.scope, async |conn| {
+            let query = RowListQuery {
+                table_id: self.table_id,
+                cycle_id: self.cycle_id,
+                updated_since: self.updated_since,
+                conditions: &self.conditions,
+                order: &Order::Created,
+                strip: &[],
+            };
+            Ok(store::count(conn, &query).await?)
+        })
+        .await
     }
 }
 
@@ -61,36 +67,39 @@ impl RowCounter {
 pub async fn list_rows(app: &App, caller: &Caller, table_id: Uuid, args: RowListArgs) -> AppResult<RowPage> {
     let actor = caller.acting()?;
     let page = PageRequest::parse(args.first, None)?;
-    let mut conn = app.pool.get().await?;
-    let access = table_access(&mut conn, actor, table_id, Action::View).await?;
-    let conditions = query::parse_filter(args.filter.as_ref(), &access.rules)?;
-    let order = query::parse_order(args.order_by.as_deref(), &access.rules)?;
-    let after = args
-        .after
-        .as_deref()
-        .map(|a| RowCursor::decode(a, &order))
-        .transpose()?;
-    let hidden = access.hidden_keys();
-    let list = RowListQuery {
-        table_id,
-        cycle_id: args.cycle_id,
-        updated_since: args.updated_since,
-        conditions: &conditions,
-        order: &order,
-        strip: &hidden,
-    };
-    let rows = store::page(&mut conn, &list, after.as_ref(), page.limit()).await?;
-    Ok(RowPage {
-        page: Page::from_rows(rows, page, 0),
-        order,
-        had_cursor: after.is_some(),
-        counter: RowCounter {
+    tx::read(app, actor.scope(), async |conn| {
+        let access = table_access(conn, actor, table_id, Action::View).await?;
+        let conditions = query::parse_filter(args.filter.as_ref(), &access.rules)?;
+        let order = query::parse_order(args.order_by.as_deref(), &access.rules)?;
+        let after = args
+            .after
+            .as_deref()
+            .map(|a| RowCursor::decode(a, &order))
+            .transpose()?;
+        let hidden = access.hidden_keys();
+        let list = RowListQuery {
             table_id,
             cycle_id: args.cycle_id,
             updated_since: args.updated_since,
-            conditions,
-        },
+            conditions: &conditions,
+            order: &order,
+            strip: &hidden,
+        };
+        let rows = store::page(conn, &list, after.as_ref(), page.limit()).await?;
+        Ok(RowPage {
+            page: Page::from_rows(rows, page, 0),
+            order,
+            had_cursor: after.is_some(),
+            counter: RowCounter {
+                scope: actor.scope(),
+                table_id,
+                cycle_id: args.cycle_id,
+                updated_since: args.updated_since,
+                conditions,
+            },
+        })
     })
+    .await
 }
 
 /// The cursor of a row in a list ordered by `order`.

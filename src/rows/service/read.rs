@@ -6,6 +6,8 @@ use super::access::strip;
 use super::list::{RowCounter, RowPage};
 use crate::app::App;
 use crate::auth::caller::Caller;
+use crate::db::scope::Scope;
+use crate::db::tx;
 use crate::error::{AppError, AppResult};
 use crate::pagination::{Page, PageRequest};
 use crate::rbac::authorizer::forbidden;
@@ -25,32 +27,35 @@ use crate::tables::restricted;
 /// without table:manage.
 pub async fn get_row(app: &App, caller: &Caller, row_id: Uuid) -> AppResult<RowRecord> {
     let actor = caller.acting()?;
-    let mut conn = app.pool.get().await?;
-    let row = store::find_row(&mut conn, row_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("row"))?;
-    let home = home_of(app, &mut conn, row.table_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("row"))?;
-    let standing = standing_with(app, &mut conn, actor).await?;
-    let permissions = standing
-        .project(home.company_id, home.project_id)
-        .ok_or_else(|| standing.unreached(home.company_id, "row"))?;
-    if !permissions.allows(Resource::Row, Action::View) {
-        return Err(forbidden(Resource::Row, Action::View));
-    }
-    let hidden = if restricted::reads_restricted(permissions) {
-        Vec::new()
-    } else {
-        store::restricted_keys(&mut conn, row.table_id).await?
-    };
-    Ok(strip(row, &hidden))
+    tx::read(app, actor.scope(), async |conn| {
+        let row = store::find_row(conn, row_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("row"))?;
+        let home = home_of(app, conn, row.table_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("row"))?;
+        let standing = standing_with(app, conn, actor).await?;
+        let permissions = standing
+            .project(home.company_id, home.project_id)
+            .ok_or_else(|| standing.unreached(home.company_id, "row"))?;
+        if !permissions.allows(Resource::Row, Action::View) {
+            return Err(forbidden(Resource::Row, Action::View));
+        }
+        let hidden = if restricted::reads_restricted(permissions) {
+            Vec::new()
+        } else {
+            store::restricted_keys(conn, row.table_id).await?
+        };
+        Ok(strip(row, &hidden))
+    })
+    .await
 }
 
 /// The first page of a table's rows in the default order, from rows loaded in a batch with
 /// other tables'; `permissions` is the caller's standing in the table's project (None: not
-/// a member of its company).
+/// a member of its company); `scope` is whose rows counting the whole list later reaches.
 pub fn first_page(
+    scope: Scope,
     permissions: Option<PermissionSet>,
     fields: &[FieldRow],
     rows: Vec<RowRecord>,
@@ -68,6 +73,7 @@ pub fn first_page(
         order: Order::Created,
         had_cursor: false,
         counter: RowCounter {
+            scope,
             table_id,
             cycle_id: None,
             updated_since: None,

@@ -6,7 +6,7 @@ pub mod registration;
 pub mod two_factor;
 
 use chrono::{DateTime, Duration, Utc};
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
 
 use super::model::{NewUserToken, TokenPurpose, UserRow};
@@ -14,6 +14,8 @@ use super::store;
 use crate::app::App;
 use crate::auth::caller::{ClientInfo, SignedInUser};
 use crate::auth::tokens::OpaqueToken;
+use crate::db::scope::Scope;
+use crate::db::tx;
 use crate::error::{AppError, AppResult};
 use crate::input;
 use crate::rate_limit::{self, Limit};
@@ -101,17 +103,20 @@ async fn confirm_password(
 ) -> AppResult<()> {
     let key = user.id.to_string();
     let now = app.clock.now();
-    let hit = conn
-        .transaction::<_, AppError, _>(async |conn| {
-            rate_limit::hit(conn, PASSWORD_CONFIRMATIONS, &key, now).await
-        })
-        .await?;
+    // The hit is committed before the check, so a wrong answer cannot take it back.
+    let hit = tx::within(conn, Scope::Nobody, async |conn| {
+        rate_limit::hit(conn, PASSWORD_CONFIRMATIONS, &key, now).await
+    })
+    .await?;
     if app
         .passwords
         .verify(password, user.password_hash.as_deref())
         .await?
     {
-        rate_limit::forget(conn, hit).await?;
+        tx::within(conn, Scope::Nobody, async |conn| {
+            rate_limit::forget(conn, hit).await
+        })
+        .await?;
         return Ok(());
     }
     Err(AppError::invalid(path, "is not your current password"))

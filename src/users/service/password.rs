@@ -8,6 +8,7 @@ use crate::app::App;
 use crate::audit::service::{self as audit, SecurityEvent};
 use crate::auth::caller::{Caller, ClientInfo};
 use crate::auth::tokens::hash_token;
+use crate::db::scope::Scope;
 use crate::db::tx::{self, Change, Touches, Work};
 use crate::error::{AppError, AppResult, InputCheck};
 use crate::mail::{Letter, MailKind};
@@ -23,7 +24,7 @@ const RESET_MAILS_PER_ADDRESS: Limit = Limit::per_15_minutes("password_reset_add
 /// Mails a reset link when the address has an account; answers the same either way.
 pub async fn request_password_reset(app: &App, email: &str, client: &ClientInfo) -> AppResult<()> {
     let email = Email::parse(email, "email")?;
-    tx::transaction(app, Touches::MAIL, |Work { conn, now, .. }| {
+    tx::transaction(app, Scope::Nobody, Touches::MAIL, |Work { conn, now, .. }| {
         async move {
             limit_mail_request(app, conn, RESET_MAILS_PER_ADDRESS, email.as_str(), client, now).await?;
             let Some(user) = store::find_by_email(conn, email.as_str()).await? else {
@@ -62,13 +63,16 @@ pub async fn reset_password(app: &App, token: &str, new_password: &str) -> AppRe
     let invalid = || AppError::invalid("token", "is invalid, already used or expired");
     {
         // Check the token before spending a password hash on the request.
-        let mut conn = app.pool.get().await?;
-        store::find_open_token(&mut conn, &hash, &[TokenPurpose::ResetPassword], now)
-            .await?
-            .ok_or_else(invalid)?;
+        tx::read(app, Scope::Nobody, async |conn| {
+            store::find_open_token(conn, &hash, &[TokenPurpose::ResetPassword], now)
+                .await?
+                .ok_or_else(invalid)?;
+            Ok(())
+        })
+        .await?;
     }
     let password_hash = app.passwords.hash(password).await?;
-    let user_id = tx::transaction(app, Touches::MAIL, |Work { conn, now, .. }| {
+    let user_id = tx::transaction(app, Scope::Nobody, Touches::MAIL, |Work { conn, now, .. }| {
         async move {
             let found = store::find_open_token(conn, &hash, &[TokenPurpose::ResetPassword], now)
                 .await?
@@ -117,7 +121,10 @@ pub async fn change_password(
     let user = {
         // The password is checked outside the change's transaction (hashing takes time).
         let mut conn = app.pool.get().await?;
-        let user = load_user(&mut conn, actor).await?;
+        let user = tx::within(&mut conn, Scope::Nobody, async |conn| {
+            load_user(conn, actor).await
+        })
+        .await?;
         check.take(confirm_password(app, &mut conn, &user, current_password, "input.currentPassword").await);
         user
     };

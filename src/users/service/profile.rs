@@ -12,6 +12,7 @@ use crate::audit::store as audit_store;
 use crate::auth::caller::{Actor, Caller};
 use crate::companies::service::members;
 use crate::companies::store as company_store;
+use crate::db::scope::{self, Crossing, Scope};
 use crate::db::tx::{self, Change, Touches, Work};
 use crate::error::{AppError, AppResult, InputCheck};
 use crate::events::verb::Verb;
@@ -44,8 +45,7 @@ pub struct ProfileUpdate {
 /// The caller's account.
 pub async fn me(app: &App, caller: &Caller) -> AppResult<UserRow> {
     let actor = caller.signed_in()?;
-    let mut conn = app.pool.get().await?;
-    load_user(&mut conn, actor).await
+    tx::read(app, Scope::Nobody, async |conn| load_user(conn, actor).await).await
 }
 
 /// Edits the caller's profile; allowed before the address is verified.
@@ -74,7 +74,7 @@ pub async fn update_profile(app: &App, caller: &Caller, update: ProfileUpdate) -
     .into_iter()
     .filter_map(|(field, given)| given.then_some(field))
     .collect();
-    tx::transaction(app, Touches::ROWS, |Work { conn, now, .. }| {
+    tx::transaction(app, Scope::Nobody, Touches::ROWS, |Work { conn, now, .. }| {
         async move {
             load_user(conn, actor).await?;
             let user = store::update_profile(conn, actor.user_id, &changes, now).await?;
@@ -126,7 +126,7 @@ pub async fn update_preferences(
             format!("must be at most {MAX_PREFERENCES_BYTES} bytes (got {size})"),
         ));
     }
-    tx::transaction(app, Touches::ROWS, |Work { conn, now, .. }| {
+    tx::transaction(app, Scope::Nobody, Touches::ROWS, |Work { conn, now, .. }| {
         async move {
             load_user(conn, actor).await?;
             let user = store::set_preferences(conn, actor.user_id, &preferences, now).await?;
@@ -150,7 +150,10 @@ pub async fn request_email_change(
     let user = {
         // The password is checked outside the change's transaction (hashing takes time).
         let mut conn = app.pool.get().await?;
-        let user = load_user(&mut conn, actor).await?;
+        let user = tx::within(&mut conn, Scope::Nobody, async |conn| {
+            load_user(conn, actor).await
+        })
+        .await?;
         if user.email.as_deref() == Some(new_email.as_str()) {
             return Err(AppError::invalid("newEmail", "is already your address"));
         }
@@ -220,13 +223,17 @@ pub async fn delete_account(app: &App, caller: &Caller, password: &str) -> AppRe
     let user = {
         // The password is checked outside the change's transaction (hashing takes time).
         let mut conn = app.pool.get().await?;
-        let user = load_user(&mut conn, actor).await?;
+        let user = tx::within(&mut conn, Scope::Nobody, async |conn| {
+            load_user(conn, actor).await
+        })
+        .await?;
         confirm_password(app, &mut conn, &user, password, "password").await?;
         user
     };
     let user_id = user.id;
     tx::write(app, caller, Touches::STANDING, |Change { conn, now, .. }| {
         async move {
+            scope::cross(conn, Crossing::AccountDeletion).await?;
             members::ensure_not_sole_owner(conn, user.id).await?;
             let mut companies = company_store::delete_memberships_of_user(conn, user.id).await?;
             session_store::revoke_all_for_user(conn, user.id, None, "account deleted", now).await?;

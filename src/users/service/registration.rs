@@ -10,6 +10,7 @@ use crate::app::App;
 use crate::audit::service::{self as audit, SecurityEvent};
 use crate::auth::caller::ClientInfo;
 use crate::auth::tokens::hash_token;
+use crate::db::scope::Scope;
 use crate::db::tx::{self, Touches, Work};
 use crate::error::{AppError, AppResult, InputCheck, is_unique_violation};
 use crate::mail::{Letter, MailKind};
@@ -44,13 +45,13 @@ pub async fn register(app: &App, input: Registration, client: &ClientInfo) -> Ap
         )));
     };
     // Limits first: a refused caller costs no password hash.
-    tx::transaction(app, Touches::ROWS, |Work { conn, now, .. }| {
+    tx::transaction(app, Scope::Nobody, Touches::ROWS, |Work { conn, now, .. }| {
         limit_mail_request(app, conn, REGISTRATIONS_PER_ADDRESS, email.as_str(), client, now).boxed()
     })
     .await?;
     // Hash before looking the address up, so both outcomes take the same time.
     let password_hash = app.passwords.hash(password).await?;
-    tx::transaction(app, Touches::MAIL, |Work { conn, now, .. }| {
+    tx::transaction(app, Scope::Nobody, Touches::MAIL, |Work { conn, now, .. }| {
         async move {
             let created = store::insert_user(
                 conn,
@@ -106,7 +107,7 @@ pub async fn register(app: &App, input: Registration, client: &ClientInfo) -> Ap
 /// Spends a verification (or email-change) token and marks the address verified.
 pub async fn verify_email(app: &App, token: &str) -> AppResult<UserRow> {
     let hash = hash_token(token);
-    let user = tx::transaction(app, Touches::ROWS, |Work { conn, now, .. }| {
+    let user = tx::transaction(app, Scope::Nobody, Touches::ROWS, |Work { conn, now, .. }| {
         async move {
             let purposes = [TokenPurpose::VerifyEmail, TokenPurpose::ChangeEmail];
             let invalid = || AppError::invalid("token", "is invalid, already used or expired");
@@ -171,7 +172,7 @@ pub async fn verify_email(app: &App, token: &str) -> AppResult<UserRow> {
 /// Mails a fresh verification link to an unverified account; answers the same for any address.
 pub async fn resend_verification(app: &App, email: &str, client: &ClientInfo) -> AppResult<()> {
     let email = Email::parse(email, "email")?;
-    tx::transaction(app, Touches::MAIL, |Work { conn, now, .. }| {
+    tx::transaction(app, Scope::Nobody, Touches::MAIL, |Work { conn, now, .. }| {
         async move {
             limit_mail_request(
                 app,

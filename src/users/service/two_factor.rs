@@ -15,6 +15,7 @@ use crate::app::App;
 use crate::audit::service::{self as audit, SecurityEvent};
 use crate::auth::caller::Caller;
 use crate::auth::tokens::hash_token;
+use crate::db::scope::Scope;
 use crate::db::tx::{self, Change, Touches};
 use crate::error::{AppError, AppResult};
 use crate::mail::{Letter, MailKind};
@@ -95,9 +96,11 @@ pub async fn setup(app: &App, caller: &Caller, password: &str) -> AppResult<Stri
         .sealer
         .seal(user.id.as_bytes(), &secret)
         .map_err(AppError::internal)?;
-    let mut conn = app.pool.get().await?;
-    store::set_pending_totp(&mut conn, user.id, &sealed, app.clock.now()).await?;
-    Ok(uri)
+    tx::read(app, Scope::Nobody, async |conn| {
+        store::set_pending_totp(conn, user.id, &sealed, app.clock.now()).await?;
+        Ok(uri)
+    })
+    .await
 }
 
 /// Turns two-factor sign-in on with the first code of the secret [`setup`] made; signs out
@@ -191,7 +194,10 @@ pub async fn disable(app: &App, caller: &Caller, password: &str) -> AppResult<()
 async fn confirmed_user(app: &App, caller: &Caller, password: &str) -> AppResult<UserRow> {
     let actor = caller.verified()?;
     let mut conn = app.pool.get().await?;
-    let user = load_user(&mut conn, actor).await?;
+    let user = tx::within(&mut conn, Scope::Nobody, async |conn| {
+        load_user(conn, actor).await
+    })
+    .await?;
     confirm_password(app, &mut conn, &user, password, "password").await?;
     Ok(user)
 }

@@ -127,6 +127,9 @@ async fn ensure_template() -> String {
                 run_migrations(&format!("{}/{building}", server_url()))
                     .await
                     .expect("migrate template");
+                guildhall::db::allow_app_login(&format!("{}/{building}", server_url()))
+                    .await
+                    .expect("let the pool's role log in");
                 execute(
                     &mut conn,
                     &format!(

@@ -1,5 +1,6 @@
-//! Debian's PgBouncer in front of the tests' PostgreSQL (session mode), for a server
-//! instance that reaches its database through it as production deployments do.
+//! Debian's PgBouncer in front of the tests' PostgreSQL, in session or transaction mode,
+//! for a server instance whose pool reaches its database through it as production
+//! deployments do (the owner, which migrates, connects directly).
 
 use std::process::{Child, Command};
 
@@ -17,9 +18,10 @@ pub struct PgBouncer {
 }
 
 impl PgBouncer {
-    /// Starts pgbouncer in session mode on a free port of 127.0.0.1, in front of the
-    /// server the tests use; installs it first (scripts/install-pgbouncer) when missing.
-    pub async fn start() -> Self {
+    /// Starts pgbouncer in `mode` (`session` or `transaction`) on a free port of
+    /// 127.0.0.1, in front of the server the tests use, with `server_connections` per
+    /// database and user; installs it first (scripts/install-pgbouncer) when missing.
+    pub async fn start(mode: &str, server_connections: u32) -> Self {
         INSTALLED
             .get_or_init(|| super::install_with("install-pgbouncer"))
             .await;
@@ -33,25 +35,36 @@ impl PgBouncer {
             .local_addr()
             .unwrap()
             .port();
-        let password = server
-            .password()
-            .map(|p| format!(" password={p}"))
-            .unwrap_or_default();
+        // Each client's user logs in to PostgreSQL as itself, with the password listed here.
+        let app =
+            url::Url::parse(&guildhall::db::roles::derived_url(&format!("{}/any", server_url())).unwrap())
+                .expect("the pool's URL");
+        let users = format!(
+            "\"{}\" \"{}\"\n\"{}\" \"{}\"\n",
+            server.username(),
+            server.password().unwrap_or_default(),
+            app.username(),
+            app.password().unwrap_or_default(),
+        );
+        let auth_file = dir.path().join("users.txt");
+        std::fs::write(&auth_file, users).unwrap();
+        std::fs::set_permissions(&auth_file, std::fs::Permissions::from_mode(0o644)).unwrap();
         let ini = format!(
             "[databases]\n\
-             * = host={host} port={db_port} user={user}{password}\n\
+             * = host={host} port={db_port}\n\
              [pgbouncer]\n\
              listen_addr = 127.0.0.1\n\
              listen_port = {port}\n\
              unix_socket_dir =\n\
-             auth_type = any\n\
-             pool_mode = session\n\
+             auth_type = trust\n\
+             auth_file = {auth_file}\n\
+             pool_mode = {mode}\n\
              max_client_conn = 200\n\
-             default_pool_size = 40\n\
+             default_pool_size = {server_connections}\n\
              ignore_startup_parameters = extra_float_digits,options\n",
             host = server.host_str().unwrap_or("127.0.0.1"),
             db_port = server.port().unwrap_or(5432),
-            user = server.username(),
+            auth_file = auth_file.display(),
         );
         let config = dir.path().join("pgbouncer.ini");
         std::fs::write(&config, ini).unwrap();
@@ -84,9 +97,12 @@ impl PgBouncer {
         panic!("pgbouncer did not start");
     }
 
-    /// The URL of `database` through this pgbouncer.
-    pub fn url(&self, database: &str) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    /// `url` (a direct URL of the tests' server) through this pgbouncer.
+    pub fn through(&self, url: &str) -> String {
+        let mut url = url::Url::parse(url).expect("a database URL");
+        url.set_host(Some("127.0.0.1")).unwrap();
+        url.set_port(Some(self.port)).unwrap();
+        url.to_string()
     }
 }
 
