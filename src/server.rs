@@ -10,6 +10,8 @@ use crate::app::{App, AppBuilder};
 use crate::audit::service as audit;
 use crate::config::Config;
 use crate::db;
+use crate::db::scope::Scope;
+use crate::db::tx;
 use crate::error::FieldError;
 use crate::events::listener;
 use crate::factors;
@@ -31,6 +33,16 @@ pub async fn prepare_database(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Refuses to serve with a pool that row-level security would not hold.
+async fn check_pool_role(app: &App) -> anyhow::Result<()> {
+    let mut conn = app.pool.get().await.context("cannot reach the database")?;
+    tx::within(&mut conn, Scope::Nobody, async |conn| {
+        Ok(db::roles::check_held(conn).await)
+    })
+    .await
+    .map_err(|err| anyhow::anyhow!("cannot check the pool's role: {}", err.message))?
+}
+
 /// How long the workers may take, after the requests have drained, to finish their item.
 const WORKER_STOP_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -40,7 +52,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     config.check()?;
     prepare_database(&config).await?;
     let transport = Transport::new(config.smtp_url.as_deref(), &config.mail_from)?;
+    if !config.database_keep_prepared && config.database_direct_url.is_none() {
+        tracing::warn!(
+            "DATABASE_KEEP_PREPARED=false without DATABASE_DIRECT_URL: the event listener LISTENs through \
+             the pool's URL, which a pooler in transaction mode cannot hold"
+        );
+    }
     let app = AppBuilder::new(config).build()?;
+    check_pool_role(&app).await?;
     register_startup_documents(&app).await?;
     import_default_factors(&app).await?;
     let listener = TcpListener::bind(app.config.listen_addr)

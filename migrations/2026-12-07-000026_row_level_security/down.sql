@@ -1,7 +1,7 @@
 -- Undoes row_level_security: the policies, their functions and data_tables.company_id.
+DROP POLICY tenant ON data_row_uniques;
 DROP POLICY tenant ON webhook_deliveries;
 DROP POLICY tenant ON role_permissions;
-DROP POLICY tenant ON data_row_uniques;
 DROP POLICY tenant ON row_changes;
 DROP POLICY tenant ON schema_changes;
 DROP POLICY tenant ON data_imports;
@@ -27,9 +27,9 @@ DROP POLICY tenant ON invitations;
 DROP POLICY tenant ON roles;
 DROP POLICY tenant ON memberships;
 DROP POLICY tenant ON companies;
+ALTER TABLE data_row_uniques DISABLE ROW LEVEL SECURITY;
 ALTER TABLE webhook_deliveries DISABLE ROW LEVEL SECURITY;
 ALTER TABLE role_permissions DISABLE ROW LEVEL SECURITY;
-ALTER TABLE data_row_uniques DISABLE ROW LEVEL SECURITY;
 ALTER TABLE row_changes DISABLE ROW LEVEL SECURITY;
 ALTER TABLE schema_changes DISABLE ROW LEVEL SECURITY;
 ALTER TABLE data_imports DISABLE ROW LEVEL SECURITY;
@@ -55,5 +55,7 @@ ALTER TABLE companies DISABLE ROW LEVEL SECURITY;
 DROP FUNCTION rls_crossing();
 DROP FUNCTION rls_reach();
 DROP FUNCTION rls_user();
+ALTER TABLE data_tables DROP CONSTRAINT data_tables_project_company_fkey;
+ALTER TABLE projects DROP CONSTRAINT projects_id_company_key;
 DROP INDEX data_tables_company_idx;
 ALTER TABLE data_tables DROP COLUMN company_id;

@@ -7,11 +7,15 @@
 --   app.crossing    a named path that works across companies (listed in the README).
 -- The owner, which runs migrations, backups and index builds, is not held to them.
 
--- Data tables carry their company, so a policy finds a caller's tables by index.
+-- Data tables carry their company, so a policy finds a caller's tables by index; the key
+-- below keeps it their project's.
 ALTER TABLE data_tables ADD COLUMN company_id uuid;
 UPDATE data_tables t SET company_id = p.company_id FROM projects p WHERE p.id = t.project_id;
 ALTER TABLE data_tables ALTER COLUMN company_id SET NOT NULL;
 CREATE INDEX data_tables_company_idx ON data_tables (company_id);
+ALTER TABLE projects ADD CONSTRAINT projects_id_company_key UNIQUE (id, company_id);
+ALTER TABLE data_tables ADD CONSTRAINT data_tables_project_company_fkey
+    FOREIGN KEY (project_id, company_id) REFERENCES projects (id, company_id) ON DELETE CASCADE;
 
 -- The person the transaction works for, if any.
 CREATE FUNCTION rls_user() RETURNS uuid LANGUAGE sql STABLE AS $$
@@ -36,122 +40,114 @@ CREATE FUNCTION rls_crossing() RETURNS boolean LANGUAGE sql STABLE AS $$
 $$;
 
 -- Each policy asks through sub-selects, which PostgreSQL runs once per statement rather
--- than once per row.
+-- than once per row; the crossing test comes first, so a crossing path skips the rest.
+-- A child table's policy names its parent's company itself, so the parent's rows are
+-- found by their company index.
 
 -- Tables that name their company.
 ALTER TABLE companies ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON companies
-    USING (id = ANY ((SELECT rls_reach())::uuid[]) OR (SELECT rls_crossing()));
-
+    USING ((SELECT rls_crossing()) OR id = ANY ((SELECT rls_reach())::uuid[]));
 ALTER TABLE memberships ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON memberships
-    USING (company_id = ANY ((SELECT rls_reach())::uuid[]) OR (SELECT rls_crossing()));
-
+    USING ((SELECT rls_crossing()) OR company_id = ANY ((SELECT rls_reach())::uuid[]));
 ALTER TABLE roles ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON roles
-    USING (company_id = ANY ((SELECT rls_reach())::uuid[]) OR (SELECT rls_crossing()));
-
+    USING ((SELECT rls_crossing()) OR company_id = ANY ((SELECT rls_reach())::uuid[]));
 ALTER TABLE invitations ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON invitations
-    USING (company_id = ANY ((SELECT rls_reach())::uuid[]) OR (SELECT rls_crossing()));
-
+    USING ((SELECT rls_crossing()) OR company_id = ANY ((SELECT rls_reach())::uuid[]));
 ALTER TABLE projects ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON projects
-    USING (company_id = ANY ((SELECT rls_reach())::uuid[]) OR (SELECT rls_crossing()));
-
+    USING ((SELECT rls_crossing()) OR company_id = ANY ((SELECT rls_reach())::uuid[]));
 ALTER TABLE data_tables ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON data_tables
-    USING (company_id = ANY ((SELECT rls_reach())::uuid[]) OR (SELECT rls_crossing()));
-
+    USING ((SELECT rls_crossing()) OR company_id = ANY ((SELECT rls_reach())::uuid[]));
 ALTER TABLE table_recalculations ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON table_recalculations
-    USING (company_id = ANY ((SELECT rls_reach())::uuid[]) OR (SELECT rls_crossing()));
-
+    USING ((SELECT rls_crossing()) OR company_id = ANY ((SELECT rls_reach())::uuid[]));
 ALTER TABLE activity_events ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON activity_events
-    USING (company_id = ANY ((SELECT rls_reach())::uuid[]) OR (SELECT rls_crossing()));
-
+    USING ((SELECT rls_crossing()) OR company_id = ANY ((SELECT rls_reach())::uuid[]));
 ALTER TABLE api_keys ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON api_keys
-    USING (company_id = ANY ((SELECT rls_reach())::uuid[]) OR (SELECT rls_crossing()));
-
+    USING ((SELECT rls_crossing()) OR company_id = ANY ((SELECT rls_reach())::uuid[]));
 ALTER TABLE webhooks ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON webhooks
-    USING (company_id = ANY ((SELECT rls_reach())::uuid[]) OR (SELECT rls_crossing()));
+    USING ((SELECT rls_crossing()) OR company_id = ANY ((SELECT rls_reach())::uuid[]));
 
--- A person's notifications are theirs wherever they come from; a company's are written by
--- its members (those without a company, for someone who is no member, by a crossing path).
+-- A person's notifications are theirs alone; they are written by a crossing path, since
+-- their writer may not read them back.
 ALTER TABLE notifications ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON notifications
-    USING (user_id = (SELECT rls_user()) OR company_id = ANY ((SELECT rls_reach())::uuid[])
-           OR (SELECT rls_crossing()));
+    USING ((SELECT rls_crossing()) OR user_id = (SELECT rls_user()));
 
 -- Entries without a company are a person's own security events: written by sign-in
--- flows before anyone is known, read only by that person.
+-- flows (before anyone is known, or by that person), read only by that person.
 ALTER TABLE audit_log ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON audit_log
-    USING (company_id = ANY ((SELECT rls_reach())::uuid[])
-           OR (company_id IS NULL AND actor_id = (SELECT rls_user()))
-           OR (SELECT rls_crossing()));
+    USING ((SELECT rls_crossing()) OR company_id = ANY ((SELECT rls_reach())::uuid[])
+           OR (company_id IS NULL AND actor_id = (SELECT rls_user())));
 CREATE POLICY personal_entries ON audit_log FOR INSERT
-    WITH CHECK (company_id IS NULL);
+    WITH CHECK (company_id IS NULL AND ((SELECT rls_user()) IS NULL OR actor_id = (SELECT rls_user())));
 
 -- Rows without a company are shared by all (the shipped factors, documents registered
 -- for every company): anyone reads them, only crossing paths write them.
 ALTER TABLE emission_factors ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON emission_factors
-    USING (company_id = ANY ((SELECT rls_reach())::uuid[]) OR (SELECT rls_crossing()));
+    USING ((SELECT rls_crossing()) OR company_id = ANY ((SELECT rls_reach())::uuid[]));
 CREATE POLICY shared_rows ON emission_factors FOR SELECT
     USING (company_id IS NULL);
 
 ALTER TABLE registered_documents ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON registered_documents
-    USING (company_id = ANY ((SELECT rls_reach())::uuid[]) OR (SELECT rls_crossing()));
+    USING ((SELECT rls_crossing()) OR company_id = ANY ((SELECT rls_reach())::uuid[]));
 CREATE POLICY shared_rows ON registered_documents FOR SELECT
     USING (company_id IS NULL);
 
--- Tables that belong to a project, a table, a field, a role or a webhook: reached through
--- their parent's own policy.
+-- Tables that belong to a project, a table, a field, a role or a webhook.
 ALTER TABLE project_role_grants ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON project_role_grants
-    USING (project_id IN (SELECT id FROM projects) OR (SELECT rls_crossing()));
+    USING ((SELECT rls_crossing()) OR project_id IN (SELECT p.id FROM projects p WHERE p.company_id = ANY ((SELECT rls_reach())::uuid[])));
 
 ALTER TABLE modules ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON modules
-    USING (project_id IN (SELECT id FROM projects) OR (SELECT rls_crossing()));
+    USING ((SELECT rls_crossing()) OR project_id IN (SELECT p.id FROM projects p WHERE p.company_id = ANY ((SELECT rls_reach())::uuid[])));
 
 ALTER TABLE cycles ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON cycles
-    USING (project_id IN (SELECT id FROM projects) OR (SELECT rls_crossing()));
+    USING ((SELECT rls_crossing()) OR project_id IN (SELECT p.id FROM projects p WHERE p.company_id = ANY ((SELECT rls_reach())::uuid[])));
 
 ALTER TABLE data_fields ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON data_fields
-    USING (table_id IN (SELECT id FROM data_tables) OR (SELECT rls_crossing()));
+    USING ((SELECT rls_crossing()) OR table_id IN (SELECT t.id FROM data_tables t WHERE t.company_id = ANY ((SELECT rls_reach())::uuid[])));
 
 ALTER TABLE data_rows ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON data_rows
-    USING (table_id IN (SELECT id FROM data_tables) OR (SELECT rls_crossing()));
+    USING ((SELECT rls_crossing()) OR table_id IN (SELECT t.id FROM data_tables t WHERE t.company_id = ANY ((SELECT rls_reach())::uuid[])));
 
 ALTER TABLE data_imports ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON data_imports
-    USING (table_id IN (SELECT id FROM data_tables) OR (SELECT rls_crossing()));
+    USING ((SELECT rls_crossing()) OR table_id IN (SELECT t.id FROM data_tables t WHERE t.company_id = ANY ((SELECT rls_reach())::uuid[])));
 
 ALTER TABLE schema_changes ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON schema_changes
-    USING (table_id IN (SELECT id FROM data_tables) OR (SELECT rls_crossing()));
+    USING ((SELECT rls_crossing()) OR table_id IN (SELECT t.id FROM data_tables t WHERE t.company_id = ANY ((SELECT rls_reach())::uuid[])));
 
 ALTER TABLE row_changes ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON row_changes
-    USING (table_id IN (SELECT id FROM data_tables) OR (SELECT rls_crossing()));
-
-ALTER TABLE data_row_uniques ENABLE ROW LEVEL SECURITY;
-CREATE POLICY tenant ON data_row_uniques
-    USING (field_id IN (SELECT id FROM data_fields) OR (SELECT rls_crossing()));
+    USING ((SELECT rls_crossing()) OR table_id IN (SELECT t.id FROM data_tables t WHERE t.company_id = ANY ((SELECT rls_reach())::uuid[])));
 
 ALTER TABLE role_permissions ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON role_permissions
-    USING (role_id IN (SELECT id FROM roles) OR (SELECT rls_crossing()));
+    USING ((SELECT rls_crossing()) OR role_id IN (SELECT r.id FROM roles r WHERE r.company_id = ANY ((SELECT rls_reach())::uuid[])));
 
 ALTER TABLE webhook_deliveries ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON webhook_deliveries
-    USING (webhook_id IN (SELECT id FROM webhooks) OR (SELECT rls_crossing()));
+    USING ((SELECT rls_crossing()) OR webhook_id IN (SELECT w.id FROM webhooks w WHERE w.company_id = ANY ((SELECT rls_reach())::uuid[])));
+
+ALTER TABLE data_row_uniques ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON data_row_uniques
+    USING ((SELECT rls_crossing()) OR field_id IN (
+        SELECT f.id FROM data_fields f JOIN data_tables t ON t.id = f.table_id
+        WHERE t.company_id = ANY ((SELECT rls_reach())::uuid[])));

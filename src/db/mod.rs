@@ -14,11 +14,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
+use diesel::ConnectionError;
 use diesel::connection::{CacheSize, Instrumentation, InstrumentationEvent};
+use diesel::result::ConnectionResult;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
-use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{
+    AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection,
+};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use futures_util::FutureExt;
 
 use crate::config::redact_url_password;
 
@@ -71,11 +76,14 @@ pub fn build_pool(
     config.custom_setup = Box::new(move |url| {
         let counter = Arc::clone(&counter);
         Box::pin(async move {
-            let mut conn = AsyncPgConnection::establish(url).await?;
-            conn.set_instrumentation(CountStatements(counter));
-            if !keep_prepared {
+            let mut conn = if keep_prepared {
+                AsyncPgConnection::establish(url).await?
+            } else {
+                let mut conn = establish_for_pooler(url).await?;
                 conn.set_prepared_statement_cache_size(CacheSize::Disabled);
-            }
+                conn
+            };
+            conn.set_instrumentation(CountStatements(counter));
             Ok(conn)
         })
     });
@@ -87,6 +95,26 @@ pub fn build_pool(
         .runtime(deadpool::Runtime::Tokio1)
         .build()
         .context("cannot build the database pool")
+}
+
+/// Opens a connection whose setup runs in one transaction. diesel-async sets the time zone
+/// and the encoding with prepared statements as it connects, and a pooler in transaction
+/// mode may hand a statement's execution to another server than its preparation unless a
+/// transaction holds them together. PgBouncer carries the two settings to every server it
+/// hands the connection afterwards.
+async fn establish_for_pooler(url: &str) -> ConnectionResult<AsyncPgConnection> {
+    let broken = |err: tokio_postgres::Error| ConnectionError::BadConnection(err.to_string());
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .map_err(broken)?;
+    // Polled once, BEGIN is queued ahead of the setup's statements; the connection sends it
+    // first once diesel-async drives it. Its answer is not needed.
+    let _queued = client.batch_execute("BEGIN").now_or_never();
+    let mut conn = AsyncPgConnection::try_from_client_and_connection(client, connection).await?;
+    conn.batch_execute("COMMIT")
+        .await
+        .map_err(|err| ConnectionError::BadConnection(err.to_string()))?;
+    Ok(conn)
 }
 
 /// Creates the database named in `database_url` when it does not exist yet.

@@ -20,8 +20,9 @@ use crate::config::{Config, redact_url_password};
 pub const APP_ROLE: &str = "guildhall_app";
 
 /// Creates the role if it is missing (without login) and grants it what the server does
-/// with the tables: read and write rows, never change the schema. Idempotent; run by the
-/// owner after every migration, since grants are not part of a backup.
+/// with the tables: read and write rows, never change the schema; and lets the planner
+/// trust the functions row filters use. Idempotent; run by the owner after every
+/// migration, since neither is part of a backup.
 const GRANTS: &str = "\
 DO $$
 BEGIN
@@ -37,6 +38,29 @@ GRANT USAGE ON SCHEMA public TO guildhall_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO guildhall_app;
 REVOKE ALL ON __diesel_schema_migrations FROM guildhall_app;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO guildhall_app;
+DO $$
+BEGIN
+    -- Under a policy PostgreSQL uses an index for a filter only when every function in
+    -- it is marked leakproof. Row filters (src/rows/store/list.rs) and their indexes
+    -- (src/rows/indexes.rs) use these; in the expressions the server builds none of them
+    -- fails on a stored value (numeric input only after data_numeric's pattern check),
+    -- and the server runs no SQL from clients. Only a superuser may mark them.
+    IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+        ALTER FUNCTION jsonb_contains(jsonb, jsonb) LEAKPROOF;
+        ALTER FUNCTION jsonb_object_field_text(jsonb, text) LEAKPROOF;
+        ALTER FUNCTION textregexeq(text, text) LEAKPROOF;
+        ALTER FUNCTION textout(text) LEAKPROOF;
+        ALTER FUNCTION numeric_in(cstring, oid, integer) LEAKPROOF;
+        ALTER FUNCTION numeric_eq(numeric, numeric) LEAKPROOF;
+        ALTER FUNCTION numeric_ne(numeric, numeric) LEAKPROOF;
+        ALTER FUNCTION numeric_lt(numeric, numeric) LEAKPROOF;
+        ALTER FUNCTION numeric_le(numeric, numeric) LEAKPROOF;
+        ALTER FUNCTION numeric_gt(numeric, numeric) LEAKPROOF;
+        ALTER FUNCTION numeric_ge(numeric, numeric) LEAKPROOF;
+    ELSE
+        RAISE WARNING 'row filters cannot use field indexes: a superuser must mark the functions in src/db/roles.rs LEAKPROOF';
+    END IF;
+END $$;
 COMMIT;";
 
 /// Gives [`APP_ROLE`] its grants in the database `owner` is connected to.
@@ -47,6 +71,34 @@ pub async fn grant_app_role(owner: &mut AsyncPgConnection) -> anyhow::Result<()>
              create roles, or create it yourself: CREATE ROLE {APP_ROLE} NOLOGIN"
         )
     })
+}
+
+/// Refuses a pool whose role the policies would not hold (a superuser, a role with
+/// BYPASSRLS, or one that owns tables): row-level security would silently be off.
+pub async fn check_held(conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
+    #[derive(diesel::QueryableByName)]
+    struct Held {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        held: bool,
+    }
+    let role: Held = diesel::sql_query(
+        "SELECT current_user::text AS name, NOT (r.rolsuper OR r.rolbypassrls) AND NOT EXISTS \
+         (SELECT FROM pg_tables WHERE schemaname = 'public' AND tableowner = current_user) AS held \
+         FROM pg_roles r WHERE r.rolname = current_user",
+    )
+    .get_result(conn)
+    .await?;
+    if role.held {
+        Ok(())
+    } else {
+        Err(anyhow!(
+            "the pool connects as {}, which row-level security does not hold (a superuser, \
+             BYPASSRLS, or the tables' owner); point DATABASE_APP_URL at a role granted {APP_ROLE}",
+            role.name
+        ))
+    }
 }
 
 /// The URL the pool connects with: DATABASE_APP_URL, or DATABASE_URL as [`APP_ROLE`].

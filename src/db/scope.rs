@@ -58,10 +58,11 @@ pub enum Crossing {
     PersonalExport,
     /// Deleting an account: it leaves every company, which may then be deleted.
     AccountDeletion,
-    /// Notifying someone of what concerns them but no company of theirs (an invitation, a
-    /// removal): the notice is theirs alone to read.
-    PersonalNotices,
-    /// Leaving a company: the leaver's last act there is recorded after they left.
+    /// Writing notices: each is its recipient's alone to read, and may concern a company
+    /// the recipient is no member of (an invitation, a removal).
+    Notices,
+    /// A member leaving or removed: the act is recorded after the leaver stopped reaching the
+    /// company, and their active company moves to one they still belong to.
     Leaving,
     /// Deleting a company: its members are told after nobody reaches it any more.
     CompanyDeletion,
@@ -84,7 +85,7 @@ impl Crossing {
             Self::PersistedDocuments => "persisted-documents",
             Self::PersonalExport => "personal-export",
             Self::AccountDeletion => "account-deletion",
-            Self::PersonalNotices => "personal-notices",
+            Self::Notices => "notices",
             Self::Leaving => "leaving",
             Self::CompanyDeletion => "company-deletion",
             Self::Upkeep => "upkeep",

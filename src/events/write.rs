@@ -289,17 +289,18 @@ pub async fn notify(
 ) -> AppResult<()> {
     notices.sort_by_key(|notice| notice.user_id);
     notices.dedup_by_key(|notice| notice.user_id);
-    for notice in notices {
-        if notice.company_id.is_some() {
-            deliver(conn, now, &notice).await?;
-        } else {
-            scope::while_crossing(conn, Crossing::PersonalNotices, async |conn| {
-                deliver(conn, now, &notice).await
-            })
-            .await?;
-        }
+    if notices.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    // A notice is its recipient's alone to read, so its writer, who cannot read it back,
+    // writes it crossing companies.
+    scope::while_crossing(conn, Crossing::Notices, async |conn| {
+        for notice in &notices {
+            deliver(conn, now, notice).await?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// Writes one notice in its recipient's stream and announces it.

@@ -101,7 +101,9 @@ pub async fn open_download(app: &App, token: &str) -> AppResult<Download> {
         let (sender, chunks) = mpsc::channel(4);
         let app = app.clone();
         tokio::spawn(async move {
-            if let Err(err) = stream_rows(&app, &access, claims.cycle, &sender).await {
+            if let Err(err) =
+                stream_rows(&app, claims.requester.scope(), &access, claims.cycle, &sender).await
+            {
                 tracing::error!(error = ?err.source, "export stopped");
                 let _ = sender.send(Err(std::io::Error::other("export failed"))).await;
             }
@@ -130,6 +132,7 @@ fn file_name(table: &str) -> String {
 
 async fn stream_rows(
     app: &App,
+    scope: Scope,
     access: &TableAccess,
     cycle_id: Option<Uuid>,
     sender: &mpsc::Sender<Result<Bytes, std::io::Error>>,
@@ -150,7 +153,7 @@ async fn stream_rows(
     loop {
         // A connection per batch: a client that stops reading holds none.
         let batch = {
-            tx::read(app, Scope::Company(access.project.company_id), async |conn| {
+            tx::read(app, scope, async |conn| {
                 Ok(store::cells_batch(conn, access.table.id, cycle_id, after, BATCH).await?)
             })
             .await?

@@ -24,6 +24,20 @@ async fn post(t: &TestApp, addr: SocketAddr, token: &str, query: &str, variables
     (response.status().as_u16(), response.json().await.unwrap())
 }
 
+/// The cursor of the company's newest event: subscribers start after it, so they miss
+/// nothing made while they subscribe.
+async fn newest_cursor(t: &TestApp, token: &str, company: &str) -> String {
+    t.ok(
+        Some(token),
+        "query($c: ID!) { company(id: $c) { activity(first: 1) { edges { node { cursor } } } } }",
+        json!({ "c": company }),
+    )
+    .await["company"]["activity"]["edges"][0]["node"]["cursor"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn three_instances_one_through_pgbouncer_serve_and_hear_every_event() {
     let bouncer = PgBouncer::start("session", 40).await;
@@ -36,16 +50,7 @@ async fn three_instances_one_through_pgbouncer_serve_and_hear_every_event() {
     let instances = [t.addr, second.addr, third.addr];
     let owner = t.verified_user("owner@example.com", "Owner").await;
     let company = t.create_company(&owner, "Acme").await;
-    let newest = t
-        .ok(
-            Some(&owner),
-            "query($c: ID!) { company(id: $c) { activity(first: 1) { edges { node { cursor } } } } }",
-            json!({ "c": company.id }),
-        )
-        .await["company"]["activity"]["edges"][0]["node"]["cursor"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let newest = newest_cursor(&t, &owner, &company.id).await;
 
     // A subscriber on each instance, from the same cursor; a project made through each.
     let mut subscribers = Vec::new();
@@ -150,12 +155,13 @@ async fn an_instance_behind_pgbouncer_in_transaction_mode_serves_and_hears_event
         .await;
     let owner = t.verified_user("owner@example.com", "Owner").await;
     let company = t.create_company(&owner, "Acme").await;
+    let newest = newest_cursor(&t, &owner, &company.id).await;
     let mut socket = WsClient::connect(behind.addr, &owner).await;
     socket
         .subscribe(
             "feed",
-            "subscription($c: ID!) { activity(companyId: $c) { summary } }",
-            json!({ "c": company.id }),
+            "subscription($c: ID!, $a: String) { activity(companyId: $c, after: $a) { summary } }",
+            json!({ "c": company.id, "a": newest }),
         )
         .await;
 

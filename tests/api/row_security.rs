@@ -227,3 +227,23 @@ async fn a_member_who_leaves_still_records_leaving_and_then_reaches_nothing() {
         .await;
     assert_eq!(error_code(&again), "NOT_FOUND");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_whose_pool_would_bypass_the_policies_refuses_to_start() {
+    let db = crate::helpers::TestDb::create().await;
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_guildhall"))
+        .env("DATABASE_URL", &db.url)
+        .env("DATABASE_APP_URL", &db.url)
+        .env("LISTEN_ADDR", "127.0.0.1:0")
+        .env("METRICS_ADDR", "off")
+        .env("RUST_LOG", "off")
+        .output()
+        .await
+        .expect("run guildhall");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("row-level security does not hold"),
+        "the start names why: {stderr}"
+    );
+}
