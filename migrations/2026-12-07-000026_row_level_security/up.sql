@@ -23,15 +23,21 @@ CREATE FUNCTION rls_user() RETURNS uuid LANGUAGE sql STABLE AS $$
 $$;
 
 -- The companies the transaction reaches. It reads memberships as their owner: the
--- policies below ask it, and memberships are themselves behind one.
-CREATE FUNCTION rls_reach() RETURNS uuid[] LANGUAGE sql STABLE SECURITY DEFINER
+-- policies below ask it, and memberships are themselves behind one. In PL/pgSQL its query
+-- is planned once per connection, not at every call.
+CREATE FUNCTION rls_reach() RETURNS uuid[] LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = public, pg_temp AS $$
-    SELECT ARRAY(
-        SELECT m.company_id FROM memberships m WHERE m.user_id = rls_user()
-        UNION
-        SELECT c FROM (SELECT NULLIF(current_setting('app.company_id', true), '')::uuid AS c) one
-        WHERE c IS NOT NULL
-    )
+DECLARE
+    reach uuid[];
+    key_company uuid := NULLIF(current_setting('app.company_id', true), '')::uuid;
+BEGIN
+    SELECT COALESCE(array_agg(m.company_id), '{}') INTO reach
+    FROM memberships m WHERE m.user_id = NULLIF(current_setting('app.user_id', true), '')::uuid;
+    IF key_company IS NOT NULL THEN
+        reach := reach || key_company;
+    END IF;
+    RETURN reach;
+END
 $$;
 
 -- Whether the transaction is on a path that works across companies.
@@ -41,8 +47,8 @@ $$;
 
 -- Each policy asks through sub-selects, which PostgreSQL runs once per statement rather
 -- than once per row; the crossing test comes first, so a crossing path skips the rest.
--- A child table's policy names its parent's company itself, so the parent's rows are
--- found by their company index.
+-- A child table's policy looks its parent up by key (EXISTS), which the planner runs per
+-- row for a few rows and hashed for many.
 
 -- Tables that name their company.
 ALTER TABLE companies ENABLE ROW LEVEL SECURITY;
@@ -108,46 +114,56 @@ CREATE POLICY shared_rows ON registered_documents FOR SELECT
 -- Tables that belong to a project, a table, a field, a role or a webhook.
 ALTER TABLE project_role_grants ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON project_role_grants
-    USING ((SELECT rls_crossing()) OR project_id IN (SELECT p.id FROM projects p WHERE p.company_id = ANY ((SELECT rls_reach())::uuid[])));
+    USING ((SELECT rls_crossing()) OR EXISTS (SELECT FROM projects p WHERE p.id = project_role_grants.project_id
+        AND p.company_id = ANY ((SELECT rls_reach())::uuid[])));
 
 ALTER TABLE modules ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON modules
-    USING ((SELECT rls_crossing()) OR project_id IN (SELECT p.id FROM projects p WHERE p.company_id = ANY ((SELECT rls_reach())::uuid[])));
+    USING ((SELECT rls_crossing()) OR EXISTS (SELECT FROM projects p WHERE p.id = modules.project_id
+        AND p.company_id = ANY ((SELECT rls_reach())::uuid[])));
 
 ALTER TABLE cycles ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON cycles
-    USING ((SELECT rls_crossing()) OR project_id IN (SELECT p.id FROM projects p WHERE p.company_id = ANY ((SELECT rls_reach())::uuid[])));
+    USING ((SELECT rls_crossing()) OR EXISTS (SELECT FROM projects p WHERE p.id = cycles.project_id
+        AND p.company_id = ANY ((SELECT rls_reach())::uuid[])));
 
 ALTER TABLE data_fields ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON data_fields
-    USING ((SELECT rls_crossing()) OR table_id IN (SELECT t.id FROM data_tables t WHERE t.company_id = ANY ((SELECT rls_reach())::uuid[])));
+    USING ((SELECT rls_crossing()) OR EXISTS (SELECT FROM data_tables t WHERE t.id = data_fields.table_id
+        AND t.company_id = ANY ((SELECT rls_reach())::uuid[])));
 
 ALTER TABLE data_rows ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON data_rows
-    USING ((SELECT rls_crossing()) OR table_id IN (SELECT t.id FROM data_tables t WHERE t.company_id = ANY ((SELECT rls_reach())::uuid[])));
+    USING ((SELECT rls_crossing()) OR EXISTS (SELECT FROM data_tables t WHERE t.id = data_rows.table_id
+        AND t.company_id = ANY ((SELECT rls_reach())::uuid[])));
 
 ALTER TABLE data_imports ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON data_imports
-    USING ((SELECT rls_crossing()) OR table_id IN (SELECT t.id FROM data_tables t WHERE t.company_id = ANY ((SELECT rls_reach())::uuid[])));
+    USING ((SELECT rls_crossing()) OR EXISTS (SELECT FROM data_tables t WHERE t.id = data_imports.table_id
+        AND t.company_id = ANY ((SELECT rls_reach())::uuid[])));
 
 ALTER TABLE schema_changes ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON schema_changes
-    USING ((SELECT rls_crossing()) OR table_id IN (SELECT t.id FROM data_tables t WHERE t.company_id = ANY ((SELECT rls_reach())::uuid[])));
+    USING ((SELECT rls_crossing()) OR EXISTS (SELECT FROM data_tables t WHERE t.id = schema_changes.table_id
+        AND t.company_id = ANY ((SELECT rls_reach())::uuid[])));
 
 ALTER TABLE row_changes ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON row_changes
-    USING ((SELECT rls_crossing()) OR table_id IN (SELECT t.id FROM data_tables t WHERE t.company_id = ANY ((SELECT rls_reach())::uuid[])));
+    USING ((SELECT rls_crossing()) OR EXISTS (SELECT FROM data_tables t WHERE t.id = row_changes.table_id
+        AND t.company_id = ANY ((SELECT rls_reach())::uuid[])));
 
 ALTER TABLE role_permissions ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON role_permissions
-    USING ((SELECT rls_crossing()) OR role_id IN (SELECT r.id FROM roles r WHERE r.company_id = ANY ((SELECT rls_reach())::uuid[])));
+    USING ((SELECT rls_crossing()) OR EXISTS (SELECT FROM roles r WHERE r.id = role_permissions.role_id
+        AND r.company_id = ANY ((SELECT rls_reach())::uuid[])));
 
 ALTER TABLE webhook_deliveries ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON webhook_deliveries
-    USING ((SELECT rls_crossing()) OR webhook_id IN (SELECT w.id FROM webhooks w WHERE w.company_id = ANY ((SELECT rls_reach())::uuid[])));
+    USING ((SELECT rls_crossing()) OR EXISTS (SELECT FROM webhooks w WHERE w.id = webhook_deliveries.webhook_id
+        AND w.company_id = ANY ((SELECT rls_reach())::uuid[])));
 
 ALTER TABLE data_row_uniques ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON data_row_uniques
-    USING ((SELECT rls_crossing()) OR field_id IN (
-        SELECT f.id FROM data_fields f JOIN data_tables t ON t.id = f.table_id
-        WHERE t.company_id = ANY ((SELECT rls_reach())::uuid[])));
+    USING ((SELECT rls_crossing()) OR EXISTS (
+        SELECT FROM data_fields f JOIN data_tables t ON t.id = f.table_id
+        WHERE f.id = data_row_uniques.field_id AND t.company_id = ANY ((SELECT rls_reach())::uuid[])));
