@@ -178,12 +178,10 @@ async fn stream_entries(
     let mut first = true;
     loop {
         // A connection per batch: a client that stops reading holds none.
-        let batch = {
-            tx::read(app, claims.requester.scope(), async |conn| {
-                Ok(store::company_page(conn, claims.company, &claims.filter, after, BATCH).await?)
-            })
-            .await?
-        };
+        let batch = tx::read(app, claims.requester.scope(), async |conn| {
+            Ok(store::company_page(conn, claims.company, &claims.filter, after, BATCH).await?)
+        })
+        .await?;
         let chunk = match claims.format {
             ExportFormat::Csv => csv_lines(batch.iter().map(csv_line).collect())?,
             ExportFormat::Json => {

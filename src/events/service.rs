@@ -33,6 +33,24 @@ pub struct StreamRequest {
     pub count_total: bool,
 }
 
+impl StreamRequest {
+    /// How many rows to read: one more than the page, to learn whether another follows.
+    fn probe(self) -> i64 {
+        self.size + 1
+    }
+
+    /// The page cut from rows read by [`Self::probe`], with the total if it was counted.
+    fn cut<T>(self, mut rows: Vec<T>, total: Option<i64>) -> StreamPage<T> {
+        let has_next = rows.len() as i64 > self.size;
+        rows.truncate(usize::try_from(self.size).unwrap_or(0));
+        StreamPage {
+            items: rows,
+            has_next,
+            total: total.unwrap_or(0),
+        }
+    }
+}
+
 /// The caller's remembered standing, or why they do not reach the company.
 pub async fn standing(app: &App, caller: &Caller, company_id: Uuid) -> AppResult<Arc<Standing>> {
     let actor = caller.acting()?;
@@ -59,19 +77,13 @@ pub async fn company_activity(
         readable_in_projects,
     };
     tx::read(app, caller.scope(), async |conn| {
-        let mut items = store::feed_page(conn, company_id, &filter, page.before, page.size + 1).await?;
-        let has_next = items.len() as i64 > page.size;
-        items.truncate(usize::try_from(page.size).unwrap_or(0));
+        let rows = store::feed_page(conn, company_id, &filter, page.before, page.probe()).await?;
         let total = if page.count_total {
-            store::feed_count(conn, company_id, &filter).await?
+            Some(store::feed_count(conn, company_id, &filter).await?)
         } else {
-            0
+            None
         };
-        Ok(StreamPage {
-            items,
-            has_next,
-            total,
-        })
+        Ok(page.cut(rows, total))
     })
     .await
 }
@@ -85,20 +97,13 @@ pub async fn my_notifications(
 ) -> AppResult<StreamPage<NotificationRow>> {
     let actor = caller.signed_in()?.user_id;
     tx::read(app, Scope::Person(actor), async |conn| {
-        let mut items =
-            store::notifications_page(conn, actor, unread_only, page.before, page.size + 1).await?;
-        let has_next = items.len() as i64 > page.size;
-        items.truncate(usize::try_from(page.size).unwrap_or(0));
+        let rows = store::notifications_page(conn, actor, unread_only, page.before, page.probe()).await?;
         let total = if page.count_total {
-            store::notification_count(conn, actor, unread_only).await?
+            Some(store::notification_count(conn, actor, unread_only).await?)
         } else {
-            0
+            None
         };
-        Ok(StreamPage {
-            items,
-            has_next,
-            total,
-        })
+        Ok(page.cut(rows, total))
     })
     .await
 }

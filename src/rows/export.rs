@@ -152,12 +152,10 @@ async fn stream_rows(
     let mut after = None;
     loop {
         // A connection per batch: a client that stops reading holds none.
-        let batch = {
-            tx::read(app, scope, async |conn| {
-                Ok(store::cells_batch(conn, access.table.id, cycle_id, after, BATCH).await?)
-            })
-            .await?
-        };
+        let batch = tx::read(app, scope, async |conn| {
+            Ok(store::cells_batch(conn, access.table.id, cycle_id, after, BATCH).await?)
+        })
+        .await?;
         let lines = batch
             .iter()
             .map(|row| {

@@ -79,15 +79,13 @@ pub async fn open_download(app: &App, token: &str) -> AppResult<Chunks> {
     if claims.expires < app.clock.now().timestamp() {
         return Err(not_found());
     }
-    let user_id = {
-        tx::read(app, claims.requester.scope(), async |conn| {
-            access::still_acting(conn, claims.requester, app.clock.now())
-                .await?
-                .and_then(crate::auth::caller::Actor::user_id)
-                .ok_or_else(not_found)
-        })
-        .await?
-    };
+    let user_id = tx::read(app, claims.requester.scope(), async |conn| {
+        access::still_acting(conn, claims.requester, app.clock.now())
+            .await?
+            .and_then(crate::auth::caller::Actor::user_id)
+            .ok_or_else(not_found)
+    })
+    .await?;
     let (sender, chunks) = mpsc::channel(4);
     let app = app.clone();
     tokio::spawn(async move {
@@ -112,18 +110,16 @@ fn to_json(value: &impl Serialize) -> AppResult<String> {
 
 async fn stream_file(app: &App, user_id: Uuid, sender: &Sender) -> AppResult<()> {
     let now = app.clock.now();
-    let (user, sessions, memberships) = {
-        tx::read(app, Scope::Person(user_id), async |conn| {
-            Ok((
-                user_store::find_by_id(conn, user_id)
-                    .await?
-                    .ok_or_else(|| AppError::not_found("account"))?,
-                session_store::list_live_for_user(conn, user_id, now).await?,
-                company_store::memberships_of_user_detailed(conn, user_id).await?,
-            ))
-        })
-        .await?
-    };
+    let (user, sessions, memberships) = tx::read(app, Scope::Person(user_id), async |conn| {
+        Ok((
+            user_store::find_by_id(conn, user_id)
+                .await?
+                .ok_or_else(|| AppError::not_found("account"))?,
+            session_store::list_live_for_user(conn, user_id, now).await?,
+            company_store::memberships_of_user_detailed(conn, user_id).await?,
+        ))
+    })
+    .await?;
     let head = json!({
         "exportedAt": now,
         "profile": {
@@ -152,6 +148,7 @@ async fn stream_file(app: &App, user_id: Uuid, sender: &Sender) -> AppResult<()>
     }
     let notifications = stream_pages(
         app,
+        Scope::Person(user_id),
         sender,
         |conn, after| {
             Box::pin(event_store::notifications_after(
@@ -173,7 +170,7 @@ async fn stream_file(app: &App, user_id: Uuid, sender: &Sender) -> AppResult<()>
         return Ok(());
     }
     if !send(sender, "],\"securityEvents\":[").await
-        || !stream_audit(app, sender, |conn, after| {
+        || !stream_audit(app, Scope::Person(user_id), sender, |conn, after| {
             Box::pin(audit_store::security_page(conn, user_id, after, BATCH))
         })
         .await?
@@ -188,12 +185,11 @@ async fn stream_file(app: &App, user_id: Uuid, sender: &Sender) -> AppResult<()>
         actor_id: Some(user_id),
         ..AuditFilter::default()
     };
-    let companies = {
-        tx::read(app, Scope::Crossing(Crossing::PersonalExport), async |conn| {
-            Ok(audit_store::companies_acted_in(conn, user_id).await?)
-        })
-        .await?
-    };
+    let former = Scope::Crossing(Crossing::PersonalExport);
+    let companies = tx::read(app, former, async |conn| {
+        Ok(audit_store::companies_acted_in(conn, user_id).await?)
+    })
+    .await?;
     let mut first_company = true;
     for company_id in companies {
         let prefix = if first_company { "" } else { "," };
@@ -203,7 +199,7 @@ async fn stream_file(app: &App, user_id: Uuid, sender: &Sender) -> AppResult<()>
             format!("{prefix}{{\"companyId\":\"{company_id}\",\"entries\":["),
         )
         .await
-            || !stream_audit(app, sender, |conn, after| {
+            || !stream_audit(app, former, sender, |conn, after| {
                 let filter = filter.clone();
                 Box::pin(
                     async move { audit_store::company_page(conn, company_id, &filter, after, BATCH).await },
@@ -223,13 +219,14 @@ async fn stream_file(app: &App, user_id: Uuid, sender: &Sender) -> AppResult<()>
 /// client stopped reading.
 async fn stream_audit(
     app: &App,
+    scope: Scope,
     sender: &Sender,
     page: impl for<'c> Fn(
         &'c mut diesel_async::AsyncPgConnection,
         Option<crate::pagination::Cursor>,
     ) -> BoxFuture<'c, diesel::QueryResult<Vec<AuditRow>>>,
 ) -> AppResult<bool> {
-    stream_pages(app, sender, page, cursor_of, |row| {
+    stream_pages(app, scope, sender, page, cursor_of, |row| {
         json!({
             "createdAt": row.created_at, "action": row.action, "targetType": row.target_type,
             "targetId": row.target_id, "apiKeyId": row.api_key_id, "ip": row.ip,
@@ -239,11 +236,12 @@ async fn stream_audit(
     .await
 }
 
-/// Streams rows page by page as JSON array items: `page` reads the rows after a position
+/// Streams rows page by page as JSON array items, each page read in `scope`: `page` reads the rows after a position
 /// (None: from the start), `position` names a row's, `item` writes one; false when the
 /// client stopped reading.
 async fn stream_pages<Row, Position: Copy>(
     app: &App,
+    scope: Scope,
     sender: &Sender,
     page: impl for<'c> Fn(
         &'c mut diesel_async::AsyncPgConnection,
@@ -255,12 +253,7 @@ async fn stream_pages<Row, Position: Copy>(
     let mut after = None;
     let mut first = true;
     loop {
-        let batch = {
-            tx::read(app, Scope::Crossing(Crossing::PersonalExport), async |conn| {
-                Ok(page(conn, after).await?)
-            })
-            .await?
-        };
+        let batch = tx::read(app, scope, async |conn| Ok(page(conn, after).await?)).await?;
         let mut text = String::new();
         for row in &batch {
             if !first {

@@ -238,7 +238,7 @@ async fn send_claimed(
                 tracing::info!(delivery = %delivery.id, webhook = %endpoint.id, status = attempt.status.as_str(), %error, "webhook delivery failed");
             }
             if verdict == Verdict::Gone {
-                record_attempts(app, &attempts).await?;
+                record_attempts(app, endpoint, &attempts).await?;
                 turn_off(app, endpoint, delivery.id, attempt).await?;
                 return Ok(None);
             }
@@ -248,7 +248,7 @@ async fn send_claimed(
                 break;
             }
         }
-        record_attempts(app, &attempts).await?;
+        record_attempts(app, endpoint, &attempts).await?;
         match stop {
             None => {}
             Some(Verdict::Paused(until)) => return Ok(Some(until)),
@@ -273,9 +273,13 @@ async fn keep_claim(app: &App, endpoint: &mut ClaimedEndpoint) -> AppResult<bool
     .await
 }
 
-async fn record_attempts(app: &App, attempts: &[(uuid::Uuid, Attempt)]) -> AppResult<()> {
+async fn record_attempts(
+    app: &App,
+    endpoint: &ClaimedEndpoint,
+    attempts: &[(uuid::Uuid, Attempt)],
+) -> AppResult<()> {
     if !attempts.is_empty() {
-        tx::read(app, Scope::Crossing(Crossing::WebhookOutbox), async |conn| {
+        tx::read(app, Scope::Company(endpoint.company_id), async |conn| {
             Ok(store::record_attempts(conn, attempts).await?)
         })
         .await?;
@@ -453,7 +457,7 @@ async fn turn_off(
 ) -> AppResult<()> {
     tx::transaction(
         app,
-        Scope::Crossing(Crossing::WebhookOutbox),
+        Scope::Company(endpoint.company_id),
         Touches::ROWS,
         |Work { conn, now, .. }| {
             async move {

@@ -92,19 +92,19 @@ async fn load_user(conn: &mut AsyncPgConnection, actor: &SignedInUser) -> AppRes
         .ok_or_else(|| AppError::unauthenticated("the account no longer exists"))
 }
 
+/// The signed-in caller's account row, read in a transaction of its own.
+async fn current_user(app: &App, actor: &SignedInUser) -> AppResult<UserRow> {
+    tx::read(app, Scope::Nobody, async |conn| load_user(conn, actor).await).await
+}
+
 /// Checks that `password` is the user's current one. Each attempt counts toward a
-/// per-account limit before the check; a correct answer takes its hit back.
-async fn confirm_password(
-    app: &App,
-    conn: &mut AsyncPgConnection,
-    user: &UserRow,
-    password: &str,
-    path: &str,
-) -> AppResult<()> {
+/// per-account limit before the check; a correct answer takes its hit back. No
+/// connection is held while the password is hashed.
+async fn confirm_password(app: &App, user: &UserRow, password: &str, path: &str) -> AppResult<()> {
     let key = user.id.to_string();
     let now = app.clock.now();
     // The hit is committed before the check, so a wrong answer cannot take it back.
-    let hit = tx::within(conn, Scope::Nobody, async |conn| {
+    let hit = tx::read(app, Scope::Nobody, async |conn| {
         rate_limit::hit(conn, PASSWORD_CONFIRMATIONS, &key, now).await
     })
     .await?;
@@ -113,7 +113,7 @@ async fn confirm_password(
         .verify(password, user.password_hash.as_deref())
         .await?
     {
-        tx::within(conn, Scope::Nobody, async |conn| {
+        tx::read(app, Scope::Nobody, async |conn| {
             rate_limit::forget(conn, hit).await
         })
         .await?;

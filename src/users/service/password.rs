@@ -3,7 +3,7 @@
 
 use futures_util::FutureExt;
 
-use super::{confirm_password, issue_token, limit_mail_request, load_user};
+use super::{confirm_password, current_user, issue_token, limit_mail_request};
 use crate::app::App;
 use crate::audit::service::{self as audit, SecurityEvent};
 use crate::auth::caller::{Caller, ClientInfo};
@@ -118,16 +118,9 @@ pub async fn change_password(
     let session_id = actor.session_id;
     let mut check = InputCheck::default();
     let password = check.take(app.passwords.check_new(new_password, "input.newPassword"));
-    let user = {
-        // The password is checked outside the change's transaction (hashing takes time).
-        let mut conn = app.pool.get().await?;
-        let user = tx::within(&mut conn, Scope::Nobody, async |conn| {
-            load_user(conn, actor).await
-        })
-        .await?;
-        check.take(confirm_password(app, &mut conn, &user, current_password, "input.currentPassword").await);
-        user
-    };
+    // The password is checked outside the change's transaction (hashing takes time).
+    let user = current_user(app, actor).await?;
+    check.take(confirm_password(app, &user, current_password, "input.currentPassword").await);
     check.finish()?;
     let Some(password) = password else {
         return Err(AppError::internal(anyhow::anyhow!(

@@ -5,7 +5,7 @@ use diesel_async::AsyncPgConnection;
 use futures_util::FutureExt;
 use serde_json::json;
 
-use super::{confirm_password, issue_token, load_user, parse_name};
+use super::{confirm_password, current_user, issue_token, load_user, parse_name};
 use crate::app::App;
 use crate::audit::service::{self as audit, SecurityEvent};
 use crate::audit::store as audit_store;
@@ -45,7 +45,7 @@ pub struct ProfileUpdate {
 /// The caller's account.
 pub async fn me(app: &App, caller: &Caller) -> AppResult<UserRow> {
     let actor = caller.signed_in()?;
-    tx::read(app, Scope::Nobody, async |conn| load_user(conn, actor).await).await
+    current_user(app, actor).await
 }
 
 /// Edits the caller's profile; allowed before the address is verified.
@@ -147,19 +147,12 @@ pub async fn request_email_change(
 ) -> AppResult<()> {
     let actor = caller.verified()?;
     let new_email = Email::parse(new_email, "newEmail")?;
-    let user = {
-        // The password is checked outside the change's transaction (hashing takes time).
-        let mut conn = app.pool.get().await?;
-        let user = tx::within(&mut conn, Scope::Nobody, async |conn| {
-            load_user(conn, actor).await
-        })
-        .await?;
-        if user.email.as_deref() == Some(new_email.as_str()) {
-            return Err(AppError::invalid("newEmail", "is already your address"));
-        }
-        confirm_password(app, &mut conn, &user, password, "password").await?;
-        user
-    };
+    // The password is checked outside the change's transaction (hashing takes time).
+    let user = current_user(app, actor).await?;
+    if user.email.as_deref() == Some(new_email.as_str()) {
+        return Err(AppError::invalid("newEmail", "is already your address"));
+    }
+    confirm_password(app, &user, password, "password").await?;
     tx::write(app, caller, Touches::MAIL, |Change { conn, now, .. }| {
         async move {
             rate_limit::hit(conn, EMAIL_CHANGES_PER_USER, &user.id.to_string(), now).await?;
@@ -220,16 +213,9 @@ pub async fn request_email_change(
 /// for history that refers to it.
 pub async fn delete_account(app: &App, caller: &Caller, password: &str) -> AppResult<()> {
     let actor = caller.verified()?;
-    let user = {
-        // The password is checked outside the change's transaction (hashing takes time).
-        let mut conn = app.pool.get().await?;
-        let user = tx::within(&mut conn, Scope::Nobody, async |conn| {
-            load_user(conn, actor).await
-        })
-        .await?;
-        confirm_password(app, &mut conn, &user, password, "password").await?;
-        user
-    };
+    // The password is checked outside the change's transaction (hashing takes time).
+    let user = current_user(app, actor).await?;
+    confirm_password(app, &user, password, "password").await?;
     let user_id = user.id;
     tx::write(app, caller, Touches::STANDING, |Change { conn, now, .. }| {
         async move {

@@ -10,7 +10,7 @@ use rand::RngCore;
 use totp_rs::{Builder, Totp};
 use uuid::Uuid;
 
-use super::{confirm_password, load_user, store};
+use super::{confirm_password, current_user, load_user, store};
 use crate::app::App;
 use crate::audit::service::{self as audit, SecurityEvent};
 use crate::auth::caller::Caller;
@@ -192,13 +192,8 @@ pub async fn disable(app: &App, caller: &Caller, password: &str) -> AppResult<()
 }
 
 async fn confirmed_user(app: &App, caller: &Caller, password: &str) -> AppResult<UserRow> {
-    let actor = caller.verified()?;
-    let mut conn = app.pool.get().await?;
-    let user = tx::within(&mut conn, Scope::Nobody, async |conn| {
-        load_user(conn, actor).await
-    })
-    .await?;
-    confirm_password(app, &mut conn, &user, password, "password").await?;
+    let user = current_user(app, caller.verified()?).await?;
+    confirm_password(app, &user, password, "password").await?;
     Ok(user)
 }
 
