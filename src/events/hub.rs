@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::model::{EventRow, NotificationRow, RowChangeRow};
 use super::shared_answer::SharedAnswers;
+use crate::rows::model::RowRecord;
 
 /// A stream subscribers can follow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -28,6 +29,28 @@ pub struct LiveEvent {
     pub rows: Vec<RowChangeRow>,
     /// Answers already resolved for subscribers, for others who ask the same.
     pub answers: SharedAnswers,
+    /// The rows the event changed, read once for every live grid that shows them.
+    pub changed_rows: tokio::sync::OnceCell<Arc<ChangedRows>>,
+}
+
+/// The rows a row event changed, as read after it, with what each reader's view of them
+/// needs: whatever a grid subscriber is allowed to see of them comes from here, so one
+/// change costs the same few queries however many grids show it.
+#[derive(Debug, Default)]
+pub struct ChangedRows {
+    /// The rows still there, by id.
+    pub rows: HashMap<Uuid, RowRecord>,
+    /// Where each of their tables lives, and its restricted fields.
+    pub tables: HashMap<Uuid, ChangedTable>,
+}
+
+/// A table whose rows a row event changed.
+#[derive(Debug)]
+pub struct ChangedTable {
+    pub project_id: Uuid,
+    pub company_id: Uuid,
+    /// Keys of its restricted fields, which readers without access to them do not see.
+    pub restricted: Vec<String>,
 }
 
 /// What a topic carries.

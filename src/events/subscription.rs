@@ -47,6 +47,8 @@ pub struct RowChange {
     kind: RowChangeKind,
     row_id: Option<Uuid>,
     count: i32,
+    /// The event, whose changed rows every grid subscriber reads from one copy.
+    live: Arc<LiveEvent>,
     /// Its event's position and its place among the event's changes (the cursor).
     seq: i64,
     index: u32,
@@ -57,12 +59,13 @@ pub struct RowChange {
 
 impl RowChange {
     /// The changes `live` made to the rows of `table_id`, in the order their cursors name.
-    fn all_in(live: &LiveEvent, table_id: Uuid) -> Vec<Self> {
+    fn all_in(live: &Arc<LiveEvent>, table_id: Uuid) -> Vec<Self> {
         let event = &live.event;
         let change = |index: u32, kind, row_id, count| Self {
             kind,
             row_id,
             count,
+            live: Arc::clone(live),
             seq: event.seq,
             index,
             actor_id: event.actor_id,
@@ -118,8 +121,8 @@ impl RowChange {
         let Some(row_id) = self.row_id.filter(|_| self.kind != RowChangeKind::Deleted) else {
             return Ok(None);
         };
-        match rows::get_row(app(ctx), caller(ctx), row_id).await {
-            Ok(record) => Ok(Some(DataRow::alone(record))),
+        match rows::changed_row(app(ctx), caller(ctx), &self.live, row_id).await {
+            Ok(record) => Ok(record.map(DataRow::alone)),
             Err(err) if err.code == crate::error::ErrorCode::NotFound => Ok(None),
             Err(err) => Err(err.into()),
         }

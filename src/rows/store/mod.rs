@@ -172,6 +172,32 @@ pub async fn find_row(conn: &mut AsyncPgConnection, row_id: Uuid) -> QueryResult
     .optional()
 }
 
+/// The rows with these ids that still exist, in no particular order.
+pub async fn rows_by_ids(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<RowRecord>> {
+    prepared(
+        diesel::sql_query(
+            "SELECT id, table_id, cycle_id, cells::text AS cells, version, created_by, created_at, \
+             updated_at, created_by_api_key, calc_version FROM data_rows WHERE id = ANY($1)",
+        )
+        .bind::<sql_types::Array<sql_types::Uuid>, _>(ids),
+    )
+    .load(conn)
+    .await
+}
+
+/// The (table, key) of every restricted field of these tables.
+pub async fn restricted_keys_of(
+    conn: &mut AsyncPgConnection,
+    table_ids: &[Uuid],
+) -> QueryResult<Vec<(Uuid, String)>> {
+    data_fields::table
+        .filter(data_fields::table_id.eq_any(table_ids))
+        .filter(data_fields::restricted.eq(true))
+        .select((data_fields::table_id, data_fields::key))
+        .load(conn)
+        .await
+}
+
 /// Keys of the table's restricted fields.
 pub async fn restricted_keys(conn: &mut AsyncPgConnection, table_id: Uuid) -> QueryResult<Vec<String>> {
     data_fields::table
