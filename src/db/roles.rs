@@ -20,7 +20,8 @@ use crate::config::{Config, redact_url_password};
 pub const APP_ROLE: &str = "guildhall_app";
 
 /// Creates the role if it is missing (without login) and grants it what the server does
-/// with the tables: read and write rows, never change the schema; and lets the planner
+/// with the tables: read and write rows, never change the schema, and learn whom a
+/// transaction's person reaches (see [`crate::db::scope`]); and lets the planner
 /// trust the functions row filters use. Idempotent; run by the owner after every
 /// migration, since neither is part of a backup.
 const GRANTS: &str = "\
@@ -38,6 +39,7 @@ GRANT USAGE ON SCHEMA public TO guildhall_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO guildhall_app;
 REVOKE ALL ON __diesel_schema_migrations FROM guildhall_app;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO guildhall_app;
+GRANT EXECUTE ON FUNCTION rls_reach_of(uuid) TO guildhall_app;
 DO $$
 BEGIN
     -- Under a policy PostgreSQL uses an index for a filter only when every function in

@@ -7,8 +7,11 @@
 //! carries none.
 //!
 //! The settings the policies read:
-//! - `app.user_id`: a person, who reaches the companies they are a member of;
-//! - `app.company_id`: an API key's one company;
+//! - `app.user_id`: a person (their notifications and personal audit entries);
+//! - `app.reach`: the companies the transaction reaches: the person's memberships, read
+//!   once as it opens (`rls_reach_of`, in the same round trip as `BEGIN`), or an API key's
+//!   one company. Memberships changed later in the transaction do not widen it: the paths
+//!   that join or leave a company cross instead;
 //! - `app.crossing`: the name of a [`Crossing`], a path that legitimately works across
 //!   companies (each one is listed in the README).
 
@@ -99,8 +102,11 @@ impl Scope {
     pub fn begin_sql(self) -> String {
         let set = |name: &str, value: &str| format!("; SELECT set_config('{name}', '{value}', true)");
         match self {
-            Self::Person(user_id) => format!("BEGIN{}", set("app.user_id", &user_id.to_string())),
-            Self::Company(company_id) => format!("BEGIN{}", set("app.company_id", &company_id.to_string())),
+            Self::Person(user_id) => format!(
+                "BEGIN; SELECT set_config('app.user_id', '{user_id}', true), \
+                 set_config('app.reach', rls_reach_of('{user_id}'), true)"
+            ),
+            Self::Company(company_id) => format!("BEGIN{}", set("app.reach", &format!("{{{company_id}}}"))),
             Self::Nobody => "BEGIN".to_owned(),
             Self::Crossing(crossing) => format!("BEGIN{}", set("app.crossing", crossing.name())),
         }
@@ -151,7 +157,15 @@ mod tests {
         let user = Uuid::from_u128(7);
         assert_eq!(
             Scope::Person(user).begin_sql(),
-            format!("BEGIN; SELECT set_config('app.user_id', '{user}', true)")
+            format!(
+                "BEGIN; SELECT set_config('app.user_id', '{user}', true), \
+                 set_config('app.reach', rls_reach_of('{user}'), true)"
+            )
+        );
+        let company = Uuid::from_u128(9);
+        assert_eq!(
+            Scope::Company(company).begin_sql(),
+            format!("BEGIN; SELECT set_config('app.reach', '{{{company}}}', true)")
         );
         assert_eq!(Scope::Nobody.begin_sql(), "BEGIN");
         assert!(

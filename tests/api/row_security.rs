@@ -176,7 +176,7 @@ async fn a_pooled_connection_carries_no_scope_after_its_transaction() {
     let mut conn = t.app.pool.get().await.unwrap();
     let left: Setting = diesel::sql_query(
         "SELECT COALESCE(current_setting('app.user_id', true), '') || \
-         COALESCE(current_setting('app.company_id', true), '') || \
+         COALESCE(current_setting('app.reach', true), '') || \
          COALESCE(current_setting('app.crossing', true), '') AS value",
     )
     .get_result(&mut conn)
