@@ -36,7 +36,7 @@ pub struct LiveEvent {
 /// The rows a row event changed, as read after it, with what each reader's view of them
 /// needs: whatever a grid subscriber is allowed to see of them comes from here, so one
 /// change costs the same few queries however many grids show it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ChangedRows {
     /// The rows still there, by id.
     pub rows: HashMap<Uuid, RowRecord>,

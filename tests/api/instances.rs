@@ -38,6 +38,19 @@ async fn newest_cursor(t: &TestApp, token: &str, company: &str) -> String {
         .to_owned()
 }
 
+/// A socket on `addr` following the company's activity summaries after `after`.
+async fn feed_subscriber(addr: SocketAddr, token: &str, company: &str, after: &str) -> WsClient {
+    let mut socket = WsClient::connect(addr, token).await;
+    socket
+        .subscribe(
+            "feed",
+            "subscription($c: ID!, $a: String) { activity(companyId: $c, after: $a) { summary } }",
+            json!({ "c": company, "a": after }),
+        )
+        .await;
+    socket
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn three_instances_one_through_pgbouncer_serve_and_hear_every_event() {
     let bouncer = PgBouncer::start("session", 40).await;
@@ -55,15 +68,7 @@ async fn three_instances_one_through_pgbouncer_serve_and_hear_every_event() {
     // A subscriber on each instance, from the same cursor; a project made through each.
     let mut subscribers = Vec::new();
     for addr in instances {
-        let mut socket = WsClient::connect(addr, &owner).await;
-        socket
-            .subscribe(
-                "feed",
-                "subscription($c: ID!, $a: String) { activity(companyId: $c, after: $a) { summary } }",
-                json!({ "c": company.id, "a": newest }),
-            )
-            .await;
-        subscribers.push(socket);
+        subscribers.push(feed_subscriber(addr, &owner, &company.id, &newest).await);
     }
     for (n, addr) in instances.iter().enumerate() {
         let (status, answer) = post(
@@ -156,14 +161,7 @@ async fn an_instance_behind_pgbouncer_in_transaction_mode_serves_and_hears_event
     let owner = t.verified_user("owner@example.com", "Owner").await;
     let company = t.create_company(&owner, "Acme").await;
     let newest = newest_cursor(&t, &owner, &company.id).await;
-    let mut socket = WsClient::connect(behind.addr, &owner).await;
-    socket
-        .subscribe(
-            "feed",
-            "subscription($c: ID!, $a: String) { activity(companyId: $c, after: $a) { summary } }",
-            json!({ "c": company.id, "a": newest }),
-        )
-        .await;
+    let mut socket = feed_subscriber(behind.addr, &owner, &company.id, &newest).await;
 
     let create = "mutation($c: ID!, $n: String!) { createProject(companyId: $c, name: $n) { id } }";
     let read = "query($c: ID!) { company(id: $c) { name projects(first: 50) { totalCount edges { node { name } } } } }";

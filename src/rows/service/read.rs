@@ -86,11 +86,12 @@ pub async fn changed_row(
     };
     let standing = standing_of(app, actor).await?;
     let permissions = row_permissions(&standing, table.company_id, table.project_id)?;
-    if restricted::reads_restricted(permissions) {
-        Ok(Some(row.clone()))
+    let hidden: &[String] = if restricted::reads_restricted(permissions) {
+        &[]
     } else {
-        Ok(Some(strip(row.clone(), &table.restricted)))
-    }
+        &table.restricted
+    };
+    Ok(Some(strip(row.clone(), hidden)))
 }
 
 /// The rows `live` changed that still exist, with their tables' homes and restricted
