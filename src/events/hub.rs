@@ -9,7 +9,7 @@ use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
 use super::model::{EventRow, NotificationRow, RowChangeRow};
-use super::shared_answer::SharedAnswers;
+use super::shared_answer::{SharedAnswers, SharedPayloads};
 use crate::rows::model::RowRecord;
 
 /// A stream subscribers can follow.
@@ -29,6 +29,8 @@ pub struct LiveEvent {
     pub rows: Vec<RowChangeRow>,
     /// Answers already resolved for subscribers, for others who ask the same.
     pub answers: SharedAnswers,
+    /// Whole answers already serialised for websockets holding subscriptions as data.
+    pub payloads: SharedPayloads,
     /// The rows the event changed, read once for every live grid that shows them.
     pub changed_rows: tokio::sync::OnceCell<Arc<ChangedRows>>,
 }

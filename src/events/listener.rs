@@ -176,6 +176,7 @@ pub async fn live_event(conn: &mut AsyncPgConnection, event: super::model::Event
         event: std::sync::Arc::new(event),
         rows,
         answers: Default::default(),
+        payloads: Default::default(),
         changed_rows: Default::default(),
     })
 }

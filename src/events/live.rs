@@ -55,15 +55,29 @@ fn fell_behind(stream: CursorStream, missed: u64, position: i64) -> AppError {
 pub async fn company_events(
     app: App,
     company_id: Uuid,
-    (actor, standing): (Actor, Arc<Standing>),
+    member: (Actor, Arc<Standing>),
     stream: CursorStream,
     start: Start,
 ) -> AppResult<impl Stream<Item = AppResult<Arc<LiveEvent>>> + Send + use<>> {
+    Ok(company_feed(app, company_id, member, stream, start)
+        .await?
+        .into_stream())
+}
+
+/// [`company_events`] as a feed its holder polls itself (a websocket holding the
+/// subscription as data rather than as a stream inside async-graphql).
+pub async fn company_feed(
+    app: App,
+    company_id: Uuid,
+    (actor, standing): (Actor, Arc<Standing>),
+    stream: CursorStream,
+    start: Start,
+) -> AppResult<CompanyFeed> {
     let topic = Topic::Company(company_id);
     let receiver = app.hub.subscribe(topic);
     let (position, replaying) = position_of(&app, topic, start).await?;
     let marker = app.standings.marker();
-    let feed = CompanyFeed {
+    Ok(CompanyFeed {
         app,
         company_id,
         actor,
@@ -74,11 +88,9 @@ pub async fn company_events(
         position,
         replaying,
         backlog: VecDeque::new(),
+        project: None,
         done: false,
-    };
-    Ok(futures_util::stream::unfold(feed, |mut feed| async move {
-        feed.next().await.map(|item| (item, feed))
-    }))
+    })
 }
 
 /// Follows a person's notifications.
@@ -135,7 +147,9 @@ async fn position_of(app: &App, topic: Topic, start: Start) -> AppResult<(i64, b
     })
 }
 
-struct CompanyFeed {
+/// A company's events as one subscriber follows them: its position, its standing (read
+/// again whenever the standing memory forgot something), and what it has yet to receive.
+pub struct CompanyFeed {
     app: App,
     company_id: Uuid,
     actor: Actor,
@@ -147,11 +161,32 @@ struct CompanyFeed {
     position: i64,
     replaying: bool,
     backlog: VecDeque<Arc<LiveEvent>>,
+    /// Only this project's events, when the subscriber asked so.
+    project: Option<Uuid>,
     done: bool,
 }
 
 impl CompanyFeed {
-    async fn next(&mut self) -> Option<AppResult<Arc<LiveEvent>>> {
+    /// The feed narrowed to one project's events (`None`: the whole company's).
+    pub fn in_project(self, project: Option<Uuid>) -> Self {
+        Self { project, ..self }
+    }
+
+    /// The feed as a stream of the events its subscriber may read.
+    pub fn into_stream(self) -> impl Stream<Item = AppResult<Arc<LiveEvent>>> + Send + use<> {
+        futures_util::stream::unfold(self, |mut feed| async move {
+            feed.next().await.map(|item| (item, feed))
+        })
+    }
+
+    /// Whether it still replays from the table what came before it went live.
+    pub fn is_replaying(&self) -> bool {
+        self.replaying
+    }
+
+    /// The next event the subscriber may read; an error (it fell behind, lost the company,
+    /// the company was deleted) ends the feed, and None follows it.
+    pub async fn next(&mut self) -> Option<AppResult<Arc<LiveEvent>>> {
         loop {
             if self.done {
                 return None;
@@ -165,7 +200,8 @@ impl CompanyFeed {
                         return Some(Err(err));
                     }
                 }
-                if access::may_read(&self.standing, &live.event) {
+                let wanted = self.project.is_none() || live.event.project_id == self.project;
+                if wanted && access::may_read(&self.standing, &live.event) {
                     return Some(Ok(live));
                 }
                 continue;
@@ -227,8 +263,10 @@ impl CompanyFeed {
 
     /// Reads the member's standing again after the memory forgot some.
     async fn reload_standing(&mut self) -> AppResult<()> {
-        self.marker = self.app.standings.marker();
+        let marker = self.app.standings.marker();
         let standing = standing_of(&self.app, self.actor).await?;
+        // Only once the standing is in hand: a read abandoned half-way is read again.
+        self.marker = marker;
         self.keep_standing(standing)
     }
 

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod cursor;
 pub mod graphql;
+pub mod held;
 pub mod hub;
 pub mod listener;
 pub mod live;

@@ -6,16 +6,25 @@
 //! leaves the answer on the event; the others with the same selection take a copy instead
 //! of resolving it again. A selection that reaches beyond the event (its project, actor or
 //! company, whose answers depend on the reader) is resolved for each subscriber.
+//!
+//! A subscription its websocket holds itself ([`super::held`]) goes one step further: the
+//! whole response for its shape is serialised once per event ([`SharedPayloads`]) and every
+//! socket sends those bytes behind its own `next` header.
 
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{Directive, Field, Selection, SelectionSet, TypeCondition};
 use async_graphql::registry::Registry;
-use async_graphql::{Context, ContextSelectionSet, OutputType, Positioned, ServerResult, Value};
+use async_graphql::{
+    Context, ContextSelectionSet, Name, OutputType, Positioned, Response, ScalarType, ServerResult, Value,
+};
 
+use super::cursor::{self, Stream as CursorStream};
 use super::graphql::ActivityEvent;
 use super::hub::LiveEvent;
+use super::model::EventRow;
 
 /// ActivityEvent fields whose answer is the same for everyone who may read the event: its
 /// argument-less scalar fields (a test holds this list to the served schema, so a scalar
@@ -39,6 +48,97 @@ const SHAPES_PER_EVENT: usize = 8;
 #[derive(Debug, Default)]
 pub struct SharedAnswers(Mutex<Vec<(Arc<str>, Value)>>);
 
+/// The serialised `next` payloads already written for one live event, by the frame key
+/// of their subscriptions (see [`HeldShape`]).
+#[derive(Debug, Default)]
+pub struct SharedPayloads(Mutex<Vec<(Arc<str>, Arc<str>)>>);
+
+impl SharedPayloads {
+    /// The payload for subscriptions of `shape`, written now if nobody asked before.
+    pub fn of(&self, shape: &HeldShape, event: &EventRow) -> Arc<str> {
+        let mut payloads = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, payload)) = payloads.iter().find(|(key, _)| **key == *shape.frame_key) {
+            return Arc::clone(payload);
+        }
+        let payload: Arc<str> = shape.payload(event).into();
+        if payloads.len() < SHAPES_PER_EVENT {
+            payloads.push((Arc::clone(&shape.frame_key), Arc::clone(&payload)));
+        }
+        payload
+    }
+}
+
+/// An activity selection of the event's own fields.
+#[derive(Debug)]
+pub struct Shape {
+    /// Its response keys and field names, as text: subscribers whose selections have
+    /// equal keys get equal answers.
+    pub key: Arc<str>,
+    /// Its response keys and the fields they read, in order.
+    fields: Vec<(String, &'static str)>,
+}
+
+/// A whole `activity` operation whose answer depends only on the event: the shape of its
+/// selection and the response key of its root field. Its answers are written once per
+/// event, straight from the event, and sent as they are to every subscriber holding the
+/// same.
+#[derive(Debug)]
+pub struct HeldShape {
+    root: String,
+    shape: Arc<Shape>,
+    /// The root key and the shape's key: what subscriptions sharing payloads have equal.
+    frame_key: Arc<str>,
+}
+
+impl HeldShape {
+    /// The operation whose root field answers as `root` with `shape`.
+    pub fn new(root: &str, shape: Arc<Shape>) -> Self {
+        let frame_key = format!("{root}\u{0}{}", shape.key).into();
+        Self {
+            root: root.to_owned(),
+            shape,
+            frame_key,
+        }
+    }
+
+    /// The response key of the root field (the path of its errors).
+    pub fn root(&self) -> &str {
+        &self.root
+    }
+
+    /// The response async-graphql would give for `event`, serialised: each field's value
+    /// comes from the same scalar conversions its resolver's answer goes through.
+    fn payload(&self, event: &EventRow) -> String {
+        let answer = self
+            .shape
+            .fields
+            .iter()
+            .map(|(key, field)| (Name::new(key), own_value(event, field)))
+            .collect();
+        let mut data = IndexMap::new();
+        data.insert(Name::new(&self.root), Value::Object(answer));
+        serde_json::to_string(&Response::new(Value::Object(data))).unwrap_or_default()
+    }
+}
+
+/// The value of one of the event's own fields, as [`ActivityEvent`]'s resolver answers it.
+fn own_value(event: &EventRow, field: &str) -> Value {
+    match field {
+        "__typename" => Value::String(ActivityEvent::type_name().into_owned()),
+        "id" => Value::String(event.id.to_string()),
+        "cursor" => Value::String(cursor::encode(CursorStream::Activity, event.seq)),
+        "verb" => Value::String(event.verb.clone()),
+        "targetType" => Value::String(event.target_type.clone()),
+        "targetId" => Value::String(event.target_id.to_string()),
+        "summary" => Value::String(event.summary.clone()),
+        "data" => event.data.as_ref().map_or(Value::Null, |data| {
+            async_graphql::to_value(data).unwrap_or_default()
+        }),
+        "createdAt" => ScalarType::to_value(&event.created_at),
+        _ => Value::Null,
+    }
+}
+
 impl SharedAnswers {
     fn get(&self, shape: &str) -> Option<Value> {
         self.0
@@ -60,18 +160,35 @@ impl SharedAnswers {
 /// What an activity subscription's selection reads of each event, when that is only the
 /// event's own fields: the response keys and field names in order. None when any part of
 /// it depends on the reader (or on anything else).
-pub fn selection_shape(ctx: &Context<'_>) -> Option<Arc<str>> {
-    let mut shape = String::new();
+pub fn selection_shape(ctx: &Context<'_>) -> Option<Arc<Shape>> {
+    let mut shape = Shape {
+        key: Arc::from(""),
+        fields: Vec::new(),
+    };
+    let mut key = String::new();
     // `item` and `query_env` are the running operation's own field and fragments; they are
     // read rather than `ctx.field()`, which drops the directives of fragment spreads.
-    describe(ctx, &ctx.item.node.selection_set.node, &mut shape, 0)?;
-    Some(shape.into())
+    describe(
+        ctx,
+        &ctx.item.node.selection_set.node,
+        &mut key,
+        &mut shape.fields,
+        0,
+    )?;
+    shape.key = key.into();
+    Some(Arc::new(shape))
 }
 
 /// Fragments may nest; deeper than this is not worth sharing.
 const MAX_FRAGMENT_DEPTH: usize = 4;
 
-fn describe(ctx: &Context<'_>, set: &SelectionSet, shape: &mut String, depth: usize) -> Option<()> {
+fn describe(
+    ctx: &Context<'_>,
+    set: &SelectionSet,
+    shape: &mut String,
+    fields: &mut Vec<(String, &'static str)>,
+    depth: usize,
+) -> Option<()> {
     if depth > MAX_FRAGMENT_DEPTH {
         return None;
     }
@@ -79,23 +196,24 @@ fn describe(ctx: &Context<'_>, set: &SelectionSet, shape: &mut String, depth: us
         match &selection.node {
             Selection::Field(field) => {
                 undirected(&field.node.directives)?;
-                own_field(&field.node)?;
+                let name = own_field(&field.node)?;
                 let key = field.node.response_key().node.as_str();
                 shape.push_str(key);
                 shape.push(':');
-                shape.push_str(field.node.name.node.as_str());
+                shape.push_str(name);
                 shape.push(',');
+                fields.push((key.to_owned(), name));
             }
             Selection::FragmentSpread(spread) => {
                 undirected(&spread.node.directives)?;
                 let fragment = ctx.query_env.fragments.get(&spread.node.fragment_name.node)?;
                 on_activity_event(Some(&fragment.node.type_condition))?;
-                describe(ctx, &fragment.node.selection_set.node, shape, depth + 1)?;
+                describe(ctx, &fragment.node.selection_set.node, shape, fields, depth + 1)?;
             }
             Selection::InlineFragment(inline) => {
                 undirected(&inline.node.directives)?;
                 on_activity_event(inline.node.type_condition.as_ref())?;
-                describe(ctx, &inline.node.selection_set.node, shape, depth + 1)?;
+                describe(ctx, &inline.node.selection_set.node, shape, fields, depth + 1)?;
             }
         }
     }
@@ -103,11 +221,11 @@ fn describe(ctx: &Context<'_>, set: &SelectionSet, shape: &mut String, depth: us
 }
 
 /// A field of the event itself: one of its own, with no arguments or sub-selection.
-fn own_field(field: &Field) -> Option<()> {
-    let plain = EVENT_OWN_FIELDS.contains(&field.name.node.as_str())
-        && field.arguments.is_empty()
-        && field.selection_set.node.items.is_empty();
-    plain.then_some(())
+fn own_field(field: &Field) -> Option<&'static str> {
+    let name = EVENT_OWN_FIELDS
+        .iter()
+        .find(|own| **own == field.name.node.as_str())?;
+    (field.arguments.is_empty() && field.selection_set.node.items.is_empty()).then_some(name)
 }
 
 fn on_activity_event(condition: Option<&Positioned<TypeCondition>>) -> Option<()> {
@@ -127,7 +245,7 @@ fn undirected(directives: &[Positioned<Directive>]) -> Option<()> {
 /// answers when the subscriber's selection has a shape.
 pub struct LiveActivity {
     pub live: Arc<LiveEvent>,
-    pub shape: Option<Arc<str>>,
+    pub shape: Option<Arc<Shape>>,
 }
 
 impl OutputType for LiveActivity {
@@ -144,13 +262,13 @@ impl OutputType for LiveActivity {
         let Some(shape) = &self.shape else {
             return event.resolve(ctx, field).await;
         };
-        if let Some(value) = self.live.answers.get(shape) {
+        if let Some(value) = self.live.answers.get(&shape.key) {
             return Ok(value);
         }
         let value = event.resolve(ctx, field).await?;
         // An event only this subscriber holds (a replayed one) has nobody to share with.
         if Arc::strong_count(&self.live) > 1 {
-            self.live.answers.keep(shape, &value);
+            self.live.answers.keep(&shape.key, &value);
         }
         Ok(value)
     }
@@ -184,7 +302,7 @@ mod tests {
     #[Subscription]
     impl Probe {
         async fn activity(&self, ctx: &Context<'_>) -> impl Stream<Item = ActivityEvent> + use<> {
-            let shape = selection_shape(ctx).map(|shape| shape.to_string());
+            let shape = selection_shape(ctx).map(|shape| shape.key.to_string());
             ctx.data_unchecked::<Arc<Shapes>>().0.lock().unwrap().push(shape);
             futures_util::stream::empty()
         }

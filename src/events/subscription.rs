@@ -14,10 +14,11 @@ use uuid::Uuid;
 
 use super::cursor::{self, Stream as CursorStream};
 use super::graphql::Notification;
+use super::held::Holding;
 use super::hub::LiveEvent;
 use super::live::{self, Start};
 use super::model::EventRow;
-use super::shared_answer::{LiveActivity, selection_shape};
+use super::shared_answer::{HeldShape, LiveActivity, selection_shape};
 use super::verb::Verb;
 use crate::api_keys::graphql::ApiKey;
 use crate::auth::caller::Actor;
@@ -212,7 +213,7 @@ impl EventsSubscription {
         let company_id = parse_id(&company_id, "company")?;
         let shape = selection_shape(ctx);
         let start = start(CursorStream::Activity, after.as_deref())?;
-        let (stream, project_id) = Box::pin(async {
+        let feed = Box::pin(async {
             let member = member(ctx, company_id).await?;
             let project_id = match project_id {
                 Some(id) => {
@@ -225,7 +226,7 @@ impl EventsSubscription {
                 }
                 None => None,
             };
-            let events = live::company_events(
+            let feed = live::company_feed(
                 app(ctx).clone(),
                 company_id,
                 member,
@@ -233,20 +234,27 @@ impl EventsSubscription {
                 start,
             )
             .await?;
-            Ok::<_, AppError>((events, project_id))
+            Ok::<_, AppError>(feed.in_project(project_id))
         })
         .await?;
-        Ok(stream.filter_map(move |item| {
-            let item = match item {
-                Ok(live) if project_id.is_some() && live.event.project_id != project_id => None,
-                Ok(live) => Some(Ok(LiveActivity {
+        if let (Some(holding), Some(shape)) = (ctx.data_opt::<Holding>(), &shape)
+            && !feed.is_replaying()
+        {
+            let root = ctx.item.node.response_key().node.as_str();
+            let held = HeldShape::new(root, Arc::clone(shape));
+            holding.hand_over(feed, held, ctx.item.pos, &caller(ctx).request_id);
+            return Ok(futures_util::stream::empty().left_stream());
+        }
+        Ok(feed
+            .into_stream()
+            .map(move |item| {
+                item.map(|live| LiveActivity {
                     live,
                     shape: shape.clone(),
-                })),
-                Err(err) => Some(Err(err.into())),
-            };
-            std::future::ready(item)
-        }))
+                })
+                .map_err(Into::into)
+            })
+            .right_stream())
     }
 
     /// Row changes in one table, for live grids and dashboards: one per row, or one BULK

@@ -45,6 +45,7 @@ use super::{GuildhallSchema, uploads};
 use crate::app::App;
 use crate::auth::caller::{ANONYMOUS, Caller};
 use crate::error::{AppError, ErrorCode};
+use crate::events::held::HeldSubscriptions;
 use crate::persisted::automatic::{AutomaticDocuments, Learned};
 use crate::persisted::{admission, document_hash};
 use crate::rbac::authorizer::Authorizer;
@@ -473,7 +474,15 @@ impl Stream for FirstPollMarks {
                 }
                 Poll::Ready(Some(response))
             }
-            Poll::Ready(None) => Poll::Ready(None),
+            // Ended at once without an answer: it passed validation (a subscription its
+            // socket now holds itself).
+            Poll::Ready(None) => {
+                if let Some(known) = known {
+                    known.mark_validated();
+                }
+                passed(learning);
+                Poll::Ready(None)
+            }
         }
     }
 }
@@ -494,17 +503,25 @@ impl Stream for InSpan {
     }
 }
 
-/// The pipeline as async-graphql's websocket handler drives it.
+/// The pipeline as async-graphql's websocket handler drives it, for one socket.
 #[derive(Clone)]
-pub struct SocketExecutor(pub Pipeline);
+pub struct SocketExecutor {
+    pub pipeline: Pipeline,
+    /// Where the socket takes the subscriptions it holds itself, when it can.
+    pub held: Option<Arc<HeldSubscriptions>>,
+}
 
 impl Executor for SocketExecutor {
     async fn execute(&self, request: Request) -> Response {
-        self.0.execute(request, ANONYMOUS.clone()).await
+        self.pipeline.execute(request, ANONYMOUS.clone()).await
     }
 
     fn execute_stream(&self, request: Request, session: Option<Arc<Data>>) -> BoxStream<'static, Response> {
-        self.0.execute_stream(request, session.unwrap_or_default())
+        let request = match self.held.as_ref().and_then(HeldSubscriptions::take_starting) {
+            Some(holding) => request.data(holding),
+            None => request,
+        };
+        self.pipeline.execute_stream(request, session.unwrap_or_default())
     }
 }
 

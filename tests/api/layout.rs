@@ -33,6 +33,7 @@ const GRAPHQL_TIER: &[&str] = &[
     "subscription.rs",
     "edges.rs",
     "shared_answer.rs",
+    "held.rs",
 ];
 
 /// The feature order and the named exceptions, from the README section.

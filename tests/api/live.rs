@@ -3,11 +3,17 @@
 //! and slow subscribers.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
+use async_graphql::{Data, Executor, Request, Variables};
 use futures_util::StreamExt;
+use guildhall::auth::caller::{Caller, ClientInfo};
 use guildhall::events::cursor::Stream;
+use guildhall::events::held::HeldSubscriptions;
 use guildhall::events::live::{self, Start};
+use guildhall::graphql::live_session;
+use guildhall::graphql::pipeline::SocketExecutor;
 use serde_json::{Value, json};
 
 use crate::helpers::ws::{Received, WsClient};
@@ -984,5 +990,185 @@ async fn grids_showing_a_change_share_one_read_of_its_rows_and_each_sees_only_wh
     assert!(
         shared < alone + 50,
         "six grids cost {shared} statements, one grid {alone}"
+    );
+}
+
+/// A selection of every one of the event's own fields, with an alias, a fragment and an
+/// inline fragment: an activity subscription a graphql-transport-ws socket holds itself.
+const HELD: &str = "subscription Feed($c: ID!, $p: ID) { feed: activity(companyId: $c, projectId: $p) { \
+                    __typename id cursor kind: verb ...Said ... on ActivityEvent { targetType targetId } data createdAt } } \
+                    fragment Said on ActivityEvent { summary }";
+
+/// The `payload` of a `next` (graphql-transport-ws) or `data` (graphql-ws) message, as written.
+fn raw_payload(message: &str) -> &str {
+    let start = message.find("\"payload\":").expect("a payload") + "\"payload\":".len();
+    &message[start..message.len() - 1]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_held_subscription_sends_byte_for_byte_what_a_streamed_one_sends_and_ends_as_it_does() {
+    let t = TestApp::spawn().await;
+    let (owner, company, ann) = acme_with_an_editor(&t).await;
+    let footprint = t.create_project(&owner, &company, "Footprint").await;
+    // graphql-transport-ws holds the subscriptions; the legacy protocol streams them
+    // through async-graphql.
+    let mut held = WsClient::connect(t.addr, &ann).await;
+    let mut streamed = WsClient::open_with(t.addr, &ann, "graphql-ws").await;
+    assert_eq!(streamed.receive_text().await, r#"{"type":"connection_ack"}"#);
+    for ws in [&mut held, &mut streamed] {
+        ws.subscribe("all", HELD, json!({ "c": company.id })).await;
+        ws.subscribe("footprint", HELD, json!({ "c": company.id, "p": footprint }))
+            .await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    t.create_project(&owner, &company, "Elsewhere").await;
+    t.ok(
+        Some(&owner),
+        "mutation($id: ID!) { updateProject(id: $id, name: \"Footprint 2026\", description: \"Scope \\\"1\\\" ü\") { id } }",
+        json!({ "id": footprint }),
+    )
+    .await;
+    let ann_id = t.user_id(&ann).await;
+    t.ok(
+        Some(&owner),
+        "mutation($c: ID!, $u: ID!) { removeMember(companyId: $c, userId: $u) }",
+        json!({ "c": company.id, "u": ann_id }),
+    )
+    .await;
+
+    // Both feeds see both events and then end; the project feed sees only its project's.
+    let read = async |ws: &mut WsClient| {
+        let mut messages = Vec::new();
+        while messages.len() < 7 {
+            messages.push(ws.receive_text().await);
+        }
+        messages
+    };
+    let (held, streamed) = (read(&mut held).await, read(&mut streamed).await);
+    let by_operation = |messages: &[String], id: &str| -> Vec<(String, Option<String>)> {
+        messages
+            .iter()
+            .filter(|text| text.contains(&format!("\"id\":\"{id}\"")))
+            .map(|text| {
+                let kind: Value = serde_json::from_str(text).unwrap();
+                let kind = kind["type"].as_str().unwrap().to_owned();
+                let payload = (kind != "complete").then(|| raw_payload(text).to_owned());
+                (kind, payload)
+            })
+            .collect()
+    };
+    for id in ["all", "footprint"] {
+        let (held, streamed) = (by_operation(&held, id), by_operation(&streamed, id));
+        let kinds: Vec<&str> = held.iter().map(|(kind, _)| kind.as_str()).collect();
+        let wanted: &[&str] = if id == "all" {
+            &["next", "next", "next", "complete"]
+        } else {
+            &["next", "next", "complete"]
+        };
+        assert_eq!(kinds, wanted, "{held:?}");
+        let payloads = |messages: &[(String, Option<String>)]| -> Vec<Option<String>> {
+            messages.iter().map(|(_, payload)| payload.clone()).collect()
+        };
+        assert_eq!(payloads(&held), payloads(&streamed), "{id}");
+    }
+    let events: Vec<Value> = by_operation(&held, "all")
+        .iter()
+        .filter_map(|(_, payload)| payload.as_deref().map(|p| serde_json::from_str(p).unwrap()))
+        .collect();
+    assert_eq!(
+        events[0]["data"]["feed"]["kind"], "project.created",
+        "{}",
+        events[0]
+    );
+    assert_eq!(events[0]["data"]["feed"]["__typename"], "ActivityEvent");
+    assert_eq!(
+        events[1]["data"]["feed"]["kind"], "project.updated",
+        "{}",
+        events[1]
+    );
+    assert_eq!(error_code(&events[2]), "FORBIDDEN", "{}", events[2]);
+    assert_eq!(events[2]["errors"][0]["path"], json!(["feed"]), "{}", events[2]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_held_subscription_the_client_completes_stops_and_gives_its_id_and_place_back() {
+    let t = TestApp::spawn_with(|config| config.ws_max_subscriptions = 1).await;
+    let (owner, company, _) = acme_with_an_editor(&t).await;
+    let mut ws = WsClient::connect(t.addr, &owner).await;
+    ws.subscribe("feed", HELD, json!({ "c": company.id })).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    t.create_project(&owner, &company, "First").await;
+    assert_eq!(ws.next_payload().await["data"]["feed"]["kind"], "project.created");
+
+    ws.send(json!({ "id": "feed", "type": "complete" })).await;
+    match ws.receive().await {
+        Received::Message(message) => assert_eq!(message, json!({ "type": "complete", "id": "feed" })),
+        other => panic!("expected complete, got {other:?}"),
+    }
+    t.create_project(&owner, &company, "Unheard").await;
+    ws.expect_quiet(300).await;
+
+    // The one place the socket has is free again, and the id can start a new operation.
+    ws.subscribe("feed", HELD, json!({ "c": company.id })).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    t.create_project(&owner, &company, "Heard").await;
+    let heard = ws.next_payload().await;
+    assert!(
+        heard["data"]["feed"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("Heard"),
+        "{heard}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_socket_holds_only_plain_activity_subscriptions_with_nothing_to_replay() {
+    let t = TestApp::spawn().await;
+    let (owner, company, _) = acme_with_an_editor(&t).await;
+    let start = newest_cursor(&t, &owner, &company.id).await;
+    let held = Arc::new(HeldSubscriptions::default());
+    let executor = SocketExecutor {
+        pipeline: t.pipeline.clone(),
+        held: Some(Arc::clone(&held)),
+    };
+    let principal = live_session::authenticate(&t.app, &owner).await.unwrap();
+    let mut session = Data::default();
+    session.insert(Caller {
+        principal,
+        client: ClientInfo::default(),
+        request_id: "socket".to_owned(),
+    });
+    let session = Arc::new(session);
+    let run = |id: &str, query: &str, variables: Value| {
+        held.starting(id.to_owned());
+        let request = Request::new(query).variables(Variables::from_json(variables));
+        let mut answers = executor.execute_stream(request, Some(Arc::clone(&session)));
+        async move {
+            // A held subscription's stream ends at once; a streamed one waits for events.
+            tokio::time::timeout(Duration::from_secs(2), answers.next())
+                .await
+                .map(|answer| answer.map(|answer| answer.errors))
+        }
+    };
+    assert_eq!(run("plain", HELD, json!({ "c": company.id })).await, Ok(None));
+    assert!(held.take("plain").is_some(), "held by the socket");
+
+    let beyond = ACTIVITY;
+    assert!(run("reaching", beyond, json!({ "c": company.id })).await.is_err());
+    assert!(
+        held.take("reaching").is_none(),
+        "an answer that depends on the reader"
+    );
+    t.create_project(&owner, &company, "Missed").await;
+    let replaying = HELD
+        .replace("$p: ID)", "$p: ID, $a: String)")
+        .replace("projectId: $p)", "projectId: $p, after: $a)");
+    let replayed = run("replaying", &replaying, json!({ "c": company.id, "a": start })).await;
+    assert_eq!(replayed, Ok(Some(Vec::new())), "the missed event, replayed");
+    assert!(
+        held.take("replaying").is_none(),
+        "a subscription with a replay to run"
     );
 }

@@ -26,9 +26,11 @@ use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use uuid::Uuid;
 
+mod following;
 mod operations;
 mod restate;
 
+use self::following::Following;
 use self::operations::{Admission, Operations, SocketEvent, error_message};
 use self::restate::RequestErrors;
 use super::HttpState;
@@ -36,6 +38,7 @@ use super::client::client_info;
 use crate::app::App;
 use crate::auth::caller::{Caller, ClientInfo, Principal};
 use crate::error::ErrorCode;
+use crate::events::held::{HeldFeed, HeldSubscriptions, complete_message};
 use crate::graphql::live_session::{self, ConnectionCredentials};
 use crate::graphql::pipeline::SocketExecutor;
 use crate::graphql::socket_budget::SocketSeat;
@@ -183,6 +186,9 @@ async fn serve_socket(
     let operations = Arc::new(Operations::new(state.app.config.ws_max_subscriptions));
     let admissions = Arc::clone(&operations);
     let duplicates_close = protocol == WebSocketProtocols::GraphQLWS;
+    // graphql-transport-ws sockets hold plain activity subscriptions themselves.
+    let held = duplicates_close.then(|| Arc::new(HeldSubscriptions::default()));
+    let starting = held.clone();
     let input = stream
         .take_while(|message| future::ready(message.is_ok()))
         .filter_map(move |message| {
@@ -194,6 +200,12 @@ async fn serve_socket(
                     }
                     match admissions.admit(&data, duplicates_close) {
                         Admission::Pass => Some(data),
+                        Admission::Start(id) => {
+                            if let Some(held) = &starting {
+                                held.starting(id);
+                            }
+                            Some(data)
+                        }
                         Admission::Dropped => None,
                     }
                 }
@@ -204,7 +216,11 @@ async fn serve_socket(
     let connection_id = Uuid::new_v4().to_string();
     tracing::debug!(connection_id = %connection_id, "websocket opened");
     let init_credentials = Arc::clone(&credentials);
-    let messages = GraphqlWebSocket::new(SocketExecutor(state.pipeline.clone()), input, protocol)
+    let executor = SocketExecutor {
+        pipeline: state.pipeline.clone(),
+        held: held.clone(),
+    };
+    let messages = GraphqlWebSocket::new(executor, input, protocol)
         .on_connection_init(move |payload| {
             init_connection(app, client, connection_id, payload, init_credentials)
         })
@@ -217,6 +233,7 @@ async fn serve_socket(
     let mut next_ping = Instant::now() + ping_every;
     let init_by = Instant::now() + Duration::from_secs(state.app.config.ws_init_timeout_secs);
     let mut errored = RequestErrors::default();
+    let mut following = Following::default();
     loop {
         // One timer serves the next keep-alive ping, the token's expiry and, until
         // connection_init arrives, its deadline.
@@ -232,7 +249,7 @@ async fn serve_socket(
         tokio::select! {
             message = messages.next() => match message {
                 // Boxed: a batch's state stays out of every idle socket's own size.
-                Some(WsMessage::Text(text)) => match Box::pin(write_ready(&mut sink, text, &mut messages, protocol, &mut errored, &operations)).await {
+                Some(WsMessage::Text(text)) => match Box::pin(write_ready(&mut sink, text, &mut messages, protocol, &mut errored, &operations, held.as_deref(), &mut following)).await {
                     AfterBatch::Continue => {}
                     AfterBatch::Close(code, reason) => {
                         Box::pin(close(&mut sink, protocol_close_code(&credentials, code), &reason)).await;
@@ -271,9 +288,15 @@ async fn serve_socket(
                     break;
                 }
             }
+            (feed, message) = following.next() => {
+                // Boxed: a batch's state stays out of every idle socket's own size.
+                if let AfterBatch::Stop = Box::pin(write_held(&mut sink, feed, message, &mut errored, &operations, &mut following)).await {
+                    break;
+                }
+            }
             () = operations.noticed.notified() => {
                 // Boxed: a rare step, kept out of every idle socket's own size.
-                if let AfterBatch::Close(code, reason) = Box::pin(answer_events(&mut sink, &operations)).await {
+                if let AfterBatch::Close(code, reason) = Box::pin(answer_events(&mut sink, &operations, held.as_deref(), &mut following)).await {
                     Box::pin(close(&mut sink, code, &reason)).await;
                     break;
                 }
@@ -315,6 +338,7 @@ enum AfterBatch {
 /// Writes `first` and whatever further messages are ready at once (up to [`WRITE_BATCH`]),
 /// then flushes once: a subscriber that is behind gets its backlog in a few writes rather
 /// than one per event.
+#[allow(clippy::too_many_arguments)]
 async fn write_ready<M>(
     sink: &mut SplitSink<WebSocket, Message>,
     first: String,
@@ -322,6 +346,8 @@ async fn write_ready<M>(
     protocol: WebSocketProtocols,
     errored: &mut RequestErrors,
     operations: &Operations,
+    held: Option<&HeldSubscriptions>,
+    following: &mut Following,
 ) -> AfterBatch
 where
     M: futures_util::Stream<Item = WsMessage>,
@@ -330,15 +356,20 @@ where
     let mut written = 0;
     let mut after = AfterBatch::Continue;
     while let Some(text) = next.take() {
-        let text = match protocol {
-            WebSocketProtocols::GraphQLWS => errored.restate(text),
-            WebSocketProtocols::SubscriptionsTransportWS => Some(text),
-        };
-        if let Some(text) = text {
-            operations.sent(&text);
-            if sink.feed(Message::Text(text.into())).await.is_err() {
-                return AfterBatch::Stop;
+        // The end of an operation whose resolver handed its subscription to the socket:
+        // the socket follows it from here, and it is not over.
+        let text = match held.and_then(|held| handed_over(held, &text)) {
+            Some(feed) => {
+                following.follow(feed);
+                None
             }
+            None if protocol == WebSocketProtocols::GraphQLWS => errored.restate(text),
+            None => Some(text),
+        };
+        if let Some(text) = text
+            && send(sink, text, operations).await.is_err()
+        {
+            return AfterBatch::Stop;
         }
         written += 1;
         if written == WRITE_BATCH {
@@ -357,9 +388,70 @@ where
     after
 }
 
+/// The subscription handed over by the operation whose `complete` async-graphql sends.
+fn handed_over(held: &HeldSubscriptions, text: &str) -> Option<HeldFeed> {
+    if !text.starts_with("{\"type\":\"complete\"") {
+        return None;
+    }
+    let message: serde_json::Value = serde_json::from_str(text).ok()?;
+    held.take(message.get("id")?.as_str()?)
+}
+
+/// Feeds one message to the socket (flushed by the caller), noting the operation it ends.
+async fn send(
+    sink: &mut SplitSink<WebSocket, Message>,
+    text: String,
+    operations: &Operations,
+) -> Result<(), ()> {
+    operations.sent(&text);
+    sink.feed(Message::Text(text.into())).await.map_err(|_| ())
+}
+
+/// Writes a held subscription's message, and those it has ready after it (up to
+/// [`WRITE_BATCH`]), then flushes once; it is followed again unless it has ended.
+async fn write_held(
+    sink: &mut SplitSink<WebSocket, Message>,
+    mut feed: HeldFeed,
+    mut message: Option<String>,
+    errored: &mut RequestErrors,
+    operations: &Operations,
+    following: &mut Following,
+) -> AfterBatch {
+    let mut written = 0;
+    while let Some(text) = message.take() {
+        if let Some(text) = errored.restate(text)
+            && send(sink, text, operations).await.is_err()
+        {
+            return AfterBatch::Stop;
+        }
+        written += 1;
+        if written == WRITE_BATCH {
+            following.follow(feed);
+            break;
+        }
+        match following.follow_ready(feed) {
+            Some((ready, next)) => {
+                feed = ready;
+                message = next;
+            }
+            None => break,
+        }
+    }
+    if sink.flush().await.is_err() {
+        return AfterBatch::Stop;
+    }
+    AfterBatch::Continue
+}
+
 /// Answers the operations refused for the socket's budget with an `error` each; a reused
-/// operation id asks for the socket to close (4409).
-async fn answer_events(sink: &mut SplitSink<WebSocket, Message>, operations: &Operations) -> AfterBatch {
+/// operation id asks for the socket to close (4409); a held subscription the client
+/// completed ends.
+async fn answer_events(
+    sink: &mut SplitSink<WebSocket, Message>,
+    operations: &Operations,
+    held: Option<&HeldSubscriptions>,
+    following: &mut Following,
+) -> AfterBatch {
     for event in operations.take_events() {
         match event {
             SocketEvent::Refused(id) => {
@@ -380,6 +472,16 @@ async fn answer_events(sink: &mut SplitSink<WebSocket, Message>, operations: &Op
             }
             SocketEvent::Duplicate(id) => {
                 return AfterBatch::Close(SUBSCRIBER_EXISTS, format!("Subscriber for {id} already exists"));
+            }
+            SocketEvent::Completed(id) => {
+                // Handed over but not yet followed: async-graphql's own `complete` ends it.
+                if let Some(held) = held {
+                    held.take(&id);
+                }
+                // Followed: answered as async-graphql answers a completed operation.
+                if following.stop(&id) && send(sink, complete_message(&id), operations).await.is_err() {
+                    return AfterBatch::Stop;
+                }
             }
         }
     }

@@ -3,7 +3,9 @@
 //! `subscribe`: it reads every waiting message into a stream of its own before it runs any,
 //! so a flood of them would otherwise pile up as streams holding their documents. And a
 //! `subscribe` reusing a running operation's id closes the socket with 4409, as
-//! graphql-transport-ws requires (async-graphql would silently replace the first).
+//! graphql-transport-ws requires (async-graphql would silently replace the first). It also
+//! tells the socket which operation starts, and which one the client completed, for the
+//! subscriptions the socket holds itself.
 
 use std::collections::HashSet;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -30,6 +32,8 @@ impl Envelope {
 pub enum Admission {
     /// Hand it to the protocol handler.
     Pass,
+    /// Hand it to the protocol handler, which starts the operation with this id.
+    Start(String),
     /// Not for the handler: an operation over the budget (answered with an `error`) or one
     /// reusing a running id (the socket closes); see [`Operations::take_events`].
     Dropped,
@@ -42,6 +46,8 @@ pub enum SocketEvent {
     Refused(String),
     /// Close with 4409: a second operation came with the running one's `id`.
     Duplicate(String),
+    /// The client completed the operation `id` (one the socket holds itself ends here).
+    Completed(String),
 }
 
 /// The metric counting operations running on every open socket.
@@ -71,13 +77,17 @@ impl Operations {
     /// than its maximum. `duplicates_close` (graphql-transport-ws) makes a reused id an
     /// event; otherwise the handler replaces the running operation, which keeps its place.
     pub fn admit(&self, message: &[u8], duplicates_close: bool) -> Admission {
-        let starts = |word: &[u8]| message.windows(word.len()).any(|window| window == word);
-        if !starts(b"\"subscribe\"") && !starts(b"\"start\"") {
+        let says = |word: &[u8]| message.windows(word.len()).any(|window| window == word);
+        if !says(b"\"subscribe\"") && !says(b"\"start\"") && !says(b"\"complete\"") {
             return Admission::Pass;
         }
         let Some(Envelope { kind, id: Some(id) }) = Envelope::of(message) else {
             return Admission::Pass;
         };
+        if kind == "complete" {
+            self.notice(SocketEvent::Completed(id));
+            return Admission::Pass;
+        }
         if kind != "subscribe" && kind != "start" {
             return Admission::Pass;
         }
@@ -87,7 +97,7 @@ impl Operations {
                 self.notice(SocketEvent::Duplicate(id));
                 return Admission::Dropped;
             }
-            return Admission::Pass;
+            return Admission::Start(id);
         }
         if running.len() >= self.max {
             metrics::counter!("guildhall_rate_limit_refusals_total", "limit" => "ws_subscriptions")
@@ -95,9 +105,9 @@ impl Operations {
             self.notice(SocketEvent::Refused(id));
             return Admission::Dropped;
         }
-        running.insert(id);
+        running.insert(id.clone());
         metrics::gauge!(RUNNING_GAUGE).increment(1.0);
-        Admission::Pass
+        Admission::Start(id)
     }
 
     /// Notes an outgoing message: a `complete` or an `error` ends its operation.
@@ -171,8 +181,14 @@ mod tests {
     #[test]
     fn operations_past_the_maximum_are_refused_until_one_ends() {
         let operations = Operations::new(2);
-        assert_eq!(operations.admit(&subscribe("1"), true), Admission::Pass);
-        assert_eq!(operations.admit(&subscribe("2"), true), Admission::Pass);
+        assert_eq!(
+            operations.admit(&subscribe("1"), true),
+            Admission::Start("1".to_owned())
+        );
+        assert_eq!(
+            operations.admit(&subscribe("2"), true),
+            Admission::Start("2".to_owned())
+        );
         assert_eq!(operations.admit(&subscribe("3"), true), Admission::Dropped);
         assert_eq!(operations.take_events(), [SocketEvent::Refused("3".to_owned())]);
         operations.sent(r#"{"type":"next","id":"1","payload":{"data":{}}}"#);
@@ -182,9 +198,15 @@ mod tests {
             "a next ends nothing"
         );
         operations.sent(r#"{"type":"complete","id":"1"}"#);
-        assert_eq!(operations.admit(&subscribe("5"), true), Admission::Pass);
+        assert_eq!(
+            operations.admit(&subscribe("5"), true),
+            Admission::Start("5".to_owned())
+        );
         operations.sent(&error_message("2", &serde_json::json!([])));
-        assert_eq!(operations.admit(&subscribe("6"), true), Admission::Pass);
+        assert_eq!(
+            operations.admit(&subscribe("6"), true),
+            Admission::Start("6".to_owned())
+        );
         let ping = br#"{"type":"ping","payload":{"note":"start"}}"#;
         assert_eq!(
             operations.admit(ping, true),
@@ -200,7 +222,10 @@ mod tests {
         assert_eq!(operations.admit(&subscribe("1"), true), Admission::Dropped);
         assert_eq!(operations.take_events(), [SocketEvent::Duplicate("1".to_owned())]);
         let legacy = br#"{"id":"1","type":"start","payload":{"query":"{ a }"}}"#;
-        assert_eq!(operations.admit(legacy, false), Admission::Pass);
+        assert_eq!(operations.admit(legacy, false), Admission::Start("1".to_owned()));
         assert!(operations.take_events().is_empty());
+        let completed = br#"{"id":"1","type":"complete"}"#;
+        assert_eq!(operations.admit(completed, true), Admission::Pass);
+        assert_eq!(operations.take_events(), [SocketEvent::Completed("1".to_owned())]);
     }
 }

@@ -111,6 +111,27 @@ impl WsClient {
         }
     }
 
+    /// The next protocol message as the server wrote it (pings, pongs and keep-alives
+    /// skipped), within 10 s.
+    pub async fn receive_text(&mut self) -> String {
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
+                .await
+                .expect("a websocket message in time");
+            match frame {
+                Some(Ok(Message::Text(text))) => {
+                    let value: Value = serde_json::from_str(&text).unwrap();
+                    if !["pong", "ping", "ka"].contains(&value["type"].as_str().unwrap_or_default()) {
+                        return text.to_string();
+                    }
+                }
+                Some(Ok(Message::Close(frame))) => panic!("closed: {frame:?}"),
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => panic!("the socket ended"),
+            }
+        }
+    }
+
     /// The payload of the next `next` message (panics on anything else).
     pub async fn next_payload(&mut self) -> Value {
         match self.receive().await {
