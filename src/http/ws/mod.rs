@@ -234,6 +234,13 @@ async fn serve_socket(
     let init_by = Instant::now() + Duration::from_secs(state.app.config.ws_init_timeout_secs);
     let mut errored = RequestErrors::default();
     let mut following = Following::default();
+    // The waits below outlive each turn of the loop: a socket woken for every event would
+    // otherwise enter and leave the timer wheel and the notifiers' lists each time.
+    let timer = tokio::time::sleep_until(init_by.min(next_ping));
+    let noticed = operations.noticed.notified();
+    let renewal_sent = credentials.renewal_sent.notified();
+    let shutting_down = shutdown.changed();
+    tokio::pin!(timer, noticed, renewal_sent, shutting_down);
     loop {
         // One timer serves the next keep-alive ping, the token's expiry and, until
         // connection_init arrives, its deadline.
@@ -245,6 +252,10 @@ async fn serve_socket(
         let mut wake = expires_at.map_or(next_ping, |at| at.min(next_ping));
         if awaiting_init {
             wake = wake.min(init_by);
+        }
+        // The expiry is known to the second: a wake that moved less is left as it is.
+        if timer.is_elapsed() || timer.deadline().max(wake) - timer.deadline().min(wake) > TIMER_SLACK {
+            timer.as_mut().reset(wake);
         }
         tokio::select! {
             message = messages.next() => match message {
@@ -263,7 +274,7 @@ async fn serve_socket(
                 }
                 None => break,
             },
-            () = tokio::time::sleep_until(wake) => {
+            () = &mut timer => {
                 if awaiting_init && init_by <= Instant::now() {
                     Box::pin(close(&mut sink, INIT_TIMEOUT, "Connection initialisation timeout")).await;
                     break;
@@ -294,20 +305,22 @@ async fn serve_socket(
                     break;
                 }
             }
-            () = operations.noticed.notified() => {
+            () = &mut noticed => {
+                noticed.set(operations.noticed.notified());
                 // Boxed: a rare step, kept out of every idle socket's own size.
                 if let AfterBatch::Close(code, reason) = Box::pin(answer_events(&mut sink, &operations, held.as_deref(), &mut following)).await {
                     Box::pin(close(&mut sink, code, &reason)).await;
                     break;
                 }
             }
-            () = credentials.renewal_sent.notified() => {
+            () = &mut renewal_sent => {
+                renewal_sent.set(credentials.renewal_sent.notified());
                 if let Some(token) = credentials.take_renewal() {
                     // Boxed: a rare step, kept out of every idle socket's own size.
                     Box::pin(renew(&state.app, &credentials, &token)).await;
                 }
             }
-            _ = shutdown.changed() => {
+            _ = &mut shutting_down => {
                 Box::pin(close(&mut sink, GOING_AWAY, "server shutting down; reconnect and resume from your last cursor")).await;
                 break;
             }
@@ -318,6 +331,9 @@ async fn serve_socket(
     // in flight) would reset it, and the peer could lose the close frame and its code.
     let _ = tokio::time::timeout(CLOSE_GRACE, async { while messages.next().await.is_some() {} }).await;
 }
+
+/// How far the socket's timer may be from its exact wake before it is moved.
+const TIMER_SLACK: Duration = Duration::from_millis(20);
 
 /// How long a closing socket waits for the peer's close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
