@@ -33,7 +33,10 @@ struct Args {
     company: String,
     table: String,
     pid: u32,
+    /// Subscriptions in all.
     subscribers: usize,
+    /// Subscriptions each socket runs (each socket counts every event once per subscription).
+    per_socket: usize,
     fanout_events: usize,
     sustained_subscribers: usize,
     rate: u64,
@@ -66,6 +69,7 @@ fn args() -> Args {
         table: get("--table"),
         pid: get("--pid").parse().unwrap(),
         subscribers: opt("--subscribers", 10_000) as usize,
+        per_socket: opt("--per-socket", 1).max(1) as usize,
         fanout_events: opt("--fanout-events", 20) as usize,
         sustained_subscribers: opt("--sustained-subscribers", 1_000) as usize,
         rate: opt("--rate", 500),
@@ -88,12 +92,24 @@ fn status_kb(pid: u32, field: &str) -> u64 {
         .unwrap()
 }
 
+/// The CPU time the process has used so far (user and system), in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    // /proc counts it in USER_HZ ticks, 100 a second on Linux whatever the kernel's own rate.
+    const TICKS_PER_SECOND: f64 = 100.0;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    ticks as f64 / TICKS_PER_SECOND
+}
+
 /// What all subscribers share.
 #[derive(Default)]
 struct Shared {
-    /// Project name → when its mutation was sent (fan-out phase).
-    sent: Mutex<HashMap<String, Instant>>,
-    latencies_ms: Mutex<Vec<f64>>,
+    /// Project name → when its mutation was sent and when it was answered (fan-out phase).
+    sent: Mutex<HashMap<String, (Instant, Option<Instant>)>>,
+    /// Per delivery: milliseconds from the mutation's request, and from its answer.
+    latencies_ms: Mutex<Vec<(f64, f64)>>,
     acked: AtomicUsize,
     errors: AtomicUsize,
     resumed: AtomicUsize,
@@ -117,8 +133,12 @@ async fn subscriber(args: Arc<Args>, shared: Arc<Shared>, rows_seen: Arc<AtomicU
         let init =
             json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } });
         socket.send(Message::Text(init.to_string().into())).await.unwrap();
-        let subscribe = json!({ "id": "1", "type": "subscribe",
-            "payload": { "query": SUBSCRIPTION, "variables": { "c": args.company, "a": after } } });
+        let subscribe: Vec<Value> = (1..=args.per_socket)
+            .map(|id| {
+                json!({ "id": id.to_string(), "type": "subscribe",
+                    "payload": { "query": SUBSCRIPTION, "variables": { "c": args.company, "a": after } } })
+            })
+            .collect();
         let mut resume = false;
         while let Some(Ok(message)) = socket.next().await {
             let Message::Text(text) = message else { continue };
@@ -133,9 +153,12 @@ async fn subscriber(args: Arc<Args>, shared: Arc<Shared>, rows_seen: Arc<AtomicU
                 } else if let Some(name) = string_after(&text, "\"summary\":\"Project ") {
                     let name = name.trim_end_matches(" created");
                     let sent = shared.sent.lock().unwrap().get(name).copied();
-                    if let Some(sent) = sent {
-                        let ms = sent.elapsed().as_secs_f64() * 1000.0;
-                        shared.latencies_ms.lock().unwrap().push(ms);
+                    if let Some((sent, answered)) = sent {
+                        let now = Instant::now();
+                        let ms = |from: Instant| now.saturating_duration_since(from).as_secs_f64() * 1000.0;
+                        // Delivered before the answer reached the client: 0 ms after it.
+                        let after_answer = answered.map_or(0.0, ms);
+                        shared.latencies_ms.lock().unwrap().push((ms(sent), after_answer));
                     }
                 }
                 continue;
@@ -149,10 +172,12 @@ async fn subscriber(args: Arc<Args>, shared: Arc<Shared>, rows_seen: Arc<AtomicU
                     if args.connect_only {
                         continue;
                     }
-                    socket
-                        .send(Message::Text(subscribe.to_string().into()))
-                        .await
-                        .unwrap();
+                    for message in &subscribe {
+                        socket
+                            .send(Message::Text(message.to_string().into()))
+                            .await
+                            .unwrap();
+                    }
                 }
                 Some("next") if !value["payload"]["errors"].is_null() => {
                     resume = true;
@@ -218,12 +243,11 @@ async fn main() {
     //    already touched and freed before the first (which the first ones reuse).
     let memory = || (status_kb(args.pid, "RssAnon:"), status_kb(args.pid, "VmRSS:"));
     let before = memory();
-    let mut tasks = Vec::with_capacity(args.subscribers);
-    let counters: Vec<Arc<AtomicU64>> = (0..args.subscribers)
-        .map(|_| Arc::new(AtomicU64::new(0)))
-        .collect();
+    let sockets = args.subscribers / args.per_socket;
+    let mut tasks = Vec::with_capacity(sockets);
+    let counters: Vec<Arc<AtomicU64>> = (0..sockets).map(|_| Arc::new(AtomicU64::new(0))).collect();
     let started = Instant::now();
-    let half = args.subscribers / 2;
+    let half = sockets / 2;
     let mut halfway = before;
     for (n, counter) in counters.iter().enumerate() {
         tasks.push(tokio::spawn(subscriber(
@@ -244,20 +268,21 @@ async fn main() {
             halfway = memory();
         }
     }
-    settle(&shared, args.subscribers).await;
+    settle(&shared, sockets).await;
     let after = memory();
     let per = |from: u64, to: u64, count: usize| to.saturating_sub(from) as f64 / count as f64;
     println!(
-        "subscriptions: {} open in {:.1} s, {} errors; server heap (RssAnon) {} -> {} -> {} MB: {:.1} KB per \
+        "subscriptions: {} open over {} sockets in {:.1} s, {} errors; server heap (RssAnon) {} -> {} -> {} MB: {:.1} KB per \
          subscription over the second half, {:.1} KB over all; all resident memory (VmRSS) {} -> {} MB: {:.1} KB \
          per subscription over all",
+        shared.acked.load(Ordering::Relaxed) * args.per_socket,
         shared.acked.load(Ordering::Relaxed),
         started.elapsed().as_secs_f64(),
         shared.errors.load(Ordering::Relaxed),
         before.0 / 1024,
         halfway.0 / 1024,
         after.0 / 1024,
-        per(halfway.0, after.0, args.subscribers - half),
+        per(halfway.0, after.0, (sockets - half) * args.per_socket),
         per(before.0, after.0, args.subscribers),
         before.1 / 1024,
         after.1 / 1024,
@@ -272,8 +297,15 @@ async fn main() {
     let create = "mutation($c: ID!, $n: String!) { createProject(companyId: $c, name: $n) { id } }";
     for k in 0..args.fanout_events {
         let name = format!("Fanout {k}");
-        shared.sent.lock().unwrap().insert(name.clone(), Instant::now());
+        shared
+            .sent
+            .lock()
+            .unwrap()
+            .insert(name.clone(), (Instant::now(), None));
         gql(&client, &args, create, json!({ "c": args.company, "n": name })).await;
+        if let Some(sent) = shared.sent.lock().unwrap().get_mut(&name) {
+            sent.1 = Some(Instant::now());
+        }
         let expected = (k + 1) * args.subscribers;
         let deadline = Instant::now() + Duration::from_secs(10);
         while shared.latencies_ms.lock().unwrap().len() < expected && Instant::now() < deadline {
@@ -281,26 +313,37 @@ async fn main() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let mut latencies = shared.latencies_ms.lock().unwrap().clone();
-    latencies.sort_by(f64::total_cmp);
+    let latencies = shared.latencies_ms.lock().unwrap().clone();
+    let sorted = |pick: fn(&(f64, f64)) -> f64| {
+        let mut ms: Vec<f64> = latencies.iter().map(pick).collect();
+        ms.sort_by(f64::total_cmp);
+        ms
+    };
+    let (from_request, from_answer) = (sorted(|l| l.0), sorted(|l| l.1));
     println!(
-        "fan-out: {} events x {} subscribers: {} deliveries (expected {}), p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        "fan-out: {} events x {} subscribers: {} deliveries (expected {}); from the mutation's request p50 {:.0} ms, \
+         p99 {:.0} ms, max {:.0} ms; from its answer p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
         args.fanout_events,
         args.subscribers,
         latencies.len(),
         args.fanout_events * args.subscribers,
-        percentile(&latencies, 0.5),
-        percentile(&latencies, 0.99),
-        latencies.last().copied().unwrap_or(f64::NAN)
+        percentile(&from_request, 0.5),
+        percentile(&from_request, 0.99),
+        from_request.last().copied().unwrap_or(f64::NAN),
+        percentile(&from_answer, 0.5),
+        percentile(&from_answer, 0.99),
+        from_answer.last().copied().unwrap_or(f64::NAN)
     );
 
     // 3. Sustained mutations with fewer subscribers.
-    for task in tasks.drain(args.sustained_subscribers..) {
+    let kept_sockets = (args.sustained_subscribers / args.per_socket).min(sockets);
+    for task in tasks.drain(kept_sockets..) {
         task.abort();
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let kept = &counters[..args.sustained_subscribers];
+    let kept = &counters[..kept_sockets];
     let insert = "mutation($t: ID!, $r: [JSON!]!) { insertRows(tableId: $t, rows: $r) { id } }";
+    let cpu_before = cpu_seconds(args.pid);
     let written = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let workers = 100u64;
@@ -342,11 +385,13 @@ async fn main() {
     }
     let elapsed = started.elapsed().as_secs_f64();
     let total = written.load(Ordering::Relaxed);
+    // Each socket hears every event once per subscription.
+    let each = total * args.per_socket as u64;
     // Delivery continues after the writers stop; wait while it makes progress.
     let drain_started = Instant::now();
     let mut last_sum = 0;
     let mut idle_since = Instant::now();
-    while kept.iter().any(|c| c.load(Ordering::Relaxed) < total)
+    while kept.iter().any(|c| c.load(Ordering::Relaxed) < each)
         && idle_since.elapsed() < Duration::from_secs(15)
     {
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -357,12 +402,13 @@ async fn main() {
         }
     }
     let drained = drain_started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds(args.pid) - cpu_before;
     let counts: Vec<u64> = kept.iter().map(|c| c.load(Ordering::Relaxed)).collect();
-    let complete = counts.iter().filter(|c| **c == total).count();
+    let complete = counts.iter().filter(|c| **c == each).count();
     println!(
         "sustained: {} mutations scheduled at {}/s for {} s ({:.0}/s over those {} s, the last answered at {:.1} s, \
-         {} failed) with {} subscribers: {} received every event (min {}, max {}) {:.1} s after the last mutation; \
-         {} resumed by cursor after falling behind",
+         {} failed) with {} subscribers: {} received every event (min {}, max {} per socket) {:.1} s after the last \
+         mutation; {} resumed by cursor after falling behind; server CPU {:.1} s in all, {:.2} µs per delivered message",
         total,
         args.rate,
         args.seconds,
@@ -370,12 +416,14 @@ async fn main() {
         args.seconds,
         elapsed,
         failed.load(Ordering::Relaxed),
-        args.sustained_subscribers,
-        complete,
+        kept_sockets * args.per_socket,
+        complete * args.per_socket,
         counts.iter().min().unwrap_or(&0),
         counts.iter().max().unwrap_or(&0),
         drained,
-        shared.resumed.load(Ordering::Relaxed)
+        shared.resumed.load(Ordering::Relaxed),
+        cpu,
+        cpu * 1e6 / counts.iter().sum::<u64>().max(1) as f64
     );
     std::process::exit(0);
 }
