@@ -234,7 +234,6 @@ async fn serve_socket(
     let init_by = Instant::now() + Duration::from_secs(state.app.config.ws_init_timeout_secs);
     let mut errored = RequestErrors::default();
     let mut following = Following::default();
-    let mut last_held_write = None;
     // The waits below outlive each turn of the loop: a socket woken for every event would
     // otherwise enter and leave the timer wheel and the notifiers' lists each time.
     let timer = tokio::time::sleep_until(init_by.min(next_ping));
@@ -302,8 +301,7 @@ async fn serve_socket(
             }
             (feed, message) = following.next() => {
                 // Boxed: a batch's state stays out of every idle socket's own size.
-                let batch = write_held(&mut sink, (feed, message), &mut errored, &operations, &mut following, &mut last_held_write);
-                if let AfterBatch::Stop = Box::pin(batch).await {
+                if let AfterBatch::Stop = Box::pin(write_held(&mut sink, feed, message, &mut errored, &operations, &mut following)).await {
                     break;
                 }
             }
@@ -425,58 +423,39 @@ async fn send(
     sink.feed(Message::Text(text.into())).await.map_err(|_| ())
 }
 
-/// How long after writing a held subscription's messages a socket gathers the next ones:
-/// under a stream of events a subscriber gets several in one write (and its client reads
-/// them in one go), while an event after a quiet spell goes out at once.
-const GATHER: Duration = Duration::from_millis(10);
-
-/// Writes a held subscription's message, whatever it and the socket's other held
-/// subscriptions have ready after it (up to [`WRITE_BATCH`] in all), then flushes once;
-/// each is followed again unless it has ended. Within [`GATHER`] of the socket's previous
-/// such write, it first waits for that time to pass.
+/// Writes a held subscription's message, and those it has ready after it (up to
+/// [`WRITE_BATCH`]), then flushes once; it is followed again unless it has ended.
 async fn write_held(
     sink: &mut SplitSink<WebSocket, Message>,
-    first: (HeldFeed, Option<String>),
+    mut feed: HeldFeed,
+    mut message: Option<String>,
     errored: &mut RequestErrors,
     operations: &Operations,
     following: &mut Following,
-    last_write: &mut Option<Instant>,
 ) -> AfterBatch {
-    if let Some(at) = *last_write
-        && at.elapsed() < GATHER
-    {
-        tokio::time::sleep_until(at + GATHER).await;
-    }
     let mut written = 0;
-    let mut ready = Some(first);
-    while let Some((mut feed, mut message)) = ready.take() {
-        while let Some(text) = message.take() {
-            if let Some(text) = errored.restate(text)
-                && send(sink, text, operations).await.is_err()
-            {
-                return AfterBatch::Stop;
-            }
-            written += 1;
-            if written == WRITE_BATCH {
-                following.follow(feed);
-                break;
-            }
-            match following.follow_ready(feed) {
-                Some((same, next)) => {
-                    feed = same;
-                    message = next;
-                }
-                None => break,
-            }
+    while let Some(text) = message.take() {
+        if let Some(text) = errored.restate(text)
+            && send(sink, text, operations).await.is_err()
+        {
+            return AfterBatch::Stop;
         }
-        if written < WRITE_BATCH {
-            ready = following.next().now_or_never();
+        written += 1;
+        if written == WRITE_BATCH {
+            following.follow(feed);
+            break;
+        }
+        match following.follow_ready(feed) {
+            Some((ready, next)) => {
+                feed = ready;
+                message = next;
+            }
+            None => break,
         }
     }
     if sink.flush().await.is_err() {
         return AfterBatch::Stop;
     }
-    *last_write = Some(Instant::now());
     AfterBatch::Continue
 }
 
