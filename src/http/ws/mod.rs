@@ -301,7 +301,7 @@ async fn serve_socket(
             }
             (feed, message) = following.next() => {
                 // Boxed: a batch's state stays out of every idle socket's own size.
-                if let AfterBatch::Stop = Box::pin(write_held(&mut sink, feed, message, &mut errored, &operations, &mut following)).await {
+                if let AfterBatch::Stop = Box::pin(write_held(&mut sink, (feed, message), &mut errored, &operations, &mut following)).await {
                     break;
                 }
             }
@@ -423,34 +423,41 @@ async fn send(
     sink.feed(Message::Text(text.into())).await.map_err(|_| ())
 }
 
-/// Writes a held subscription's message, and those it has ready after it (up to
-/// [`WRITE_BATCH`]), then flushes once; it is followed again unless it has ended.
+/// Writes a held subscription's message and whatever it and the socket's other held
+/// subscriptions have ready after it (up to [`WRITE_BATCH`] in all), then flushes once:
+/// an event every subscription on the socket shares goes out in one write. Each is
+/// followed again unless it has ended.
 async fn write_held(
     sink: &mut SplitSink<WebSocket, Message>,
-    mut feed: HeldFeed,
-    mut message: Option<String>,
+    first: (HeldFeed, Option<String>),
     errored: &mut RequestErrors,
     operations: &Operations,
     following: &mut Following,
 ) -> AfterBatch {
     let mut written = 0;
-    while let Some(text) = message.take() {
-        if let Some(text) = errored.restate(text)
-            && send(sink, text, operations).await.is_err()
-        {
-            return AfterBatch::Stop;
-        }
-        written += 1;
-        if written == WRITE_BATCH {
-            following.follow(feed);
-            break;
-        }
-        match following.follow_ready(feed) {
-            Some((ready, next)) => {
-                feed = ready;
-                message = next;
+    let mut ready = Some(first);
+    while let Some((mut feed, mut message)) = ready.take() {
+        while let Some(text) = message.take() {
+            if let Some(text) = errored.restate(text)
+                && send(sink, text, operations).await.is_err()
+            {
+                return AfterBatch::Stop;
             }
-            None => break,
+            written += 1;
+            if written == WRITE_BATCH {
+                following.follow(feed);
+                break;
+            }
+            match following.follow_ready(feed) {
+                Some((same, next)) => {
+                    feed = same;
+                    message = next;
+                }
+                None => break,
+            }
+        }
+        if written < WRITE_BATCH {
+            ready = following.next().now_or_never();
         }
     }
     if sink.flush().await.is_err() {
