@@ -224,6 +224,22 @@ async fn settle(shared: &Shared, count: usize) {
     tokio::time::sleep(Duration::from_secs(3)).await;
 }
 
+/// The server's memory once it stops growing (its subscriptions' setups read the database
+/// after their sockets are acknowledged): read every second until it grew less than 256 KB,
+/// for at most 30 s.
+async fn steady(memory: &impl Fn() -> (u64, u64)) -> (u64, u64) {
+    let mut last = memory();
+    for _ in 0..30 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = memory();
+        if now.0.saturating_sub(last.0) < 256 {
+            return now;
+        }
+        last = now;
+    }
+    last
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -265,11 +281,11 @@ async fn main() {
         }
         if n + 1 == half {
             settle(&shared, half).await;
-            halfway = memory();
+            halfway = steady(&memory).await;
         }
     }
     settle(&shared, sockets).await;
-    let after = memory();
+    let after = steady(&memory).await;
     let per = |from: u64, to: u64, count: usize| to.saturating_sub(from) as f64 / count as f64;
     println!(
         "subscriptions: {} open over {} sockets in {:.1} s, {} errors; server heap (RssAnon) {} -> {} -> {} MB: {:.1} KB per \
@@ -343,7 +359,7 @@ async fn main() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let kept = &counters[..kept_sockets];
     let insert = "mutation($t: ID!, $r: [JSON!]!) { insertRows(tableId: $t, rows: $r) { id } }";
-    let cpu_before = cpu_seconds(args.pid);
+    let (cpu_before, client_cpu_before) = (cpu_seconds(args.pid), cpu_seconds(std::process::id()));
     let written = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let workers = 100u64;
@@ -403,12 +419,14 @@ async fn main() {
     }
     let drained = drain_started.elapsed().as_secs_f64();
     let cpu = cpu_seconds(args.pid) - cpu_before;
+    let client_cpu = cpu_seconds(std::process::id()) - client_cpu_before;
     let counts: Vec<u64> = kept.iter().map(|c| c.load(Ordering::Relaxed)).collect();
     let complete = counts.iter().filter(|c| **c == each).count();
     println!(
         "sustained: {} mutations scheduled at {}/s for {} s ({:.0}/s over those {} s, the last answered at {:.1} s, \
          {} failed) with {} subscribers: {} received every event (min {}, max {} per socket) {:.1} s after the last \
-         mutation; {} resumed by cursor after falling behind; server CPU {:.1} s in all, {:.2} µs per delivered message",
+         mutation; {} resumed by cursor after falling behind; server CPU {:.1} s in all, {:.2} µs per delivered message \
+         (this client's: {:.1} s, {:.2} µs)",
         total,
         args.rate,
         args.seconds,
@@ -423,7 +441,9 @@ async fn main() {
         drained,
         shared.resumed.load(Ordering::Relaxed),
         cpu,
-        cpu * 1e6 / counts.iter().sum::<u64>().max(1) as f64
+        cpu * 1e6 / counts.iter().sum::<u64>().max(1) as f64,
+        client_cpu,
+        client_cpu * 1e6 / counts.iter().sum::<u64>().max(1) as f64
     );
     std::process::exit(0);
 }
