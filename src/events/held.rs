@@ -28,31 +28,42 @@ use crate::graphql::errors::finish_response;
 #[derive(Default)]
 pub struct HeldSubscriptions {
     /// The operation async-graphql is about to start (set as its `subscribe` is read,
-    /// taken as it starts: async-graphql starts each right after reading it).
-    starting: Mutex<Option<String>>,
+    /// taken as it starts: async-graphql starts each right after reading it), with the
+    /// serial its socket told it apart by.
+    starting: Mutex<Option<(String, u64)>>,
     /// Feeds their resolvers handed over, until the socket loop takes them.
     handed: Mutex<Vec<HeldFeed>>,
 }
 
 impl HeldSubscriptions {
-    /// Notes that the operation `id` is the next to start.
-    pub fn starting(&self, id: String) {
-        *lock(&self.starting) = Some(id);
+    /// Notes that the operation `id`, the socket's `serial`th, is the next to start.
+    pub fn starting(&self, id: String, serial: u64) {
+        *lock(&self.starting) = Some((id, serial));
     }
 
     /// The operation starting now, which may be held (see [`Holding`]).
     pub fn take_starting(self: &Arc<Self>) -> Option<Holding> {
-        let id = lock(&self.starting).take()?;
+        let (id, serial) = lock(&self.starting).take()?;
         Some(Holding {
             id,
+            serial,
             socket: Arc::clone(self),
         })
     }
 
     /// The feed the resolver of operation `id` handed over, if it did.
     pub fn take(&self, id: &str) -> Option<HeldFeed> {
+        self.take_where(|feed| feed.id == id)
+    }
+
+    /// The feed the operation with `serial` handed over, if it did and it was not taken.
+    pub fn take_serial(&self, serial: u64) -> Option<HeldFeed> {
+        self.take_where(|feed| feed.serial == serial)
+    }
+
+    fn take_where(&self, which: impl Fn(&HeldFeed) -> bool) -> Option<HeldFeed> {
         let mut handed = lock(&self.handed);
-        let at = handed.iter().position(|feed| feed.id == id)?;
+        let at = handed.iter().position(which)?;
         Some(handed.swap_remove(at))
     }
 }
@@ -61,6 +72,7 @@ impl HeldSubscriptions {
 /// feed over instead of returning a stream.
 pub struct Holding {
     id: String,
+    serial: u64,
     socket: Arc<HeldSubscriptions>,
 }
 
@@ -74,6 +86,7 @@ impl Holding {
         );
         lock(&self.socket.handed).push(HeldFeed {
             id: self.id.clone(),
+            serial: self.serial,
             header: header.into(),
             feed,
             shape,
@@ -88,6 +101,8 @@ impl Holding {
 pub struct HeldFeed {
     /// The operation's id.
     pub id: String,
+    /// What tells the operation apart from any other its socket ran, under this id too.
+    pub serial: u64,
     /// `{"type":"next","id":…,"payload":` for this operation.
     header: Box<str>,
     feed: CompanyFeed,

@@ -1109,8 +1109,16 @@ async fn a_held_subscription_the_client_completes_stops_and_gives_its_id_and_pla
     t.create_project(&owner, &company, "Unheard").await;
     ws.expect_quiet(300).await;
 
-    // The one place the socket has is free again, and the id can start a new operation.
+    // The one place the socket has is free again and the id can start a new operation,
+    // even sent right behind the `complete`, before its answer.
     ws.subscribe("feed", HELD, json!({ "c": company.id })).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    ws.send(json!({ "id": "feed", "type": "complete" })).await;
+    ws.subscribe("feed", HELD, json!({ "c": company.id })).await;
+    match ws.receive().await {
+        Received::Message(message) => assert_eq!(message, json!({ "type": "complete", "id": "feed" })),
+        other => panic!("expected complete, got {other:?}"),
+    }
     tokio::time::sleep(Duration::from_millis(300)).await;
     t.create_project(&owner, &company, "Heard").await;
     let heard = ws.next_payload().await;
@@ -1121,6 +1129,7 @@ async fn a_held_subscription_the_client_completes_stops_and_gives_its_id_and_pla
             .contains("Heard"),
         "{heard}"
     );
+    ws.expect_quiet(300).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1141,8 +1150,10 @@ async fn a_socket_holds_only_plain_activity_subscriptions_with_nothing_to_replay
         request_id: "socket".to_owned(),
     });
     let session = Arc::new(session);
+    let serials = std::sync::atomic::AtomicU64::new(0);
     let run = |id: &str, query: &str, variables: Value| {
-        held.starting(id.to_owned());
+        let serial = serials.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        held.starting(id.to_owned(), serial);
         let request = Request::new(query).variables(Variables::from_json(variables));
         let mut answers = executor.execute_stream(request, Some(Arc::clone(&session)));
         async move {

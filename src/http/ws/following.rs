@@ -13,23 +13,27 @@ use crate::events::held::HeldFeed;
 /// A held subscription waiting for its next message.
 type Waiting = BoxFuture<'static, (HeldFeed, Option<String>)>;
 
-/// The socket's held subscriptions, by operation id.
+/// The socket's held subscriptions, with their operations' serials and ids.
 #[derive(Default)]
 pub struct Following {
-    feeds: Vec<(Box<str>, Waiting)>,
+    feeds: Vec<(u64, Box<str>, Waiting)>,
 }
 
 impl Following {
     /// Starts following `feed`.
     pub fn follow(&mut self, feed: HeldFeed) {
-        self.feeds.push((feed.id.as_str().into(), wait(feed)));
+        self.feeds
+            .push((feed.serial, feed.id.as_str().into(), wait(feed)));
     }
 
-    /// Stops following the operation `id`; false when it was not followed.
-    pub fn stop(&mut self, id: &str) -> bool {
-        let before = self.feeds.len();
-        self.feeds.retain(|(followed, _)| &**followed != id);
-        self.feeds.len() < before
+    /// Stops following the operation with `serial`; its id, or None when it was not
+    /// followed.
+    pub fn stop(&mut self, serial: u64) -> Option<Box<str>> {
+        let at = self
+            .feeds
+            .iter()
+            .position(|(followed, _, _)| *followed == serial)?;
+        Some(self.feeds.swap_remove(at).1)
     }
 
     /// The next subscription with a message (None for one that has ended), taken out of
@@ -38,7 +42,7 @@ impl Following {
     pub fn next(&mut self) -> impl Future<Output = (HeldFeed, Option<String>)> + '_ {
         poll_fn(|cx| {
             for at in 0..self.feeds.len() {
-                if let Poll::Ready(ready) = self.feeds[at].1.poll_unpin(cx) {
+                if let Poll::Ready(ready) = self.feeds[at].2.poll_unpin(cx) {
                     drop(self.feeds.swap_remove(at));
                     return Poll::Ready(ready);
                 }
@@ -50,12 +54,12 @@ impl Following {
     /// Follows `feed` again, and gives its next message if it is ready now: a subscriber
     /// behind gets its backlog in one write.
     pub fn follow_ready(&mut self, feed: HeldFeed) -> Option<(HeldFeed, Option<String>)> {
-        let id: Box<str> = feed.id.as_str().into();
+        let (serial, id) = (feed.serial, feed.id.as_str().into());
         let mut waiting = wait(feed);
         match (&mut waiting).now_or_never() {
             Some(ready) => Some(ready),
             None => {
-                self.feeds.push((id, waiting));
+                self.feeds.push((serial, id, waiting));
                 None
             }
         }

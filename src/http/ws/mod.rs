@@ -200,9 +200,9 @@ async fn serve_socket(
                     }
                     match admissions.admit(&data, duplicates_close) {
                         Admission::Pass => Some(data),
-                        Admission::Start(id) => {
+                        Admission::Start(id, serial) => {
                             if let Some(held) = &starting {
-                                held.starting(id);
+                                held.starting(id, serial);
                             }
                             Some(data)
                         }
@@ -496,13 +496,20 @@ async fn answer_events(
             SocketEvent::Duplicate(id) => {
                 return AfterBatch::Close(SUBSCRIBER_EXISTS, format!("Subscriber for {id} already exists"));
             }
-            SocketEvent::Completed(id) => {
+            SocketEvent::Completed(serial) => {
                 // Handed over but not yet followed: async-graphql's own `complete` ends it.
-                if let Some(held) = held {
-                    held.take(&id);
-                }
-                // Followed: answered as async-graphql answers a completed operation.
-                if following.stop(&id) && send(sink, complete_message(&id), operations).await.is_err() {
+                let handed = held.and_then(|held| held.take_serial(serial));
+                // Followed: answered as async-graphql answers a completed operation (its
+                // place and id were freed as the client's `complete` was read, and may
+                // already belong to a new operation).
+                let followed = following.stop(serial);
+                if handed.is_none()
+                    && let Some(id) = followed
+                    && sink
+                        .feed(Message::Text(complete_message(&id).into()))
+                        .await
+                        .is_err()
+                {
                     return AfterBatch::Stop;
                 }
             }

@@ -7,7 +7,8 @@
 //! tells the socket which operation starts, and which one the client completed, for the
 //! subscriptions the socket holds itself.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde::Deserialize;
@@ -32,8 +33,9 @@ impl Envelope {
 pub enum Admission {
     /// Hand it to the protocol handler.
     Pass,
-    /// Hand it to the protocol handler, which starts the operation with this id.
-    Start(String),
+    /// Hand it to the protocol handler, which starts the operation with this id (and this
+    /// socket-wide serial, which no other operation of the socket has had).
+    Start(String, u64),
     /// Not for the handler: an operation over the budget (answered with an `error`) or one
     /// reusing a running id (the socket closes); see [`Operations::take_events`].
     Dropped,
@@ -46,8 +48,9 @@ pub enum SocketEvent {
     Refused(String),
     /// Close with 4409: a second operation came with the running one's `id`.
     Duplicate(String),
-    /// The client completed the operation `id` (one the socket holds itself ends here).
-    Completed(String),
+    /// The client completed the running operation with this serial (one the socket holds
+    /// itself ends here; its place and id are free already).
+    Completed(u64),
 }
 
 /// The metric counting operations running on every open socket.
@@ -56,7 +59,10 @@ const RUNNING_GAUGE: &str = "guildhall_websocket_operations_running";
 /// One socket's running operations.
 pub struct Operations {
     max: usize,
-    running: Mutex<HashSet<String>>,
+    /// Running operations by id, with their serials.
+    running: Mutex<HashMap<String, u64>>,
+    /// The serial the next operation gets.
+    serials: AtomicU64,
     events: Mutex<Vec<SocketEvent>>,
     /// Woken when an event waits.
     pub noticed: Notify,
@@ -67,7 +73,8 @@ impl Operations {
     pub fn new(max: usize) -> Self {
         Self {
             max,
-            running: Mutex::new(HashSet::new()),
+            running: Mutex::new(HashMap::new()),
+            serials: AtomicU64::new(0),
             events: Mutex::new(Vec::new()),
             noticed: Notify::new(),
         }
@@ -85,19 +92,26 @@ impl Operations {
             return Admission::Pass;
         };
         if kind == "complete" {
-            self.notice(SocketEvent::Completed(id));
+            // The operation ends here: its id may start another at once, as it may once
+            // async-graphql has answered a completed stream.
+            let ended = lock(&self.running).remove(&id);
+            if let Some(serial) = ended {
+                metrics::gauge!(RUNNING_GAUGE).decrement(1.0);
+                self.notice(SocketEvent::Completed(serial));
+            }
             return Admission::Pass;
         }
         if kind != "subscribe" && kind != "start" {
             return Admission::Pass;
         }
         let mut running = lock(&self.running);
-        if running.contains(&id) {
+        if let Some(serial) = running.get(&id).copied() {
             if duplicates_close {
+                drop(running);
                 self.notice(SocketEvent::Duplicate(id));
                 return Admission::Dropped;
             }
-            return Admission::Start(id);
+            return Admission::Start(id, serial);
         }
         if running.len() >= self.max {
             metrics::counter!("guildhall_rate_limit_refusals_total", "limit" => "ws_subscriptions")
@@ -105,9 +119,10 @@ impl Operations {
             self.notice(SocketEvent::Refused(id));
             return Admission::Dropped;
         }
-        running.insert(id.clone());
+        let serial = self.serials.fetch_add(1, Ordering::Relaxed);
+        running.insert(id.clone(), serial);
         metrics::gauge!(RUNNING_GAUGE).increment(1.0);
-        Admission::Start(id)
+        Admission::Start(id, serial)
     }
 
     /// Notes an outgoing message: a `complete` or an `error` ends its operation.
@@ -116,7 +131,7 @@ impl Operations {
             return;
         }
         if let Some(Envelope { id: Some(id), .. }) = Envelope::of(text.as_bytes())
-            && lock(&self.running).remove(&id)
+            && lock(&self.running).remove(&id).is_some()
         {
             metrics::gauge!(RUNNING_GAUGE).decrement(1.0);
         }
@@ -183,11 +198,11 @@ mod tests {
         let operations = Operations::new(2);
         assert_eq!(
             operations.admit(&subscribe("1"), true),
-            Admission::Start("1".to_owned())
+            Admission::Start("1".to_owned(), 0)
         );
         assert_eq!(
             operations.admit(&subscribe("2"), true),
-            Admission::Start("2".to_owned())
+            Admission::Start("2".to_owned(), 1)
         );
         assert_eq!(operations.admit(&subscribe("3"), true), Admission::Dropped);
         assert_eq!(operations.take_events(), [SocketEvent::Refused("3".to_owned())]);
@@ -200,12 +215,12 @@ mod tests {
         operations.sent(r#"{"type":"complete","id":"1"}"#);
         assert_eq!(
             operations.admit(&subscribe("5"), true),
-            Admission::Start("5".to_owned())
+            Admission::Start("5".to_owned(), 2)
         );
         operations.sent(&error_message("2", &serde_json::json!([])));
         assert_eq!(
             operations.admit(&subscribe("6"), true),
-            Admission::Start("6".to_owned())
+            Admission::Start("6".to_owned(), 3)
         );
         let ping = br#"{"type":"ping","payload":{"note":"start"}}"#;
         assert_eq!(
@@ -222,10 +237,33 @@ mod tests {
         assert_eq!(operations.admit(&subscribe("1"), true), Admission::Dropped);
         assert_eq!(operations.take_events(), [SocketEvent::Duplicate("1".to_owned())]);
         let legacy = br#"{"id":"1","type":"start","payload":{"query":"{ a }"}}"#;
-        assert_eq!(operations.admit(legacy, false), Admission::Start("1".to_owned()));
+        assert_eq!(
+            operations.admit(legacy, false),
+            Admission::Start("1".to_owned(), 0),
+            "the running operation keeps its place"
+        );
         assert!(operations.take_events().is_empty());
+    }
+
+    #[test]
+    fn a_completed_operation_frees_its_id_at_once_and_names_its_serial() {
+        let operations = Operations::new(1);
+        operations.admit(&subscribe("1"), true);
         let completed = br#"{"id":"1","type":"complete"}"#;
         assert_eq!(operations.admit(completed, true), Admission::Pass);
-        assert_eq!(operations.take_events(), [SocketEvent::Completed("1".to_owned())]);
+        assert_eq!(operations.take_events(), [SocketEvent::Completed(0)]);
+        assert_eq!(
+            operations.admit(&subscribe("1"), true),
+            Admission::Start("1".to_owned(), 1),
+            "the id and the place are free, and the new operation is told apart"
+        );
+        operations.sent(r#"{"type":"complete","id":"2"}"#);
+        assert_eq!(operations.admit(completed, true), Admission::Pass);
+        assert_eq!(operations.admit(completed, true), Admission::Pass);
+        assert_eq!(
+            operations.take_events(),
+            [SocketEvent::Completed(1)],
+            "only a running operation completes"
+        );
     }
 }
