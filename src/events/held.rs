@@ -3,9 +3,9 @@
 //! async-graphql keeps every subscription as a stream of its own: the operation's stream,
 //! the field's, the copy of its document, several kilobytes for each, and each event is
 //! resolved and serialised once per subscriber. An `activity` subscription whose selection
-//! reads only the event's own fields (see [`super::shared_answer`]) and has nothing to
-//! replay needs none of that once async-graphql has parsed, validated and set it up: the
-//! resolver hands its feed to the socket (a [`HeldFeed`]: the company's feed, the project
+//! reads only the event's own fields (see [`super::shared_answer`]) needs none of that once
+//! async-graphql has parsed, validated and set it up: the resolver hands its feed to the
+//! socket (a [`HeldFeed`]: the company's feed with its replay still to run and its project
 //! filter, the shape), async-graphql's stream ends, and the socket itself follows the feed
 //! and writes each event's payload, serialised once for all who share its shape, behind
 //! the operation's own `next` header.

@@ -179,11 +179,6 @@ impl CompanyFeed {
         })
     }
 
-    /// Whether it still replays from the table what came before it went live.
-    pub fn is_replaying(&self) -> bool {
-        self.replaying
-    }
-
     /// The next event the subscriber may read; an error (it fell behind, lost the company,
     /// the company was deleted) ends the feed, and None follows it.
     pub async fn next(&mut self) -> Option<AppResult<Arc<LiveEvent>>> {

@@ -237,9 +237,7 @@ impl EventsSubscription {
             Ok::<_, AppError>(feed.in_project(project_id))
         })
         .await?;
-        if let (Some(holding), Some(shape)) = (ctx.data_opt::<Holding>(), &shape)
-            && !feed.is_replaying()
-        {
+        if let (Some(holding), Some(shape)) = (ctx.data_opt::<Holding>(), &shape) {
             let root = ctx.item.node.response_key().node.as_str();
             let held = HeldShape::new(root, Arc::clone(shape));
             holding.hand_over(feed, held, ctx.item.pos, &caller(ctx).request_id);

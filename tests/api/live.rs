@@ -1133,7 +1133,7 @@ async fn a_held_subscription_the_client_completes_stops_and_gives_its_id_and_pla
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_socket_holds_only_plain_activity_subscriptions_with_nothing_to_replay() {
+async fn a_socket_holds_plain_activity_subscriptions_replays_included_and_streams_the_rest() {
     let t = TestApp::spawn().await;
     let (owner, company, _) = acme_with_an_editor(&t).await;
     let start = newest_cursor(&t, &owner, &company.id).await;
@@ -1177,9 +1177,12 @@ async fn a_socket_holds_only_plain_activity_subscriptions_with_nothing_to_replay
         .replace("$p: ID)", "$p: ID, $a: String)")
         .replace("projectId: $p)", "projectId: $p, after: $a)");
     let replayed = run("replaying", &replaying, json!({ "c": company.id, "a": start })).await;
-    assert_eq!(replayed, Ok(Some(Vec::new())), "the missed event, replayed");
+    assert_eq!(replayed, Ok(None), "held, with its replay still to run");
+    let mut resumed = held.take("replaying").expect("held by the socket");
+    let missed = resumed.next_message().await.expect("the missed event");
     assert!(
-        held.take("replaying").is_none(),
-        "a subscription with a replay to run"
+        missed.starts_with(r#"{"type":"next","id":"replaying","payload":{"data":{"feed":"#)
+            && missed.contains("Project Missed created"),
+        "{missed}"
     );
 }
