@@ -82,7 +82,7 @@ impl Holding {
     pub fn hand_over(&self, feed: CompanyFeed, shape: HeldShape, pos: Pos, request_id: &str) {
         let header = format!(
             "{{\"type\":\"next\",\"id\":{},\"payload\":",
-            serde_json::Value::String(self.id.clone())
+            json_string(&self.id)
         );
         lock(&self.socket.handed).push(HeldFeed {
             id: self.id.clone(),
@@ -159,10 +159,12 @@ impl HeldFeed {
 
 /// The `complete` ending the operation `id`.
 pub fn complete_message(id: &str) -> String {
-    format!(
-        "{{\"type\":\"complete\",\"id\":{}}}",
-        serde_json::Value::String(id.to_owned())
-    )
+    format!("{{\"type\":\"complete\",\"id\":{}}}", json_string(id))
+}
+
+/// `text` as a JSON string, quoted and escaped.
+fn json_string(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_default()
 }
 
 fn lock<T>(slot: &Mutex<T>) -> MutexGuard<'_, T> {

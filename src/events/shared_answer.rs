@@ -161,22 +161,18 @@ impl SharedAnswers {
 /// event's own fields: the response keys and field names in order. None when any part of
 /// it depends on the reader (or on anything else).
 pub fn selection_shape(ctx: &Context<'_>) -> Option<Arc<Shape>> {
-    let mut shape = Shape {
-        key: Arc::from(""),
-        fields: Vec::new(),
-    };
-    let mut key = String::new();
+    let mut fields = Vec::new();
     // `item` and `query_env` are the running operation's own field and fragments; they are
     // read rather than `ctx.field()`, which drops the directives of fragment spreads.
-    describe(
-        ctx,
-        &ctx.item.node.selection_set.node,
-        &mut key,
-        &mut shape.fields,
-        0,
-    )?;
-    shape.key = key.into();
-    Some(Arc::new(shape))
+    describe(ctx, &ctx.item.node.selection_set.node, &mut fields, 0)?;
+    let key: String = fields
+        .iter()
+        .map(|(key, field)| format!("{key}:{field},"))
+        .collect();
+    Some(Arc::new(Shape {
+        key: key.into(),
+        fields,
+    }))
 }
 
 /// Fragments may nest; deeper than this is not worth sharing.
@@ -185,7 +181,6 @@ const MAX_FRAGMENT_DEPTH: usize = 4;
 fn describe(
     ctx: &Context<'_>,
     set: &SelectionSet,
-    shape: &mut String,
     fields: &mut Vec<(String, &'static str)>,
     depth: usize,
 ) -> Option<()> {
@@ -197,23 +192,18 @@ fn describe(
             Selection::Field(field) => {
                 undirected(&field.node.directives)?;
                 let name = own_field(&field.node)?;
-                let key = field.node.response_key().node.as_str();
-                shape.push_str(key);
-                shape.push(':');
-                shape.push_str(name);
-                shape.push(',');
-                fields.push((key.to_owned(), name));
+                fields.push((field.node.response_key().node.to_string(), name));
             }
             Selection::FragmentSpread(spread) => {
                 undirected(&spread.node.directives)?;
                 let fragment = ctx.query_env.fragments.get(&spread.node.fragment_name.node)?;
                 on_activity_event(Some(&fragment.node.type_condition))?;
-                describe(ctx, &fragment.node.selection_set.node, shape, fields, depth + 1)?;
+                describe(ctx, &fragment.node.selection_set.node, fields, depth + 1)?;
             }
             Selection::InlineFragment(inline) => {
                 undirected(&inline.node.directives)?;
                 on_activity_event(inline.node.type_condition.as_ref())?;
-                describe(ctx, &inline.node.selection_set.node, shape, fields, depth + 1)?;
+                describe(ctx, &inline.node.selection_set.node, fields, depth + 1)?;
             }
         }
     }

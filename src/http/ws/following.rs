@@ -3,23 +3,68 @@
 //! socket's task serves them all and no subscription has a task or a stream of its own.
 
 use std::future::{Future, poll_fn};
+use std::sync::Arc;
 use std::task::Poll;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
-use crate::events::held::HeldFeed;
+use super::operations::Envelope;
+use crate::events::held::{HeldFeed, HeldSubscriptions};
 
 /// A held subscription waiting for its next message.
 type Waiting = BoxFuture<'static, (HeldFeed, Option<String>)>;
 
 /// The socket's held subscriptions, with their operations' serials and ids.
-#[derive(Default)]
 pub struct Following {
+    /// Where the socket's resolvers hand subscriptions over (None: a socket that holds
+    /// none, speaking the legacy protocol).
+    held: Option<Arc<HeldSubscriptions>>,
     feeds: Vec<(u64, Box<str>, Waiting)>,
 }
 
 impl Following {
+    /// Nothing followed yet; subscriptions come from `held`.
+    pub fn new(held: Option<Arc<HeldSubscriptions>>) -> Self {
+        Self {
+            held,
+            feeds: Vec::new(),
+        }
+    }
+
+    /// Follows the subscription whose end async-graphql announces with `message`, when
+    /// its resolver handed it over: true when the message is to be kept from the client
+    /// (the operation is not over, the socket carries it on).
+    pub fn takes_over(&mut self, message: &str) -> bool {
+        let Some(held) = &self.held else {
+            return false;
+        };
+        if !message.starts_with("{\"type\":\"complete\"") {
+            return false;
+        }
+        let Some(feed) = Envelope::of(message.as_bytes())
+            .and_then(|envelope| envelope.id)
+            .and_then(|id| held.take(&id))
+        else {
+            return false;
+        };
+        self.follow(feed);
+        true
+    }
+
+    /// Ends the operation with `serial`, which the client completed: its id when the socket
+    /// followed it (the client is then answered with `complete`), None when async-graphql
+    /// still has it or it was handed over and not yet followed (async-graphql's own
+    /// `complete` then answers).
+    pub fn completed(&mut self, serial: u64) -> Option<Box<str>> {
+        if let Some(held) = &self.held
+            && held.take_serial(serial).is_some()
+        {
+            return None;
+        }
+        self.stop(serial)
+    }
+
     /// Starts following `feed`.
     pub fn follow(&mut self, feed: HeldFeed) {
         self.feeds
@@ -28,7 +73,7 @@ impl Following {
 
     /// Stops following the operation with `serial`; its id, or None when it was not
     /// followed.
-    pub fn stop(&mut self, serial: u64) -> Option<Box<str>> {
+    fn stop(&mut self, serial: u64) -> Option<Box<str>> {
         let at = self
             .feeds
             .iter()

@@ -233,7 +233,7 @@ async fn serve_socket(
     let mut next_ping = Instant::now() + ping_every;
     let init_by = Instant::now() + Duration::from_secs(state.app.config.ws_init_timeout_secs);
     let mut errored = RequestErrors::default();
-    let mut following = Following::default();
+    let mut following = Following::new(held.clone());
     // The waits below outlive each turn of the loop: a socket woken for every event would
     // otherwise enter and leave the timer wheel and the notifiers' lists each time.
     let timer = tokio::time::sleep_until(init_by.min(next_ping));
@@ -260,7 +260,7 @@ async fn serve_socket(
         tokio::select! {
             message = messages.next() => match message {
                 // Boxed: a batch's state stays out of every idle socket's own size.
-                Some(WsMessage::Text(text)) => match Box::pin(write_ready(&mut sink, text, &mut messages, protocol, &mut errored, &operations, held.as_deref(), &mut following)).await {
+                Some(WsMessage::Text(text)) => match Box::pin(write_ready(&mut sink, text, &mut messages, protocol, &mut errored, &operations, &mut following)).await {
                     AfterBatch::Continue => {}
                     AfterBatch::Close(code, reason) => {
                         Box::pin(close(&mut sink, protocol_close_code(&credentials, code), &reason)).await;
@@ -308,7 +308,7 @@ async fn serve_socket(
             () = &mut noticed => {
                 noticed.set(operations.noticed.notified());
                 // Boxed: a rare step, kept out of every idle socket's own size.
-                if let AfterBatch::Close(code, reason) = Box::pin(answer_events(&mut sink, &operations, held.as_deref(), &mut following)).await {
+                if let AfterBatch::Close(code, reason) = Box::pin(answer_events(&mut sink, &operations, &mut following)).await {
                     Box::pin(close(&mut sink, code, &reason)).await;
                     break;
                 }
@@ -354,7 +354,6 @@ enum AfterBatch {
 /// Writes `first` and whatever further messages are ready at once (up to [`WRITE_BATCH`]),
 /// then flushes once: a subscriber that is behind gets its backlog in a few writes rather
 /// than one per event.
-#[allow(clippy::too_many_arguments)]
 async fn write_ready<M>(
     sink: &mut SplitSink<WebSocket, Message>,
     first: String,
@@ -362,7 +361,6 @@ async fn write_ready<M>(
     protocol: WebSocketProtocols,
     errored: &mut RequestErrors,
     operations: &Operations,
-    held: Option<&HeldSubscriptions>,
     following: &mut Following,
 ) -> AfterBatch
 where
@@ -374,13 +372,12 @@ where
     while let Some(text) = next.take() {
         // The end of an operation whose resolver handed its subscription to the socket:
         // the socket follows it from here, and it is not over.
-        let text = match held.and_then(|held| handed_over(held, &text)) {
-            Some(feed) => {
-                following.follow(feed);
-                None
-            }
-            None if protocol == WebSocketProtocols::GraphQLWS => errored.restate(text),
-            None => Some(text),
+        let text = if following.takes_over(&text) {
+            None
+        } else if protocol == WebSocketProtocols::GraphQLWS {
+            errored.restate(text)
+        } else {
+            Some(text)
         };
         if let Some(text) = text
             && send(sink, text, operations).await.is_err()
@@ -402,15 +399,6 @@ where
         return AfterBatch::Stop;
     }
     after
-}
-
-/// The subscription handed over by the operation whose `complete` async-graphql sends.
-fn handed_over(held: &HeldSubscriptions, text: &str) -> Option<HeldFeed> {
-    if !text.starts_with("{\"type\":\"complete\"") {
-        return None;
-    }
-    let message: serde_json::Value = serde_json::from_str(text).ok()?;
-    held.take(message.get("id")?.as_str()?)
 }
 
 /// Feeds one message to the socket (flushed by the caller), noting the operation it ends.
@@ -472,7 +460,6 @@ async fn write_held(
 async fn answer_events(
     sink: &mut SplitSink<WebSocket, Message>,
     operations: &Operations,
-    held: Option<&HeldSubscriptions>,
     following: &mut Following,
 ) -> AfterBatch {
     for event in operations.take_events() {
@@ -497,14 +484,10 @@ async fn answer_events(
                 return AfterBatch::Close(SUBSCRIBER_EXISTS, format!("Subscriber for {id} already exists"));
             }
             SocketEvent::Completed(serial) => {
-                // Handed over but not yet followed: async-graphql's own `complete` ends it.
-                let handed = held.and_then(|held| held.take_serial(serial));
-                // Followed: answered as async-graphql answers a completed operation (its
-                // place and id were freed as the client's `complete` was read, and may
-                // already belong to a new operation).
-                let followed = following.stop(serial);
-                if handed.is_none()
-                    && let Some(id) = followed
+                // Answered as async-graphql answers a completed operation, without noting
+                // it as ended: its place and id were freed as the client's `complete` was
+                // read, and may already belong to a new operation.
+                if let Some(id) = following.completed(serial)
                     && sink
                         .feed(Message::Text(complete_message(&id).into()))
                         .await

@@ -16,14 +16,15 @@ use tokio::sync::Notify;
 
 /// The kind and id of a protocol message; its payload is skipped.
 #[derive(Deserialize)]
-struct Envelope {
+pub struct Envelope {
     #[serde(rename = "type")]
-    kind: String,
-    id: Option<String>,
+    pub kind: String,
+    pub id: Option<String>,
 }
 
 impl Envelope {
-    fn of(message: &[u8]) -> Option<Self> {
+    /// The envelope of a message, if it is one.
+    pub fn of(message: &[u8]) -> Option<Self> {
         serde_json::from_slice(message).ok()
     }
 }

@@ -3,7 +3,7 @@
 //! the errors and then `complete`. [`RequestErrors::restate`] turns the one into the other
 //! and drops the `complete`.
 
-use super::operations::error_message;
+use super::operations::{Envelope, error_message};
 
 /// The socket's operations answered with `error` whose `complete` is still to come.
 #[derive(Default)]
@@ -46,13 +46,7 @@ impl RequestErrors {
 
 /// A message's type and operation id, when it has both.
 fn kind_and_id(text: &str) -> Option<(String, String)> {
-    #[derive(serde::Deserialize)]
-    struct Envelope {
-        #[serde(rename = "type")]
-        kind: String,
-        id: Option<String>,
-    }
-    let envelope: Envelope = serde_json::from_str(text).ok()?;
+    let envelope = Envelope::of(text.as_bytes())?;
     Some((envelope.kind, envelope.id?))
 }
 
