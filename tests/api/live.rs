@@ -53,6 +53,17 @@ async fn acme_with_an_editor(t: &TestApp) -> (String, Company, String) {
     (owner, company, ann)
 }
 
+/// `owner` removes the member whose token is `member` from `company`.
+async fn remove_member(t: &TestApp, owner: &str, company: &Company, member: &str) {
+    let user = t.user_id(member).await;
+    t.ok(
+        Some(owner),
+        "mutation($c: ID!, $u: ID!) { removeMember(companyId: $c, userId: $u) }",
+        json!({ "c": company.id, "u": user }),
+    )
+    .await;
+}
+
 async fn next_event(ws: &mut WsClient) -> Value {
     let payload = ws.next_payload().await;
     assert!(payload["errors"].is_null(), "{payload}");
@@ -311,13 +322,7 @@ async fn a_removed_member_stops_receiving_with_forbidden() {
     t.create_project(&owner, &company, "Footprint").await;
     assert_eq!(next_event(&mut ws).await["verb"], "project.created");
 
-    let ann_id = t.user_id(&ann).await;
-    t.ok(
-        Some(&owner),
-        "mutation($c: ID!, $u: ID!) { removeMember(companyId: $c, userId: $u) }",
-        json!({ "c": company.id, "u": ann_id }),
-    )
-    .await;
+    remove_member(&t, &owner, &company, &ann).await;
     let ended = ws.next_payload().await;
     assert_eq!(error_code(&ended), "FORBIDDEN", "{ended}");
     match ws.receive().await {
@@ -882,13 +887,7 @@ async fn a_replay_never_shows_a_removed_member_what_came_after_the_removal() {
     let stale = guildhall::events::service::standing(&t.app, &caller, company_id)
         .await
         .unwrap();
-    let ann_id = t.user_id(&ann).await;
-    t.ok(
-        Some(&owner),
-        "mutation($c: ID!, $u: ID!) { removeMember(companyId: $c, userId: $u) }",
-        json!({ "c": company.id, "u": ann_id }),
-    )
-    .await;
+    remove_member(&t, &owner, &company, &ann).await;
     t.create_project(&owner, &company, "After Ann left").await;
 
     let mut replay = Box::pin(
@@ -1029,13 +1028,7 @@ async fn a_held_subscription_sends_byte_for_byte_what_a_streamed_one_sends_and_e
         json!({ "id": footprint }),
     )
     .await;
-    let ann_id = t.user_id(&ann).await;
-    t.ok(
-        Some(&owner),
-        "mutation($c: ID!, $u: ID!) { removeMember(companyId: $c, userId: $u) }",
-        json!({ "c": company.id, "u": ann_id }),
-    )
-    .await;
+    remove_member(&t, &owner, &company, &ann).await;
 
     // Both feeds see both events and then end; the project feed sees only its project's.
     let read = async |ws: &mut WsClient| {

@@ -93,27 +93,22 @@ impl WsClient {
 
     /// The next protocol message or the close frame (pongs skipped), within 10 s.
     pub async fn receive(&mut self) -> Received {
-        loop {
-            let frame = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
-                .await
-                .expect("a websocket message in time");
-            match frame {
-                Some(Ok(Message::Text(text))) => {
-                    let value: Value = serde_json::from_str(&text).unwrap();
-                    if !["pong", "ping", "ka"].contains(&value["type"].as_str().unwrap_or_default()) {
-                        return Received::Message(value);
-                    }
-                }
-                Some(Ok(Message::Close(frame))) => return Received::Closed(frame),
-                Some(Ok(_)) => {}
-                Some(Err(_)) | None => return Received::Closed(None),
-            }
+        match self.receive_raw().await {
+            Ok(text) => Received::Message(serde_json::from_str(&text).unwrap()),
+            Err(frame) => Received::Closed(frame),
         }
     }
 
     /// The next protocol message as the server wrote it (pings, pongs and keep-alives
     /// skipped), within 10 s.
     pub async fn receive_text(&mut self) -> String {
+        self.receive_raw()
+            .await
+            .unwrap_or_else(|frame| panic!("closed: {frame:?}"))
+    }
+
+    /// The next protocol message's text, or the close frame (None: the socket ended).
+    async fn receive_raw(&mut self) -> Result<String, Option<CloseFrame>> {
         loop {
             let frame = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
                 .await
@@ -122,12 +117,12 @@ impl WsClient {
                 Some(Ok(Message::Text(text))) => {
                     let value: Value = serde_json::from_str(&text).unwrap();
                     if !["pong", "ping", "ka"].contains(&value["type"].as_str().unwrap_or_default()) {
-                        return text.to_string();
+                        return Ok(text.to_string());
                     }
                 }
-                Some(Ok(Message::Close(frame))) => panic!("closed: {frame:?}"),
+                Some(Ok(Message::Close(frame))) => return Err(frame),
                 Some(Ok(_)) => {}
-                Some(Err(_)) | None => panic!("the socket ended"),
+                Some(Err(_)) | None => return Err(None),
             }
         }
     }
