@@ -64,7 +64,13 @@ impl HeldSubscriptions {
     fn take_where(&self, which: impl Fn(&HeldFeed) -> bool) -> Option<HeldFeed> {
         let mut handed = lock(&self.handed);
         let at = handed.iter().position(which)?;
-        Some(handed.swap_remove(at))
+        let feed = handed.swap_remove(at);
+        // Feeds only pass through here: an idle socket keeps no room for them (a first
+        // push makes room for four).
+        if handed.is_empty() {
+            handed.shrink_to_fit();
+        }
+        Some(feed)
     }
 }
 

@@ -13,7 +13,7 @@ use super::operations::Envelope;
 use crate::events::held::{HeldFeed, HeldSubscriptions};
 
 /// A held subscription waiting for its next message.
-type Waiting = BoxFuture<'static, (HeldFeed, Option<String>)>;
+type Waiting = BoxFuture<'static, (Box<HeldFeed>, Option<String>)>;
 
 /// The socket's held subscriptions, with their operations' serials and ids.
 pub struct Following {
@@ -48,7 +48,7 @@ impl Following {
         else {
             return false;
         };
-        self.follow(feed);
+        self.follow(Box::new(feed));
         true
     }
 
@@ -65,8 +65,9 @@ impl Following {
         self.stop(serial)
     }
 
-    /// Starts following `feed`.
-    pub fn follow(&mut self, feed: HeldFeed) {
+    /// Follows `feed` (boxed: it moves into each wait, and out of it with its message, as
+    /// a pointer).
+    pub fn follow(&mut self, feed: Box<HeldFeed>) {
         self.feeds
             .push((feed.serial, feed.id.as_str().into(), wait(feed)));
     }
@@ -84,7 +85,7 @@ impl Following {
     /// The next subscription with a message (None for one that has ended), taken out of
     /// those followed until [`Self::follow_ready`] gives it back. Never ready while none
     /// is followed; dropping it loses nothing.
-    pub fn next(&mut self) -> impl Future<Output = (HeldFeed, Option<String>)> + '_ {
+    pub fn next(&mut self) -> impl Future<Output = (Box<HeldFeed>, Option<String>)> + '_ {
         poll_fn(|cx| {
             for at in 0..self.feeds.len() {
                 if let Poll::Ready(ready) = self.feeds[at].2.poll_unpin(cx) {
@@ -98,7 +99,7 @@ impl Following {
 
     /// Follows `feed` again, and gives its next message if it is ready now: a subscriber
     /// behind gets its backlog in one write.
-    pub fn follow_ready(&mut self, feed: HeldFeed) -> Option<(HeldFeed, Option<String>)> {
+    pub fn follow_ready(&mut self, feed: Box<HeldFeed>) -> Option<(Box<HeldFeed>, Option<String>)> {
         let (serial, id) = (feed.serial, feed.id.as_str().into());
         let mut waiting = wait(feed);
         match (&mut waiting).now_or_never() {
@@ -111,7 +112,7 @@ impl Following {
     }
 }
 
-fn wait(mut feed: HeldFeed) -> Waiting {
+fn wait(mut feed: Box<HeldFeed>) -> Waiting {
     Box::pin(async move {
         let message = feed.next_message().await;
         (feed, message)

@@ -173,14 +173,16 @@ fn renewal_token(message: &[u8]) -> Option<String> {
         .flatten()
 }
 
-async fn serve_socket(
+/// The socket's life: its setup, then its loop in a future that keeps only what the loop
+/// uses (an async fn would keep its arguments and their copies for the socket's life).
+fn serve_socket(
     mut sink: SplitSink<WebSocket, Message>,
     stream: SplitStream<WebSocket>,
     state: HttpState,
     protocol: WebSocketProtocols,
     client: ClientInfo,
-) {
-    let _open = OpenSocket::counted(state.open_sockets.clone());
+) -> impl Future<Output = ()> + Send {
+    let open = OpenSocket::counted(state.open_sockets.clone());
     let credentials = Arc::new(Credentials::default());
     let renewals = Arc::clone(&credentials);
     let operations = Arc::new(Operations::new(state.app.config.ws_max_subscriptions));
@@ -220,116 +222,124 @@ async fn serve_socket(
         pipeline: state.pipeline.clone(),
         held: held.clone(),
     };
-    let messages = GraphqlWebSocket::new(executor, input, protocol)
-        .on_connection_init(move |payload| {
-            init_connection(app, client, connection_id, payload, init_credentials)
-        })
-        // No idle timeout: a subscriber may send nothing for hours (graphql-ws clients do not
-        // ping by default); the server's own pings keep the connection and find dead peers.
-        .keepalive_timeout(None);
-    futures_util::pin_mut!(messages);
-    let mut shutdown = state.shutdown.clone();
-    let ping_every = Duration::from_secs(state.app.config.ws_ping_secs.max(1));
-    let mut next_ping = Instant::now() + ping_every;
-    let init_by = Instant::now() + Duration::from_secs(state.app.config.ws_init_timeout_secs);
-    let mut errored = RequestErrors::default();
-    let mut following = Following::new(held.clone());
-    // The waits below outlive each turn of the loop: a socket woken for every event would
-    // otherwise enter and leave the timer wheel and the notifiers' lists each time.
-    let timer = tokio::time::sleep_until(init_by.min(next_ping));
-    let noticed = operations.noticed.notified();
-    let renewal_sent = credentials.renewal_sent.notified();
-    let shutting_down = shutdown.changed();
-    tokio::pin!(timer, noticed, renewal_sent, shutting_down);
-    loop {
-        // One timer serves the next keep-alive ping, the token's expiry and, until
-        // connection_init arrives, its deadline.
-        let expires_at = credentials.holder().map(|holder| {
-            let left = holder.expires_at - state.app.clock.now().timestamp();
-            Instant::now() + Duration::from_secs(u64::try_from(left).unwrap_or(0))
-        });
-        let awaiting_init = !credentials.initialised.load(Ordering::Relaxed);
-        let mut wake = expires_at.map_or(next_ping, |at| at.min(next_ping));
-        if awaiting_init {
-            wake = wake.min(init_by);
-        }
-        // The expiry is known to the second: a wake that moved less is left as it is.
-        if timer.is_elapsed() || timer.deadline().max(wake) - timer.deadline().min(wake) > TIMER_SLACK {
-            timer.as_mut().reset(wake);
-        }
-        tokio::select! {
-            message = messages.next() => match message {
-                // Boxed: a batch's state stays out of every idle socket's own size.
-                Some(WsMessage::Text(text)) => match Box::pin(write_ready(&mut sink, text, &mut messages, protocol, &mut errored, &operations, &mut following)).await {
-                    AfterBatch::Continue => {}
-                    AfterBatch::Close(code, reason) => {
+    // Boxed: the loop's future would otherwise hold it twice (as built and as pinned).
+    let mut messages = Box::pin(
+        GraphqlWebSocket::new(executor, input, protocol)
+            .on_connection_init(move |payload| {
+                init_connection(app, client, connection_id, payload, init_credentials)
+            })
+            // No idle timeout: a subscriber may send nothing for hours (graphql-ws clients do not
+            // ping by default); the server's own pings keep the connection and find dead peers.
+            .keepalive_timeout(None),
+    );
+    async move {
+        // Counted until the loop ends.
+        let _open = open;
+        let mut shutdown = state.shutdown.clone();
+        let ping_every = Duration::from_secs(state.app.config.ws_ping_secs.max(1));
+        let mut next_ping = Instant::now() + ping_every;
+        let init_by = Instant::now() + Duration::from_secs(state.app.config.ws_init_timeout_secs);
+        let mut errored = RequestErrors::default();
+        let mut following = Following::new(held.clone());
+        // The waits below outlive each turn of the loop: a socket woken for every event would
+        // otherwise enter and leave the timer wheel and the notifiers' lists each time.
+        let timer = tokio::time::sleep_until(init_by.min(next_ping));
+        let noticed = operations.noticed.notified();
+        let renewal_sent = credentials.renewal_sent.notified();
+        let shutting_down = shutdown.changed();
+        tokio::pin!(timer, noticed, renewal_sent, shutting_down);
+        loop {
+            // One timer serves the next keep-alive ping, the token's expiry and, until
+            // connection_init arrives, its deadline.
+            let expires_at = credentials.holder().map(|holder| {
+                let left = holder.expires_at - state.app.clock.now().timestamp();
+                Instant::now() + Duration::from_secs(u64::try_from(left).unwrap_or(0))
+            });
+            let awaiting_init = !credentials.initialised.load(Ordering::Relaxed);
+            let mut wake = expires_at.map_or(next_ping, |at| at.min(next_ping));
+            if awaiting_init {
+                wake = wake.min(init_by);
+            }
+            // The expiry is known to the second: a wake that moved less is left as it is.
+            if timer.is_elapsed() || timer.deadline().max(wake) - timer.deadline().min(wake) > TIMER_SLACK {
+                timer.as_mut().reset(wake);
+            }
+            tokio::select! {
+                message = messages.next() => match message {
+                    // Boxed: a batch's state stays out of every idle socket's own size.
+                    Some(WsMessage::Text(text)) => match Box::pin(write_ready(&mut sink, text, &mut messages, protocol, &mut errored, &operations, &mut following)).await {
+                        AfterBatch::Continue => {}
+                        AfterBatch::Close(code, reason) => {
+                            Box::pin(close(&mut sink, protocol_close_code(&credentials, code), &reason)).await;
+                            break;
+                        }
+                        AfterBatch::Stop => break,
+                    },
+                    Some(WsMessage::Close(code, reason)) => {
                         Box::pin(close(&mut sink, protocol_close_code(&credentials, code), &reason)).await;
                         break;
                     }
-                    AfterBatch::Stop => break,
+                    None => break,
                 },
-                Some(WsMessage::Close(code, reason)) => {
-                    Box::pin(close(&mut sink, protocol_close_code(&credentials, code), &reason)).await;
-                    break;
-                }
-                None => break,
-            },
-            () = &mut timer => {
-                if awaiting_init && init_by <= Instant::now() {
-                    Box::pin(close(&mut sink, INIT_TIMEOUT, "Connection initialisation timeout")).await;
-                    break;
-                }
-                if expires_at.is_some_and(|at| at <= Instant::now()) {
-                    let reason = "the access token expired; reconnect with a fresh one";
-                    Box::pin(close(&mut sink, UNAUTHORIZED, reason)).await;
-                    break;
-                }
-                next_ping = Instant::now() + ping_every;
-                // Boxed: a step of its own, kept out of every idle socket's own size.
-                if !Box::pin(session_still_live(&state.app, &credentials)).await {
-                    if credentials.by_key.load(Ordering::Relaxed) {
-                        let reason = "the API key was revoked or expired";
-                        Box::pin(close(&mut sink, FORBIDDEN, reason)).await;
-                    } else {
-                        Box::pin(close(&mut sink, UNAUTHORIZED, "the session has ended; sign in again")).await;
+                () = &mut timer => {
+                    if awaiting_init && init_by <= Instant::now() {
+                        Box::pin(close(&mut sink, INIT_TIMEOUT, "Connection initialisation timeout")).await;
+                        break;
                     }
-                    break;
+                    if expires_at.is_some_and(|at| at <= Instant::now()) {
+                        let reason = "the access token expired; reconnect with a fresh one";
+                        Box::pin(close(&mut sink, UNAUTHORIZED, reason)).await;
+                        break;
+                    }
+                    next_ping = Instant::now() + ping_every;
+                    // Boxed: a step of its own, kept out of every idle socket's own size.
+                    if !Box::pin(session_still_live(&state.app, &credentials)).await {
+                        if credentials.by_key.load(Ordering::Relaxed) {
+                            let reason = "the API key was revoked or expired";
+                            Box::pin(close(&mut sink, FORBIDDEN, reason)).await;
+                        } else {
+                            Box::pin(close(&mut sink, UNAUTHORIZED, "the session has ended; sign in again")).await;
+                        }
+                        break;
+                    }
+                    if sink.send(Message::Ping(Default::default())).await.is_err() {
+                        break;
+                    }
                 }
-                if sink.send(Message::Ping(Default::default())).await.is_err() {
-                    break;
+                (feed, message) = following.next() => {
+                    // Boxed: a batch's state stays out of every idle socket's own size.
+                    if let AfterBatch::Stop = Box::pin(write_held(&mut sink, (feed, message), &mut errored, &operations, &mut following)).await {
+                        break;
+                    }
                 }
-            }
-            (feed, message) = following.next() => {
-                // Boxed: a batch's state stays out of every idle socket's own size.
-                if let AfterBatch::Stop = Box::pin(write_held(&mut sink, (feed, message), &mut errored, &operations, &mut following)).await {
-                    break;
-                }
-            }
-            () = &mut noticed => {
-                noticed.set(operations.noticed.notified());
-                // Boxed: a rare step, kept out of every idle socket's own size.
-                if let AfterBatch::Close(code, reason) = Box::pin(answer_events(&mut sink, &operations, &mut following)).await {
-                    Box::pin(close(&mut sink, code, &reason)).await;
-                    break;
-                }
-            }
-            () = &mut renewal_sent => {
-                renewal_sent.set(credentials.renewal_sent.notified());
-                if let Some(token) = credentials.take_renewal() {
+                () = &mut noticed => {
+                    noticed.set(operations.noticed.notified());
                     // Boxed: a rare step, kept out of every idle socket's own size.
-                    Box::pin(renew(&state.app, &credentials, &token)).await;
+                    if let AfterBatch::Close(code, reason) = Box::pin(answer_events(&mut sink, &operations, &mut following)).await {
+                        Box::pin(close(&mut sink, code, &reason)).await;
+                        break;
+                    }
                 }
-            }
-            _ = &mut shutting_down => {
-                Box::pin(close(&mut sink, GOING_AWAY, "server shutting down; reconnect and resume from your last cursor")).await;
-                break;
+                () = &mut renewal_sent => {
+                    renewal_sent.set(credentials.renewal_sent.notified());
+                    if let Some(token) = credentials.take_renewal() {
+                        // Boxed: a rare step, kept out of every idle socket's own size.
+                        Box::pin(renew(&state.app, &credentials, &token)).await;
+                    }
+                }
+                _ = &mut shutting_down => {
+                    Box::pin(close(&mut sink, GOING_AWAY, "server shutting down; reconnect and resume from your last cursor")).await;
+                    break;
+                }
             }
         }
+        // The closing handshake: the peer answers a close frame with its own. Reading until it
+        // does (briefly) lets the connection end cleanly; dropping it with unread data (a pong
+        // in flight) would reset it, and the peer could lose the close frame and its code.
+        // Boxed: a last step, kept out of every idle socket's own size.
+        let grace = tokio::time::timeout(CLOSE_GRACE, async { while messages.next().await.is_some() {} });
+        let _ = Box::pin(grace).await;
     }
-    // The closing handshake: the peer answers a close frame with its own. Reading until it
-    // does (briefly) lets the connection end cleanly; dropping it with unread data (a pong
-    // in flight) would reset it, and the peer could lose the close frame and its code.
-    let _ = tokio::time::timeout(CLOSE_GRACE, async { while messages.next().await.is_some() {} }).await;
 }
 
 /// How far the socket's timer may be from its exact wake before it is moved.
@@ -357,14 +367,14 @@ enum AfterBatch {
 async fn write_ready<M>(
     sink: &mut SplitSink<WebSocket, Message>,
     first: String,
-    messages: &mut std::pin::Pin<&mut M>,
+    messages: &mut M,
     protocol: WebSocketProtocols,
     errored: &mut RequestErrors,
     operations: &Operations,
     following: &mut Following,
 ) -> AfterBatch
 where
-    M: futures_util::Stream<Item = WsMessage>,
+    M: futures_util::Stream<Item = WsMessage> + Unpin,
 {
     let mut next = Some(first);
     let mut written = 0;
@@ -417,7 +427,7 @@ async fn send(
 /// followed again unless it has ended.
 async fn write_held(
     sink: &mut SplitSink<WebSocket, Message>,
-    first: (HeldFeed, Option<String>),
+    first: (Box<HeldFeed>, Option<String>),
     errored: &mut RequestErrors,
     operations: &Operations,
     following: &mut Following,
