@@ -232,15 +232,15 @@ fn serve_socket(
             // ping by default); the server's own pings keep the connection and find dead peers.
             .keepalive_timeout(None),
     );
+    let mut shutdown = state.shutdown.clone();
+    let mut following = Following::new(held);
     async move {
         // Counted until the loop ends.
         let _open = open;
-        let mut shutdown = state.shutdown.clone();
         let ping_every = Duration::from_secs(state.app.config.ws_ping_secs.max(1));
         let mut next_ping = Instant::now() + ping_every;
         let init_by = Instant::now() + Duration::from_secs(state.app.config.ws_init_timeout_secs);
         let mut errored = RequestErrors::default();
-        let mut following = Following::new(held.clone());
         // The waits below outlive each turn of the loop: a socket woken for every event would
         // otherwise enter and leave the timer wheel and the notifiers' lists each time.
         let timer = tokio::time::sleep_until(init_by.min(next_ping));
