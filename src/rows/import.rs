@@ -470,7 +470,7 @@ pub async fn import_csv(
     // The reader stops by itself once the channel closes; it holds nothing else.
     drop(reader);
     if report.as_ref().is_ok_and(|r| r.inserted > 0) {
-        indexes::spawn_reconcile(app, table_id);
+        indexes::spawn_size_check(app, table_id);
     }
     report
 }

@@ -5,12 +5,17 @@
 //! are built and dropped CONCURRENTLY by a background task after the change commits, so
 //! no tenant's writes wait for them; small tables stay cheap to write. Each index comes
 //! with extended statistics on its expression, which the planner needs to use it well.
+//! Row writes have a table's size checked at most once every few seconds, whatever their
+//! rate: each check opens a connection of its own.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use diesel::QueryableByName;
 use diesel::sql_types;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::app::App;
@@ -98,18 +103,43 @@ async fn is_big(conn: &mut AsyncPgConnection, table_id: Uuid, threshold: i64) ->
     Ok(counted.count >= threshold)
 }
 
-/// Where the field index builds stand on this instance: one runs at a time, and a table
-/// waits at most once for its turn.
+/// How long after a row write checked a table's size the next row write waits before
+/// checking it again: a stream of small writes costs one check (and one owner connection,
+/// a new PostgreSQL process) per pause, not one per write.
+const SIZE_CHECK_PAUSE: Duration = Duration::from_secs(10);
+
+/// Where the field index builds stand on this instance: one runs at a time, a table waits
+/// at most once for its turn, and row writes check a table's size at most once a pause.
 #[derive(Default)]
 pub struct IndexBuilds {
     one_at_a_time: tokio::sync::Mutex<()>,
-    pending: std::sync::Mutex<HashSet<Uuid>>,
+    queue: std::sync::Mutex<Queue>,
+    /// Reconciles started on this instance.
+    started: AtomicU64,
+}
+
+#[derive(Default)]
+struct Queue {
+    /// Tables waiting for a reconcile, with when it starts.
+    pending: HashMap<Uuid, Instant>,
+    /// When row writes last had each table's size checked (kept for one pause).
+    size_checked: HashMap<Uuid, Instant>,
 }
 
 impl IndexBuilds {
-    /// Whether no build runs and none waits (tests wait for this).
+    /// Whether no build runs and none is due (tests wait for this); a size check waiting
+    /// out its pause is not due yet.
     pub fn idle(&self) -> bool {
-        self.pending.lock().is_ok_and(|pending| pending.is_empty()) && self.one_at_a_time.try_lock().is_ok()
+        let now = Instant::now();
+        self.queue
+            .lock()
+            .is_ok_and(|queue| queue.pending.values().all(|start| *start > now))
+            && self.one_at_a_time.try_lock().is_ok()
+    }
+
+    /// How many reconciles this instance has started (what a burst of writes cost).
+    pub fn started(&self) -> u64 {
+        AtomicU64::load(&self.started, Ordering::Relaxed)
     }
 }
 
@@ -121,9 +151,10 @@ impl IndexBuilds {
 pub async fn reconcile(app: &App, table_id: Uuid) -> AppResult<()> {
     let _one_at_a_time = app.index_builds.one_at_a_time.lock().await;
     // From here on, a new change to the table needs a new reconcile.
-    if let Ok(mut pending) = app.index_builds.pending.lock() {
-        pending.remove(&table_id);
+    if let Ok(mut queue) = app.index_builds.queue.lock() {
+        queue.pending.remove(&table_id);
     }
+    app.index_builds.started.fetch_add(1, Ordering::Relaxed);
     let mut conn = db::owner_connection(&app.config.database_url)
         .await
         .map_err(AppError::internal)?;
@@ -191,18 +222,52 @@ async fn orphans(conn: &mut AsyncPgConnection) -> AppResult<Vec<String>> {
     Ok(rows.into_iter().map(|r| r.indexname).collect())
 }
 
-/// Reconciles the table's indexes in the background (after the caller's change committed);
-/// a table already waiting for a reconcile is not queued twice.
+/// Reconciles the table's indexes in the background (after the caller's change to its
+/// fields committed); a table already due for a reconcile is not queued twice.
 pub fn spawn_reconcile(app: &App, table_id: Uuid) {
-    let Ok(mut pending) = app.index_builds.pending.lock() else {
-        return;
-    };
-    if !pending.insert(table_id) {
-        return;
+    let now = Instant::now();
+    {
+        let Ok(mut queue) = app.index_builds.queue.lock() else {
+            return;
+        };
+        if queue.pending.get(&table_id).is_some_and(|start| *start <= now) {
+            return;
+        }
+        queue.pending.insert(table_id, now);
     }
-    drop(pending);
+    spawn_at(app, table_id, now);
+}
+
+/// Checks in the background whether rows written to the table (committed) brought it over
+/// or under the line for field indexes: at once when no row write had it checked within
+/// [`SIZE_CHECK_PAUSE`], otherwise once that pause is over, covering every write meanwhile.
+pub fn spawn_size_check(app: &App, table_id: Uuid) {
+    let now = Instant::now();
+    let start = {
+        let Ok(mut queue) = app.index_builds.queue.lock() else {
+            return;
+        };
+        if queue.pending.contains_key(&table_id) {
+            return;
+        }
+        queue
+            .size_checked
+            .retain(|_, checked| now.saturating_duration_since(*checked) < SIZE_CHECK_PAUSE);
+        let start = queue
+            .size_checked
+            .get(&table_id)
+            .map_or(now, |checked| *checked + SIZE_CHECK_PAUSE);
+        queue.size_checked.insert(table_id, start);
+        queue.pending.insert(table_id, start);
+        start
+    };
+    spawn_at(app, table_id, start);
+}
+
+fn spawn_at(app: &App, table_id: Uuid, start: Instant) {
     let app = app.clone();
     tokio::spawn(async move {
+        tokio::time::sleep_until(start).await;
         if let Err(err) = reconcile(&app, table_id).await {
             tracing::warn!(error = ?err.source, message = %err.message, %table_id, "could not update field indexes");
         }

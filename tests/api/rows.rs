@@ -971,6 +971,68 @@ async fn a_big_table_gets_ordered_indexes_for_its_number_and_date_fields() {
     assert_eq!(found.len(), 1, "a removed field's index goes too");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stream_of_row_writes_has_the_table_weighed_once_a_pause_and_the_last_write_still_counts() {
+    use diesel_async::RunQueryDsl;
+    let t = TestApp::spawn_with(|config| config.row_index_threshold = 3).await;
+    let s = setup(&t).await;
+    let fuel = t
+        .ok(
+            Some(&s.owner),
+            CREATE_TABLE,
+            json!({ "p": s.project, "n": "Fuel use", "f": fuel_fields() }),
+        )
+        .await["createDataTable"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    insert(&t, &s.owner, &fuel, json!([{ "site": "a", "litres": 1 }])).await;
+    while !t.app.index_builds.idle() {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let weighed = t.app.index_builds.started();
+    assert!(weighed >= 1, "the first write has the table weighed at once");
+
+    // Ten more writes at once: none is weighed now, and the table crosses the line.
+    for n in 0..10 {
+        insert(
+            &t,
+            &s.owner,
+            &fuel,
+            json!([{ "site": format!("s{n}"), "litres": n }]),
+        )
+        .await;
+    }
+    assert_eq!(
+        t.app.index_builds.started(),
+        weighed,
+        "writes within the pause wait for it"
+    );
+
+    // Once the pause is over, one check covers them all, and the indexes come.
+    let mut conn = t.db.connect().await;
+    let indexes = "SELECT pg_get_indexdef(indexrelid) AS \"QUERY PLAN\" FROM pg_index \
+                   WHERE indrelid = 'data_rows'::regclass AND indexrelid::regclass::text LIKE 'data_rows_f_%'";
+    let mut found = Vec::new();
+    for _ in 0..300 {
+        found = diesel::sql_query(indexes)
+            .load::<PlanLine>(&mut conn)
+            .await
+            .unwrap();
+        if found.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        found.len(),
+        2,
+        "the last writes were weighed: {:?}",
+        found.iter().map(|p| &p.line).collect::<Vec<_>>()
+    );
+    assert_eq!(t.app.index_builds.started(), weighed + 1);
+}
+
 /// Waits until no field index reconcile is queued or running and no statement ran for a
 /// moment, so a statement count sees only the request it measures.
 async fn wait_for_background_work(t: &TestApp) {

@@ -233,6 +233,6 @@ pub async fn insert_rows(
         },
     )
     .await?;
-    indexes::spawn_reconcile(app, table_id);
+    indexes::spawn_size_check(app, table_id);
     Ok(inserted)
 }
