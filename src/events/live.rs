@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::access;
 use super::cursor::{self, Stream as CursorStream};
 use super::hub::{LiveEvent, Published, Topic};
-use super::listener::live_event;
+use super::listener::live_events;
 use super::model::NotificationRow;
 use super::store;
 use crate::app::App;
@@ -241,11 +241,11 @@ impl CompanyFeed {
             if events.is_empty() {
                 return Ok(None);
             }
-            let mut live = Vec::with_capacity(events.len());
-            for event in events {
-                live.push(Arc::new(live_event(conn, event).await?));
-            }
-            Ok(Some((live, standing::read(conn, actor).await?)))
+            let live = live_events(conn, events).await?.into_iter().map(Arc::new);
+            Ok(Some((
+                live.collect::<Vec<_>>(),
+                standing::read(conn, actor).await?,
+            )))
         })
         .await?;
         let Some((events, standing)) = read else {

@@ -112,21 +112,25 @@ pub async fn company_exists(conn: &mut AsyncPgConnection, company_id: Uuid) -> Q
         .await
 }
 
-/// One event by position (any company: the fan-out loads what was announced).
-pub async fn event_at(conn: &mut AsyncPgConnection, seq: i64) -> QueryResult<Option<EventRow>> {
+/// The events at these positions (any company: the fan-out loads what was announced),
+/// oldest first.
+pub async fn events_at(conn: &mut AsyncPgConnection, seqs: &[i64]) -> QueryResult<Vec<EventRow>> {
     activity_events::table
-        .find(seq)
+        .filter(activity_events::seq.eq_any(seqs))
+        .order(activity_events::seq.asc())
         .select(EventRow::as_select())
-        .first(conn)
+        .load(conn)
         .await
-        .optional()
 }
 
-/// The rows a row event touched.
-pub async fn row_changes_of(conn: &mut AsyncPgConnection, event_seq: i64) -> QueryResult<Vec<RowChangeRow>> {
+/// The rows these row events touched, by event and row.
+pub async fn row_changes_of(
+    conn: &mut AsyncPgConnection,
+    event_seqs: &[i64],
+) -> QueryResult<Vec<RowChangeRow>> {
     row_changes::table
-        .filter(row_changes::event_seq.eq(event_seq))
-        .order(row_changes::row_id)
+        .filter(row_changes::event_seq.eq_any(event_seqs))
+        .order((row_changes::event_seq, row_changes::row_id))
         .select(RowChangeRow::as_select())
         .load(conn)
         .await
@@ -188,14 +192,16 @@ pub async fn notifications_after(
         .await
 }
 
-/// One notification by position (the fan-out loads what was announced).
-pub async fn notification_at(conn: &mut AsyncPgConnection, seq: i64) -> QueryResult<Option<NotificationRow>> {
+/// The notifications at these positions (the fan-out loads what was announced).
+pub async fn notifications_at(
+    conn: &mut AsyncPgConnection,
+    seqs: &[i64],
+) -> QueryResult<Vec<NotificationRow>> {
     notifications::table
-        .find(seq)
+        .filter(notifications::seq.eq_any(seqs))
         .select(NotificationRow::as_select())
-        .first(conn)
+        .load(conn)
         .await
-        .optional()
 }
 
 /// Marks one of the user's notifications read (keeping the first read time).

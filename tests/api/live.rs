@@ -337,6 +337,68 @@ async fn a_removed_member_stops_receiving_with_forbidden() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn announcements_committed_together_are_applied_in_their_order() {
+    use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
+    let t = TestApp::spawn().await;
+    let (owner, company, ann) = acme_with_an_editor(&t).await;
+    let ann_id = t.user_id(&ann).await;
+    let start = newest_cursor(&t, &ann, &company.id).await;
+    let mut ws = WsClient::connect(t.addr, &ann).await;
+    ws.subscribe("feed", ACTIVITY, json!({ "c": company.id, "a": start }))
+        .await;
+    t.create_project(&owner, &company, "Footprint").await;
+    assert_eq!(next_event(&mut ws).await["verb"], "project.created");
+    // Once what the setup changed has been forgotten, Ann's feed holds a standing no
+    // announcement has touched since.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    t.create_project(&owner, &company, "Water").await;
+    assert_eq!(next_event(&mut ws).await["summary"], "Project Water created");
+
+    // One commit announces an event Ann may read, her removal, and an event after it: the
+    // listener hears them together and must apply them in that order, the removal before
+    // the event committed after it.
+    let copy_of_the_event = |summary: &str| {
+        format!(
+            "WITH e AS (INSERT INTO activity_events (id, company_id, project_id, actor_id, verb, target_type, \
+             target_id, summary, data, visible_with, created_at) SELECT gen_random_uuid(), company_id, project_id, \
+             actor_id, verb, target_type, target_id, '{summary}', data, visible_with, now() FROM activity_events \
+             WHERE company_id = '{c}' AND verb = 'project.created' LIMIT 1 RETURNING seq) \
+             SELECT pg_notify('guildhall_events', 'a:{c}:' || seq) FROM e;",
+            c = company.id
+        )
+    };
+    let mut conn = t.db.connect().await;
+    conn.batch_execute(&format!(
+        "BEGIN; {} DELETE FROM memberships WHERE company_id = '{}' AND user_id = '{ann_id}'; {} COMMIT;",
+        copy_of_the_event("Before the removal"),
+        company.id,
+        copy_of_the_event("After the removal"),
+    ))
+    .await
+    .unwrap();
+    let removed: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+        "(SELECT count(*) FROM memberships WHERE user_id = '{ann_id}')"
+    )))
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(removed, 0);
+
+    // The event before may reach her or not (her feed checks her standing as it sends,
+    // and may already know); the one after never does.
+    let mut ended = ws.next_payload().await;
+    if ended["errors"].is_null() {
+        assert_eq!(ended["data"]["activity"]["summary"], "Before the removal");
+        ended = ws.next_payload().await;
+    }
+    assert_eq!(
+        error_code(&ended),
+        "FORBIDDEN",
+        "the event after the removal is not hers: {ended}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn bad_tokens_are_refused_and_an_expired_token_ends_the_socket_unless_renewed() {
     let t = TestApp::spawn_with(|config| {
         config.access_token_ttl_secs = 3;
