@@ -4,11 +4,14 @@
 //! every followed topic from the tables, so an outage delays events but loses none.
 
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use diesel::QueryResult;
+use diesel::pg::PgNotification;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use futures_util::{FutureExt, StreamExt};
+use futures_util::{FutureExt, Stream, StreamExt};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -64,32 +67,17 @@ async fn run(app: App, mut stop: watch::Receiver<bool>) {
                 let mut notifications = std::pin::pin!(conn.notifications_stream());
                 loop {
                     tokio::select! {
-                        notification = notifications.next() => match notification {
-                            Some(Ok(notification)) => {
-                                // Whatever else has arrived is handled with it, in order,
-                                // with one read for all its events.
-                                let mut payloads = vec![notification.payload];
-                                let mut ended = None;
-                                while payloads.len() < LISTEN_BATCH && ended.is_none() {
-                                    match notifications.next().now_or_never() {
-                                        Some(Some(Ok(more))) => payloads.push(more.payload),
-                                        Some(Some(Err(err))) => ended = Some(err.to_string()),
-                                        Some(None) => ended = Some("closed".to_owned()),
-                                        None => break,
-                                    }
-                                }
-                                deliver(&app, &payloads).await;
-                                if let Some(reason) = ended {
-                                    tracing::warn!(reason, "event listener connection ended");
-                                    break;
-                                }
-                            }
-                            Some(Err(err)) => {
-                                tracing::warn!(error = %err, "event listener connection failed");
+                        first = notifications.next() => {
+                            // Whatever else has arrived is handled with it, in order, with
+                            // one read for all its events.
+                            let (payloads, ended) = arrived(first, notifications.as_mut());
+                            if let Err(err) = deliver(&app, &payloads).await {
+                                // Reconnecting catches up from what was published last.
+                                tracing::warn!(error = ?err, "events not delivered; listening again to catch up");
                                 break;
                             }
-                            None => {
-                                tracing::warn!("event listener connection closed");
+                            if let Some(reason) = ended {
+                                tracing::warn!(reason, "event listener connection ended");
                                 break;
                             }
                         },
@@ -135,49 +123,104 @@ fn parse(payload: &str) -> Option<(Topic, i64)> {
     }
 }
 
-/// Applies announcements in the order they were committed: forgets members' standing when
-/// a commit changed it, ends a deleted company's feeds, and publishes announced rows that
-/// someone here follows. The events between two such changes are read together, and
-/// published before the change that follows them is applied.
-async fn deliver(app: &App, payloads: &[String]) {
-    let mut announced = Vec::new();
-    for payload in payloads {
-        if payload == standing::ANNOUNCEMENT {
-            publish(app, std::mem::take(&mut announced)).await;
-            app.forget_standing();
-            continue;
+/// The announcement just read and those that arrived after it (up to [`LISTEN_BATCH`]),
+/// with why the connection ended, if it did meanwhile.
+fn arrived<S>(
+    first: Option<QueryResult<PgNotification>>,
+    mut more: Pin<&mut S>,
+) -> (Vec<String>, Option<String>)
+where
+    S: Stream<Item = QueryResult<PgNotification>> + ?Sized,
+{
+    let mut payloads = Vec::new();
+    let mut next = Some(first);
+    while let Some(item) = next.take() {
+        match item {
+            Some(Ok(notification)) => payloads.push(notification.payload),
+            Some(Err(err)) => return (payloads, Some(err.to_string())),
+            None => return (payloads, Some("closed".to_owned())),
         }
-        if let Some(company) = payload.strip_prefix(COMPANY_DELETED) {
-            publish(app, std::mem::take(&mut announced)).await;
-            if let Ok(company) = Uuid::parse_str(company) {
-                app.hub
-                    .publish(Topic::Company(company), Published::CompanyDeleted);
-            }
-            continue;
-        }
-        let payload = match payload.strip_suffix(WEBHOOKS_DUE) {
-            Some(event) => {
-                // One of this instance's webhook senders looks now (every instance hears it).
-                app.webhooks_due.notify_one();
-                event
-            }
-            None => payload.as_str(),
-        };
-        match parse(payload) {
-            Some((topic, seq)) if app.hub.wants(topic) => announced.push((topic, seq)),
-            Some(_) => {}
-            None => tracing::warn!(payload, "unknown event announcement"),
+        if payloads.len() < LISTEN_BATCH {
+            next = more.next().now_or_never();
         }
     }
-    publish(app, announced).await;
+    (payloads, None)
+}
+
+/// What announcements ask of this instance, in the order they were committed.
+#[derive(Debug, PartialEq)]
+enum Step {
+    /// Read these announced rows (of topics followed here) and publish them.
+    Publish(Vec<(Topic, i64)>),
+    /// A commit changed memberships, roles or grants.
+    ForgetStanding,
+    /// The company was deleted: its feeds end.
+    CompanyDeleted(Uuid),
+}
+
+/// The steps `payloads` ask for: the rows announced between two changes of standing or
+/// deletions are read and published together, before the change that follows them. Also
+/// whether any announced event has webhooks due.
+fn steps(payloads: &[String], followed: impl Fn(Topic) -> bool) -> (Vec<Step>, bool) {
+    let mut steps = Vec::new();
+    let mut announced = Vec::new();
+    let mut webhooks_due = false;
+    for payload in payloads {
+        let change = if payload == standing::ANNOUNCEMENT {
+            Some(Step::ForgetStanding)
+        } else if let Some(company) = payload.strip_prefix(COMPANY_DELETED) {
+            Uuid::parse_str(company).ok().map(Step::CompanyDeleted)
+        } else {
+            let event = payload.strip_suffix(WEBHOOKS_DUE).unwrap_or(payload);
+            webhooks_due |= event.len() < payload.len();
+            match parse(event) {
+                Some((topic, seq)) if followed(topic) => announced.push((topic, seq)),
+                Some(_) => {}
+                None => tracing::warn!(payload, "unknown event announcement"),
+            }
+            None
+        };
+        if let Some(change) = change {
+            if !announced.is_empty() {
+                steps.push(Step::Publish(std::mem::take(&mut announced)));
+            }
+            steps.push(change);
+        }
+    }
+    if !announced.is_empty() {
+        steps.push(Step::Publish(announced));
+    }
+    (steps, webhooks_due)
+}
+
+/// Carries out what the announcements ask (see [`steps`]). When a read fails, what came
+/// after it is left to the catch-up of a new connection, and standing is forgotten now.
+async fn deliver(app: &App, payloads: &[String]) -> AppResult<()> {
+    let (steps, webhooks_due) = steps(payloads, |topic| app.hub.wants(topic));
+    if webhooks_due {
+        // One of this instance's webhook senders looks now (every instance hears it).
+        app.webhooks_due.notify_one();
+    }
+    for step in steps {
+        match step {
+            Step::Publish(announced) => {
+                if let Err(err) = publish(app, announced).await {
+                    app.forget_standing();
+                    return Err(err);
+                }
+            }
+            Step::ForgetStanding => app.forget_standing(),
+            Step::CompanyDeleted(company) => app
+                .hub
+                .publish(Topic::Company(company), Published::CompanyDeleted),
+        }
+    }
+    Ok(())
 }
 
 /// Reads the announced rows in one transaction and publishes each on its topic, in the
 /// order announced.
-async fn publish(app: &App, announced: Vec<(Topic, i64)>) {
-    if announced.is_empty() {
-        return;
-    }
+async fn publish(app: &App, announced: Vec<(Topic, i64)>) -> AppResult<()> {
     let seqs_of = |user: bool| -> Vec<i64> {
         announced
             .iter()
@@ -201,13 +244,7 @@ async fn publish(app: &App, announced: Vec<(Topic, i64)>) {
         Ok((events, notifications))
     })
     .await;
-    let (events, notifications) = match read {
-        Ok(read) => read,
-        Err(err) => {
-            tracing::warn!(error = ?err, count = announced.len(), "events not delivered");
-            return;
-        }
-    };
+    let (events, notifications) = read?;
     let mut events: HashMap<i64, LiveEvent> = events.into_iter().map(|live| (live.event.seq, live)).collect();
     let mut notifications: HashMap<i64, NotificationRow> =
         notifications.into_iter().map(|row| (row.seq, row)).collect();
@@ -224,6 +261,7 @@ async fn publish(app: &App, announced: Vec<(Topic, i64)>) {
             app.hub.publish(topic, item);
         }
     }
+    Ok(())
 }
 
 /// The events with the rows each row event touched (one read for all of them).
@@ -302,5 +340,38 @@ mod tests {
         assert_eq!(parse(&format!("a:{id}:42")), Some((Topic::Company(id), 42)));
         assert_eq!(parse(&format!("n:{id}:7")), Some((Topic::User(id), 7)));
         assert_eq!(parse("x:nonsense"), None);
+    }
+
+    #[test]
+    fn announcements_are_carried_out_in_their_order_with_the_rows_between_changes_read_together() {
+        let (a, b, person) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let payloads = [
+            format!("a:{a}:1"),
+            format!("a:{b}:2{WEBHOOKS_DUE}"),
+            standing::ANNOUNCEMENT.to_owned(),
+            format!("a:{a}:3"),
+            format!("n:{person}:4"),
+            format!("{COMPANY_DELETED}{b}"),
+            format!("{COMPANY_DELETED}not-a-company"),
+            "x:nonsense".to_owned(),
+            format!("n:{person}:5"),
+            format!("a:{b}:6"),
+            standing::ANNOUNCEMENT.to_owned(),
+        ];
+        let (carried_out, webhooks_due) = steps(&payloads, |topic| topic != Topic::User(person));
+        assert_eq!(
+            carried_out,
+            vec![
+                Step::Publish(vec![(Topic::Company(a), 1), (Topic::Company(b), 2)]),
+                Step::ForgetStanding,
+                Step::Publish(vec![(Topic::Company(a), 3)]),
+                Step::CompanyDeleted(b),
+                Step::Publish(vec![(Topic::Company(b), 6)]),
+                Step::ForgetStanding,
+            ]
+        );
+        assert!(webhooks_due);
+        let (_, none_due) = steps(&payloads[..1], |_| true);
+        assert!(!none_due);
     }
 }

@@ -112,12 +112,10 @@ pub async fn company_exists(conn: &mut AsyncPgConnection, company_id: Uuid) -> Q
         .await
 }
 
-/// The events at these positions (any company: the fan-out loads what was announced),
-/// oldest first.
+/// The events at these positions (any company: the fan-out loads what was announced).
 pub async fn events_at(conn: &mut AsyncPgConnection, seqs: &[i64]) -> QueryResult<Vec<EventRow>> {
     activity_events::table
         .filter(activity_events::seq.eq_any(seqs))
-        .order(activity_events::seq.asc())
         .select(EventRow::as_select())
         .load(conn)
         .await

@@ -137,6 +137,13 @@ impl IndexBuilds {
             && self.one_at_a_time.try_lock().is_ok()
     }
 
+    /// Whether the reconcile queued for the table to start at `start` is still waiting.
+    fn still_queued(&self, table_id: Uuid, start: Instant) -> bool {
+        self.queue
+            .lock()
+            .is_ok_and(|queue| queue.pending.get(&table_id) == Some(&start))
+    }
+
     /// How many reconciles this instance has started (what a burst of writes cost).
     pub fn started(&self) -> u64 {
         AtomicU64::load(&self.started, Ordering::Relaxed)
@@ -148,7 +155,7 @@ impl IndexBuilds {
 /// drop them over and over). Indexes of tables that no longer exist go too. Building
 /// indexes is the tables' owner's right, so this runs on a connection of its own as the
 /// owner (DATABASE_URL), which row-level security does not hold.
-pub async fn reconcile(app: &App, table_id: Uuid) -> AppResult<()> {
+async fn reconcile(app: &App, table_id: Uuid) -> AppResult<()> {
     let _one_at_a_time = app.index_builds.one_at_a_time.lock().await;
     // From here on, a new change to the table needs a new reconcile.
     if let Ok(mut queue) = app.index_builds.queue.lock() {
@@ -268,6 +275,10 @@ fn spawn_at(app: &App, table_id: Uuid, start: Instant) {
     let app = app.clone();
     tokio::spawn(async move {
         tokio::time::sleep_until(start).await;
+        if !app.index_builds.still_queued(table_id, start) {
+            // A reconcile queued since for sooner has covered it.
+            return;
+        }
         if let Err(err) = reconcile(&app, table_id).await {
             tracing::warn!(error = ?err.source, message = %err.message, %table_id, "could not update field indexes");
         }

@@ -1056,7 +1056,7 @@ async fn grids_showing_a_change_share_one_read_of_its_rows_and_each_sees_only_wh
 
 /// A selection of every one of the event's own fields, with an alias, a fragment and an
 /// inline fragment: an activity subscription a graphql-transport-ws socket holds itself.
-const HELD: &str = "subscription Feed($c: ID!, $p: ID) { feed: activity(companyId: $c, projectId: $p) { \
+const HELD: &str = "subscription Feed($c: ID!, $p: ID, $a: String) { feed: activity(companyId: $c, projectId: $p, after: $a) { \
                     __typename id cursor kind: verb ...Said ... on ActivityEvent { targetType targetId } data createdAt } } \
                     fragment Said on ActivityEvent { summary }";
 
@@ -1071,15 +1071,23 @@ async fn a_held_subscription_sends_byte_for_byte_what_a_streamed_one_sends_and_e
     let t = TestApp::spawn().await;
     let (owner, company, ann) = acme_with_an_editor(&t).await;
     let footprint = t.create_project(&owner, &company, "Footprint").await;
+    // From a cursor: on a busy machine a subscription may still be setting up as the
+    // events below commit, and must miss none of them.
+    let start = newest_cursor(&t, &ann, &company.id).await;
     // graphql-transport-ws holds the subscriptions; the legacy protocol streams them
     // through async-graphql.
     let mut held = WsClient::connect(t.addr, &ann).await;
     let mut streamed = WsClient::open_with(t.addr, &ann, "graphql-ws").await;
     assert_eq!(streamed.receive_text().await, r#"{"type":"connection_ack"}"#);
     for ws in [&mut held, &mut streamed] {
-        ws.subscribe("all", HELD, json!({ "c": company.id })).await;
-        ws.subscribe("footprint", HELD, json!({ "c": company.id, "p": footprint }))
+        ws.subscribe("all", HELD, json!({ "c": company.id, "a": start }))
             .await;
+        ws.subscribe(
+            "footprint",
+            HELD,
+            json!({ "c": company.id, "p": footprint, "a": start }),
+        )
+        .await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
 

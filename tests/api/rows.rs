@@ -972,7 +972,7 @@ async fn a_big_table_gets_ordered_indexes_for_its_number_and_date_fields() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_stream_of_row_writes_has_the_table_weighed_once_a_pause_and_the_last_write_still_counts() {
+async fn a_stream_of_row_writes_has_the_table_weighed_once_a_pause_and_the_writes_meanwhile_still_count() {
     use diesel_async::RunQueryDsl;
     let t = TestApp::spawn_with(|config| config.row_index_threshold = 3).await;
     let s = setup(&t).await;
@@ -1033,8 +1033,9 @@ async fn a_stream_of_row_writes_has_the_table_weighed_once_a_pause_and_the_last_
     assert_eq!(t.app.index_builds.started(), weighed + 1);
 }
 
-/// Waits until no field index reconcile is queued or running and no statement ran for a
-/// moment, so a statement count sees only the request it measures.
+/// Waits until no field index reconcile is due or running and no statement ran for a
+/// moment, so a statement count sees only the request it measures (a size check waiting
+/// out its pause runs on the owner's connection, which the count does not see).
 async fn wait_for_background_work(t: &TestApp) {
     // Quiet for four looks in a row: on a loaded machine the listener may take a while to
     // pick up the events of the setup's writes.
