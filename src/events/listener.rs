@@ -229,7 +229,7 @@ async fn publish(app: &App, announced: Vec<(Topic, i64)>) -> AppResult<()> {
             .collect()
     };
     let (event_seqs, notification_seqs) = (seqs_of(false), seqs_of(true));
-    let read = tx::read(app, Scope::Crossing(Crossing::EventListener), async |conn| {
+    let (events, notifications) = tx::read(app, Scope::Crossing(Crossing::EventListener), async |conn| {
         let events = if event_seqs.is_empty() {
             Vec::new()
         } else {
@@ -243,8 +243,7 @@ async fn publish(app: &App, announced: Vec<(Topic, i64)>) -> AppResult<()> {
         };
         Ok((events, notifications))
     })
-    .await;
-    let (events, notifications) = read?;
+    .await?;
     let mut events: HashMap<i64, LiveEvent> = events.into_iter().map(|live| (live.event.seq, live)).collect();
     let mut notifications: HashMap<i64, NotificationRow> =
         notifications.into_iter().map(|row| (row.seq, row)).collect();

@@ -241,11 +241,12 @@ impl CompanyFeed {
             if events.is_empty() {
                 return Ok(None);
             }
-            let live = live_events(conn, events).await?.into_iter().map(Arc::new);
-            Ok(Some((
-                live.collect::<Vec<_>>(),
-                standing::read(conn, actor).await?,
-            )))
+            let live: Vec<_> = live_events(conn, events)
+                .await?
+                .into_iter()
+                .map(Arc::new)
+                .collect();
+            Ok(Some((live, standing::read(conn, actor).await?)))
         })
         .await?;
         let Some((events, standing)) = read else {

@@ -64,6 +64,16 @@ async fn remove_member(t: &TestApp, owner: &str, company: &Company, member: &str
     .await;
 }
 
+/// A socket at `addr` signed in with `token`, subscribed to the company's activity as
+/// operation "feed" from its newest event on (nothing after it is missed).
+async fn feed_from_now(t: &TestApp, addr: std::net::SocketAddr, token: &str, company: &Company) -> WsClient {
+    let start = newest_cursor(t, token, &company.id).await;
+    let mut ws = WsClient::connect(addr, token).await;
+    ws.subscribe("feed", ACTIVITY, json!({ "c": company.id, "a": start }))
+        .await;
+    ws
+}
+
 async fn next_event(ws: &mut WsClient) -> Value {
     let payload = ws.next_payload().await;
     assert!(payload["errors"].is_null(), "{payload}");
@@ -76,11 +86,7 @@ async fn a_feed_goes_live_and_a_reconnect_with_the_last_cursor_misses_nothing() 
     let owner = t.verified_user("owner@example.com", "Olga").await;
     let company = t.create_company(&owner, "Acme").await;
     let project = t.create_project(&owner, &company, "Footprint").await;
-    let start = newest_cursor(&t, &owner, &company.id).await;
-
-    let mut ws = WsClient::connect(t.addr, &owner).await;
-    ws.subscribe("feed", ACTIVITY, json!({ "c": company.id, "a": start }))
-        .await;
+    let mut ws = feed_from_now(&t, t.addr, &owner, &company).await;
     let table = fuel_table(&t, &owner, &project).await;
     t.ok(
         Some(&owner),
@@ -300,11 +306,7 @@ async fn a_change_through_one_instance_reaches_a_subscriber_on_another() {
     let other = t.second_instance().await;
     let owner = t.verified_user("owner@example.com", "Olga").await;
     let company = t.create_company(&owner, "Acme").await;
-    let start = newest_cursor(&t, &owner, &company.id).await;
-
-    let mut ws = WsClient::connect(other.addr, &owner).await;
-    ws.subscribe("feed", ACTIVITY, json!({ "c": company.id, "a": start }))
-        .await;
+    let mut ws = feed_from_now(&t, other.addr, &owner, &company).await;
     t.create_project(&owner, &company, "Footprint").await;
     assert_eq!(next_event(&mut ws).await["verb"], "project.created");
     t.create_project(&owner, &company, "Water").await;
@@ -315,10 +317,7 @@ async fn a_change_through_one_instance_reaches_a_subscriber_on_another() {
 async fn a_removed_member_stops_receiving_with_forbidden() {
     let t = TestApp::spawn().await;
     let (owner, company, ann) = acme_with_an_editor(&t).await;
-    let start = newest_cursor(&t, &ann, &company.id).await;
-    let mut ws = WsClient::connect(t.addr, &ann).await;
-    ws.subscribe("feed", ACTIVITY, json!({ "c": company.id, "a": start }))
-        .await;
+    let mut ws = feed_from_now(&t, t.addr, &ann, &company).await;
     t.create_project(&owner, &company, "Footprint").await;
     assert_eq!(next_event(&mut ws).await["verb"], "project.created");
 
@@ -342,10 +341,7 @@ async fn announcements_committed_together_are_applied_in_their_order() {
     let t = TestApp::spawn().await;
     let (owner, company, ann) = acme_with_an_editor(&t).await;
     let ann_id = t.user_id(&ann).await;
-    let start = newest_cursor(&t, &ann, &company.id).await;
-    let mut ws = WsClient::connect(t.addr, &ann).await;
-    ws.subscribe("feed", ACTIVITY, json!({ "c": company.id, "a": start }))
-        .await;
+    let mut ws = feed_from_now(&t, t.addr, &ann, &company).await;
     t.create_project(&owner, &company, "Footprint").await;
     assert_eq!(next_event(&mut ws).await["verb"], "project.created");
     // Once what the setup changed has been forgotten, Ann's feed holds a standing no
@@ -520,10 +516,7 @@ async fn the_listener_reconnects_by_itself_and_the_gap_is_caught_up() {
     let t = TestApp::spawn().await;
     let owner = t.verified_user("owner@example.com", "Olga").await;
     let company = t.create_company(&owner, "Acme").await;
-    let start = newest_cursor(&t, &owner, &company.id).await;
-    let mut ws = WsClient::connect(t.addr, &owner).await;
-    ws.subscribe("feed", ACTIVITY, json!({ "c": company.id, "a": start }))
-        .await;
+    let mut ws = feed_from_now(&t, t.addr, &owner, &company).await;
     t.create_project(&owner, &company, "Before").await;
     assert_eq!(next_event(&mut ws).await["summary"], "Project Before created");
 

@@ -880,6 +880,27 @@ struct PlanLine {
     line: String,
 }
 
+/// The field indexes' definitions, read every 50 ms until there are `wanted` of them (at
+/// most `tries` times: they are built in the background).
+async fn field_indexes(
+    conn: &mut diesel_async::AsyncPgConnection,
+    wanted: usize,
+    tries: usize,
+) -> Vec<PlanLine> {
+    use diesel_async::RunQueryDsl;
+    let indexes = "SELECT pg_get_indexdef(indexrelid) AS \"QUERY PLAN\" FROM pg_index \
+                   WHERE indrelid = 'data_rows'::regclass AND indexrelid::regclass::text LIKE 'data_rows_f_%'";
+    let mut found = Vec::new();
+    for _ in 0..tries {
+        found = diesel::sql_query(indexes).load::<PlanLine>(conn).await.unwrap();
+        if found.len() == wanted {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    found
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_big_table_gets_ordered_indexes_for_its_number_and_date_fields() {
     use diesel_async::RunQueryDsl;
@@ -898,19 +919,7 @@ async fn a_big_table_gets_ordered_indexes_for_its_number_and_date_fields() {
     let rows = json!([{ "site": "a", "litres": 1 }, { "site": "b", "litres": 200 }, { "site": "c", "date": "2026-01-01" }]);
     insert(&t, &s.owner, fuel, rows).await;
     let mut conn = t.db.connect().await;
-    let indexes = "SELECT pg_get_indexdef(indexrelid) AS \"QUERY PLAN\" FROM pg_index \
-                   WHERE indrelid = 'data_rows'::regclass AND indexrelid::regclass::text LIKE 'data_rows_f_%'";
-    let mut found = Vec::new();
-    for _ in 0..100 {
-        found = diesel::sql_query(indexes)
-            .load::<PlanLine>(&mut conn)
-            .await
-            .unwrap();
-        if found.len() == 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let found = field_indexes(&mut conn, 2, 100).await;
     let definitions: Vec<&str> = found.iter().map(|p| p.line.as_str()).collect();
     assert_eq!(definitions.len(), 2, "{definitions:?}");
     assert!(
@@ -958,22 +967,12 @@ async fn a_big_table_gets_ordered_indexes_for_its_number_and_date_fields() {
         json!({ "id": litres_field }),
     )
     .await;
-    for _ in 0..100 {
-        found = diesel::sql_query(indexes)
-            .load::<PlanLine>(&mut conn)
-            .await
-            .unwrap();
-        if found.len() == 1 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let found = field_indexes(&mut conn, 1, 100).await;
     assert_eq!(found.len(), 1, "a removed field's index goes too");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stream_of_row_writes_has_the_table_weighed_once_a_pause_and_the_writes_meanwhile_still_count() {
-    use diesel_async::RunQueryDsl;
     let t = TestApp::spawn_with(|config| config.row_index_threshold = 3).await;
     let s = setup(&t).await;
     let fuel = t
@@ -1011,19 +1010,7 @@ async fn a_stream_of_row_writes_has_the_table_weighed_once_a_pause_and_the_write
 
     // Once the pause is over, one check covers them all, and the indexes come.
     let mut conn = t.db.connect().await;
-    let indexes = "SELECT pg_get_indexdef(indexrelid) AS \"QUERY PLAN\" FROM pg_index \
-                   WHERE indrelid = 'data_rows'::regclass AND indexrelid::regclass::text LIKE 'data_rows_f_%'";
-    let mut found = Vec::new();
-    for _ in 0..300 {
-        found = diesel::sql_query(indexes)
-            .load::<PlanLine>(&mut conn)
-            .await
-            .unwrap();
-        if found.len() == 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let found = field_indexes(&mut conn, 2, 300).await;
     assert_eq!(
         found.len(),
         2,
